@@ -1,0 +1,37 @@
+"""yolov11 workbench core: import datasets, train, evaluate, export and predict YOLO detectors.
+
+Importing it is cheap and touches no network: each function that uses Ultralytics calls
+``yolov11.offline.prepare()`` before importing it. Every public function takes an optional ``workspace`` (a path or a ``Workspace``);
+by default the one of ``YOLOV11_WORKSPACE`` or ``./workspace``.
+
+    >>> import yolov11
+    >>> ds = yolov11.import_dataset("hardhats.zip")
+    >>> run = yolov11.train(ds["name"], model="yolov11n", epochs=10, imgsz=320)
+    >>> yolov11.evaluate(run=run["run"])["metrics"]
+"""
+
+from yolov11.data.demo import ensure_demo_dataset
+from yolov11.data.importer import import_dataset
+from yolov11.errors import UserError
+from yolov11.evaluate import coco_evaluate, evaluate
+from yolov11.export import export_model
+from yolov11.models import list_models
+from yolov11.predict import predict
+from yolov11.train.runner import train
+from yolov11.train.status import run_status
+from yolov11.workspace import Workspace
+
+__version__ = "0.1.0"
+__all__ = [
+    "UserError",
+    "Workspace",
+    "coco_evaluate",
+    "ensure_demo_dataset",
+    "evaluate",
+    "export_model",
+    "import_dataset",
+    "list_models",
+    "predict",
+    "run_status",
+    "train",
+]

@@ -1,0 +1,183 @@
+"""The CLI: ``python -m yolov11 <command> ...``, a thin shell over the ``yolov11`` API.
+
+Every command prints a short human summary, or one JSON document with ``--json`` (training
+ends with one JSON line). Bad input exits 2 with one line naming the file or field at fault.
+The workspace comes from ``--workspace`` or ``YOLOV11_WORKSPACE``; the flag is applied before
+``yolov11`` (and so Ultralytics) is imported, because Ultralytics' config dir lives in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints the usage too)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m yolov11", description="yolov11 workbench: datasets, training, evaluation, export")
+    p.add_argument("--workspace", help="workspace folder (default: $YOLOV11_WORKSPACE or ./workspace)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def cmd(name: str, help: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help)
+        c.add_argument("--json", action="store_true", help="print one JSON document instead of a summary")
+        c.add_argument("--workspace", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return c
+
+    c = cmd("import", "import a dataset zip or folder (YOLO, COCO JSON)")
+    c.add_argument("src")
+    c.add_argument("--name")
+    c.add_argument("--val-fraction", type=float, default=0.2)
+    c.add_argument("--seed", type=int, default=0)
+    cmd("datasets", "list the workspace's datasets")
+    cmd("runs", "list the workspace's training runs")
+    c = cmd("models", "list the model zoo with params and GFLOPs")
+    c.add_argument("--scales", default="ns", help="which scales to build and list (default: ns; all: nsmlx)")
+    cmd("demo", "generate the embedded demo dataset into the workspace if absent")
+
+    c = cmd("train", "train a detector")
+    c.add_argument("--data", required=True, help="workspace dataset name or data.yaml path")
+    c.add_argument("--model", default="yolov11n", help="zoo name (yolov11n, yolov11s, ...), a .yaml or a .pt")
+    c.add_argument("--epochs", type=int, default=30)
+    c.add_argument("--imgsz", type=int, default=320)
+    c.add_argument("--batch", type=int, default=16)
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--workers", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--patience", type=int, default=50)
+
+    c = cmd("eval", "evaluate a run or weights; or COCO JSON detections against ground truth")
+    c.add_argument("--run")
+    c.add_argument("--weights")
+    c.add_argument("--data")
+    c.add_argument("--split", default="val")
+    c.add_argument("--imgsz", type=int)
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--coco-gt")
+    c.add_argument("--coco-dt")
+
+    c = cmd("export", "export weights to ONNX or TorchScript and verify")
+    c.add_argument("--weights")
+    c.add_argument("--run")
+    c.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
+    c.add_argument("--imgsz", type=int)
+    c.add_argument("--dynamic", action="store_true")
+    c.add_argument("--half", action="store_true")
+    c.add_argument("--verify", action="store_true", help="compare with eager PyTorch and time both")
+
+    c = cmd("predict", "detect objects in images")
+    c.add_argument("--weights", required=True)
+    c.add_argument("--source", required=True)
+    c.add_argument("--conf", type=float, default=0.25)
+    c.add_argument("--imgsz", type=int)
+    return p
+
+
+def _table(rows: list[dict], cols: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def run_command(args: argparse.Namespace) -> tuple[object, str]:
+    """Run one command; returns (JSON-able result, human summary)."""
+    import yolov11
+    from yolov11.data.report import summarize
+    from yolov11.train.status import run_status
+    from yolov11.workspace import Workspace
+
+    ws = Workspace.at(None)
+    if args.command == "import":
+        r = yolov11.import_dataset(args.src, name=args.name, val_fraction=args.val_fraction, seed=args.seed, workspace=ws)
+        return r, summarize(r)
+    if args.command == "demo":
+        r = yolov11.ensure_demo_dataset(ws)
+        return r, summarize(r)
+    if args.command == "datasets":
+        rows = ws.datasets()
+        return rows, _table(rows, ["name", "format", "images", "classes", "path"])
+    if args.command == "runs":
+        rows = [
+            {"id": r["id"], "status": r["status"], "dir": r["dir"], "dataset": r["dataset"], "model": r["model"], "metrics": r["metrics"], "created": r["created"]}
+            for r in ws.runs()
+        ]
+        return rows, _table([{**r, "mAP50-95": (r["metrics"] or {}).get("mAP50-95", "")} for r in rows], ["id", "status", "dataset", "model", "mAP50-95"])
+    if args.command == "models":
+        rows = yolov11.list_models(args.scales)
+        return rows, _table(rows, ["name", "scale", "params", "gflops", "strides"])
+    if args.command == "train":
+        settings = {k: getattr(args, k) for k in ("epochs", "imgsz", "batch", "device", "workers", "seed", "patience")}
+        r = yolov11.train(args.data, args.model, workspace=ws, **settings)
+        r = {k: r[k] for k in ("run", "dir", "status", "metrics")} | {"weights": r["weights"]}
+        m = r["metrics"]
+        return r, f"run {r['run']} {r['status']}: mAP50 {m.get('mAP50', 0):.3f}, mAP50-95 {m.get('mAP50-95', 0):.3f}\n  -> {r['dir']}"
+    if args.command == "eval":
+        if args.coco_gt or args.coco_dt:
+            if not (args.coco_gt and args.coco_dt):
+                raise yolov11.UserError("--coco-gt and --coco-dt go together")
+            r = yolov11.coco_evaluate(args.coco_gt, args.coco_dt)
+            return r, "\n".join(f"{k:>6} {v:.4f}" for k, v in r["coco"].items())
+        r = yolov11.evaluate(run=args.run, weights=args.weights, data=args.data, split=args.split, imgsz=args.imgsz, device=args.device, workspace=ws)
+        head = "  ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())
+        return r, f"{r['split']}: {head}\n" + _table(r["per_class"], ["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"])
+    if args.command == "export":
+        r = yolov11.export_model(args.weights, args.format, run=args.run, imgsz=args.imgsz, dynamic=args.dynamic, half=args.half, verify=args.verify, workspace=ws)
+        v = r.get("verify")
+        extra = f"\n  max |diff| vs eager {v['max_abs_diff']:.2e}, latency eager {v['latency_ms']['eager']} ms, exported {v['latency_ms']['exported']} ms" if v else ""
+        return r, f"{r['format']} -> {r['path']} ({r['size_mb']} MB){extra}"
+    if args.command == "predict":
+        r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws)
+        lines = [f"{Path(i['image']).name}: {len(i['detections'])} detections -> {i['annotated']}" for i in r["images"]]
+        return r, "\n".join(lines)
+    raise AssertionError(args.command)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """With --json, stdout carries only the JSON: library output goes to stderr meanwhile."""
+    moved = [h for h in logging.getLogger("ultralytics").handlers if getattr(h, "stream", None) is sys.stdout]
+    for h in moved:
+        h.setStream(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for h in moved:
+            h.setStream(sys.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.workspace:
+        os.environ["YOLOV11_WORKSPACE"] = os.path.abspath(os.path.expanduser(args.workspace))
+    import yolov11  # noqa: F401  (after the workspace is known: offline.py reads it)
+    from yolov11.errors import UserError
+
+    try:
+        with _stdout_to_stderr() if args.json else contextlib.nullcontext():
+            result, summary = run_command(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(json.dumps(result, default=str, ensure_ascii=False) if args.json else summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

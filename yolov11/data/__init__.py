@@ -1,0 +1,1 @@
+"""Dataset intake: safe unzip, format detection and conversion, health report, demo set."""

@@ -1,0 +1,140 @@
+"""Read YOLO-format sources: Ultralytics layout, flat images/+labels/, Roboflow YOLO exports.
+
+Label files are found the way Ultralytics finds them (the last ``images`` folder of an image's
+path becomes ``labels``, suffix ``.txt``), else a same-stem ``.txt`` beside the image. Class
+names come from a data.yaml (its ``download:`` field is never run) or classes.txt/obj.names.
+Polygon lines (segmentation exports) become their bounding box.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, images_under, split_of
+from yolov11.errors import UserError
+
+NAME_FILES = ("classes.txt", "obj.names", "_darknet.labels")
+ROUNDING = 1e-4  # 6-decimal labels overshoot 0..1 by rounding alone: clip those silently
+
+
+def label_path(image: Path) -> Path:
+    """images/train/a.jpg -> labels/train/a.txt (Ultralytics' rule); else a.txt beside it."""
+    parts = list(image.parts)
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            return Path(*parts).with_suffix(".txt")
+    return image.with_suffix(".txt")
+
+
+def find_yaml(root: Path) -> Path | None:
+    candidates = sorted(root.rglob("*.y*ml"), key=lambda p: (len(p.parts), str(p)))
+    for path in candidates:
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+        except yaml.YAMLError:
+            continue
+        if isinstance(doc, dict) and "names" in doc:
+            return path
+    return None
+
+
+def _names_from_yaml(path: Path) -> list[str]:
+    names = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))["names"]
+    if isinstance(names, dict):
+        try:
+            ids = sorted(int(k) for k in names)
+        except (TypeError, ValueError):
+            raise UserError(f"{path.name}: field 'names' must map integer ids to names") from None
+        if ids != list(range(len(ids))):
+            raise UserError(f"{path.name}: field 'names' ids must be 0..{len(ids) - 1}, got {ids}")
+        return [str(names[k] if k in names else names[str(k)]) for k in ids]
+    if isinstance(names, list):
+        return [str(n) for n in names]
+    raise UserError(f"{path.name}: field 'names' must be a list or a mapping")
+
+
+def _names_from_text(root: Path) -> list[str] | None:
+    for name in NAME_FILES:
+        found = sorted(root.rglob(name), key=lambda p: len(p.parts))
+        if found:
+            return [ln.strip() for ln in found[0].read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    return None
+
+
+def parse_label_file(path: Path, where: str, nc: int | None, issues: list[Issue], counts: dict) -> np.ndarray:
+    """Parse one label file into (n, 5) rows; every bad line becomes an Issue with file:line."""
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        at = f"{where}:{lineno}"
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            issues.append(Issue(at, f"not numbers: {line.strip()[:60]!r}", "dropped"))
+            continue
+        if any(math.isnan(v) or math.isinf(v) for v in values):
+            issues.append(Issue(at, "NaN or infinite value", "dropped"))
+            continue
+        cls = values[0]
+        if cls != int(cls) or cls < 0 or (nc is not None and cls >= nc):
+            issues.append(Issue(at, f"class id {fields[0]} out of range 0..{(nc or 1) - 1}", "dropped"))
+            continue
+        if len(values) == 5:
+            cx, cy, w, h = values[1:]
+            x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+        elif len(values) >= 7 and len(values) % 2 == 1:
+            xs, ys = values[1::2], values[2::2]
+            x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
+            counts["polygons_to_boxes"] = counts.get("polygons_to_boxes", 0) + 1
+        else:
+            issues.append(Issue(at, f"{len(values)} columns, expected 5 (box) or an odd count >= 7 (polygon)", "dropped"))
+            continue
+        cx1, cy1, cx2, cy2 = (min(max(v, 0.0), 1.0) for v in (x1, y1, x2, y2))
+        if max(abs(a - b) for a, b in zip((cx1, cy1, cx2, cy2), (x1, y1, x2, y2))) > ROUNDING:
+            if cx2 - cx1 <= 0 or cy2 - cy1 <= 0:
+                issues.append(Issue(at, "box entirely outside the image", "dropped"))
+                continue
+            issues.append(Issue(at, "coordinates outside 0..1", "fixed: clipped to the image"))
+        if cx2 - cx1 <= 0 or cy2 - cy1 <= 0:
+            issues.append(Issue(at, "zero-area box", "dropped"))
+            continue
+        rows.append((int(cls), (cx1 + cx2) / 2, (cy1 + cy2) / 2, cx2 - cx1, cy2 - cy1))
+    return np.array(rows, dtype=np.float32).reshape(-1, 5) if rows else empty_boxes()
+
+
+def looks_like_yolo(root: Path) -> tuple[bool, str]:
+    yaml_path = find_yaml(root)
+    if yaml_path:
+        return True, f"found {yaml_path.relative_to(root)} with a 'names' field"
+    images = images_under(root)
+    labelled = sum(label_path(p).is_file() for p in images[:500])
+    if labelled:
+        return True, f"{labelled} of the first {min(len(images), 500)} images have a YOLO .txt label file"
+    return False, "no data.yaml with 'names' and no image with a matching labels/*.txt"
+
+
+def read_yolo(root: Path, reason: str) -> SourceDataset:
+    yaml_path = find_yaml(root)
+    names = _names_from_yaml(yaml_path) if yaml_path else _names_from_text(root)
+    issues: list[Issue] = []
+    counts: dict[str, int] = {}
+    samples = []
+    for image in images_under(root):
+        lbl = label_path(image)
+        where = str(lbl.relative_to(root))
+        boxes = parse_label_file(lbl, where, len(names) if names else None, issues, counts) if lbl.is_file() else empty_boxes()
+        samples.append(Sample(image=image, boxes=boxes, split=split_of(image, root)))
+    if not samples:
+        raise UserError(f"{root.name}: YOLO layout but no images found (looked for {', '.join(sorted({'.jpg', '.png', '.bmp', '.webp'}))})")
+    if names is None:
+        nc = int(max((s.boxes[:, 0].max() for s in samples if len(s.boxes)), default=0)) + 1
+        names = [f"class{i}" for i in range(nc)]
+        issues.append(Issue(root.name, "no data.yaml or classes.txt: class names unknown", f"named class0..class{nc - 1}"))
+    return SourceDataset("yolo", names, samples, reason, issues, counts)

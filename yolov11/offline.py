@@ -1,0 +1,172 @@
+"""Prepare Ultralytics to run with no network, before anything imports it.
+
+This is the one place that knows how Ultralytics reaches the network and switches each path
+off. Every yolov11 function that uses Ultralytics calls ``prepare()`` first (idempotent), and
+imports Ultralytics only after it; ``prepare()`` sets up:
+
+* environment: ``YOLO_OFFLINE`` (no online checks), ``YOLO_AUTOINSTALL=false`` (no pip
+  installs at run time), ``YOLO_CONFIG_DIR`` inside the workspace (settings and fonts live
+  with the data, not in ``~/.config``), Gradio/HF telemetry off;
+* settings: ``sync`` (anonymous events) and every logging integration off, datasets/runs/
+  weights directories pointed into the workspace;
+* fonts: ``Arial.ttf`` and ``Arial.Unicode.ttf`` resolved to local files (DejaVu Sans that
+  matplotlib ships, and a packaged Noto Sans CJK so Chinese class names render) and matplotlib
+  told about the CJK font, so no plot ever downloads a font;
+* AMP check: Ultralytics downloads ``yolo26n.pt`` to compare fp32 and fp16 outputs; ours
+  compares the model being trained instead, so it never needs a download.
+
+The workspace is read from ``YOLOV11_WORKSPACE`` (default ``./workspace``) when ``prepare()``
+first runs: entry points that take ``--workspace`` set that variable before calling the API.
+If Ultralytics was imported before ``prepare()`` (a notebook, say), its online flags are
+switched off in place; its config dir then stays where it was.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from yolov11.workspace import default_root
+
+LOG = logging.getLogger("yolov11")
+
+# Integrations Ultralytics can switch on from settings; each would log to a service.
+_INTEGRATIONS = ("clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb")
+_CJK_PROBE = "安全帽"  # "hard hat": a font that draws these draws Chinese class names
+
+
+def config_dir() -> Path:
+    """Where Ultralytics keeps settings.json and fonts: inside the workspace."""
+    return default_root() / ".ultralytics"
+
+
+def _set_environment() -> None:
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "false"
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir()))
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("MPLBACKEND", "Agg")  # plots are written to files; no display here
+
+
+def _latin_font() -> Path:
+    """DejaVu Sans, which matplotlib (an Ultralytics dependency) always ships."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+
+def _covers(font: Path, text: str) -> bool:
+    from fontTools.ttLib import TTFont
+
+    try:
+        cmap = TTFont(str(font), lazy=True, fontNumber=0).getBestCmap() or {}
+    except Exception:  # an unreadable font file is simply not a candidate
+        return False
+    return all(ord(ch) in cmap for ch in text)
+
+
+def cjk_font() -> Path | None:
+    """A local font that draws Chinese: the packaged Noto Sans CJK, else a system font."""
+    spec = importlib.util.find_spec("cvttf_NotoSansCJK_Regular")
+    if spec and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            for f in sorted(Path(folder).glob("*.otf")):
+                return f
+    for folder in ("/usr/share/fonts", "/usr/local/share/fonts"):
+        for f in sorted(Path(folder).rglob("*")) if Path(folder).is_dir() else []:
+            if f.suffix.lower() in {".ttf", ".otf", ".ttc"} and _covers(f, _CJK_PROBE):
+                return f
+    return None
+
+
+def _place_font(src: Path, dest: Path) -> None:
+    if dest.exists() or dest.is_symlink():
+        if dest.resolve() == src.resolve():
+            return
+        dest.unlink()
+    try:
+        dest.symlink_to(src)
+    except OSError:  # filesystems without symlinks (some Docker volumes, Windows)
+        shutil.copyfile(src, dest)
+
+
+def _prepare_fonts(cfg: Path) -> None:
+    cfg.mkdir(parents=True, exist_ok=True)
+    latin = _latin_font()
+    cjk = cjk_font()
+    _place_font(latin, cfg / "Arial.ttf")
+    _place_font(cjk or latin, cfg / "Arial.Unicode.ttf")
+    if cjk is None:
+        LOG.warning("no CJK font found: non-Latin class names draw as boxes (pip install cvttf-NotoSansCJK-Regular)")
+        return
+    from matplotlib import font_manager, rcParams
+
+    font_manager.fontManager.addfont(str(cjk))
+    name = font_manager.FontProperties(fname=str(cjk)).get_name()
+    rcParams["font.sans-serif"] = ["DejaVu Sans", name, *rcParams["font.sans-serif"]]
+
+
+def _offline_check_amp(model) -> bool:
+    """Replacement for Ultralytics' check_amp that needs no downloaded weights.
+
+    Runs the model being trained once in fp32 and once under autocast on the same input and
+    accepts AMP when both give finite outputs of the same shape that agree loosely. CPU and MPS
+    never use AMP, as in Ultralytics.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    if device.type != "cuda":
+        return False
+    try:
+        was_training = model.training
+        model.eval()
+        x = torch.rand(1, 3, 256, 256, device=device)
+        with torch.no_grad():
+            ref = model(x)
+            with torch.autocast("cuda"):
+                low = model(x)
+        ref = ref[0] if isinstance(ref, (list, tuple)) else ref
+        low = low[0] if isinstance(low, (list, tuple)) else low
+        model.train(was_training)
+        ok = ref.shape == low.shape and torch.isfinite(low).all() and torch.allclose(ref, low.float(), atol=0.5, rtol=0.05)
+    except Exception as exc:  # any failure means: do not trust AMP here
+        LOG.warning("AMP check failed (%s): training in fp32", exc)
+        return False
+    LOG.info("AMP check %s (offline, on the model itself)", "passed" if ok else "failed: training in fp32")
+    return bool(ok)
+
+
+def _patch_ultralytics() -> None:
+    import ultralytics.utils as uutils
+    from ultralytics.engine import trainer
+    from ultralytics.utils import SETTINGS, checks, events
+
+    uutils.ONLINE = checks.ONLINE = events.ONLINE = False  # if imported before YOLO_OFFLINE was set
+    checks.AUTOINSTALL = False
+
+    ws = default_root()
+    wanted = {key: False for key in _INTEGRATIONS}
+    wanted.update(sync=False, datasets_dir=str(ws / "datasets"), runs_dir=str(ws / "runs"), weights_dir=str(ws / "weights"))
+    if any(SETTINGS.get(k) != v for k, v in wanted.items()):
+        SETTINGS.update(wanted)
+    checks.check_amp = trainer.check_amp = _offline_check_amp
+
+
+_prepared = False
+
+
+def prepare() -> None:
+    """Make the process network-free for Ultralytics; safe to call more than once."""
+    global _prepared
+    if _prepared:
+        return
+    _set_environment()
+    _prepare_fonts(Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics")
+    _patch_ultralytics()
+    _prepared = True

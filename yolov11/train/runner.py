@@ -1,0 +1,179 @@
+"""One training run: Ultralytics' DetectionTrainer, in process, with callbacks -> events.
+
+``train`` registers the run, writes ``events.jsonl`` (a status line at start and end, batch
+lines at most twice a second, one line per epoch, the trainer's log lines) and returns
+``{"run", "dir", "status", "metrics"}``. A ``threading.Event`` passed as ``stop`` ends the run
+within one batch: Ultralytics checks ``trainer.stop`` after every batch, validates, saves
+last.pt and finishes as usual.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from yolov11 import offline
+from yolov11.errors import UserError
+from yolov11.models import resolve_model
+from yolov11.train.events import EventLog
+from yolov11.train.settings import TrainSettings
+from yolov11.workspace import Workspace
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ultralytics colours its log lines
+BATCH_EVENT_INTERVAL = 0.5  # seconds: live enough for a chart, small files for long runs
+METRIC_KEYS = {  # Ultralytics' result keys -> the short names of our events and tables
+    "metrics/precision(B)": "precision",
+    "metrics/recall(B)": "recall",
+    "metrics/mAP50(B)": "mAP50",
+    "metrics/mAP50-95(B)": "mAP50-95",
+}
+
+
+def short_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    return {short: round(float(metrics[key]), 5) for key, short in METRIC_KEYS.items() if key in metrics}
+
+
+class _LogToEvents(logging.Handler):
+    """Ultralytics log lines from the training thread -> "log" events."""
+
+    def __init__(self, events: EventLog):
+        super().__init__(logging.INFO)
+        self.events, self.thread = events, threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            for line in ANSI.sub("", self.format(record)).strip().splitlines():
+                if line.strip():
+                    self.events.write("log", level=record.levelname.lower(), message=line.rstrip())
+
+
+class _Callbacks:
+    """Trainer callbacks that turn progress into events and honour the stop flag."""
+
+    def __init__(self, events: EventLog, stop: threading.Event):
+        self.events, self.stop = events, stop
+        self.batch, self.last_batch_t, self.epoch_pending, self.t0 = 0, 0.0, False, time.time()
+
+    def on_train_start(self, trainer) -> None:
+        self.t0 = time.time()
+        self.events.write("status", status="running", epochs=trainer.epochs)
+
+    def on_train_epoch_start(self, trainer) -> None:
+        self.batch = 0
+
+    def on_train_batch_end(self, trainer) -> None:
+        self.batch += 1
+        if self.stop.is_set():
+            trainer.stop = True  # Ultralytics breaks out after this callback
+        nb = len(trainer.train_loader)
+        now = time.time()
+        if now - self.last_batch_t >= BATCH_EVENT_INTERVAL or self.batch == nb:
+            self.last_batch_t = now
+            done = trainer.epoch * nb + self.batch
+            total = trainer.epochs * nb
+            elapsed = now - self.t0
+            self.events.write(
+                "batch",
+                epoch=trainer.epoch + 1,
+                epochs=trainer.epochs,
+                batch=self.batch,
+                batches=nb,
+                losses={k.split("/")[-1]: round(float(v), 5) for k, v in trainer.label_loss_items(trainer.tloss, "train").items()},
+                lr=round(float(trainer.optimizer.param_groups[0]["lr"]), 8),
+                images_per_s=round(self.batch * trainer.batch_size / max(now - trainer.epoch_time_start, 1e-6), 2),
+                eta_s=round(elapsed / max(done, 1) * (total - done), 1),
+            )
+
+    def on_train_epoch_end(self, trainer) -> None:
+        self.epoch_pending = True  # the next on_fit_epoch_end is this epoch's, not final_eval's
+
+    def on_fit_epoch_end(self, trainer) -> None:
+        if not self.epoch_pending:
+            return
+        self.epoch_pending = False
+        metrics = trainer.metrics or {}
+        self.events.write(
+            "epoch",
+            epoch=trainer.epoch + 1,
+            epochs=trainer.epochs,
+            train_losses={k.split("/")[-1]: round(float(v), 5) for k, v in trainer.label_loss_items(trainer.tloss, "train").items()},
+            val_losses={k.split("/")[-1]: round(float(v), 5) for k, v in metrics.items() if k.startswith("val/")},
+            metrics=short_metrics(metrics),
+            lr=round(float(trainer.optimizer.param_groups[0]["lr"]), 8),
+            epoch_time_s=round(float(getattr(trainer, "epoch_time", 0) or 0), 2),
+        )
+
+
+def train(
+    data: str | Path,
+    model: str = TrainSettings.model,
+    *,
+    workspace: Workspace | str | Path | None = None,
+    run_id: str | None = None,
+    stop: threading.Event | None = None,
+    on_event: Callable[[dict], None] | None = None,
+    **settings: Any,
+) -> dict:
+    """Train ``model`` on ``data`` (a workspace dataset name or a data.yaml path).
+
+    ``settings`` are TrainSettings fields (epochs, imgsz, batch, device, workers, seed,
+    patience) or any other Ultralytics train argument. Returns
+    ``{"run", "dir", "status", "metrics", "weights"}``.
+    """
+    offline.prepare()
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    ws = Workspace.at(workspace)
+    known = set(TrainSettings.__dataclass_fields__) - {"model", "extra"}
+    cfg = TrainSettings(model=str(model), **{k: v for k, v in settings.items() if k in known})
+    cfg.extra = {k: v for k, v in settings.items() if k not in known}
+    cfg.validate()
+    data_yaml = ws.resolve_data(data)
+    model_src = resolve_model(model)
+    dataset = str(data) if ws.dataset(str(data)) else str(data_yaml)
+    run_id = run_id or ws.new_run_id(str(model))
+    if ws.run(run_id) is None:
+        ws.add_run(run_id, dataset, str(model), {"model": str(model), **cfg.ultralytics_args()})
+    run_dir = ws.runs_dir / run_id
+    events = EventLog(run_dir / "events.jsonl", run_id, on_event)
+    stop = stop or threading.Event()
+    ws.update_run(run_id, status="running", pid=os.getpid())
+    overrides = {"model": model_src, "data": str(data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True, **cfg.ultralytics_args()}
+    handler = _LogToEvents(events)
+    logger = logging.getLogger("ultralytics")
+    logger.addHandler(handler)
+    trainer = None
+    try:
+        trainer = DetectionTrainer(overrides=overrides)
+        hooks = _Callbacks(events, stop)
+        for name in ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end"):
+            trainer.add_callback(name, getattr(hooks, name))
+        trainer.train()
+        metrics = short_metrics(trainer.metrics or {})
+        status = "stopped" if stop.is_set() else "done"
+        best = trainer.best if Path(trainer.best).is_file() else trainer.last
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        events.write("status", status="failed", error=message)
+        ws.update_run(run_id, status="failed", metrics={"error": message})
+        if isinstance(exc, (FileNotFoundError, ValueError, KeyError)) and not isinstance(exc, UserError):
+            raise UserError(f"run {run_id}: {message}") from exc
+        raise
+    finally:
+        logger.removeHandler(handler)
+        del trainer  # free the model, optimizer and dataloaders before the next run
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    events.write("status", status=status, metrics=metrics, weights=str(best))
+    ws.update_run(run_id, status=status, metrics=metrics)
+    return {"run": run_id, "dir": str(run_dir), "status": status, "metrics": metrics, "weights": str(best)}

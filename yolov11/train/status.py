@@ -1,0 +1,56 @@
+"""A run's state as views need it, folded from its registry row and events.jsonl."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from yolov11.train.events import read_events
+from yolov11.workspace import Workspace
+
+LOG_TAIL = 200  # log lines a status carries; the whole log stays in events.jsonl
+
+
+def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> dict:
+    """{"run", "status", "epoch", "epochs", "progress", "eta_s", "metrics", "history", "log", ...}.
+
+    ``history`` holds one entry per finished epoch (losses and metrics), ``batches`` the training
+    losses at each batch event (``step`` in fractional epochs), ``progress`` is 0..1 over all
+    batches, ``log`` the last log lines.
+    """
+    ws = Workspace.at(workspace)
+    record = ws.require_run(run_id)
+    events, _ = read_events(Path(record["dir"]) / "events.jsonl")
+    state = {
+        "run": run_id,
+        "status": record["status"],
+        "dataset": record["dataset"],
+        "model": record["model"],
+        "dir": record["dir"],
+        "epoch": 0,
+        "epochs": (record["settings"] or {}).get("epochs"),
+        "progress": 0.0,
+        "eta_s": None,
+        "images_per_s": None,
+        "metrics": record["metrics"] or {},
+        "history": [],
+        "batches": [],
+        "log": [],
+        "error": None,
+    }
+    for e in events:
+        kind = e["type"]
+        if kind == "batch":
+            state.update(epoch=e["epoch"], epochs=e["epochs"], eta_s=e["eta_s"], images_per_s=e["images_per_s"])
+            state["progress"] = ((e["epoch"] - 1) * e["batches"] + e["batch"]) / (e["epochs"] * e["batches"])
+            state["batches"].append({"step": round(e["epoch"] - 1 + e["batch"] / e["batches"], 4), **e["losses"]})
+        elif kind == "epoch":
+            state["history"].append({"epoch": e["epoch"], **e["train_losses"], **{f"val_{k}": v for k, v in e["val_losses"].items()}, **e["metrics"], "lr": e["lr"]})
+            state["metrics"] = e["metrics"]
+        elif kind == "log":
+            state["log"].append(e["message"])
+        elif kind == "status" and e.get("error"):
+            state["error"] = e["error"]
+    if state["status"] == "done":
+        state["progress"] = 1.0
+    state["log"] = state["log"][-LOG_TAIL:]
+    return state
