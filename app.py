@@ -1,0 +1,108 @@
+"""yolov11 workbench, the browser app: ``python app.py`` serves it on http://127.0.0.1:7860.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--workspace ./workspace] [--share]
+                  [--auth user:pass | --auth users.txt]
+
+No ML here: the tabs in pages/ call the yolov11 API. The workspace is applied before yolov11
+prepares Ultralytics (whose config dir lives in it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    """``user:pass``, or a file with one ``user:pass`` a line, -> Gradio's auth list."""
+    if not value:
+        return None
+    lines = Path(value).read_text().splitlines() if Path(value).is_file() else [value]
+    pairs = [tuple(line.strip().split(":", 1)) for line in lines if line.strip() and not line.startswith("#")]
+    bad = [p[0] for p in pairs if len(p) != 2 or not all(p)]
+    if bad or not pairs:
+        raise SystemExit(f"--auth {value}: expected user:password (or a file of such lines), got {bad[0] if bad else 'nothing'!r}")
+    return pairs  # type: ignore[return-value]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="yolov11 workbench: train custom object detectors in the browser")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 in containers)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--workspace", help="workspace folder (default: $YOLOV11_WORKSPACE or ./workspace)")
+    p.add_argument("--share", action="store_true", help="ask Gradio for a public link (needs internet)")
+    p.add_argument("--auth", help="user:password, or a file of user:password lines")
+    return p.parse_args(argv)
+
+
+def build_app(workspace=None):
+    """The Blocks app for ``workspace`` (a path or yolov11.Workspace; default: the process's)."""
+    from yolov11 import offline
+
+    offline.prepare()  # before gradio: it sets the telemetry-off variables huggingface_hub reads at import
+    import gradio as gr
+
+    from pages.common import AppContext
+    from pages.data import build_data
+    from pages.demo import build_demo
+    from pages.evaluate import build_evaluate
+    from pages.export import build_export
+    from pages.train import build_train
+    from yolov11 import Workspace
+    from yolov11.train.jobs import TrainingJobs
+
+    ws = Workspace.at(workspace)
+    with gr.Blocks(title="yolov11 workbench", analytics_enabled=False) as app:
+        gr.Markdown(f"# yolov11 workbench\nTrain a custom object detector: data → train → evaluate → export. Workspace: `{ws.root}`", elem_id="app-header")
+        ctx = AppContext(workspace=ws, jobs=TrainingJobs(ws), blocks=app)
+        with gr.Tabs():
+            build_data(ctx)
+            build_train(ctx)
+            build_evaluate(ctx)
+            build_export(ctx)
+            build_demo(ctx)
+    app.workspace = ws
+    return app
+
+
+def serve(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None, prevent_thread_lock: bool = False):
+    """Launch ``app`` with the limits this product needs; returns Gradio's (app, local_url, share_url)."""
+    ws = app.workspace
+    kwargs = dict(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        max_file_size="4gb",  # dataset zips are big; larger ones go through the CLI
+        allowed_paths=[str(ws.exports_dir), str(ws.predictions_dir)],  # downloads and annotated images only
+        prevent_thread_lock=prevent_thread_lock,
+        css_paths=[ASSETS / "app.css"],
+        favicon_path=ASSETS / "logo.svg",
+        footer_links=["api"],
+        show_error=True,
+    )
+    app.queue(default_concurrency_limit=4)
+    if share:
+        try:
+            return app.launch(share=True, **kwargs)
+        except Exception as exc:  # offline: no tunnel; keep serving locally
+            print(f"--share: no public link ({type(exc).__name__}: {exc}); serving locally only", file=sys.stderr)
+            app.close()
+    return app.launch(**kwargs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.workspace:
+        os.environ["YOLOV11_WORKSPACE"] = os.path.abspath(os.path.expanduser(args.workspace))
+    import yolov11
+
+    yolov11.ensure_demo_dataset()  # the app opens on a dataset ready to train
+    serve(build_app(), host=args.host, port=args.port, share=args.share, auth=parse_auth(args.auth))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Plotly figures the tabs show; they only draw what the core computed."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+LOSSES = ("box_loss", "cls_loss", "dfl_loss")
+METRICS = ("mAP50", "mAP50-95", "precision", "recall")
+
+
+def training_figure(status: dict) -> go.Figure:
+    """Training losses by batch (left) and validation metrics by epoch (right)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "validation metrics"))
+    steps = status.get("batches", [])
+    for name in LOSSES:
+        fig.add_trace(go.Scatter(x=[s["step"] for s in steps], y=[s.get(name) for s in steps], name=name, mode="lines"), row=1, col=1)
+    history = status.get("history", [])
+    for name in METRICS:
+        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h.get(name) for h in history], name=name, mode="lines+markers"), row=1, col=2)
+    fig.update_xaxes(title_text="epoch", row=1, col=1)
+    fig.update_xaxes(title_text="epoch", row=1, col=2)
+    fig.update_yaxes(range=[0, 1], row=1, col=2)
+    fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.25), uirevision="keep")
+    return fig
+
+
+def class_counts_figure(report: dict) -> go.Figure:
+    rows = [{"split": split, "class": name, "boxes": n} for split, v in report["splits"].items() for name, n in v["per_class"].items()]
+    fig = px.bar(pd.DataFrame(rows), x="class", y="boxes", color="split", barmode="group", title="boxes per class and split")
+    fig.update_layout(height=320, margin=dict(l=40, r=20, t=40, b=40))
+    return fig
+
+
+def per_class_figure(result: dict) -> go.Figure:
+    df = pd.DataFrame(result["per_class"])
+    fig = px.bar(df.melt(id_vars="class", value_vars=["mAP50", "mAP50-95"]), x="class", y="value", color="variable", barmode="group", title="per-class mAP")
+    fig.update_layout(height=320, margin=dict(l=40, r=20, t=40, b=40), yaxis_range=[0, 1])
+    return fig

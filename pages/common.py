@@ -1,0 +1,67 @@
+"""What every tab shares: the app context, choices for pickers, errors, the "same call" snippet."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+
+import gradio as gr
+
+from yolov11 import UserError, Workspace
+from yolov11.train.jobs import TrainingJobs
+
+GPU_BOUND = "gpu"  # concurrency_id of events that run models: one at a time, cheap events not queued behind
+
+
+@dataclass
+class AppContext:
+    """Handed to each build_<tab>(ctx): the workspace, the training jobs and the Blocks."""
+
+    workspace: Workspace
+    jobs: TrainingJobs
+    blocks: gr.Blocks
+
+
+def shows_user_errors(fn):
+    """Turn UserError into gr.Error: a clear message in the browser and the API, app keeps serving."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    return wrapper
+
+
+# Pickers of datasets and runs are built with allow_custom_value=True: their choices change as the
+# workspace does, and API callers name a dataset or run directly; the core validates the name.
+def dataset_choices(ctx: AppContext) -> list[str]:
+    return [d["name"] for d in reversed(ctx.workspace.datasets())]
+
+
+def run_choices(ctx: AppContext, with_weights: bool = True) -> list[str]:
+    runs = ctx.workspace.runs()
+    return [r["id"] for r in runs if not with_weights or r["status"] in ("done", "stopped")]
+
+
+def refreshed(choices: list[str], current: str | None = None) -> dict:
+    """A dropdown update that keeps the current pick if still valid, else picks the newest."""
+    return gr.update(choices=choices, value=current if current in choices else (choices[0] if choices else None))
+
+
+def same_call(python: str, cli: str) -> str:
+    """Markdown showing the notebook and shell equivalents of what the tab just did."""
+    return f"**Same in Python**\n```python\nimport yolov11\n{python}\n```\n**Same in a shell**\n```bash\n{cli}\n```"
+
+
+def py_args(**kwargs) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in kwargs.items())
+
+
+def json_safe(result: dict) -> dict:
+    """A core result for a gr.JSON output: gradio_client takes any dict with a "path" key for a
+    file to download, so that key is shown as "location"."""
+    return {("location" if k == "path" else k): v for k, v in result.items()}

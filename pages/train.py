@@ -1,0 +1,93 @@
+"""Train tab: pick data, model and settings, start; live chart, progress and log; stop.
+
+Training runs in the core's job thread, so this page only polls: a gr.Timer asks for the run's
+status every second. A reload (or a second browser) re-attaches to the running run.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from pages.charts import training_figure
+from pages.common import AppContext, dataset_choices, py_args, refreshed, same_call, shows_user_errors
+from yolov11 import run_status
+from yolov11.models import zoo_names
+from yolov11.train.settings import TrainSettings
+
+POLL_S = 1.0  # chart and log refresh; an epoch event shows within this
+
+
+def _progress_text(s: dict) -> str:
+    line = f"**{s['run']}** · {s['status']} · epoch {s['epoch']}/{s['epochs'] or '?'} · {s['progress']:.0%}"
+    if s["status"] == "running" and s["eta_s"] is not None:
+        line += f" · ETA {s['eta_s']:.0f} s · {s['images_per_s'] or 0:.1f} img/s"
+    if s["metrics"]:
+        line += " · " + ", ".join(f"{k} {v:.3f}" for k, v in s["metrics"].items() if isinstance(v, float))
+    if s["error"]:
+        line += f"\n\n**Error:** {s['error']}"
+    return line
+
+
+def build_train(ctx: AppContext) -> gr.Tab:
+    d = TrainSettings()
+    with gr.Tab("Train", id="train") as tab:
+        with gr.Row():
+            dataset = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), elem_id="train-dataset", allow_custom_value=True)
+            model = gr.Dropdown(label="Model", choices=zoo_names(), value=d.model, elem_id="train-model")
+            device = gr.Textbox(label="Device", value=d.device, info="cpu, or a GPU index such as 0", elem_id="train-device")
+        with gr.Row():
+            epochs = gr.Number(label="Epochs", value=d.epochs, precision=0, minimum=1, elem_id="train-epochs")
+            imgsz = gr.Number(label="Image size", value=d.imgsz, precision=0, minimum=32, step=32, elem_id="train-imgsz")
+            batch = gr.Number(label="Batch", value=d.batch, precision=0, minimum=1, elem_id="train-batch")
+        with gr.Row():
+            start = gr.Button("Start training", variant="primary", elem_id="start-button")
+            stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
+        run_id = gr.Textbox(label="Run", interactive=False, elem_id="train-run")
+        progress = gr.Markdown(elem_id="train-progress")
+        chart = gr.Plot(label="Live training chart", elem_id="train-chart")
+        log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True, interactive=False, elem_id="train-log")
+        code = gr.Markdown()
+        timer = gr.Timer(POLL_S)
+
+    @shows_user_errors
+    def start_training(dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str):
+        """Queue a training run; returns its id at once (training goes on in the background)."""
+        settings = dict(epochs=int(epochs), imgsz=int(imgsz), batch=int(batch), device=device or "cpu")
+        run = ctx.jobs.submit(dataset or "", model, **settings)
+        snippet = same_call(
+            f"result = yolov11.train({py_args(data=dataset, model=model, **settings)})",
+            f"python -m yolov11 train --data {dataset} --model {model} --epochs {settings['epochs']} --imgsz {settings['imgsz']} --batch {settings['batch']} --device {settings['device']}",
+        )
+        return run, snippet
+
+    @shows_user_errors
+    def training_status(run: str = "") -> dict:
+        """Status of a run, or of the running (else newest) run when ``run`` is empty: status,
+        epoch/epochs, progress 0..1, ETA, latest metrics, per-epoch history, batch losses, log tail."""
+        run = run or ctx.jobs.latest()
+        return run_status(run, ctx.workspace) if run else {"run": None, "status": "none"}
+
+    def poll(run: str, shown: tuple | None):
+        """The timer's view of training_status: redraws only when something new arrived."""
+        s = training_status(run)
+        if s["status"] == "none":
+            return "No training run yet: pick a dataset and press Start.", None, "", None
+        seen = (s["run"], s["status"], len(s["batches"]), len(s["history"]), len(s["log"]))
+        if shown is not None and tuple(shown) == seen:  # nothing new: leave the browser's chart alone
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return _progress_text(s), training_figure(s), "\n".join(s["log"][-60:]), seen
+
+    @shows_user_errors
+    def stop_training(run: str):
+        """Stop a running run within one batch, or cancel a queued one."""
+        run = run or ctx.jobs.latest()
+        return f"{run}: {ctx.jobs.stop(run)}" if run else "nothing to stop"
+
+    start.click(start_training, [dataset, model, epochs, imgsz, batch, device], [run_id, code], api_name="start_training")
+    stop.click(stop_training, run_id, progress, api_name="stop_training")
+    shown = gr.State(None)  # what this browser last drew, per session
+    timer.tick(poll, [run_id, shown], [progress, chart, log, shown], show_progress="hidden", api_visibility="private")
+    gr.api(training_status, api_name="training_status")
+    gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(dataset_choices(ctx), cur), dataset, dataset, api_visibility="private")
+    ctx.blocks.load(lambda: ctx.jobs.latest() or "", None, run_id, api_visibility="private")
+    return tab
