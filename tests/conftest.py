@@ -23,6 +23,9 @@ NETGUARD_LOG = _SESSION_DIR / "netguard.log"
 # holds Ultralytics' settings) and the guard, in this process and inherited by subprocesses.
 os.environ["YOLOV11_WORKSPACE"] = str(_SESSION_DIR / "default-workspace")
 os.environ["NETGUARD_LOG"] = str(NETGUARD_LOG)
+# The test harness's own gradio_client (huggingface_hub) would phone home; the app sets these
+# itself in offline.prepare() before importing gradio (the browser test checks app.py for real).
+os.environ["HF_HUB_OFFLINE"] = os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["PYTHONPATH"] = os.pathsep.join([str(GUARD_DIR), str(ROOT), os.environ.get("PYTHONPATH", "")])
 sys.path.insert(0, str(GUARD_DIR))
 import sitecustomize  # noqa: E402,F401  (installs the guard here too)

@@ -16,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+from yolov11.train.settings import TrainSettings
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints the usage too)
@@ -46,14 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = cmd("train", "train a detector")
     c.add_argument("--data", required=True, help="workspace dataset name or data.yaml path")
-    c.add_argument("--model", default="yolov11n", help="zoo name (yolov11n, yolov11s, ...), a .yaml or a .pt")
-    c.add_argument("--epochs", type=int, default=30)
-    c.add_argument("--imgsz", type=int, default=320)
-    c.add_argument("--batch", type=int, default=16)
-    c.add_argument("--device", default="cpu")
-    c.add_argument("--workers", type=int, default=0)
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--patience", type=int, default=50)
+    c.add_argument("--model", default=TrainSettings.model, help="zoo name (yolov11n, yolov11s, ...), a .yaml or a .pt")
+    for name, field in TrainSettings.__dataclass_fields__.items():
+        if name not in ("model", "extra"):
+            kind = float if name == "warmup_epochs" else str if name == "device" else int
+            c.add_argument(f"--{name.replace('_', '-')}", type=kind, default=field.default, help=f"default: {field.default}")
 
     c = cmd("eval", "evaluate a run or weights; or COCO JSON detections against ground truth")
     c.add_argument("--run")
@@ -119,7 +118,7 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
         rows = yolov11.list_models(args.scales)
         return rows, _table(rows, ["name", "scale", "params", "gflops", "strides"])
     if args.command == "train":
-        settings = {k: getattr(args, k) for k in ("epochs", "imgsz", "batch", "device", "workers", "seed", "patience")}
+        settings = {k: getattr(args, k) for k in TrainSettings.__dataclass_fields__ if k not in ("model", "extra")}
         r = yolov11.train(args.data, args.model, workspace=ws, **settings)
         r = {k: r[k] for k in ("run", "dir", "status", "metrics")} | {"weights": r["weights"]}
         m = r["metrics"]

@@ -1,0 +1,92 @@
+"""The app's API through gradio_client, against a real server (launch(prevent_thread_lock=True))."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+import yolov11
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import app
+
+    ws = yolov11.Workspace.at(tmp_path_factory.mktemp("app") / "ws")
+    blocks = app.build_app(ws)
+    _, url, _ = app.serve(blocks, port=free_port(), prevent_thread_lock=True)
+    yield url, ws
+    blocks.close()
+
+
+def wait_for(client: Client, run: str, states: set[str], timeout: float = 300) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = client.predict(run, api_name="/training_status")
+        if status["status"] in states:
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"run {run} never reached {states}: {status}")
+
+
+def test_import_train_evaluate_export_predict(server, tiny_zip):
+    url, ws = server
+    client = Client(url, verbose=False)
+    summary, table, report, code, picked = client.predict(handle_file(str(tiny_zip)), "", 0.2, api_name="/import_dataset")
+    assert report["name"] == picked["value"] == "hardhat-tiny" and "16 images" in summary
+    assert "hardhat-tiny" in [row[0] for row in table["data"]]
+    assert "yolov11.import_dataset(" in code and "python -m yolov11 import" in code
+
+    run, code = client.predict("hardhat-tiny", "yolov11n", 1, 64, 8, "cpu", api_name="/start_training")
+    assert ws.run(run)["status"] in ("queued", "running", "done") and "python -m yolov11 train --data hardhat-tiny" in code
+    status = wait_for(client, run, {"done", "failed"})
+    assert status["status"] == "done", status["error"]
+    assert status["history"][0]["epoch"] == 1 and status["log"]
+
+    table, chart, code = client.predict(run, "val", api_name="/evaluate")
+    assert table["headers"][:4] == ["class", "images", "instances", "precision"]
+    assert [row[0] for row in table["data"]] == ["all", "helmet", "head", "vest"]
+    assert f"yolov11.evaluate(run=\"{run}\"" in code
+
+    path, verify, code = client.predict(run, "onnx", False, False, api_name="/export_model")
+    assert Path(path).suffix == ".onnx" and Path(path).stat().st_size > 1e6  # downloaded through the app
+    assert verify["verify"]["max_abs_diff"] < 1e-3
+
+    image = next((ws.datasets_dir / "hardhat-tiny" / "images" / "val").glob("*.jpg"))
+    annotated, detections, _ = client.predict(run, handle_file(str(image)), 0.05, api_name="/predict")
+    assert Path(annotated).is_file() and detections["headers"] == ["class", "confidence", "box"]
+
+
+def test_stop_and_reattach_from_a_second_client(server, tiny_zip):
+    url, ws = server
+    first, second = Client(url, verbose=False), Client(url, verbose=False)
+    if not ws.dataset("hardhat-tiny"):
+        yolov11.import_dataset(tiny_zip, workspace=ws)
+    run, _ = first.predict("hardhat-tiny", "yolov11n", 50, 64, 2, "cpu", api_name="/start_training")
+    status = wait_for(second, "", {"running"})  # a fresh page: no run id, shows the running one
+    assert status["run"] == run
+    while not status["batches"]:
+        status = second.predict("", api_name="/training_status")
+    assert "stopping" in second.predict(run, api_name="/stop_training") or ws.run(run)["status"] == "stopped"
+    final = wait_for(first, run, {"stopped", "done", "failed"}, timeout=120)
+    assert final["status"] == "stopped" and final["epoch"] < 50
+
+
+def test_bad_request_gets_a_clear_error_and_the_app_keeps_serving(server):
+    url, _ = server
+    client = Client(url, verbose=False)
+    with pytest.raises(Exception, match="--data no-such-dataset: not a dataset"):
+        client.predict("no-such-dataset", "yolov11n", 1, 64, 8, "cpu", api_name="/start_training")
+    with pytest.raises(Exception, match="--imgsz 100: must be a multiple of 32"):
+        client.predict("hardhat-tiny", "yolov11n", 1, 100, 8, "cpu", api_name="/start_training")
+    assert client.predict("", api_name="/training_status")["status"]  # still serving

@@ -1,0 +1,83 @@
+"""The CLI flow import -> train -> eval -> export -> predict, in subprocesses behind the network
+guard (tests/netguard refuses and logs any connection off this machine), plus exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import NETGUARD_LOG, ROOT
+
+
+def cli(*args: str, workspace: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "YOLOV11_WORKSPACE": str(workspace)}
+    out = subprocess.run([sys.executable, "-m", "yolov11", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if check:
+        assert out.returncode == 0, f"{args}: exit {out.returncode}\n{out.stderr[-3000:]}"
+    return out
+
+
+def test_cli_flow_runs_offline(tmp_path, tiny_zip):
+    ws = tmp_path / "ws"
+    before = NETGUARD_LOG.read_text() if NETGUARD_LOG.exists() else ""
+    imported = json.loads(cli("import", str(tiny_zip), "--name", "hats", "--json", workspace=ws).stdout)
+    assert imported["name"] == "hats" and imported["images"] == 16
+    assert [d["name"] for d in json.loads(cli("datasets", "--json", workspace=ws).stdout)] == ["hats"]
+
+    train_out = cli("train", "--data", "hats", "--epochs", "1", "--imgsz", "64", "--batch", "8", "--json", workspace=ws).stdout
+    run = json.loads(train_out.strip().splitlines()[-1])
+    assert set(run) >= {"run", "dir", "status", "metrics"} and run["status"] == "done"
+    assert Path(run["dir"], "events.jsonl").is_file() and Path(run["dir"], "weights", "best.pt").is_file()
+    runs = json.loads(cli("runs", "--json", workspace=ws).stdout)
+    assert runs[0]["id"] == run["run"] and runs[0]["dataset"] == "hats" and runs[0]["model"] == "yolov11n"
+
+    ev = json.loads(cli("eval", "--run", run["run"], "--json", workspace=ws).stdout)
+    assert ev["metrics"].keys() == {"precision", "recall", "mAP50", "mAP50-95"} and len(ev["per_class"]) == 3
+
+    ex = json.loads(cli("export", "--run", run["run"], "--format", "onnx", "--verify", "--json", workspace=ws).stdout)
+    assert Path(ex["path"]).suffix == ".onnx" and Path(ex["path"]).is_file()
+    assert ex["verify"]["max_abs_diff"] < 1e-3
+
+    image = next((ws / "datasets" / "hats" / "images" / "val").glob("*.jpg"))
+    pred = json.loads(cli("predict", "--weights", ex["path"], "--source", str(image), "--conf", "0.01", "--json", workspace=ws).stdout)
+    assert Path(pred["images"][0]["annotated"]).is_file()
+
+    after = NETGUARD_LOG.read_text() if NETGUARD_LOG.exists() else ""
+    assert after == before, f"network access attempted: {after[len(before):]}"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["import", "missing.zip"], "missing.zip: no such file or folder"),
+        (["train", "--data", "nope"], "--data nope: not a dataset"),
+        (["train", "--data", "x", "--epochs", "many"], "argument --epochs: invalid int value"),
+        (["eval", "--coco-gt", "gt.json"], "--coco-gt and --coco-dt go together"),
+        (["export", "--weights", "nothing.pt"], "--weights nothing.pt: not an existing .pt file"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
+    out = cli(*args, workspace=tmp_path / "ws", check=False)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_coco_json_evaluation(tmp_path):
+    gt = {
+        "images": [{"id": 1, "width": 100, "height": 100}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "area": 1600, "iscrowd": 0}],
+        "categories": [{"id": 1, "name": "helmet"}],
+    }
+    dt = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "score": 0.9}]
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dt))
+    out = json.loads(cli("eval", "--coco-gt", str(tmp_path / "gt.json"), "--coco-dt", str(tmp_path / "dt.json"), "--json", workspace=tmp_path / "ws").stdout)
+    assert list(out["coco"]) == ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+    assert out["coco"]["AP"] == 1.0 and out["coco"]["APm"] == 1.0 and out["coco"]["APs"] == -1.0

@@ -1,0 +1,51 @@
+"""offline.prepare(): no downloads, fonts local (Chinese class names too), AMP check local."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from yolov11 import offline
+
+
+def test_environment_and_settings_switch_the_network_off():
+    offline.prepare()
+    from ultralytics.utils import SETTINGS, checks
+
+    assert os.environ["YOLO_OFFLINE"] == "1" and os.environ["YOLO_AUTOINSTALL"] == "false"
+    assert checks.ONLINE is False and checks.AUTOINSTALL is False
+    assert SETTINGS["sync"] is False
+    assert not any(SETTINGS[k] for k in ("clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb"))
+    assert Path(os.environ["YOLO_CONFIG_DIR"]) == Path(os.environ["YOLOV11_WORKSPACE"]).resolve() / ".ultralytics"
+
+
+def test_fonts_resolve_locally_and_draw_chinese():
+    offline.prepare()
+    from fontTools.ttLib import TTFont
+    from ultralytics.utils.checks import check_font
+    from ultralytics.utils.plotting import Annotator
+
+    latin, unicode_font = Path(check_font("Arial.ttf")), Path(check_font("Arial.Unicode.ttf"))
+    assert latin.parent == unicode_font.parent == Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics"
+    cmap = TTFont(str(unicode_font.resolve()), lazy=True, fontNumber=0).getBestCmap()
+    assert all(ord(ch) in cmap for ch in "安全帽背心")
+
+    blank = np.full((120, 240, 3), 255, np.uint8)
+    annotator = Annotator(blank.copy(), example="安全帽")  # non-ASCII example -> PIL with Arial.Unicode.ttf
+    assert Path(annotator.font.path).resolve() == unicode_font.resolve()
+    annotator.box_label([20, 50, 200, 110], "安全帽 0.9", color=(0, 0, 255))
+    drawn = np.asarray(annotator.result())
+    label_band = drawn[20:50, 20:200]
+    assert (label_band != 255).any()  # the label box and its text were drawn
+
+
+def test_amp_check_needs_no_weights():
+    offline.prepare()
+    import torch
+    from ultralytics.engine import trainer
+
+    assert trainer.check_amp is offline._offline_check_amp
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))
+    assert trainer.check_amp(model) is False  # CPU: AMP off, and nothing downloaded

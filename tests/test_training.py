@@ -1,0 +1,75 @@
+"""Real (tiny) Ultralytics training through yolov11.train: events, registry, stop."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import yolov11
+from yolov11.train.events import read_events
+
+
+def test_two_epoch_run_writes_complete_ordered_events(tiny_zip, workspace):
+    yolov11.import_dataset(tiny_zip, workspace=workspace)
+    seen = []
+    result = yolov11.train("hardhat-tiny", "yolov11n", epochs=2, imgsz=64, batch=4, workspace=workspace, on_event=seen.append)
+    assert result["status"] == "done" and set(result["metrics"]) == {"precision", "recall", "mAP50", "mAP50-95"}
+    events, _ = read_events(Path(result["dir"]) / "events.jsonl")
+    assert [e["type"] for e in events] == [e["type"] for e in seen]  # subscribers see what the file holds
+    assert all(e["run"] == result["run"] for e in events)
+    statuses = [e["status"] for e in events if e["type"] == "status"]
+    assert statuses == ["running", "done"]
+    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2]
+    kinds = [e["type"] for e in events]
+    assert kinds.index("batch") < kinds.index("epoch") and kinds[-1] == "status"
+    first_epoch = next(e for e in events if e["type"] == "epoch")
+    assert set(first_epoch["train_losses"]) == {"box_loss", "cls_loss", "dfl_loss"} and "mAP50" in first_epoch["metrics"]
+    assert any(e["type"] == "log" and "Ultralytics" in e["message"] for e in events)
+    times = [e["t"] for e in events]
+    assert times == sorted(times)
+    record = workspace.run(result["run"])
+    assert record["status"] == "done" and record["dataset"] == "hardhat-tiny" and record["metrics"] == result["metrics"]
+    assert json.loads((Path(result["dir"]) / "run.json").read_text())["status"] == "done"
+    assert Path(result["weights"]).is_file()
+    status = yolov11.run_status(result["run"], workspace)
+    assert status["progress"] == 1.0 and len(status["history"]) == 2 and status["batches"]
+
+
+def test_stop_ends_the_run_within_one_batch(tiny_zip, workspace):
+    yolov11.import_dataset(tiny_zip, workspace=workspace)
+    stop = threading.Event()
+    requested_at = []
+
+    def on_event(e):
+        if e["type"] == "batch" and not stop.is_set():
+            requested_at.append(e["batch"])
+            stop.set()
+
+    result = yolov11.train("hardhat-tiny", "yolov11n", epochs=5, imgsz=64, batch=2, workspace=workspace, stop=stop, on_event=on_event)
+    assert result["status"] == "stopped"
+    events, _ = read_events(Path(result["dir"]) / "events.jsonl")
+    batches = [e for e in events if e["type"] == "batch"]
+    assert batches[0]["batches"] == 6 and requested_at == [1]
+    assert max(e["batch"] for e in batches) <= requested_at[0] + 1 and max(e["epoch"] for e in batches) == 1
+    assert (Path(result["dir"]) / "weights" / "last.pt").is_file()
+    assert workspace.run(result["run"])["status"] == "stopped"
+
+
+def test_bad_settings_are_refused_before_anything_starts(workspace):
+    import pytest
+
+    yolov11.ensure_demo_dataset(workspace)
+    for kwargs, message in [
+        ({"imgsz": 100}, "--imgsz 100: must be a multiple of 32"),
+        ({"epochs": 0}, "--epochs 0: must be a positive integer"),
+        ({"device": "7"}, "--device 7: GPU 7 not found"),
+        ({"device": "gpu"}, "--device gpu: use 'cpu'"),
+    ]:
+        with pytest.raises(yolov11.UserError, match=message):
+            yolov11.train("demo-hardhat", **kwargs, workspace=workspace)
+    with pytest.raises(yolov11.UserError, match="--model yolov12q: not a zoo model"):
+        yolov11.train("demo-hardhat", "yolov12q", workspace=workspace)
+    with pytest.raises(yolov11.UserError, match="--data nope: not a dataset"):
+        yolov11.train("nope", workspace=workspace)
+    assert workspace.runs() == []
