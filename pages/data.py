@@ -29,7 +29,7 @@ def _report(ctx: AppContext, name: str | None) -> dict | None:
 
 
 def build_data(ctx: AppContext) -> gr.Tab:
-    with gr.Tab("Data", id="data") as tab:
+    with gr.Tab("Data") as tab:
         gr.Markdown("Drop a dataset zip (YOLO layout or COCO JSON, e.g. a Roboflow export). It is checked, converted to the Ultralytics layout and added to the workspace.")
         with gr.Row():
             with gr.Column(scale=2):
@@ -69,5 +69,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
 
     import_btn.click(import_dataset, [upload, name, val_fraction], [summary, table, report, code, picked], api_name="import_dataset")
     picked.change(show, picked, [chart, report], api_visibility="private")
-    gr.on([tab.select, ctx.blocks.load], lambda cur: (datasets_table(ctx), refreshed(dataset_choices(ctx), cur)), picked, [table, picked], api_visibility="private")
+    gr.on([tab.select, ctx.blocks.load], lambda cur: (datasets_table(ctx), refreshed(dataset_choices(ctx), cur)), picked, [table, picked], api_visibility="private").then(
+        show, picked, [chart, report], api_visibility="private"
+    )
     return tab

@@ -10,7 +10,7 @@ from pages.common import GPU_BOUND, AppContext, py_args, refreshed, run_choices,
 
 
 def build_demo(ctx: AppContext) -> gr.Tab:
-    with gr.Tab("Predict", id="predict") as tab:
+    with gr.Tab("Predict") as tab:
         with gr.Row():
             run = gr.Dropdown(label="Run", choices=run_choices(ctx), elem_id="predict-run", allow_custom_value=True)
             conf = gr.Slider(0.05, 0.95, value=0.25, step=0.05, label="Confidence threshold")

@@ -30,7 +30,7 @@ def _progress_text(s: dict) -> str:
 
 def build_train(ctx: AppContext) -> gr.Tab:
     d = TrainSettings()
-    with gr.Tab("Train", id="train") as tab:
+    with gr.Tab("Train") as tab:
         with gr.Row():
             dataset = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), elem_id="train-dataset", allow_custom_value=True)
             model = gr.Dropdown(label="Model", choices=zoo_names(), value=d.model, elem_id="train-model")
@@ -48,6 +48,7 @@ def build_train(ctx: AppContext) -> gr.Tab:
         log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True, interactive=False, elem_id="train-log")
         code = gr.Markdown()
         timer = gr.Timer(POLL_S)
+        shown = gr.State(None)  # what this browser last drew, per session
 
     @shows_user_errors
     def start_training(dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str):
@@ -85,9 +86,9 @@ def build_train(ctx: AppContext) -> gr.Tab:
 
     start.click(start_training, [dataset, model, epochs, imgsz, batch, device], [run_id, code], api_name="start_training")
     stop.click(stop_training, run_id, progress, api_name="stop_training")
-    shown = gr.State(None)  # what this browser last drew, per session
     timer.tick(poll, [run_id, shown], [progress, chart, log, shown], show_progress="hidden", api_visibility="private")
-    gr.api(training_status, api_name="training_status")
+    with tab:  # gr.api adds a component; inside the tab, not directly under gr.Tabs
+        gr.api(training_status, api_name="training_status")
     gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(dataset_choices(ctx), cur), dataset, dataset, api_visibility="private")
     ctx.blocks.load(lambda: ctx.jobs.latest() or "", None, run_id, api_visibility="private")
     return tab

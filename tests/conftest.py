@@ -9,7 +9,6 @@ import os
 import shutil
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,8 @@ sys.path.insert(0, str(GUARD_DIR))
 import sitecustomize  # noqa: E402,F401  (installs the guard here too)
 
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py, for test modules in subfolders too
+from helpers import write_yolo_folder, zip_folder  # noqa: E402
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -47,38 +48,11 @@ def workspace(tmp_path):
     return Workspace.at(tmp_path / "ws")
 
 
-def write_yolo_folder(dest: Path, n_images: int = 16, size: int = 96, seed: int = 1) -> Path:
-    """A small folder in YOLO layout drawn by the demo generator."""
-    from yolov11.data.demo import write_demo
-
-    write_demo(dest, n_images=n_images, size=size, seed=seed, val_fraction=0.25)
-    return dest
-
-
-def zip_folder(folder: Path, dest: Path) -> Path:
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
-        for p in sorted(folder.rglob("*")):
-            if p.is_file():
-                zf.write(p, p.relative_to(folder.parent))
-    return dest
-
-
 @pytest.fixture(scope="session")
 def tiny_zip(tmp_path_factory) -> Path:
     """A 16-image hard-hat zip (YOLO layout, 96 px): small enough to train in seconds."""
     base = tmp_path_factory.mktemp("tiny")
     return zip_folder(write_yolo_folder(base / "hardhat-tiny"), base / "hardhat-tiny.zip")
-
-
-@pytest.fixture(scope="session")
-def trained_run(tmp_path_factory, tiny_zip):
-    """One real 1-epoch training at imgsz 64 in its own workspace: (workspace, train result)."""
-    import yolov11
-
-    ws = yolov11.Workspace.at(tmp_path_factory.mktemp("trained") / "ws")
-    yolov11.import_dataset(tiny_zip, workspace=ws)
-    result = yolov11.train("hardhat-tiny", "yolov11n", epochs=1, imgsz=64, batch=8, workspace=ws)
-    return ws, result
 
 
 def pytest_unconfigure(config):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NETGUARD_LOG, ROOT
+from helpers import ROOT, netguard_log
 
 
 def cli(*args: str, workspace: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -24,7 +24,7 @@ def cli(*args: str, workspace: Path, check: bool = True) -> subprocess.Completed
 
 def test_cli_flow_runs_offline(tmp_path, tiny_zip):
     ws = tmp_path / "ws"
-    before = NETGUARD_LOG.read_text() if NETGUARD_LOG.exists() else ""
+    before = netguard_log()
     imported = json.loads(cli("import", str(tiny_zip), "--name", "hats", "--json", workspace=ws).stdout)
     assert imported["name"] == "hats" and imported["images"] == 16
     assert [d["name"] for d in json.loads(cli("datasets", "--json", workspace=ws).stdout)] == ["hats"]
@@ -47,7 +47,7 @@ def test_cli_flow_runs_offline(tmp_path, tiny_zip):
     pred = json.loads(cli("predict", "--weights", ex["path"], "--source", str(image), "--conf", "0.01", "--json", workspace=ws).stdout)
     assert Path(pred["images"][0]["annotated"]).is_file()
 
-    after = NETGUARD_LOG.read_text() if NETGUARD_LOG.exists() else ""
+    after = netguard_log()
     assert after == before, f"network access attempted: {after[len(before):]}"
 
 

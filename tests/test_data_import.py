@@ -12,7 +12,7 @@ import yaml
 from PIL import Image
 
 import yolov11
-from conftest import write_yolo_folder, zip_folder
+from helpers import write_yolo_folder, zip_folder
 from yolov11.data.demo import CLASSES, draw_image
 
 

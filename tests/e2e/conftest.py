@@ -1,0 +1,78 @@
+"""A real app.py process (behind the network guard) and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, free_port, write_yolo_folder, zip_folder
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """python app.py on a free port with a fresh workspace, as `make run` starts it."""
+    ws = tmp_path_factory.mktemp("e2e") / "workspace"
+    port = free_port()
+    log = open(ws.parent / "app.log", "w")
+    env = {**os.environ, "YOLOV11_WORKSPACE": str(ws), "HF_HUB_OFFLINE": "", "HF_HUB_DISABLE_TELEMETRY": ""}
+    env = {k: v for k, v in env.items() if v != ""}  # the app must switch telemetry off by itself
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app.py exited: {(ws.parent / 'app.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("app.py did not start serving within 180 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app_url)
+    yield page
+    shots = os.environ.get("E2E_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / f"{time.strftime('%H%M%S')}-end.png"), full_page=True)
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def upload_zip(tmp_path_factory) -> Path:
+    """A 60-image zip: big enough that one epoch lasts several chart refreshes."""
+    base = tmp_path_factory.mktemp("upload")
+    return zip_folder(write_yolo_folder(base / "site-photos", n_images=60, size=96, seed=5), base / "site-photos.zip")

@@ -1,0 +1,76 @@
+"""The whole flow in a real Chromium against `python app.py`: upload a zip, train one epoch
+while the chart and log grow, evaluate, export ONNX and download it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+
+def open_tab(page: Page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def pick(page: Page, elem_id: str, value: str) -> None:
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    page.get_by_role("option", name=value, exact=True).click()
+    expect(box).to_have_value(value)
+
+
+def chart_points(page: Page) -> int:
+    """Points drawn in the live chart's first trace (training loss by batch)."""
+    return page.evaluate("() => { const p = document.querySelector('#train-chart .js-plotly-plot'); return p && p.data ? p.data[0].x.length : 0; }")
+
+
+def test_demo_dataset_is_listed_without_upload(page: Page):
+    expect(page.locator("#datasets-table")).to_contain_text("demo-hardhat")
+    expect(page.locator("#datasets-table")).to_contain_text("helmet, head, vest")
+
+
+def test_upload_train_evaluate_export(page: Page, upload_zip):
+    page.locator("#dataset-upload input[type=file]").set_input_files(str(upload_zip))
+    expect(page.locator("#dataset-upload")).to_contain_text("site-photos.zip")
+    page.locator("#import-button").click()
+    expect(page.locator("#import-summary")).to_contain_text("dataset site-photos", timeout=120_000)
+    expect(page.locator("#datasets-table")).to_contain_text("site-photos")
+
+    open_tab(page, "Train")
+    pick(page, "train-dataset", "site-photos")
+    for elem_id, value in (("train-epochs", "1"), ("train-imgsz", "64"), ("train-batch", "2")):
+        page.locator(f"#{elem_id} input").fill(value)
+    page.locator("#start-button").click()
+    expect(page.locator("#train-run textarea, #train-run input").first).to_have_value(re.compile(r"\d{8}-\d{6}-yolov11n"))
+
+    # While the run is going: the chart gains points and the log gains lines.
+    expect(page.locator("#train-progress")).to_contain_text("running", timeout=120_000)
+    log = page.locator("#train-log textarea")
+    seen_points, seen_log = set(), set()
+    while "running" in page.locator("#train-progress").inner_text():
+        seen_points.add(chart_points(page))
+        seen_log.add(len(log.input_value()))
+        page.wait_for_timeout(300)
+    assert len(seen_points - {0}) >= 2, f"chart did not grow while running: {seen_points}"
+    assert len(seen_log - {0}) >= 2, f"log did not grow while running: {seen_log}"
+    expect(page.locator("#train-progress")).to_contain_text("done", timeout=120_000)
+    expect(log).to_have_value(re.compile("epochs completed"))
+
+    open_tab(page, "Evaluate")
+    page.locator("#evaluate-button").click()
+    table = page.locator("#eval-table")
+    expect(table).to_contain_text("helmet", timeout=120_000)
+    expect(table).to_contain_text("mAP50-95")
+
+    open_tab(page, "Export")
+    page.locator("#export-button").click()
+    link = page.locator("#export-file a").first
+    expect(link).to_have_attribute("href", re.compile(r"\.onnx"), timeout=180_000)
+    expect(page.locator("#export-report")).to_contain_text("max_abs_diff")
+    with page.expect_download() as download:
+        link.click()
+    path = download.value.path()
+    assert download.value.suggested_filename.endswith(".onnx") and path.stat().st_size > 1_000_000
