@@ -4,12 +4,13 @@ within about 5 CPU-minutes.
 Prints, per epoch, the wall time since training started and the validation mAP50 (from the
 run's events.jsonl), then the time-to-target as a ratio of the 300 s budget.
 
-    .venv/bin/python bench/demo_learnability.py [--epochs 30] [--imgsz 320] [--batch 16]
+    .venv/bin/python bench/demo_learnability.py [--epochs N] [--imgsz S] [--batch B]   (default: the quick preset)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -17,16 +18,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from yolov11.train.settings import TrainSettings  # noqa: E402  (imports no Ultralytics)
 
 TARGET_MAP50, BUDGET_S = 0.8, 300.0
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--imgsz", type=int, default=320)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--model", default="yolov11n")
+    quick = TrainSettings()
+    p.add_argument("--epochs", type=int, default=quick.epochs)
+    p.add_argument("--imgsz", type=int, default=quick.imgsz)
+    p.add_argument("--batch", type=int, default=quick.batch)
+    p.add_argument("--model", default=quick.model)
     args = p.parse_args()
     ws = tempfile.mkdtemp(prefix="yolov11-bench-")
     os.environ["YOLOV11_WORKSPACE"] = ws
@@ -36,7 +39,8 @@ def main() -> None:
     t0 = time.time()
     yolov11.ensure_demo_dataset(ws)
     print(f"demo set generated and imported in {time.time() - t0:.1f} s")
-    result = yolov11.train("demo-hardhat", args.model, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, workspace=ws)
+    with contextlib.redirect_stdout(sys.stderr):  # Ultralytics' console output; the table goes to stdout
+        result = yolov11.train("demo-hardhat", args.model, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, workspace=ws)
     events, _ = read_events(Path(result["dir"]) / "events.jsonl")
     start = next(e["t"] for e in events if e["type"] == "status" and e.get("status") == "running")
     reached = None

@@ -84,3 +84,16 @@ def test_bad_request_gets_a_clear_error_and_the_app_keeps_serving(server):
     with pytest.raises(Exception, match="--imgsz 100: must be a multiple of 32"):
         client.predict("hardhat-tiny", "yolov11n", 1, 100, 8, "cpu", api_name="/start_training")
     assert client.predict("", api_name="/training_status")["status"]  # still serving
+
+
+def test_auth_refuses_anonymous_api_calls(tmp_path):
+    import app
+
+    blocks = app.build_app(tmp_path / "ws")
+    _, url, _ = app.serve(blocks, port=free_port(), auth=app.parse_auth("ana:s3cret"), prevent_thread_lock=True)
+    try:
+        with pytest.raises(Exception):
+            Client(url, verbose=False).predict("", api_name="/training_status")
+        assert Client(url, auth=("ana", "s3cret"), verbose=False).predict("", api_name="/training_status")["status"] == "none"
+    finally:
+        blocks.close()

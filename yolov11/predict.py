@@ -51,14 +51,15 @@ def predict(
     ws = Workspace.at(workspace)
     files = _sources(source)
     model = YOLO(str(weights), task="detect")
-    if imgsz is None:
-        imgsz = (getattr(model, "ckpt", None) or {}).get("train_args", {}).get("imgsz") or (model.overrides.get("imgsz") if weights.suffix != ".pt" else None) or 640
+    if imgsz is None and weights.suffix == ".pt":  # exported files carry their input size in metadata
+        imgsz = model.ckpt.get("train_args", {}).get("imgsz")
+    size = {"imgsz": imgsz} if imgsz else {}
     out_dir = ws.predictions_dir / time.strftime("%Y%m%d-%H%M%S")
     out_dir.mkdir(parents=True, exist_ok=True)
     images = []
     for path in files:
         try:
-            result = model.predict(str(path), conf=conf, iou=iou, imgsz=imgsz, device="cpu", verbose=False)[0]
+            result = model.predict(str(path), conf=conf, iou=iou, device="cpu", verbose=False, **size)[0]
         except Exception as exc:
             raise UserError(f"{path.name}: could not run prediction ({type(exc).__name__}: {exc})") from None
         annotated = out_dir / f"{path.stem}.jpg"

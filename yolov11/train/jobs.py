@@ -70,9 +70,6 @@ class TrainingJobs:
             event.set()
         return self.ws.require_run(run_id)["status"] if record["status"] != "running" else "stopping"
 
-    def queued(self) -> list[str]:
-        return [r["id"] for r in reversed(self.ws.runs()) if r["status"] == "queued"]
-
     def latest(self) -> str | None:
         """The running run, else the newest one: what a freshly opened page should show."""
         runs = self.ws.runs()

@@ -165,7 +165,7 @@ def train(
         message = f"{type(exc).__name__}: {exc}"
         events.write("status", status="failed", error=message)
         ws.update_run(run_id, status="failed", metrics={"error": message})
-        if isinstance(exc, (FileNotFoundError, ValueError, KeyError)) and not isinstance(exc, UserError):
+        if isinstance(exc, (FileNotFoundError, SyntaxError)) and not isinstance(exc, UserError):  # data or argument at fault
             raise UserError(f"run {run_id}: {message}") from exc
         raise
     finally:
