@@ -44,6 +44,8 @@ def build_app(workspace=None):
     from yolov11 import offline
 
     offline.prepare()  # before gradio: it sets the telemetry-off variables huggingface_hub reads at import
+    import matplotlib.pyplot  # noqa: F401  (now, in one thread: Gradio switches matplotlib's backend around
+    # every event while training threads plot; a pyplot half-imported by one of them breaks the other)
     import gradio as gr
 
     from pages.common import AppContext

@@ -66,6 +66,9 @@ def test_stop_and_reattach_from_a_second_client(server, tiny_zip):
     first, second = Client(url, verbose=False), Client(url, verbose=False)
     if not ws.dataset("hardhat-tiny"):
         yolov11.import_dataset(tiny_zip, workspace=ws)
+    for earlier in ws.runs():  # one training at a time: let an earlier test's run finish first
+        if earlier["status"] in ("queued", "running"):
+            wait_for(first, earlier["id"], {"done", "stopped", "failed"})
     run, _ = first.predict("hardhat-tiny", "yolov11n", 50, 64, 2, "cpu", api_name="/start_training")
     status = wait_for(second, "", {"running"})  # a fresh page: no run id, shows the running one
     assert status["run"] == run
