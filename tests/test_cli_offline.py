@@ -26,7 +26,7 @@ def test_cli_flow_runs_offline(tmp_path, tiny_zip):
     ws = tmp_path / "ws"
     before = netguard_log()
     imported = json.loads(cli("import", str(tiny_zip), "--name", "hats", "--json", workspace=ws).stdout)
-    assert imported["name"] == "hats" and imported["images"] == 16
+    assert imported["name"] == "hats" and imported["images"] == {"train": 12, "val": 4}
     assert [d["name"] for d in json.loads(cli("datasets", "--json", workspace=ws).stdout)] == ["hats"]
 
     train_out = cli("train", "--data", "hats", "--epochs", "1", "--imgsz", "64", "--batch", "8", "--json", workspace=ws).stdout

@@ -99,7 +99,7 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
             if not width or not height:
                 with Image.open(found) as im:
                     width, height = im.size
-            rows = []
+            rows, before = [], len(issues)
             for a in anns.get(img.get("id"), []):
                 at = f"{rel}: annotation id {a.get('id')}"
                 if a.get("iscrowd"):
@@ -123,11 +123,11 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
                     issues.append(Issue(at, "box extends outside the image", "fixed: clipped to the image"))
                 rows.append((cat_map[cid], (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height))
             boxes = np.array(rows, dtype=np.float32).reshape(-1, 5) if rows else empty_boxes()
-            samples.append(Sample(image=found, boxes=boxes, split=split))
+            samples.append(Sample(image=found, boxes=boxes, split=split, label_issues=len(issues) - before))
     unreferenced = [p for p in on_disk if p.resolve() not in referenced]
     if unreferenced:
         counts["unreferenced_images"] = len(unreferenced)
         issues.append(Issue(str(unreferenced[0].relative_to(root)), f"{len(unreferenced)} image(s) not referenced by any COCO JSON", "skipped"))
     if not samples:
         raise UserError(f"{files[0][0].name}: COCO JSON found but none of its images exist under the archive")
-    return SourceDataset("coco", names, samples, reason, issues, counts)
+    return SourceDataset("coco", names, samples, reason, issues, counts, {str(cid): i for cid, i in cat_map.items()})

@@ -3,8 +3,10 @@
     import_dataset("hardhats.zip")  ->  <workspace>/datasets/hardhats/
         images/{train,val[,test]}/, labels/{train,val[,test]}/, data.yaml, report.json
 
-Formats are detected (the report says which and why); splits come from the source when it has
-them, else a seeded split. The dataset is written to a temporary folder and renamed into place
+Formats are detected (the report says which and why): YOLO (Ultralytics, flat, Roboflow),
+COCO JSON, Pascal VOC, CVAT XML 1.1 and LabelMe JSON. Splits come from the source when it has
+them, else a seeded split stratified by class. Every image is checked (readable, pixel cap,
+truncation, EXIF rotation, exact and near duplicates) and every label line validated. The dataset is written to a temporary folder and renamed into place
 at the end, so a failure never leaves a half-imported dataset; a name already taken gets a new
 version (name-2, name-3, ...) instead of mixing two imports.
 """
@@ -15,38 +17,54 @@ import random
 import re
 import shutil
 import tempfile
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import yaml
-from PIL import Image, UnidentifiedImageError
 
 from yolov11.data.archive import extract_zip
+from yolov11.data.checks import ImageInfo, inspect_images, resave_whole
 from yolov11.data.coco_format import looks_like_coco, read_coco
+from yolov11.data.cvat_format import looks_like_cvat, read_cvat
+from yolov11.data.labelme_format import looks_like_labelme, read_labelme
 from yolov11.data.report import build_report, write_report
 from yolov11.data.source import Issue, Sample, SourceDataset, images_under
+from yolov11.data.voc_format import looks_like_voc, read_voc
 from yolov11.data.yolo_format import find_yaml, looks_like_yolo, read_yolo
 from yolov11.errors import UserError
 from yolov11.workspace import Workspace
 
 Progress = Callable[[float, str], None]
+FORMAT_NAMES = {"coco": "COCO JSON", "voc": "Pascal VOC", "cvat": "CVAT XML", "labelme": "LabelMe JSON", "yolo": "YOLO"}
 
 
-def detect_format(root: Path) -> SourceDataset:
-    """Pick the reader for ``root``; the error lists what was looked for and what was found."""
-    coco_ok, coco_why = looks_like_coco(root)
-    yolo_ok, yolo_why = looks_like_yolo(root)
-    if yolo_ok and (not coco_ok or find_yaml(root)):
-        return read_yolo(root, yolo_why)
-    if coco_ok:
-        return read_coco(root, coco_why)
-    n_img = len(images_under(root))
-    n_txt = sum(1 for _ in root.rglob("*.txt"))
-    n_xml = sum(1 for _ in root.rglob("*.xml"))
-    raise UserError(
-        f"{root.name}: no supported format found. Looked for YOLO ({yolo_why}) and COCO ({coco_why}); "
-        f"found {n_img} images, {n_txt} .txt, {n_xml} .xml files"
-    )
+def detect_format(root: Path, include_difficult: bool = False) -> SourceDataset:
+    """Pick the reader for ``root``; the error lists what was looked for and what was found.
+
+    A data.yaml makes it YOLO (Roboflow ships one beside other formats); else the first of
+    COCO JSON, Pascal VOC, CVAT XML, LabelMe JSON, YOLO label files that matches. The reason
+    names any other format that matched too.
+    """
+    checks = {
+        "coco": (looks_like_coco, read_coco),
+        "voc": (looks_like_voc, lambda r, why: read_voc(r, why, include_difficult)),
+        "cvat": (looks_like_cvat, read_cvat),
+        "labelme": (looks_like_labelme, read_labelme),
+        "yolo": (looks_like_yolo, read_yolo),
+    }
+    found = {name: look(root) for name, (look, _) in checks.items()}
+    matched = [name for name, (ok, _) in found.items() if ok]
+    if not matched:
+        n_img = len(images_under(root))
+        n_txt, n_xml, n_json = (sum(1 for _ in root.rglob(f"*.{ext}")) for ext in ("txt", "xml", "json"))
+        looked = "; ".join(f"{FORMAT_NAMES[name]} ({why})" for name, (_, why) in found.items())
+        raise UserError(f"{root.name}: no supported format found. Looked for {looked}. Found {n_img} images, {n_txt} .txt, {n_xml} .xml, {n_json} .json files")
+    choice = "yolo" if "yolo" in matched and find_yaml(root) else matched[0]
+    others = ", ".join(FORMAT_NAMES[m] for m in matched if m != choice)
+    reason = found[choice][1] + (f" (also matched: {others})" if others else "")
+    return checks[choice][1](root, reason)
 
 
 def _dataset_name(src: Path, name: str | None, ws: Workspace) -> str:
@@ -62,7 +80,12 @@ def _dataset_name(src: Path, name: str | None, ws: Workspace) -> str:
 
 
 def assign_splits(samples: list[Sample], val_fraction: float, seed: int) -> str:
-    """Keep the source's splits when it has train and val; else split seeded. Returns how."""
+    """Keep the source's splits when it has train and val; else a seeded split stratified by class.
+
+    Each image joins the group of its rarest class (backgrounds form a group of their own) and
+    every group gives ``val_fraction`` of its images to val, so rare classes reach val too.
+    A source test split stays test. Returns how the split was made, for the report.
+    """
     have = {s.split for s in samples}
     if "train" in have and "val" in have:
         for s in samples:
@@ -71,24 +94,43 @@ def assign_splits(samples: list[Sample], val_fraction: float, seed: int) -> str:
     if not 0.0 < val_fraction < 1.0:
         raise UserError(f"--val-fraction {val_fraction}: must be between 0 and 1 (exclusive)")
     pool = [s for s in samples if s.split in (None, "train")]
-    order = list(range(len(pool)))
-    random.Random(seed).shuffle(order)
-    n_val = max(1, round(len(pool) * val_fraction)) if len(pool) > 1 else 0
-    for rank, i in enumerate(order):
-        pool[i].split = "val" if rank < n_val else "train"
-    return f"seeded random split (val fraction {val_fraction}, seed {seed})"
+    freq = Counter(int(c) for s in pool for c in s.boxes[:, 0])
+    groups: dict[int, list[Sample]] = defaultdict(list)
+    for s in pool:
+        classes = {int(c) for c in s.boxes[:, 0]}
+        groups[min(classes, key=lambda c: (freq[c], c)) if classes else -1].append(s)
+    rng = random.Random(seed)
+    for key in sorted(groups):
+        members = groups[key]
+        rng.shuffle(members)
+        n_val = round(len(members) * val_fraction)
+        for rank, s in enumerate(members):
+            s.split = "val" if rank < n_val else "train"
+    if pool and not any(s.split == "val" for s in pool) and len(pool) > 1:
+        pool[0].split = "val"  # tiny sources: at least one validation image
+    return f"seeded split stratified by class (val fraction {val_fraction}, seed {seed})"
 
 
-def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None) -> list[Sample]:
-    """Copy images and write label files; unreadable images become issues. Returns kept samples."""
-    kept, used = [], set()
+def drop_duplicate_boxes(ds: SourceDataset) -> None:
+    for s in ds.samples:
+        if len(s.boxes) > 1:
+            _, first = np.unique(np.round(s.boxes, 5), axis=0, return_index=True)
+            if len(first) < len(s.boxes):
+                ds.issues.append(Issue(s.image.name, f"{len(s.boxes) - len(first)} duplicate box(es)", "dropped"))
+                ds.counts["duplicate_boxes"] = ds.counts.get("duplicate_boxes", 0) + len(s.boxes) - len(first)
+                s.boxes, s.label_issues = s.boxes[np.sort(first)], s.label_issues + 1
+
+
+def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None) -> tuple[list[Sample], list[ImageInfo]]:
+    """Check every image, copy the usable ones and write their labels; returns them with their checks."""
+    if progress:
+        progress(0.05, f"checking {len(ds.samples)} images")
+    infos = inspect_images([s.image for s in ds.samples])
+    kept, kept_infos, used = [], [], set()
     total = len(ds.samples)
-    for i, s in enumerate(ds.samples):
-        try:
-            with Image.open(s.image) as im:
-                im.size  # noqa: B018  (reads the header: catches non-images and truncated headers)
-        except (UnidentifiedImageError, OSError) as exc:
-            ds.issues.append(Issue(s.image.name, f"unreadable image ({exc.__class__.__name__})", "skipped"))
+    for i, (s, info) in enumerate(zip(ds.samples, infos)):
+        if info.problem:
+            ds.issues.append(Issue(s.image.name, info.problem, "skipped"))
             continue
         stem = s.image.stem
         while (s.split, stem) in used:
@@ -98,12 +140,21 @@ def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None)
         lbl_out = dest / "labels" / s.split / f"{stem}.txt"
         img_out.parent.mkdir(parents=True, exist_ok=True)
         lbl_out.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.move if move else shutil.copyfile)(s.image, img_out)
+        if info.truncated:
+            try:
+                resave_whole(s.image, img_out)
+            except OSError as exc:
+                ds.issues.append(Issue(s.image.name, f"truncated JPEG that cannot be decoded ({exc})", "skipped"))
+                continue
+            ds.issues.append(Issue(s.image.name, "truncated JPEG", "fixed: decoded as far as possible and re-saved"))
+        else:
+            (shutil.move if move else shutil.copyfile)(s.image, img_out)
         lbl_out.write_text("".join(f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in s.boxes))
-        kept.append(Sample(img_out, s.boxes, s.split))
-        if progress and (i % 50 == 0 or i == total - 1):
-            progress(0.1 + 0.8 * (i + 1) / total, f"writing images {i + 1}/{total}")
-    return kept
+        kept.append(Sample(img_out, s.boxes, s.split, s.label_issues))
+        kept_infos.append(info)
+        if progress and (i % 200 == 0 or i == total - 1):
+            progress(0.3 + 0.6 * (i + 1) / total, f"writing images {i + 1}/{total}")
+    return kept, kept_infos
 
 
 def import_dataset(
@@ -113,8 +164,12 @@ def import_dataset(
     seed: int = 0,
     workspace: Workspace | str | Path | None = None,
     progress: Progress | None = None,
+    include_difficult: bool = False,
 ) -> dict:
-    """Import ``src`` (a .zip or a folder) and return its health report (also in report.json)."""
+    """Import ``src`` (a .zip or a folder) and return its health report (also in report.json).
+
+    ``include_difficult`` keeps Pascal VOC objects flagged difficult (left out by default).
+    """
     ws = Workspace.at(workspace)
     src = Path(src).expanduser()
     if not src.exists():
@@ -126,16 +181,17 @@ def import_dataset(
         elif src.suffix.lower() == ".zip":
             if progress:
                 progress(0.0, f"unpacking {src.name}")
-            root, move = scratch / "src", True
+            root, move = scratch / "unpacked" / src.stem, True  # named after the zip: messages say "hats: ..."
             warnings = extract_zip(src, root)
         else:
             raise UserError(f"{src.name}: expected a .zip archive or a folder")
-        ds = detect_format(root)
+        ds = detect_format(root, include_difficult)
         ds.issues.extend(Issue(w.split(":")[0], w.split(": ", 1)[-1], "skipped") for w in warnings)
+        drop_duplicate_boxes(ds)
         split_how = assign_splits(ds.samples, val_fraction, seed)
         final_name = _dataset_name(src, name, ws)
         out = scratch / "out"
-        kept = _write(ds, out, move, progress)
+        kept, infos = _write(ds, out, move, progress)
         if not kept:
             raise UserError(f"{src.name}: no readable images")
         splits = sorted({s.split for s in kept}, key=["train", "val", "test"].index)
@@ -145,10 +201,10 @@ def import_dataset(
             data["val"] = data["train"]
         (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
         dest = ws.datasets_dir / final_name
-        report = build_report(final_name, dest, src, ds, kept, split_how)
+        report = build_report(final_name, dest, src, ds, kept, infos, split_how, out)
         write_report(report, out / "report.json")
         out.rename(dest)
-        ws.add_dataset(final_name, dest, ds.format, len(kept), ds.names, {k: v["images"] for k, v in report["splits"].items()})
+        ws.add_dataset(final_name, dest, ds.format, len(kept), ds.names, report["images"])
         if progress:
             progress(1.0, f"imported {final_name}")
         return report

@@ -11,13 +11,29 @@ from pathlib import Path
 
 import numpy as np
 
+from yolov11.data.checks import ImageInfo, find_duplicates
 from yolov11.data.source import Sample, SourceDataset
 
 MAX_LISTED_ISSUES = 500  # report.json stays readable; issue_count keeps the true total
+MAX_LISTED_IMAGES = 200  # per problem, for the gallery filter
 TINY_BOX = 0.01  # boxes under 1% of the image side are hard to learn at small imgsz
 
 
-def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list[Sample], split_how: str) -> dict:
+def _rel(sample: Sample, root: Path) -> str:
+    return str(sample.image.relative_to(root))
+
+
+def _duplicates(kept: list[Sample], infos: list[ImageInfo], root: Path) -> dict:
+    exact, near = find_duplicates(infos)
+    groups = [[_rel(kept[i], root) for i in g] for g in exact]
+    pairs = [[_rel(kept[a], root), _rel(kept[b], root)] for a, b in near]
+    crossing = [g for g in groups + pairs if len({p.split("/")[1] for p in g}) > 1]
+    return {"exact": groups, "near": pairs, "leakage": crossing}
+
+
+def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list[Sample], infos: list[ImageInfo], split_how: str, root: Path) -> dict:
+    """The health report of an import; ``kept`` are the samples as written under ``root`` (the
+    folder that becomes ``dest``), ``infos`` their image checks."""
     splits: dict[str, dict] = {}
     for s in kept:
         entry = splits.setdefault(s.split, {"images": 0, "boxes": 0, "images_without_labels": 0, "per_class": dict.fromkeys(ds.names, 0)})
@@ -28,27 +44,43 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
             entry["per_class"][ds.names[c]] += 1
     totals = {n: sum(v["per_class"][n] for v in splits.values()) for n in ds.names}
     boxes = np.concatenate([s.boxes for s in kept]) if kept else np.zeros((0, 5))
+    dups = _duplicates(kept, infos, root)
+    tiny = [s for s in kept if len(s.boxes) and ((s.boxes[:, 3] < TINY_BOX) | (s.boxes[:, 4] < TINY_BOX)).any()]
+    n_tiny = int(((boxes[:, 3] < TINY_BOX) | (boxes[:, 4] < TINY_BOX)).sum()) if len(boxes) else 0
     warnings = []
     present = [v for v in totals.values() if v]
     if present and max(present) > 10 * min(present):
         warnings.append(f"class imbalance: {max(totals, key=totals.get)} has {max(present)} boxes, the rarest class {min(present)}")
     warnings += [f"class {n!r} has no boxes" for n, v in totals.items() if v == 0]
-    tiny = int(((boxes[:, 3] < TINY_BOX) | (boxes[:, 4] < TINY_BOX)).sum()) if len(boxes) else 0
-    if tiny:
-        warnings.append(f"{tiny} tiny boxes (under {TINY_BOX:.0%} of the image side): train at a larger imgsz")
+    if n_tiny:
+        warnings.append(f"{n_tiny} tiny boxes (under {TINY_BOX:.0%} of the image side): train at a larger imgsz")
+    if dups["leakage"]:
+        warnings.append(f"{len(dups['leakage'])} duplicate image group(s) cross splits: validation scores will be optimistic")
+    problems = {
+        "no_labels": [_rel(s, root) for s in kept if not len(s.boxes)],
+        "label_errors": [_rel(s, root) for s in kept if s.label_issues],
+        "exif_rotated": [_rel(s, root) for s, i in zip(kept, infos) if i.exif_rotated],
+        "duplicates": sorted({p for g in dups["exact"] + dups["near"] for p in g}),
+        "leakage": sorted({p for g in dups["leakage"] for p in g}),
+        "tiny_boxes": [_rel(s, root) for s in tiny],
+    }
     return {
         "name": name,
         "path": str(dest),
+        "data_yaml": str(dest / "data.yaml"),
         "format": ds.format,
         "reason": ds.reason,
         "source": src.name,
         "split_method": split_how,
         "classes": ds.names,
-        "images": len(kept),
+        "class_map": {key: {"index": i, "name": ds.names[i]} for key, i in ds.class_map.items()},
+        "images": {k: v["images"] for k, v in splits.items()},
         "boxes": int(len(boxes)),
         "boxes_per_class": totals,
         "splits": splits,
-        "counts": ds.counts,
+        "counts": {**ds.counts, "exif_rotated": len(problems["exif_rotated"]), "tiny_boxes": n_tiny},
+        "duplicates": dups,
+        "problem_images": {k: v[:MAX_LISTED_IMAGES] for k, v in problems.items()},
         "issue_count": len(ds.issues),
         "issues": [str(i) for i in ds.issues[:MAX_LISTED_ISSUES]],
         "warnings": warnings,
@@ -60,10 +92,10 @@ def write_report(report: dict, path: Path) -> None:
 
 
 def summarize(report: dict) -> str:
-    split_txt = ", ".join(f"{k} {v['images']}" for k, v in report["splits"].items())
+    split_txt = ", ".join(f"{k} {n}" for k, n in report["images"].items())
     lines = [
         f"dataset {report['name']} ({report['format']}: {report['reason']})",
-        f"  {report['images']} images ({split_txt}; {report['split_method']}), {report['boxes']} boxes, {len(report['classes'])} classes: {', '.join(report['classes'])}",
+        f"  {sum(report['images'].values())} images ({split_txt}; {report['split_method']}), {report['boxes']} boxes, {len(report['classes'])} classes: {', '.join(report['classes'])}",
     ]
     lines += [f"  warning: {w}" for w in report["warnings"]]
     if report["issue_count"]:

@@ -33,6 +33,7 @@ class Sample:
     image: Path
     boxes: np.ndarray  # (n, 5) float32: class index, cx, cy, w, h normalised to 0..1
     split: str | None = None  # "train" | "val" | "test" when the source says so
+    label_issues: int = 0  # label problems the reader found (fixed or dropped) for this image
 
 
 @dataclass
@@ -43,6 +44,7 @@ class SourceDataset:
     reason: str  # why the detector chose this format, shown in the report
     issues: list[Issue] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # format-specific tallies (crowd boxes, ...)
+    class_map: dict[str, int] = field(default_factory=dict)  # source class id or name -> our class index
 
 
 def images_under(root: Path) -> list[Path]:

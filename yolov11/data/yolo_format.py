@@ -129,12 +129,13 @@ def read_yolo(root: Path, reason: str) -> SourceDataset:
     for image in images_under(root):
         lbl = label_path(image)
         where = str(lbl.relative_to(root))
+        before = len(issues)
         boxes = parse_label_file(lbl, where, len(names) if names else None, issues, counts) if lbl.is_file() else empty_boxes()
-        samples.append(Sample(image=image, boxes=boxes, split=split_of(image, root)))
+        samples.append(Sample(image=image, boxes=boxes, split=split_of(image, root), label_issues=len(issues) - before))
     if not samples:
         raise UserError(f"{root.name}: YOLO layout but no images found (looked for {', '.join(sorted({'.jpg', '.png', '.bmp', '.webp'}))})")
     if names is None:
         nc = int(max((s.boxes[:, 0].max() for s in samples if len(s.boxes)), default=0)) + 1
         names = [f"class{i}" for i in range(nc)]
         issues.append(Issue(root.name, "no data.yaml or classes.txt: class names unknown", f"named class0..class{nc - 1}"))
-    return SourceDataset("yolo", names, samples, reason, issues, counts)
+    return SourceDataset("yolo", names, samples, reason, issues, counts, {str(i): i for i in range(len(names))})

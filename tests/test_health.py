@@ -1,0 +1,113 @@
+"""The health report's image checks, duplicates and leakage, and the zip safety limits."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import yolov11
+from helpers import write_yolo_folder
+from yolov11.data.archive import ZipLimits, extract_zip
+from yolov11.data.demo import draw_image
+
+
+def _one(folder: Path, split: str, stem: str) -> tuple[Path, Path]:
+    return folder / "images" / split / f"{stem}.jpg", folder / "labels" / split / f"{stem}.txt"
+
+
+def test_broken_truncated_rotated_and_huge_images(tmp_path, workspace):
+    src = write_yolo_folder(tmp_path / "src", n_images=12, size=96)
+    train = sorted((src / "images" / "train").glob("*.jpg"))
+    train[0].write_bytes(b"not an image at all")
+    data = train[1].read_bytes()
+    train[1].write_bytes(data[: len(data) * 2 // 3])  # cut short: no end-of-image marker
+    im = Image.open(train[2])
+    exif = im.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW" as phones write it
+    im.save(train[2], exif=exif)
+    Image.new("1", (12_000, 9_000)).save(src / "images" / "train" / "panorama.png")  # 108 Mpx, a few kB
+    (src / "labels" / "train" / "panorama.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    report = yolov11.import_dataset(src, workspace=workspace)
+    issues = "\n".join(report["issues"])
+    assert f"{train[0].name}: unreadable image" in issues and "(skipped)" in issues
+    assert f"{train[1].name}: truncated JPEG (fixed: decoded as far as possible and re-saved)" in issues
+    assert "panorama.png: 12000x9000 pixels exceed the cap" in issues
+    assert report["images"]["train"] == 9 + 1 - 2  # 9 train images and the panorama, less the unreadable one and the bomb
+    fixed = Path(report["path"]) / "images" / "train" / train[1].name
+    assert fixed.read_bytes().endswith(b"\xff\xd9") and Image.open(fixed).size == (96, 96)
+    assert report["counts"]["exif_rotated"] == 1 and report["problem_images"]["exif_rotated"] == [f"images/train/{train[2].name}"]
+
+
+def test_exact_and_near_duplicates_and_leakage(tmp_path, workspace):
+    src = write_yolo_folder(tmp_path / "src", n_images=16, size=96)
+    (val_img, val_lbl), (tr_img, tr_lbl) = _one(src, "val", "site_0000"), _one(src, "train", "site_0010")
+    copy_img, copy_lbl = _one(src, "train", "copy_of_val")
+    copy_img.write_bytes(val_img.read_bytes())  # exact copy, across splits: leakage
+    copy_lbl.write_text(val_lbl.read_text())
+    near_img, near_lbl = _one(src, "train", "reencoded")
+    Image.open(tr_img).save(near_img, quality=60)  # same picture, other bytes
+    near_lbl.write_text(tr_lbl.read_text())
+    report = yolov11.import_dataset(src, workspace=workspace)
+    dups = report["duplicates"]
+    assert [sorted(g) for g in dups["exact"]] == [["images/train/copy_of_val.jpg", "images/val/site_0000.jpg"]]
+    assert sorted(map(sorted, dups["near"])) == [["images/train/reencoded.jpg", "images/train/site_0010.jpg"]]
+    assert [sorted(g) for g in dups["leakage"]] == [["images/train/copy_of_val.jpg", "images/val/site_0000.jpg"]]
+    assert any("cross splits" in w for w in report["warnings"])
+    assert "images/val/site_0000.jpg" in report["problem_images"]["leakage"]
+
+
+def test_duplicate_boxes_are_dropped_and_counted(tmp_path, workspace):
+    src = write_yolo_folder(tmp_path / "src", n_images=8, size=64)
+    img, lbl = _one(src, "train", "site_0005")
+    lbl.write_text("0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1\n")
+    report = yolov11.import_dataset(src, workspace=workspace)
+    assert report["counts"]["duplicate_boxes"] == 1
+    assert "site_0005.jpg: 1 duplicate box(es) (dropped)" in report["issues"]
+    assert len((Path(report["path"]) / "labels" / "train" / "site_0005.txt").read_text().splitlines()) == 2
+    assert "images/train/site_0005.jpg" in report["problem_images"]["label_errors"]
+
+
+def _zip_bytes(members: dict[str, bytes], **kwargs) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_zip_bomb_and_caps_are_refused(tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    bomb.write_bytes(_zip_bytes({"labels/huge.txt": b"0" * (8 * 2**20)}))  # 8 MiB of zeros: ~1000x
+    with pytest.raises(yolov11.UserError, match="bomb.zip: refused, member 'labels/huge.txt' expands .*x"):
+        extract_zip(bomb, tmp_path / "out")
+    many = tmp_path / "many.zip"
+    many.write_bytes(_zip_bytes({f"l/{i}.txt": b"0 0.5 0.5 0.1 0.1" for i in range(30)}))
+    with pytest.raises(yolov11.UserError, match="30 files exceed the cap of 20"):
+        extract_zip(many, tmp_path / "out", ZipLimits(max_files=20))
+    with pytest.raises(yolov11.UserError, match="GiB uncompressed exceeds the cap"):
+        extract_zip(many, tmp_path / "out", ZipLimits(max_total_bytes=100))
+    assert not (tmp_path / "out").exists()
+
+
+def test_nested_archives_and_non_utf8_names(tmp_path, workspace):
+    src = write_yolo_folder(tmp_path / "hats", n_images=8, size=64)
+    img = io.BytesIO()
+    draw_image(2, 2, 64)[0].save(img, "JPEG")
+    path = tmp_path / "hats.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for p in sorted(src.rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(src.parent))
+        zf.writestr("hats/more.zip", _zip_bytes({"x.txt": b"1"}))
+        # A name in cp437 bytes (no UTF-8 flag), as old Windows zippers write "obrázek.jpg".
+        info = zipfile.ZipInfo("hats/images/train/obr\x87zek.jpg")
+        zf.writestr(info, img.getvalue())
+        zf.writestr("hats/labels/train/obr\x87zek.txt", "0 0.5 0.5 0.2 0.2\n")
+    report = yolov11.import_dataset(path, workspace=workspace)
+    assert any(i.startswith("hats/more.zip: nested archive skipped") for i in report["issues"])
+    assert report["images"]["train"] == 7  # 6 + the oddly named one
+    assert any("zek" in p.name for p in (Path(report["path"]) / "images" / "train").iterdir())

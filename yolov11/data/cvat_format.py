@@ -1,0 +1,81 @@
+"""Read CVAT "for images" XML 1.1 exports: <image name width height subset> holding <box> and
+<polygon> elements (polygons become their bounding box). Class order follows the task's
+<labels> when the export lists them."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, images_under
+from yolov11.errors import UserError
+
+
+def _cvat_files(root: Path) -> list[Path]:
+    out = []
+    for p in sorted(root.rglob("*.xml")):
+        head = p.read_bytes()[:4096]
+        if b"<annotations" in head and (b"<version>1.1" in head or b"<image " in p.read_bytes()[:65536]):
+            out.append(p)
+    return out
+
+
+def looks_like_cvat(root: Path) -> tuple[bool, str]:
+    files = _cvat_files(root)
+    if files:
+        return True, f"found CVAT XML {', '.join(str(p.relative_to(root)) for p in files)} (<annotations> with <image> elements)"
+    return False, "no CVAT XML (<annotations> with <image> elements)"
+
+
+def _corners(el: ET.Element) -> tuple[float, float, float, float]:
+    if el.tag == "box":
+        return tuple(float(el.get(k)) for k in ("xtl", "ytl", "xbr", "ybr"))  # type: ignore[return-value]
+    pts = [tuple(float(v) for v in p.split(",")) for p in el.get("points", "").split(";") if p]
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def read_cvat(root: Path, reason: str) -> SourceDataset:
+    issues: list[Issue] = []
+    counts = {"polygons_to_boxes": 0}
+    by_name = {}
+    for p in images_under(root):
+        by_name.setdefault(p.name, p)
+    parsed = []
+    declared: list[str] = []
+    for xml in _cvat_files(root):
+        rel = str(xml.relative_to(root))
+        try:
+            doc = ET.parse(xml).getroot()
+        except ET.ParseError as exc:
+            raise UserError(f"{rel}: not valid XML ({exc})") from None
+        declared += [n.text.strip() for n in doc.iterfind(".//meta//labels/label/name") if n.text and n.text.strip() not in declared]
+        for img in doc.iter("image"):
+            name = img.get("name", "")
+            image = next((c for c in (xml.parent / name, root / name) if c.is_file()), None) or by_name.get(Path(name).name)
+            if image is None:
+                issues.append(Issue(f"{rel}: image {name!r}", "file not found", "skipped"))
+                continue
+            parsed.append((rel, img, image))
+    found = sorted({el.get("label", "") for _, img, _ in parsed for el in img if el.tag in ("box", "polygon")} - {""})
+    names = declared + [n for n in found if n not in declared]
+    index = {n: i for i, n in enumerate(names)}
+    samples = []
+    for rel, img, image in parsed:
+        width, height = float(img.get("width", 0)), float(img.get("height", 0))
+        rows, before = [], len(issues)
+        for k, el in enumerate((e for e in img if e.tag in ("box", "polygon")), 1):
+            x1, y1, x2, y2 = _corners(el)
+            counts["polygons_to_boxes"] += el.tag == "polygon"
+            x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+            if x2 <= x1 or y2 <= y1:
+                issues.append(Issue(f"{rel}: image {img.get('name')!r} shape {k}", "zero-area or outside box", "dropped"))
+                continue
+            rows.append((index[el.get("label")], (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height))
+        boxes = np.array(rows, np.float32).reshape(-1, 5) if rows else empty_boxes()
+        samples.append(Sample(image, boxes, SPLIT_ALIASES.get(img.get("subset", "").lower()), len(issues) - before))
+    if not samples:
+        raise UserError(f"{root.name}: CVAT XML found but none of its images exist under the archive")
+    return SourceDataset("cvat", names, samples, reason, issues, counts, dict(index))

@@ -1,0 +1,69 @@
+"""Read LabelMe JSON: one JSON per image with "shapes" (rectangles, polygons -> bounding boxes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, split_of
+from yolov11.errors import UserError
+
+
+def _labelme_files(root: Path) -> list[tuple[Path, dict]]:
+    out = []
+    for p in sorted(root.rglob("*.json")):
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8", errors="replace"))
+        except json.JSONDecodeError:
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("shapes"), list) and "imagePath" in doc:
+            out.append((p, doc))
+    return out
+
+
+def looks_like_labelme(root: Path) -> tuple[bool, str]:
+    files = _labelme_files(root)
+    if files:
+        return True, f"found {len(files)} LabelMe JSON files (with 'shapes' and 'imagePath')"
+    return False, "no LabelMe JSON ('shapes' and 'imagePath')"
+
+
+def read_labelme(root: Path, reason: str) -> SourceDataset:
+    files = _labelme_files(root)
+    issues: list[Issue] = []
+    names = sorted({str(s.get("label", "")) for _, doc in files for s in doc["shapes"]} - {""})
+    index = {n: i for i, n in enumerate(names)}
+    samples = []
+    for path, doc in files:
+        rel = str(path.relative_to(root))
+        image = path.parent / str(doc["imagePath"]).replace("\\", "/")
+        if not image.is_file():
+            image = next((p for p in path.parent.glob(f"{path.stem}.*") if p.suffix.lower() != ".json"), image)
+        if not image.is_file():
+            issues.append(Issue(rel, f"image {doc['imagePath']!r} not found", "skipped"))
+            continue
+        width, height = float(doc.get("imageWidth") or 0), float(doc.get("imageHeight") or 0)
+        if not width or not height:
+            from PIL import Image
+
+            with Image.open(image) as im:
+                width, height = im.size
+        rows, before = [], len(issues)
+        for k, shape in enumerate(doc["shapes"], 1):
+            pts = shape.get("points") or []
+            if shape.get("shape_type", "polygon") not in ("rectangle", "polygon") or len(pts) < 2:
+                issues.append(Issue(f"{rel}: shape {k}", f"shape_type {shape.get('shape_type')!r} is not a box or polygon", "skipped"))
+                continue
+            xs, ys = [float(p[0]) for p in pts], [float(p[1]) for p in pts]
+            x1, y1, x2, y2 = max(min(xs), 0), max(min(ys), 0), min(max(xs), width), min(max(ys), height)
+            if x2 <= x1 or y2 <= y1:
+                issues.append(Issue(f"{rel}: shape {k}", "zero-area or outside box", "dropped"))
+                continue
+            rows.append((index[str(shape["label"])], (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height))
+        boxes = np.array(rows, np.float32).reshape(-1, 5) if rows else empty_boxes()
+        samples.append(Sample(image, boxes, split_of(image, root), len(issues) - before))
+    if not samples:
+        raise UserError(f"{root.name}: LabelMe JSON found but none of its images exist")
+    return SourceDataset("labelme", names, samples, reason, issues, {}, dict(index))

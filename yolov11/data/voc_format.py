@@ -1,0 +1,119 @@
+"""Read Pascal VOC sources: Annotations/*.xml + JPEGImages/ (+ ImageSets/Main/{train,val,test}.txt).
+
+Box corners are taken as pixel coordinates as written (CVAT, Roboflow and labelImg exports).
+Objects flagged ``difficult`` are left out unless ``include_difficult``; either way they are
+counted. An XML whose <filename> differs from the image only in letter case still matches;
+images without an XML are kept as backgrounds; a missing <size> is read from the image.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, images_under
+from yolov11.errors import UserError
+
+
+def _voc_xmls(root: Path) -> list[Path]:
+    found = []
+    for p in sorted(root.rglob("*.xml")):
+        try:
+            head = p.read_bytes()[:4096]
+        except OSError:
+            continue
+        if b"<annotation" in head and b"<annotations" not in head:
+            found.append(p)
+    return found
+
+
+def looks_like_voc(root: Path) -> tuple[bool, str]:
+    xmls = _voc_xmls(root)
+    if xmls:
+        return True, f"found {len(xmls)} Pascal VOC <annotation> XML files (e.g. {xmls[0].relative_to(root)})"
+    return False, "no Pascal VOC <annotation> XML files"
+
+
+def _text(node: ET.Element | None, tag: str, default: str = "") -> str:
+    found = node.find(tag) if node is not None else None
+    return (found.text or "").strip() if found is not None and found.text else default
+
+
+def _splits(root: Path) -> dict[str, str]:
+    """Image stem -> split, from ImageSets/Main/{train,val,trainval,test}.txt when present."""
+    out: dict[str, str] = {}
+    for main in root.rglob("ImageSets/Main"):
+        for name, split in (("train", "train"), ("val", "val"), ("test", "test")):
+            f = main / f"{name}.txt"
+            if f.is_file():
+                for line in f.read_text().split("\n"):
+                    if line.strip():
+                        out[line.split()[0]] = SPLIT_ALIASES[split]
+    return out
+
+
+def read_voc(root: Path, reason: str, include_difficult: bool = False) -> SourceDataset:
+    issues: list[Issue] = []
+    counts = {"difficult_boxes": 0, "backgrounds": 0}
+    images = images_under(root)
+    by_lower = {p.name.lower(): p for p in images}
+    by_stem = {p.stem.lower(): p for p in images}
+    split_of = _splits(root)
+    parsed, used = [], set()
+    for xml in _voc_xmls(root):
+        rel = str(xml.relative_to(root))
+        try:
+            ann = ET.parse(xml).getroot()
+        except ET.ParseError as exc:
+            issues.append(Issue(rel, f"not valid XML ({exc})", "skipped"))
+            continue
+        fname = _text(ann, "filename") or xml.stem
+        image = by_lower.get(fname.lower()) or by_stem.get(Path(fname).stem.lower()) or by_stem.get(xml.stem.lower())
+        if image is None:
+            issues.append(Issue(rel, f"image {fname!r} not found", "skipped"))
+            continue
+        if image.name != fname and image.name.lower() == fname.lower():
+            issues.append(Issue(rel, f"<filename> {fname!r} matches {image.name!r} only ignoring case", "fixed: matched"))
+        used.add(image)
+        size = ann.find("size")
+        width, height = int(float(_text(size, "width", "0"))), int(float(_text(size, "height", "0")))
+        if width <= 0 or height <= 0:
+            with Image.open(image) as im:
+                width, height = im.size
+        parsed.append((rel, ann, image, width, height))
+    names = sorted({_text(obj, "name") for _, ann, *_ in parsed for obj in ann.iter("object")} - {""})
+    index = {n: i for i, n in enumerate(names)}
+    samples = []
+    for rel, ann, image, width, height in parsed:
+        rows, before = [], len(issues)
+        for k, obj in enumerate(ann.iter("object"), 1):
+            at = f"{rel}: object {k}"
+            if _text(obj, "difficult", "0") == "1":
+                counts["difficult_boxes"] += 1
+                if not include_difficult:
+                    continue
+            box = obj.find("bndbox")
+            try:
+                x1, y1, x2, y2 = (float(_text(box, t)) for t in ("xmin", "ymin", "xmax", "ymax"))
+            except ValueError:
+                issues.append(Issue(at, "bndbox lacks xmin/ymin/xmax/ymax numbers", "dropped"))
+                continue
+            cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+            if cx2 <= cx1 or cy2 <= cy1:
+                issues.append(Issue(at, "zero-area or outside box", "dropped"))
+                continue
+            if (cx1, cy1, cx2, cy2) != (x1, y1, x2, y2):
+                issues.append(Issue(at, "box extends outside the image", "fixed: clipped to the image"))
+            rows.append((index[_text(obj, "name")], (cx1 + cx2) / 2 / width, (cy1 + cy2) / 2 / height, (cx2 - cx1) / width, (cy2 - cy1) / height))
+        boxes = np.array(rows, np.float32).reshape(-1, 5) if rows else empty_boxes()
+        samples.append(Sample(image, boxes, split_of.get(image.stem), len(issues) - before))
+    for image in images:
+        if image not in used:
+            counts["backgrounds"] += 1
+            samples.append(Sample(image, empty_boxes(), split_of.get(image.stem)))
+    if not parsed:
+        raise UserError(f"{root.name}: Pascal VOC XML found but none matches an image")
+    return SourceDataset("voc", names, samples, reason, issues, counts, dict(index))
