@@ -79,7 +79,7 @@ def serve(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False, a
         server_port=port,
         auth=auth,
         max_file_size="4gb",  # dataset zips are big; larger ones go through the CLI
-        allowed_paths=[str(ws.exports_dir), str(ws.predictions_dir)],  # downloads and annotated images only
+        allowed_paths=[str(ws.exports_dir), str(ws.predictions_dir), str(ws.previews_dir)],  # downloads and drawn images only
         prevent_thread_lock=prevent_thread_lock,
         css_paths=[ASSETS / "app.css"],
         favicon_path=ASSETS / "logo.svg",

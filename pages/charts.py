@@ -39,3 +39,23 @@ def per_class_figure(result: dict) -> go.Figure:
     fig = px.bar(df.melt(id_vars="class", value_vars=["mAP50", "mAP50-95"]), x="class", y="value", color="variable", barmode="group", title="per-class mAP")
     fig.update_layout(height=320, margin=dict(l=40, r=20, t=40, b=40), yaxis_range=[0, 1])
     return fig
+
+
+def box_size_figure(boxes: pd.DataFrame) -> go.Figure:
+    sample = boxes.dropna(subset=["w"]).sample(n=min(5000, boxes["w"].notna().sum()), random_state=0) if len(boxes) else boxes
+    fig = px.scatter(sample, x="w", y="h", color="class", opacity=0.5, title="box width and height (fraction of the image)")
+    fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), xaxis_range=[0, 1], yaxis_range=[0, 1])
+    return fig
+
+
+def boxes_per_image_figure(boxes: pd.DataFrame) -> go.Figure:
+    per_image = boxes.groupby(["image", "split"])["class"].count().reset_index(name="boxes")
+    fig = px.histogram(per_image, x="boxes", color="split", barmode="overlay", title="boxes per image")
+    fig.update_layout(height=320, margin=dict(l=40, r=20, t=40, b=40))
+    return fig
+
+
+def box_centre_figure(boxes: pd.DataFrame) -> go.Figure:
+    fig = px.density_heatmap(boxes.dropna(subset=["cx"]), x="cx", y="cy", nbinsx=20, nbinsy=20, title="where box centres fall")
+    fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), xaxis_range=[0, 1], yaxis_range=[1, 0])
+    return fig

@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--name")
     c.add_argument("--val-fraction", type=float, default=0.2)
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--include-difficult", action="store_true", help="keep Pascal VOC objects flagged difficult")
     cmd("datasets", "list the workspace's datasets")
     cmd("runs", "list the workspace's training runs")
     c = cmd("models", "list the model zoo with params and GFLOPs")
@@ -91,6 +92,21 @@ def _table(rows: list[dict], cols: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _progress_bar():
+    """A progress callback (fraction, message) that draws a bar on stderr."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, file=sys.stderr, bar_format="{desc:40.40} {percentage:3.0f}%|{bar:30}|", leave=False)
+
+    def update(fraction: float, message: str) -> None:
+        bar.n = round(fraction * 100)
+        bar.set_description_str(message, refresh=True)
+        if fraction >= 1:
+            bar.close()
+
+    return update
+
+
 def run_command(args: argparse.Namespace) -> tuple[object, str]:
     """Run one command; returns (JSON-able result, human summary)."""
     import yolov11
@@ -100,7 +116,7 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
 
     ws = Workspace.at(None)
     if args.command == "import":
-        r = yolov11.import_dataset(args.src, name=args.name, val_fraction=args.val_fraction, seed=args.seed, workspace=ws)
+        r = yolov11.import_dataset(args.src, name=args.name, val_fraction=args.val_fraction, seed=args.seed, workspace=ws, include_difficult=args.include_difficult, progress=_progress_bar() if not args.json else None)
         return r, summarize(r)
     if args.command == "demo":
         r = yolov11.ensure_demo_dataset(ws)

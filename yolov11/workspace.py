@@ -7,6 +7,7 @@ Layout (DESIGN.md)::
       runs/<run-id>/     Ultralytics save dir (weights/, results.csv, ...) + events.jsonl + run.json
       exports/<run-id>/  exported models
       predictions/       annotated images of predict calls
+      previews/          dataset gallery images and augmentation grids (derived, safe to delete)
       registry.sqlite    datasets and runs tables (WAL, one short connection per call, so
                          threads and processes can share it)
 """
@@ -82,8 +83,13 @@ class Workspace:
     def predictions_dir(self) -> Path:
         return self.root / "predictions"
 
+    @property
+    def previews_dir(self) -> Path:
+        """Drawn samples and augmentation grids of datasets (safe to delete)."""
+        return self.root / "previews"
+
     def _init(self) -> None:
-        for d in (self.datasets_dir, self.runs_dir, self.exports_dir, self.predictions_dir):
+        for d in (self.datasets_dir, self.runs_dir, self.exports_dir, self.predictions_dir, self.previews_dir):
             d.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.execute("PRAGMA journal_mode=WAL")

@@ -1,0 +1,118 @@
+"""The health view of one dataset in the Data tab: summary, charts, issues, a gallery with boxes
+drawn (filtered by class or problem) and augmented samples as training will see them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from pages.charts import box_centre_figure, box_size_figure, boxes_per_image_figure, class_counts_figure
+from pages.common import AppContext, json_safe, shows_user_errors
+from yolov11.data.preview import augmentation_preview, draw_samples
+from yolov11.data.stats import dataset_boxes, images_with
+
+GALLERY_SIZE = 24  # images drawn per filter change: enough to judge, quick to draw
+PROBLEMS = {
+    "any image": None,
+    "no labels": "no_labels",
+    "label errors": "label_errors",
+    "duplicates": "duplicates",
+    "train/val leakage": "leakage",
+    "EXIF-rotated": "exif_rotated",
+    "tiny boxes": "tiny_boxes",
+}
+
+
+def _report(ctx: AppContext, name: str | None) -> dict | None:
+    record = ctx.workspace.dataset(name) if name else None
+    path = Path(record["path"]) / "report.json" if record else None
+    return json.loads(path.read_text()) if path and path.is_file() else None
+
+
+def health_summary(r: dict) -> str:
+    lines = [f"**{r['name']}** · {r['format']} ({r['reason']}) · {sum(r['images'].values())} images · {r['boxes']} boxes · split: {r['split_method']}"]
+    lines += [f"- ⚠️ {w}" for w in r["warnings"]]
+    counts = {k: v for k, v in r["counts"].items() if v}
+    if counts:
+        lines.append("- counts: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+    dups = r.get("duplicates", {})
+    lines.append(f"- duplicates: {len(dups.get('exact', []))} exact group(s), {len(dups.get('near', []))} near pair(s), {len(dups.get('leakage', []))} crossing splits")
+    lines.append(f"- {r['issue_count']} issue(s) found and handled (table below)")
+    return "\n".join(lines)
+
+
+def build_health(ctx: AppContext, picked: gr.Dropdown):
+    """Components and events of the health view, driven by the dataset picker ``picked``.
+
+    Returns ``refresh(dependency)``, which redraws the view after another event (page load)."""
+    summary = gr.Markdown(elem_id="health-summary")
+    with gr.Tabs():
+        with gr.Tab("Class counts"):
+            counts_chart = gr.Plot()
+        with gr.Tab("Box sizes"):
+            size_chart = gr.Plot()
+        with gr.Tab("Boxes per image"):
+            per_image_chart = gr.Plot()
+        with gr.Tab("Box centres"):
+            centre_chart = gr.Plot()
+        with gr.Tab("Issues"):
+            issues = gr.Dataframe(headers=["issue"], interactive=False, elem_id="health-issues")
+        with gr.Tab("report.json"):
+            report = gr.JSON()
+    with gr.Row():
+        class_filter = gr.Dropdown(label="Show class", choices=["all classes"], value="all classes", allow_custom_value=True, elem_id="gallery-class")
+        problem_filter = gr.Dropdown(label="Show problem", choices=list(PROBLEMS), value="any image", elem_id="gallery-problem")
+    gallery = gr.Gallery(label="Images with their labels", columns=6, height=420, elem_id="dataset-gallery")
+    with gr.Row():
+        augment_btn = gr.Button("Show augmented training samples (mosaic, flips, HSV…)", elem_id="augment-button")
+    augmented = gr.Image(label="Augmented samples, as Ultralytics will feed them to training", interactive=False, elem_id="augment-image")
+
+    def show(name: str | None):
+        r = _report(ctx, name)
+        if not r:
+            return "", None, None, None, None, None, None, gr.update(choices=["all classes"], value="all classes")
+        boxes = dataset_boxes(Path(r["path"]))
+        return (
+            health_summary(r),
+            class_counts_figure(r),
+            box_size_figure(boxes),
+            boxes_per_image_figure(boxes),
+            box_centre_figure(boxes),
+            pd.DataFrame({"issue": r["issues"]}),
+            json_safe(r),
+            gr.update(choices=["all classes", *r["classes"]], value="all classes"),
+        )
+
+    @shows_user_errors
+    def draw(name: str | None, class_name: str, problem: str):
+        r = _report(ctx, name)
+        if not r:
+            return []
+        root = Path(r["path"])
+        chosen = images_with(dataset_boxes(root), None if class_name == "all classes" else class_name)
+        key = PROBLEMS.get(problem)
+        if key:
+            flagged = set(r["problem_images"].get(key, []))
+            chosen = [p for p in chosen if p in flagged]
+        out_dir = ctx.workspace.previews_dir / r["name"] / "gallery"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return draw_samples(root, [root / p for p in chosen[:GALLERY_SIZE]], out_dir)
+
+    @shows_user_errors
+    def augment(name: str | None):
+        r = _report(ctx, name)
+        if not r:
+            raise gr.Error("pick a dataset first")
+        return str(augmentation_preview(Path(r["data_yaml"]), ctx.workspace.previews_dir / r["name"] / "augmented.jpg", n=16))
+
+    def refresh(dependency):
+        outputs = [summary, counts_chart, size_chart, per_image_chart, centre_chart, issues, report, class_filter]
+        return dependency.then(show, picked, outputs, api_visibility="private").then(draw, [picked, class_filter, problem_filter], gallery, api_visibility="private")
+
+    refresh(picked.input(lambda: None, None, None, api_visibility="private"))  # the user picked another dataset
+    gr.on([class_filter.input, problem_filter.input], draw, [picked, class_filter, problem_filter], gallery, api_visibility="private")
+    augment_btn.click(augment, picked, augmented, api_name="augmentation_preview")
+    return refresh

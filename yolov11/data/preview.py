@@ -1,0 +1,176 @@
+"""See a dataset before training on it: its labels drawn on images, and what the trainer's
+augmentations make of them.
+
+``draw_samples`` draws the stored YOLO labels on chosen images (a quick check that boxes sit
+where they should); ``augmentation_preview`` builds the training split the way Ultralytics'
+trainer does and plots a batch of augmented samples (mosaic, HSV, flips, scale...), so the
+effect of an augmentation setting is visible without starting a run. All drawing is
+Ultralytics' own (Annotator, plot_images), so previews look like the trainer's plots.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from PIL import Image, ImageOps
+
+from yolov11.errors import UserError
+
+STRIDE = 32  # the detection models' largest stride: the trainer rounds imgsz up to a multiple of it
+
+
+def _yaml_names(dataset_dir: Path) -> dict[int, str]:
+    """Class names from data.yaml, as {id: name} (the yaml may hold a list or a dict)."""
+    data = yaml.safe_load((dataset_dir / "data.yaml").read_text()) or {}
+    names = data.get("names") or {}
+    items = names.items() if isinstance(names, dict) else enumerate(names)
+    return {int(k): str(v) for k, v in items}
+
+
+def _read_boxes(label: Path) -> np.ndarray:
+    """(n, 5) rows of class, cx, cy, w, h (normalised); a missing or empty file is background."""
+    rows = []
+    lines = label.read_text().splitlines() if label.is_file() else []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            values = [float(v) for v in line.split()]
+        except ValueError:
+            raise UserError(f"{label}:{lineno}: not a YOLO label line: {line.strip()!r}") from None
+        if len(values) == 5:
+            rows.append(values)
+        elif len(values) >= 7 and len(values) % 2 == 1:  # a polygon (segment label): draw its bounding box
+            xs, ys = values[1::2], values[2::2]
+            rows.append([values[0], (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)])
+        else:
+            raise UserError(f"{label}:{lineno}: expected 'class cx cy w h', got {len(values)} values")
+    return np.array(rows, np.float64).reshape(-1, 5)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """An 8-bit RGB copy, upright as the trainer reads it.
+
+    The trainer reads with cv2, which applies EXIF rotation, drops alpha (no compositing) and
+    scales 16-bit images by 1/256; doing the same keeps labels aligned with what it sees.
+    """
+    img = ImageOps.exif_transpose(img)
+    if img.mode in {"I", "I;16", "I;16B", "I;16L"}:  # 16-bit grey: keep the high byte, as cv2 does
+        img = Image.fromarray(np.clip(np.asarray(img, np.int64) // 256, 0, 255).astype(np.uint8))
+    elif img.mode == "F":  # float grey (TIFF): 0..1 or 0..255
+        arr = np.asarray(img, np.float64)
+        img = Image.fromarray(np.clip(arr * 255 if arr.max() <= 1 else arr, 0, 255).astype(np.uint8))
+    return img.convert("RGB")
+
+
+def _caption(image: Path, classes: np.ndarray, names: dict[int, str]) -> str:
+    if not len(classes):
+        return f"{image.name} · no boxes"
+    counts = Counter(int(c) for c in classes)
+    parts = ", ".join(f"{names.get(c, str(c))}×{k}" for c, k in sorted(counts.items()))
+    return f"{image.name} · {len(classes)} box{'es' if len(classes) != 1 else ''}: {parts}"
+
+
+def draw_samples(
+    dataset_dir: Path,
+    images: list[Path],
+    out_dir: Path,
+    names: list[str] | None = None,
+    line_width: int | None = None,
+) -> list[tuple[str, str]]:
+    """Draw each image's stored labels into ``out_dir``; returns (jpeg path, caption) pairs.
+
+    ``images`` lie under ``dataset_dir/images/<split>/``; labels are read from the matching
+    ``labels/<split>/<stem>.txt``. ``names`` default to data.yaml's; an id without a name is
+    drawn as its number. Captions read like ``site_0003.jpg · 4 boxes: helmet×2, vest×2``.
+    """
+    from yolov11 import offline
+
+    offline.prepare()  # Annotator may load a font: it must find the local one, not download it
+    from ultralytics.utils.plotting import Annotator, colors
+
+    dataset_dir = Path(dataset_dir).resolve()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    id_names = dict(enumerate(names)) if names is not None else _yaml_names(dataset_dir)
+    results = []
+    for image in map(Path, images):
+        try:
+            rel = image.resolve().relative_to(dataset_dir / "images")
+        except ValueError:
+            raise UserError(f"{image}: not inside {dataset_dir / 'images'}") from None
+        boxes = _read_boxes(dataset_dir / "labels" / rel.with_suffix(".txt"))
+        with Image.open(image) as src:
+            rgb = _to_rgb(src)
+        w, h = rgb.size
+        # Annotator works on BGR arrays and colors(c, bgr=True), as Ultralytics' own plots do;
+        # example=names switches it to PIL and a Unicode font when a name is not Latin.
+        annotator = Annotator(np.ascontiguousarray(np.asarray(rgb)[..., ::-1]), line_width=line_width, example=str(list(id_names.values())))
+        for c, cx, cy, bw, bh in boxes:
+            xyxy = [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
+            annotator.box_label(xyxy, id_names.get(int(c), str(int(c))), color=colors(int(c), True))
+        # The split goes into the file name: train/ and val/ may share a stem.
+        dest = out_dir / f"{'_'.join((*rel.parent.parts, image.stem))}.jpg"
+        annotator.result(pil=True).save(dest, quality=90)
+        results.append((str(dest), _caption(image, boxes[:, 0], id_names)))
+    return results
+
+
+def augmentation_preview(data_yaml: Path, out_path: Path, imgsz: int = 320, n: int = 16, seed: int = 0, **augment: Any) -> Path:
+    """Plot ``n`` augmented training samples into ``out_path`` (a .jpg or .png grid); returns it.
+
+    ``augment`` takes any Ultralytics train argument (mosaic, hsv_h, fliplr, scale, degrees...);
+    the rest keep Ultralytics' defaults, so the grid shows what training would see. The same
+    ``seed`` gives the same pixels; the caller's random state is left as it was.
+    """
+    from yolov11 import offline
+
+    offline.prepare()
+    import torch
+    from ultralytics.cfg import get_cfg
+    from ultralytics.data.build import build_yolo_dataset
+    from ultralytics.data.utils import check_det_dataset
+    from ultralytics.utils.checks import check_imgsz
+    from ultralytics.utils.plotting import plot_images
+
+    if n < 1:
+        raise UserError(f"n={n}: need at least one sample")
+    out_path = Path(out_path)
+    if out_path.suffix.lower() not in {".jpg", ".jpeg", ".png"}:
+        raise UserError(f"{out_path}: the preview is written as .jpg or .png")
+    try:
+        cfg = get_cfg(overrides={"data": str(data_yaml), "imgsz": imgsz, **augment})
+    except (SyntaxError, TypeError, ValueError) as exc:  # unknown key or out-of-range value
+        raise UserError(f"augmentation settings: {exc}") from None
+    # As BaseTrainer._setup_train and get_dataset do, so sizes and names match a real run.
+    cfg.imgsz = check_imgsz(cfg.imgsz, stride=STRIDE, floor=STRIDE, max_dim=1)
+    data = check_det_dataset(cfg.data, autodownload=False, split=cfg.split)
+    if cfg.single_cls:
+        data["names"], data["nc"] = {0: "item"}, 1
+
+    # Ultralytics' augmentations draw from the global random, numpy and torch generators, so
+    # seed them all; restore them after, so a preview does not change the caller's randomness.
+    saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    try:
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        # A fresh dataset each call: mosaic partners come from its buffer of recent images.
+        dataset = build_yolo_dataset(cfg, data["train"], n, data, mode="train", stride=STRIDE)
+        order = random.sample(range(len(dataset)), min(n, len(dataset)))
+        # Indexing the dataset directly runs the trainer's transforms with no DataLoader workers.
+        batch = dataset.collate_fn([dataset[order[i % len(order)]] for i in range(n)])
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        torch.set_rng_state(saved[2])
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    # plot_images runs in a background thread unless told otherwise: wait for the file.
+    plot_images(labels=batch, paths=batch["im_file"], fname=out_path, names=data["names"], max_subplots=n, threaded=False)
+    return out_path

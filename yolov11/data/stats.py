@@ -1,0 +1,49 @@
+"""Box-level views of a workspace dataset, for charts and the gallery's class filter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+COLUMNS = ["image", "split", "class", "cx", "cy", "w", "h"]
+
+
+def class_names(dataset_dir: Path) -> list[str]:
+    names = yaml.safe_load((Path(dataset_dir) / "data.yaml").read_text())["names"]
+    return [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
+
+
+def dataset_boxes(dataset_dir: Path) -> pd.DataFrame:
+    """One row per box: image (path relative to the dataset), split, class name, cx, cy, w, h (0..1).
+
+    Images without boxes appear once with class None, so per-image counts include them."""
+    root = Path(dataset_dir)
+    names = class_names(root)
+    images = {(p.parent.name, p.stem): p for p in (root / "images").glob("*/*")}
+    frames = []
+    for label in sorted((root / "labels").glob("*/*.txt")):
+        split = label.parent.name
+        image = images.get((split, label.stem))
+        if image is None:
+            continue
+        rel = str(image.relative_to(root))
+        text = label.read_text()
+        rows = np.array(text.split(), dtype=np.float32).reshape(-1, 5) if text.strip() else np.zeros((0, 5), np.float32)
+        if not len(rows):
+            frames.append(pd.DataFrame([[rel, split, None, np.nan, np.nan, np.nan, np.nan]], columns=COLUMNS))
+            continue
+        df = pd.DataFrame(rows[:, 1:], columns=["cx", "cy", "w", "h"])
+        df.insert(0, "class", [names[int(c)] for c in rows[:, 0]])
+        df.insert(0, "split", split)
+        df.insert(0, "image", rel)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def images_with(boxes: pd.DataFrame, class_name: str | None = None) -> list[str]:
+    """Images (relative paths) holding at least one box of ``class_name`` (all images when None)."""
+    rows = boxes if class_name is None else boxes[boxes["class"] == class_name]
+    return list(dict.fromkeys(rows["image"]))
