@@ -36,8 +36,9 @@ def wait_for(client: Client, run: str, states: set[str], timeout: float = 300) -
 def test_import_train_evaluate_export_predict(server, tiny_zip):
     url, ws = server
     client = Client(url, verbose=False)
-    summary, table, report, code, picked = client.predict(handle_file(str(tiny_zip)), "", 0.2, api_name="/import_dataset")
+    summary, table, report, code, picked = client.predict(handle_file(str(tiny_zip)), "", 0.2, False, api_name="/import_dataset")
     assert report["name"] == picked["value"] == "hardhat-tiny" and "16 images" in summary
+    assert report["images"] == {"train": 12, "val": 4} and report["format"] == "yolo" and report["data_yaml"].endswith("data.yaml")
     assert "hardhat-tiny" in [row[0] for row in table["data"]]
     assert "yolov11.import_dataset(" in code and "python -m yolov11 import" in code
 
@@ -100,3 +101,20 @@ def test_auth_refuses_anonymous_api_calls(tmp_path):
         assert Client(url, auth=("ana", "s3cret"), verbose=False).predict("", api_name="/training_status")["status"] == "none"
     finally:
         blocks.close()
+
+
+def test_data_tab_refuses_a_bad_zip_and_previews_augmentation(server, tmp_path, tiny_zip):
+    url, ws = server
+    client = Client(url, verbose=False)
+    bad = tmp_path / "evil.zip"
+    import zipfile
+
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("../../escape.txt", "x")
+    with pytest.raises(Exception, match="evil.zip: refused, member '../../escape.txt' points outside the archive"):
+        client.predict(handle_file(str(bad)), "", 0.2, False, api_name="/import_dataset")
+    assert not any(p.name.startswith("evil") for p in ws.datasets_dir.iterdir())
+    if not ws.dataset("hardhat-tiny"):
+        yolov11.import_dataset(tiny_zip, workspace=ws)
+    grid = client.predict("hardhat-tiny", api_name="/augmentation_preview")
+    assert Path(grid).stat().st_size > 10_000
