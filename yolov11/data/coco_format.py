@@ -8,24 +8,21 @@ present but not referenced, are reported.
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, images_under, split_of
+from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, images_under, load_json, split_of
 from yolov11.errors import UserError
 
 
 def _load(path: Path) -> dict | None:
     if path.stat().st_size > 2**31:
         return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
+    doc = load_json(path)
     if isinstance(doc, dict) and all(isinstance(doc.get(k), list) for k in ("images", "annotations", "categories")):
         return doc
     return None
@@ -94,7 +91,7 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
                 counts["missing_images"] += 1
                 issues.append(Issue(f"{rel}: image id {img.get('id')}", f"file {fname!r} not found", "skipped"))
                 continue
-            referenced.add(found.resolve())
+            referenced.add(os.path.normpath(found))
             width, height = img.get("width"), img.get("height")
             if not width or not height:
                 with Image.open(found) as im:
@@ -124,7 +121,7 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
                 rows.append((cat_map[cid], (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height))
             boxes = np.array(rows, dtype=np.float32).reshape(-1, 5) if rows else empty_boxes()
             samples.append(Sample(image=found, boxes=boxes, split=split, label_issues=len(issues) - before))
-    unreferenced = [p for p in on_disk if p.resolve() not in referenced]
+    unreferenced = [p for p in on_disk if os.path.normpath(p) not in referenced]
     if unreferenced:
         counts["unreferenced_images"] = len(unreferenced)
         issues.append(Issue(str(unreferenced[0].relative_to(root)), f"{len(unreferenced)} image(s) not referenced by any COCO JSON", "skipped"))

@@ -13,30 +13,33 @@ version (name-2, name-3, ...) instead of mixing two imports.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from yolov11.data.archive import extract_zip
-from yolov11.data.checks import ImageInfo, inspect_images, resave_whole
+from yolov11.data.checks import ImageInfo, inspect_image, resave_whole
 from yolov11.data.coco_format import looks_like_coco, read_coco
 from yolov11.data.cvat_format import looks_like_cvat, read_cvat
 from yolov11.data.labelme_format import looks_like_labelme, read_labelme
 from yolov11.data.report import build_report, write_report
-from yolov11.data.source import Issue, Sample, SourceDataset, images_under
+from yolov11.data.source import Issue, Sample, SourceDataset, forget_scans, images_under
 from yolov11.data.voc_format import looks_like_voc, read_voc
 from yolov11.data.yolo_format import find_yaml, looks_like_yolo, read_yolo
 from yolov11.errors import UserError
 from yolov11.workspace import Workspace
 
 Progress = Callable[[float, str], None]
+IO_THREADS = 8  # image placement waits on the disk as much as on the CPU
 FORMAT_NAMES = {"coco": "COCO JSON", "voc": "Pascal VOC", "cvat": "CVAT XML", "labelme": "LabelMe JSON", "yolo": "YOLO"}
 
 
@@ -114,46 +117,72 @@ def assign_splits(samples: list[Sample], val_fraction: float, seed: int) -> str:
 def drop_duplicate_boxes(ds: SourceDataset) -> None:
     for s in ds.samples:
         if len(s.boxes) > 1:
-            _, first = np.unique(np.round(s.boxes, 5), axis=0, return_index=True)
+            seen: dict[tuple, int] = {}
+            for i, row in enumerate(np.round(s.boxes, 5).tolist()):
+                seen.setdefault(tuple(row), i)
+            first = np.fromiter(seen.values(), dtype=int)
             if len(first) < len(s.boxes):
                 ds.issues.append(Issue(s.image.name, f"{len(s.boxes) - len(first)} duplicate box(es)", "dropped"))
                 ds.counts["duplicate_boxes"] = ds.counts.get("duplicate_boxes", 0) + len(s.boxes) - len(first)
                 s.boxes, s.label_issues = s.boxes[np.sort(first)], s.label_issues + 1
 
 
+def _link_or_copy(src: Path, dest: Path) -> None:
+    """Hard-link an image of a source folder (no second copy on disk, and fast); copy across
+    filesystems. Tools replace images by writing new files, so the link never sees later edits."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
+
+
+def _label_text(boxes: np.ndarray) -> str:
+    return "".join(f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in boxes)
+
+
+def _place(job: tuple[Sample, Path, Path, bool]) -> ImageInfo:
+    """Check one image and, when usable, link/move it and write its label file (runs in a pool)."""
+    sample, img_out, lbl_out, move = job
+    info = inspect_image(sample.image)
+    if not (info.problem or info.truncated):  # truncated ones are re-saved afterwards, one at a time
+        (shutil.move if move else _link_or_copy)(sample.image, img_out)
+        lbl_out.write_text(_label_text(sample.boxes))
+    return info
+
+
 def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None) -> tuple[list[Sample], list[ImageInfo]]:
-    """Check every image, copy the usable ones and write their labels; returns them with their checks."""
-    if progress:
-        progress(0.05, f"checking {len(ds.samples)} images")
-    infos = inspect_images([s.image for s in ds.samples])
-    kept, kept_infos, used = [], [], set()
-    total = len(ds.samples)
-    for i, (s, info) in enumerate(zip(ds.samples, infos)):
-        if info.problem:
-            ds.issues.append(Issue(s.image.name, info.problem, "skipped"))
-            continue
+    """Check every image, place the usable ones and write their labels; returns them with their checks.
+
+    Per image: read + hash + 1/8-scale decode (CPU) and two file creations (disk latency), so
+    a thread pool keeps both cores and the disk busy."""
+    jobs, used = [], set()
+    for i, s in enumerate(ds.samples):
         stem = s.image.stem
         while (s.split, stem) in used:
             stem = f"{stem}_{i}"
         used.add((s.split, stem))
-        img_out = dest / "images" / s.split / f"{stem}{s.image.suffix.lower()}"
-        lbl_out = dest / "labels" / s.split / f"{stem}.txt"
-        img_out.parent.mkdir(parents=True, exist_ok=True)
-        lbl_out.parent.mkdir(parents=True, exist_ok=True)
-        if info.truncated:
-            try:
-                resave_whole(s.image, img_out)
-            except OSError as exc:
-                ds.issues.append(Issue(s.image.name, f"truncated JPEG that cannot be decoded ({exc})", "skipped"))
+        jobs.append((s, dest / "images" / s.split / f"{stem}{s.image.suffix.lower()}", dest / "labels" / s.split / f"{stem}.txt", move))
+    for split in {s.split for s in ds.samples}:
+        (dest / "images" / split).mkdir(parents=True, exist_ok=True)
+        (dest / "labels" / split).mkdir(parents=True, exist_ok=True)
+    kept, kept_infos, total = [], [], len(jobs)
+    with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:
+        for i, ((s, img_out, lbl_out, _), info) in enumerate(zip(jobs, pool.map(_place, jobs, chunksize=16))):
+            if progress and (i % 200 == 0 or i == total - 1):
+                progress(0.1 + 0.8 * (i + 1) / total, f"checking and writing images {i + 1}/{total}")
+            if info.problem:
+                ds.issues.append(Issue(s.image.name, info.problem, "skipped"))
                 continue
-            ds.issues.append(Issue(s.image.name, "truncated JPEG", "fixed: decoded as far as possible and re-saved"))
-        else:
-            (shutil.move if move else shutil.copyfile)(s.image, img_out)
-        lbl_out.write_text("".join(f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in s.boxes))
-        kept.append(Sample(img_out, s.boxes, s.split, s.label_issues))
-        kept_infos.append(info)
-        if progress and (i % 200 == 0 or i == total - 1):
-            progress(0.3 + 0.6 * (i + 1) / total, f"writing images {i + 1}/{total}")
+            if info.truncated:
+                try:
+                    resave_whole(s.image, img_out)  # PIL's truncation switch is global: not in the pool
+                except OSError as exc:
+                    ds.issues.append(Issue(s.image.name, f"truncated JPEG that cannot be decoded ({exc})", "skipped"))
+                    continue
+                lbl_out.write_text(_label_text(s.boxes))
+                ds.issues.append(Issue(s.image.name, "truncated JPEG", "fixed: decoded as far as possible and re-saved"))
+            kept.append(Sample(img_out, s.boxes, s.split, s.label_issues))
+            kept_infos.append(info)
     return kept, kept_infos
 
 
@@ -209,4 +238,5 @@ def import_dataset(
             progress(1.0, f"imported {final_name}")
         return report
     finally:
+        forget_scans()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, split_of
+from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, load_json, split_of
 from yolov11.errors import UserError
 
 
 def _labelme_files(root: Path) -> list[tuple[Path, dict]]:
     out = []
     for p in sorted(root.rglob("*.json")):
-        try:
-            doc = json.loads(p.read_text(encoding="utf-8", errors="replace"))
-        except json.JSONDecodeError:
-            continue
+        doc = load_json(p)
         if isinstance(doc, dict) and isinstance(doc.get("shapes"), list) and "imagePath" in doc:
             out.append((p, doc))
     return out

@@ -7,7 +7,9 @@ small means a new format is one reader and nothing else.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +50,14 @@ class SourceDataset:
 
 
 def images_under(root: Path) -> list[Path]:
-    """All image files below ``root``, sorted for determinism."""
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith("._"))
+    """All image files below ``root``, sorted for determinism (listed once per import)."""
+    return list(_images_under(str(root)))
+
+
+@lru_cache(maxsize=8)
+def _images_under(root: str) -> tuple[Path, ...]:
+    found = (p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("._") and p.is_file())
+    return tuple(sorted(found))
 
 
 def split_of(path: Path, root: Path) -> str | None:
@@ -59,6 +67,28 @@ def split_of(path: Path, root: Path) -> str | None:
         if split:
             return split
     return None
+
+
+@lru_cache(maxsize=256)
+def _json_at(path: str, mtime_ns: int, size: int) -> object | None:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return None
+
+
+def load_json(path: Path) -> object | None:
+    """A JSON file's document, or None if it is not JSON. Format detection asks every reader
+    whether a JSON is theirs; the cache (path, mtime, size) parses each file once."""
+    st = path.stat()
+    return _json_at(str(path), st.st_mtime_ns, st.st_size)
+
+
+def forget_scans() -> None:
+    """Drop folder listings and parsed documents once an import is done (a COCO file can take
+    gigabytes in memory, and the next import may see changed folders)."""
+    _json_at.cache_clear()
+    _images_under.cache_clear()
 
 
 def empty_boxes() -> np.ndarray:
