@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, images_under, load_json, split_of
+from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, files_under, images_under, load_json, split_of
 from yolov11.errors import UserError
 
 
@@ -29,7 +29,7 @@ def _load(path: Path) -> dict | None:
 
 
 def find_coco_files(root: Path) -> list[tuple[Path, dict]]:
-    return [(p, doc) for p in sorted(root.rglob("*.json")) if (doc := _load(p)) is not None]
+    return [(p, doc) for p in files_under(root, ".json") if (doc := _load(p)) is not None]
 
 
 def looks_like_coco(root: Path) -> tuple[bool, str]:
@@ -70,6 +70,7 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
     counts = {"crowd_boxes": 0, "missing_images": 0, "unreferenced_images": 0}
     names, cat_map = _categories(files, issues)
     on_disk = images_under(root)
+    by_path = {os.path.normpath(p): p for p in on_disk}
     by_name: dict[str, list[Path]] = {}
     for p in on_disk:
         by_name.setdefault(p.name, []).append(p)
@@ -83,8 +84,8 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
             anns.setdefault(a.get("image_id"), []).append(a)
         for img in doc["images"]:
             fname = str(img.get("file_name", ""))
-            candidates = [path.parent / fname, path.parent / "images" / fname, root / fname]
-            found = next((c for c in candidates if c.is_file()), None)
+            candidates = (os.path.join(path.parent, fname), os.path.join(path.parent, "images", fname), os.path.join(root, fname))
+            found = next((by_path[os.path.normpath(c)] for c in candidates if os.path.normpath(c) in by_path), None)
             if found is None and len(by_name.get(Path(fname).name, [])) == 1:
                 found = by_name[Path(fname).name][0]
             if found is None:

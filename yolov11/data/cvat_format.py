@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, images_under
+from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, files_under, images_under
 from yolov11.errors import UserError
 
 
 def _cvat_files(root: Path) -> list[Path]:
     out = []
-    for p in sorted(root.rglob("*.xml")):
+    for p in files_under(root, ".xml"):
         head = p.read_bytes()[:4096]
         if b"<annotations" in head and (b"<version>1.1" in head or b"<image " in p.read_bytes()[:65536]):
             out.append(p)

@@ -32,7 +32,7 @@ from yolov11.data.coco_format import looks_like_coco, read_coco
 from yolov11.data.cvat_format import looks_like_cvat, read_cvat
 from yolov11.data.labelme_format import looks_like_labelme, read_labelme
 from yolov11.data.report import build_report, write_report
-from yolov11.data.source import Issue, Sample, SourceDataset, forget_scans, images_under
+from yolov11.data.source import Issue, Sample, SourceDataset, files_under, forget_scans, images_under
 from yolov11.data.voc_format import looks_like_voc, read_voc
 from yolov11.data.yolo_format import find_yaml, looks_like_yolo, read_yolo
 from yolov11.errors import UserError
@@ -61,7 +61,7 @@ def detect_format(root: Path, include_difficult: bool = False) -> SourceDataset:
     matched = [name for name, (ok, _) in found.items() if ok]
     if not matched:
         n_img = len(images_under(root))
-        n_txt, n_xml, n_json = (sum(1 for _ in root.rglob(f"*.{ext}")) for ext in ("txt", "xml", "json"))
+        n_txt, n_xml, n_json = (len(files_under(root, f".{ext}")) for ext in ("txt", "xml", "json"))
         looked = "; ".join(f"{FORMAT_NAMES[name]} ({why})" for name, (_, why) in found.items())
         raise UserError(f"{root.name}: no supported format found. Looked for {looked}. Found {n_img} images, {n_txt} .txt, {n_xml} .xml, {n_json} .json files")
     choice = "yolo" if "yolo" in matched and find_yaml(root) else matched[0]

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, load_json, split_of
+from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, files_under, load_json, split_of
 from yolov11.errors import UserError
 
 
 def _labelme_files(root: Path) -> list[tuple[Path, dict]]:
     out = []
-    for p in sorted(root.rglob("*.json")):
+    for p in files_under(root, ".json"):
         doc = load_json(p)
         if isinstance(doc, dict) and isinstance(doc.get("shapes"), list) and "imagePath" in doc:
             out.append((p, doc))

@@ -8,6 +8,7 @@ small means a new format is one reader and nothing else.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -49,15 +50,24 @@ class SourceDataset:
     class_map: dict[str, int] = field(default_factory=dict)  # source class id or name -> our class index
 
 
-def images_under(root: Path) -> list[Path]:
-    """All image files below ``root``, sorted for determinism (listed once per import)."""
-    return list(_images_under(str(root)))
-
-
 @lru_cache(maxsize=8)
-def _images_under(root: str) -> tuple[Path, ...]:
-    found = (p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("._") and p.is_file())
-    return tuple(sorted(found))
+def _files_under(root: str) -> tuple[Path, ...]:
+    out = []
+    for folder, _, names in os.walk(root):
+        out += [Path(folder, n) for n in names if not n.startswith("._")]
+    return tuple(sorted(out))
+
+
+def files_under(root: Path, *suffixes: str) -> list[Path]:
+    """Files below ``root`` with one of ``suffixes`` (all when none), sorted; the folder is
+    walked once per import, however many readers ask."""
+    files = _files_under(str(root))
+    return [p for p in files if p.suffix.lower() in suffixes] if suffixes else list(files)
+
+
+def images_under(root: Path) -> list[Path]:
+    """All image files below ``root``, sorted for determinism."""
+    return files_under(root, *IMAGE_SUFFIXES)
 
 
 def split_of(path: Path, root: Path) -> str | None:
@@ -88,7 +98,7 @@ def forget_scans() -> None:
     """Drop folder listings and parsed documents once an import is done (a COCO file can take
     gigabytes in memory, and the next import may see changed folders)."""
     _json_at.cache_clear()
-    _images_under.cache_clear()
+    _files_under.cache_clear()
 
 
 def empty_boxes() -> np.ndarray:

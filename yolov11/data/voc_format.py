@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, images_under
+from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, files_under, images_under
 from yolov11.errors import UserError
 
 
 def _voc_xmls(root: Path) -> list[Path]:
     found = []
-    for p in sorted(root.rglob("*.xml")):
+    for p in files_under(root, ".xml"):
         try:
             head = p.read_bytes()[:4096]
         except OSError:

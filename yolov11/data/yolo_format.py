@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, images_under, split_of
+from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, files_under, images_under, split_of
 from yolov11.errors import UserError
 
 NAME_FILES = ("classes.txt", "obj.names", "_darknet.labels")
@@ -32,7 +32,7 @@ def label_path(image: Path) -> Path:
 
 
 def find_yaml(root: Path) -> Path | None:
-    candidates = sorted(root.rglob("*.y*ml"), key=lambda p: (len(p.parts), str(p)))
+    candidates = sorted(files_under(root, ".yaml", ".yml"), key=lambda p: (len(p.parts), str(p)))
     for path in candidates:
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
@@ -60,7 +60,7 @@ def _names_from_yaml(path: Path) -> list[str]:
 
 def _names_from_text(root: Path) -> list[str] | None:
     for name in NAME_FILES:
-        found = sorted(root.rglob(name), key=lambda p: len(p.parts))
+        found = sorted((p for p in files_under(root) if p.name == name), key=lambda p: len(p.parts))
         if found:
             return [ln.strip() for ln in found[0].read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
     return None
