@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile
 
 MAX_PIXELS = 100_000_000  # 10k x 10k: larger "photos" are decompression bombs, not training data
 NEAR_DISTANCE = 4  # pHash bits that may differ for a "near duplicate" (re-encodes, resizes, small edits)
@@ -60,7 +60,7 @@ def inspect_image(path: Path) -> ImageInfo:
             if not info.truncated:  # a truncated file is re-saved on import; it goes unhashed
                 im.draft("L", (64, 64))  # JPEG only: decode grey, at 1/8 of full size
                 info.phash = _phash(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except Exception as exc:  # decoders raise many types (Ultralytics' Image.open patch adds ImportError): all mean unusable
         info.problem = f"unreadable image ({type(exc).__name__}: {str(exc)[:80]})"
     return info
 
