@@ -23,14 +23,15 @@ LATENCY_RUNS = 10  # median of this many timed calls, after one warm-up
 
 
 def _weights(ws: Workspace, run: str | None, weights: str | Path | None) -> tuple[Path, str]:
+    """The .pt to export and the exports/ folder name: the run id for a run's weights/*.pt."""
     if run:
         return ws.run_weights(run), run
     if not weights:
         raise UserError("export: give --weights W (a .pt file) or --run R")
-    path = Path(weights).expanduser()
+    path = Path(weights).expanduser().resolve()
     if not path.is_file() or path.suffix != ".pt":
         raise UserError(f"--weights {weights}: not an existing .pt file")
-    return path.resolve(), path.stem
+    return path, path.parent.parent.name if path.parent.name == "weights" else path.stem
 
 
 def _sample_input(ws: Workspace, run: str | None, imgsz: int) -> np.ndarray:
@@ -85,8 +86,14 @@ def verify_export(path: Path, fmt: str, weights: Path, x: np.ndarray) -> dict:
     out = run()
     if out.shape != ref.shape:
         raise UserError(f"{path.name}: output shape {out.shape} differs from eager {ref.shape}")
+    diff = np.abs(out.astype(np.float32) - ref)
+    # Rows 0-3 are box coordinates in input pixels, the rest class scores in 0..1: divided by the
+    # input size, both compare on one scale (float32 rounding grows with the pixel value).
+    scale = np.ones((diff.shape[1], 1), np.float32)
+    scale[:4] = max(x.shape[2:])
     return {
-        "max_abs_diff": float(np.abs(out.astype(np.float32) - ref).max()),
+        "max_abs_diff": float(diff.max()),
+        "max_abs_diff_normalized": float((diff / scale).max()),
         "output_shape": list(out.shape),
         "latency_ms": {"eager": eager_ms, "exported": _median_ms(run)},
     }

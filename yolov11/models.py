@@ -19,7 +19,11 @@ CFG_DIR = Path(__file__).parent / "cfg" / "models"
 SCALES = "nsmlx"
 _NAME = re.compile(r"^(?P<family>yolov11)(?P<scale>[nsmlx])(?P<variant>-[a-z0-9]+)?$")
 DESCRIPTIONS = {
-    "yolov11": "Ultralytics YOLO11 detection graph (C3k2 backbone, SPPF, C2PSA attention, P3-P5 heads)",
+    "yolov11": "Ultralytics YOLO11 detection graph (C3k2 backbone, SPPF, C2PSA attention, P3-P5 outputs)",
+    "yolov11-cbam": "YOLO11 with CBAM channel + spatial attention on each neck output",
+    "yolov11-head": "YOLO11 with AttnDetect: CBAM on each level inside the detection head",
+    "yolov11-p2": "YOLO11 with an extra stride-4 (P2) output for small objects",
+    "yolov11-spp": "YOLO11 with SPPFWide: parallel 5/9/13 max-pools instead of SPPF",
 }
 
 

@@ -156,6 +156,9 @@ def _patch_ultralytics() -> None:
     if any(SETTINGS.get(k) != v for k, v in wanted.items()):
         SETTINGS.update(wanted)
     checks.check_amp = trainer.check_amp = _offline_check_amp
+    from yolov11.nn import registry
+
+    registry.install()  # our modules become nameable in model YAMLs
 
 
 _prepared = False

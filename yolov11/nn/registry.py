@@ -1,0 +1,113 @@
+"""The only file that touches ultralytics.nn.tasks: lets model YAMLs name our modules.
+
+Ultralytics' ``parse_model`` finds modules in its own globals and computes channel arguments
+only for modules it knows (by identity). Rather than editing its source, ``install()`` wraps
+it: each row naming one of our modules is first built as a *stand-in* that Ultralytics sizes
+the same way (CBAM keeps channels like ``nn.Identity``; SPPFWide maps c1 -> c2 like ``SPPF``;
+AttnDetect takes the per-level channels like ``Detect``). A dry run (1x3x64x64) then tells each
+layer's input channels at the chosen width scale, and our module replaces its stand-in with
+the same ``i``/``f``/``type`` bookkeeping. Errors name the YAML row and module at fault.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from yolov11.errors import UserError
+
+TESTED_ULTRALYTICS = ("8.4.190",)  # parse_model's internals differ between releases
+
+
+@dataclass(frozen=True)
+class Registered:
+    stand_in: str  # an Ultralytics module parse_model already sizes like ours
+    stand_in_args: Callable[[list], list]  # our YAML args -> args the stand-in accepts
+    build: Callable[[object, list, torch.nn.Module], torch.nn.Module]  # (input channels, YAML args, stand-in) -> ours
+
+
+def _modules() -> dict[str, Registered]:
+    from yolov11.nn.cbam import CBAM
+    from yolov11.nn.heads import AttnDetect
+    from yolov11.nn.sppf import SPPFWide
+
+    return {
+        "CBAM": Registered("nn.Identity", lambda a: [], lambda c1, a, old: CBAM(c1, *a)),
+        "SPPFWide": Registered("SPPF", lambda a: a[:1], lambda c1, a, old: SPPFWide(c1, old.cv2.conv.out_channels, *a[1:])),
+        "AttnDetect": Registered("Detect", lambda a: a, lambda c1, a, old: AttnDetect(old.nc, old.reg_max, old.end2end, tuple(c1))),
+    }
+
+
+def _input_channels(model: torch.nn.Sequential, ch: int) -> dict[int, int | list[int]]:
+    """Channels entering each layer, from a dry run of the layer graph (as BaseModel runs it)."""
+    was_training = model.training
+    model.eval()
+    y, c_in = [], {}
+    x = torch.zeros(1, ch, 64, 64)
+    with torch.no_grad():
+        for m in model:
+            if m.f != -1:
+                x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
+            c_in[m.i] = x.shape[1] if isinstance(x, torch.Tensor) else [t.shape[1] for t in x]
+            x = m(x)
+            y.append(x)
+    model.train(was_training)
+    return c_in
+
+
+def _check_rows(d: dict, ours: dict[str, Registered]) -> None:
+    from ultralytics.nn import tasks
+
+    for i, (f, n, m, args) in enumerate(d.get("backbone", []) + d.get("head", [])):
+        name = str(m)
+        known = name in ours or name.startswith(("nn.", "torchvision.ops.")) or isinstance(getattr(tasks, name, None), type)
+        if not known:
+            raise UserError(f"model YAML row {i} [{f}, {n}, {name}, {args}]: unknown module {name!r} (ours: {', '.join(ours)})")
+
+
+def install() -> None:
+    """Wrap ultralytics.nn.tasks.parse_model (idempotent); refuses untested Ultralytics versions."""
+    import ultralytics
+    from ultralytics.nn import tasks
+    from ultralytics.utils import LOGGER
+
+    if getattr(tasks.parse_model, "yolov11_registry", False):
+        return
+    if ultralytics.__version__ not in TESTED_ULTRALYTICS:
+        raise RuntimeError(
+            f"yolov11's module registry was written for Ultralytics {', '.join(TESTED_ULTRALYTICS)}, found {ultralytics.__version__}: "
+            "install the pinned version (pip install -r requirements.txt)"
+        )
+    original = tasks.parse_model
+
+    def parse_model(d, ch, verbose=True):
+        ours = _modules()
+        _check_rows(d, ours)
+        rows = d["backbone"] + d["head"]
+        mine = {i: r for i, r in enumerate(rows) if r[2] in ours}
+        if not mine:
+            return original(d, ch, verbose)
+        shadow = copy.deepcopy(d)
+        for row in shadow["backbone"] + shadow["head"]:
+            if row[2] in ours:
+                row[2], row[3] = ours[row[2]].stand_in, ours[row[2]].stand_in_args(list(row[3]))
+        model, save = original(shadow, ch, verbose)
+        c_in = _input_channels(model, ch)
+        for i, (f, n, name, args) in mine.items():
+            old = model[i]
+            try:
+                new = ours[name].build(c_in[i], list(args), old)
+            except Exception as exc:  # a bad argument list in the YAML
+                raise UserError(f"model YAML row {i} [{f}, {n}, {name}, {args}]: {type(exc).__name__}: {exc}") from None
+            new.i, new.f, new.type = old.i, old.f, f"yolov11.nn.{name}"
+            new.np = sum(p.numel() for p in new.parameters())
+            model[i] = new
+            if verbose:
+                LOGGER.info(f"{i:>3} {name} replaces its stand-in: {new.np:,} parameters, input channels {c_in[i]}")
+        return model, save
+
+    parse_model.yolov11_registry = True
+    tasks.parse_model = parse_model
