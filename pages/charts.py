@@ -59,3 +59,10 @@ def box_centre_figure(boxes: pd.DataFrame) -> go.Figure:
     fig = px.density_heatmap(boxes.dropna(subset=["cx"]), x="cx", y="cy", nbinsx=20, nbinsy=20, title="where box centres fall")
     fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), xaxis_range=[0, 1], yaxis_range=[1, 0])
     return fig
+
+
+def zoo_figure(zoo: pd.DataFrame) -> go.Figure:
+    fig = px.scatter(zoo, x="gflops", y="CPU ms @320", size="params (M)", color="family", text="name", title="cost of each model: GFLOPs (640) vs measured CPU latency")
+    fig.update_traces(textposition="top center")
+    fig.update_layout(height=380, margin=dict(l=40, r=20, t=40, b=40))
+    return fig

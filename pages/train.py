@@ -6,12 +6,16 @@ status every second. A reload (or a second browser) re-attaches to the running r
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import gradio as gr
 
 from pages.charts import training_figure
+from pages.zoo import build_zoo
 from pages.common import AppContext, dataset_choices, py_args, refreshed, same_call, shows_user_errors
 from yolov11 import run_status
-from yolov11.models import zoo_names
+from yolov11.models import transfer_report, zoo_names
 from yolov11.train.settings import TrainSettings
 
 POLL_S = 1.0  # chart and log refresh; an epoch event shows within this
@@ -33,12 +37,13 @@ def build_train(ctx: AppContext) -> gr.Tab:
     with gr.Tab("Train") as tab:
         with gr.Row():
             dataset = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), elem_id="train-dataset", allow_custom_value=True)
-            model = gr.Dropdown(label="Model", choices=zoo_names(), value=d.model, elem_id="train-model")
+            model = gr.Dropdown(label="Model", choices=zoo_names(), value=d.model, elem_id="train-model", allow_custom_value=True)
             device = gr.Textbox(label="Device", value=d.device, info="cpu, or a GPU index such as 0", elem_id="train-device")
         with gr.Row():
             epochs = gr.Number(label="Epochs", value=d.epochs, precision=0, minimum=1, elem_id="train-epochs")
             imgsz = gr.Number(label="Image size", value=d.imgsz, precision=0, minimum=32, step=32, elem_id="train-imgsz")
             batch = gr.Number(label="Batch", value=d.batch, precision=0, minimum=1, elem_id="train-batch")
+        weights, transfer = build_zoo(ctx, model)
         with gr.Row():
             start = gr.Button("Start training", variant="primary", elem_id="start-button")
             stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
@@ -51,15 +56,23 @@ def build_train(ctx: AppContext) -> gr.Tab:
         shown = gr.State(None)  # what this browser last drew, per session
 
     @shows_user_errors
-    def start_training(dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str):
-        """Queue a training run; returns its id at once (training goes on in the background)."""
+    def start_training(dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str, weights: str | None = None):
+        """Queue a training run; returns its id at once (training goes on in the background), the
+        equivalent call, and how many tensors of the optional starting weights transfer."""
         settings = dict(epochs=int(epochs), imgsz=int(imgsz), batch=int(batch), device=device or "cpu")
+        note = ""
+        if weights:
+            kept = ctx.workspace.root / "weights" / Path(weights).name  # the upload's temp file goes away
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(weights, kept)
+            record = ctx.workspace.dataset(dataset or "")
+            t = transfer_report(model, kept, len(record["classes"]) if record else 80)
+            settings["weights"] = str(kept)
+            note = f"Starting from **{kept.name}**: {t['transferred']} of {t['total']} tensors transfer."
         run = ctx.jobs.submit(dataset or "", model, **settings)
-        snippet = same_call(
-            f"result = yolov11.train({py_args(data=dataset, model=model, **settings)})",
-            f"python -m yolov11 train --data {dataset} --model {model} --epochs {settings['epochs']} --imgsz {settings['imgsz']} --batch {settings['batch']} --device {settings['device']}",
-        )
-        return run, snippet
+        flags = "".join(f" --{k} {v}" for k, v in settings.items())
+        snippet = same_call(f"result = yolov11.train({py_args(data=dataset, model=model, **settings)})", f"python -m yolov11 train --data {dataset} --model {model}{flags}")
+        return run, snippet, note
 
     @shows_user_errors
     def training_status(run: str = "") -> dict:
@@ -84,7 +97,7 @@ def build_train(ctx: AppContext) -> gr.Tab:
         run = run or ctx.jobs.latest()
         return f"{run}: {ctx.jobs.stop(run)}" if run else "nothing to stop"
 
-    start.click(start_training, [dataset, model, epochs, imgsz, batch, device], [run_id, code], api_name="start_training")
+    start.click(start_training, [dataset, model, epochs, imgsz, batch, device, weights], [run_id, code, transfer], api_name="start_training")
     stop.click(stop_training, run_id, progress, api_name="stop_training")
     timer.tick(poll, [run_id, shown], [progress, chart, log, shown], show_progress="hidden", api_visibility="private")
     with tab:  # gr.api adds a component; inside the tab, not directly under gr.Tabs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def test_import_train_evaluate_export_predict(server, tiny_zip):
     assert "hardhat-tiny" in [row[0] for row in table["data"]]
     assert "yolov11.import_dataset(" in code and "python -m yolov11 import" in code
 
-    run, code = client.predict("hardhat-tiny", "yolov11n", 1, 64, 8, "cpu", api_name="/start_training")
+    run, code, note = client.predict("hardhat-tiny", "yolov11n", 1, 64, 8, "cpu", None, api_name="/start_training")
     assert ws.run(run)["status"] in ("queued", "running", "done") and "python -m yolov11 train --data hardhat-tiny" in code
     status = wait_for(client, run, {"done", "failed"})
     assert status["status"] == "done", status["error"]
@@ -61,6 +62,14 @@ def test_import_train_evaluate_export_predict(server, tiny_zip):
     annotated, detections, _ = client.predict(run, handle_file(str(image)), 0.05, api_name="/predict")
     assert Path(annotated).is_file() and detections["headers"] == ["class", "confidence", "box"]
 
+    # A zoo variant started from this run's weights: the stock layers transfer, CBAM's are new.
+    best = ws.run_weights(run)
+    run2, code, note = client.predict("hardhat-tiny", "yolov11n-cbam", 1, 64, 8, "cpu", handle_file(str(best)), api_name="/start_training")
+    transferred, total = map(int, re.search(r"(\d+) of (\d+) tensors transfer", note).groups())
+    assert total / 2 < transferred < total and "--weights" in code  # the Detect head moved to row 26: matched by name, it starts fresh
+    assert wait_for(client, run2, {"done", "failed"})["status"] == "done"
+    assert any(f"{transferred}/{total} tensors transfer" in line for line in client.predict(run2, api_name="/training_status")["log"])
+
 
 def test_stop_and_reattach_from_a_second_client(server, tiny_zip):
     url, ws = server
@@ -70,7 +79,7 @@ def test_stop_and_reattach_from_a_second_client(server, tiny_zip):
     for earlier in ws.runs():  # one training at a time: let an earlier test's run finish first
         if earlier["status"] in ("queued", "running"):
             wait_for(first, earlier["id"], {"done", "stopped", "failed"})
-    run, _ = first.predict("hardhat-tiny", "yolov11n", 50, 64, 2, "cpu", api_name="/start_training")
+    run, _, _ = first.predict("hardhat-tiny", "yolov11n", 50, 64, 2, "cpu", None, api_name="/start_training")
     status = wait_for(second, "", {"running"})  # a fresh page: no run id, shows the running one
     assert status["run"] == run
     while not status["batches"]:
@@ -84,9 +93,9 @@ def test_bad_request_gets_a_clear_error_and_the_app_keeps_serving(server):
     url, _ = server
     client = Client(url, verbose=False)
     with pytest.raises(Exception, match="--data no-such-dataset: not a dataset"):
-        client.predict("no-such-dataset", "yolov11n", 1, 64, 8, "cpu", api_name="/start_training")
+        client.predict("no-such-dataset", "yolov11n", 1, 64, 8, "cpu", None, api_name="/start_training")
     with pytest.raises(Exception, match="--imgsz 100: must be a multiple of 32"):
-        client.predict("hardhat-tiny", "yolov11n", 1, 100, 8, "cpu", api_name="/start_training")
+        client.predict("hardhat-tiny", "yolov11n", 1, 100, 8, "cpu", None, api_name="/start_training")
     assert client.predict("", api_name="/training_status")["status"]  # still serving
 
 

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", default=TrainSettings.model, help="zoo name (yolov11n, yolov11s, ...), a .yaml or a .pt")
     for name, field in TrainSettings.__dataclass_fields__.items():
         if name not in ("model", "extra"):
-            kind = float if name == "warmup_epochs" else str if name == "device" else int
+            kind = {"warmup_epochs": float, "device": str, "weights": str}.get(name, int)
             c.add_argument(f"--{name.replace('_', '-')}", type=kind, default=field.default, help=f"default: {field.default}")
 
     c = cmd("eval", "evaluate a run or weights; or COCO JSON detections against ground truth")

@@ -9,6 +9,8 @@ resolves to the path ``cfg/models/<name>.yaml``, which Ultralytics maps to the f
 from __future__ import annotations
 
 import re
+import statistics
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,24 +54,81 @@ def resolve_model(model: str | Path) -> str:
     raise UserError(f"--model {text}: not a zoo model ({', '.join(zoo_names()[:5])}, ...), a .yaml or a .pt file")
 
 
-@lru_cache(maxsize=None)
-def describe(name: str) -> dict:
-    """Params, GFLOPs (at 640) and output strides of a zoo model, built on the CPU."""
+def build(model: str, nc: int | None = None):
+    """An Ultralytics DetectionModel (CPU, train mode) from a zoo name or a model YAML."""
     offline.prepare()
     from ultralytics.nn.tasks import DetectionModel
+
+    return DetectionModel(resolve_model(model), nc=nc, verbose=False)
+
+
+def _family_scale(model: str) -> tuple[str, str]:
+    match = _NAME.match(str(model))
+    if match:
+        return match["family"] + (match["variant"] or ""), match["scale"]
+    return Path(str(model)).stem, ""
+
+
+@lru_cache(maxsize=None)
+def describe(model: str) -> dict:
+    """Params, GFLOPs (at 640) and output strides of a zoo model or model YAML."""
+    offline.prepare()
     from ultralytics.utils.torch_utils import get_flops
 
-    model = DetectionModel(resolve_model(name), verbose=False)
-    match = _NAME.match(name)
+    net = build(model)
+    family, scale = _family_scale(model)
     return {
-        "name": name,
-        "family": match["family"] + (match["variant"] or ""),
-        "scale": match["scale"],
-        "params": sum(p.numel() for p in model.parameters()),
-        "gflops": round(get_flops(model, 640), 2),
-        "strides": [int(s) for s in model.stride.tolist()],
-        "description": DESCRIPTIONS.get(match["family"] + (match["variant"] or ""), ""),
+        "name": str(model),
+        "family": family,
+        "scale": scale,
+        "params": sum(p.numel() for p in net.parameters()),
+        "gflops": round(get_flops(net, 640), 2),
+        "strides": [int(s) for s in net.stride.tolist()],
+        "description": DESCRIPTIONS.get(family, "your model YAML"),
     }
+
+
+@lru_cache(maxsize=None)
+def measure_latency(model: str, imgsz: int = 320, runs: int = 5) -> float:
+    """Median CPU milliseconds of one 1x3ximgszximgsz forward pass, conv+BN fused as at inference."""
+    import torch
+
+    net = build(model).fuse(verbose=False).eval()
+    x = torch.zeros(1, 3, imgsz, imgsz)
+    times = []
+    with torch.inference_mode():
+        net(x)  # warm-up
+        for _ in range(runs):
+            t = time.perf_counter()
+            net(x)
+            times.append((time.perf_counter() - t) * 1000)
+    return round(statistics.median(times), 2)
+
+
+def model_card(model: str) -> list[dict]:
+    """The layer table: index, inputs, module, parameters and arguments-free type name."""
+    net = build(model)
+    return [{"layer": m.i, "from": m.f, "module": str(m.type).rsplit(".", 1)[-1], "params": int(m.np)} for m in net.model]
+
+
+def transfer_report(model: str, weights: str | Path, nc: int) -> dict:
+    """How many tensors of ``weights`` (a .pt) fit ``model`` built for ``nc`` classes: the ones
+    Ultralytics' trainer will copy when training starts from them. Loading a .pt runs pickle
+    code: call it only on files the user chose."""
+    offline.prepare()
+    from ultralytics.nn.tasks import load_checkpoint
+    from ultralytics.utils.torch_utils import intersect_dicts
+
+    path = Path(weights).expanduser()
+    if not path.is_file() or path.suffix != ".pt":
+        raise UserError(f"--weights {weights}: not an existing .pt file")
+    try:
+        source, _ = load_checkpoint(str(path))
+    except Exception as exc:
+        raise UserError(f"--weights {path.name}: not a loadable Ultralytics checkpoint ({type(exc).__name__}: {exc})") from None
+    target = build(model, nc=nc).state_dict()
+    fits = intersect_dicts(source.float().state_dict(), target)
+    return {"weights": str(path), "transferred": len(fits), "total": len(target)}
 
 
 def list_models(scales: str = SCALES) -> list[dict]:

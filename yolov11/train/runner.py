@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from yolov11 import offline
 from yolov11.errors import UserError
-from yolov11.models import resolve_model
+from yolov11.models import resolve_model, transfer_report
 from yolov11.train.events import EventLog
 from yolov11.train.settings import TrainSettings
 from yolov11.workspace import Workspace
@@ -147,6 +148,11 @@ def train(
     events = EventLog(run_dir / "events.jsonl", run_id, on_event)
     stop = stop or threading.Event()
     ws.update_run(run_id, status="running", pid=os.getpid())
+    transfer = None
+    if cfg.weights:
+        nc = len((yaml.safe_load(Path(data_yaml).read_text()) or {}).get("names") or [])
+        transfer = transfer_report(str(model), cfg.weights, nc)
+        events.write("log", level="info", message=f"initialising from {Path(cfg.weights).name}: {transfer['transferred']}/{transfer['total']} tensors transfer")
     overrides = {"model": model_src, "data": str(data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True, **cfg.ultralytics_args()}
     handler = _LogToEvents(events)
     logger = logging.getLogger("ultralytics")
@@ -176,4 +182,4 @@ def train(
             torch.cuda.empty_cache()
     events.write("status", status=status, metrics=metrics, weights=str(best))
     ws.update_run(run_id, status=status, metrics=metrics)
-    return {"run": run_id, "dir": str(run_dir), "status": status, "metrics": metrics, "weights": str(best)}
+    return {"run": run_id, "dir": str(run_dir), "status": status, "metrics": metrics, "weights": str(best), "transfer": transfer}

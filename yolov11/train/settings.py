@@ -27,6 +27,7 @@ class TrainSettings:
     workers: int = 0  # in-process loading: no fork inside the app's threads; raise on GPU boxes
     seed: int = 0  # same seed, same split and augmentation order
     patience: int = 50  # early stopping after this many epochs without improvement
+    weights: str | None = None  # a .pt whose matching tensors initialise the model (pickle: trusted files only)
     extra: dict[str, Any] = field(default_factory=dict)  # any other Ultralytics train argument
 
     def validate(self) -> "TrainSettings":
@@ -43,7 +44,9 @@ class TrainSettings:
         return self
 
     def ultralytics_args(self) -> dict[str, Any]:
-        args = {k: v for k, v in asdict(self).items() if k not in ("model", "extra")}
+        args = {k: v for k, v in asdict(self).items() if k not in ("model", "extra", "weights")}
+        if self.weights:
+            args["pretrained"] = self.weights  # Ultralytics copies the tensors whose names and shapes match
         args["nbs"] = self.nbs or (self.batch if self.batch > 0 else 64)  # auto batch (-1): Ultralytics' 64
         args["amp"] = self.device != "cpu"  # AMP on GPU (checked offline); CPU has none
         args.update(self.extra)
