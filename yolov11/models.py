@@ -32,7 +32,7 @@ DESCRIPTIONS = {
 def zoo_names() -> list[str]:
     """Every zoo model name, family by family, scales n..x."""
     names = []
-    for yaml_file in sorted(CFG_DIR.glob("*.yaml")):
+    for yaml_file in sorted(CFG_DIR.glob("*.yaml"), key=lambda p: ("-" in p.stem, p.stem)):  # stock family first
         family, _, variant = yaml_file.stem.partition("-")
         names += [f"{family}{s}{'-' + variant if variant else ''}" for s in SCALES]
     return names
