@@ -58,6 +58,6 @@ def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Markdown
         return gr.update(choices=choices, value=str(dest))
 
     compare.click(compare_models, scales, [table, chart], api_visibility="private")
-    model.change(show_card, model, card, api_visibility="private")
+    gr.on([model.change, ctx.blocks.load], show_card, model, card, api_visibility="private")
     own_yaml.upload(add_yaml, own_yaml, model, api_visibility="private")
     return weights, transfer
