@@ -85,15 +85,15 @@ def test_trained_checkpoints_reload_in_a_fresh_process(trained):
         "out = {}\nfor name, path in json.loads(sys.argv[1]).items():\n"
         "    m = YOLO(path)\n"
         "    r = m.predict(sys.argv[2], imgsz=64, conf=0.0, verbose=False)[0]\n"
-        "    out[name] = [type(m.model.model[-1]).__name__, len(r.boxes) >= 0, sorted(set(type(x).__module__.split('.')[0] for x in m.model.modules()))]\n"
+        "    out[name] = [type(m.model.model[-1]).__name__, list(r.boxes.data.shape[1:]), sorted(set(type(x).__module__.split('.')[0] for x in m.model.modules()))]\n"
         "print(json.dumps(out))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, json.dumps({k: str(v) for k, v in weights.items()}), str(image)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     assert loaded.keys() == weights.keys()
-    for name, (head, ran, packages) in loaded.items():
-        assert ran and head == ("AttnDetect" if name.endswith("-head") else "Detect")
+    for name, (head, box_columns, packages) in loaded.items():
+        assert box_columns == [6] and head == ("AttnDetect" if name.endswith("-head") else "Detect")  # x1 y1 x2 y2 conf cls
         assert ("yolov11" in packages) == (name.partition("-")[2] in OURS)
 
 
