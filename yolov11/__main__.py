@@ -111,7 +111,6 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
     """Run one command; returns (JSON-able result, human summary)."""
     import yolov11
     from yolov11.data.report import summarize
-    from yolov11.train.status import run_status
     from yolov11.workspace import Workspace
 
     ws = Workspace.at(None)

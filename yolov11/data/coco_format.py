@@ -12,10 +12,9 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
-from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, files_under, images_under, load_json, split_of
+from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, as_boxes, files_under, images_under, load_json, pixel_box, split_of
 from yolov11.errors import UserError
 
 
@@ -112,16 +111,8 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
                     issues.append(Issue(at, "bbox is not [x, y, w, h]", "dropped"))
                     continue
                 x, y, w, h = (float(v) for v in bbox)
-                x1, y1 = max(x, 0.0), max(y, 0.0)
-                x2, y2 = min(x + w, width), min(y + h, height)
-                if x2 - x1 <= 0 or y2 - y1 <= 0:
-                    issues.append(Issue(at, "zero-area or outside box", "dropped"))
-                    continue
-                if (x1, y1, x2, y2) != (x, y, x + w, y + h):
-                    issues.append(Issue(at, "box extends outside the image", "fixed: clipped to the image"))
-                rows.append((cat_map[cid], (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height))
-            boxes = np.array(rows, dtype=np.float32).reshape(-1, 5) if rows else empty_boxes()
-            samples.append(Sample(image=found, boxes=boxes, split=split, label_issues=len(issues) - before))
+                rows.append(pixel_box(cat_map[cid], x, y, x + w, y + h, width, height, at, issues))
+            samples.append(Sample(image=found, boxes=as_boxes(rows), split=split, label_issues=len(issues) - before))
     unreferenced = [p for p in on_disk if os.path.normpath(p) not in referenced]
     if unreferenced:
         counts["unreferenced_images"] = len(unreferenced)

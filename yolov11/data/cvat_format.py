@@ -7,9 +7,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 
-from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, files_under, images_under
+from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, as_boxes, files_under, images_under, pixel_box
 from yolov11.errors import UserError
 
 
@@ -67,15 +66,9 @@ def read_cvat(root: Path, reason: str) -> SourceDataset:
         width, height = float(img.get("width", 0)), float(img.get("height", 0))
         rows, before = [], len(issues)
         for k, el in enumerate((e for e in img if e.tag in ("box", "polygon")), 1):
-            x1, y1, x2, y2 = _corners(el)
             counts["polygons_to_boxes"] += el.tag == "polygon"
-            x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
-            if x2 <= x1 or y2 <= y1:
-                issues.append(Issue(f"{rel}: image {img.get('name')!r} shape {k}", "zero-area or outside box", "dropped"))
-                continue
-            rows.append((index[el.get("label")], (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height))
-        boxes = np.array(rows, np.float32).reshape(-1, 5) if rows else empty_boxes()
-        samples.append(Sample(image, boxes, SPLIT_ALIASES.get(img.get("subset", "").lower()), len(issues) - before))
+            rows.append(pixel_box(index[el.get("label")], *_corners(el), width, height, f"{rel}: image {img.get('name')!r} shape {k}", issues))
+        samples.append(Sample(image, as_boxes(rows), SPLIT_ALIASES.get(img.get("subset", "").lower()), len(issues) - before))
     if not samples:
         raise UserError(f"{root.name}: CVAT XML found but none of its images exist under the archive")
     return SourceDataset("cvat", names, samples, reason, issues, counts, dict(index))

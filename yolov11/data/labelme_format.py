@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
-from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, files_under, load_json, split_of
+from yolov11.data.source import Issue, Sample, SourceDataset, as_boxes, files_under, load_json, pixel_box, split_of
 from yolov11.errors import UserError
 
 
@@ -53,13 +52,8 @@ def read_labelme(root: Path, reason: str) -> SourceDataset:
                 issues.append(Issue(f"{rel}: shape {k}", f"shape_type {shape.get('shape_type')!r} is not a box or polygon", "skipped"))
                 continue
             xs, ys = [float(p[0]) for p in pts], [float(p[1]) for p in pts]
-            x1, y1, x2, y2 = max(min(xs), 0), max(min(ys), 0), min(max(xs), width), min(max(ys), height)
-            if x2 <= x1 or y2 <= y1:
-                issues.append(Issue(f"{rel}: shape {k}", "zero-area or outside box", "dropped"))
-                continue
-            rows.append((index[str(shape["label"])], (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height))
-        boxes = np.array(rows, np.float32).reshape(-1, 5) if rows else empty_boxes()
-        samples.append(Sample(image, boxes, split_of(image, root), len(issues) - before))
+            rows.append(pixel_box(index[str(shape["label"])], min(xs), min(ys), max(xs), max(ys), width, height, f"{rel}: shape {k}", issues))
+        samples.append(Sample(image, as_boxes(rows), split_of(image, root), len(issues) - before))
     if not samples:
         raise UserError(f"{root.name}: LabelMe JSON found but none of its images exist")
     return SourceDataset("labelme", names, samples, reason, issues, {}, dict(index))

@@ -101,5 +101,25 @@ def forget_scans() -> None:
     _files_under.cache_clear()
 
 
+def pixel_box(cls: int, x1: float, y1: float, x2: float, y2: float, width: float, height: float, at: str, issues: list[Issue]) -> tuple | None:
+    """A box in pixel corners -> (class, cx, cy, w, h) normalised, clipped to the image.
+
+    Readers of pixel-based formats (COCO, VOC, CVAT, LabelMe) share it, so each reports a box
+    outside the image (clipped) or with no area left (dropped) the same way."""
+    cx1, cy1, cx2, cy2 = max(x1, 0.0), max(y1, 0.0), min(x2, width), min(y2, height)
+    if cx2 <= cx1 or cy2 <= cy1:
+        issues.append(Issue(at, "zero-area or outside box", "dropped"))
+        return None
+    if (cx1, cy1, cx2, cy2) != (x1, y1, x2, y2):
+        issues.append(Issue(at, "box extends outside the image", "fixed: clipped to the image"))
+    return cls, (cx1 + cx2) / 2 / width, (cy1 + cy2) / 2 / height, (cx2 - cx1) / width, (cy2 - cy1) / height
+
+
+def as_boxes(rows: list[tuple | None]) -> np.ndarray:
+    """(n, 5) float32 from the rows ``pixel_box`` kept."""
+    kept = [r for r in rows if r is not None]
+    return np.array(kept, np.float32).reshape(-1, 5) if kept else empty_boxes()
+
+
 def empty_boxes() -> np.ndarray:
     return np.zeros((0, 5), dtype=np.float32)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
-from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, empty_boxes, files_under, images_under
+from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, as_boxes, empty_boxes, files_under, images_under, pixel_box
 from yolov11.errors import UserError
 
 
@@ -101,15 +100,8 @@ def read_voc(root: Path, reason: str, include_difficult: bool = False) -> Source
             except ValueError:
                 issues.append(Issue(at, "bndbox lacks xmin/ymin/xmax/ymax numbers", "dropped"))
                 continue
-            cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
-            if cx2 <= cx1 or cy2 <= cy1:
-                issues.append(Issue(at, "zero-area or outside box", "dropped"))
-                continue
-            if (cx1, cy1, cx2, cy2) != (x1, y1, x2, y2):
-                issues.append(Issue(at, "box extends outside the image", "fixed: clipped to the image"))
-            rows.append((index[_text(obj, "name")], (cx1 + cx2) / 2 / width, (cy1 + cy2) / 2 / height, (cx2 - cx1) / width, (cy2 - cy1) / height))
-        boxes = np.array(rows, np.float32).reshape(-1, 5) if rows else empty_boxes()
-        samples.append(Sample(image, boxes, split_of.get(image.stem), len(issues) - before))
+            rows.append(pixel_box(index[_text(obj, "name")], x1, y1, x2, y2, width, height, at, issues))
+        samples.append(Sample(image, as_boxes(rows), split_of.get(image.stem), len(issues) - before))
     for image in images:
         if image not in used:
             counts["backgrounds"] += 1
