@@ -49,8 +49,7 @@ class TrainingJobs:
 
     def submit(self, data: str, model: str = TrainSettings.model, **settings: Any) -> str:
         """Validate, register as queued and enqueue; returns the run id at once."""
-        known = set(TrainSettings.__dataclass_fields__) - {"model", "extra"}
-        cfg = TrainSettings(model=model, **{k: v for k, v in settings.items() if k in known}).validate()
+        cfg = TrainSettings.of(model, **settings)
         data_yaml = self.ws.resolve_data(data)
         resolve_model(model)
         run_id = self.ws.new_run_id(model)

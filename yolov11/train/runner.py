@@ -134,10 +134,7 @@ def train(
     from ultralytics.models.yolo.detect import DetectionTrainer
 
     ws = Workspace.at(workspace)
-    known = set(TrainSettings.__dataclass_fields__) - {"model", "extra"}
-    cfg = TrainSettings(model=str(model), **{k: v for k, v in settings.items() if k in known})
-    cfg.extra = {k: v for k, v in settings.items() if k not in known}
-    cfg.validate()
+    cfg = TrainSettings.of(model, **settings)
     data_yaml = ws.resolve_data(data)
     model_src = resolve_model(model)
     dataset = str(data) if ws.dataset(str(data)) else str(data_yaml)

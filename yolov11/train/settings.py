@@ -30,6 +30,14 @@ class TrainSettings:
     weights: str | None = None  # a .pt whose matching tensors initialise the model (pickle: trusted files only)
     extra: dict[str, Any] = field(default_factory=dict)  # any other Ultralytics train argument
 
+    @classmethod
+    def of(cls, model: str, **settings: Any) -> "TrainSettings":
+        """Validated settings from keyword arguments; unknown keys go to ``extra`` (Ultralytics')."""
+        known = set(cls.__dataclass_fields__) - {"model", "extra"}
+        cfg = cls(model=str(model), **{k: v for k, v in settings.items() if k in known})
+        cfg.extra = {k: v for k, v in settings.items() if k not in known}
+        return cfg.validate()
+
     def validate(self) -> "TrainSettings":
         """Raise UserError naming the field at fault before anything starts."""
         for name in ("epochs", "imgsz", "batch"):
