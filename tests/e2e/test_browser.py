@@ -30,6 +30,10 @@ def chart_points(page: Page) -> int:
 def test_demo_dataset_is_listed_without_upload(page: Page):
     expect(page.locator("#datasets-table")).to_contain_text("demo-hardhat")
     expect(page.locator("#datasets-table")).to_contain_text("helmet, head, vest")
+    expect(page.locator("#health-summary")).to_contain_text("300 images")
+    expect(page.locator("#dataset-gallery img").first).to_be_visible()  # labels drawn on the demo images
+    pick(page, "gallery-problem", "no labels")
+    expect(page.locator("#dataset-gallery img")).to_have_count(0)  # every demo image has boxes
 
 
 def test_upload_train_evaluate_export(page: Page, upload_zip):
