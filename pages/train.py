@@ -47,6 +47,7 @@ def build_train(ctx: AppContext) -> gr.Tab:
         with gr.Row():
             start = gr.Button("Start training", variant="primary", elem_id="start-button")
             stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
+            resume = gr.Button("Resume (to the epochs above)", elem_id="resume-button")
         run_id = gr.Textbox(label="Run", interactive=False, elem_id="train-run")
         progress = gr.Markdown(elem_id="train-progress")
         chart = gr.Plot(label="Live training chart", elem_id="train-chart")
@@ -97,6 +98,14 @@ def build_train(ctx: AppContext) -> gr.Tab:
         run = run or ctx.jobs.latest()
         return f"{run}: {ctx.jobs.stop(run)}" if run else "nothing to stop"
 
+    @shows_user_errors
+    def resume_training(run: str, epochs: float):
+        """Continue a stopped or interrupted run (the shown one when empty) to ``epochs`` in all."""
+        run = run or ctx.jobs.latest()
+        ctx.jobs.resume(run, int(epochs) if epochs else None)
+        return run, same_call(f"result = yolov11.resume({py_args(run_id=run, epochs=int(epochs))})", f"python -m yolov11 resume --run {run} --epochs {int(epochs)}")
+
+    resume.click(resume_training, [run_id, epochs], [run_id, code], api_name="resume_training")
     start.click(start_training, [dataset, model, epochs, imgsz, batch, device, weights], [run_id, code, transfer], api_name="start_training")
     stop.click(stop_training, run_id, progress, api_name="stop_training")
     timer.tick(poll, [run_id, shown], [progress, chart, log, shown], show_progress="hidden", api_visibility="private")

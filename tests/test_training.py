@@ -73,3 +73,27 @@ def test_bad_settings_are_refused_before_anything_starts(workspace):
     with pytest.raises(yolov11.UserError, match="--data nope: not a dataset"):
         yolov11.train("nope", workspace=workspace)
     assert workspace.runs() == []
+
+
+def test_resume_continues_a_stopped_run_and_extends_a_finished_one(tiny_zip, workspace):
+    yolov11.import_dataset(tiny_zip, workspace=workspace)
+    stop = threading.Event()
+
+    def stop_in_epoch_two(e):
+        if e["type"] == "batch" and e["epoch"] == 2:
+            stop.set()
+
+    first = yolov11.train("hardhat-tiny", "yolov11n", epochs=3, imgsz=64, batch=4, workspace=workspace, stop=stop, on_event=stop_in_epoch_two)
+    assert first["status"] == "stopped"
+    resumed = yolov11.resume(first["run"], workspace=workspace)
+    assert resumed["status"] == "done" and resumed["dir"] == first["dir"]
+    more = yolov11.resume(first["run"], epochs=4, workspace=workspace)
+    assert more["status"] == "done"
+    events, _ = read_events(Path(first["dir"]) / "events.jsonl")
+    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3, 4]
+    assert [e["status"] for e in events if e["type"] == "status"] == ["running", "stopped", "running", "done", "running", "done"]
+    assert workspace.run(first["run"])["status"] == "done" and workspace.run(first["run"])["settings"]["epochs"] == 4
+    import pytest
+
+    with pytest.raises(yolov11.UserError, match="has done 4 of 4 epochs: pass --epochs N with N > 4"):
+        yolov11.resume(first["run"], workspace=workspace)

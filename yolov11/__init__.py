@@ -17,6 +17,7 @@ from yolov11.evaluate import coco_evaluate, evaluate
 from yolov11.export import export_model
 from yolov11.models import list_models
 from yolov11.predict import predict
+from yolov11.train.resume import resume
 from yolov11.train.runner import train
 from yolov11.train.status import run_status
 from yolov11.workspace import Workspace
@@ -32,6 +33,7 @@ __all__ = [
     "import_dataset",
     "list_models",
     "predict",
+    "resume",
     "run_status",
     "train",
 ]

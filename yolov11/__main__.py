@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
             kind = {"warmup_epochs": float, "device": str, "weights": str}.get(name, int)
             c.add_argument(f"--{name.replace('_', '-')}", type=kind, default=field.default, help=f"default: {field.default}")
 
+    c = cmd("resume", "continue a stopped or interrupted run, optionally to more epochs")
+    c.add_argument("--run", required=True)
+    c.add_argument("--epochs", type=int, help="total epochs to reach (default: the run's plan)")
+
     c = cmd("eval", "evaluate a run or weights; or COCO JSON detections against ground truth")
     c.add_argument("--run")
     c.add_argument("--weights")
@@ -136,6 +140,10 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
         settings = {k: getattr(args, k) for k in TrainSettings.__dataclass_fields__ if k not in ("model", "extra")}
         r = yolov11.train(args.data, args.model, workspace=ws, **settings)
         r = {k: r[k] for k in ("run", "dir", "status", "metrics")} | {"weights": r["weights"]}
+        m = r["metrics"]
+        return r, f"run {r['run']} {r['status']}: mAP50 {m.get('mAP50', 0):.3f}, mAP50-95 {m.get('mAP50-95', 0):.3f}\n  -> {r['dir']}"
+    if args.command == "resume":
+        r = yolov11.resume(args.run, args.epochs, workspace=ws)
         m = r["metrics"]
         return r, f"run {r['run']} {r['status']}: mAP50 {m.get('mAP50', 0):.3f}, mAP50-95 {m.get('mAP50-95', 0):.3f}\n  -> {r['dir']}"
     if args.command == "eval":

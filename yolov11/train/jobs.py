@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from yolov11.models import resolve_model
+from yolov11.train.resume import resumable_checkpoint, resume
 from yolov11.train.runner import train
 from yolov11.train.settings import TrainSettings
 from yolov11.workspace import Workspace
@@ -59,6 +60,14 @@ class TrainingJobs:
         self._queue.put((run_id, {"data": data, "model": model, **settings}))
         return run_id
 
+    def resume(self, run_id: str, epochs: int | None = None) -> str:
+        """Queue a stopped or interrupted run to continue (checked now, run in turn)."""
+        resumable_checkpoint(self.ws, run_id)
+        self.ws.update_run(run_id, status="queued")
+        self._stops[run_id] = threading.Event()
+        self._queue.put((run_id, {"resume": True, "epochs": epochs}))
+        return run_id
+
     def stop(self, run_id: str) -> str:
         """Stop a running run within one batch, or cancel a queued one; returns the new status."""
         record = self.ws.require_run(run_id)
@@ -83,7 +92,10 @@ class TrainingJobs:
                 continue
             self.current = run_id
             try:
-                train(workspace=self.ws, run_id=run_id, stop=stop, **kwargs)
+                if kwargs.pop("resume", False):
+                    resume(run_id, kwargs["epochs"], workspace=self.ws, stop=stop)
+                else:
+                    train(workspace=self.ws, run_id=run_id, stop=stop, **kwargs)
             except Exception:  # recorded as "failed" in the registry and events by train()
                 LOG.exception("training run %s failed", run_id)
             finally:

@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from yolov11.train.settings import TrainSettings
 from yolov11.workspace import Workspace
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ultralytics colours its log lines
+RESUME_FILE = "resume.pt"  # weights/ copy of last.pt with optimizer state, for resume
 BATCH_EVENT_INTERVAL = 0.5  # seconds: live enough for a chart, small files for long runs
 METRIC_KEYS = {  # Ultralytics' result keys -> the short names of our events and tables
     "metrics/precision(B)": "precision",
@@ -94,6 +96,11 @@ class _Callbacks:
                 eta_s=round(elapsed / max(done, 1) * (total - done), 1),
             )
 
+    def on_model_save(self, trainer) -> None:
+        # Ultralytics strips last.pt of its optimizer when training ends (also after a stop);
+        # this copy keeps what resuming needs.
+        shutil.copyfile(trainer.last, Path(trainer.wdir) / RESUME_FILE)
+
     def on_train_epoch_end(self, trainer) -> None:
         self.epoch_pending = True  # the next on_fit_epoch_end is this epoch's, not final_eval's
 
@@ -127,12 +134,10 @@ def train(
     """Train ``model`` on ``data`` (a workspace dataset name or a data.yaml path).
 
     ``settings`` are TrainSettings fields (epochs, imgsz, batch, device, workers, seed,
-    patience) or any other Ultralytics train argument. Returns
-    ``{"run", "dir", "status", "metrics", "weights"}``.
+    patience, weights) or any other Ultralytics train argument. Returns
+    ``{"run", "dir", "status", "metrics", "weights", "transfer"}``.
     """
     offline.prepare()
-    from ultralytics.models.yolo.detect import DetectionTrainer
-
     ws = Workspace.at(workspace)
     cfg = TrainSettings.of(model, **settings)
     data_yaml = ws.resolve_data(data)
@@ -144,13 +149,21 @@ def train(
     run_dir = ws.runs_dir / run_id
     events = EventLog(run_dir / "events.jsonl", run_id, on_event)
     stop = stop or threading.Event()
-    ws.update_run(run_id, status="running", pid=os.getpid())
     transfer = None
     if cfg.weights:
         nc = len((yaml.safe_load(Path(data_yaml).read_text()) or {}).get("names") or [])
         transfer = transfer_report(str(model), cfg.weights, nc)
         events.write("log", level="info", message=f"initialising from {Path(cfg.weights).name}: {transfer['transferred']}/{transfer['total']} tensors transfer")
     overrides = {"model": model_src, "data": str(data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True, **cfg.ultralytics_args()}
+    return {**run_trainer(ws, run_id, overrides, events, stop), "transfer": transfer}
+
+
+def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, stop: threading.Event) -> dict:
+    """Run Ultralytics' DetectionTrainer with our callbacks on a registered run (new or resumed)
+    and record how it ended; returns ``{"run", "dir", "status", "metrics", "weights"}``."""
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    ws.update_run(run_id, status="running", pid=os.getpid())
     handler = _LogToEvents(events)
     logger = logging.getLogger("ultralytics")
     logger.addHandler(handler)
@@ -158,7 +171,7 @@ def train(
     try:
         trainer = DetectionTrainer(overrides=overrides)
         hooks = _Callbacks(events, stop)
-        for name in ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end"):
+        for name in ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end", "on_model_save"):
             trainer.add_callback(name, getattr(hooks, name))
         trainer.train()
         metrics = short_metrics(trainer.metrics or {})
@@ -179,4 +192,4 @@ def train(
             torch.cuda.empty_cache()
     events.write("status", status=status, metrics=metrics, weights=str(best))
     ws.update_run(run_id, status=status, metrics=metrics)
-    return {"run": run_id, "dir": str(run_dir), "status": status, "metrics": metrics, "weights": str(best), "transfer": transfer}
+    return {"run": run_id, "dir": str(ws.runs_dir / run_id), "status": status, "metrics": metrics, "weights": str(best)}
