@@ -87,6 +87,10 @@ def test_stop_and_reattach_from_a_second_client(server, tiny_zip):
     assert "stopping" in second.predict(run, api_name="/stop_training") or ws.run(run)["status"] == "stopped"
     final = wait_for(first, run, {"stopped", "done", "failed"}, timeout=120)
     assert final["status"] == "stopped" and final["epoch"] < 50
+    stopped_at = len(final["history"])
+    first.predict(run, stopped_at + 1, api_name="/resume_training")  # one more epoch than it reached
+    resumed = wait_for(first, run, {"done", "failed"}, timeout=300)
+    assert resumed["status"] == "done" and [h["epoch"] for h in resumed["history"]] == list(range(1, stopped_at + 2))
 
 
 def test_bad_request_gets_a_clear_error_and_the_app_keeps_serving(server):
