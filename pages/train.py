@@ -23,6 +23,10 @@ POLL_S = 1.0  # chart and log refresh; an epoch event shows within this
 
 def _progress_text(s: dict) -> str:
     line = f"**{s['run']}** · {s['status']} · epoch {s['epoch']}/{s['epochs'] or '?'} · {s['progress']:.0%}"
+    if s.get("queue_position"):
+        line += f" · position {s['queue_position']} in the queue"
+    elif s.get("queue"):
+        line += f" · {len(s['queue'])} run(s) waiting"
     if s["status"] == "running" and s["eta_s"] is not None:
         line += f" · ETA {s['eta_s']:.0f} s · {s['images_per_s'] or 0:.1f} img/s"
     if s["metrics"]:
@@ -80,7 +84,10 @@ def build_train(ctx: AppContext) -> gr.Tab:
         """Status of a run, or of the running (else newest) run when ``run`` is empty: status,
         epoch/epochs, progress 0..1, ETA, latest metrics, per-epoch history, batch losses, log tail."""
         run = run or ctx.jobs.latest()
-        return run_status(run, ctx.workspace) if run else {"run": None, "status": "none"}
+        if not run:
+            return {"run": None, "status": "none", "queue": ctx.jobs.queued()}
+        queue = ctx.jobs.queued()
+        return {**run_status(run, ctx.workspace), "queue": queue, "queue_position": queue.index(run) + 1 if run in queue else None}
 
     def poll(run: str, shown: tuple | None):
         """The timer's view of training_status: redraws only when something new arrived."""

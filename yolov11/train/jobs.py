@@ -78,6 +78,10 @@ class TrainingJobs:
             event.set()
         return self.ws.require_run(run_id)["status"] if record["status"] != "running" else "stopping"
 
+    def queued(self) -> list[str]:
+        """Queued runs, first to start first."""
+        return [r["id"] for r in sorted(self.ws.runs(), key=lambda r: r["created"]) if r["status"] == "queued"]
+
     def latest(self) -> str | None:
         """The running run, else the newest one: what a freshly opened page should show."""
         runs = self.ws.runs()

@@ -1,0 +1,81 @@
+"""The training queue, recovery of runs whose process died, and following events.jsonl written
+by another process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yolov11
+from helpers import ROOT
+from yolov11.train.events import read_events
+from yolov11.train.jobs import TrainingJobs
+
+
+def _wait(pred, timeout: float = 300, what: str = "condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_queue_runs_in_order_and_cancels(tiny_zip, workspace):
+    yolov11.import_dataset(tiny_zip, workspace=workspace)
+    jobs = TrainingJobs(workspace)
+    tiny = dict(epochs=1, imgsz=64, batch=8)
+    a = jobs.submit("hardhat-tiny", "yolov11n", **{**tiny, "epochs": 2})
+    b = jobs.submit("hardhat-tiny", "yolov11n", **tiny)
+    c = jobs.submit("hardhat-tiny", "yolov11n", **tiny)
+    assert jobs.queued()[-2:] == [b, c]
+    assert jobs.stop(c) == "stopped"  # cancelled while waiting: never starts
+    _wait(lambda: workspace.run(b)["status"] in ("done", "failed"), what=f"run {b}")
+    assert workspace.run(a)["status"] == workspace.run(b)["status"] == "done"
+    started = {r: read_events(workspace.runs_dir / r / "events.jsonl")[0][0]["t"] for r in (a, b)}
+    assert started[a] < started[b]
+    assert workspace.run(c)["status"] == "stopped" and not (workspace.runs_dir / c / "events.jsonl").exists()
+
+
+def test_a_killed_training_is_marked_interrupted_and_resumes(tiny_zip, workspace):
+    yolov11.import_dataset(tiny_zip, workspace=workspace)
+    env = {**os.environ, "YOLOV11_WORKSPACE": str(workspace.root)}
+    proc = subprocess.Popen([sys.executable, "-m", "yolov11", "train", "--data", "hardhat-tiny", "--epochs", "30", "--imgsz", "64", "--batch", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run = _wait(lambda: workspace.runs() and workspace.runs()[0]["id"], what="the run to register")
+        events = workspace.runs_dir / run / "events.jsonl"
+        _wait(lambda: any(e["type"] == "epoch" for e in read_events(events)[0]), what="a finished epoch")
+        assert TrainingJobs(workspace) and workspace.run(run)["status"] == "running"  # its process is alive: left alone
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    TrainingJobs(workspace)  # what the app does when it starts
+    assert workspace.run(run)["status"] == "interrupted"
+    result = yolov11.resume(run, epochs=len([e for e in read_events(events)[0] if e["type"] == "epoch"]) + 1, workspace=workspace)
+    assert result["status"] == "done"
+
+
+def test_following_events_written_by_another_process(tmp_path):
+    path = tmp_path / "events.jsonl"
+    writer = (
+        "import json, sys, time\n"
+        "f = open(sys.argv[1], 'a')\n"
+        "for i in range(50):\n"
+        "    line = json.dumps({'t': time.time(), 'run': 'r', 'type': 'batch', 'batch': i}) + '\\n'\n"
+        "    f.write(line[:10]); f.flush(); time.sleep(0.005)  # a line arrives in two pieces\n"
+        "    f.write(line[10:]); f.flush()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", writer, str(path)])
+    seen, offset = [], 0
+    while proc.poll() is None or offset < (path.stat().st_size if path.exists() else 0):
+        events, offset = read_events(path, offset)
+        seen += events
+        time.sleep(0.01)
+    assert [e["batch"] for e in seen] == list(range(50))
+    assert json.loads(path.read_text().splitlines()[-1])["batch"] == 49
