@@ -15,7 +15,8 @@ from helpers import ROOT, netguard_log
 
 
 def cli(*args: str, workspace: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "YOLOV11_WORKSPACE": str(workspace)}
+    # Without pytest's marker: Ultralytics switches its TensorBoard logging off under pytest.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | {"YOLOV11_WORKSPACE": str(workspace)}
     out = subprocess.run([sys.executable, "-m", "yolov11", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if check:
         assert out.returncode == 0, f"{args}: exit {out.returncode}\n{out.stderr[-3000:]}"
@@ -33,6 +34,7 @@ def test_cli_flow_runs_offline(tmp_path, tiny_zip):
     run = json.loads(train_out.strip().splitlines()[-1])
     assert set(run) >= {"run", "dir", "status", "metrics"} and run["status"] == "done"
     assert Path(run["dir"], "events.jsonl").is_file() and Path(run["dir"], "weights", "best.pt").is_file()
+    assert list(Path(run["dir"]).glob("events.out.tfevents.*")), "no TensorBoard event files in the run folder"
     runs = json.loads(cli("runs", "--json", workspace=ws).stdout)
     assert runs[0]["id"] == run["run"] and runs[0]["dataset"] == "hats" and runs[0]["model"] == "yolov11n"
 

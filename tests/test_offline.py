@@ -17,7 +17,7 @@ def test_environment_and_settings_switch_the_network_off():
     assert os.environ["YOLO_OFFLINE"] == "1" and os.environ["YOLO_AUTOINSTALL"] == "false"
     assert checks.ONLINE is False and checks.AUTOINSTALL is False
     assert SETTINGS["sync"] is False
-    assert not any(SETTINGS[k] for k in ("clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb"))
+    assert not any(SETTINGS[k] for k in ("clearml", "comet", "dvc", "mlflow", "raytune", "wandb")) and SETTINGS["tensorboard"] is True
     assert Path(os.environ["YOLO_CONFIG_DIR"]) == Path(os.environ["YOLOV11_WORKSPACE"]).resolve() / ".ultralytics"
 
 

@@ -7,7 +7,8 @@ imports Ultralytics only after it; ``prepare()`` sets up:
 * environment: ``YOLO_OFFLINE`` (no online checks), ``YOLO_AUTOINSTALL=false`` (no pip
   installs at run time), ``YOLO_CONFIG_DIR`` inside the workspace (settings and fonts live
   with the data, not in ``~/.config``), Gradio/HF telemetry off;
-* settings: ``sync`` (anonymous events) and every logging integration off, datasets/runs/
+* settings: ``sync`` (anonymous events) and every logging integration that talks to a service
+  off (TensorBoard, which only writes event files into the run folder, on), datasets/runs/
   weights directories pointed into the workspace;
 * fonts: ``Arial.ttf`` and ``Arial.Unicode.ttf`` resolved to local files (DejaVu Sans that
   matplotlib ships, and a packaged Noto Sans CJK so Chinese class names render) and matplotlib
@@ -151,7 +152,7 @@ def _patch_ultralytics() -> None:
     checks.AUTOINSTALL = False
 
     ws = default_root()
-    wanted = {key: False for key in _INTEGRATIONS}
+    wanted = {key: key == "tensorboard" for key in _INTEGRATIONS}  # TensorBoard writes local files only
     wanted.update(sync=False, datasets_dir=str(ws / "datasets"), runs_dir=str(ws / "runs"), weights_dir=str(ws / "weights"))
     if any(SETTINGS.get(k) != v for k, v in wanted.items()):
         SETTINGS.update(wanted)
