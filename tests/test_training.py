@@ -79,11 +79,11 @@ def test_resume_continues_a_stopped_run_and_extends_a_finished_one(tiny_zip, wor
     yolov11.import_dataset(tiny_zip, workspace=workspace)
     stop = threading.Event()
 
-    def stop_in_epoch_two(e):
-        if e["type"] == "batch" and e["epoch"] == 2:
-            stop.set()
+    def stop_after_epoch_one(e):
+        if e["type"] == "epoch":
+            stop.set()  # takes effect at the first batch of epoch 2, which Ultralytics then saves as epoch 2
 
-    first = yolov11.train("hardhat-tiny", "yolov11n", epochs=3, imgsz=64, batch=4, workspace=workspace, stop=stop, on_event=stop_in_epoch_two)
+    first = yolov11.train("hardhat-tiny", "yolov11n", epochs=3, imgsz=64, batch=4, workspace=workspace, stop=stop, on_event=stop_after_epoch_one)
     assert first["status"] == "stopped"
     resumed = yolov11.resume(first["run"], workspace=workspace)
     assert resumed["status"] == "done" and resumed["dir"] == first["dir"]

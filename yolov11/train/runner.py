@@ -75,8 +75,6 @@ class _Callbacks:
 
     def on_train_batch_end(self, trainer) -> None:
         self.batch += 1
-        if self.stop.is_set():
-            trainer.stop = True  # Ultralytics breaks out after this callback
         nb = len(trainer.train_loader)
         now = time.time()
         if now - self.last_batch_t >= BATCH_EVENT_INTERVAL or self.batch == nb:
@@ -95,6 +93,8 @@ class _Callbacks:
                 images_per_s=round(self.batch * trainer.batch_size / max(now - trainer.epoch_time_start, 1e-6), 2),
                 eta_s=round(elapsed / max(done, 1) * (total - done), 1),
             )
+        if self.stop.is_set():  # checked last: a stop asked for while this batch was reported counts too
+            trainer.stop = True  # Ultralytics breaks out right after this callback
 
     def on_model_save(self, trainer) -> None:
         # Ultralytics strips last.pt of its optimizer when training ends (also after a stop);
