@@ -66,3 +66,12 @@ def zoo_figure(zoo: pd.DataFrame) -> go.Figure:
     fig.update_traces(textposition="top center")
     fig.update_layout(height=380, margin=dict(l=40, r=20, t=40, b=40))
     return fig
+
+
+def compare_figure(histories: dict[str, list[dict]], metric: str) -> go.Figure:
+    """One line per run: ``metric`` by epoch."""
+    fig = go.Figure()
+    for run, history in histories.items():
+        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h.get(metric) for h in history], mode="lines+markers", name=run))
+    fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), xaxis_title="epoch", yaxis_title=metric)
+    return fig

@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from pages.charts import training_figure
+from pages.runs import build_runs
 from pages.zoo import build_zoo
 from pages.common import AppContext, dataset_choices, py_args, refreshed, same_call, shows_user_errors
 from yolov11 import run_status
@@ -57,6 +58,7 @@ def build_train(ctx: AppContext) -> gr.Tab:
         chart = gr.Plot(label="Live training chart", elem_id="train-chart")
         log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True, interactive=False, elem_id="train-log")
         code = gr.Markdown()
+        build_runs(ctx)
         timer = gr.Timer(POLL_S)
         shown = gr.State(None)  # what this browser last drew, per session
 

@@ -131,3 +131,19 @@ def test_data_tab_refuses_a_bad_zip_and_previews_augmentation(server, tmp_path, 
         yolov11.import_dataset(tiny_zip, workspace=ws)
     grid = client.predict("hardhat-tiny", api_name="/augmentation_preview")
     assert Path(grid).stat().st_size > 10_000
+
+
+def test_runs_history_and_delete(server, tiny_zip):
+    url, ws = server
+    client = Client(url, verbose=False)
+    if not ws.dataset("hardhat-tiny"):
+        yolov11.import_dataset(tiny_zip, workspace=ws)
+    run, _, _ = client.predict("hardhat-tiny", "yolov11n", 1, 64, 8, "cpu", None, api_name="/start_training")
+    assert wait_for(client, run, {"done", "failed"})["status"] == "done"
+    client.predict(run, "onnx", False, False, api_name="/export_model")
+    assert (ws.exports_dir / run).is_dir()
+    table, _ = client.predict([run], api_name="/delete_runs")
+    assert run not in [row[0] for row in table["data"]]
+    assert ws.run(run) is None and not (ws.runs_dir / run).exists() and not (ws.exports_dir / run).exists()
+    with pytest.raises(Exception, match=f"--run {run}: no such run"):
+        client.predict(run, api_name="/training_status")

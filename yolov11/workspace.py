@@ -182,6 +182,17 @@ class Workspace:
             raise UserError(f"--run {run_id}: no such run in workspace {self.root}")
         return record
 
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run: its folder, its exports and its registry row (refused while it trains)."""
+        import shutil
+
+        record = self.require_run(run_id)
+        if record["status"] in ("running", "queued"):
+            raise UserError(f"run {run_id} is {record['status']}: stop it before deleting")
+        shutil.rmtree(record["dir"], ignore_errors=True)
+        shutil.rmtree(self.exports_dir / run_id, ignore_errors=True)
+        self._write("DELETE FROM runs WHERE id=?", (run_id,))
+
     def run_weights(self, run_id: str) -> Path:
         """best.pt of a run, else last.pt (a run stopped before its first save has neither)."""
         weights = Path(self.require_run(run_id)["dir"]) / "weights"

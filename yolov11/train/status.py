@@ -36,6 +36,7 @@ def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> 
         "batches": [],
         "log": [],
         "error": None,
+        "duration_s": None,
     }
     for e in events:
         kind = e["type"]
@@ -50,6 +51,9 @@ def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> 
             state["log"].append(e["message"])
         elif kind == "status" and e.get("error"):
             state["error"] = e["error"]
+    started = [e["t"] for e in events if e["type"] == "status" and e.get("status") == "running"]
+    if started:
+        state["duration_s"] = round(events[-1]["t"] - started[0], 1)
     if state["status"] == "done":
         state["progress"] = 1.0
     state["log"] = state["log"][-LOG_TAIL:]

@@ -1,0 +1,56 @@
+"""The runs section of the Train tab: history from the registry, curves of chosen runs
+overlaid, and delete (with files)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from pages.charts import compare_figure
+from pages.common import AppContext, shows_user_errors
+from yolov11 import run_status
+
+
+def runs_table(ctx: AppContext) -> pd.DataFrame:
+    rows = []
+    for r in ctx.workspace.runs():
+        s = run_status(r["id"], ctx.workspace)
+        settings = r["settings"] or {}
+        best = max((h.get("mAP50-95", 0) for h in s["history"]), default=None)
+        rows.append({
+            "run": r["id"], "status": r["status"], "dataset": r["dataset"], "model": r["model"],
+            "epochs": f"{len(s['history'])}/{settings.get('epochs', '?')}", "imgsz": settings.get("imgsz"), "batch": settings.get("batch"),
+            "best mAP50-95": round(best, 4) if best is not None else None, "duration (s)": s["duration_s"],
+        })
+    return pd.DataFrame(rows, columns=["run", "status", "dataset", "model", "epochs", "imgsz", "batch", "best mAP50-95", "duration (s)"])
+
+
+def build_runs(ctx: AppContext) -> None:
+    with gr.Accordion("Runs: history, compare, delete", open=False):
+        table = gr.Dataframe(interactive=False, elem_id="runs-table")
+        with gr.Row():
+            chosen = gr.Dropdown(label="Runs to compare or delete", multiselect=True, allow_custom_value=True, elem_id="runs-chosen")
+            metric = gr.Dropdown(["mAP50-95", "mAP50", "precision", "recall", "box_loss", "cls_loss"], value="mAP50-95", label="Curve")
+        with gr.Row():
+            refresh = gr.Button("Refresh")
+            delete = gr.Button("Delete chosen runs and their files", variant="stop", elem_id="runs-delete")
+        chart = gr.Plot(label="Chosen runs, epoch by epoch")
+
+    def listing():
+        df = runs_table(ctx)
+        return df, gr.update(choices=list(df["run"]))
+
+    @shows_user_errors
+    def compare(runs: list[str], name: str):
+        return compare_figure({r: run_status(r, ctx.workspace)["history"] for r in runs or []}, name)
+
+    @shows_user_errors
+    def remove(runs: list[str]):
+        for r in runs or []:
+            ctx.workspace.delete_run(r)
+        df = runs_table(ctx)
+        return df, gr.update(choices=list(df["run"]), value=[])
+
+    gr.on([refresh.click, ctx.blocks.load], listing, None, [table, chosen], api_visibility="private")
+    gr.on([chosen.change, metric.change], compare, [chosen, metric], chart, api_visibility="private")
+    delete.click(remove, chosen, [table, chosen], api_name="delete_runs")
