@@ -13,6 +13,7 @@ import gradio as gr
 
 from pages.charts import training_figure
 from pages.runs import build_runs
+from pages.train_settings import FORM, build_settings, collect, field_messages
 from pages.zoo import build_zoo
 from pages.common import AppContext, dataset_choices, py_args, refreshed, same_call, shows_user_errors
 from yolov11 import run_status
@@ -48,6 +49,7 @@ def build_train(ctx: AppContext) -> gr.Tab:
             epochs = gr.Number(label="Epochs", value=d.epochs, precision=0, minimum=1, elem_id="train-epochs")
             imgsz = gr.Number(label="Image size", value=d.imgsz, precision=0, minimum=32, step=32, elem_id="train-imgsz")
             batch = gr.Number(label="Batch", value=d.batch, precision=0, minimum=1, elem_id="train-batch")
+        _preset, form = build_settings({"epochs": epochs, "imgsz": imgsz, "batch": batch})
         weights, transfer = build_zoo(ctx, model)
         with gr.Row():
             start = gr.Button("Start training", variant="primary", elem_id="start-button")
@@ -63,10 +65,12 @@ def build_train(ctx: AppContext) -> gr.Tab:
         shown = gr.State(None)  # what this browser last drew, per session
 
     @shows_user_errors
-    def start_training(dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str, weights: str | None = None):
+    def start_training(dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str, weights: str | None = None, *more):
         """Queue a training run; returns its id at once (training goes on in the background), the
-        equivalent call, and how many tensors of the optional starting weights transfer."""
-        settings = dict(epochs=int(epochs), imgsz=int(imgsz), batch=int(batch), device=device or "cpu")
+        equivalent call, and how many tensors of the optional starting weights transfer. After
+        ``weights`` come the "More settings" fields, in the order of pages.train_settings.FORM."""
+        changed = {k: v for k, v in collect(dict(zip(FORM, more))).items() if v != getattr(TrainSettings, k)}
+        settings = dict(epochs=int(epochs), imgsz=int(imgsz), batch=int(batch), device=device or "cpu", **changed)
         note = ""
         if weights:
             kept = ctx.workspace.root / "weights" / Path(weights).name  # the upload's temp file goes away
@@ -115,7 +119,13 @@ def build_train(ctx: AppContext) -> gr.Tab:
         return run, same_call(f"result = yolov11.resume({py_args(run_id=run, epochs=int(epochs))})", f"python -m yolov11 resume --run {run} --epochs {int(epochs)}")
 
     resume.click(resume_training, [run_id, epochs], [run_id, code], api_name="resume_training")
-    start.click(start_training, [dataset, model, epochs, imgsz, batch, device, weights], [run_id, code, transfer], api_name="start_training")
+    def check_fields(dataset, model, epochs, imgsz, batch, device, weights=None, *more):
+        basics = {"epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device or "cpu"}
+        settings = collect({**basics, **dict(zip(FORM, more))})
+        return [gr.validate(True, ""), gr.validate(True, ""), *field_messages(settings, ["epochs", "imgsz", "batch", "device"]), gr.validate(True, ""), *field_messages(settings, list(FORM))]
+
+    inputs = [dataset, model, epochs, imgsz, batch, device, weights, *(form[name] for name in FORM)]
+    start.click(start_training, inputs, [run_id, code, transfer], api_name="start_training", validator=check_fields)
     stop.click(stop_training, run_id, progress, api_name="stop_training")
     timer.tick(poll, [run_id, shown], [progress, chart, log, shown], show_progress="hidden", api_visibility="private")
     with tab:  # gr.api adds a component; inside the tab, not directly under gr.Tabs

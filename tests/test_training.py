@@ -97,3 +97,15 @@ def test_resume_continues_a_stopped_run_and_extends_a_finished_one(tiny_zip, wor
 
     with pytest.raises(yolov11.UserError, match="has done 4 of 4 epochs: pass --epochs N with N > 4"):
         yolov11.resume(first["run"], workspace=workspace)
+
+
+def test_settings_report_every_bad_field_and_presets_are_valid():
+    from yolov11.train.settings import PRESETS, TrainSettings
+
+    problems = TrainSettings(imgsz=100, lr0=0, mosaic=2.0, optimizer="Lion", cache="gpu", fraction=0, batch=0).problems()
+    assert set(problems) == {"imgsz", "lr0", "mosaic", "optimizer", "cache", "fraction", "batch"}
+    assert problems["optimizer"].startswith("--optimizer Lion: choose one of auto, SGD")
+    assert problems["mosaic"] == "--mosaic 2.0: must be between 0 and 1"
+    for name, preset in PRESETS.items():
+        assert TrainSettings(**preset).problems() == {}, name
+    assert PRESETS["quick look"]["epochs"] == TrainSettings().epochs

@@ -14,9 +14,16 @@ import json
 import logging
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 
-from yolov11.train.settings import TrainSettings
+from yolov11.train.settings import PRESETS, TrainSettings
+
+
+def _flag(text: str) -> bool:
+    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() in ("true", "1", "yes")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,10 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("train", "train a detector")
     c.add_argument("--data", required=True, help="workspace dataset name or data.yaml path")
     c.add_argument("--model", default=TrainSettings.model, help="zoo name (yolov11n, yolov11s, ...), a .yaml or a .pt")
-    for name, field in TrainSettings.__dataclass_fields__.items():
-        if name not in ("model", "extra"):
-            kind = {"warmup_epochs": float, "device": str, "weights": str}.get(name, int)
-            c.add_argument(f"--{name.replace('_', '-')}", type=kind, default=field.default, help=f"default: {field.default}")
+    c.add_argument("--preset", choices=list(PRESETS), help="start from a preset; flags given override it (default: quick look)")
+    for f in fields(TrainSettings):
+        if f.name not in ("model", "extra"):
+            kind = _flag if isinstance(f.default, bool) else int if f.name == "nbs" else type(f.default) if f.default is not None else str
+            c.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=argparse.SUPPRESS, help=f"default: {f.default}")
 
     c = cmd("resume", "continue a stopped or interrupted run, optionally to more epochs")
     c.add_argument("--run", required=True)
@@ -137,7 +145,8 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
         rows = yolov11.list_models(args.scales)
         return rows, _table(rows, ["name", "scale", "params", "gflops", "strides"])
     if args.command == "train":
-        settings = {k: getattr(args, k) for k in TrainSettings.__dataclass_fields__ if k not in ("model", "extra")}
+        given = {f.name: getattr(args, f.name) for f in fields(TrainSettings) if hasattr(args, f.name) and f.name != "model"}
+        settings = {**PRESETS[args.preset or "quick look"], **given}
         r = yolov11.train(args.data, args.model, workspace=ws, **settings)
         r = {k: r[k] for k in ("run", "dir", "status", "metrics")} | {"weights": r["weights"]}
         m = r["metrics"]

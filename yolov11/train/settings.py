@@ -1,17 +1,23 @@
 """Training settings: one dataclass shared by the API, the CLI and the Train tab.
 
 Defaults are the "quick look" preset: small enough that the demo set trains on a laptop CPU
-in a few minutes, and a sensible start on a GPU.
+in a few minutes, and a sensible start on a GPU. ``PRESETS`` holds the other two.
+``problems()`` checks every field at once (the Train tab shows each message next to its
+field); ``validate()`` raises the first as a UserError before anything starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
 
 from yolov11.errors import UserError
+
+OPTIMIZERS = ("auto", "SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSProp")
+CACHE = ("", "ram", "disk")
+UNIT_INTERVAL = ("mosaic", "mixup", "fliplr", "hsv_h", "hsv_s", "hsv_v")  # probabilities and HSV gains
 
 
 @dataclass
@@ -26,7 +32,20 @@ class TrainSettings:
     device: str = "cpu"  # "cpu", "0" (first GPU), "cuda:0"; multi-GPU goes through torchrun
     workers: int = 0  # in-process loading: no fork inside the app's threads; raise on GPU boxes
     seed: int = 0  # same seed, same split and augmentation order
+    deterministic: bool = True  # reproducible kernels where PyTorch has them
     patience: int = 50  # early stopping after this many epochs without improvement
+    optimizer: str = "auto"  # Ultralytics picks AdamW for short runs, SGD for long ones
+    lr0: float = 0.01  # initial learning rate (ignored by optimizer "auto", which sets its own)
+    cos_lr: bool = False  # cosine instead of linear decay
+    cache: str = ""  # "ram" or "disk" keeps decoded images: faster epochs on small sets
+    fraction: float = 1.0  # train on this share of the training images (a quick look at a big set)
+    mosaic: float = 1.0  # probability of 4-image mosaics: the strongest augmentation for detection
+    mixup: float = 0.0  # probability of blending two images
+    fliplr: float = 0.5  # probability of a horizontal flip
+    scale: float = 0.5  # random zoom range (+/-)
+    hsv_h: float = 0.015  # hue jitter
+    hsv_s: float = 0.7  # saturation jitter
+    hsv_v: float = 0.4  # brightness jitter
     weights: str | None = None  # a .pt whose matching tensors initialise the model (pickle: trusted files only)
     extra: dict[str, Any] = field(default_factory=dict)  # any other Ultralytics train argument
 
@@ -38,16 +57,42 @@ class TrainSettings:
         cfg.extra = {k: v for k, v in settings.items() if k not in known}
         return cfg.validate()
 
-    def validate(self) -> "TrainSettings":
-        """Raise UserError naming the field at fault before anything starts."""
-        for name in ("epochs", "imgsz", "batch"):
+    def problems(self) -> dict[str, str]:
+        """Field name -> what is wrong with its value (empty when all is well)."""
+        out: dict[str, str] = {}
+        for name in ("epochs", "imgsz", "batch", "close_mosaic", "patience", "workers", "seed"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or (value < 1 and not (name == "batch" and value == -1)):
-                raise UserError(f"--{name} {value}: must be a positive integer" + (" (or -1 for auto)" if name == "batch" else ""))
-        if self.imgsz % 32:
-            raise UserError(f"--imgsz {self.imgsz}: must be a multiple of 32 (the largest stride)")
-        if self.workers < 0:
-            raise UserError(f"--workers {self.workers}: must be 0 or more")
+            low = -1 if name == "batch" else (1 if name in ("epochs", "imgsz", "patience") else 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low or (name == "batch" and value == 0):
+                out[name] = f"--{name} {value}: must be " + ("a positive integer (or -1 for auto)" if name == "batch" else "a positive integer" if low else "0 or more")
+        if "imgsz" not in out and self.imgsz % 32:
+            out["imgsz"] = f"--imgsz {self.imgsz}: must be a multiple of 32 (the largest stride)"
+        if self.nbs is not None and (not isinstance(self.nbs, int) or self.nbs < 1):
+            out["nbs"] = f"--nbs {self.nbs}: the nominal batch must be a positive integer"
+        for name in UNIT_INTERVAL + ("fraction",):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0 or (name == "fraction" and value == 0):
+                out[name] = f"--{name} {value}: must be between 0 and 1"
+        if self.lr0 <= 0:
+            out["lr0"] = f"--lr0 {self.lr0}: the learning rate must be positive"
+        if self.warmup_epochs < 0 or self.scale < 0:
+            bad = "warmup_epochs" if self.warmup_epochs < 0 else "scale"
+            out[bad] = f"--{bad.replace('_', '-')} {getattr(self, bad)}: must be 0 or more"
+        if self.optimizer not in OPTIMIZERS:
+            out["optimizer"] = f"--optimizer {self.optimizer}: choose one of {', '.join(OPTIMIZERS)}"
+        if (self.cache or "") not in CACHE:
+            out["cache"] = f"--cache {self.cache}: use ram, disk or nothing"
+        try:
+            normalize_device(self.device)
+        except UserError as exc:
+            out["device"] = str(exc)
+        return out
+
+    def validate(self) -> "TrainSettings":
+        """Raise UserError naming the first field at fault, before anything starts."""
+        problems = self.problems()
+        if problems:
+            raise UserError(next(iter(problems.values())))
         self.device = normalize_device(self.device)
         return self
 
@@ -57,8 +102,16 @@ class TrainSettings:
             args["pretrained"] = self.weights  # Ultralytics copies the tensors whose names and shapes match
         args["nbs"] = self.nbs or (self.batch if self.batch > 0 else 64)  # auto batch (-1): Ultralytics' 64
         args["amp"] = self.device != "cpu"  # AMP on GPU (checked offline); CPU has none
+        args["cache"] = self.cache or False
         args.update(self.extra)
         return args
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick look": {f.name: f.default for f in fields(TrainSettings) if f.name in ("epochs", "imgsz", "batch", "patience", "cos_lr", "mixup", "close_mosaic", "warmup_epochs")},
+    "balanced": {"epochs": 60, "imgsz": 640, "batch": 16, "patience": 20, "cos_lr": False, "mixup": 0.0, "close_mosaic": 10, "warmup_epochs": 3.0},
+    "best accuracy": {"epochs": 200, "imgsz": 640, "batch": 16, "patience": 50, "cos_lr": True, "mixup": 0.1, "close_mosaic": 15, "warmup_epochs": 3.0},
+}
 
 
 def normalize_device(device: str | int | None) -> str:
