@@ -31,6 +31,8 @@ def _progress_text(s: dict) -> str:
         line += f" · {len(s['queue'])} run(s) waiting"
     if s["status"] == "running" and s["eta_s"] is not None:
         line += f" · ETA {s['eta_s']:.0f} s · {s['images_per_s'] or 0:.1f} img/s"
+        if s.get("gpu_mem_gb"):
+            line += f" · GPU memory {s['gpu_mem_gb']:.1f} GB"
     if s["metrics"]:
         line += " · " + ", ".join(f"{k} {v:.3f}" for k, v in s["metrics"].items() if isinstance(v, float))
     if s["error"]:

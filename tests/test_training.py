@@ -22,6 +22,8 @@ def test_two_epoch_run_writes_complete_ordered_events(tiny_zip, workspace):
     assert statuses == ["running", "done"]
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2]
     kinds = [e["type"] for e in events]
+    batches = [e for e in events if e["type"] == "batch"]
+    assert all(e["gpu_mem_gb"] is None and e["images_per_s"] > 0 and e["eta_s"] >= 0 for e in batches)  # CPU: no GPU memory to show
     assert kinds.index("batch") < kinds.index("epoch") and kinds[-1] == "status"
     first_epoch = next(e for e in events if e["type"] == "epoch")
     assert set(first_epoch["train_losses"]) == {"box_loss", "cls_loss", "dfl_loss"} and "mAP50" in first_epoch["metrics"]

@@ -92,6 +92,7 @@ class _Callbacks:
                 lr=round(float(trainer.optimizer.param_groups[0]["lr"]), 8),
                 images_per_s=round(self.batch * trainer.batch_size / max(now - trainer.epoch_time_start, 1e-6), 2),
                 eta_s=round(elapsed / max(done, 1) * (total - done), 1),
+                gpu_mem_gb=round(torch.cuda.memory_reserved() / 2**30, 2) if trainer.device.type == "cuda" else None,
             )
         if self.stop.is_set():  # checked last: a stop asked for while this batch was reported counts too
             trainer.stop = True  # Ultralytics breaks out right after this callback

@@ -31,6 +31,7 @@ def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> 
         "progress": 0.0,
         "eta_s": None,
         "images_per_s": None,
+        "gpu_mem_gb": None,
         "metrics": record["metrics"] or {},
         "history": [],
         "batches": [],
@@ -41,7 +42,7 @@ def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> 
     for e in events:
         kind = e["type"]
         if kind == "batch":
-            state.update(epoch=e["epoch"], epochs=e["epochs"], eta_s=e["eta_s"], images_per_s=e["images_per_s"])
+            state.update(epoch=e["epoch"], epochs=e["epochs"], eta_s=e["eta_s"], images_per_s=e["images_per_s"], gpu_mem_gb=e.get("gpu_mem_gb"))
             state["progress"] = ((e["epoch"] - 1) * e["batches"] + e["batch"]) / (e["epochs"] * e["batches"])
             state["batches"].append({"step": round(e["epoch"] - 1 + e["batch"] / e["batches"], 4), **e["losses"]})
         elif kind == "epoch":
