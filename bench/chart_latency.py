@@ -1,0 +1,74 @@
+"""How soon does a finished epoch show in the browser's chart? Target: <= 1 s.
+
+Starts `python app.py` on a free port, trains yolov11n on a small demo set through the API,
+and in a real Chromium watches the live chart's validation trace: for each epoch, the time its
+point appears minus the epoch event's timestamp in events.jsonl.
+
+    .venv/bin/python bench/chart_latency.py [--epochs 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=4)
+    args = p.parse_args()
+    ws = Path(tempfile.mkdtemp(prefix="yolov11-latency-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "YOLOV11_WORKSPACE": str(ws), "HF_HUB_OFFLINE": "1"}
+    app = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(360):
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        from gradio_client import Client
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            page = browser.new_page()
+            page.goto(url)
+            page.get_by_role("tab", name="Train").click()
+            run, _, _ = Client(url, verbose=False).predict("demo-hardhat", "yolov11n", args.epochs, 160, 16, "cpu", None, api_name="/start_training")
+            seen: dict[int, float] = {}
+            count = "() => { const p = document.querySelector('#train-chart .js-plotly-plot'); return p && p.data ? p.data[3].x.length : 0; }"
+            deadline = time.time() + 900
+            while len(seen) < args.epochs and time.time() < deadline:
+                n = page.evaluate(count)
+                for epoch in range(1, n + 1):
+                    seen.setdefault(epoch, time.time())
+                page.wait_for_timeout(50)
+            browser.close()
+        events = [json.loads(line) for line in (ws / "runs" / run / "events.jsonl").read_text().splitlines()]
+        written = {e["epoch"]: e["t"] for e in events if e["type"] == "epoch"}
+        delays = [seen[k] - written[k] for k in sorted(written) if k in seen]
+        for k, d in zip(sorted(written), delays):
+            print(f"epoch {k}: shown {d:.2f} s after its event")
+        print(f"worst {max(delays):.2f} s, median {sorted(delays)[len(delays) // 2]:.2f} s  target <= 1 s: {'met' if max(delays) <= 1 else 'NOT MET'}")
+    finally:
+        app.terminate()
+
+
+if __name__ == "__main__":
+    main()
