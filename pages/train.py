@@ -51,7 +51,7 @@ def build_train(ctx: AppContext) -> gr.Tab:
             epochs = gr.Number(label="Epochs", value=d.epochs, precision=0, minimum=1, elem_id="train-epochs")
             imgsz = gr.Number(label="Image size", value=d.imgsz, precision=0, minimum=32, step=32, elem_id="train-imgsz")
             batch = gr.Number(label="Batch", value=d.batch, precision=0, minimum=1, elem_id="train-batch")
-        _preset, form = build_settings({"epochs": epochs, "imgsz": imgsz, "batch": batch})
+        form = build_settings({"epochs": epochs, "imgsz": imgsz, "batch": batch})
         weights, transfer = build_zoo(ctx, model)
         with gr.Row():
             start = gr.Button("Start training", variant="primary", elem_id="start-button")

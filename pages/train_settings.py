@@ -12,8 +12,9 @@ FORM = ("optimizer", "lr0", "cos_lr", "warmup_epochs", "patience", "nbs", "seed"
         "mosaic", "mixup", "fliplr", "scale", "hsv_h", "hsv_s", "hsv_v", "close_mosaic")
 
 
-def build_settings(basics: dict[str, gr.components.Component]) -> tuple[gr.Radio, dict[str, gr.components.Component]]:
-    """The preset picker and the form; ``basics`` (epochs, imgsz, batch) follow the preset too."""
+def build_settings(basics: dict[str, gr.components.Component]) -> dict[str, gr.components.Component]:
+    """The preset picker and the form (returned by field name); ``basics`` (epochs, imgsz,
+    batch) follow the preset too."""
     d = TrainSettings()
     preset = gr.Radio(list(PRESETS), value="quick look", label="Preset", elem_id="train-preset")
     with gr.Accordion("More settings: optimizer, schedule, loading, augmentation", open=False):
@@ -42,7 +43,7 @@ def build_settings(basics: dict[str, gr.components.Component]) -> tuple[gr.Radio
     targets = {**basics, **form}
     names = [n for n in PRESETS["quick look"] if n in targets]
     preset.change(lambda p: [PRESETS[p][n] for n in names], preset, [targets[n] for n in names], api_visibility="private")
-    return preset, form
+    return form
 
 
 def collect(values: dict) -> dict:

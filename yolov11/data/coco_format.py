@@ -48,7 +48,7 @@ def _split_of_json(path: Path, root: Path) -> str | None:
 def _categories(files: list[tuple[Path, dict]], issues: list[Issue]) -> tuple[list[str], dict[int, int]]:
     cats: dict[int, dict] = {}
     used: set[int] = set()
-    for path, doc in files:
+    for _, doc in files:
         for c in doc["categories"]:
             cats.setdefault(int(c["id"]), c)
         used.update(int(a["category_id"]) for a in doc["annotations"] if "category_id" in a)

@@ -42,7 +42,6 @@ class TrainingJobs:
         self.ws = Workspace.at(workspace)
         self._queue: queue.Queue[tuple[str, dict]] = queue.Queue()
         self._stops: dict[str, threading.Event] = {}
-        self.current: str | None = None
         for run in self.ws.runs():
             if run["status"] in ("queued", "running") and not _alive(run["pid"]):
                 self.ws.update_run(run["id"], status="interrupted")
@@ -94,7 +93,6 @@ class TrainingJobs:
             stop = self._stops[run_id]
             if stop.is_set():  # cancelled while queued
                 continue
-            self.current = run_id
             try:
                 if kwargs.pop("resume", False):
                     resume(run_id, kwargs["epochs"], workspace=self.ws, stop=stop)
@@ -103,5 +101,4 @@ class TrainingJobs:
             except Exception:  # recorded as "failed" in the registry and events by train()
                 LOG.exception("training run %s failed", run_id)
             finally:
-                self.current = None
                 self._stops.pop(run_id, None)
