@@ -55,5 +55,20 @@ def tiny_zip(tmp_path_factory) -> Path:
     return zip_folder(write_yolo_folder(base / "hardhat-tiny"), base / "hardhat-tiny.zip")
 
 
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, tiny_zip) -> dict:
+    """A tiny model really trained on ``tiny_zip`` (yolov11n, 64 px, 3 epochs), shared by the
+    evaluation, export and predict tests: {"workspace", "run", "weights", "dataset", "data_yaml"}.
+    Treat it as read-only; copy the weights before changing anything.
+    """
+    import yolov11
+
+    ws = yolov11.Workspace.at(tmp_path_factory.mktemp("trained") / "ws")
+    data = yolov11.import_dataset(tiny_zip, workspace=ws)
+    r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=3, imgsz=64, batch=8, workers=0, seed=0)
+    assert r["status"] == "done", r
+    return {"workspace": ws, "run": r["run"], "weights": Path(r["weights"]), "dataset": data["name"], "data_yaml": Path(data["data_yaml"])}
+
+
 def pytest_unconfigure(config):
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
