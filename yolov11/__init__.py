@@ -17,6 +17,8 @@ from yolov11.evaluate import coco_evaluate, evaluate
 from yolov11.export import export_model
 from yolov11.models import list_models
 from yolov11.predict import predict
+from yolov11.train.distributed import Launch
+from yolov11.train.distributed import plan as torchrun_plan
 from yolov11.train.resume import resume
 from yolov11.train.runner import train
 from yolov11.train.status import run_status
@@ -24,6 +26,7 @@ from yolov11.workspace import Workspace
 
 __version__ = "0.1.0"
 __all__ = [
+    "Launch",
     "UserError",
     "Workspace",
     "coco_evaluate",
@@ -35,5 +38,6 @@ __all__ = [
     "predict",
     "resume",
     "run_status",
+    "torchrun_plan",
     "train",
 ]

@@ -62,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
         if f.name not in ("model", "extra"):
             kind = _flag if isinstance(f.default, bool) else int if f.name == "nbs" else type(f.default) if f.default is not None else str
             c.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=argparse.SUPPRESS, help=f"default: {f.default}")
+    c.add_argument("--extra", type=json.loads, default=None, help="other Ultralytics train arguments as a JSON object")
+    c.add_argument("--run-id", help=argparse.SUPPRESS)  # the run the ranks of a torchrun launch share
+    g = c.add_argument_group("several GPUs or machines (torchrun; --device 0,1 alone launches one process per GPU)")
+    g.add_argument("--nproc-per-node", type=int, help="processes on each machine (default: the GPUs in --device)")
+    g.add_argument("--nnodes", type=int, help="machines taking part (default: 1)")
+    g.add_argument("--node-rank", type=int, help="this machine's rank, 0 to nnodes-1 (default: 0; node 0 records the run)")
+    g.add_argument("--master-addr", help="node 0's address, reachable from every node (default: 127.0.0.1)")
+    g.add_argument("--master-port", type=int, help="a free TCP port on node 0 (default: 29500)")
+    g.add_argument("--torchrun", action="store_true", help="launch through torchrun even for one process")
+    g.add_argument("--dry-run", action="store_true", help="print each node's torchrun command and exit")
 
     c = cmd("resume", "continue a stopped or interrupted run, optionally to more epochs")
     c.add_argument("--run", required=True)
@@ -119,6 +129,18 @@ def _progress_bar():
     return update
 
 
+def _launch(args: argparse.Namespace):
+    """A torchrun Launch from the train flags, or None when none asks for one."""
+    from yolov11.train.distributed import Launch, gpu_ids
+
+    names = ("nproc_per_node", "nnodes", "node_rank", "master_addr", "master_port")
+    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if not given and not args.torchrun and not args.dry_run:
+        return None
+    gpus = len(gpu_ids(getattr(args, "device", "cpu")))
+    return Launch(**{"nproc_per_node": max(gpus, 1), **given})
+
+
 def run_command(args: argparse.Namespace) -> tuple[object, str]:
     """Run one command; returns (JSON-able result, human summary)."""
     import yolov11
@@ -145,9 +167,17 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
         rows = yolov11.list_models(args.scales)
         return rows, _table(rows, ["name", "scale", "params", "gflops", "strides"])
     if args.command == "train":
-        given = {f.name: getattr(args, f.name) for f in fields(TrainSettings) if hasattr(args, f.name) and f.name != "model"}
-        settings = {**PRESETS[args.preset or "quick look"], **given}
-        r = yolov11.train(args.data, args.model, workspace=ws, **settings)
+        given = {f.name: getattr(args, f.name) for f in fields(TrainSettings) if hasattr(args, f.name) and f.name not in ("model", "extra")}
+        settings = {**PRESETS[args.preset or "quick look"], **given, **(args.extra or {})}
+        launch = _launch(args)
+        if args.dry_run:
+            r = yolov11.torchrun_plan(args.data, args.model, launch or yolov11.Launch(), workspace=ws, run_id=args.run_id, **settings)
+            return r, f"run {r['run']}: {r['nnodes']} node(s) x {r['nproc_per_node']} process(es); on each node run:\n" + "\n".join(f"  node {k}: {c}" for k, c in enumerate(r["commands"]))
+        if launch and launch.nnodes > 1 and launch.node_rank == 0:
+            plan = yolov11.torchrun_plan(args.data, args.model, launch, workspace=ws, run_id=args.run_id, **settings)
+            args.run_id = plan["run"]
+            print("the other nodes run:\n" + "\n".join(plan["commands"][1:]), file=sys.stderr)
+        r = yolov11.train(args.data, args.model, workspace=ws, run_id=args.run_id, launch=launch, **settings)
         r = {k: r[k] for k in ("run", "dir", "status", "metrics")} | {"weights": r["weights"]}
         m = r["metrics"]
         return r, f"run {r['run']} {r['status']}: mAP50 {m.get('mAP50', 0):.3f}, mAP50-95 {m.get('mAP50-95', 0):.3f}\n  -> {r['dir']}"

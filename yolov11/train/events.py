@@ -20,10 +20,13 @@ EVENT_TYPES = ("epoch", "batch", "log", "status")
 
 
 class EventLog:
-    """Appends events to a run's events.jsonl and hands each to an optional subscriber."""
+    """Appends events to a run's events.jsonl and hands each to an optional subscriber.
 
-    def __init__(self, path: Path, run_id: str, subscriber: Callable[[dict], None] | None = None):
-        self.path = Path(path)
+    ``path`` None (a torchrun rank other than 0) drops every event: one writer per run.
+    """
+
+    def __init__(self, path: Path | None, run_id: str, subscriber: Callable[[dict], None] | None = None):
+        self.path = Path(path) if path is not None else None
         self.run_id = run_id
         self.subscriber = subscriber
         self._lock = threading.Lock()  # the log handler and trainer callbacks may race
@@ -32,6 +35,8 @@ class EventLog:
         if type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {type!r}")
         event = {"t": time.time(), "run": self.run_id, "type": type, **fields}
+        if self.path is None:
+            return event
         line = json.dumps(event, default=float, ensure_ascii=False)
         with self._lock, open(self.path, "a", encoding="utf-8") as f:
             f.write(line + "\n")

@@ -15,7 +15,9 @@ from pathlib import Path
 from yolov11 import offline
 from yolov11.errors import UserError
 from yolov11.train.events import EventLog
-from yolov11.train.runner import RESUME_FILE, run_trainer
+from yolov11.train import distributed
+from yolov11.train.distributed import Launch
+from yolov11.train.runner import RESUME_FILE, run_trainer, train_launched
 from yolov11.workspace import Workspace
 
 
@@ -24,7 +26,7 @@ def resumable_checkpoint(ws: Workspace, run_id: str) -> tuple[Path, dict]:
     import torch
 
     record = ws.require_run(run_id)
-    if record["status"] == "running":
+    if record["status"] == "running" and not distributed.in_torchrun():  # rank 0 may have marked it already
         raise UserError(f"run {run_id} is running: stop it before resuming")
     weights = Path(record["dir"]) / "weights"
     for path in (weights / RESUME_FILE, weights / "last.pt"):
@@ -53,12 +55,19 @@ def resume(
     target = epochs or planned
     if target <= done:
         raise UserError(f"run {run_id} has done {done} of {planned} epochs: pass --epochs N with N > {done} to train further")
-    if target != planned:  # Ultralytics takes epochs from the checkpoint: write the new plan into it
+    primary = distributed.is_primary()
+    if target != planned and primary:  # Ultralytics takes epochs from the checkpoint: write the new plan into it
         ckpt["train_args"]["epochs"] = target
         path = path.with_name(RESUME_FILE)
         torch.save(ckpt, path)
-    events = EventLog(ws.runs_dir / run_id / "events.jsonl", run_id, on_event)
-    events.write("log", level="info", message=f"resuming from {path.name}: epoch {done + 1} of {target}")
     settings = ws.require_run(run_id)["settings"] or {}
-    ws.update_run(run_id, settings={**settings, "epochs": target})
-    return run_trainer(ws, run_id, {"resume": str(path)}, events, stop or threading.Event())
+    gpus = distributed.gpu_ids(settings.get("device", "cpu"))
+    if primary:
+        ws.update_run(run_id, settings={**settings, "epochs": target})
+    stop = stop or threading.Event()
+    if len(gpus) > 1 and not distributed.in_torchrun():  # the ranks resume under torchrun, as they trained
+        cmd = distributed.torchrun_command(["--workspace", str(ws.root), "resume", "--run", run_id], Launch(nproc_per_node=len(gpus)))
+        return train_launched(ws, run_id, cmd, stop, on_event)
+    events = EventLog(ws.runs_dir / run_id / "events.jsonl" if primary else None, run_id, on_event)
+    events.write("log", level="info", message=f"resuming from {path.name}: epoch {done + 1} of {target}")
+    return run_trainer(ws, run_id, {"resume": str(path)}, events, stop)

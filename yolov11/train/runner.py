@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import re
+import shlex
 import shutil
 import threading
 import time
@@ -26,6 +27,8 @@ import yaml
 from yolov11 import offline
 from yolov11.errors import UserError
 from yolov11.models import resolve_model, transfer_report
+from yolov11.train import distributed
+from yolov11.train.distributed import Launch
 from yolov11.train.events import EventLog
 from yolov11.train.settings import TrainSettings
 from yolov11.workspace import Workspace
@@ -62,8 +65,8 @@ class _LogToEvents(logging.Handler):
 class _Callbacks:
     """Trainer callbacks that turn progress into events and honour the stop flag."""
 
-    def __init__(self, events: EventLog, stop: threading.Event):
-        self.events, self.stop = events, stop
+    def __init__(self, events: EventLog, stop: threading.Event, stop_file: Path | None = None):
+        self.events, self.stop, self.stop_file = events, stop, stop_file  # stop_file: torchrun runs
         self.batch, self.last_batch_t, self.epoch_pending, self.t0 = 0, 0.0, False, time.time()
 
     def on_train_start(self, trainer) -> None:
@@ -94,7 +97,12 @@ class _Callbacks:
                 eta_s=round(elapsed / max(done, 1) * (total - done), 1),
                 gpu_mem_gb=round(torch.cuda.memory_reserved() / 2**30, 2) if trainer.device.type == "cuda" else None,
             )
-        if self.stop.is_set():  # checked last: a stop asked for while this batch was reported counts too
+        # Checked last: a stop asked for while this batch was reported counts too.
+        asked = self.stop.is_set() or (self.stop_file is not None and self.stop_file.exists())
+        if distributed.in_torchrun():
+            asked = distributed.stop_requested(asked, trainer.device)  # every rank leaves in this batch
+        if asked:
+            self.stop.set()
             trainer.stop = True  # Ultralytics breaks out right after this callback
 
     def on_model_save(self, trainer) -> None:
@@ -130,13 +138,16 @@ def train(
     run_id: str | None = None,
     stop: threading.Event | None = None,
     on_event: Callable[[dict], None] | None = None,
+    launch: Launch | None = None,
     **settings: Any,
 ) -> dict:
     """Train ``model`` on ``data`` (a workspace dataset name or a data.yaml path).
 
     ``settings`` are TrainSettings fields (epochs, imgsz, batch, device, workers, seed,
-    patience, weights) or any other Ultralytics train argument. Returns
-    ``{"run", "dir", "status", "metrics", "weights", "transfer"}``.
+    patience, weights) or any other Ultralytics train argument. Several GPUs (``device="0,1"``)
+    or a ``launch`` (torchrun's nodes and processes) run the ranks under torchrun while this
+    process follows the run's events. Returns ``{"run", "dir", "status", "metrics", "weights",
+    "transfer"}``.
     """
     offline.prepare()
     ws = Workspace.at(workspace)
@@ -145,11 +156,21 @@ def train(
     model_src = resolve_model(model)
     dataset = str(data) if ws.dataset(str(data)) else str(data_yaml)
     run_id = run_id or ws.new_run_id(str(model))
-    if ws.run(run_id) is None:
+    if launch is None and len(distributed.gpu_ids(cfg.device)) > 1:
+        launch = Launch(nproc_per_node=len(distributed.gpu_ids(cfg.device)))
+    launching = launch is not None and not distributed.in_torchrun()
+    if launching:
+        distributed.check_launch(launch, cfg.device)
+    # One record per run: node 0's launcher or rank 0 (other nodes' ranks only train).
+    if distributed.is_primary() and (not launching or launch.node_rank == 0) and ws.run(run_id) is None:
         ws.add_run(run_id, dataset, str(model), {"model": str(model), **cfg.ultralytics_args()})
     run_dir = ws.runs_dir / run_id
-    events = EventLog(run_dir / "events.jsonl", run_id, on_event)
     stop = stop or threading.Event()
+    if launching:
+        argv = distributed.train_argv(ws.root, str(data), str(model), {**settings, "device": cfg.device}, run_id)
+        return train_launched(ws, run_id, distributed.torchrun_command(argv, launch), stop, on_event)
+    primary = distributed.is_primary()
+    events = EventLog(run_dir / "events.jsonl" if primary else None, run_id, on_event)
     transfer = None
     if cfg.weights:
         nc = len((yaml.safe_load(Path(data_yaml).read_text()) or {}).get("names") or [])
@@ -159,19 +180,45 @@ def train(
     return {**run_trainer(ws, run_id, overrides, events, stop), "transfer": transfer}
 
 
+def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.Event, on_event: Callable[[dict], None] | None) -> dict:
+    """Run ``cmd`` (torchrun around ``python -m yolov11 train|resume``), follow the events its
+    rank 0 writes, and return how the run ended, as ``train`` does."""
+    run_dir = ws.runs_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if ws.run(run_id) is None:  # a node other than 0: its ranks train, node 0 records the run
+        code = distributed.run_launched(cmd, run_dir, stop, None)
+        return {"run": run_id, "dir": str(run_dir), "status": "done" if code == 0 else "failed", "metrics": {}, "weights": None, "transfer": None}
+    EventLog(run_dir / "events.jsonl", run_id).write("log", level="info", message=f"launching: {shlex.join(cmd)}")
+    code = distributed.run_launched(cmd, run_dir, stop, on_event)
+    record = ws.require_run(run_id)
+    if code != 0 and record["status"] in ("queued", "running"):  # the ranks died before recording an end
+        message = f"torchrun exited with {code}: {distributed.log_tail(run_dir, 3)}"
+        EventLog(run_dir / "events.jsonl", run_id, on_event).write("status", status="failed", error=message)
+        ws.update_run(run_id, status="failed", metrics={"error": message})
+        record = ws.require_run(run_id)
+    weights = next((str(p) for p in (run_dir / "weights" / "best.pt", run_dir / "weights" / "last.pt") if p.is_file()), None)
+    return {"run": run_id, "dir": str(run_dir), "status": record["status"], "metrics": record["metrics"] or {}, "weights": weights, "transfer": None}
+
+
 def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, stop: threading.Event) -> dict:
     """Run Ultralytics' DetectionTrainer with our callbacks on a registered run (new or resumed)
     and record how it ended; returns ``{"run", "dir", "status", "metrics", "weights"}``."""
     from ultralytics.models.yolo.detect import DetectionTrainer
 
-    ws.update_run(run_id, status="running", pid=os.getpid())
+    primary = distributed.is_primary()
+    if primary:
+        ws.update_run(run_id, status="running", pid=os.getpid())
+    created_group = distributed.ensure_process_group(str(overrides.get("device", "")))
+    distributed.stop_on_sigterm(stop)
+    stop_file = ws.runs_dir / run_id / distributed.STOP_FILE if distributed.in_torchrun() and primary else None
     handler = _LogToEvents(events)
     logger = logging.getLogger("ultralytics")
     logger.addHandler(handler)
     trainer = None
     try:
         trainer = DetectionTrainer(overrides=overrides)
-        hooks = _Callbacks(events, stop)
+        distributed.adopt_world_size(trainer)
+        hooks = _Callbacks(events, stop, stop_file)
         for name in ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end", "on_model_save"):
             trainer.add_callback(name, getattr(hooks, name))
         trainer.train()
@@ -181,7 +228,8 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         events.write("status", status="failed", error=message)
-        ws.update_run(run_id, status="failed", metrics={"error": message})
+        if primary:
+            ws.update_run(run_id, status="failed", metrics={"error": message})
         if isinstance(exc, (FileNotFoundError, SyntaxError)) and not isinstance(exc, UserError):  # data or argument at fault
             raise UserError(f"run {run_id}: {message}") from exc
         raise
@@ -191,6 +239,9 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+        if created_group:
+            torch.distributed.destroy_process_group()
     events.write("status", status=status, metrics=metrics, weights=str(best))
-    ws.update_run(run_id, status=status, metrics=metrics)
+    if primary:
+        ws.update_run(run_id, status=status, metrics=metrics)
     return {"run": run_id, "dir": str(ws.runs_dir / run_id), "status": status, "metrics": metrics, "weights": str(best)}

@@ -29,7 +29,7 @@ class TrainSettings:
     nbs: int | None = None  # nominal batch for gradient accumulation; None = batch (a step per batch)
     warmup_epochs: float = 1.0  # Ultralytics' 3 spends a quarter of a short run warming up
     close_mosaic: int = 3  # last epochs without mosaic, so the model sees whole images before the end
-    device: str = "cpu"  # "cpu", "0" (first GPU), "cuda:0"; multi-GPU goes through torchrun
+    device: str = "cpu"  # "cpu", "0" (first GPU), "cuda:0"; several ("0,1") train through torchrun
     workers: int = 0  # in-process loading: no fork inside the app's threads; raise on GPU boxes
     seed: int = 0  # same seed, same split and augmentation order
     deterministic: bool = True  # reproducible kernels where PyTorch has them
@@ -114,18 +114,17 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def normalize_device(device: str | int | None) -> str:
-    """'cpu', '0', 'cuda:0' -> Ultralytics' form; refuses GPUs this machine does not have."""
-    text = str(device if device is not None else "cpu").strip().lower().replace("cuda:", "")
+def normalize_device(device: str | int | None, present: bool = True) -> str:
+    """'cpu', '0', 'cuda:0', '0,1' -> Ultralytics' form. ``present``: refuse GPUs this machine
+    does not have (off for commands meant to run on other machines)."""
+    text = str(device if device is not None else "cpu").strip().lower().replace("cuda:", "").replace(" ", "")
     if text in ("", "cpu"):
         return "cpu"
     ids = text.split(",")
-    if not all(i.isdigit() for i in ids):
+    if not all(i.isdigit() for i in ids) or len(set(ids)) != len(ids):
         raise UserError(f"--device {device}: use 'cpu', a GPU index such as '0', or a list such as '0,1'")
     have = torch.cuda.device_count()
     missing = [i for i in ids if int(i) >= have]
-    if missing:
+    if present and missing:
         raise UserError(f"--device {device}: GPU {','.join(missing)} not found ({have} CUDA GPU(s) here); use --device cpu")
-    if len(ids) > 1:
-        raise UserError(f"--device {device}: multi-GPU training runs through torchrun, which this version does not launch yet")
-    return text
+    return ",".join(ids)

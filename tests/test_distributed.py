@@ -1,0 +1,114 @@
+"""torchrun launches: the per-node commands, and a real launch (one CPU process) whose rank 0
+writes events.jsonl while the launching process follows the file and can stop the run.
+
+No machine here has several GPUs: the multi-GPU commands are checked by parsing them back with
+our own CLI parser; the launch path itself (torchrun, the rank's environment, the process
+group, the events file, the stop file) runs for real with one process on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import yolov11
+from helpers import ROOT, free_port
+from yolov11.__main__ import build_parser
+from yolov11.train.distributed import STOP_FILE
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory, tiny_zip):
+    ws = yolov11.Workspace.at(tmp_path_factory.mktemp("ddp") / "ws")
+    yolov11.import_dataset(tiny_zip, workspace=ws)
+    return ws
+
+
+def _train_args(command: str) -> tuple[list[str], object]:
+    """Split a torchrun line into its own flags and the yolov11 CLI args, parsed by our parser."""
+    words = shlex.split(command)
+    at = words.index("-m")
+    assert words[at + 1] == "yolov11"
+    return words[1:at], build_parser().parse_args(words[at + 2 :])
+
+
+def test_one_node_two_gpus(ws):
+    plan = yolov11.torchrun_plan("hardhat-tiny", "yolov11s", yolov11.Launch(nproc_per_node=2), workspace=ws, device="0,1", epochs=30, imgsz=640, batch=32, cos_lr=True)
+    assert plan["world_size"] == 2 and len(plan["commands"]) == 1
+    flags, args = _train_args(plan["commands"][0])
+    assert flags == ["--nproc-per-node=2", "--nnodes=1", "--node-rank=0", "--master-addr=127.0.0.1", "--master-port=29500"]
+    assert args.command == "train" and args.run_id == plan["run"] and args.workspace == str(ws.root)
+    assert (args.data, args.model, args.device, args.epochs, args.imgsz, args.batch, args.cos_lr) == ("hardhat-tiny", "yolov11s", "0,1", 30, 640, 32, True)
+    assert ws.run(plan["run"]) is None  # a plan starts nothing
+
+
+def test_two_nodes(ws):
+    plan = yolov11.torchrun_plan("hardhat-tiny", "yolov11n", yolov11.Launch(4, nnodes=2, master_addr="10.1.2.3", master_port=29600), workspace=ws, device="0,1,2,3", mosaic=0.5)
+    assert plan["world_size"] == 8 and len(plan["commands"]) == 2
+    parsed = [_train_args(c) for c in plan["commands"]]
+    for rank, (flags, args) in enumerate(parsed):
+        assert f"--node-rank={rank}" in flags and "--nnodes=2" in flags and "--nproc-per-node=4" in flags
+        assert "--master-addr=10.1.2.3" in flags and "--master-port=29600" in flags
+        assert args.run_id == plan["run"] and args.mosaic == 0.5 and args.device == "0,1,2,3"
+    assert parsed[0][1] == parsed[1][1]  # every node trains the very same run
+
+
+def test_cli_dry_run_and_bad_launches(ws):
+    def cli(*argv):
+        return subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), "train", "--data", "hardhat-tiny", *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    p = cli("--device", "0,1", "--nnodes", "2", "--master-addr", "node0", "--dry-run", "--json")
+    assert p.returncode == 0, p.stderr
+    plan = json.loads(p.stdout)
+    assert plan["nproc_per_node"] == 2 and plan["world_size"] == 4 and "--node-rank=1" in plan["commands"][1]
+    for argv, needle in [
+        (["--device", "0,1", "--nproc-per-node", "3"], "--nproc-per-node 3"),
+        (["--device", "0,1", "--nnodes", "2", "--node-rank", "2"], "--node-rank 2"),
+        (["--device", "cpu", "--nproc-per-node", "2"], "--device cpu"),
+        (["--device", "0,1", "--master-port", "70000"], "--master-port 70000"),
+        (["--device", "0,0"], "--device 0,0"),
+    ]:
+        p = cli(*argv, "--dry-run")
+        assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, (argv, p.stderr)
+
+
+def test_launched_run_writes_and_follows_events(ws):
+    seen: list[dict] = []
+    r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=2, imgsz=64, batch=4, on_event=seen.append)
+    assert r["status"] == "done" and Path(r["weights"]).is_file()
+    events = [json.loads(line) for line in (Path(r["dir"]) / "events.jsonl").read_text().splitlines()]
+    assert events[0]["type"] == "log" and events[0]["message"].startswith("launching: ") and "torch.distributed.run" in events[0]["message"]
+    assert seen == events[1:]  # the launcher followed every event rank 0 wrote, in order
+    kinds = [e["type"] for e in events if e["type"] != "log"]
+    assert kinds[0] == "status" and kinds[-1] == "status" and events[-1]["status"] == "done"
+    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2]
+    assert all("mAP50-95" in e["metrics"] for e in events if e["type"] == "epoch")
+    record = ws.require_run(r["run"])
+    assert record["status"] == "done" and record["pid"] != __import__("os").getpid()  # rank 0 recorded it
+    assert (Path(r["dir"]) / "torchrun.log").read_text().startswith("$ ")  # the launch and the ranks' console
+
+
+def test_launched_run_stops_within_a_batch(ws):
+    stop = threading.Event()
+    batches: list[dict] = []
+
+    def on_event(event):
+        if event["type"] == "batch":
+            batches.append(event)
+            stop.set()
+
+    r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=10, imgsz=64, batch=2, stop=stop, on_event=on_event)
+    assert r["status"] == "stopped" and ws.require_run(r["run"])["status"] == "stopped"
+    run_dir = Path(r["dir"])
+    assert not (run_dir / STOP_FILE).exists() and (run_dir / "weights" / "last.pt").is_file()
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    # The launcher reads the file 4x a second, so the stop lands a few batches after the first
+    # report: within the first two of ten epochs.
+    assert len([e for e in events if e["type"] == "epoch"]) <= 2 and batches[0]["epoch"] == 1
+    assert events[-1]["type"] == "status" and events[-1]["status"] == "stopped"
