@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from pages.charts import training_figure
+from pages.cluster import build_cluster
 from pages.runs import build_runs
 from pages.train_settings import FORM, build_settings, collect, field_messages
 from pages.zoo import build_zoo
@@ -46,13 +47,14 @@ def build_train(ctx: AppContext) -> gr.Tab:
         with gr.Row():
             dataset = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), elem_id="train-dataset", allow_custom_value=True)
             model = gr.Dropdown(label="Model", choices=zoo_names(), value=d.model, elem_id="train-model", allow_custom_value=True)
-            device = gr.Textbox(label="Device", value=d.device, info="cpu, or a GPU index such as 0", elem_id="train-device")
+            device = gr.Textbox(label="Device", value=d.device, info="cpu, a GPU index such as 0, or 0,1 for several GPUs (torchrun)", elem_id="train-device")
         with gr.Row():
             epochs = gr.Number(label="Epochs", value=d.epochs, precision=0, minimum=1, elem_id="train-epochs")
             imgsz = gr.Number(label="Image size", value=d.imgsz, precision=0, minimum=32, step=32, elem_id="train-imgsz")
             batch = gr.Number(label="Batch", value=d.batch, precision=0, minimum=1, elem_id="train-batch")
         form = build_settings({"epochs": epochs, "imgsz": imgsz, "batch": batch})
         weights, transfer = build_zoo(ctx, model)
+        build_cluster(ctx, dataset, model, device, [epochs, imgsz, batch])
         with gr.Row():
             start = gr.Button("Start training", variant="primary", elem_id="start-button")
             stop = gr.Button("Stop", variant="stop", elem_id="stop-button")

@@ -9,7 +9,7 @@ from yolov11.train.settings import OPTIMIZERS, PRESETS, TrainSettings
 
 # Fields of the "More settings" form, in display order (TrainSettings names).
 FORM = ("optimizer", "lr0", "cos_lr", "warmup_epochs", "patience", "nbs", "seed", "workers", "cache", "fraction",
-        "mosaic", "mixup", "fliplr", "scale", "hsv_h", "hsv_s", "hsv_v", "close_mosaic")
+        "mosaic", "mixup", "fliplr", "scale", "hsv_h", "hsv_s", "hsv_v", "close_mosaic", "loggers")
 
 
 def build_settings(basics: dict[str, gr.components.Component]) -> dict[str, gr.components.Component]:
@@ -39,6 +39,7 @@ def build_settings(basics: dict[str, gr.components.Component]) -> dict[str, gr.c
                 ("mosaic", "Mosaic"), ("mixup", "MixUp"), ("fliplr", "Horizontal flip"), ("scale", "Scale jitter"),
                 ("hsv_h", "Hue"), ("hsv_s", "Saturation"), ("hsv_v", "Brightness"))}
             form["close_mosaic"] = gr.Number(value=d.close_mosaic, precision=0, label="Epochs without mosaic at the end")
+        form["loggers"] = gr.CheckboxGroup(["wandb", "mlflow"], value=[], label="Also log to (when installed; TensorBoard always logs)", elem_id="train-loggers")
 
     targets = {**basics, **form}
     names = [n for n in PRESETS["quick look"] if n in targets]
@@ -51,7 +52,9 @@ def collect(values: dict) -> dict:
     out = {}
     for name, value in values.items():
         default = getattr(TrainSettings, name, None)
-        if name == "nbs":
+        if name == "loggers":
+            out[name] = ",".join(value) if isinstance(value, (list, tuple)) else value or ""
+        elif name == "nbs":
             out[name] = int(value) if value else None
         elif isinstance(default, bool):
             out[name] = bool(value)

@@ -112,3 +112,24 @@ def test_launched_run_stops_within_a_batch(ws):
     # report: within the first two of ten epochs.
     assert len([e for e in events if e["type"] == "epoch"]) <= 2 and batches[0]["epoch"] == 1
     assert events[-1]["type"] == "status" and events[-1]["status"] == "stopped"
+
+
+def test_app_shows_each_nodes_command(ws):
+    import app
+    from gradio_client import Client
+
+    blocks = app.build_app(ws)
+    _, url, _ = app.serve(blocks, port=free_port(), prevent_thread_lock=True)
+    try:
+        client = Client(url, verbose=False)
+        text = client.predict("hardhat-tiny", "yolov11n", "0,1", 5, 320, 16, 2, "10.0.0.7", 29501, api_name="/torchrun_commands")
+        lines = [line for line in text.splitlines() if not line.startswith("#")]
+        assert len(lines) == 2 and "4 processes in all" in text
+        for rank, line in enumerate(lines):
+            flags, args = _train_args(line)
+            assert f"--node-rank={rank}" in flags and "--master-addr=10.0.0.7" in flags and "--nproc-per-node=2" in flags
+            assert (args.epochs, args.imgsz, args.batch, args.device) == (5, 320, 16, "0,1")
+        with pytest.raises(Exception, match="--master-addr"):
+            client.predict("hardhat-tiny", "yolov11n", "0,1", 5, 320, 16, 2, "", 29501, api_name="/torchrun_commands")
+    finally:
+        blocks.close()

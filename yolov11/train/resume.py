@@ -70,4 +70,4 @@ def resume(
         return train_launched(ws, run_id, cmd, stop, on_event)
     events = EventLog(ws.runs_dir / run_id / "events.jsonl" if primary else None, run_id, on_event)
     events.write("log", level="info", message=f"resuming from {path.name}: epoch {done + 1} of {target}")
-    return run_trainer(ws, run_id, {"resume": str(path)}, events, stop)
+    return run_trainer(ws, run_id, {"resume": str(path)}, events, stop, settings.get("loggers", ""))

@@ -27,7 +27,7 @@ import yaml
 from yolov11 import offline
 from yolov11.errors import UserError
 from yolov11.models import resolve_model, transfer_report
-from yolov11.train import distributed
+from yolov11.train import distributed, loggers
 from yolov11.train.distributed import Launch
 from yolov11.train.events import EventLog
 from yolov11.train.settings import TrainSettings
@@ -163,7 +163,7 @@ def train(
         distributed.check_launch(launch, cfg.device)
     # One record per run: node 0's launcher or rank 0 (other nodes' ranks only train).
     if distributed.is_primary() and (not launching or launch.node_rank == 0) and ws.run(run_id) is None:
-        ws.add_run(run_id, dataset, str(model), {"model": str(model), **cfg.ultralytics_args()})
+        ws.add_run(run_id, dataset, str(model), {"model": str(model), **cfg.ultralytics_args(), "loggers": cfg.loggers})
     run_dir = ws.runs_dir / run_id
     stop = stop or threading.Event()
     if launching:
@@ -177,7 +177,7 @@ def train(
         transfer = transfer_report(str(model), cfg.weights, nc)
         events.write("log", level="info", message=f"initialising from {Path(cfg.weights).name}: {transfer['transferred']}/{transfer['total']} tensors transfer")
     overrides = {"model": model_src, "data": str(data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True, **cfg.ultralytics_args()}
-    return {**run_trainer(ws, run_id, overrides, events, stop), "transfer": transfer}
+    return {**run_trainer(ws, run_id, overrides, events, stop, cfg.loggers), "transfer": transfer}
 
 
 def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.Event, on_event: Callable[[dict], None] | None) -> dict:
@@ -200,7 +200,7 @@ def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.E
     return {"run": run_id, "dir": str(run_dir), "status": record["status"], "metrics": record["metrics"] or {}, "weights": weights, "transfer": None}
 
 
-def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, stop: threading.Event) -> dict:
+def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, stop: threading.Event, trackers: str = "") -> dict:
     """Run Ultralytics' DetectionTrainer with our callbacks on a registered run (new or resumed)
     and record how it ended; returns ``{"run", "dir", "status", "metrics", "weights"}``."""
     from ultralytics.models.yolo.detect import DetectionTrainer
@@ -216,7 +216,8 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
     logger.addHandler(handler)
     trainer = None
     try:
-        trainer = DetectionTrainer(overrides=overrides)
+        with loggers.enabled(trackers, ws.root):  # W&B / MLflow callbacks join at construction
+            trainer = DetectionTrainer(overrides=overrides)
         distributed.adopt_world_size(trainer)
         hooks = _Callbacks(events, stop, stop_file)
         for name in ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end", "on_model_save"):

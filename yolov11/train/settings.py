@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from yolov11.errors import UserError
+from yolov11.train import loggers
 
 OPTIMIZERS = ("auto", "SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSProp")
 CACHE = ("", "ram", "disk")
@@ -46,6 +47,7 @@ class TrainSettings:
     hsv_h: float = 0.015  # hue jitter
     hsv_s: float = 0.7  # saturation jitter
     hsv_v: float = 0.4  # brightness jitter
+    loggers: str = ""  # "wandb", "mlflow" or both, when installed; TensorBoard is always on
     weights: str | None = None  # a .pt whose matching tensors initialise the model (pickle: trusted files only)
     extra: dict[str, Any] = field(default_factory=dict)  # any other Ultralytics train argument
 
@@ -82,6 +84,8 @@ class TrainSettings:
             out["optimizer"] = f"--optimizer {self.optimizer}: choose one of {', '.join(OPTIMIZERS)}"
         if (self.cache or "") not in CACHE:
             out["cache"] = f"--cache {self.cache}: use ram, disk or nothing"
+        if loggers.problem(self.loggers):
+            out["loggers"] = loggers.problem(self.loggers)
         try:
             normalize_device(self.device)
         except UserError as exc:
@@ -97,7 +101,7 @@ class TrainSettings:
         return self
 
     def ultralytics_args(self) -> dict[str, Any]:
-        args = {k: v for k, v in asdict(self).items() if k not in ("model", "extra", "weights")}
+        args = {k: v for k, v in asdict(self).items() if k not in ("model", "extra", "weights", "loggers")}
         if self.weights:
             args["pretrained"] = self.weights  # Ultralytics copies the tensors whose names and shapes match
         args["nbs"] = self.nbs or (self.batch if self.batch > 0 else 64)  # auto batch (-1): Ultralytics' 64
