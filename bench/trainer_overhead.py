@@ -1,6 +1,7 @@
 """What do our events, callbacks and registry cost over plain Ultralytics? Target: wall-time
 ratio <= 1.03. Trains the same model on the same data with the same settings, alternating
-``yolov11.train`` and ``YOLO(model).train()`` in one process, and prints both and the ratio.
+``yolov11.train`` and ``YOLO(model).train()`` in one process (ABBA order, so neither always
+goes first), and prints both and the ratio of the best times.
 
     .venv/bin/python bench/trainer_overhead.py [--epochs 2] [--imgsz 320] [--repeats 2]
 """
@@ -40,14 +41,17 @@ def main() -> None:
     settings = dict(epochs=args.epochs, imgsz=args.imgsz, plots=False)
     plain_args = {**TrainSettings.of("yolov11n", **settings).ultralytics_args(), "data": data, "project": str(Path(ws) / "plain"), "exist_ok": True}
     times: dict[str, list[float]] = {"yolov11.train": [], "YOLO().train": []}
+    runs = {
+        "yolov11.train": lambda i: yolov11.train("demo-hardhat", "yolov11n", workspace=ws, **settings),
+        "YOLO().train": lambda i: YOLO(resolve_model("yolov11n")).train(**plain_args, name=f"plain-{i}"),
+    }
     for i in range(args.repeats):
-        with contextlib.redirect_stdout(sys.stderr):
-            t = time.perf_counter()
-            yolov11.train("demo-hardhat", "yolov11n", workspace=ws, **settings)
-            times["yolov11.train"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            YOLO(resolve_model("yolov11n")).train(**plain_args, name=f"plain-{i}")
-            times["YOLO().train"].append(time.perf_counter() - t)
+        order = list(runs) if i % 2 == 0 else list(runs)[::-1]  # ABBA: neither side always runs first
+        for name in order:
+            with contextlib.redirect_stdout(sys.stderr):
+                t = time.perf_counter()
+                runs[name](i)
+                times[name].append(time.perf_counter() - t)
     best = {k: min(v) for k, v in times.items()}
     print(f"{'trainer':<16}{'best s':>9}{'all runs (s)':>30}")
     for k, v in times.items():
