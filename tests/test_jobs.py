@@ -13,7 +13,7 @@ import time
 import yolov11
 from helpers import ROOT
 from yolov11.train.events import read_events
-from yolov11.train.jobs import TrainingJobs
+from yolov11.train.jobs import TrainingJobs, devices_of, startable
 
 
 def _wait(pred, timeout: float = 300, what: str = "condition"):
@@ -78,3 +78,15 @@ def test_following_events_written_by_another_process(tmp_path):
         time.sleep(0.01)
     assert [e["batch"] for e in seen] == list(range(50))
     assert json.loads(path.read_text().splitlines()[-1])["batch"] == 49
+
+
+def test_one_run_per_device_first_come_first_served():
+    # The scheduling rule on its own (this machine has one device, the CPU, which the queue test
+    # above exercises for real): a run starts when its devices are free and no older waiting
+    # run wants any of them.
+    w = lambda *runs: [(name, devices_of(device)) for name, device in runs]  # noqa: E731
+    assert devices_of("0,1") == {"0", "1"} and devices_of("cpu") == devices_of(None) == {"cpu"}
+    assert startable(w(("a", "0"), ("b", "1"), ("c", "0,1"), ("d", "1")), set()) == ["a", "b"]
+    assert startable(w(("c", "0,1"), ("d", "1"), ("e", "2")), {"0"}) == ["e"]  # d waits behind c on GPU 1
+    assert startable(w(("x", "cpu"), ("y", "cpu"), ("g", "0")), set()) == ["x", "g"]
+    assert startable(w(("y", "cpu")), {"cpu"}) == []

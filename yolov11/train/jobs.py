@@ -1,4 +1,4 @@
-"""Training jobs for a long-lived process (the app): a FIFO queue, one run at a time, stop.
+"""Training jobs for a long-lived process (the app): one run at a time per device, FIFO, stop.
 
 Job state lives in the workspace registry and each run's events.jsonl, not in this object,
 so a page reload or a second browser sees the same run. Runs the registry still calls
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
 from pathlib import Path
 from typing import Any
 
 from yolov11.models import resolve_model
+from yolov11.train.distributed import gpu_ids
 from yolov11.train.resume import resumable_checkpoint, resume
 from yolov11.train.runner import train
 from yolov11.train.settings import TrainSettings
@@ -37,15 +37,34 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def devices_of(device: str | None) -> frozenset[str]:
+    """The devices a run occupies: its GPUs, or "cpu"."""
+    return frozenset(gpu_ids(device or "cpu") or ["cpu"])
+
+
+def startable(waiting: list[tuple[str, frozenset[str]]], busy: set[str]) -> list[str]:
+    """Which waiting runs (oldest first) may start now: their devices are free and no older
+    waiting run wants any of them (first come, first served on every device)."""
+    claimed, out = set(busy), []
+    for run_id, devices in waiting:
+        if not devices & claimed:
+            out.append(run_id)
+        claimed |= devices  # a run that cannot start yet still holds its place in line
+    return out
+
+
 class TrainingJobs:
+    """One training at a time per device; further runs wait their turn, first in first out."""
+
     def __init__(self, workspace: Workspace | str | Path | None = None):
         self.ws = Workspace.at(workspace)
-        self._queue: queue.Queue[tuple[str, dict]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[str, frozenset[str], dict]] = []  # oldest first
+        self._busy: dict[str, frozenset[str]] = {}  # running run -> its devices
         self._stops: dict[str, threading.Event] = {}
         for run in self.ws.runs():
             if run["status"] in ("queued", "running") and not _alive(run["pid"]):
                 self.ws.update_run(run["id"], status="interrupted")
-        threading.Thread(target=self._work, name="yolov11-training", daemon=True).start()
 
     def submit(self, data: str, model: str = TrainSettings.model, **settings: Any) -> str:
         """Validate, register as queued and enqueue; returns the run id at once."""
@@ -54,27 +73,31 @@ class TrainingJobs:
         resolve_model(model)
         run_id = self.ws.new_run_id(model)
         dataset = data if self.ws.dataset(data) else str(data_yaml)
-        self.ws.add_run(run_id, dataset, model, {"model": model, **cfg.ultralytics_args()}, status="queued")
-        self._stops[run_id] = threading.Event()
-        self._queue.put((run_id, {"data": data, "model": model, **settings}))
+        self.ws.add_run(run_id, dataset, model, {"model": model, **cfg.ultralytics_args(), "loggers": cfg.loggers}, status="queued")
+        self._enqueue(run_id, devices_of(cfg.device), {"data": data, "model": model, **settings})
         return run_id
 
     def resume(self, run_id: str, epochs: int | None = None) -> str:
         """Queue a stopped or interrupted run to continue (checked now, run in turn)."""
         resumable_checkpoint(self.ws, run_id)
         self.ws.update_run(run_id, status="queued")
-        self._stops[run_id] = threading.Event()
-        self._queue.put((run_id, {"resume": True, "epochs": epochs}))
+        device = (self.ws.require_run(run_id)["settings"] or {}).get("device")
+        self._enqueue(run_id, devices_of(device), {"resume": True, "epochs": epochs})
         return run_id
 
     def stop(self, run_id: str) -> str:
         """Stop a running run within one batch, or cancel a queued one; returns the new status."""
         record = self.ws.require_run(run_id)
+        with self._lock:
+            waiting = [w for w in self._waiting if w[0] == run_id]
+            self._waiting = [w for w in self._waiting if w[0] != run_id]
         if record["status"] == "queued":
             self.ws.update_run(run_id, status="stopped")
         event = self._stops.get(run_id)
         if event:
             event.set()
+        if waiting:
+            self._schedule()  # a cancelled run may have held others back
         return self.ws.require_run(run_id)["status"] if record["status"] != "running" else "stopping"
 
     def queued(self) -> list[str]:
@@ -87,18 +110,33 @@ class TrainingJobs:
         running = [r["id"] for r in runs if r["status"] == "running"]
         return running[0] if running else (runs[0]["id"] if runs else None)
 
-    def _work(self) -> None:
-        while True:
-            run_id, kwargs = self._queue.get()
-            stop = self._stops[run_id]
-            if stop.is_set():  # cancelled while queued
-                continue
-            try:
-                if kwargs.pop("resume", False):
-                    resume(run_id, kwargs["epochs"], workspace=self.ws, stop=stop)
-                else:
-                    train(workspace=self.ws, run_id=run_id, stop=stop, **kwargs)
-            except Exception:  # recorded as "failed" in the registry and events by train()
-                LOG.exception("training run %s failed", run_id)
-            finally:
-                self._stops.pop(run_id, None)
+    def _enqueue(self, run_id: str, devices: frozenset[str], kwargs: dict) -> None:
+        self._stops[run_id] = threading.Event()
+        with self._lock:
+            self._waiting.append((run_id, devices, kwargs))
+        self._schedule()
+
+    def _schedule(self) -> None:
+        with self._lock:
+            ready = set(startable([(r, d) for r, d, _ in self._waiting], set().union(*self._busy.values())))
+            starting = [w for w in self._waiting if w[0] in ready]
+            self._waiting = [w for w in self._waiting if w[0] not in ready]
+            for run_id, devices, _ in starting:
+                self._busy[run_id] = devices
+        for run_id, _, kwargs in starting:
+            threading.Thread(target=self._run, args=(run_id, kwargs), name=f"yolov11-training-{run_id}", daemon=True).start()
+
+    def _run(self, run_id: str, kwargs: dict) -> None:
+        stop = self._stops[run_id]
+        try:
+            if kwargs.pop("resume", False):
+                resume(run_id, kwargs["epochs"], workspace=self.ws, stop=stop)
+            else:
+                train(workspace=self.ws, run_id=run_id, stop=stop, **kwargs)
+        except Exception:  # recorded as "failed" in the registry and events by train()
+            LOG.exception("training run %s failed", run_id)
+        finally:
+            self._stops.pop(run_id, None)
+            with self._lock:
+                self._busy.pop(run_id, None)
+            self._schedule()
