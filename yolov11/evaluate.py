@@ -1,24 +1,35 @@
-"""Evaluation: Ultralytics' validator on a run or weights, and COCO metrics from JSON files.
+"""Evaluation: Ultralytics' validator on a run or weights, and what it saw, kept for analysis.
 
-``evaluate`` returns overall precision / recall / mAP50 / mAP50-95 and a per-class table, and
-writes ``metrics.json`` into its output folder. ``coco_evaluate`` scores saved detections in
-COCO format against COCO ground truth with pycocotools, the reference implementation, so
-numbers from other tools can be checked.
+``evaluate`` returns overall and per-class precision / recall / mAP50 / mAP50-95 (Ultralytics'
+own numbers: the same validator ``YOLO(w).val()`` runs), the 12 COCO numbers computed from the
+same predictions, and the confusion matrix. Into its evaluation folder it writes:
+
+    metrics.json   the returned result
+    curves.json    per-class PR and F1/P/R-confidence curves (Ultralytics' DetMetrics)
+    coco_gt.json   the split's ground truth in COCO format (boxes in original pixels)
+    coco_dt.json   every detection (conf >= 0.001, the validator's default) in COCO format
+
+The COCO files feed the threshold explorer and the error gallery with no second inference,
+and ``python -m yolov11 eval --coco-gt coco_gt.json --coco-dt coco_dt.json`` re-scores them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
+
 from yolov11 import offline
+from yolov11.coco_metrics import COCO_NAMES, coco_evaluate, coco_stats
 from yolov11.errors import UserError
+from yolov11.eval_records import coco_documents, recording_validator
 from yolov11.train.runner import short_metrics
 from yolov11.workspace import Workspace
 
-COCO_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+__all__ = ["COCO_NAMES", "coco_evaluate", "evaluate", "evaluation_curves", "open_evaluation", "saved_evaluation"]
+CURVE_POINTS = 201  # of Ultralytics' 1000 per curve: smooth on screen, a tenth of the JSON
 
 
 def _sources(ws: Workspace, run: str | None, weights: str | None, data: str | None) -> tuple[Path, Path, dict]:
@@ -35,6 +46,32 @@ def _sources(ws: Workspace, run: str | None, weights: str | None, data: str | No
     return path.resolve(), ws.resolve_data(data), {}
 
 
+def _out_dir(ws: Workspace, run: str | None, weights: Path, data_yaml: Path, split: str) -> Path:
+    """A run's evaluations live in its folder; loose weights get one folder per (file content,
+    dataset, split): uploads of different files all named best.pt must not overwrite each other."""
+    if run:
+        return Path(ws.require_run(run)["dir"]) / f"eval-{split}"
+    digest = hashlib.sha1(weights.read_bytes()).hexdigest()[:8]
+    return ws.runs_dir / "evaluations" / f"{weights.stem}-{digest}-{data_yaml.parent.name}-{split}"
+
+
+def _curves(m) -> dict:
+    """Ultralytics' curves, one row per class that has labels, thinned to CURVE_POINTS."""
+    box = m.box
+    keep = np.linspace(0, len(box.px) - 1, CURVE_POINTS).round().astype(int)
+    row = lambda a: [[round(float(v), 5) for v in r[keep]] for r in np.asarray(a).reshape(-1, len(box.px))]  # noqa: E731
+    classes = [m.names[c] for c in box.ap_class_index]
+    return {
+        "x": [round(float(v), 5) for v in np.asarray(box.px)[keep]],
+        "classes": classes,
+        "ap50": [round(float(v), 5) for v in box.ap50] if classes else [],
+        "precision_recall": row(box.prec_values) if classes else [],  # precision at recall x, IoU 0.5
+        "f1_confidence": row(box.f1_curve) if classes else [],
+        "precision_confidence": row(box.p_curve) if classes else [],
+        "recall_confidence": row(box.r_curve) if classes else [],
+    }
+
+
 def evaluate(
     run: str | None = None,
     weights: str | Path | None = None,
@@ -45,7 +82,11 @@ def evaluate(
     device: str = "cpu",
     workspace: Workspace | str | Path | None = None,
 ) -> dict:
-    """Validate a run's best weights (or ``weights`` on ``data``) on ``split``."""
+    """Validate a run's best weights (or ``weights`` on ``data``) on ``split``.
+
+    Returns {"metrics", "per_class", "coco", "confusion", "speed_ms", "dir", "files", ...}; the
+    evaluation folder ``dir`` holds the files listed in this module's docstring.
+    """
     offline.prepare()
     from ultralytics import YOLO
 
@@ -53,20 +94,23 @@ def evaluate(
     weights_path, data_yaml, settings = _sources(ws, run, str(weights) if weights else None, data)
     if split not in ("train", "val", "test"):
         raise UserError(f"--split {split}: use train, val or test")
-    out_dir = Path(ws.require_run(run)["dir"]) if run else ws.runs_dir / "evaluations"
+    out_dir = _out_dir(ws, run, weights_path, data_yaml, split)
     model = YOLO(str(weights_path))
+    finished = []  # the validator instance, handed over by its own end-of-validation callback
+    model.add_callback("on_val_end", finished.append)
     try:
         m = model.val(
+            validator=recording_validator(),
             data=str(data_yaml),
             split=split,
             imgsz=imgsz or settings.get("imgsz") or model.ckpt.get("train_args", {}).get("imgsz", 640),
             batch=batch,
             device=device,
-            project=str(out_dir),
-            name=f"eval-{split}",
+            project=str(out_dir.parent),
+            name=out_dir.name,
             exist_ok=True,
             verbose=False,
-            plots=True,
+            plots=True,  # also what makes the validator fill its confusion matrix
         )
     except (FileNotFoundError, KeyError) as exc:
         raise UserError(f"--data {data_yaml}: {exc}") from None
@@ -82,6 +126,14 @@ def evaluate(
         }
         for row in m.summary()
     ]
+    save_dir = Path(m.save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    gt_doc, detections = coco_documents(finished[-1].records, m.names, data_yaml.parent)
+    files = {name: str(save_dir / f"{name}.json") for name in ("coco_gt", "coco_dt", "curves")}
+    Path(files["coco_gt"]).write_text(json.dumps(gt_doc))
+    Path(files["coco_dt"]).write_text(json.dumps(detections))
+    Path(files["curves"]).write_text(json.dumps(_curves(m)))
+    names = [m.names[i] for i in range(len(m.names))]
     result = {
         "run": run,
         "weights": str(weights_path),
@@ -89,49 +141,44 @@ def evaluate(
         "split": split,
         "metrics": short_metrics(m.results_dict),
         "per_class": per_class,
+        "coco": {k: round(v, 6) for k, v in coco_stats(gt_doc, detections).items()},
+        "images": len(gt_doc["images"]),
+        "detections": len(detections),
+        # rows: predicted class, columns: true class; the last of each is background (a FP's
+        # "true" class, a FN's "predicted" one). Counts at the validator's conf and IoU 0.45.
+        "confusion": {"names": [*names, "background"], "matrix": m.confusion_matrix.matrix.astype(int).tolist()},
         "speed_ms": {k: round(float(v), 3) for k, v in m.speed.items()},
-        "dir": str(m.save_dir),
+        "dir": str(save_dir),
+        "files": files,
     }
-    Path(m.save_dir).mkdir(parents=True, exist_ok=True)
-    (Path(m.save_dir) / "metrics.json").write_text(json.dumps(result, indent=2))
+    (save_dir / "metrics.json").write_text(json.dumps(result, indent=2))
     return result
 
 
-def _load_json(path: str | Path, flag: str):
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise UserError(f"{flag} {path}: file not found")
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{flag} {p.name}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+def open_evaluation(where: str | Path, workspace: Workspace | str | Path | None = None) -> Path:
+    """The evaluation folder ``where`` (as ``evaluate`` returned it in "dir"), checked to be one
+    inside the workspace: callers of the app name it, and nothing outside may be read."""
+    ws = Workspace.at(workspace)
+    path = Path(str(where or "")).expanduser().resolve()
+    if not where or not path.is_relative_to(ws.runs_dir.resolve()) or not (path / "metrics.json").is_file():
+        raise UserError(f"evaluation {where or '(none)'}: not an evaluation folder of workspace {ws.root}; evaluate first")
+    return path
 
 
-def coco_evaluate(coco_gt: str | Path, coco_dt: str | Path) -> dict:
-    """The 12 COCO bbox numbers of detections ``coco_dt`` against ground truth ``coco_gt``."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+def saved_evaluation(run: str | None = None, split: str = "val", where: str | Path | None = None, workspace: Workspace | str | Path | None = None) -> dict | None:
+    """The result an earlier ``evaluate`` saved, for a run and split (or an evaluation folder); None if there is none."""
+    ws = Workspace.at(workspace)
+    if where is not None:
+        path = open_evaluation(where, ws) / "metrics.json"
+    else:
+        path = Path(ws.require_run(run)["dir"]) / f"eval-{split}" / "metrics.json"
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    return result if "files" in result else None  # written before the evaluation kept its predictions: redo
 
-    gt_doc, dt_doc = _load_json(coco_gt, "--coco-gt"), _load_json(coco_dt, "--coco-dt")
-    if not isinstance(gt_doc, dict) or not all(k in gt_doc for k in ("images", "annotations", "categories")):
-        raise UserError(f"--coco-gt {Path(coco_gt).name}: needs 'images', 'annotations' and 'categories'")
-    if isinstance(dt_doc, dict) and "annotations" in dt_doc:
-        dt_doc = dt_doc["annotations"]
-    if not isinstance(dt_doc, list):
-        raise UserError(f"--coco-dt {Path(coco_dt).name}: expected a list of detections")
-    for i, d in enumerate(dt_doc):
-        missing = {"image_id", "category_id", "bbox", "score"} - set(d)
-        if missing:
-            raise UserError(f"--coco-dt {Path(coco_dt).name}: detection {i} lacks {', '.join(sorted(missing))}")
-    if not dt_doc:
-        return {"coco": dict.fromkeys(COCO_NAMES, 0.0), "detections": 0}
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
-        gt = COCO()
-        gt.dataset = gt_doc
-        gt.createIndex()
-        dt = gt.loadRes(dt_doc)
-        ev = COCOeval(gt, dt, "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return {"coco": {name: round(float(v), 6) for name, v in zip(COCO_NAMES, ev.stats)}, "detections": len(dt_doc)}
+
+def evaluation_curves(where: str | Path, workspace: Workspace | str | Path | None = None) -> dict:
+    """The curves an evaluation saved: {"x", "classes", "ap50", "precision_recall", "f1_confidence",
+    "precision_confidence", "recall_confidence"}; each curve is one row per class over x."""
+    return json.loads((open_evaluation(where, workspace) / "curves.json").read_text())

@@ -1,0 +1,88 @@
+"""Plotly figures and tables of the Evaluate tab; they only draw what yolov11.evaluate computed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+_LAYOUT = dict(height=380, margin=dict(l=50, r=20, t=40, b=40), legend=dict(title="click to hide / show"))
+CURVE_TITLES = {
+    "f1_confidence": ("F1 by confidence threshold", "F1"),
+    "precision_confidence": ("precision by confidence threshold", "precision"),
+    "recall_confidence": ("recall by confidence threshold", "recall"),
+}
+
+
+def coco_table(result: dict) -> pd.DataFrame:
+    """The 12 COCO numbers, one row each (-1: no ground truth in that area range)."""
+    return pd.DataFrame({"COCO metric": list(result["coco"]), "value": [round(v, 4) for v in result["coco"].values()]})
+
+
+def _mean_trace(x, rows, name: str) -> go.Scatter:
+    return go.Scatter(x=x, y=np.mean(rows, 0) if len(rows) else [], name=name, mode="lines", line=dict(width=4, color="black"))
+
+
+def pr_figure(curves: dict) -> go.Figure:
+    """Precision-recall at IoU 0.5, one line per class (AP50 in the legend) and their mean."""
+    fig = go.Figure()
+    for name, ap, row in zip(curves["classes"], curves["ap50"], curves["precision_recall"]):
+        fig.add_trace(go.Scatter(x=curves["x"], y=row, name=f"{name} {ap:.3f}", mode="lines"))
+    mean_ap = np.mean(curves["ap50"]) if curves["ap50"] else 0.0
+    fig.add_trace(_mean_trace(curves["x"], curves["precision_recall"], f"all classes {mean_ap:.3f} mAP50"))
+    fig.update_layout(title="precision-recall (IoU 0.5)", xaxis_title="recall", yaxis_title="precision", xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LAYOUT)
+    return fig
+
+
+def confidence_figure(curves: dict, kind: str = "f1_confidence") -> go.Figure:
+    """F1 (or precision, recall) against the confidence threshold, per class and on average;
+    the average's peak, marked, is the confidence to deploy with if errors of both kinds cost alike."""
+    title, label = CURVE_TITLES[kind]
+    rows = curves[kind]
+    fig = go.Figure()
+    for name, row in zip(curves["classes"], rows):
+        fig.add_trace(go.Scatter(x=curves["x"], y=row, name=name, mode="lines"))
+    if rows:
+        mean = np.mean(rows, 0)
+        best = int(mean.argmax())
+        fig.add_trace(_mean_trace(curves["x"], rows, f"all classes {mean[best]:.2f} at {curves['x'][best]:.3f}"))
+        fig.add_vline(x=curves["x"][best], line_dash="dot")
+    fig.update_layout(title=title, xaxis_title="confidence", yaxis_title=label, xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LAYOUT)
+    return fig
+
+
+def confusion_figure(confusion: dict, normalised: bool = False) -> go.Figure:
+    """Heatmap of predicted (rows) against true (columns) class, background last. Normalised
+    divides each column by its total, as Ultralytics' confusion_matrix_normalized.png does: the
+    share of each true class that ended up as each prediction."""
+    m = np.asarray(confusion["matrix"], float)
+    z = m / (m.sum(0, keepdims=True) + 1e-9) if normalised else m
+    text = [[f"{v:.2f}" if normalised else f"{int(v)}" for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=confusion["names"], y=confusion["names"], text=text, texttemplate="%{text}", colorscale="Blues", hovertemplate="true %{x}<br>predicted %{y}<br>%{text}<extra></extra>"))
+    fig.update_layout(title="confusion matrix" + (" (share of each true class)" if normalised else " (counts)"), xaxis_title="true", yaxis_title="predicted", yaxis_autorange="reversed", height=420, margin=dict(l=60, r=20, t=40, b=50))
+    return fig
+
+
+def compare_pr_figure(curves_by_run: dict[str, dict]) -> go.Figure:
+    """The all-classes precision-recall curve of each run, overlaid."""
+    fig = go.Figure()
+    for run, curves in curves_by_run.items():
+        rows = curves["precision_recall"]
+        mean_ap = np.mean(curves["ap50"]) if curves["ap50"] else 0.0
+        fig.add_trace(go.Scatter(x=curves["x"], y=np.mean(rows, 0) if rows else [], name=f"{run} {mean_ap:.3f} mAP50", mode="lines"))
+    fig.update_layout(title="precision-recall (IoU 0.5), all classes", xaxis_title="recall", yaxis_title="precision", xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LAYOUT)
+    return fig
+
+
+def compare_table(results: dict[str, dict]) -> pd.DataFrame:
+    """Metrics side by side: one column per run; overall, COCO, then per-class mAP50-95."""
+    rows: dict[str, dict] = {}
+    for run, r in results.items():
+        for k, v in r["metrics"].items():
+            rows.setdefault(k, {})[run] = v
+        for k, v in r["coco"].items():
+            rows.setdefault(f"COCO {k}", {})[run] = v
+        for c in r["per_class"]:
+            rows.setdefault(f"{c['class']} mAP50-95", {})[run] = c["mAP50-95"]
+    df = pd.DataFrame.from_dict(rows, orient="index", columns=list(results)).round(4)
+    return df.rename_axis("metric").reset_index()

@@ -1,0 +1,34 @@
+"""The compare section of the Evaluate tab: two runs' saved evaluations side by side (metrics
+table and overlaid precision-recall curves); a run not yet evaluated on the split is evaluated."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+import yolov11
+from pages.common import GPU_BOUND, AppContext, refreshed, run_choices, shows_user_errors
+from pages.eval_charts import compare_pr_figure, compare_table
+
+
+def build_compare(ctx: AppContext) -> None:
+    with gr.Accordion("Compare two runs", open=False) as section:
+        with gr.Row():
+            first = gr.Dropdown(label="Run A", choices=run_choices(ctx), allow_custom_value=True, elem_id="compare-a")
+            second = gr.Dropdown(label="Run B", choices=run_choices(ctx), allow_custom_value=True, elem_id="compare-b")
+            split = gr.Radio(["val", "test", "train"], value="val", label="Split")
+        go = gr.Button("Compare", elem_id="compare-button")
+        table = gr.Dataframe(label="Side by side", interactive=False, elem_id="compare-table")
+        chart = gr.Plot(label="Precision-recall, all classes", elem_id="compare-pr")
+
+    @shows_user_errors
+    def compare(run_a: str, run_b: str, split: str):
+        """Metrics of two runs side by side and their PR curves overlaid (evaluating a run first if needed)."""
+        runs = [r for r in dict.fromkeys([run_a, run_b]) if r]
+        if len(runs) < 2:
+            raise yolov11.UserError("pick two different runs to compare")
+        results = {r: yolov11.saved_evaluation(r, split, workspace=ctx.workspace) or yolov11.evaluate(run=r, split=split, workspace=ctx.workspace) for r in runs}
+        curves = {r: yolov11.evaluation_curves(res["dir"], ctx.workspace) for r, res in results.items()}
+        return compare_table(results), compare_pr_figure(curves)
+
+    go.click(compare, [first, second, split], [table, chart], api_name="compare_runs", concurrency_id=GPU_BOUND)
+    section.expand(lambda a, b: (refreshed(run_choices(ctx), a), refreshed(run_choices(ctx), b)), [first, second], [first, second], api_visibility="private")

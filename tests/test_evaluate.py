@@ -1,0 +1,167 @@
+"""Evaluate: Ultralytics' own numbers, COCO numbers from the same predictions, the threshold
+explorer on a hand-checked case, the error gallery, and the app's explorer endpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import yolov11
+from helpers import free_port
+from yolov11.coco_metrics import COCO_NAMES, coco_evaluate
+from yolov11.error_gallery import image_errors, worst_images
+from yolov11.evaluate import evaluation_curves, open_evaluation, saved_evaluation
+from yolov11.thresholds import Detections, counts, explore_thresholds
+
+
+def _hand_case() -> tuple[dict, list[dict]]:
+    """Two images, classes cat (id 1) and dog (id 2); boxes are [x, y, w, h].
+
+    image 1, ground truth: A cat [0,0,10,10], B cat [20,0,10,10], C dog [0,20,10,10]
+      d1 cat 0.9 [0,0,10,10]   IoU 1 with A                      -> TP
+      d2 cat 0.8 [1,0,10,10]   IoU 0.82 with A, but d1 has A      -> FP (a duplicate)
+      d3 cat 0.6 [25,0,10,10]  IoU 50/150 = 0.33 with B           -> FP at IoU 0.5, TP at IoU 0.3
+      d4 dog 0.3 [0,0,10,10]   on cat A: the wrong class; C apart -> FP
+    image 2, ground truth: D dog [50,50,20,20]
+      d5 dog 0.7 [50,50,20,20] IoU 1 with D                      -> TP
+      d6 cat 0.2 [0,0,5,5]     nothing there                      -> FP
+
+    conf 0.5, IoU 0.5: kept d1 d2 d3 d5 -> TP 2 (d1 d5), FP 2 (d2 d3), FN 2 (B C): P = R = F1 = 0.5
+        cat: TP 1, FP 2, FN 1 (B);  dog: TP 1, FP 0, FN 1 (C)
+    conf 0.5, IoU 0.3: d3 now finds B -> TP 3, FP 1, FN 1: P = R = F1 = 0.75
+    conf 0.1, IoU 0.5: all six kept -> TP 2, FP 4, FN 2: P = 1/3, R = 1/2, F1 = 0.4
+    """
+    box = lambda i, c, xywh: {"id": i, "image_id": 1 if i < 4 else 2, "category_id": c, "bbox": xywh, "area": xywh[2] * xywh[3], "iscrowd": 0}  # noqa: E731
+    gt = {
+        "images": [{"id": 1, "width": 100, "height": 100}, {"id": 2, "width": 100, "height": 100}],
+        "annotations": [box(1, 1, [0, 0, 10, 10]), box(2, 1, [20, 0, 10, 10]), box(3, 2, [0, 20, 10, 10]), box(4, 2, [50, 50, 20, 20])],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+    }
+    det = lambda img, c, s, xywh: {"image_id": img, "category_id": c, "score": s, "bbox": xywh}  # noqa: E731
+    dts = [det(1, 1, 0.9, [0, 0, 10, 10]), det(1, 1, 0.8, [1, 0, 10, 10]), det(1, 1, 0.6, [25, 0, 10, 10]), det(1, 2, 0.3, [0, 0, 10, 10]),
+           det(2, 2, 0.7, [50, 50, 20, 20]), det(2, 1, 0.2, [0, 0, 5, 5])]
+    return gt, dts[::-1]  # shuffled: the explorer must order by confidence itself
+
+
+def test_threshold_explorer_counts_a_hand_checked_case():
+    d = Detections.from_coco(*_hand_case())
+    at = lambda conf, iou: counts(d, conf, iou)  # noqa: E731
+    first = at(0.5, 0.5)
+    assert {k: first["overall"][k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")} == {"tp": 2, "fp": 2, "fn": 2, "precision": 0.5, "recall": 0.5, "f1": 0.5}
+    assert [(c["class"], c["tp"], c["fp"], c["fn"]) for c in first["per_class"]] == [("cat", 1, 2, 1), ("dog", 1, 0, 1)]
+    loose = at(0.5, 0.3)["overall"]
+    assert (loose["tp"], loose["fp"], loose["fn"], loose["precision"], loose["recall"]) == (3, 1, 1, 0.75, 0.75)
+    low = at(0.1, 0.5)["overall"]
+    assert (low["tp"], low["fp"], low["fn"], low["precision"], low["recall"], low["f1"]) == (2, 4, 2, 0.3333, 0.5, 0.4)
+    none = at(0.95, 0.5)["overall"]
+    assert (none["tp"], none["fp"], none["fn"], none["precision"], none["recall"]) == (0, 0, 4, 0.0, 0.0)
+
+
+@pytest.fixture(scope="module")
+def evaluated(trained_run):
+    return yolov11.evaluate(run=trained_run["run"], workspace=trained_run["workspace"], imgsz=128, batch=4)
+
+
+def test_metrics_equal_ultralytics_val(trained_run, evaluated):
+    """The tab's numbers are Ultralytics' own: a plain YOLO(w).val() on the same weights, data, imgsz
+    and batch gives the same metrics, per-class rows, confusion matrix and detections.
+
+    The fixture model finds things (mAP50 ~0.6), so every number compared is a real one.
+    """
+    from ultralytics import YOLO
+
+    ws = trained_run["workspace"]
+    plain = YOLO(str(trained_run["weights"])).val(data=str(trained_run["data_yaml"]), imgsz=128, batch=4, split="val", save_json=True, verbose=False, project=str(ws.root / "plain-val"))
+    theirs = plain.results_dict
+    assert evaluated["metrics"]["mAP50"] > 0.3 and all(r["mAP50"] > 0 for r in evaluated["per_class"])
+    for name, key in (("precision", "metrics/precision(B)"), ("recall", "metrics/recall(B)"), ("mAP50", "metrics/mAP50(B)"), ("mAP50-95", "metrics/mAP50-95(B)")):
+        assert evaluated["metrics"][name] == round(theirs[key], 5), name
+    rows = [(r["Class"], int(r["Images"]), int(r["Instances"]), r["Box-P"], r["Box-R"], r["mAP50"], r["mAP50-95"]) for r in plain.summary()]
+    assert [(r["class"], r["images"], r["instances"], r["precision"], r["recall"], r["mAP50"], r["mAP50-95"]) for r in evaluated["per_class"]] == rows
+    assert evaluated["confusion"]["matrix"] == plain.confusion_matrix.matrix.astype(int).tolist()
+    assert sum(map(sum, evaluated["confusion"]["matrix"])) > 0
+    # Ultralytics' own predictions.json (save_json) holds the same detections as our coco_dt.json.
+    gt = json.loads(Path(evaluated["files"]["coco_gt"]).read_text())
+    names = {img["id"]: Path(img["path"]).name for img in gt["images"]}
+    key = lambda d, name: (name, d["category_id"], tuple(d["bbox"]), d["score"])  # noqa: E731
+    ours = sorted(key(d, names[d["image_id"]]) for d in json.loads(Path(evaluated["files"]["coco_dt"]).read_text()))
+    ultra = sorted(key(d, d["file_name"]) for d in json.loads((Path(plain.save_dir) / "predictions.json").read_text()))
+    assert len(ours) == len(ultra) == evaluated["detections"] > 0
+    for a, b in zip(ours, ultra):  # both round to 3 decimals, from float32 values that may differ in the last bit
+        assert a[:2] == b[:2] and abs(a[3] - b[3]) <= 1e-5 and max(abs(x - y) for x, y in zip(a[2], b[2])) <= 0.0015, (a, b)
+
+
+def test_evaluation_keeps_coco_files_and_curves(trained_run, evaluated):
+    gt_file, dt_file = Path(evaluated["files"]["coco_gt"]), Path(evaluated["files"]["coco_dt"])
+    gt, dts = json.loads(gt_file.read_text()), json.loads(dt_file.read_text())
+    val_images = sorted((Path(trained_run["data_yaml"]).parent / "images" / "val").glob("*.jpg"))
+    assert sorted(Path(i["path"]).name for i in gt["images"]) == [p.name for p in val_images]
+    for img in gt["images"]:  # original pixel sizes, not the 128-px letterbox
+        with Image.open(img["path"]) as im:
+            assert (img["width"], img["height"]) == im.size
+    assert len(gt["annotations"]) == sum(r["instances"] for r in evaluated["per_class"])
+    assert len(dts) == evaluated["detections"] > 0 and min(d["score"] for d in dts) >= 0.001
+    # The COCO numbers in the result are those of the saved files, by either evaluator.
+    for evaluator in ("faster-coco-eval", "pycocotools"):
+        again = coco_evaluate(gt_file, dt_file, evaluator=evaluator)["coco"]
+        assert list(again) == list(evaluated["coco"]) == COCO_NAMES
+        assert all(again[k] == pytest.approx(evaluated["coco"][k], abs=1e-6) for k in COCO_NAMES), evaluator
+    curves = evaluation_curves(evaluated["dir"], trained_run["workspace"])
+    assert curves["classes"] == ["helmet", "head", "vest"] and len(curves["x"]) == len(curves["f1_confidence"][0]) == 201
+    matrix = evaluated["confusion"]["matrix"]
+    assert evaluated["confusion"]["names"] == ["helmet", "head", "vest", "background"] and len(matrix) == 4
+    assert [sum(col) for col in zip(*matrix)][:3] == [r["instances"] for r in evaluated["per_class"]]  # each true box counted once
+    assert saved_evaluation(trained_run["run"], "val", workspace=trained_run["workspace"])["coco"] == evaluated["coco"]
+
+
+def test_explorer_and_gallery_on_a_real_evaluation(trained_run, evaluated):
+    ws = trained_run["workspace"]
+    instances = sum(r["instances"] for r in evaluated["per_class"])
+    low = explore_thresholds(evaluated["dir"], conf=0.001, iou=0.5, workspace=ws)["overall"]
+    assert low["tp"] + low["fn"] == instances and low["tp"] + low["fp"] == evaluated["detections"]
+    high = explore_thresholds(evaluated["dir"], conf=1.0, iou=0.5, workspace=ws)["overall"]
+    assert high["tp"] + high["fp"] < low["tp"] + low["fp"] and high["fn"] == instances - high["tp"]
+
+    errors = image_errors(evaluated["dir"], conf=0.001, iou=0.5, workspace=ws)
+    assert sum(e["fp"] for e in errors) == low["fp"] and sum(e["fn"] for e in errors) == low["fn"]
+    shown = worst_images(evaluated["dir"], by="most FP", conf=0.001, iou=0.5, limit=3, workspace=ws)
+    fps = [int(caption.split(" TP, ")[1].split(" FP")[0]) for _, caption in shown]
+    assert 0 < len(shown) <= 3 and fps == sorted(fps, reverse=True) and fps[0] == max(e["fp"] for e in errors)
+    assert all(Image.open(path).size == (128, 128) for path, _ in shown)  # drawn on the original image
+    vest = image_errors(evaluated["dir"], conf=0.001, iou=0.5, cls="vest", workspace=ws)
+    assert {evaluated["confusion"]["names"][c] for e in vest for _, c, _, _ in e["boxes"]} <= {"vest"}
+    with pytest.raises(yolov11.UserError, match="class cat: not a class of this evaluation"):
+        image_errors(evaluated["dir"], cls="cat", workspace=ws)
+
+
+def test_only_evaluation_folders_of_the_workspace_are_opened(trained_run, tmp_path):
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(yolov11.UserError, match="not an evaluation folder of workspace"):
+        open_evaluation(tmp_path, trained_run["workspace"])
+    with pytest.raises(yolov11.UserError, match="not an evaluation folder of workspace"):
+        explore_thresholds(str(trained_run["workspace"].runs_dir / ".." / ".."), workspace=trained_run["workspace"])
+
+
+def test_threshold_explorer_endpoint(trained_run, evaluated):
+    """Through the app: /evaluate names its folder, /threshold_explorer counts there at any thresholds."""
+    import app
+    from gradio_client import Client
+
+    blocks = app.build_app(trained_run["workspace"])
+    _, url, _ = app.serve(blocks, port=free_port(), prevent_thread_lock=True)
+    try:
+        client = Client(url, verbose=False)
+        table, chart, code, coco, folder = client.predict(trained_run["run"], "val", api_name="/evaluate")
+        assert Path(folder) == Path(evaluated["dir"]) and [row[0] for row in coco["data"]] == COCO_NAMES
+        summary, per_class = client.predict(folder, 0.001, 0.5, api_name="/threshold_explorer")
+        expected = explore_thresholds(folder, 0.001, 0.5, workspace=trained_run["workspace"])
+        assert summary["headers"][:3] == ["TP", "FP", "FN"]
+        assert summary["data"][0][:3] == [expected["overall"][k] for k in ("tp", "fp", "fn")]
+        assert [row[0] for row in per_class["data"]] == ["helmet", "head", "vest"]
+        with pytest.raises(Exception, match="not an evaluation folder"):
+            client.predict("/etc", 0.25, 0.5, api_name="/threshold_explorer")
+    finally:
+        blocks.close()

@@ -1,0 +1,75 @@
+"""What the validator saw, image by image, kept as COCO JSON.
+
+Ultralytics' detection validator computes its metrics batch by batch and then drops the
+predictions. ``RecordingValidator`` is that same validator (same dataloader, letterbox, NMS
+and matching, so its metrics are Ultralytics' own) that also keeps each image's ground truth
+and predictions, scaled back to the original pixels. ``coco_documents`` turns them into a
+COCO ground-truth document and a COCO detections list: the input of the 12 COCO numbers, of
+the threshold explorer and of the error gallery, with no second inference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def recording_validator():
+    """The DetectionValidator subclass (built on call: Ultralytics is imported after offline.prepare())."""
+    from ultralytics.models.yolo.detect import DetectionValidator
+    from ultralytics.utils import ops
+
+    class RecordingValidator(DetectionValidator):
+        """DetectionValidator that also fills ``self.records``: one dict per image with ``file``,
+        ``width``, ``height``, ``gt_cls`` (n,), ``gt_xyxy`` (n, 4), ``cls`` (m,), ``conf`` (m,),
+        ``xyxy`` (m, 4); boxes in original image pixels, predictions as NMS left them (conf >= the
+        validator's conf, at most max_det)."""
+
+        def init_metrics(self, model):
+            super().init_metrics(model)
+            self.records = []
+
+        def update_metrics(self, preds, batch):
+            super().update_metrics(preds, batch)
+            for si, pred in enumerate(preds):
+                pbatch = self._prepare_batch(si, batch)
+                gt = pbatch["bboxes"]
+                if len(gt):
+                    gt = ops.scale_boxes(pbatch["imgsz"], gt.clone(), pbatch["ori_shape"], ratio_pad=pbatch["ratio_pad"])
+                h, w = (int(v) for v in pbatch["ori_shape"])
+                self.records.append({
+                    "file": pbatch["im_file"], "width": w, "height": h,
+                    "gt_cls": pbatch["cls"].cpu().numpy().astype(int), "gt_xyxy": gt.reshape(-1, 4).cpu().numpy(),
+                    "cls": pred["cls"].cpu().numpy().astype(int), "conf": pred["conf"].cpu().numpy(),
+                    "xyxy": self.scale_preds(pred, pbatch)["bboxes"].cpu().numpy(),
+                })
+
+    return RecordingValidator
+
+
+def _xywh(xyxy) -> list[float]:
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    return [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)]
+
+
+def coco_documents(records: list[dict], names: dict[int, str], dataset_root: Path | None = None) -> tuple[dict, list[dict]]:
+    """(COCO ground truth, COCO detections) of the validator's records.
+
+    Image ids count from 1 in validation order; category id = class index + 1 (COCO's ids start
+    at 1). Each image keeps its absolute ``path`` (an extra key COCO tools ignore) for the gallery;
+    ``file_name`` is relative to ``dataset_root`` when given.
+    """
+    images, annotations, detections = [], [], []
+    for image_id, rec in enumerate(records, 1):
+        path = Path(rec["file"])
+        try:
+            file_name = str(path.relative_to(dataset_root)) if dataset_root else path.name
+        except ValueError:
+            file_name = path.name
+        images.append({"id": image_id, "file_name": file_name, "path": str(path), "width": rec["width"], "height": rec["height"]})
+        for c, box in zip(rec["gt_cls"], rec["gt_xyxy"]):
+            bbox = _xywh(box)
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": int(c) + 1, "bbox": bbox, "area": round(bbox[2] * bbox[3], 3), "iscrowd": 0})
+        for c, s, box in zip(rec["cls"], rec["conf"], rec["xyxy"]):
+            detections.append({"image_id": image_id, "category_id": int(c) + 1, "bbox": _xywh(box), "score": round(float(s), 5)})
+    categories = [{"id": i + 1, "name": n} for i, n in sorted(names.items())]
+    return {"images": images, "annotations": annotations, "categories": categories}, detections
