@@ -3,8 +3,9 @@
     python app.py [--host 127.0.0.1] [--port 7860] [--workspace ./workspace] [--share]
                   [--auth user:pass | --auth users.txt]
 
-No ML here: the tabs in pages/ call the yolov11 API. The workspace is applied before yolov11
-prepares Ultralytics (whose config dir lives in it).
+The workbench is at /, the published model's page for people who don't write code at /demo;
+--auth protects both and the API. No ML here: the tabs in pages/ call the yolov11 API. The
+workspace is applied before yolov11 prepares Ultralytics (whose config dir lives in it).
 """
 
 from __future__ import annotations
@@ -18,15 +19,37 @@ ASSETS = Path(__file__).parent / "assets"
 
 
 def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
-    """``user:pass``, or a file with one ``user:pass`` a line, -> Gradio's auth list."""
+    """``--auth``: ``user:pass``, or a file of ``user:pass`` lines (blank lines and ``#`` comments
+    skipped) -> Gradio's auth list. A bad entry raises UserError naming it (file:line)."""
+    from yolov11.errors import UserError
+
     if not value:
         return None
-    lines = Path(value).read_text().splitlines() if Path(value).is_file() else [value]
-    pairs = [tuple(line.strip().split(":", 1)) for line in lines if line.strip() and not line.startswith("#")]
-    bad = [p[0] for p in pairs if len(p) != 2 or not all(p)]
-    if bad or not pairs:
-        raise SystemExit(f"--auth {value}: expected user:password (or a file of such lines), got {bad[0] if bad else 'nothing'!r}")
-    return pairs  # type: ignore[return-value]
+    path = Path(value).expanduser()
+    if path.is_file():
+        lines = [(f"{value}:{n}", line.strip()) for n, line in enumerate(path.read_text().splitlines(), 1)]
+        lines = [(where, line) for where, line in lines if line and not line.startswith("#")]
+    elif ":" in value:
+        lines = [("--auth", value)]
+    else:
+        raise UserError(f"--auth {value}: no such file (expected user:password or a file of such lines)")
+    pairs = []
+    for where, line in lines:
+        user, _, password = line.partition(":")
+        if not user.strip() or not password:
+            raise UserError(f"{where}: expected user:password, both non-empty")  # the line itself may hold a password
+        pairs.append((user.strip(), password))
+    if not pairs:
+        raise UserError(f"--auth {value}: no user:password lines in the file")
+    return pairs
+
+
+def share_note(share_url: str | None, local_url: str, protected: bool) -> str:
+    """What to tell the person who asked for --share, once Gradio has tried to open a tunnel
+    (it swallows the failure and keeps serving: offline, share_url is just None)."""
+    if not share_url:
+        return f"--share needs internet: could not get a public link from Gradio, serving locally at {local_url}"
+    return f"public link: {share_url}" + ("" if protected else " (anyone with it can use the app: consider --auth)")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,12 +76,14 @@ def build_app(workspace=None):
     from pages.demo import build_demo
     from pages.evaluate import build_evaluate
     from pages.export import build_export
+    from pages.public_demo import build_public_demo
     from pages.train import build_train
     from yolov11 import Workspace
     from yolov11.train.jobs import TrainingJobs
 
     ws = Workspace.at(workspace)
     with gr.Blocks(title="yolov11 workbench", analytics_enabled=False) as app:
+        gr.Navbar(main_page_name="Workbench")
         gr.Markdown(f"# yolov11 workbench\nTrain a custom object detector: data → train → evaluate → export. Workspace: `{ws.root}`", elem_id="app-header")
         ctx = AppContext(workspace=ws, jobs=TrainingJobs(ws), blocks=app)
         with gr.Tabs():
@@ -67,6 +92,8 @@ def build_app(workspace=None):
             build_evaluate(ctx)
             build_export(ctx)
             build_demo(ctx)
+    with app.route("Demo", "/demo"):  # for people who don't write code: the published model only
+        build_public_demo(ctx)
     app.workspace = ws
     return app
 
@@ -80,20 +107,18 @@ def serve(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False, a
         auth=auth,
         max_file_size="4gb",  # dataset zips are big; larger ones go through the CLI
         allowed_paths=[str(ws.exports_dir), str(ws.predictions_dir), str(ws.previews_dir)],  # downloads and drawn images only
-        prevent_thread_lock=prevent_thread_lock,
-        css_paths=[ASSETS / "app.css"],
+        css_paths=[ASSETS / "app.css", ASSETS / "demo.css"],
         favicon_path=ASSETS / "logo.svg",
         footer_links=["api"],
         show_error=True,
     )
     app.queue(default_concurrency_limit=4)
+    launched = app.launch(share=share, prevent_thread_lock=True, **kwargs)  # returns once serving (and the tunnel tried)
     if share:
-        try:
-            return app.launch(share=True, **kwargs)
-        except Exception as exc:  # offline: no tunnel; keep serving locally
-            print(f"--share: no public link ({type(exc).__name__}: {exc}); serving locally only", file=sys.stderr)
-            app.close()
-    return app.launch(**kwargs)
+        print(share_note(launched[2], launched[1], protected=bool(auth)), file=sys.stderr, flush=True)
+    if not prevent_thread_lock:
+        app.block_thread()  # until Ctrl+C, as launch() itself would
+    return launched
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,8 +127,13 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["YOLOV11_WORKSPACE"] = os.path.abspath(os.path.expanduser(args.workspace))
     import yolov11
 
+    try:
+        auth = parse_auth(args.auth)
+    except yolov11.UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)  # bad input, as in the CLI
     yolov11.ensure_demo_dataset()  # the app opens on a dataset ready to train
-    serve(build_app(), host=args.host, port=args.port, share=args.share, auth=parse_auth(args.auth))
+    serve(build_app(), host=args.host, port=args.port, share=args.share, auth=auth)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
-"""Predict tab: try a trained run on a photo, boxes drawn and a table of detections."""
+"""Predict tab: try a run's (or an uploaded) model on photos, see boxes and a table of
+detections, and publish the model to the /demo page for people who don't write code."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -8,31 +11,87 @@ import pandas as pd
 import yolov11
 from pages.common import GPU_BOUND, AppContext, py_args, refreshed, run_choices, same_call, shows_user_errors
 
+WEIGHT_TYPES = [".pt", ".onnx", ".torchscript"]
+
+
+def detections_table(found: dict) -> pd.DataFrame:
+    """One image's detections (an item of yolov11.predict()["images"]) as a table."""
+    rows = [{**d, "box": ", ".join(f"{v:.0f}" for v in d["box"])} for d in found["detections"]]
+    return pd.DataFrame(rows, columns=["class", "confidence", "box"])
+
+
+def _caption(found: dict) -> str:
+    return f"{Path(found['image']).name}: {len(found['detections'])} found"
+
 
 def build_demo(ctx: AppContext) -> gr.Tab:
     with gr.Tab("Predict") as tab:
         with gr.Row():
             run = gr.Dropdown(label="Run", choices=run_choices(ctx), elem_id="predict-run", allow_custom_value=True)
+            weights_file = gr.File(label="…or upload weights (.pt, .onnx, .torchscript)", file_types=WEIGHT_TYPES, type="filepath", height=120, elem_id="predict-weights")
             conf = gr.Slider(0.05, 0.95, value=0.25, step=0.05, label="Confidence threshold")
         with gr.Row():
-            image = gr.Image(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"], elem_id="predict-image")
-            annotated = gr.Image(label="Detections", interactive=False, elem_id="predict-output")
+            with gr.Column():
+                image = gr.Image(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"], elem_id="predict-image")
+                photos = gr.File(label="More photos", file_count="multiple", file_types=["image"], type="filepath", height=120, elem_id="predict-photos")
+            with gr.Column():
+                annotated = gr.Image(label="Detections", interactive=False, elem_id="predict-output")
+                gallery = gr.Gallery(label="All photos: pick one to see its table", columns=4, height=220, visible=False, elem_id="predict-gallery")
         go = gr.Button("Detect", variant="primary", elem_id="predict-button")
-        table = gr.Dataframe(label="Detections", interactive=False)
+        table = gr.Dataframe(label="Detections", interactive=False, elem_id="predict-table")
         code = gr.Markdown()
+        with gr.Accordion("Share on the /demo page", open=False):
+            gr.Markdown("Publishing copies the model above (the uploaded weights, else the run's best) to the app's **/demo** page: a big drop zone and nothing to configure, for people who don't write code.")
+            with gr.Row():
+                name = gr.Textbox(label="Name on /demo", placeholder="default: the run id", elem_id="publish-name")
+                publish = gr.Button("Publish to /demo", elem_id="publish-button")
+            published_note = gr.Markdown(elem_id="publish-note")
+        results = gr.State([])  # this browser's last predictions, for the gallery and its picks
+
+    def chosen_weights(run_id: str | None, uploaded: str | None) -> Path:
+        if uploaded:
+            return Path(uploaded)
+        if run_id:
+            return ctx.workspace.run_weights(run_id)
+        raise yolov11.UserError("pick a run or upload weights first")
 
     @shows_user_errors
-    def predict(run_id: str, image_path: str, conf: float):
-        """Detect objects in one image with a run's best weights."""
-        if not run_id or not image_path:
-            raise yolov11.UserError("pick a run and an image first")
-        weights = ctx.workspace.run_weights(run_id)
-        r = yolov11.predict(weights, image_path, conf=conf, workspace=ctx.workspace)
-        found = r["images"][0]
-        df = pd.DataFrame([{**d, "box": ", ".join(f"{v:.0f}" for v in d["box"])} for d in found["detections"]], columns=["class", "confidence", "box"])
-        snippet = same_call(f"result = yolov11.predict({py_args(weights=str(weights), source='photo.jpg', conf=conf)})", f"python -m yolov11 predict --weights {weights} --source photo.jpg --conf {conf}")
-        return found["annotated"], df, snippet
+    def predict(run_id: str, image_path: str, conf: float, uploaded: str | None = None, more: list[str] | None = None):
+        """Detect objects in the photo (and any more photos) with a run's best or uploaded weights."""
+        sources = ([image_path] if image_path else []) + list(more or [])
+        if not sources:
+            raise yolov11.UserError("add a photo first (upload, webcam, paste, or More photos)")
+        weights = chosen_weights(run_id, uploaded)
+        r = yolov11.predict(weights, sources, conf=conf, workspace=ctx.workspace)
+        first = r["images"][0]
+        source = sources[0] if len(sources) == 1 else "photos/"
+        snippet = same_call(f"result = yolov11.predict({py_args(weights=str(weights), source=source, conf=conf)})", f"python -m yolov11 predict --weights {weights} --source {source} --conf {conf}")
+        return first["annotated"], detections_table(first), snippet, r["images"]
 
-    go.click(predict, [run, image, conf], [annotated, table, code], api_name="predict", concurrency_id=GPU_BOUND)
+    def show_gallery(images: list[dict]):
+        return gr.update(value=[(i["annotated"], _caption(i)) for i in images], visible=len(images) > 1, selected_index=0)
+
+    def pick(images: list[dict], evt: gr.SelectData):
+        found = images[evt.index]
+        return found["annotated"], detections_table(found)
+
+    @shows_user_errors
+    def publish_model(run_id: str, uploaded: str | None = None, name: str = ""):
+        """Make the chosen model the one the /demo page shows."""
+        if not uploaded and not run_id:
+            raise yolov11.UserError("pick a run or upload weights first")
+        source = {"weights": str(uploaded)} if uploaded else {"run": run_id}
+        card = yolov11.publish(**source, name=name.strip() or None, workspace=ctx.workspace)
+        cli = " ".join(f"--{k} {v}" for k, v in source.items())
+        return (
+            f"Published **{card['name']}** ({', '.join(card['classes'])}): open [/demo](demo) to try it, or share that link.\n\n"
+            + same_call(f"yolov11.publish({py_args(**source, name=card['name'])})", f"python -m yolov11 publish {cli} --name {card['name']}")
+        )
+
+    go.click(predict, [run, image, conf, weights_file, photos], [annotated, table, code, results], api_name="predict", concurrency_id=GPU_BOUND).success(
+        show_gallery, results, gallery, api_visibility="private"
+    )
+    gallery.select(pick, results, [annotated, table], api_visibility="private")
+    publish.click(publish_model, [run, weights_file, name], published_note, api_name="publish_model")
     gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(run_choices(ctx), cur), run, run, api_visibility="private")
     return tab

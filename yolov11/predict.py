@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +32,24 @@ def _sources(source: str | Path | list) -> list[Path]:
     return files
 
 
+def load_detector(weights: str | Path):
+    """A YOLO detector from .pt, .onnx or .torchscript weights; bad files get a UserError naming them."""
+    offline.prepare()
+    from ultralytics import YOLO
+
+    weights = Path(weights).expanduser()
+    if weights.suffix not in WEIGHT_SUFFIXES:
+        raise UserError(f"--weights {weights}: expected a {', '.join(sorted(WEIGHT_SUFFIXES))} file")
+    if not weights.is_file():
+        raise UserError(f"--weights {weights}: no such file")
+    try:
+        model = YOLO(str(weights), task="detect")
+        model.names  # exported formats open their runtime session here: a broken file fails now, not mid-batch
+    except Exception as exc:
+        raise UserError(f"--weights {weights}: could not load the model ({type(exc).__name__}: {exc})") from None
+    return model
+
+
 def predict(
     weights: str | Path,
     source: str | Path | list,
@@ -40,22 +59,18 @@ def predict(
     workspace: Workspace | str | Path | None = None,
 ) -> dict:
     """Detect objects in ``source`` (image, folder or list); annotated copies go to predictions/."""
-    offline.prepare()
-    from ultralytics import YOLO
-
-    weights = Path(weights).expanduser()
-    if not weights.is_file() or weights.suffix not in WEIGHT_SUFFIXES:
-        raise UserError(f"--weights {weights}: expected an existing {', '.join(sorted(WEIGHT_SUFFIXES))} file")
     if not 0.0 <= conf <= 1.0:
         raise UserError(f"--conf {conf}: must be between 0 and 1")
     ws = Workspace.at(workspace)
     files = _sources(source)
-    model = YOLO(str(weights), task="detect")
+    weights = Path(weights).expanduser()
+    model = load_detector(weights)
     if imgsz is None and weights.suffix == ".pt":  # exported files carry their input size in metadata
         imgsz = model.ckpt.get("train_args", {}).get("imgsz")
     size = {"imgsz": imgsz} if imgsz else {}
-    out_dir = ws.predictions_dir / time.strftime("%Y%m%d-%H%M%S")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # One folder per call, unique even within a second: concurrent users of the app (two webcam
+    # snapshots both named image.png) must not overwrite each other's annotated copies.
+    out_dir = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=ws.predictions_dir))
     images = []
     for path in files:
         try:

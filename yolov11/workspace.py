@@ -8,6 +8,7 @@ Layout (DESIGN.md)::
       exports/<run-id>/  exported models
       predictions/       annotated images of predict calls
       previews/          dataset gallery images and augmentation grids (derived, safe to delete)
+      published/<name>/  models published to the app's /demo page (weights copy + model.json)
       registry.sqlite    datasets and runs tables (WAL, one short connection per call, so
                          threads and processes can share it)
 """
@@ -87,6 +88,11 @@ class Workspace:
     def previews_dir(self) -> Path:
         """Drawn samples and augmentation grids of datasets (safe to delete)."""
         return self.root / "previews"
+
+    @property
+    def published_dir(self) -> Path:
+        """Models published to the app's /demo page (yolov11.publish), each a copy with its card."""
+        return self.root / "published"
 
     def _init(self) -> None:
         for d in (self.datasets_dir, self.runs_dir, self.exports_dir, self.predictions_dir, self.previews_dir):

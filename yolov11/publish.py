@@ -1,0 +1,87 @@
+"""Publish a model to the app's /demo page, where people who don't write code try it.
+
+Publishing copies the weights, so retraining or deleting the run leaves the demo as it was::
+
+    <workspace>/published/<name>/model.<pt|onnx|torchscript>   the copy /demo predicts with
+    <workspace>/published/<name>/model.json                    its card: name, source, classes, when
+    <workspace>/published/current.json                         {"name": ...}: the one /demo shows
+
+    >>> yolov11.publish(run="20250101-120000-yolov11n", name="hardhats")
+    >>> yolov11.published()["classes"]
+    ['helmet', 'head', 'vest']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+from yolov11.errors import UserError
+from yolov11.predict import WEIGHT_SUFFIXES, load_detector
+from yolov11.workspace import Workspace
+
+_CURRENT = "current.json"  # names the published model /demo shows
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a folder name on every OS, and readable in a URL
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write then rename: the app may read the card while it is being replaced."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    os.replace(tmp, path)
+
+
+def publish(
+    run: str | None = None,
+    weights: str | os.PathLike | None = None,
+    name: str | None = None,
+    workspace: Workspace | str | os.PathLike | None = None,
+) -> dict:
+    """Copy a run's best weights (or a .pt/.onnx/.torchscript file) to published/ and make it
+    the model /demo shows. Returns its card; publishing a name again replaces that model."""
+    ws = Workspace.at(workspace)
+    if bool(run) == bool(weights):
+        raise UserError("--run or --weights: give exactly one of them")
+    source = ws.run_weights(run) if run else Path(weights).expanduser().resolve()
+    name = name or run or source.stem
+    if not _NAME.match(name) or name == _CURRENT:
+        raise UserError(f"--name {name}: use up to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)")
+    classes = list(load_detector(source).names.values())  # also proves the file loads before /demo relies on it
+
+    dest = ws.published_dir / name
+    dest.mkdir(parents=True, exist_ok=True)
+    model = dest / f"model{source.suffix}"
+    tmp = dest / f".{model.name}.tmp"
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, model)  # a /demo request running meanwhile keeps reading the old file
+    for stale in dest.glob("model.*"):  # republished in another format
+        if stale.suffix in WEIGHT_SUFFIXES and stale != model:
+            stale.unlink()
+    card = {
+        "name": name,
+        "weights": model.name,
+        "format": source.suffix.lstrip("."),
+        "source_run": run,
+        "source": str(source),
+        "classes": classes,
+        "published": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    _write_json(dest / "model.json", card)
+    _write_json(ws.published_dir / _CURRENT, {"name": name})
+    return {**card, "weights": str(model)}
+
+
+def published(workspace: Workspace | str | os.PathLike | None = None) -> dict | None:
+    """The card of the model /demo shows (``weights`` an absolute path), or None if none is published."""
+    ws = Workspace.at(workspace)
+    try:
+        name = json.loads((ws.published_dir / _CURRENT).read_text())["name"]
+        card = json.loads((ws.published_dir / name / "model.json").read_text())
+    except (OSError, ValueError, KeyError):  # nothing published yet (or a half-deleted folder)
+        return None
+    model = ws.published_dir / name / card["weights"]
+    return {**card, "weights": str(model)} if model.is_file() else None
