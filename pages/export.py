@@ -1,4 +1,5 @@
-"""Export tab: ONNX or TorchScript, verified against eager PyTorch, with a download link."""
+"""Export tab: ONNX (FP32 / FP16 / INT8, dynamic axes, NMS in the graph) or TorchScript, verified
+against eager PyTorch (outputs, detections, mAP, latency), with the model and a deploy bundle to download."""
 
 from __future__ import annotations
 
@@ -7,33 +8,70 @@ import gradio as gr
 import yolov11
 from pages.common import GPU_BOUND, AppContext, json_safe, py_args, refreshed, run_choices, same_call, shows_user_errors
 
+AXES = {"batch only": "batch", "batch, height, width": "full"}
+LATENCY_HEADERS = ["batch", "eager ms", "exported ms", "speed-up"]
+
+
+def _checks(r: dict) -> str:
+    """The verification verdict in a few lines of markdown."""
+    v = r.get("verify")
+    if not v:
+        return ""
+    d, m = v["detections"], v.get("map50_95")
+    lines = [
+        f"**{r['format']} {r['precision']}** ({r['size_mb']} MB), checked on {v['images']} validation image(s):",
+        f"- {v['compared']}: max |difference| vs eager **{v['max_abs_diff']:.2e}**",
+        f"- detections after NMS (conf {v['conf']}): {'**match**' if v['detections_match'] else '**differ**'}: "
+        f"{d['matched']} of {d['eager']} eager matched at IoU ≥ 0.99, {d['exported']} exported",
+    ]
+    if m:
+        lines.append(f"- mAP50-95 on the validation split: eager **{m['eager']:.4f}**, exported **{m['exported']:.4f}** ({m['exported'] - m['eager']:+.4f})")
+    lines.append(f"- latency: median of {v['latency_ms']['repeats']} calls, {v['latency_ms']['device']}, {v['latency_ms']['exported_runtime']}")
+    return "\n".join(lines)
+
 
 def build_export(ctx: AppContext) -> gr.Tab:
     with gr.Tab("Export") as tab:
         with gr.Row():
             run = gr.Dropdown(label="Run", choices=run_choices(ctx), elem_id="export-run", allow_custom_value=True)
             fmt = gr.Radio(["onnx", "torchscript"], value="onnx", label="Format", elem_id="export-format")
-            dynamic = gr.Checkbox(label="Dynamic shapes", value=False)
             half = gr.Checkbox(label="FP16", value=False)
-        go = gr.Button("Export", variant="primary", elem_id="export-button")
+            int8 = gr.Checkbox(label="INT8 (ONNX, calibrated on the run's images)", value=False, elem_id="export-int8")
+        with gr.Row():
+            dynamic = gr.Checkbox(label="Dynamic shapes", value=False)
+            axes = gr.Radio(list(AXES), value="batch, height, width", label="Dynamic axes", elem_id="export-axes")
+            nms = gr.Checkbox(label="NMS in the graph", value=False, elem_id="export-nms")
+            opset = gr.Number(label="ONNX opset (0: newest)", value=0, precision=0, minimum=0, elem_id="export-opset")
+            simplify = gr.Checkbox(label="Simplify (onnxslim)", value=True)
+        go = gr.Button("Export and verify", variant="primary", elem_id="export-button")
+        checks = gr.Markdown(elem_id="export-checks")
+        latency = gr.Dataframe(headers=LATENCY_HEADERS, label="Latency (eager PyTorch vs exported)", interactive=False, elem_id="export-latency")
         with gr.Row():
             download = gr.File(label="Exported model", interactive=False, elem_id="export-file")
-            report = gr.JSON(label="Verification (vs eager PyTorch)", elem_id="export-report")
+            bundle = gr.File(label="Deploy bundle (model, metadata.json, infer.py, README)", interactive=False, elem_id="export-bundle")
+        report = gr.JSON(label="Verification report", elem_id="export-report")
         code = gr.Markdown()
 
     @shows_user_errors
-    def export_model(run_id: str, fmt: str, dynamic: bool, half: bool):
-        """Export a run's best weights and verify them; returns the file, the report and a snippet."""
+    def export_model(run_id: str, fmt: str, dynamic: bool, half: bool, axes: str = "batch, height, width", int8: bool = False, nms: bool = False, opset: float | None = 0, simplify: bool = True):
+        """Export a run's best weights, verify them against eager PyTorch and pack a deploy bundle.
+        Returns the model, the report, a snippet, the bundle, the latency table and the verdict."""
         if not run_id:
             raise yolov11.UserError("pick a finished run first")
-        r = yolov11.export_model(format=fmt, run=run_id, dynamic=dynamic, half=half, verify=True, workspace=ctx.workspace)
-        flags = " --dynamic" * dynamic + " --half" * half
+        dyn = AXES.get(axes, "full") if dynamic else False
+        options = {"format": fmt, "run": run_id, "dynamic": dyn, "half": half, "int8": int8, "nms": nms, "opset": int(opset) if opset else None, "simplify": simplify}
+        r = yolov11.export_model(**options, verify=True, workspace=ctx.workspace)
+        shown = {k: v for k, v in options.items() if v or k in ("format", "run")}
+        flags = (f" --dynamic {dyn}" if dyn else "") + " --half" * half + " --int8" * int8 + " --nms" * nms
+        flags += (f" --opset {int(opset)}" if opset else "") + " --no-simplify" * (not simplify)
         snippet = same_call(
-            f"exported = yolov11.export_model({py_args(format=fmt, run=run_id, dynamic=dynamic, half=half, verify=True)})",
+            f"exported = yolov11.export_model({py_args(**shown, verify=True)})",
             f"python -m yolov11 export --run {run_id} --format {fmt}{flags} --verify",
         )
-        return r["path"], json_safe(r), snippet
+        rows = [[b, row["eager"], row["exported"], row["speedup"]] for b, row in r["verify"]["latency_ms"]["by_batch"].items()]
+        return r["path"], json_safe(r), snippet, r["bundle"], rows, _checks(r)
 
-    go.click(export_model, [run, fmt, dynamic, half], [download, report, code], api_name="export_model", concurrency_id=GPU_BOUND)
+    inputs = [run, fmt, dynamic, half, axes, int8, nms, opset, simplify]
+    go.click(export_model, inputs, [download, report, code, bundle, latency, checks], api_name="export_model", concurrency_id=GPU_BOUND)
     gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(run_choices(ctx), cur), run, run, api_visibility="private")
     return tab

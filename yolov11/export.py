@@ -1,25 +1,39 @@
-"""Export to ONNX or TorchScript through Ultralytics' exporter, then verify against eager PyTorch.
+"""Export to ONNX (FP32, FP16, INT8; static, batch-dynamic or fully dynamic; NMS in the graph or
+not) or TorchScript, verify against eager PyTorch, and pack a bundle to deploy elsewhere.
 
-Verification feeds the same real validation image (or a fixed random one when the dataset is
-unknown) to the eager model and to the exported file (onnxruntime / torch.jit) and reports the
-largest absolute difference of the raw outputs, plus median latencies of both.
+Ultralytics' exporter writes the file (opset, dynamic axes, onnxslim, FP16, NMS); INT8 is
+onnxruntime's static quantization calibrated on the run's own training images (quantize.py);
+verification runs on real validation images (export_verify.py). Everything lands in
+``exports/<run id or weights stem>/``: the model, ``<model>.verify.json`` (this function's
+result) and ``<model stem>.bundle.zip`` (bundle.py).
+
+``dynamic``: False (one image of ``imgsz``), "batch" (any batch at ``imgsz``; the anchor grid
+stays constant in the graph) or "full" (any batch and any multiple of the stride); True means
+"full", as in Ultralytics.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import shutil
-import time
+import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from yolov11 import offline
+from yolov11.bundle import deploy_metadata, write_bundle
 from yolov11.errors import UserError
+from yolov11.export_verify import LATENCY_RUNS, verify_export
 from yolov11.workspace import Workspace
 
+__all__ = ["FORMATS", "export_model", "verify_export"]
+
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript"}
-LATENCY_RUNS = 10  # median of this many timed calls, after one warm-up
+VERIFY_IMAGES = 8  # validation images compared one by one (and tiled into the batch-8 latency input)
+NMS_MAX_BATCH = 8  # an NMS graph unrolls its per-image loop: dynamic NMS exports take at most this many
+MAX_DET = 300
 
 
 def _weights(ws: Workspace, run: str | None, weights: str | Path | None) -> tuple[Path, str]:
@@ -34,69 +48,101 @@ def _weights(ws: Workspace, run: str | None, weights: str | Path | None) -> tupl
     return path, path.parent.parent.name if path.parent.name == "weights" else path.stem
 
 
-def _sample_input(ws: Workspace, run: str | None, imgsz: int) -> np.ndarray:
-    """(1, 3, imgsz, imgsz) float32 in 0..1: a validation image of the run's dataset if any."""
-    from PIL import Image
+def _dynamic(value) -> str | bool:
+    if value in (None, False, "", "none", "off", "false"):
+        return False
+    if value is True or value == "full":
+        return "full"
+    if value == "batch":
+        return "batch"
+    raise UserError(f"--dynamic {value}: use batch (batch axis only) or full (batch, height and width)")
 
-    record = ws.run(run) if run else None
-    data = ws.dataset(record["dataset"]) if record else None
-    images = sorted((Path(data["path"]) / "images" / "val").glob("*")) if data else []
+
+def _data_yaml(ws: Workspace, run: str | None, data: str | None, train_args: dict) -> Path | None:
+    """The dataset to calibrate and score on: --data, else the run's, else the one the weights were trained on."""
+    if data:
+        return ws.resolve_data(data)
+    if run:
+        record = ws.dataset(ws.require_run(run)["dataset"] or "")
+        return Path(record["path"]) / "data.yaml" if record else None
+    trained_on = Path(str(train_args.get("data") or ""))
+    return trained_on if trained_on.suffix in (".yaml", ".yml") and trained_on.is_file() else None
+
+
+def _split_images(data_yaml: Path | None, split: str) -> list[Path]:
+    if not data_yaml:
+        return []
+    from ultralytics.data.utils import check_det_dataset
+
+    from yolov11.data.source import images_under
+
+    try:
+        entries = check_det_dataset(str(data_yaml), autodownload=False).get(split) or []
+    except Exception as exc:  # a moved or broken dataset: say which file
+        raise UserError(f"--data {data_yaml}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    files: list[Path] = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        p = Path(entry)
+        files += images_under(p) if p.is_dir() else [Path(line.strip()) for line in p.read_text().splitlines() if line.strip()] if p.is_file() else []
+    return files
+
+
+def _sample_input(images: list[Path], imgsz: int) -> np.ndarray:
+    """(N, 3, imgsz, imgsz) float32 in 0..1: up to VERIFY_IMAGES validation images, letterboxed as
+    deployed; one fixed random image when the dataset is unknown."""
+    from yolov11.deploy.infer import letterbox, load_rgb, to_input
+
     if images:
-        with Image.open(images[0]) as im:
-            arr = np.asarray(im.convert("RGB").resize((imgsz, imgsz)), np.float32) / 255.0
-        return arr.transpose(2, 0, 1)[None].copy()
+        return to_input([letterbox(load_rgb(p), (imgsz, imgsz))[0] for p in images[:VERIFY_IMAGES]])
     return np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
 
 
-def _median_ms(fn, runs: int = LATENCY_RUNS) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return round(float(np.median(times)), 3)
+def _file_name(stem: str, fmt: str, dynamic, half: bool, int8: bool, nms: bool, opset: int | None) -> str:
+    tags = [{"batch": "dynbatch", "full": "dynamic"}.get(dynamic or "", ""), "nms" * nms, f"opset{opset}" if opset else "", "fp16" * half, "int8" * int8]
+    return "-".join([stem, *filter(None, tags)]) + FORMATS[fmt]
 
 
-def verify_export(path: Path, fmt: str, weights: Path, x: np.ndarray) -> dict:
-    """Raw-output agreement and latency of an exported file against the eager model."""
-    offline.prepare()
+def _pin_image_size(path: Path, imgsz: int) -> None:
+    """A fully dynamic ONNX -> batch-only: fix height and width, let onnxslim fold the anchor
+    grid into constants, and tell Ultralytics' loader the file is not fully dynamic."""
+    import onnx
+    import onnxslim
+
+    model = onnx.load(str(path))
+    for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
+        dim.ClearField("dim_param")
+        dim.dim_value = imgsz
+    props = {p.key: p for p in model.metadata_props}
+    model = onnxslim.slim(model)
+    del model.metadata_props[:]
+    model.metadata_props.extend(props.values())
+    # Ultralytics' loader takes a named output batch axis (or "dynamic" in the metadata) for fully
+    # dynamic and then letterboxes to minimal rectangles, which this model refuses: its batch axis
+    # stays unnamed (still any size, and onnxruntime infers the output's as unnamed too) and the
+    # metadata says dynamic=False, so Ultralytics loads it as a fixed-imgsz model.
+    for value in (model.graph.input[0], model.graph.output[0]):
+        value.type.tensor_type.shape.dim[0].ClearField("dim_param")
+    del model.graph.value_info[:]  # intermediate shape notes still naming "batch"; onnxruntime re-infers them
+    args = next((p for p in model.metadata_props if p.key == "args"), None)
+    if args is not None:
+        args.value = str({**ast.literal_eval(args.value), "dynamic": False})
+    onnx.save(model, str(path))
+
+
+def _run_exporter(weights: Path, dest: Path, fmt: str, **kwargs) -> None:
+    """Ultralytics' exporter on a copy of ``weights`` in a scratch folder (it writes next to its
+    input: the run folder stays untouched), its output moved to ``dest``."""
     from ultralytics import YOLO
 
-    eager = YOLO(str(weights)).model.float().eval()
-    xt = torch.from_numpy(x)
-    with torch.inference_mode():
-        ref = eager(xt)
-        ref = (ref[0] if isinstance(ref, (list, tuple)) else ref).numpy()
-        eager_ms = _median_ms(lambda: eager(xt))
-    if fmt == "onnx":
-        import onnxruntime as ort
-
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        run = lambda: session.run(None, {name: x})[0]  # noqa: E731
-    else:
-        module = torch.jit.load(str(path), map_location="cpu").eval()
-
-        def run():
-            with torch.inference_mode():
-                out = module(xt)
-            return (out[0] if isinstance(out, (list, tuple)) else out).float().numpy()
-
-    out = run()
-    if out.shape != ref.shape:
-        raise UserError(f"{path.name}: output shape {out.shape} differs from eager {ref.shape}")
-    diff = np.abs(out.astype(np.float32) - ref)
-    # Rows 0-3 are box coordinates in input pixels, the rest class scores in 0..1: divided by the
-    # input size, both compare on one scale (float32 rounding grows with the pixel value).
-    scale = np.ones((diff.shape[1], 1), np.float32)
-    scale[:4] = max(x.shape[2:])
-    return {
-        "max_abs_diff": float(diff.max()),
-        "max_abs_diff_normalized": float((diff / scale).max()),
-        "output_shape": list(out.shape),
-        "latency_ms": {"eager": eager_ms, "exported": _median_ms(run)},
-    }
+    with tempfile.TemporaryDirectory(prefix="export-", dir=dest.parent) as tmp:
+        copy = Path(tmp) / weights.name
+        shutil.copy2(weights, copy)
+        try:
+            produced = YOLO(str(copy)).export(format=fmt, verbose=False, **kwargs)
+        except Exception as exc:
+            flag = f"--opset {kwargs['opset']}: " if kwargs.get("opset") and "opset" in str(exc) else ""
+            raise UserError(f"{flag}{fmt} export of {weights.name} failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        shutil.move(str(produced), dest)
 
 
 def export_model(
@@ -105,31 +151,89 @@ def export_model(
     *,
     run: str | None = None,
     imgsz: int | None = None,
-    dynamic: bool = False,
+    dynamic: bool | str = False,
     half: bool = False,
+    int8: bool = False,
+    nms: bool = False,
+    opset: int | None = None,
+    simplify: bool = True,
+    data: str | None = None,
+    conf: float = 0.25,
+    iou: float = 0.7,
     verify: bool = True,
+    bundle: bool = True,
+    repeats: int = LATENCY_RUNS,
     workspace: Workspace | str | Path | None = None,
 ) -> dict:
-    """Export ``weights`` (or a run's best weights) and return {"path", "format", "verify", ...}."""
+    """Export ``weights`` (or a run's best weights); returns {"path", "format", "bundle", "verify", ...}.
+
+    ``conf``/``iou`` are the NMS thresholds baked into an ``nms`` graph, written to the bundle's
+    defaults and used to compare detections. ``data`` (a dataset name or data.yaml) defaults to the
+    run's dataset: INT8 calibrates on its train images, verification uses its val images and mAP.
+    """
     offline.prepare()
+    import torch
     from ultralytics import YOLO
 
     if format not in FORMATS:
         raise UserError(f"--format {format}: choose one of {', '.join(FORMATS)}")
+    dynamic = _dynamic(dynamic)
+    if int8 and (format != "onnx" or half):
+        raise UserError("--int8: INT8 is an ONNX precision (onnxruntime static quantization); not with --format torchscript or --half")
+    if opset is not None and format != "onnx":
+        raise UserError(f"--opset {opset}: only for --format onnx")
+    if half and format == "torchscript" and not torch.cuda.is_available():
+        raise UserError("--half: FP16 TorchScript needs a GPU and this machine has none; ONNX FP16 exports on CPU")
     ws = Workspace.at(workspace)
     weights_path, label = _weights(ws, run, weights)
     model = YOLO(str(weights_path))
-    imgsz = imgsz or model.ckpt.get("train_args", {}).get("imgsz", 640)
-    try:
-        produced = Path(model.export(format=format, imgsz=imgsz, dynamic=dynamic, quantize=16 if half else None, device="cpu", verbose=False))
-    except Exception as exc:
-        raise UserError(f"export {format} of {weights_path.name} failed: {type(exc).__name__}: {exc}") from None
+    train_args = model.ckpt.get("train_args", {}) if isinstance(model.ckpt, dict) else {}
+    strides = [int(s) for s in model.model.stride]
+    imgsz = imgsz or train_args.get("imgsz", 640)
+    if imgsz % max(strides):
+        raise UserError(f"--imgsz {imgsz}: must be a multiple of {max(strides)}")
+    data_yaml = _data_yaml(ws, run, data, train_args)
+    if int8 and not data_yaml:
+        raise UserError("--int8: needs calibration images; give --run R or --data D (a dataset name or data.yaml)")
+
     out_dir = ws.exports_dir / label
     out_dir.mkdir(parents=True, exist_ok=True)
-    dest = out_dir / produced.name
-    shutil.move(str(produced), dest)
+    dest = out_dir / _file_name(weights_path.stem, format, dynamic, half, int8, nms, opset)
+    exporter_args = dict(imgsz=imgsz, dynamic=bool(dynamic), nms=nms, conf=conf, iou=iou, max_det=MAX_DET, device="0" if half and torch.cuda.is_available() else "cpu")
+    exporter_args.update(batch=NMS_MAX_BATCH if nms and dynamic else 1, quantize=16 if half else None)
+    if format == "onnx":
+        exporter_args.update(opset=opset, simplify=simplify)
+    fp32 = dest.with_name(dest.stem + "-fp32" + dest.suffix) if int8 else dest
+    _run_exporter(weights_path, fp32, format, **exporter_args)
+    if dynamic == "batch" and format == "onnx":
+        _pin_image_size(fp32, imgsz)
     result = {"path": str(dest), "format": format, "weights": str(weights_path), "imgsz": imgsz, "dynamic": dynamic, "half": half}
+    result.update(int8=int8, precision="int8" if int8 else "fp16" if half else "fp32", nms=nms, opset=opset, simplify=simplify and format == "onnx")
+    result.update(conf=conf, iou=iou, max_det=MAX_DET, data=str(data_yaml) if data_yaml else None, device=exporter_args["device"])
+    if nms and dynamic:
+        result["max_batch"] = NMS_MAX_BATCH
+    if int8:
+        from yolov11.quantize import quantize_int8
+
+        calibration = _split_images(data_yaml, "train") or _split_images(data_yaml, "val")
+        try:
+            result["quantization"] = quantize_int8(fp32, dest, calibration, (imgsz, imgsz))
+        finally:
+            fp32.unlink(missing_ok=True)
+    if half:
+        result["fp16"] = "Ultralytics' exporter: FP16 traced on the GPU" if exporter_args["device"] != "cpu" else "Ultralytics' exporter: FP32 graph converted to FP16 (onnxruntime float16, float32 inputs and outputs)"
     result["size_mb"] = round(dest.stat().st_size / 2**20, 2)
     if verify:
-        result["verify"] = verify_export(dest, format, weights_path, _sample_input(ws, run, imgsz))
+        x = _sample_input(_split_images(data_yaml, "val"), imgsz)
+        try:
+            result["verify"] = verify_export(dest, format, weights_path, x, data_yaml=data_yaml, conf=conf, iou=iou, nms=nms, repeats=repeats)
+        except UserError:
+            raise
+        except Exception as exc:  # e.g. an opset the runtime cannot run, or a graph it refuses
+            raise UserError(f"{dest.name}: exported but does not run: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+    report = dest.with_name(dest.name + ".verify.json")
+    result["report"] = str(report)
+    if bundle:
+        result["bundle"] = str(write_bundle(dest.with_name(dest.stem + ".bundle.zip"), result, deploy_metadata(result, list(model.names.values()), strides)))
+    report.write_text(json.dumps(result, indent=1, default=str))
     return result

@@ -1,0 +1,175 @@
+"""Run an exported YOLO detector anywhere: onnxruntime, numpy and Pillow only (no torch, no ultralytics).
+
+    pip install onnxruntime numpy pillow
+    python infer.py photo.jpg [more.jpg ...] [--model model.onnx] [--conf 0.25] [--iou 0.7]
+
+Prints one JSON document: {"model", "images": [{"image", "detections": [{"class", "class_id",
+"confidence", "box": [x1, y1, x2, y2]}]}]}, boxes in pixels of the original image. Everything the
+model needs to know (class names, input size, letterbox, output layout) is read from
+metadata.json next to the model. A .torchscript model runs too, with torch installed.
+
+The preprocessing reproduces the training pipeline's (Ultralytics' LetterBox with OpenCV's
+bilinear resize), so the numbers match the app's predictions; Pillow's own resize would not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+_COEF_BITS = 11  # OpenCV's INTER_LINEAR fixed-point weights: 1.0 == 2048
+
+
+def load_rgb(path: str | Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB, EXIF orientation applied (as OpenCV's imread does)."""
+    with Image.open(path) as im:
+        return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+
+
+def _taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and fixed-point weights of OpenCV's INTER_LINEAR along one axis."""
+    f = ((np.arange(dst) + 0.5) * (src / dst) - 0.5).astype(np.float32)
+    i0 = np.floor(f).astype(np.int64)
+    f = f - i0
+    f[i0 < 0], i0[i0 < 0] = 0, 0
+    edge = i0 >= src - 1
+    f[edge], i0[edge] = 0, src - 1
+    w1 = np.rint(f * (1 << _COEF_BITS)).astype(np.int64)
+    w0 = np.rint((1 - f) * (1 << _COEF_BITS)).astype(np.int64)
+    return i0, np.minimum(i0 + 1, src - 1), np.stack([w0, w1])
+
+
+def resize_bilinear(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR) for uint8 images, in numpy."""
+    h, w = img.shape[:2]
+    x0, x1, wx = _taps(w, width)
+    y0, y1, wy = _taps(h, height)
+    s = img.astype(np.int64)
+    rows = s[:, x0] * wx[0][:, None] + s[:, x1] * wx[1][:, None]  # (h, width, c), scaled by 2048
+    a, b = rows[y0] >> 4, rows[y1] >> 4  # OpenCV's vector path: 16-bit high multiplies, then round
+    out = (((a * wy[0][:, None, None]) >> 16) + ((b * wy[1][:, None, None]) >> 16) + 2) >> 2
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def letterbox(img: np.ndarray, shape: tuple[int, int], stride: int = 32, auto: bool = False, pad_value: int = 114):
+    """Resize keeping the aspect ratio, pad to ``shape`` (h, w) centred (to a stride multiple when
+    ``auto``). Returns the image and the (gain_y, gain_x, pad_left, pad_top) that maps boxes back."""
+    h, w = img.shape[:2]
+    r = min(shape[0] / h, shape[1] / w)
+    new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
+    dw, dh = shape[1] - new_w, shape[0] - new_h
+    if auto:
+        dw, dh = dw % stride, dh % stride
+    if (new_w, new_h) != (w, h):
+        img = resize_bilinear(img, new_w, new_h)
+    top, bottom = round(dh / 2 - 0.1), round(dh / 2 + 0.1)
+    left, right = round(dw / 2 - 0.1), round(dw / 2 + 0.1)
+    out = np.full((new_h + top + bottom, new_w + left + right, img.shape[2]), pad_value, np.uint8)
+    out[top : top + new_h, left : left + new_w] = img
+    return out, (new_h / h, new_w / w, left, top)
+
+
+def to_input(images: list[np.ndarray]) -> np.ndarray:
+    """Letterboxed (H, W, 3) uint8 RGB images -> (N, 3, H, W) float32 in 0..1."""
+    return np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2), np.float32) / 255.0
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Greedy non-maximum suppression on (N, 4) xyxy boxes; indices kept, best first."""
+    order = np.argsort(-scores, kind="stable")
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        lt = np.maximum(boxes[i, :2], boxes[rest, :2])
+        rb = np.minimum(boxes[i, 2:], boxes[rest, 2:])
+        inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+        order = rest[inter / (area[i] + area[rest] - inter + 1e-9) <= iou]
+    return np.array(keep, np.int64)
+
+
+def decode(output: np.ndarray, conf: float, iou: float, max_det: int = 300) -> np.ndarray:
+    """One image's model output -> (n, 6) x1, y1, x2, y2, score, class in input pixels.
+
+    Two layouts: raw (4 + nc, anchors) with cx, cy, w, h then class scores, decoded with class-wise
+    NMS as Ultralytics does; or NMS already in the graph, (max_det, 6) rows zero-padded.
+    """
+    if output.shape[-1] == 6 and output.shape[0] != 6:  # NMS in the graph
+        return output[output[:, 4] > conf][:max_det].astype(np.float32)
+    pred = output.T.astype(np.float32)  # (anchors, 4 + nc)
+    scores = pred[:, 4:]
+    cls = scores.argmax(1)
+    score = scores[np.arange(len(cls)), cls]
+    keep = score > conf
+    pred, cls, score = pred[keep], cls[keep], score[keep]
+    xy, wh = pred[:, :2], pred[:, 2:4] / 2
+    boxes = np.concatenate([xy - wh, xy + wh], 1)
+    kept = nms(boxes + cls[:, None] * 7680.0, score, iou)[:max_det]  # class offset: NMS never crosses classes
+    return np.concatenate([boxes[kept], score[kept, None], cls[kept, None].astype(np.float32)], 1)
+
+
+class Detector:
+    """An exported model and its metadata.json; ``detector(image_path)`` -> list of detections."""
+
+    def __init__(self, model: str | Path, metadata: str | Path | None = None):
+        model = Path(model)
+        self.meta = json.loads(Path(metadata or model.with_name("metadata.json")).read_text())
+        self.names = self.meta["class_names"]
+        self.imgsz = tuple(self.meta["imgsz"])
+        if model.suffix == ".torchscript":
+            import torch  # only for TorchScript bundles
+
+            module = torch.jit.load(str(model), map_location="cpu").eval()
+
+            def run(x):
+                with torch.inference_mode():
+                    out = module(torch.from_numpy(x))
+                return (out[0] if isinstance(out, (list, tuple)) else out).float().numpy()
+
+            self.run = run
+        else:
+            import onnxruntime as ort
+
+            session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+            name, dtype = session.get_inputs()[0].name, np.float16 if "float16" in session.get_inputs()[0].type else np.float32
+            self.run = lambda x: session.run(None, {name: x.astype(dtype)})[0].astype(np.float32)
+
+    def __call__(self, image: str | Path | np.ndarray, conf: float | None = None, iou: float | None = None) -> list[dict]:
+        lb = self.meta["letterbox"]
+        rgb = load_rgb(image) if not isinstance(image, np.ndarray) else image
+        x, (gain_y, gain_x, left, top) = letterbox(rgb, self.imgsz, lb["stride"], lb["auto"], lb["pad_value"])
+        defaults = self.meta["defaults"]
+        dets = decode(self.run(to_input([x]))[0], defaults["conf"] if conf is None else conf, defaults["iou"] if iou is None else iou)
+        h, w = rgb.shape[:2]
+        boxes = (dets[:, :4] - [left, top, left, top]) / [gain_x, gain_y, gain_x, gain_y]
+        boxes = np.clip(boxes, 0, [w, h, w, h])
+        return [
+            {"class": self.names[int(c)], "class_id": int(c), "confidence": round(float(s), 4), "box": [round(float(v), 1) for v in b]}
+            for b, s, c in zip(boxes, dets[:, 4], dets[:, 5])
+        ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    here = Path(__file__).resolve().parent
+    p = argparse.ArgumentParser(description="Detect objects with the exported model next to this script.")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--model", help="default: the model named in metadata.json next to this script")
+    p.add_argument("--conf", type=float, help="score threshold (default: metadata.json defaults.conf)")
+    p.add_argument("--iou", type=float, help="NMS IoU threshold (default: metadata.json defaults.iou)")
+    args = p.parse_args(argv)
+    model = Path(args.model) if args.model else here / json.loads((here / "metadata.json").read_text())["model"]
+    detector = Detector(model)
+    images = [{"image": str(i), "detections": detector(i, args.conf, args.iou)} for i in args.images]
+    json.dump({"model": str(model), "images": images}, sys.stdout, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
