@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+GUARD_DIR = Path(__file__).resolve().parent / "netguard"  # the network guard's sitecustomize
 
 
 def netguard_log() -> str:

@@ -49,14 +49,16 @@ def test_import_train_evaluate_export_predict(server, tiny_zip):
     assert status["status"] == "done", status["error"]
     assert status["history"][0]["epoch"] == 1 and status["log"]
 
-    table, chart, code = client.predict(run, "val", api_name="/evaluate")
+    table, chart, code, coco, folder = client.predict(run, "val", api_name="/evaluate")
     assert table["headers"][:4] == ["class", "images", "instances", "precision"]
+    assert [row[0] for row in coco["data"]][:3] == ["AP", "AP50", "AP75"] and Path(folder, "coco_dt.json").is_file()
     assert [row[0] for row in table["data"]] == ["all", "helmet", "head", "vest"]
     assert f"yolov11.evaluate(run=\"{run}\"" in code
 
-    path, verify, code = client.predict(run, "onnx", False, False, api_name="/export_model")
+    path, verify, code, bundle, latency, checks = client.predict(run, "onnx", False, False, api_name="/export_model")
     assert Path(path).suffix == ".onnx" and Path(path).stat().st_size > 1e6  # downloaded through the app
     assert verify["verify"]["max_abs_diff"] < 1e-3
+    assert Path(bundle).suffix == ".zip" and latency["headers"][0] == "batch" and "max |difference|" in checks
 
     image = next((ws.datasets_dir / "hardhat-tiny" / "images" / "val").glob("*.jpg"))
     annotated, detections, _ = client.predict(run, handle_file(str(image)), 0.05, api_name="/predict")

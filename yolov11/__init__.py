@@ -13,10 +13,13 @@ by default the one of ``YOLOV11_WORKSPACE`` or ``./workspace``.
 from yolov11.data.demo import ensure_demo_dataset
 from yolov11.data.importer import import_dataset
 from yolov11.errors import UserError
-from yolov11.evaluate import coco_evaluate, evaluate
+from yolov11.error_gallery import worst_images
+from yolov11.evaluate import coco_evaluate, evaluate, evaluation_curves, saved_evaluation
 from yolov11.export import export_model
 from yolov11.models import list_models
 from yolov11.predict import predict
+from yolov11.publish import publish, published
+from yolov11.thresholds import explore_thresholds
 from yolov11.train.distributed import Launch
 from yolov11.train.distributed import plan as torchrun_plan
 from yolov11.train.resume import resume
@@ -32,12 +35,18 @@ __all__ = [
     "coco_evaluate",
     "ensure_demo_dataset",
     "evaluate",
+    "evaluation_curves",
+    "explore_thresholds",
     "export_model",
     "import_dataset",
     "list_models",
     "predict",
+    "publish",
+    "published",
     "resume",
     "run_status",
+    "saved_evaluation",
     "torchrun_plan",
     "train",
+    "worst_images",
 ]

@@ -84,23 +84,38 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--split", default="val")
     c.add_argument("--imgsz", type=int)
     c.add_argument("--device", default="cpu")
-    c.add_argument("--coco-gt")
-    c.add_argument("--coco-dt")
+    c.add_argument("--batch", type=int, default=16)
+    c.add_argument("--coco-gt", help="COCO ground truth JSON (with --coco-dt: score saved detections, no model)")
+    c.add_argument("--coco-dt", help="COCO detections JSON: a list of {image_id, category_id, bbox, score}")
+    c.add_argument("--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"], help="COCO evaluator of --coco-gt/--coco-dt")
 
     c = cmd("export", "export weights to ONNX or TorchScript and verify")
     c.add_argument("--weights")
     c.add_argument("--run")
     c.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
     c.add_argument("--imgsz", type=int)
-    c.add_argument("--dynamic", action="store_true")
-    c.add_argument("--half", action="store_true")
-    c.add_argument("--verify", action="store_true", help="compare with eager PyTorch and time both")
+    c.add_argument("--dynamic", nargs="?", const="full", default=False, choices=["batch", "full"], help="dynamic axes: batch, or full (batch, height, width; what --dynamic alone means)")
+    c.add_argument("--half", action="store_true", help="FP16")
+    c.add_argument("--int8", action="store_true", help="INT8 ONNX, calibrated on the dataset's train images")
+    c.add_argument("--nms", action="store_true", help="NMS inside the graph (output: max_det x [x1, y1, x2, y2, score, class])")
+    c.add_argument("--opset", type=int, help="ONNX opset (default: the newest this torch supports)")
+    c.add_argument("--no-simplify", dest="simplify", action="store_false", help="skip onnxslim")
+    c.add_argument("--data", help="dataset for INT8 calibration, verification images and mAP (default: the run's)")
+    c.add_argument("--conf", type=float, default=0.25, help="score threshold of --nms graphs, the bundle and the detection check")
+    c.add_argument("--iou", type=float, default=0.7)
+    c.add_argument("--repeats", type=int, default=10, help="timed calls per latency number (the median is reported)")
+    c.add_argument("--verify", action="store_true", help="compare with eager PyTorch (outputs, detections, mAP) and time both")
 
     c = cmd("predict", "detect objects in images")
     c.add_argument("--weights", required=True)
     c.add_argument("--source", required=True)
     c.add_argument("--conf", type=float, default=0.25)
     c.add_argument("--imgsz", type=int)
+
+    c = cmd("publish", "make a run's model (or a weights file) the one the app's /demo page shows")
+    c.add_argument("--run")
+    c.add_argument("--weights", help=".pt, .onnx or .torchscript file")
+    c.add_argument("--name", help="the name /demo shows (default: the run id or the file's stem)")
     return p
 
 
@@ -139,6 +154,20 @@ def _launch(args: argparse.Namespace):
         return None
     gpus = len(gpu_ids(getattr(args, "device", "cpu")))
     return Launch(**{"nproc_per_node": max(gpus, 1), **given})
+
+
+def _export_summary(r: dict) -> str:
+    lines = [f"{r['format']} {r['precision']} -> {r['path']} ({r['size_mb']} MB)", f"  bundle -> {r['bundle']}"]
+    v = r.get("verify")
+    if v:
+        d, m = v["detections"], v.get("map50_95") or {}
+        lines.append(f"  max |diff| vs eager {v['max_abs_diff']:.2e}; detections {'match' if v['detections_match'] else 'DIFFER'} ({d['matched']} of {d['eager']} eager, {d['exported']} exported)")
+        if m:
+            lines.append(f"  mAP50-95 eager {m['eager']:.4f}, exported {m['exported']:.4f}")
+        rows = [{"batch": b, **row} for b, row in v["latency_ms"]["by_batch"].items()]
+        lines += ["  " + line for line in _table(rows, ["batch", "eager", "exported", "speedup"]).splitlines()]
+        lines.append(f"  (ms, median of {v['latency_ms']['repeats']}, {v['latency_ms']['device']})")
+    return "\n".join(lines)
 
 
 def run_command(args: argparse.Namespace) -> tuple[object, str]:
@@ -189,20 +218,26 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
         if args.coco_gt or args.coco_dt:
             if not (args.coco_gt and args.coco_dt):
                 raise yolov11.UserError("--coco-gt and --coco-dt go together")
-            r = yolov11.coco_evaluate(args.coco_gt, args.coco_dt)
+            r = yolov11.coco_evaluate(args.coco_gt, args.coco_dt, evaluator=args.evaluator)
             return r, "\n".join(f"{k:>6} {v:.4f}" for k, v in r["coco"].items())
-        r = yolov11.evaluate(run=args.run, weights=args.weights, data=args.data, split=args.split, imgsz=args.imgsz, device=args.device, workspace=ws)
+        r = yolov11.evaluate(run=args.run, weights=args.weights, data=args.data, split=args.split, imgsz=args.imgsz, batch=args.batch, device=args.device, workspace=ws)
         head = "  ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())
-        return r, f"{r['split']}: {head}\n" + _table(r["per_class"], ["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"])
+        coco = "  ".join(f"{k} {v:.4f}" for k, v in r["coco"].items())
+        table = _table(r["per_class"], ["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"])
+        return r, f"{r['split']}: {head}\n{table}\nCOCO: {coco}\n  -> {r['dir']} (coco_gt.json, coco_dt.json: re-score with eval --coco-gt/--coco-dt)"
     if args.command == "export":
-        r = yolov11.export_model(args.weights, args.format, run=args.run, imgsz=args.imgsz, dynamic=args.dynamic, half=args.half, verify=args.verify, workspace=ws)
-        v = r.get("verify")
-        extra = f"\n  max |diff| vs eager {v['max_abs_diff']:.2e}, latency eager {v['latency_ms']['eager']} ms, exported {v['latency_ms']['exported']} ms" if v else ""
-        return r, f"{r['format']} -> {r['path']} ({r['size_mb']} MB){extra}"
+        r = yolov11.export_model(
+            args.weights, args.format, run=args.run, imgsz=args.imgsz, dynamic=args.dynamic, half=args.half, int8=args.int8, nms=args.nms, opset=args.opset,
+            simplify=args.simplify, data=args.data, conf=args.conf, iou=args.iou, verify=args.verify, repeats=args.repeats, workspace=ws,
+        )
+        return r, _export_summary(r)
     if args.command == "predict":
         r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws)
         lines = [f"{Path(i['image']).name}: {len(i['detections'])} detections -> {i['annotated']}" for i in r["images"]]
         return r, "\n".join(lines)
+    if args.command == "publish":
+        r = yolov11.publish(run=args.run, weights=args.weights, name=args.name, workspace=ws)
+        return r, f"published {r['name']} ({r['format']}, classes: {', '.join(r['classes'])}): the app's /demo page shows it\n  -> {r['weights']}"
     raise AssertionError(args.command)
 
 
