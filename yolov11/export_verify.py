@@ -30,14 +30,21 @@ LATENCY_BATCHES = (1, 8)
 MATCH_IOU = 0.99
 
 
-def median_ms(fn, runs: int = LATENCY_RUNS) -> float:
-    fn()
-    times = []
-    for _ in range(max(runs, 1)):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return round(float(np.median(times)), 3)
+def median_ms(*fns, runs: int = LATENCY_RUNS, rounds: int = 2) -> list[float]:
+    """Median milliseconds per call of each function. The calls are timed in blocks (all of a's,
+    then b's, then a's again ...) so that a busy moment of the machine weighs on each alike;
+    not call by call, because one runtime's idle threads still spin for a while after its call
+    and would slow the other one's next call. Each block starts with an untimed call."""
+    times: list[list[float]] = [[] for _ in fns]
+    per_block = max(-(-max(runs, 1) // rounds), 1)
+    for _ in range(rounds):
+        for fn, spent in zip(fns, times):
+            fn()
+            for _ in range(per_block):
+                t = time.perf_counter()
+                fn()
+                spent.append((time.perf_counter() - t) * 1000)
+    return [round(float(np.median(spent)), 3) for spent in times]
 
 
 def _first(out) -> torch.Tensor:
@@ -192,12 +199,13 @@ def _latency_table(model: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, 
                 model(xt)
             sync()
 
-        row = {"eager": median_ms(eager_call, repeats)}
         try:
-            row["exported"] = median_ms(lambda: run(xb), repeats)
-            row["speedup"] = round(row["eager"] / row["exported"], 2)
+            run(xb)
         except Exception as exc:  # a static-batch export: the runtime refuses this batch size
-            row.update(exported=None, speedup=None, note=f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+            row = {"eager": median_ms(eager_call, runs=repeats)[0], "exported": None, "speedup": None, "note": f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
+        else:
+            eager_ms, exported_ms = median_ms(eager_call, lambda: run(xb), runs=repeats)
+            row = {"eager": eager_ms, "exported": exported_ms, "speedup": round(eager_ms / exported_ms, 2)}
         table[str(b)] = row
     first = table[str(batches[0])]
     device_name = torch.cuda.get_device_name() if device == "cuda" else f"cpu ({threads} threads for both)"
