@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import zipfile
@@ -21,6 +22,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(workspace, **launch):
+    """The app on ``workspace``, served on a free port for the block (``launch``: auth=...);
+    yields its URL."""
+    import app
+
+    blocks = app.build_app(workspace)
+    _, url, _ = app.serve(blocks, port=free_port(), prevent_thread_lock=True, **launch)
+    try:
+        yield url
+    finally:
+        blocks.close()
 
 
 def write_yolo_folder(dest: Path, n_images: int = 16, size: int = 96, seed: int = 1) -> Path:

@@ -10,18 +10,14 @@ import pytest
 from gradio_client import Client, handle_file
 
 import yolov11
-from helpers import free_port
+from helpers import serving
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import app
-
     ws = yolov11.Workspace.at(tmp_path_factory.mktemp("app") / "ws")
-    blocks = app.build_app(ws)
-    _, url, _ = app.serve(blocks, port=free_port(), prevent_thread_lock=True)
-    yield url, ws
-    blocks.close()
+    with serving(ws) as url:
+        yield url, ws
 
 
 def wait_for(client: Client, run: str, states: set[str], timeout: float = 300) -> dict:
@@ -110,14 +106,10 @@ def test_bad_request_gets_a_clear_error_and_the_app_keeps_serving(server):
 def test_auth_refuses_anonymous_api_calls(tmp_path):
     import app
 
-    blocks = app.build_app(tmp_path / "ws")
-    _, url, _ = app.serve(blocks, port=free_port(), auth=app.parse_auth("ana:s3cret"), prevent_thread_lock=True)
-    try:
+    with serving(tmp_path / "ws", auth=app.parse_auth("ana:s3cret")) as url:
         with pytest.raises(Exception):
             Client(url, verbose=False).predict("", api_name="/training_status")
         assert Client(url, auth=("ana", "s3cret"), verbose=False).predict("", api_name="/training_status")["status"] == "none"
-    finally:
-        blocks.close()
 
 
 def test_data_tab_refuses_a_bad_zip_and_previews_augmentation(server, tmp_path, tiny_zip):

@@ -13,7 +13,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 import yolov11
-from helpers import free_port
+from helpers import free_port, serving
 from yolov11.__main__ import main as cli_main
 
 
@@ -160,10 +160,8 @@ def protected(tmp_path_factory):
     base = tmp_path_factory.mktemp("auth")
     (base / "users.txt").write_text("ana:s3cret\nbo:other\n")
     ws = yolov11.Workspace.at(base / "ws")
-    blocks = app.build_app(ws)
-    _, url, _ = app.serve(blocks, port=free_port(), auth=app.parse_auth(str(base / "users.txt")), prevent_thread_lock=True)
-    yield url, ws, ("bo", "other")
-    blocks.close()
+    with serving(ws, auth=app.parse_auth(str(base / "users.txt"))) as url:
+        yield url, ws, ("bo", "other")
 
 
 def http_get(url: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import yolov11
-from helpers import ROOT, free_port
+from helpers import ROOT, free_port, serving
 from yolov11.__main__ import build_parser
 from yolov11.train.distributed import STOP_FILE
 
@@ -115,12 +115,9 @@ def test_launched_run_stops_within_a_batch(ws):
 
 
 def test_app_shows_each_nodes_command(ws):
-    import app
     from gradio_client import Client
 
-    blocks = app.build_app(ws)
-    _, url, _ = app.serve(blocks, port=free_port(), prevent_thread_lock=True)
-    try:
+    with serving(ws) as url:
         client = Client(url, verbose=False)
         text = client.predict("hardhat-tiny", "yolov11n", "0,1", 5, 320, 16, 2, "10.0.0.7", 29501, api_name="/torchrun_commands")
         lines = [line for line in text.splitlines() if not line.startswith("#")]
@@ -131,5 +128,3 @@ def test_app_shows_each_nodes_command(ws):
             assert (args.epochs, args.imgsz, args.batch, args.device) == (5, 320, 16, "0,1")
         with pytest.raises(Exception, match="--master-addr"):
             client.predict("hardhat-tiny", "yolov11n", "0,1", 5, 320, 16, 2, "", 29501, api_name="/torchrun_commands")
-    finally:
-        blocks.close()

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import yolov11
-from helpers import free_port
+from helpers import serving
 from yolov11.coco_metrics import COCO_NAMES, coco_evaluate
 from yolov11.error_gallery import image_errors, worst_images
 from yolov11.evaluate import evaluation_curves, open_evaluation, saved_evaluation
@@ -147,12 +147,9 @@ def test_only_evaluation_folders_of_the_workspace_are_opened(trained_run, tmp_pa
 
 def test_threshold_explorer_endpoint(trained_run, evaluated):
     """Through the app: /evaluate names its folder, /threshold_explorer counts there at any thresholds."""
-    import app
     from gradio_client import Client
 
-    blocks = app.build_app(trained_run["workspace"])
-    _, url, _ = app.serve(blocks, port=free_port(), prevent_thread_lock=True)
-    try:
+    with serving(trained_run["workspace"]) as url:
         client = Client(url, verbose=False)
         table, chart, code, coco, folder = client.predict(trained_run["run"], "val", api_name="/evaluate")
         assert Path(folder) == Path(evaluated["dir"]) and [row[0] for row in coco["data"]] == COCO_NAMES
@@ -163,5 +160,3 @@ def test_threshold_explorer_endpoint(trained_run, evaluated):
         assert [row[0] for row in per_class["data"]] == ["helmet", "head", "vest"]
         with pytest.raises(Exception, match="not an evaluation folder"):
             client.predict("/etc", 0.25, 0.5, api_name="/threshold_explorer")
-    finally:
-        blocks.close()

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import yolov11
-from helpers import ROOT, free_port
+from helpers import ROOT, serving
 
 FAST = {"conf": 0.001, "repeats": 2}  # two timed calls per latency number keep the suite quick
 
@@ -137,12 +137,9 @@ def test_bad_options_and_broken_exports_get_one_clear_line(trained_run, tmp_path
 
 
 def test_export_tab_reports_and_refuses_clearly(trained_run):
-    import app
     from gradio_client import Client
 
-    blocks = app.build_app(trained_run["workspace"])
-    _, url, _ = app.serve(blocks, port=free_port(), prevent_thread_lock=True)
-    try:
+    with serving(trained_run["workspace"]) as url:
         client = Client(url, verbose=False)
         with pytest.raises(Exception, match="--opset 7: onnx export of best.pt failed: AssertionError: ONNX export requires opset>=9"):
             client.predict(trained_run["run"], "onnx", True, False, "batch only", False, False, 7, True, api_name="/export_model")
@@ -150,5 +147,3 @@ def test_export_tab_reports_and_refuses_clearly(trained_run):
         assert Path(path).name == "best-dynbatch-nms.onnx" and Path(bundle).name == "best-dynbatch-nms.bundle.zip"
         assert [row[0] for row in latency["data"]] == ["1", "8"] and all(row[2] for row in latency["data"])
         assert "mAP50-95 on the validation split" in checks and "--dynamic batch --nms" in code
-    finally:
-        blocks.close()

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 import yolov11
-from helpers import free_port
+from helpers import serving
 
 pytestmark = pytest.mark.browser
 
@@ -18,13 +18,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory):
     """The app on a fresh workspace (nothing published yet): (url, workspace)."""
-    import app
-
     ws = yolov11.Workspace.at(tmp_path_factory.mktemp("demo-page") / "ws")
-    blocks = app.build_app(ws)
-    _, url, _ = app.serve(blocks, port=free_port(), prevent_thread_lock=True)
-    yield url, ws
-    blocks.close()
+    with serving(ws) as url:
+        yield url, ws
 
 
 def test_demo_page_shows_the_published_model_and_predicts_a_dropped_photo(browser, demo_app, trained_run, tmp_path):
