@@ -66,7 +66,7 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
         gr.Markdown(f"### Worst images\n{LEGEND}; at the explorer's thresholds.")
         with gr.Row():
             criterion = gr.Dropdown(list(CRITERIA), value=CRITERIA[0], label="Sort by", elem_id="gallery-criterion")
-            only = gr.Dropdown([ALL_CLASSES], value=ALL_CLASSES, label="Class", elem_id="gallery-class")
+            only = gr.Dropdown([ALL_CLASSES], value=ALL_CLASSES, label="Class", elem_id="gallery-class", allow_custom_value=True)  # its choices follow the evaluation; API callers name a class directly
         gallery = gr.Gallery(label="Worst images", columns=4, height="auto", elem_id="eval-gallery")
         build_compare(ctx)
 

@@ -160,3 +160,26 @@ def test_threshold_explorer_endpoint(trained_run, evaluated):
         assert [row[0] for row in per_class["data"]] == ["helmet", "head", "vest"]
         with pytest.raises(Exception, match="not an evaluation folder"):
             client.predict("/etc", 0.25, 0.5, api_name="/threshold_explorer")
+
+
+def test_error_gallery_and_compare_endpoints(trained_run, evaluated, tmp_path):
+    """Through the app: the worst-images gallery is the core's, and two real runs compare side by side."""
+    from gradio_client import Client
+
+    ws = trained_run["workspace"]
+    weak = yolov11.train(trained_run["dataset"], "yolov11n", workspace=ws, epochs=1, imgsz=128, batch=8, workers=0)  # a second, weaker run
+    with serving(ws) as url:
+        client = Client(url, verbose=False)
+        shown = client.predict(evaluated["dir"], "most FN", "vest", 0.25, 0.5, api_name="/error_gallery")
+        expected = worst_images(evaluated["dir"], "most FN", "vest", 0.25, 0.5, workspace=ws)
+        assert len(shown) == len(expected) > 0
+        assert [item["caption"] for item in shown] == [caption for _, caption in expected]
+        assert all(Image.open(item["image"]).size == (128, 128) for item in shown)
+        table, _ = client.predict(trained_run["run"], weak["run"], "val", api_name="/compare_runs")
+        assert table["headers"] == ["metric", trained_run["run"], weak["run"]]
+        rows = {row[0]: row[1:] for row in table["data"]}
+        assert rows["mAP50-95"][0] == round(evaluated["metrics"]["mAP50-95"], 4) and rows["mAP50-95"][0] > rows["mAP50-95"][1]
+        assert {"COCO AP", "COCO AR100", "vest mAP50-95"} <= rows.keys()
+        assert saved_evaluation(weak["run"], "val", workspace=ws) is not None  # the weak run was evaluated on demand
+        with pytest.raises(Exception, match="pick two different runs"):
+            client.predict(weak["run"], weak["run"], "val", api_name="/compare_runs")
