@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import cv2
@@ -14,6 +17,10 @@ from yolov11.errors import UserError
 from yolov11.workspace import Workspace
 
 WEIGHT_SUFFIXES = {".pt", ".onnx", ".torchscript"}
+CACHED_MODELS = 4  # loaded detectors kept: the published one, a run or two being tried
+KEEP_PREDICTIONS = 200  # newest predict calls whose annotated images stay in predictions/
+_CACHE: OrderedDict[tuple, object] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
 def _sources(source: str | Path | list) -> list[Path]:
@@ -33,21 +40,48 @@ def _sources(source: str | Path | list) -> list[Path]:
 
 
 def load_detector(weights: str | Path):
-    """A YOLO detector from .pt, .onnx or .torchscript weights; bad files get a UserError naming them."""
-    offline.prepare()
-    from ultralytics import YOLO
+    """A YOLO detector from .pt, .onnx or .torchscript weights; bad files get a UserError naming them.
 
+    Loaded models are kept (the last CACHED_MODELS files, keyed by path, size and mtime), so a
+    busy /demo page does not reload its model on every photo; a re-published file is a new key.
+    """
     weights = Path(weights).expanduser()
     if weights.suffix not in WEIGHT_SUFFIXES:
         raise UserError(f"--weights {weights}: expected a {', '.join(sorted(WEIGHT_SUFFIXES))} file")
     if not weights.is_file():
         raise UserError(f"--weights {weights}: no such file")
+    stat = weights.stat()
+    key = (str(weights.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    model = _load(weights)
+    with _CACHE_LOCK:
+        _CACHE[key] = model
+        while len(_CACHE) > CACHED_MODELS:
+            _CACHE.popitem(last=False)
+    return model
+
+
+def _load(weights: Path):
+    offline.prepare()
+    from ultralytics import YOLO
+
     try:
         model = YOLO(str(weights), task="detect")
         model.names  # exported formats open their runtime session here: a broken file fails now, not mid-batch
     except Exception as exc:
         raise UserError(f"--weights {weights}: could not load the model ({type(exc).__name__}: {exc})") from None
+    model.lock = threading.Lock()  # one prediction at a time per model: Ultralytics' predictor keeps state
     return model
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Keep the newest ``keep`` prediction folders: a public demo must not fill the disk."""
+    calls = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in calls[: max(len(calls) - keep, 0)]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def predict(
@@ -70,11 +104,13 @@ def predict(
     size = {"imgsz": imgsz} if imgsz else {}
     # One folder per call, unique even within a second: concurrent users of the app (two webcam
     # snapshots both named image.png) must not overwrite each other's annotated copies.
+    _prune(ws.predictions_dir, KEEP_PREDICTIONS - 1)
     out_dir = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=ws.predictions_dir))
     images = []
     for path in files:
         try:
-            result = model.predict(str(path), conf=conf, iou=iou, device="cpu", verbose=False, **size)[0]
+            with model.lock:
+                result = model.predict(str(path), conf=conf, iou=iou, device="cpu", verbose=False, **size)[0]
         except Exception as exc:
             raise UserError(f"{path.name}: could not run prediction ({type(exc).__name__}: {exc})") from None
         annotated = out_dir / f"{path.stem}.jpg"
