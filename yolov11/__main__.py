@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--source", required=True)
     c.add_argument("--conf", type=float, default=0.25)
     c.add_argument("--imgsz", type=int)
+    c.add_argument("--device", help="cpu or a GPU index (default: the first GPU when there is one)")
 
     c = cmd("publish", "make a run's model (or a weights file) the one the app's /demo page shows")
     c.add_argument("--run")
@@ -232,7 +233,7 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
         )
         return r, _export_summary(r)
     if args.command == "predict":
-        r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws)
+        r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws, device=args.device)
         lines = [f"{Path(i['image']).name}: {len(i['detections'])} detections -> {i['annotated']}" for i in r["images"]]
         return r, "\n".join(lines)
     if args.command == "publish":

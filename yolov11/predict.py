@@ -77,6 +77,12 @@ def _load(weights: Path):
     return model
 
 
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _prune(folder: Path, keep: int) -> None:
     """Keep the newest ``keep`` prediction folders: a public demo must not fill the disk."""
     calls = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
@@ -91,10 +97,15 @@ def predict(
     iou: float = 0.7,
     imgsz: int | None = None,
     workspace: Workspace | str | Path | None = None,
+    device: str | None = None,
 ) -> dict:
-    """Detect objects in ``source`` (image, folder or list); annotated copies go to predictions/."""
+    """Detect objects in ``source`` (image, folder or list); annotated copies go to predictions/.
+    ``device``: "cpu", a GPU index, or None for the first GPU when there is one."""
+    from yolov11.train.settings import normalize_device
+
     if not 0.0 <= conf <= 1.0:
         raise UserError(f"--conf {conf}: must be between 0 and 1")
+    device = normalize_device(device if device is not None else ("0" if _has_gpu() else "cpu"))
     ws = Workspace.at(workspace)
     files = _sources(source)
     weights = Path(weights).expanduser()
@@ -110,7 +121,7 @@ def predict(
     for path in files:
         try:
             with model.lock:
-                result = model.predict(str(path), conf=conf, iou=iou, device="cpu", verbose=False, **size)[0]
+                result = model.predict(str(path), conf=conf, iou=iou, device=device, verbose=False, **size)[0]
         except Exception as exc:
             raise UserError(f"{path.name}: could not run prediction ({type(exc).__name__}: {exc})") from None
         annotated = out_dir / f"{path.stem}.jpg"
