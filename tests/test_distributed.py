@@ -128,3 +128,10 @@ def test_app_shows_each_nodes_command(ws):
             assert (args.epochs, args.imgsz, args.batch, args.device) == (5, 320, 16, "0,1")
         with pytest.raises(Exception, match="--master-addr"):
             client.predict("hardhat-tiny", "yolov11n", "0,1", 5, 320, 16, 2, "", 29501, api_name="/torchrun_commands")
+
+
+def test_a_failed_launch_raises_with_the_ranks_message(ws):
+    with pytest.raises(yolov11.UserError, match="'bogus_arg' is not a valid YOLO argument") as err:
+        yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=1, imgsz=64, bogus_arg=1)
+    run = str(err.value).split(":")[0].removeprefix("run ")
+    assert ws.require_run(run)["status"] == "failed" and "torchrun.log" in str(err.value)

@@ -147,13 +147,15 @@ def _progress_bar():
 
 def _launch(args: argparse.Namespace):
     """A torchrun Launch from the train flags, or None when none asks for one."""
-    from yolov11.train.distributed import Launch, gpu_ids
+    from yolov11.train.distributed import Launch, free_port, gpu_ids
 
     names = ("nproc_per_node", "nnodes", "node_rank", "master_addr", "master_port")
     given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if not given and not args.torchrun and not args.dry_run:
         return None
     gpus = len(gpu_ids(getattr(args, "device", "cpu")))
+    if given.get("nnodes", 1) == 1 and "master_port" not in given:
+        given["master_port"] = free_port()  # one machine: its own port, beside other runs' launches
     return Launch(**{"nproc_per_node": max(gpus, 1), **given})
 
 

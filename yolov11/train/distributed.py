@@ -30,7 +30,8 @@ from yolov11.train.events import read_events
 STOP_FILE = "STOP"  # in the run folder: asks a torchrun-launched run to stop after this batch
 LAUNCH_LOG = "torchrun.log"  # the launcher's and every rank's console output
 FOLLOW_INTERVAL = 0.25  # seconds between reads of events.jsonl while a launched run trains
-KILL_GRACE = 300  # seconds a stopped run may take to validate and save before it is killed
+KILL_GRACE = 300  # seconds a stopped run may take to validate and save before it is terminated
+KILL_AFTER_TERM = 60  # then torchrun has this long (it gives its ranks 30 s) before SIGKILL
 
 
 @dataclass
@@ -67,6 +68,21 @@ def gpu_ids(device: str) -> list[str]:
     """'0,1' -> ['0', '1']; 'cpu' -> []."""
     text = str(device).strip().lower().replace("cuda:", "")
     return [] if text in ("", "cpu") else text.split(",")
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now: each single-machine launch gets its own, so two
+    runs on different GPUs do not fight over torchrun's default 29500."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def local_launch(device: str) -> Launch:
+    """One process per GPU of ``device`` on this machine."""
+    return Launch(nproc_per_node=max(len(gpu_ids(device)), 1), master_port=free_port())
 
 
 def in_torchrun() -> bool:
@@ -164,13 +180,14 @@ def adopt_world_size(trainer) -> None:
         trainer.world_size = int(os.environ["WORLD_SIZE"])
 
 
-def ensure_process_group(device: str) -> bool:
-    """Join torchrun's process group when Ultralytics will not (it does so for several GPUs
-    only): CPU ranks still need one for the distributed sampler and the stop broadcasts.
-    Returns whether this call created it."""
+def ensure_process_group(trainer) -> bool:
+    """Join torchrun's process group when Ultralytics will not (it does so when it trains on
+    several GPUs): CPU ranks still need one for the distributed sampler and the stop
+    broadcasts. Call after the trainer is built (resumed runs learn their device from the
+    checkpoint). Returns whether this call created it."""
     import torch.distributed as dist
 
-    if not in_torchrun() or len(gpu_ids(device)) > 1 or dist.is_initialized():
+    if not in_torchrun() or trainer.world_size > 1 or dist.is_initialized():
         return False
     dist.init_process_group("gloo")  # env:// rendezvous from torchrun's MASTER_ADDR/PORT, RANK, WORLD_SIZE
     return True
@@ -189,8 +206,9 @@ def stop_requested(local: bool, device) -> bool:
 
 
 def stop_on_sigterm(stop: threading.Event) -> None:
-    """A rank told to terminate stops after its batch like a requested stop (main thread only)."""
-    if threading.current_thread() is threading.main_thread():
+    """A rank told to terminate stops after its batch like a requested stop (a torchrun rank's
+    main thread only: a notebook or the app keeps its own handler)."""
+    if in_torchrun() and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
 
@@ -208,7 +226,7 @@ def run_launched(
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / STOP_FILE).unlink(missing_ok=True)
-    events_path, offset, asked_at = run_dir / "events.jsonl", 0, None
+    events_path, offset, asked_at, termed_at = run_dir / "events.jsonl", 0, None, None
     if events_path.exists():  # a resumed run: only new events are news
         offset = events_path.stat().st_size
     package_root = str(Path(__file__).resolve().parents[2])  # the ranks import this very yolov11
@@ -228,13 +246,19 @@ def run_launched(
                 if stop.is_set() and asked_at is None:
                     (run_dir / STOP_FILE).touch()
                     asked_at = time.time()
-                if asked_at is not None and time.time() - asked_at > KILL_GRACE:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                if asked_at is not None and termed_at is None and time.time() - asked_at > KILL_GRACE:
+                    os.killpg(proc.pid, signal.SIGTERM)  # once: torchrun passes it on, then SIGKILLs its ranks
+                    termed_at = time.time()
+                if termed_at is not None and time.time() - termed_at > KILL_AFTER_TERM:
+                    os.killpg(proc.pid, signal.SIGKILL)
                 offset = _forward(events_path, offset, on_event)
         except BaseException:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=60)
+                try:
+                    proc.wait(timeout=KILL_AFTER_TERM)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
             raise
         finally:
             _forward(events_path, offset, on_event)

@@ -16,7 +16,6 @@ from yolov11 import offline
 from yolov11.errors import UserError
 from yolov11.train.events import EventLog
 from yolov11.train import distributed
-from yolov11.train.distributed import Launch
 from yolov11.train.runner import RESUME_FILE, run_trainer, train_launched
 from yolov11.workspace import Workspace
 
@@ -66,7 +65,7 @@ def resume(
         ws.update_run(run_id, settings={**settings, "epochs": target})
     stop = stop or threading.Event()
     if len(gpus) > 1 and not distributed.in_torchrun():  # the ranks resume under torchrun, as they trained
-        cmd = distributed.torchrun_command(["--workspace", str(ws.root), "resume", "--run", run_id], Launch(nproc_per_node=len(gpus)))
+        cmd = distributed.torchrun_command(["--workspace", str(ws.root), "resume", "--run", run_id], distributed.local_launch(settings["device"]))
         return train_launched(ws, run_id, cmd, stop, on_event)
     events = EventLog(ws.runs_dir / run_id / "events.jsonl" if primary else None, run_id, on_event)
     events.write("log", level="info", message=f"resuming from {path.name}: epoch {done + 1} of {target}")

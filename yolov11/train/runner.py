@@ -157,7 +157,7 @@ def train(
     dataset = str(data) if ws.dataset(str(data)) else str(data_yaml)
     run_id = run_id or ws.new_run_id(str(model))
     if launch is None and len(distributed.gpu_ids(cfg.device)) > 1:
-        launch = Launch(nproc_per_node=len(distributed.gpu_ids(cfg.device)))
+        launch = distributed.local_launch(cfg.device)
     launching = launch is not None and not distributed.in_torchrun()
     if launching:
         distributed.check_launch(launch, cfg.device)
@@ -168,7 +168,7 @@ def train(
     stop = stop or threading.Event()
     if launching:
         argv = distributed.train_argv(ws.root, str(data), str(model), {**settings, "device": cfg.device}, run_id)
-        return train_launched(ws, run_id, distributed.torchrun_command(argv, launch), stop, on_event)
+        return train_launched(ws, run_id, distributed.torchrun_command(argv, launch), stop, on_event, records=launch.node_rank == 0)
     primary = distributed.is_primary()
     events = EventLog(run_dir / "events.jsonl" if primary else None, run_id, on_event)
     transfer = None
@@ -180,14 +180,18 @@ def train(
     return {**run_trainer(ws, run_id, overrides, events, stop, cfg.loggers), "transfer": transfer}
 
 
-def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.Event, on_event: Callable[[dict], None] | None) -> dict:
+def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.Event, on_event: Callable[[dict], None] | None, records: bool = True) -> dict:
     """Run ``cmd`` (torchrun around ``python -m yolov11 train|resume``), follow the events its
-    rank 0 writes, and return how the run ended, as ``train`` does."""
+    rank 0 writes, and return how the run ended, as ``train`` does; a failed run raises
+    UserError with the end of the launch log, as a failed plain run raises. ``records``: this is
+    node 0, whose rank 0 records the run (other nodes' ranks only train)."""
     run_dir = ws.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    if ws.run(run_id) is None:  # a node other than 0: its ranks train, node 0 records the run
+    if not records:
         code = distributed.run_launched(cmd, run_dir, stop, None)
-        return {"run": run_id, "dir": str(run_dir), "status": "done" if code == 0 else "failed", "metrics": {}, "weights": None, "transfer": None}
+        if code != 0:
+            raise UserError(f"run {run_id}: torchrun exited with {code}: {distributed.log_tail(run_dir, 3)}")
+        return {"run": run_id, "dir": str(run_dir), "status": "done", "metrics": {}, "weights": None, "transfer": None}
     EventLog(run_dir / "events.jsonl", run_id).write("log", level="info", message=f"launching: {shlex.join(cmd)}")
     code = distributed.run_launched(cmd, run_dir, stop, on_event)
     record = ws.require_run(run_id)
@@ -196,6 +200,8 @@ def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.E
         EventLog(run_dir / "events.jsonl", run_id, on_event).write("status", status="failed", error=message)
         ws.update_run(run_id, status="failed", metrics={"error": message})
         record = ws.require_run(run_id)
+    if record["status"] == "failed":
+        raise UserError(f"run {run_id}: {(record['metrics'] or {}).get('error') or 'failed'} (see {run_dir / distributed.LAUNCH_LOG})")
     weights = next((str(p) for p in (run_dir / "weights" / "best.pt", run_dir / "weights" / "last.pt") if p.is_file()), None)
     return {"run": run_id, "dir": str(run_dir), "status": record["status"], "metrics": record["metrics"] or {}, "weights": weights, "transfer": None}
 
@@ -208,7 +214,7 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
     primary = distributed.is_primary()
     if primary:
         ws.update_run(run_id, status="running", pid=os.getpid())
-    created_group = distributed.ensure_process_group(str(overrides.get("device", "")))
+    created_group = False
     distributed.stop_on_sigterm(stop)
     stop_file = ws.runs_dir / run_id / distributed.STOP_FILE if distributed.in_torchrun() and primary else None
     handler = _LogToEvents(events)
@@ -219,6 +225,7 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
         with loggers.enabled(trackers, ws.root):  # W&B / MLflow callbacks join at construction
             trainer = DetectionTrainer(overrides=overrides)
         distributed.adopt_world_size(trainer)
+        created_group = distributed.ensure_process_group(trainer)
         hooks = _Callbacks(events, stop, stop_file)
         for name in ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end", "on_model_save"):
             trainer.add_callback(name, getattr(hooks, name))
