@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from yolov11.errors import UserError
 from yolov11.models import resolve_model
 from yolov11.train.distributed import gpu_ids
 from yolov11.train.resume import resumable_checkpoint, resume
@@ -79,6 +80,8 @@ class TrainingJobs:
 
     def resume(self, run_id: str, epochs: int | None = None) -> str:
         """Queue a stopped or interrupted run to continue (checked now, run in turn)."""
+        if self.ws.require_run(run_id)["status"] == "queued":
+            raise UserError(f"run {run_id} is already queued")
         resumable_checkpoint(self.ws, run_id)
         self.ws.update_run(run_id, status="queued")
         device = (self.ws.require_run(run_id)["settings"] or {}).get("device")
@@ -93,9 +96,9 @@ class TrainingJobs:
             self._waiting = [w for w in self._waiting if w[0] != run_id]
         if record["status"] == "queued":
             self.ws.update_run(run_id, status="stopped")
-        event = self._stops.get(run_id)
+        event = self._stops.pop(run_id, None) if waiting else self._stops.get(run_id)
         if event:
-            event.set()
+            event.set()  # a run handed to its thread a moment ago sees this before it starts
         if waiting:
             self._schedule()  # a cancelled run may have held others back
         return self.ws.require_run(run_id)["status"] if record["status"] != "running" else "stopping"
@@ -127,8 +130,10 @@ class TrainingJobs:
             threading.Thread(target=self._run, args=(run_id, kwargs), name=f"yolov11-training-{run_id}", daemon=True).start()
 
     def _run(self, run_id: str, kwargs: dict) -> None:
-        stop = self._stops[run_id]
+        stop = self._stops.get(run_id) or threading.Event()
         try:
+            if stop.is_set():  # cancelled between being scheduled and starting
+                return
             if kwargs.pop("resume", False):
                 resume(run_id, kwargs["epochs"], workspace=self.ws, stop=stop)
             else:
