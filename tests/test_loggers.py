@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 
 import pytest
 
@@ -26,6 +27,7 @@ def test_mlflow_logs_params_and_metrics(tmp_path, tiny_zip, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     ws = yolov11.Workspace.at(tmp_path / "ws")
     data = yolov11.import_dataset(tiny_zip, workspace=ws)
+    handler = signal.getsignal(signal.SIGTERM)
     try:
         r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=2, imgsz=64, batch=8, loggers="mlflow")
         uri = os.environ["MLFLOW_TRACKING_URI"]
@@ -33,6 +35,7 @@ def test_mlflow_logs_params_and_metrics(tmp_path, tiny_zip, monkeypatch):
         monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
         monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
     assert r["status"] == "done" and uri == (ws.root / "mlflow").as_uri()  # a file store in the workspace
+    assert signal.getsignal(signal.SIGTERM) is handler  # only torchrun ranks take over SIGTERM
     client = MlflowClient(tracking_uri=uri)
     runs = [run for exp in client.search_experiments() for run in client.search_runs([exp.experiment_id])]
     assert [run.info.run_name for run in runs] == [r["run"]]

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 LOGGERS = {"wandb": "wandb", "mlflow": "mlflow"}  # our name -> the package it needs
+_SETTINGS_LOCK = threading.Lock()
 
 
 def parse(loggers: str | list | tuple | None) -> list[str]:
@@ -40,9 +42,6 @@ def enabled(loggers: str | list | tuple | None, workspace_root: Path) -> Iterato
     from ultralytics.utils import SETTINGS
 
     chosen = parse(loggers)
-    if not chosen:
-        yield []
-        return
     if "wandb" in chosen:
         os.environ.setdefault("WANDB_MODE", "offline")  # nothing leaves the machine unless asked
     if "mlflow" in chosen and "MLFLOW_TRACKING_URI" not in os.environ:
@@ -50,9 +49,12 @@ def enabled(loggers: str | list | tuple | None, workspace_root: Path) -> Iterato
         # mlflow-skinny); point MLFLOW_TRACKING_URI at sqlite:///... or a server to use one.
         os.environ["MLFLOW_TRACKING_URI"] = (Path(workspace_root) / "mlflow").resolve().as_uri()
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    before = {name: SETTINGS[name] for name in chosen}
-    SETTINGS.update(dict.fromkeys(chosen, True))
-    try:
-        yield chosen
-    finally:
-        SETTINGS.update(before)
+    # Runs on other devices build their trainers meanwhile: one trainer at a time is built under
+    # these process-wide settings, a run without trackers included (it must not catch another's).
+    with _SETTINGS_LOCK:
+        before = {name: SETTINGS[name] for name in chosen}
+        SETTINGS.update(dict.fromkeys(chosen, True))
+        try:
+            yield chosen
+        finally:
+            SETTINGS.update(before)
