@@ -131,6 +131,7 @@ def test_explorer_and_gallery_on_a_real_evaluation(trained_run, evaluated):
     fps = [int(caption.split(" TP, ")[1].split(" FP")[0]) for _, caption in shown]
     assert 0 < len(shown) <= 3 and fps == sorted(fps, reverse=True) and fps[0] == max(e["fp"] for e in errors)
     assert all(Image.open(path).size == (128, 128) for path, _ in shown)  # drawn on the original image
+    assert all(Path(path).is_relative_to(ws.previews_dir) for path, _ in shown)  # a folder the app may serve
     vest = image_errors(evaluated["dir"], conf=0.001, iou=0.5, cls="vest", workspace=ws)
     assert {evaluated["confusion"]["names"][c] for e in vest for _, c, _, _ in e["boxes"]} <= {"vest"}
     with pytest.raises(yolov11.UserError, match="class cat: not a class of this evaluation"):

@@ -90,14 +90,16 @@ def worst_images(
 ) -> list[tuple[str, str]]:
     """The ``limit`` worst images by criterion ``by`` (one of CRITERIA), drawn; (jpeg path, caption) pairs.
 
-    Drawings go to <evaluation>/errors/, one folder per (criterion, class, thresholds), so two
-    people looking at different thresholds don't overwrite each other's images.
+    Drawings go to the workspace's previews/errors/<evaluation>/, one folder per (criterion,
+    class, thresholds), so two people looking at different thresholds don't overwrite each
+    other's images (previews/ is a folder the app may serve files from, wherever the workspace is).
     """
     offline.prepare()  # Annotator may load a font: the local one, never a download
     d, _ = saved_detections(where, iou, workspace)
     ranked = _rank(image_errors(where, conf, iou, cls, workspace), by)[:limit]
     tag = f"{by.split()[-1]}-{cls or 'all'}-c{conf:.3f}-i{iou:.3f}".replace(" ", "_")
-    out_dir = open_evaluation(where, workspace) / "errors" / tag
+    folder = open_evaluation(where, workspace)
+    out_dir = Workspace.at(workspace).previews_dir / "errors" / f"{folder.parent.name}-{folder.name}" / tag
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for rank, e in enumerate(ranked, 1):
