@@ -24,6 +24,7 @@ import torch
 
 from yolov11 import offline
 from yolov11.errors import UserError
+from yolov11.thresholds import box_iou
 
 LATENCY_RUNS = 10  # median of this many timed calls, after one warm-up
 LATENCY_BATCHES = (1, 8)
@@ -76,14 +77,6 @@ def load_runner(path: Path, fmt: str, device: str, threads: int = 0):
     return run, f"torch.jit {device}"
 
 
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:4], b[None, :, 2:4])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.prod(x[:, 2:4] - x[:, :2], axis=1)  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None] - inter + 1e-9)
-
-
 def match_detections(eager: list[np.ndarray], exported: list[np.ndarray]) -> dict:
     """Greedy one-to-one matching per image of (n, 6) x1 y1 x2 y2 score class rows, best score first."""
     counts, matched, ious, score_diff, row_diff = [0, 0], 0, [], 0.0, 0.0
@@ -92,7 +85,7 @@ def match_detections(eager: list[np.ndarray], exported: list[np.ndarray]) -> dic
         counts[1] += len(x)
         if not len(e) or not len(x):
             continue
-        iou = _box_iou(e, x) * (e[:, None, 5] == x[None, :, 5])
+        iou = box_iou(e[:, :4], x[:, :4]) * (e[:, None, 5] == x[None, :, 5])
         free = np.ones(len(x), bool)
         for i in np.argsort(-e[:, 4]):
             j = int(np.argmax(np.where(free, iou[i], -1)))

@@ -83,9 +83,16 @@ def _has_gpu() -> bool:
     return torch.cuda.is_available()
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # pruned meanwhile by a concurrent call
+        return 0.0
+
+
 def _prune(folder: Path, keep: int) -> None:
     """Keep the newest ``keep`` prediction folders: a public demo must not fill the disk."""
-    calls = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    calls = sorted((p for p in folder.iterdir() if p.is_dir()), key=_mtime)
     for old in calls[: max(len(calls) - keep, 0)]:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -106,6 +113,8 @@ def predict(
     if not 0.0 <= conf <= 1.0:
         raise UserError(f"--conf {conf}: must be between 0 and 1")
     device = normalize_device(device if device is not None else ("0" if _has_gpu() else "cpu"))
+    if "," in device:
+        raise UserError(f"--device {device}: predict runs on one device, e.g. --device 0")
     ws = Workspace.at(workspace)
     files = _sources(source)
     weights = Path(weights).expanduser()
