@@ -44,6 +44,12 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
     return pairs
 
 
+EXPOSED_WARNING = (
+    "warning: serving beyond this machine without --auth. Anyone who reaches the app can use it, "
+    "including uploading .pt weights, which run Python code when loaded (pickle): add --auth user:pass"
+)
+
+
 def share_note(share_url: str | None, local_url: str, protected: bool) -> str:
     """What to tell the person who asked for --share, once Gradio has tried to open a tunnel
     (it swallows the failure and keeps serving: offline, share_url is just None)."""
@@ -113,6 +119,8 @@ def serve(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False, a
         show_error=True,
     )
     app.queue(default_concurrency_limit=4)
+    if not auth and (share or host not in ("127.0.0.1", "localhost", "::1")):
+        print(EXPOSED_WARNING, file=sys.stderr, flush=True)
     launched = app.launch(share=share, prevent_thread_lock=True, **kwargs)  # returns once serving (and the tunnel tried)
     if share:
         print(share_note(launched[2], launched[1], protected=bool(auth)), file=sys.stderr, flush=True)

@@ -52,9 +52,9 @@ def main() -> int:
     if r["status"] != "done" or not report["train_gpu0"]["gpu_mem_gb"]:
         failures.append("train_gpu0")
 
-    for name, options in (("onnx_fp32", {}), ("onnx_fp16", {"half": True})):
+    for name, options in (("onnx_fp32", {}), ("onnx_fp16", {"half": True}), ("torchscript_fp16", {"format": "torchscript", "half": True})):
         try:
-            e = yolov11.export_model(run=r["run"], format="onnx", workspace=ws, **options)
+            e = yolov11.export_model(run=r["run"], workspace=ws, **{"format": "onnx", **options})
             v = e["verify"]
             report[name] = {"detections_match": v["detections_match"], "max_abs_diff": v["max_abs_diff"], "map50_95": v["map50_95"], "latency_ms": v["latency_ms"]}
             if not v["detections_match"]:
