@@ -74,7 +74,7 @@ class TrainingJobs:
         resolve_model(model)
         run_id = self.ws.new_run_id(model)
         dataset = data if self.ws.dataset(data) else str(data_yaml)
-        self.ws.add_run(run_id, dataset, model, {"model": model, **cfg.ultralytics_args(), "loggers": cfg.loggers}, status="queued")
+        self.ws.add_run(run_id, dataset, model, cfg.record(), status="queued")
         self._enqueue(run_id, devices_of(cfg.device), {"data": data, "model": model, **settings})
         return run_id
 

@@ -53,8 +53,10 @@ def enabled(loggers: str | list | tuple | None, workspace_root: Path) -> Iterato
     # these process-wide settings, a run without trackers included (it must not catch another's).
     with _SETTINGS_LOCK:
         before = {name: SETTINGS[name] for name in chosen}
-        SETTINGS.update(dict.fromkeys(chosen, True))
+        if chosen:  # Ultralytics saves its settings file on every update
+            SETTINGS.update(dict.fromkeys(chosen, True))
         try:
             yield chosen
         finally:
-            SETTINGS.update(before)
+            if chosen:
+                SETTINGS.update(before)

@@ -161,15 +161,15 @@ def train(
     launching = launch is not None and not distributed.in_torchrun()
     if launching:
         distributed.check_launch(launch, cfg.device)
+    primary = distributed.is_primary()
     # One record per run: node 0's launcher or rank 0 (other nodes' ranks only train).
-    if distributed.is_primary() and (not launching or launch.node_rank == 0) and ws.run(run_id) is None:
-        ws.add_run(run_id, dataset, str(model), {"model": str(model), **cfg.ultralytics_args(), "loggers": cfg.loggers})
+    if primary and (not launching or launch.node_rank == 0) and ws.run(run_id) is None:
+        ws.add_run(run_id, dataset, str(model), cfg.record())
     run_dir = ws.runs_dir / run_id
     stop = stop or threading.Event()
     if launching:
         argv = distributed.train_argv(ws.root, str(data), str(model), {**settings, "device": cfg.device}, run_id)
         return train_launched(ws, run_id, distributed.torchrun_command(argv, launch), stop, on_event, records=launch.node_rank == 0)
-    primary = distributed.is_primary()
     events = EventLog(run_dir / "events.jsonl" if primary else None, run_id, on_event)
     transfer = None
     if cfg.weights:

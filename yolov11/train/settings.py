@@ -100,6 +100,11 @@ class TrainSettings:
         self.device = normalize_device(self.device)
         return self
 
+    def record(self) -> dict[str, Any]:
+        """What the registry keeps of a run's settings: the model, Ultralytics' arguments and the
+        trackers (a resume needs all three)."""
+        return {"model": self.model, **self.ultralytics_args(), "loggers": self.loggers}
+
     def ultralytics_args(self) -> dict[str, Any]:
         args = {k: v for k, v in asdict(self).items() if k not in ("model", "extra", "weights", "loggers")}
         if self.weights:
