@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def test_predict_refuses_weights_it_cannot_use(tmp_path, val_images):
         yolov11.predict(tmp_path / "missing.onnx", val_images[0], workspace=tmp_path / "ws")
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"\x00" * 100)
-    with pytest.raises(yolov11.UserError, match=r"--weights .*broken\.pt: could not load the model"):
+    with pytest.raises(yolov11.UserError, match=r"--weights .*broken\.pt: not a PyTorch checkpoint"):
         yolov11.predict(broken, val_images[0], workspace=tmp_path / "ws")
 
 
@@ -154,13 +155,15 @@ def test_parse_auth_reads_pairs_and_files(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def protected(tmp_path_factory):
-    """The app behind --auth users.txt, on a fresh workspace: (url, workspace, (user, password))."""
+def protected(tmp_path_factory, tiny_zip):
+    """The app behind --auth users.txt, on a fresh workspace holding one dataset (whose name
+    must not reach the login page): (url, workspace, (user, password))."""
     import app
 
     base = tmp_path_factory.mktemp("auth")
     (base / "users.txt").write_text("ana:s3cret\nbo:other\n")
     ws = yolov11.Workspace.at(base / "ws")
+    yolov11.import_dataset(tiny_zip, name="secret-site-dataset", workspace=ws)
     with serving(ws, auth=app.parse_auth(str(base / "users.txt"))) as url:
         yield url, ws, ("bo", "other")
 
@@ -188,6 +191,22 @@ def test_auth_refuses_every_page_and_the_api_without_login(protected):
     with pytest.raises(urllib.error.HTTPError, match="401"):
         urllib.request.urlopen(req)
     assert Client(url, auth=login, verbose=False).predict("", api_name="/training_status")["status"] == "none"
+
+
+def test_the_login_page_reveals_nothing_of_the_app(protected):
+    """Gradio's login page embeds the whole API description (endpoints, parameters, dropdown
+    choices such as dataset names) unless the app blanks it; after login the page has it."""
+    url, _, (user, password) = protected
+    for page in ("", "demo"):
+        status, html = http_get(url + page)
+        assert status == 200 and "window.gradio_api_info = null;" in html
+        for secret in ("secret-site-dataset", "start_training", "import_dataset", "demo_predict", "named_endpoints"):
+            assert secret not in html, (page, secret)
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    opener.open(urllib.request.Request(url + "login", data=urllib.parse.urlencode({"username": user, "password": password}).encode()))
+    with opener.open(url) as r:
+        html = r.read().decode()
+    assert "start_training" in html and "secret-site-dataset" in html  # logged in: the app itself
 
 
 def test_predict_tab_uploaded_weights_more_photos_and_publish(protected, formats, val_images):

@@ -10,6 +10,7 @@ by default the one of ``YOLOV11_WORKSPACE`` or ``./workspace``.
     >>> yolov11.evaluate(run=run["run"])["metrics"]
 """
 
+from yolov11.checkpoints import trust as trust_weights
 from yolov11.data.demo import ensure_demo_dataset
 from yolov11.data.importer import import_dataset
 from yolov11.errors import UserError
@@ -48,5 +49,6 @@ __all__ = [
     "saved_evaluation",
     "torchrun_plan",
     "train",
+    "trust_weights",
     "worst_images",
 ]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from yolov11 import offline
+from yolov11 import checkpoints, offline
 from yolov11.coco_metrics import COCO_NAMES, coco_evaluate, coco_stats
 from yolov11.errors import UserError
 from yolov11.eval_records import coco_documents, recording_validator
@@ -95,6 +95,7 @@ def evaluate(
     if split not in ("train", "val", "test"):
         raise UserError(f"--split {split}: use train, val or test")
     out_dir = _out_dir(ws, run, weights_path, data_yaml, split)
+    checkpoints.check(weights_path, "--weights")  # a refused or broken .pt is one clear line, not a validator traceback
     model = YOLO(str(weights_path))
     finished = []  # the validator instance, handed over by its own end-of-validation callback
     model.add_callback("on_val_end", finished.append)

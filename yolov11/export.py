@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from yolov11 import offline
+from yolov11 import checkpoints, offline
 from yolov11.bundle import deploy_metadata, write_bundle
 from yolov11.errors import UserError
 from yolov11.export_verify import LATENCY_RUNS, verify_export
-from yolov11.workspace import Workspace
+from yolov11.workspace import EXPORT_SCRATCH_PREFIX, Workspace
 
 __all__ = ["FORMATS", "export_model", "verify_export"]
 
@@ -42,9 +43,7 @@ def _weights(ws: Workspace, run: str | None, weights: str | Path | None) -> tupl
         return ws.run_weights(run), run
     if not weights:
         raise UserError("export: give --weights W (a .pt file) or --run R")
-    path = Path(weights).expanduser().resolve()
-    if not path.is_file() or path.suffix != ".pt":
-        raise UserError(f"--weights {weights}: not an existing .pt file")
+    path = checkpoints.check(Path(weights).expanduser(), "--weights").resolve()  # refused or broken files fail here, clearly
     return path, path.parent.parent.name if path.parent.name == "weights" else path.stem
 
 
@@ -134,7 +133,7 @@ def _run_exporter(weights: Path, dest: Path, fmt: str, **kwargs) -> None:
     input: the run folder stays untouched), its output moved to ``dest``."""
     from ultralytics import YOLO
 
-    with tempfile.TemporaryDirectory(prefix="export-", dir=dest.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{EXPORT_SCRATCH_PREFIX}{os.getpid()}-", dir=dest.parent) as tmp:  # pid: a killed export's scratch is removed at the next start
         copy = Path(tmp) / weights.name
         shutil.copy2(weights, copy)
         try:

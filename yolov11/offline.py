@@ -13,6 +13,9 @@ imports Ultralytics only after it; ``prepare()`` sets up:
 * fonts: ``Arial.ttf`` and ``Arial.Unicode.ttf`` resolved to local files (DejaVu Sans that
   matplotlib ships, and a packaged Noto Sans CJK so Chinese class names render) and matplotlib
   told about the CJK font, so no plot ever downloads a font;
+* datasets: a data.yaml's ``download:`` (a URL, or Python that Ultralytics exec()s) is never run;
+* checkpoints: every ``.pt`` Ultralytics opens goes through torch's restricted unpickler
+  (``yolov11/checkpoints.py``), so a pickled payload cannot run;
 * AMP check: Ultralytics downloads ``yolo26n.pt`` to compare fp32 and fp16 outputs; ours
   compares the model being trained instead, so it never needs a download.
 
@@ -157,9 +160,34 @@ def _patch_ultralytics() -> None:
     if any(SETTINGS.get(k) != v for k, v in wanted.items()):
         SETTINGS.update(wanted)
     checks.check_amp = trainer.check_amp = _offline_check_amp
+    _never_autodownload()
+    from yolov11 import checkpoints
     from yolov11.nn import registry
 
     registry.install()  # our modules become nameable in model YAMLs
+    checkpoints.install()  # every .pt opens through torch's restricted unpickler unless trusted
+
+
+def _never_autodownload() -> None:
+    """Ultralytics' check_det_dataset runs a data.yaml's ``download:`` field when the images are
+    missing: a URL to fetch, or Python to exec(). A data.yaml comes from whoever wrote the
+    dataset, so it is never run: every caller of check_det_dataset gets autodownload=False."""
+    import functools
+
+    from ultralytics.data import utils as data_utils
+    from ultralytics.engine import exporter, trainer, validator
+
+    original = data_utils.check_det_dataset
+    if getattr(original, "yolov11_no_download", False):
+        return
+
+    @functools.wraps(original)
+    def check_det_dataset(dataset, autodownload=True, split=""):
+        return original(dataset, autodownload=False, split=split)
+
+    check_det_dataset.yolov11_no_download = True
+    for module in (data_utils, trainer, validator, exporter):
+        module.check_det_dataset = check_det_dataset
 
 
 _prepared = False

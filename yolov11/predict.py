@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import threading
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import cv2
 
-from yolov11 import offline
+from yolov11 import checkpoints, offline
+from yolov11.data.checks import inspect_image
 from yolov11.data.source import IMAGE_SUFFIXES
 from yolov11.errors import UserError
 from yolov11.workspace import Workspace
@@ -36,6 +38,10 @@ def _sources(source: str | Path | list) -> list[Path]:
             raise UserError(f"--source {item}: no such file or folder")
     if not files:
         raise UserError(f"--source {source}: no images found")
+    for path in files:
+        problem = inspect_image(path).problem  # what an import checks: readable, not a pixel bomb
+        if problem:
+            raise UserError(f"--source {path.name}: {problem}")
     return files
 
 
@@ -68,11 +74,14 @@ def _load(weights: Path):
     offline.prepare()
     from ultralytics import YOLO
 
+    if weights.suffix == ".pt":
+        checkpoints.check(weights, "--weights")  # the restricted unpickler's verdict, in one line
     try:
         model = YOLO(str(weights), task="detect")
         model.names  # exported formats open their runtime session here: a broken file fails now, not mid-batch
     except Exception as exc:
-        raise UserError(f"--weights {weights}: could not load the model ({type(exc).__name__}: {exc})") from None
+        detail = " ".join(re.sub(r"ERROR ❌️ ?", "", str(exc)).split())[:240]
+        raise UserError(f"--weights {weights}: could not load the model ({type(exc).__name__}: {detail})") from None
     model.lock = threading.Lock()  # one prediction at a time per model: Ultralytics' predictor keeps state
     return model
 

@@ -20,6 +20,7 @@ import shutil
 import time
 from pathlib import Path
 
+from yolov11 import checkpoints
 from yolov11.errors import UserError
 from yolov11.predict import WEIGHT_SUFFIXES, load_detector
 from yolov11.workspace import Workspace
@@ -69,6 +70,7 @@ def publish(
         "source": str(source),
         "classes": classes,
         "published": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "trusted": source.suffix == ".pt" and checkpoints.is_trusted(source),  # the user vouched for a .pt the restricted loader refuses
     }
     _write_json(dest / "model.json", card)
     _write_json(ws.published_dir / _CURRENT, {"name": name})
@@ -84,4 +86,8 @@ def published(workspace: Workspace | str | os.PathLike | None = None) -> dict | 
     except (OSError, ValueError, KeyError):  # nothing published yet (or a half-deleted folder)
         return None
     model = ws.published_dir / name / card["weights"]
-    return {**card, "weights": str(model)} if model.is_file() else None
+    if not model.is_file():
+        return None
+    if card.get("trusted"):
+        checkpoints.trust(model)  # trusted when it was published, by whoever published it
+    return {**card, "weights": str(model)}
