@@ -33,7 +33,7 @@ def test_broken_truncated_rotated_and_huge_images(tmp_path, workspace):
     (src / "labels" / "train" / "panorama.txt").write_text("0 0.5 0.5 0.1 0.1\n")
     report = yolov11.import_dataset(src, workspace=workspace)
     issues = "\n".join(report["issues"])
-    assert f"{train[0].name}: unreadable image" in issues and "(skipped)" in issues
+    assert f"{train[0].name}: not an image file" in issues and "(skipped)" in issues
     assert f"{train[1].name}: truncated JPEG (fixed: decoded as far as possible and re-saved)" in issues
     assert "panorama.png: 12000x9000 pixels exceed the cap" in issues
     assert report["images"]["train"] == 9 + 1 - 2  # 9 train images and the panorama, less the unreadable one and the bomb

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 MAX_PIXELS = 100_000_000  # 10k x 10k: larger "photos" are decompression bombs, not training data
 NEAR_DISTANCE = 4  # pHash bits that may differ for a "near duplicate" (re-encodes, resizes, small edits)
@@ -60,8 +61,14 @@ def inspect_image(path: Path) -> ImageInfo:
             if not info.truncated:  # a truncated file is re-saved on import; it goes unhashed
                 im.draft("L", (64, 64))  # JPEG only: decode grey, at 1/8 of full size
                 info.phash = _phash(im)
-    except Exception as exc:  # decoders raise many types (Ultralytics' Image.open patch adds ImportError): all mean unusable
-        info.problem = f"unreadable image ({type(exc).__name__}: {str(exc)[:80]})"
+    except Image.DecompressionBombError as exc:  # Pillow's own cap (~179 Mpx) fires before ours can read the size
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "more pixels than Pillow allows"
+        info.problem = f"{pixels} exceed the cap of {MAX_PIXELS:,} (decompression bomb?)"
+    except (UnidentifiedImageError, ImportError):  # Ultralytics' Image.open patch turns "unknown format" into an ImportError (pi_heif)
+        info.problem = "not an image file (or a format Pillow cannot read)"
+    except Exception as exc:  # decoders raise many types: all mean unusable
+        info.problem = f"unreadable image ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
     return info
 
 

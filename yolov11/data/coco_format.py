@@ -3,7 +3,10 @@
 Category ids may be anything; they map to contiguous class indices in id order. A Roboflow
 placeholder category (no annotations, named as the supercategory of the others) is dropped.
 Crowd boxes are kept out of training and counted. Images referenced but missing, and images
-present but not referenced, are reported.
+present but not referenced, are reported. A folder laid out like the official COCO download
+(instances_*.json beside captions_*, person_keypoints_*, panoptic_* and stuff_* files) imports
+the instances; the other files are listed as ignored, with why. Image ids used twice in one
+file cannot be told apart: those images are skipped, not given each other's boxes.
 """
 
 from __future__ import annotations
@@ -12,9 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from PIL import Image
-
-from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, as_boxes, files_under, images_under, load_json, pixel_box, split_of
+from yolov11.data.source import SPLIT_ALIASES, finite_number, Issue, Sample, SourceDataset, as_boxes, files_under, image_size, images_under, load_json, pixel_box, split_of
 from yolov11.errors import UserError
 
 
@@ -22,13 +23,40 @@ def _load(path: Path) -> dict | None:
     if path.stat().st_size > 2**31:
         return None
     doc = load_json(path)
-    if isinstance(doc, dict) and all(isinstance(doc.get(k), list) for k in ("images", "annotations", "categories")):
-        return doc
+    if isinstance(doc, dict) and all(isinstance(doc.get(k), list) for k in ("images", "annotations")):
+        return doc  # categories may be missing: a captions file, listed as ignored
     return None
 
 
+def _kind(path: Path, doc: dict) -> str:
+    """What a COCO-shaped file annotates: "instances" (boxes), or one of the official download's
+    other tasks, which hold no detection boxes of their own."""
+    first = next((a for a in doc["annotations"] if isinstance(a, dict)), {})
+    stem = path.stem.lower()
+    if not isinstance(doc.get("categories"), list):
+        return "captions" if "caption" in first or stem.startswith("captions") else "annotations without categories"
+    if "segments_info" in first or stem.startswith("panoptic"):
+        return "panoptic segmentation"
+    if "caption" in first or stem.startswith("captions"):
+        return "captions"
+    if stem.startswith("stuff"):
+        return "stuff segmentation"
+    if stem.startswith("person_keypoints") or any(isinstance(c, dict) and c.get("keypoints") for c in doc["categories"]):
+        return "keypoints"
+    return "instances"
+
+
+def _classified(root: Path) -> tuple[list[tuple[Path, dict]], list[tuple[Path, str]]]:
+    """(files to import, [(file, kind)] ignored). Keypoint files' person boxes are imported only
+    when there is no instances file (in the official download they repeat the instances' persons)."""
+    found = [(p, doc, _kind(p, doc)) for p in files_under(root, ".json") if (doc := _load(p)) is not None]
+    has_instances = any(kind == "instances" for *_, kind in found)
+    take = {"instances"} if has_instances else {"instances", "keypoints"}
+    return [(p, doc) for p, doc, kind in found if kind in take], [(p, kind) for p, _, kind in found if kind not in take]
+
+
 def find_coco_files(root: Path) -> list[tuple[Path, dict]]:
-    return [(p, doc) for p in files_under(root, ".json") if (doc := _load(p)) is not None]
+    return _classified(root)[0]
 
 
 def looks_like_coco(root: Path) -> tuple[bool, str]:
@@ -45,13 +73,23 @@ def _split_of_json(path: Path, root: Path) -> str | None:
     return split_of(path, root)
 
 
+def _int(value: object) -> int | None:
+    """An id as written (12, "12", 12.0), or None when it is not a whole number."""
+    number = finite_number(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
 def _categories(files: list[tuple[Path, dict]], issues: list[Issue]) -> tuple[list[str], dict[int, int]]:
     cats: dict[int, dict] = {}
     used: set[int] = set()
-    for _, doc in files:
-        for c in doc["categories"]:
-            cats.setdefault(int(c["id"]), c)
-        used.update(int(a["category_id"]) for a in doc["annotations"] if "category_id" in a)
+    for path, doc in files:
+        for k, c in enumerate(doc["categories"]):
+            cid = _int(c.get("id")) if isinstance(c, dict) else None
+            if cid is None or not str(c.get("name", "")).strip():
+                issues.append(Issue(f"{path.name}: categories[{k}]", "category without an integer id and a name", "skipped"))
+                continue
+            cats.setdefault(cid, c)
+        used.update(_int(a.get("category_id")) for a in doc["annotations"] if isinstance(a, dict))
     supers = {c.get("supercategory") for c in cats.values()}
     keep = []
     for cid in sorted(cats):
@@ -60,13 +98,29 @@ def _categories(files: list[tuple[Path, dict]], issues: list[Issue]) -> tuple[li
             issues.append(Issue(f"category id {cid}", f"placeholder category {c['name']!r} with no annotations", "dropped"))
             continue
         keep.append(cid)
-    return [str(cats[cid]["name"]) for cid in keep], {cid: i for i, cid in enumerate(keep)}
+    return [str(cats[cid]["name"]).strip() for cid in keep], {cid: i for i, cid in enumerate(keep)}
+
+
+def _usable_images(doc: dict, rel: Path, issues: list[Issue], counts: dict) -> list[dict]:
+    """The file's images that can be told apart: an integer id used once. Images sharing an id
+    would silently get each other's boxes, so they are skipped and reported."""
+    images = [img for img in doc["images"] if isinstance(img, dict)]
+    uses: dict[int | None, int] = {}
+    for img in images:
+        uses[_int(img.get("id"))] = uses.get(_int(img.get("id")), 0) + 1
+    for key, n in uses.items():
+        if key is None:
+            issues.append(Issue(f"{rel}: images", f"{n} image(s) without an integer id", "skipped"))
+        elif n > 1:
+            issues.append(Issue(f"{rel}: image id {key}", f"{n} images share this id, so their annotations cannot be told apart", "skipped"))
+            counts["duplicate_image_ids"] += n
+    return [img for img in images if _int(img.get("id")) is not None and uses[_int(img.get("id"))] == 1]
 
 
 def read_coco(root: Path, reason: str) -> SourceDataset:
-    files = find_coco_files(root)
-    issues: list[Issue] = []
-    counts = {"crowd_boxes": 0, "missing_images": 0, "unreferenced_images": 0}
+    files, ignored = _classified(root)
+    issues: list[Issue] = [Issue(str(p.relative_to(root)), f"COCO {kind} file, not detection boxes", "ignored") for p, kind in ignored]
+    counts = {"crowd_boxes": 0, "missing_images": 0, "unreferenced_images": 0, "duplicate_image_ids": 0}
     names, cat_map = _categories(files, issues)
     on_disk = images_under(root)
     by_path = {os.path.normpath(p): p for p in on_disk}
@@ -80,8 +134,9 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
         split = _split_of_json(path, root)
         anns: dict[int, list[dict]] = {}
         for a in doc["annotations"]:
-            anns.setdefault(a.get("image_id"), []).append(a)
-        for img in doc["images"]:
+            if isinstance(a, dict):
+                anns.setdefault(_int(a.get("image_id")), []).append(a)
+        for img in _usable_images(doc, rel, issues, counts):
             fname = str(img.get("file_name", ""))
             candidates = (os.path.join(path.parent, fname), os.path.join(path.parent, "images", fname), os.path.join(root, fname))
             found = next((by_path[os.path.normpath(c)] for c in candidates if os.path.normpath(c) in by_path), None)
@@ -92,25 +147,25 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
                 issues.append(Issue(f"{rel}: image id {img.get('id')}", f"file {fname!r} not found", "skipped"))
                 continue
             referenced.add(os.path.normpath(found))
-            width, height = img.get("width"), img.get("height")
-            if not width or not height:
-                with Image.open(found) as im:
-                    width, height = im.size
+            width, height = finite_number(img.get("width")), finite_number(img.get("height"))
+            if not width or not height or width < 0 or height < 0:
+                width, height = image_size(found)
             rows, before = [], len(issues)
-            for a in anns.get(img.get("id"), []):
+            for a in anns.get(_int(img.get("id")), []):
                 at = f"{rel}: annotation id {a.get('id')}"
                 if a.get("iscrowd"):
                     counts["crowd_boxes"] += 1
                     continue
-                cid = int(a.get("category_id", -1))
+                cid = _int(a.get("category_id"))
                 if cid not in cat_map:
-                    issues.append(Issue(at, f"category_id {cid} not in categories", "dropped"))
+                    issues.append(Issue(at, f"category_id {a.get('category_id')!r} not in categories", "dropped"))
                     continue
                 bbox = a.get("bbox")
-                if not (isinstance(bbox, list) and len(bbox) == 4):
-                    issues.append(Issue(at, "bbox is not [x, y, w, h]", "dropped"))
+                corners = [finite_number(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else None
+                if corners is None or None in corners:
+                    issues.append(Issue(at, f"bbox {str(bbox)[:60]} is not four numbers [x, y, w, h]", "dropped"))
                     continue
-                x, y, w, h = (float(v) for v in bbox)
+                x, y, w, h = corners
                 rows.append(pixel_box(cat_map[cid], x, y, x + w, y + h, width, height, at, issues))
             samples.append(Sample(image=found, boxes=as_boxes(rows), split=split, label_issues=len(issues) - before))
     unreferenced = [p for p in on_disk if os.path.normpath(p) not in referenced]

@@ -18,6 +18,7 @@ import random
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,11 +33,11 @@ from yolov11.data.coco_format import looks_like_coco, read_coco
 from yolov11.data.cvat_format import looks_like_cvat, read_cvat
 from yolov11.data.labelme_format import looks_like_labelme, read_labelme
 from yolov11.data.report import build_report, write_report
-from yolov11.data.source import Issue, Sample, SourceDataset, files_under, forget_scans, images_under
+from yolov11.data.source import CONVERTED_SUFFIXES, UNSUPPORTED_IMAGE_SUFFIXES, Issue, Sample, SourceDataset, files_under, forget_scans, images_under, links_under
 from yolov11.data.voc_format import looks_like_voc, read_voc
 from yolov11.data.yolo_format import find_yaml, looks_like_yolo, read_yolo
-from yolov11.errors import UserError
-from yolov11.workspace import Workspace
+from yolov11.errors import UserError, os_error_text
+from yolov11.workspace import SCRATCH_PREFIX, Workspace
 
 Progress = Callable[[float, str], None]
 IO_THREADS = 8  # image placement waits on the disk as much as on the CPU
@@ -70,11 +71,27 @@ def detect_format(root: Path, include_difficult: bool = False) -> SourceDataset:
     return checks[choice][1](root, reason)
 
 
+MAX_NAME = 64  # dataset names become folder names, URLs and CLI arguments
+
+
+def derived_name(filename: str) -> str:
+    """A valid dataset name from a file or folder name: "Baustelle Übung (2).zip" -> "Baustelle-Ubung-2"."""
+    stem = re.sub(r"\.(zip|tar|tgz|tar\.gz)$", "", filename, flags=re.I)
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-._")[:MAX_NAME].strip("-._") or "dataset"
+
+
+def check_name(name: str | None) -> str | None:
+    """The dataset name the user typed (None when blank); UserError when it cannot be one."""
+    if name is None or not name.strip():
+        return None
+    if len(name) > MAX_NAME or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise UserError(f"--name {name[:80]!r}: use up to {MAX_NAME} letters, digits, '.', '_' and '-', starting with a letter or digit")
+    return name
+
+
 def _dataset_name(src: Path, name: str | None, ws: Workspace) -> str:
-    base = name or re.sub(r"\.(zip|tar|tgz|tar\.gz)$", "", src.name, flags=re.I)
-    base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-.") or "dataset"
-    if name and base != name:
-        raise UserError(f"--name {name!r}: use letters, digits, '.', '_' and '-' only")
+    base = check_name(name) or derived_name(src.name)
     candidate, version = base, 1
     while ws.dataset(candidate) or (ws.datasets_dir / candidate).exists():
         version += 1
@@ -96,6 +113,10 @@ def assign_splits(samples: list[Sample], val_fraction: float, seed: int) -> str:
         return "from the source"
     if not 0.0 < val_fraction < 1.0:
         raise UserError(f"--val-fraction {val_fraction}: must be between 0 and 1 (exclusive)")
+    only_val = "val" in have and "train" not in have
+    if only_val:  # a source with a val split alone (COCO's instances_val2017): split it into train and val
+        for s in samples:
+            s.split = None if s.split == "val" else s.split
     pool = [s for s in samples if s.split in (None, "train")]
     freq = Counter(int(c) for s in pool for c in s.boxes[:, 0])
     groups: dict[int, list[Sample]] = defaultdict(list)
@@ -111,7 +132,8 @@ def assign_splits(samples: list[Sample], val_fraction: float, seed: int) -> str:
             s.split = "val" if rank < n_val else "train"
     if pool and not any(s.split == "val" for s in pool) and len(pool) > 1:
         pool[0].split = "val"  # tiny sources: at least one validation image
-    return f"seeded split stratified by class (val fraction {val_fraction}, seed {seed})"
+    how = f"seeded split stratified by class (val fraction {val_fraction}, seed {seed})"
+    return f"the source has a val split only: {how}" if only_val else how
 
 
 def drop_duplicate_boxes(ds: SourceDataset) -> None:
@@ -127,6 +149,46 @@ def drop_duplicate_boxes(ds: SourceDataset) -> None:
                 s.boxes, s.label_issues = s.boxes[np.sort(first)], s.label_issues + 1
 
 
+def unique_names(ds: SourceDataset) -> None:
+    """Class names that repeat ("helmet" twice) become "helmet", "helmet-2": per-class counts,
+    metrics and exports key on names, where two classes of one name would silently merge."""
+    seen: dict[str, int] = {}
+    for i, n in enumerate(ds.names):
+        if n in seen:
+            k = 2
+            while f"{n}-{k}" in ds.names or f"{n}-{k}" in seen:
+                k += 1
+            ds.issues.append(Issue(f"class {i}", f"name {n!r} is also class {seen[n]}", f"fixed: renamed {n}-{k}"))
+            ds.names[i] = f"{n}-{k}"
+        seen[ds.names[i]] = i
+
+
+def drop_repeated_images(ds: SourceDataset) -> None:
+    """One sample per image file: annotation files that both list an image (two COCO files, an
+    XML and a JSON) would otherwise place it twice."""
+    seen: set[Path] = set()
+    kept = []
+    for s in ds.samples:
+        key = s.image.resolve()
+        if key in seen:
+            ds.issues.append(Issue(s.image.name, "image listed by more than one annotation file", "skipped: kept the first"))
+            continue
+        seen.add(key)
+        kept.append(s)
+    ds.samples = kept
+
+
+def note_unread_files(ds: SourceDataset, root: Path) -> None:
+    """Say what the readers left alone: symbolic links (never followed) and image formats
+    Ultralytics does not train on."""
+    links = links_under(root)
+    if links:
+        ds.issues.append(Issue(str(links[0].relative_to(root)), f"{len(links)} symbolic link(s) not followed (a folder import reads only files inside it)", "skipped"))
+        ds.counts["symlinks_skipped"] = len(links)
+    for path in files_under(root, *UNSUPPORTED_IMAGE_SUFFIXES):
+        ds.issues.append(Issue(str(path.relative_to(root)), f"{path.suffix.lower()} images are not supported (convert to JPEG or PNG)", "skipped"))
+
+
 def _link_or_copy(src: Path, dest: Path) -> None:
     """Hard-link an image of a source folder (no second copy on disk, and fast); copy across
     filesystems. Tools replace images by writing new files, so the link never sees later edits."""
@@ -140,12 +202,24 @@ def _label_text(boxes: np.ndarray) -> str:
     return "".join(f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in boxes)
 
 
+def _convert_to_png(src: Path, dest: Path) -> None:
+    """A GIF's first frame as PNG: Ultralytics trains on neither GIFs nor their animation."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        im.seek(0)
+        im.convert("RGB").save(dest, "PNG")
+
+
 def _place(job: tuple[Sample, Path, Path, bool]) -> ImageInfo:
-    """Check one image and, when usable, link/move it and write its label file (runs in a pool)."""
+    """Check one image and, when usable, link/move (or convert) it and write its label file (runs in a pool)."""
     sample, img_out, lbl_out, move = job
     info = inspect_image(sample.image)
     if not (info.problem or info.truncated):  # truncated ones are re-saved afterwards, one at a time
-        (shutil.move if move else _link_or_copy)(sample.image, img_out)
+        if sample.image.suffix.lower() in CONVERTED_SUFFIXES:
+            _convert_to_png(sample.image, img_out)
+        else:
+            (shutil.move if move else _link_or_copy)(sample.image, img_out)
         lbl_out.write_text(_label_text(sample.boxes))
     return info
 
@@ -161,7 +235,8 @@ def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None)
         while (s.split, stem) in used:
             stem = f"{stem}_{i}"
         used.add((s.split, stem))
-        jobs.append((s, dest / "images" / s.split / f"{stem}{s.image.suffix.lower()}", dest / "labels" / s.split / f"{stem}.txt", move))
+        suffix = ".png" if s.image.suffix.lower() in CONVERTED_SUFFIXES else s.image.suffix.lower()
+        jobs.append((s, dest / "images" / s.split / f"{stem}{suffix}", dest / "labels" / s.split / f"{stem}.txt", move))
     for split in {s.split for s in ds.samples}:
         (dest / "images" / split).mkdir(parents=True, exist_ok=True)
         (dest / "labels" / split).mkdir(parents=True, exist_ok=True)
@@ -181,6 +256,8 @@ def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None)
                     continue
                 lbl_out.write_text(_label_text(s.boxes))
                 ds.issues.append(Issue(s.image.name, "truncated JPEG", "fixed: decoded as far as possible and re-saved"))
+            if s.image.suffix.lower() in CONVERTED_SUFFIXES:
+                ds.issues.append(Issue(s.image.name, "GIF image", "fixed: first frame imported as PNG"))
             kept.append(Sample(img_out, s.boxes, s.split, s.label_issues))
             kept_infos.append(info)
     return kept, kept_infos
@@ -201,21 +278,27 @@ def import_dataset(
     """
     ws = Workspace.at(workspace)
     src = Path(src).expanduser()
+    name = check_name(name)
     if not src.exists():
         raise UserError(f"{src}: no such file or folder")
-    scratch = Path(tempfile.mkdtemp(prefix=".import-", dir=ws.datasets_dir))
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=ws.datasets_dir))  # the pid: leftovers of dead imports are found at start
     try:
         if src.is_dir():
             root, move, warnings = src, False, []
         elif src.suffix.lower() == ".zip":
             if progress:
                 progress(0.0, f"unpacking {src.name}")
-            root, move = scratch / "unpacked" / src.stem, True  # named after the zip: messages say "hats: ..."
+            root, move = scratch / "unpacked" / derived_name(src.name), True  # named after the zip: messages say "hats: ..."
             warnings = extract_zip(src, root)
         else:
             raise UserError(f"{src.name}: expected a .zip archive or a folder")
         ds = detect_format(root, include_difficult)
+        if not ds.names:
+            raise UserError(f"{src.name}: the {FORMAT_NAMES[ds.format]} annotations name no class")
+        unique_names(ds)
         ds.issues.extend(Issue(w.split(":")[0], w.split(": ", 1)[-1], "skipped") for w in warnings)
+        note_unread_files(ds, root)
+        drop_repeated_images(ds)
         drop_duplicate_boxes(ds)
         split_how = assign_splits(ds.samples, val_fraction, seed)
         final_name = _dataset_name(src, name, ws)
@@ -232,11 +315,17 @@ def import_dataset(
         dest = ws.datasets_dir / final_name
         report = build_report(final_name, dest, src, ds, kept, infos, split_how, out)
         write_report(report, out / "report.json")
-        out.rename(dest)
-        ws.add_dataset(final_name, dest, ds.format, len(kept), ds.names, report["images"])
+        out.rename(dest)  # atomic: the dataset appears whole or not at all
+        try:
+            ws.add_dataset(final_name, dest, ds.format, len(kept), ds.names, report["images"])
+        except BaseException:
+            shutil.rmtree(dest, ignore_errors=True)  # not listed, so not kept
+            raise
         if progress:
             progress(1.0, f"imported {final_name}")
         return report
+    except OSError as exc:  # the disk filled up, a name too long for the filesystem, ...
+        raise UserError(f"{src.name}: the import stopped, nothing was added ({os_error_text(exc)})") from None
     finally:
         forget_scans()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-from yolov11.data.source import Issue, Sample, SourceDataset, as_boxes, files_under, load_json, pixel_box, split_of
+from yolov11.data.source import finite_number, Issue, Sample, SourceDataset, as_boxes, files_under, image_size, listed_file, load_json, pixel_box, split_of
 from yolov11.errors import UserError
 
 
@@ -25,34 +25,45 @@ def looks_like_labelme(root: Path) -> tuple[bool, str]:
     return False, "no LabelMe JSON ('shapes' and 'imagePath')"
 
 
+def _label(shape: object) -> str:
+    return str(shape.get("label") or "").strip() if isinstance(shape, dict) else ""
+
+
 def read_labelme(root: Path, reason: str) -> SourceDataset:
     files = _labelme_files(root)
     issues: list[Issue] = []
-    names = sorted({str(s.get("label", "")) for _, doc in files for s in doc["shapes"]} - {""})
+    names = sorted({_label(s) for _, doc in files for s in doc["shapes"]} - {""})
     index = {n: i for i, n in enumerate(names)}
     samples = []
     for path, doc in files:
         rel = str(path.relative_to(root))
-        image = path.parent / str(doc["imagePath"]).replace("\\", "/")
-        if not image.is_file():
-            image = next((p for p in path.parent.glob(f"{path.stem}.*") if p.suffix.lower() != ".json"), image)
-        if not image.is_file():
-            issues.append(Issue(rel, f"image {doc['imagePath']!r} not found", "skipped"))
+        beside = [p for p in path.parent.glob(f"{path.stem}.*") if p.suffix.lower() != ".json"]
+        image = listed_file(root, path.parent / str(doc["imagePath"]).replace("\\", "/"), *beside)
+        if image is None:
+            issues.append(Issue(rel, f"image {str(doc['imagePath'])[:80]!r} not found", "skipped"))
             continue
-        width, height = float(doc.get("imageWidth") or 0), float(doc.get("imageHeight") or 0)
+        width, height = finite_number(doc.get("imageWidth")), finite_number(doc.get("imageHeight"))
         if not width or not height:
-            from PIL import Image
-
-            with Image.open(image) as im:
-                width, height = im.size
+            width, height = image_size(image)
         rows, before = [], len(issues)
         for k, shape in enumerate(doc["shapes"], 1):
-            pts = shape.get("points") or []
-            if shape.get("shape_type", "polygon") not in ("rectangle", "polygon") or len(pts) < 2:
-                issues.append(Issue(f"{rel}: shape {k}", f"shape_type {shape.get('shape_type')!r} is not a box or polygon", "skipped"))
+            at = f"{rel}: shape {k}"
+            if not isinstance(shape, dict):
+                issues.append(Issue(at, "shape is not an object", "dropped"))
                 continue
-            xs, ys = [float(p[0]) for p in pts], [float(p[1]) for p in pts]
-            rows.append(pixel_box(index[str(shape["label"])], min(xs), min(ys), max(xs), max(ys), width, height, f"{rel}: shape {k}", issues))
+            pts = shape.get("points") or []
+            if shape.get("shape_type", "polygon") not in ("rectangle", "polygon") or not isinstance(pts, list) or len(pts) < 2:
+                issues.append(Issue(at, f"shape_type {shape.get('shape_type')!r} is not a box or polygon", "skipped"))
+                continue
+            if _label(shape) not in index:
+                issues.append(Issue(at, "shape has no label", "dropped"))
+                continue
+            xy = [(finite_number(p[0]), finite_number(p[1])) if isinstance(p, list) and len(p) >= 2 else (None, None) for p in pts]
+            if any(v is None for pair in xy for v in pair):
+                issues.append(Issue(at, "points are not [x, y] numbers", "dropped"))
+                continue
+            xs, ys = [x for x, _ in xy], [y for _, y in xy]
+            rows.append(pixel_box(index[_label(shape)], min(xs), min(ys), max(xs), max(ys), width, height, at, issues))
         samples.append(Sample(image, as_boxes(rows), split_of(image, root), len(issues) - before))
     if not samples:
         raise UserError(f"{root.name}: LabelMe JSON found but none of its images exist")

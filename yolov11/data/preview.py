@@ -16,20 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from PIL import Image, ImageOps
 
 from yolov11.errors import UserError
+from yolov11.workspace import class_names
 
 STRIDE = 32  # the detection models' largest stride: the trainer rounds imgsz up to a multiple of it
 
 
 def _yaml_names(dataset_dir: Path) -> dict[int, str]:
-    """Class names from data.yaml, as {id: name} (the yaml may hold a list or a dict)."""
-    data = yaml.safe_load((dataset_dir / "data.yaml").read_text()) or {}
-    names = data.get("names") or {}
-    items = names.items() if isinstance(names, dict) else enumerate(names)
-    return {int(k): str(v) for k, v in items}
+    """Class names from data.yaml, as {id: name}."""
+    return dict(enumerate(class_names(dataset_dir)))
 
 
 def _read_boxes(label: Path) -> np.ndarray:

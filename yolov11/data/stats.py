@@ -6,14 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from yolov11.workspace import class_names
 
 COLUMNS = ["image", "split", "class", "cx", "cy", "w", "h"]
-
-
-def class_names(dataset_dir: Path) -> list[str]:
-    names = yaml.safe_load((Path(dataset_dir) / "data.yaml").read_text())["names"]
-    return [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
 
 
 def dataset_boxes(dataset_dir: Path) -> pd.DataFrame:

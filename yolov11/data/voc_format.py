@@ -11,9 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from PIL import Image
-
-from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, as_boxes, empty_boxes, files_under, images_under, pixel_box
+from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, as_boxes, empty_boxes, files_under, image_size, images_under, pixel_box, read_xml
 from yolov11.errors import UserError
 
 
@@ -42,15 +40,13 @@ def _text(node: ET.Element | None, tag: str, default: str = "") -> str:
 
 
 def _splits(root: Path) -> dict[str, str]:
-    """Image stem -> split, from ImageSets/Main/{train,val,trainval,test}.txt when present."""
+    """Image stem -> split, from ImageSets/Main/{train,val,test}.txt when present."""
     out: dict[str, str] = {}
-    for main in root.rglob("ImageSets/Main"):
-        for name, split in (("train", "train"), ("val", "val"), ("test", "test")):
-            f = main / f"{name}.txt"
-            if f.is_file():
-                for line in f.read_text().split("\n"):
-                    if line.strip():
-                        out[line.split()[0]] = SPLIT_ALIASES[split]
+    for f in files_under(root, ".txt"):
+        if f.parent.name == "Main" and f.parent.parent.name == "ImageSets" and f.stem in ("train", "val", "test"):
+            for line in f.read_text(encoding="utf-8-sig", errors="replace").splitlines():
+                if line.strip():
+                    out[line.split()[0]] = SPLIT_ALIASES[f.stem]
     return out
 
 
@@ -61,13 +57,14 @@ def read_voc(root: Path, reason: str, include_difficult: bool = False) -> Source
     by_lower = {p.name.lower(): p for p in images}
     by_stem = {p.stem.lower(): p for p in images}
     split_of = _splits(root)
-    parsed, used = [], set()
+    parsed, used, unreadable = [], set(), []
     for xml in _voc_xmls(root):
         rel = str(xml.relative_to(root))
         try:
-            ann = ET.parse(xml).getroot()
-        except ET.ParseError as exc:
-            issues.append(Issue(rel, f"not valid XML ({exc})", "skipped"))
+            ann = read_xml(xml, rel)
+        except UserError as exc:
+            unreadable.append(str(exc))
+            issues.append(Issue(rel, str(exc).split(": ", 1)[-1], "skipped"))
             continue
         fname = _text(ann, "filename") or xml.stem
         image = by_lower.get(fname.lower()) or by_stem.get(Path(fname).stem.lower()) or by_stem.get(xml.stem.lower())
@@ -78,10 +75,12 @@ def read_voc(root: Path, reason: str, include_difficult: bool = False) -> Source
             issues.append(Issue(rel, f"<filename> {fname!r} matches {image.name!r} only ignoring case", "fixed: matched"))
         used.add(image)
         size = ann.find("size")
-        width, height = int(float(_text(size, "width", "0"))), int(float(_text(size, "height", "0")))
+        try:
+            width, height = int(float(_text(size, "width", "0"))), int(float(_text(size, "height", "0")))
+        except (ValueError, OverflowError):
+            width = height = 0
         if width <= 0 or height <= 0:
-            with Image.open(image) as im:
-                width, height = im.size
+            width, height = image_size(image)
         parsed.append((rel, ann, image, width, height))
     names = sorted({_text(obj, "name") for _, ann, *_ in parsed for obj in ann.iter("object")} - {""})
     index = {n: i for i, n in enumerate(names)}
@@ -94,18 +93,25 @@ def read_voc(root: Path, reason: str, include_difficult: bool = False) -> Source
                 counts["difficult_boxes"] += 1
                 if not include_difficult:
                     continue
+            name = _text(obj, "name")
+            if name not in index:
+                issues.append(Issue(at, "object has no <name> (class)", "dropped"))
+                continue
             box = obj.find("bndbox")
             try:
                 x1, y1, x2, y2 = (float(_text(box, t)) for t in ("xmin", "ymin", "xmax", "ymax"))
             except ValueError:
                 issues.append(Issue(at, "bndbox lacks xmin/ymin/xmax/ymax numbers", "dropped"))
                 continue
-            rows.append(pixel_box(index[_text(obj, "name")], x1, y1, x2, y2, width, height, at, issues))
+            rows.append(pixel_box(index[name], x1, y1, x2, y2, width, height, at, issues))
         samples.append(Sample(image, as_boxes(rows), split_of.get(image.stem), len(issues) - before))
     for image in images:
         if image not in used:
             counts["backgrounds"] += 1
             samples.append(Sample(image, empty_boxes(), split_of.get(image.stem)))
     if not parsed:
-        raise UserError(f"{root.name}: Pascal VOC XML found but none matches an image")
+        if unreadable:
+            more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+            raise UserError(f"{root.name}: no Pascal VOC XML could be read: {unreadable[0]}{more}")
+        raise UserError(f"{root.name}: Pascal VOC XML found but none matches an image (first looked for: {issues[0].problem if issues else '?'})")
     return SourceDataset("voc", names, samples, reason, issues, counts, dict(index))

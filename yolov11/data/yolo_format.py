@@ -12,12 +12,13 @@ import math
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, files_under, images_under, split_of
+from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, files_under, images_under, listed_file, split_of
 from yolov11.errors import UserError
+from yolov11.safe_yaml import YamlRefused, load_yaml
 
 NAME_FILES = ("classes.txt", "obj.names", "_darknet.labels")
+MAX_LABEL_BYTES = 8 << 20  # a label line is ~40 bytes: 8 MiB is 200,000 boxes in one image
 ROUNDING = 1e-4  # 6-decimal labels overshoot 0..1 by rounding alone: clip those silently
 
 
@@ -35,16 +36,33 @@ def find_yaml(root: Path) -> Path | None:
     candidates = sorted(files_under(root, ".yaml", ".yml"), key=lambda p: (len(p.parts), str(p)))
     for path in candidates:
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
-        except yaml.YAMLError:
+            doc = load_yaml(path, str(path.relative_to(root)))
+        except YamlRefused:
+            raise  # a bomb in the archive: refuse it whole, saying which file
+        except UserError:  # not YAML: fatal only if it is meant to be the data.yaml (else class names are lost quietly)
+            if _meant_as_data_yaml(path):
+                raise
             continue
         if isinstance(doc, dict) and "names" in doc:
             return path
     return None
 
 
+def _meant_as_data_yaml(path: Path) -> bool:
+    """A YAML named data.yaml / dataset.yaml, or one that mentions ``names:``."""
+    if path.stem.lower() in ("data", "dataset"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return b"names" in f.read(65536)
+    except OSError:
+        return False
+
+
 def _names_from_yaml(path: Path) -> list[str]:
-    names = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))["names"]
+    names = load_yaml(path)["names"]
+    if names is None or (isinstance(names, (list, dict)) and not names):
+        raise UserError(f"{path.name}: field 'names' is empty: list the class names (names: [helmet, head])")
     if isinstance(names, dict):
         try:
             ids = sorted(int(k) for k in names)
@@ -52,24 +70,33 @@ def _names_from_yaml(path: Path) -> list[str]:
             raise UserError(f"{path.name}: field 'names' must map integer ids to names") from None
         if ids != list(range(len(ids))):
             raise UserError(f"{path.name}: field 'names' ids must be 0..{len(ids) - 1}, got {ids}")
-        return [str(names[k] if k in names else names[str(k)]) for k in ids]
+        return [_class_name(names[k] if k in names else names[str(k)], path) for k in ids]
     if isinstance(names, list):
-        return [str(n) for n in names]
+        return [_class_name(n, path) for n in names]
     raise UserError(f"{path.name}: field 'names' must be a list or a mapping")
+
+
+def _class_name(value: object, path: Path) -> str:
+    if isinstance(value, (dict, list)) or value is None or not str(value).strip():
+        raise UserError(f"{path.name}: field 'names' holds {value!r}: each class name must be a non-empty word")
+    return str(value).strip()
 
 
 def _names_from_text(root: Path) -> list[str] | None:
     for name in NAME_FILES:
         found = sorted((p for p in files_under(root) if p.name == name), key=lambda p: len(p.parts))
         if found:
-            return [ln.strip() for ln in found[0].read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+            return [ln.strip() for ln in found[0].read_text(encoding="utf-8-sig", errors="replace").splitlines() if ln.strip()]
     return None
 
 
 def parse_label_file(path: Path, where: str, nc: int | None, issues: list[Issue], counts: dict) -> np.ndarray:
     """Parse one label file into (n, 5) rows; every bad line becomes an Issue with file:line."""
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    if path.stat().st_size > MAX_LABEL_BYTES:
+        issues.append(Issue(where, f"label file of {path.stat().st_size / 2**20:.0f} MiB (at most {MAX_LABEL_BYTES // 2**20} MiB: ~200,000 boxes)", "skipped"))
+        return empty_boxes()
+    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):  # -sig: a BOM is not part of the first number
         fields = line.split()
         if not fields:
             continue
@@ -114,7 +141,7 @@ def looks_like_yolo(root: Path) -> tuple[bool, str]:
     if yaml_path:
         return True, f"found {yaml_path.relative_to(root)} with a 'names' field"
     images = images_under(root)
-    labelled = sum(label_path(p).is_file() for p in images[:500])
+    labelled = sum(listed_file(root, label_path(p)) is not None for p in images[:500])
     if labelled:
         return True, f"{labelled} of the first {min(len(images), 500)} images have a YOLO .txt label file"
     return False, "no data.yaml with 'names' and no image with a matching labels/*.txt"
@@ -130,7 +157,7 @@ def read_yolo(root: Path, reason: str) -> SourceDataset:
         lbl = label_path(image)
         where = str(lbl.relative_to(root))
         before = len(issues)
-        boxes = parse_label_file(lbl, where, len(names) if names else None, issues, counts) if lbl.is_file() else empty_boxes()
+        boxes = parse_label_file(lbl, where, len(names) if names else None, issues, counts) if listed_file(root, lbl) else empty_boxes()
         samples.append(Sample(image=image, boxes=boxes, split=split_of(image, root), label_issues=len(issues) - before))
     if not samples:
         raise UserError(f"{root.name}: YOLO layout but no images found (looked for {', '.join(sorted({'.jpg', '.png', '.bmp', '.webp'}))})")
