@@ -14,8 +14,9 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from yolov11 import offline
+from yolov11 import checkpoints, offline
 from yolov11.errors import UserError
+from yolov11.safe_yaml import load_yaml
 
 CFG_DIR = Path(__file__).parent / "cfg" / "models"
 SCALES = "nsmlx"
@@ -52,6 +53,82 @@ def resolve_model(model: str | Path) -> str:
             raise UserError(f"--model {text}: file not found")
         return str(path.resolve())
     raise UserError(f"--model {text}: not a zoo model ({', '.join(zoo_names()[:5])}, ...), a .yaml or a .pt file")
+
+
+MAX_PARAMS = 500_000_000  # yolov11x has 57M; a graph 10x that does not train on any one GPU here
+MAX_DEPTH_MULTIPLE = 3.0  # yolov11x uses 1.0: deeper repeats every block 3x
+MAX_WIDTH_MULTIPLE = 4.0  # yolov11x uses 1.5
+MAX_REPEATS = 64  # a row's block count n (after depth_multiple)
+MAX_CLASSES = 10_000
+
+
+def _bounded(value: object, low: float, high: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low < value <= high
+
+
+def check_model_yaml(path: Path, field: str = "--model") -> dict:
+    """A user's model YAML, read safely and checked before anything is built: the rows are
+    [from, n, module, args], the multipliers and repeats within bounds, the activation a torch.nn
+    layer (Ultralytics eval()s it), and the graph buildable under MAX_PARAMS (sized on the meta
+    device, so nothing is allocated). Returns the document; UserError names what is wrong."""
+    where = f"{field} {path.name}"
+    doc = load_yaml(path, where)
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), list) and doc.get(k) for k in ("backbone", "head")):
+        raise UserError(f"{where}: not a model YAML (needs 'backbone' and 'head' lists of [from, n, module, args] rows)")
+    for i, row in enumerate(doc["backbone"] + doc["head"]):
+        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[1], int) and isinstance(row[2], str) and isinstance(row[3], list)):
+            raise UserError(f"{where}: row {i} {str(row)[:80]}: expected [from, n, module, [args]]")
+        if not 1 <= row[1] <= MAX_REPEATS:
+            raise UserError(f"{where}: row {i} repeats its block {row[1]} times (1 to {MAX_REPEATS})")
+    for key, high in (("depth_multiple", MAX_DEPTH_MULTIPLE), ("width_multiple", MAX_WIDTH_MULTIPLE)):
+        if key in doc and not _bounded(doc[key], 0, high):
+            raise UserError(f"{where}: {key} {doc[key]!r} must be a number above 0 and at most {high} (yolov11x uses {1.0 if key == 'depth_multiple' else 1.5})")
+    for scale, row in (doc.get("scales") or {}).items() if isinstance(doc.get("scales"), dict) else []:
+        if not (isinstance(row, list) and len(row) == 3 and _bounded(row[0], 0, MAX_DEPTH_MULTIPLE) and _bounded(row[1], 0, MAX_WIDTH_MULTIPLE) and _bounded(row[2], 0, 8192)):
+            raise UserError(f"{where}: scales.{scale} {row!r} must be [depth <= {MAX_DEPTH_MULTIPLE}, width <= {MAX_WIDTH_MULTIPLE}, max_channels <= 8192]")
+    if "nc" in doc and not (isinstance(doc["nc"], int) and 1 <= doc["nc"] <= MAX_CLASSES):
+        raise UserError(f"{where}: nc {doc['nc']!r} must be a whole number from 1 to {MAX_CLASSES}")
+    _check_buildable(path, doc, where)
+    return doc
+
+
+def _check_buildable(path: Path, doc: dict, where: str) -> None:
+    import copy
+
+    import torch
+
+    offline.prepare()
+    from ultralytics.nn import tasks
+
+    if doc.get("activation"):
+        try:
+            tasks._SafeLoad.activation(str(doc["activation"]))
+        except TypeError:
+            raise UserError(f"{where}: activation {str(doc['activation'])[:60]!r} must be a torch.nn layer such as nn.SiLU()") from None
+    try:
+        d = tasks.yaml_model_load(str(path))
+        with torch.device("meta"):  # shapes and parameter counts only: a huge graph allocates nothing
+            net, _ = tasks.parse_model(copy.deepcopy(d), ch=int(d.get("channels", 3)), verbose=False)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
+    except Exception as exc:  # any error of the graph's rows
+        raise UserError(f"{where}: cannot be built ({type(exc).__name__}: {str(exc)[:160]})") from None
+    params = sum(p.numel() for p in net.parameters())
+    if params > MAX_PARAMS:
+        raise UserError(f"{where}: {params / 1e6:,.0f} million parameters, beyond the {MAX_PARAMS // 10**6} million this app trains (yolov11x has 57 million)")
+
+
+def check_model(model: str | Path, field: str = "--model") -> str:
+    """``resolve_model`` plus a check that the model can be used, before a run is registered:
+    a .pt must load safely as a checkpoint, a user's YAML pass ``check_model_yaml``."""
+    resolved = resolve_model(model)
+    if _NAME.match(str(model)):
+        return resolved
+    if resolved.endswith(".pt"):
+        checkpoints.check(resolved, field)
+    else:
+        check_model_yaml(Path(resolved), field)
+    return resolved
 
 
 def build(model: str, nc: int | None = None):
@@ -113,22 +190,16 @@ def model_card(model: str) -> list[dict]:
 
 def transfer_report(model: str, weights: str | Path, nc: int) -> dict:
     """How many tensors of ``weights`` (a .pt) fit ``model`` built for ``nc`` classes: the ones
-    Ultralytics' trainer will copy when training starts from them. Loading a .pt runs pickle
-    code: call it only on files the user chose."""
+    Ultralytics' trainer will copy when training starts from them. The file is read through the
+    restricted unpickler (yolov11.checkpoints): a pickle that wants more is refused."""
     offline.prepare()
-    from ultralytics.nn.tasks import load_checkpoint
     from ultralytics.utils.torch_utils import intersect_dicts
 
-    path = Path(weights).expanduser()
-    if not path.is_file() or path.suffix != ".pt":
-        raise UserError(f"--weights {weights}: not an existing .pt file")
-    try:
-        source, _ = load_checkpoint(str(path))
-    except Exception as exc:
-        raise UserError(f"--weights {path.name}: not a loadable Ultralytics checkpoint ({type(exc).__name__}: {exc})") from None
+    ckpt = checkpoints.load(weights, "--weights")
+    source = ckpt.get("ema") or ckpt["model"]
     target = build(model, nc=nc).state_dict()
     fits = intersect_dicts(source.float().state_dict(), target)
-    return {"weights": str(path), "transferred": len(fits), "total": len(target)}
+    return {"weights": str(Path(weights).expanduser()), "transferred": len(fits), "total": len(target)}
 
 
 def list_models(scales: str = SCALES) -> list[dict]:

@@ -52,10 +52,27 @@ def _input_channels(model: torch.nn.Sequential, ch: int) -> dict[int, int | list
             if m.f != -1:
                 x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
             c_in[m.i] = x.shape[1] if isinstance(x, torch.Tensor) else [t.shape[1] for t in x]
+            if m is model[-1]:
+                break  # the head's output is not needed (and runs no shape-only pass: meta-device builds)
             x = m(x)
             y.append(x)
     model.train(was_training)
     return c_in
+
+
+def _named(name: str, tasks) -> object:
+    """What parse_model would resolve ``name`` to (None when nothing)."""
+    import torchvision
+
+    if name.startswith("nn."):
+        return getattr(torch.nn, name[3:], None)
+    if name.startswith("torchvision.ops."):
+        return getattr(torchvision.ops, name[16:], None)
+    return getattr(tasks, name, None)
+
+
+def _is_layer(obj: object) -> bool:
+    return isinstance(obj, type) and issubclass(obj, torch.nn.Module)
 
 
 def _check_rows(d: dict, ours: dict[str, Registered]) -> None:
@@ -63,7 +80,7 @@ def _check_rows(d: dict, ours: dict[str, Registered]) -> None:
 
     for i, (f, n, m, args) in enumerate(d.get("backbone", []) + d.get("head", [])):
         name = str(m)
-        known = name in ours or name.startswith(("nn.", "torchvision.ops.")) or isinstance(getattr(tasks, name, None), type)
+        known = name in ours or _is_layer(_named(name, tasks))  # parse_model calls what a row names: layers only
         if not known:
             raise UserError(f"model YAML row {i} [{f}, {n}, {name}, {args}]: unknown module {name!r} (ours: {', '.join(ours)})")
 

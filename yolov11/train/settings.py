@@ -8,6 +8,7 @@ field); ``validate()`` raises the first as a UserError before anything starts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -18,7 +19,32 @@ from yolov11.train import loggers
 
 OPTIMIZERS = ("auto", "SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSProp")
 CACHE = ("", "ram", "disk")
-UNIT_INTERVAL = ("mosaic", "mixup", "fliplr", "hsv_h", "hsv_s", "hsv_v")  # probabilities and HSV gains
+# Integer fields: (lowest, highest, why the highest). Upper bounds keep an absurd value from
+# reaching Ultralytics, where it would allocate for minutes before failing.
+INT_RANGES = {
+    "epochs": (1, 100_000, "a longer run is better split into resumed runs"),
+    "imgsz": (32, 4096, "a 4096 px batch of 16 is 3 GB of input before the model sees it"),
+    "batch": (-1, 1024, "larger batches fit no single GPU at useful image sizes"),
+    "close_mosaic": (0, 100_000, "epochs"),
+    "patience": (1, 100_000, "epochs"),
+    "workers": (0, 256, "data-loading processes"),
+    "seed": (0, 2**32 - 1, "NumPy's seed range"),
+    "nbs": (1, 65_536, "the nominal batch"),
+}
+# Float fields: (lowest, highest, lowest excluded). NaN and infinity are refused for all.
+FLOAT_RANGES = {
+    "lr0": (0.0, 10.0, True),
+    "warmup_epochs": (0.0, 100_000.0, False),
+    "fraction": (0.0, 1.0, True),
+    "mosaic": (0.0, 1.0, False),
+    "mixup": (0.0, 1.0, False),
+    "fliplr": (0.0, 1.0, False),
+    "scale": (0.0, math.inf, False),
+    "hsv_h": (0.0, 1.0, False),
+    "hsv_s": (0.0, 1.0, False),
+    "hsv_v": (0.0, 1.0, False),
+}
+RESERVED_EXTRA = {"model", "data", "project", "name", "exist_ok", "resume", "save_dir", "pretrained"}  # where runs live is ours to say
 
 
 @dataclass
@@ -62,24 +88,24 @@ class TrainSettings:
     def problems(self) -> dict[str, str]:
         """Field name -> what is wrong with its value (empty when all is well)."""
         out: dict[str, str] = {}
-        for name in ("epochs", "imgsz", "batch", "close_mosaic", "patience", "workers", "seed"):
+        for name, (low, high, why) in INT_RANGES.items():
             value = getattr(self, name)
-            low = -1 if name == "batch" else (1 if name in ("epochs", "imgsz", "patience") else 0)
+            if name == "nbs" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < low or (name == "batch" and value == 0):
-                out[name] = f"--{name} {value}: must be " + ("a positive integer (or -1 for auto)" if name == "batch" else "a positive integer" if low else "0 or more")
+                out[name] = f"--{_flag(name)} {value}: must be " + ("a positive integer (or -1 for auto)" if name == "batch" else "a positive integer" if low > 0 else "0 or more")
+            elif value > high:
+                out[name] = f"--{_flag(name)} {value}: at most {high:,} ({why})"
         if "imgsz" not in out and self.imgsz % 32:
             out["imgsz"] = f"--imgsz {self.imgsz}: must be a multiple of 32 (the largest stride)"
-        if self.nbs is not None and (not isinstance(self.nbs, int) or self.nbs < 1):
-            out["nbs"] = f"--nbs {self.nbs}: the nominal batch must be a positive integer"
-        for name in UNIT_INTERVAL + ("fraction",):
+        for name, (low, high, open_low) in FLOAT_RANGES.items():
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0 or (name == "fraction" and value == 0):
-                out[name] = f"--{name} {value}: must be between 0 and 1"
-        if self.lr0 <= 0:
-            out["lr0"] = f"--lr0 {self.lr0}: the learning rate must be positive"
-        if self.warmup_epochs < 0 or self.scale < 0:
-            bad = "warmup_epochs" if self.warmup_epochs < 0 else "scale"
-            out[bad] = f"--{bad.replace('_', '-')} {getattr(self, bad)}: must be 0 or more"
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                out[name] = f"--{_flag(name)} {value}: must be a finite number"
+            elif name == "lr0" and value <= 0:
+                out[name] = f"--lr0 {value}: the learning rate must be positive"
+            elif value < low or value > high or (open_low and value == low):
+                out[name] = f"--{_flag(name)} {value}: must be {_range_text(low, high)}"
         if self.optimizer not in OPTIMIZERS:
             out["optimizer"] = f"--optimizer {self.optimizer}: choose one of {', '.join(OPTIMIZERS)}"
         if (self.cache or "") not in CACHE:
@@ -90,6 +116,9 @@ class TrainSettings:
             normalize_device(self.device)
         except UserError as exc:
             out["device"] = str(exc)
+        reserved = sorted(set(self.extra) & RESERVED_EXTRA)
+        if reserved:
+            out["extra"] = f"--extra {reserved[0]}: set by the workbench itself (the run's folder, data and model), not an extra argument"
         return out
 
     def validate(self) -> "TrainSettings":
@@ -121,6 +150,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     "balanced": {"epochs": 60, "imgsz": 640, "batch": 16, "patience": 20, "cos_lr": False, "mixup": 0.0, "close_mosaic": 10, "warmup_epochs": 3.0},
     "best accuracy": {"epochs": 200, "imgsz": 640, "batch": 16, "patience": 50, "cos_lr": True, "mixup": 0.1, "close_mosaic": 15, "warmup_epochs": 3.0},
 }
+
+
+def _range_text(low: float, high: float) -> str:
+    if high == math.inf:
+        return f"{low:g} or more"
+    return f"between {low:g} and {high:g}"
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
 
 
 def normalize_device(device: str | int | None, present: bool = True) -> str:
