@@ -1,10 +1,14 @@
 """The CLI flow import -> train -> eval -> export -> predict, in subprocesses behind the network
-guard (tests/netguard refuses and logs any connection off this machine), plus exit codes."""
+guard (tests/netguard refuses and logs any connection off this machine) and, where the tests
+run as root, each inside a network namespace of its own with no network at all (``unshare
+--net``: not even loopback is up); plus exit codes."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +18,14 @@ import pytest
 from helpers import ROOT, netguard_log
 
 
-def cli(*args: str, workspace: Path, check: bool = True) -> subprocess.CompletedProcess:
+NO_NETWORK = ["unshare", "--net", "--"] if os.geteuid() == 0 and shutil.which("unshare") else []
+
+
+def cli(*args: str, workspace: Path, check: bool = True, isolated: bool = False) -> subprocess.CompletedProcess:
     # Without pytest's marker: Ultralytics switches its TensorBoard logging off under pytest.
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | {"YOLOV11_WORKSPACE": str(workspace)}
-    out = subprocess.run([sys.executable, "-m", "yolov11", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    prefix = NO_NETWORK if isolated else []
+    out = subprocess.run([*prefix, sys.executable, "-m", "yolov11", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if check:
         assert out.returncode == 0, f"{args}: exit {out.returncode}\n{out.stderr[-3000:]}"
     return out
@@ -26,6 +34,10 @@ def cli(*args: str, workspace: Path, check: bool = True) -> subprocess.Completed
 def test_cli_flow_runs_offline(tmp_path, tiny_zip):
     ws = tmp_path / "ws"
     before = netguard_log()
+    cli = functools.partial(globals()["cli"], isolated=True)  # every step with no network at all, where root allows
+    if NO_NETWORK:
+        probe = subprocess.run([*NO_NETWORK, sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9), timeout=2)"], capture_output=True, text=True)
+        assert probe.returncode != 0 and "unreachable" in probe.stderr.lower(), probe.stderr  # the namespace really has no network
     imported = json.loads(cli("import", str(tiny_zip), "--name", "hats", "--json", workspace=ws).stdout)
     assert imported["name"] == "hats" and imported["images"] == {"train": 12, "val": 4}
     assert [d["name"] for d in json.loads(cli("datasets", "--json", workspace=ws).stdout)] == ["hats"]
@@ -60,7 +72,7 @@ def test_cli_flow_runs_offline(tmp_path, tiny_zip):
         (["train", "--data", "nope"], "--data nope: not a dataset"),
         (["train", "--data", "x", "--epochs", "many"], "argument --epochs: invalid int value"),
         (["eval", "--coco-gt", "gt.json"], "--coco-gt and --coco-dt go together"),
-        (["export", "--weights", "nothing.pt"], "--weights nothing.pt: not an existing .pt file"),
+        (["export", "--weights", "nothing.pt"], "--weights nothing.pt: no such file"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )

@@ -92,7 +92,10 @@ def test_resume_continues_a_stopped_run_and_extends_a_finished_one(tiny_zip, wor
     more = yolov11.resume(first["run"], epochs=4, workspace=workspace)
     assert more["status"] == "done"
     events, _ = read_events(Path(first["dir"]) / "events.jsonl")
-    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3, 4]
+    # Stopped after batch 1 of epoch 2: the resume re-runs epoch 2 whole (its first pass is kept in the events).
+    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 2, 3, 4]
+    assert any("resuming re-runs epoch 2" in e.get("message", "") for e in events if e["type"] == "log")
+    assert [h["epoch"] for h in yolov11.run_status(first["run"], workspace)["history"]] == [1, 2, 3, 4]
     assert [e["status"] for e in events if e["type"] == "status"] == ["running", "stopped", "running", "done", "running", "done"]
     assert workspace.run(first["run"])["status"] == "done" and workspace.run(first["run"])["settings"]["epochs"] == 4
     import pytest

@@ -31,18 +31,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+TRUST_HELP = (
+    "load the given .pt even if it needs Python classes beyond a detector's (checkpoints are pickles: "
+    "such a file can run code when loaded; only for files you trust)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m yolov11", description="yolov11 workbench: datasets, training, evaluation, export")
     p.add_argument("--workspace", help="workspace folder (default: $YOLOV11_WORKSPACE or ./workspace)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def cmd(name: str, help: str) -> argparse.ArgumentParser:
+    def cmd(name: str, help: str, weights: bool = False) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help)
         c.add_argument("--json", action="store_true", help="print one JSON document instead of a summary")
         c.add_argument("--workspace", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        if weights:
+            c.add_argument("--trust-weights", action="store_true", help=TRUST_HELP)
         return c
 
-    c = cmd("import", "import a dataset zip or folder (YOLO, COCO JSON)")
+    c = cmd("import", "import a dataset zip or folder (YOLO, COCO JSON, Pascal VOC, CVAT XML, LabelMe)")
     c.add_argument("src")
     c.add_argument("--name")
     c.add_argument("--val-fraction", type=float, default=0.2)
@@ -54,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--scales", default="ns", help="which scales to build and list (default: ns; all: nsmlx)")
     cmd("demo", "generate the embedded demo dataset into the workspace if absent")
 
-    c = cmd("train", "train a detector")
+    c = cmd("train", "train a detector", weights=True)
     c.add_argument("--data", required=True, help="workspace dataset name or data.yaml path")
     c.add_argument("--model", default=TrainSettings.model, help="zoo name (yolov11n, yolov11s, ...), a .yaml or a .pt")
     c.add_argument("--preset", choices=list(PRESETS), help="start from a preset; flags given override it (default: quick look)")
@@ -73,11 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--torchrun", action="store_true", help="launch through torchrun even for one process")
     g.add_argument("--dry-run", action="store_true", help="print each node's torchrun command and exit")
 
-    c = cmd("resume", "continue a stopped or interrupted run, optionally to more epochs")
+    c = cmd("resume", "continue a stopped or interrupted run, optionally to more epochs", weights=True)
     c.add_argument("--run", required=True)
     c.add_argument("--epochs", type=int, help="total epochs to reach (default: the run's plan)")
 
-    c = cmd("eval", "evaluate a run or weights; or COCO JSON detections against ground truth")
+    c = cmd("eval", "evaluate a run or weights; or COCO JSON detections against ground truth", weights=True)
     c.add_argument("--run")
     c.add_argument("--weights")
     c.add_argument("--data")
@@ -89,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--coco-dt", help="COCO detections JSON: a list of {image_id, category_id, bbox, score}")
     c.add_argument("--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"], help="COCO evaluator of --coco-gt/--coco-dt")
 
-    c = cmd("export", "export weights to ONNX or TorchScript and verify")
+    c = cmd("export", "export weights to ONNX or TorchScript and verify", weights=True)
     c.add_argument("--weights")
     c.add_argument("--run")
     c.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
@@ -106,14 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--repeats", type=int, default=10, help="timed calls per latency number (the median is reported)")
     c.add_argument("--verify", action="store_true", help="compare with eager PyTorch (outputs, detections, mAP) and time both")
 
-    c = cmd("predict", "detect objects in images")
+    c = cmd("predict", "detect objects in images", weights=True)
     c.add_argument("--weights", required=True)
     c.add_argument("--source", required=True)
     c.add_argument("--conf", type=float, default=0.25)
     c.add_argument("--imgsz", type=int)
     c.add_argument("--device", help="cpu or a GPU index (default: the first GPU when there is one)")
 
-    c = cmd("publish", "make a run's model (or a weights file) the one the app's /demo page shows")
+    c = cmd("publish", "make a run's model (or a weights file) the one the app's /demo page shows", weights=True)
     c.add_argument("--run")
     c.add_argument("--weights", help=".pt, .onnx or .torchscript file")
     c.add_argument("--name", help="the name /demo shows (default: the run id or the file's stem)")
@@ -130,11 +138,15 @@ def _table(rows: list[dict], cols: list[str]) -> str:
     return "\n".join(lines)
 
 
+_BARS: list = []  # open progress bars: closed before an error is printed, so it gets a line of its own
+
+
 def _progress_bar():
     """A progress callback (fraction, message) that draws a bar on stderr."""
     from tqdm import tqdm
 
-    bar = tqdm(total=100, file=sys.stderr, bar_format="{desc:40.40} {percentage:3.0f}%|{bar:30}|", leave=False)
+    bar = tqdm(total=100, file=sys.stderr, bar_format="{desc:40.40} {percentage:3.0f}%|{bar:30}|", leave=False, disable=None)  # None: no bar when stderr is not a terminal
+    _BARS.append(bar)
 
     def update(fraction: float, message: str) -> None:
         bar.n = round(fraction * 100)
@@ -173,6 +185,19 @@ def _export_summary(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _trust(args: argparse.Namespace, ws) -> None:
+    """--trust-weights: the .pt files this command names load unrestricted (checkpoints.trust)."""
+    from yolov11 import checkpoints
+
+    paths = [getattr(args, "weights", None), getattr(args, "model", None)]
+    if args.command == "resume":
+        weights = Path(ws.require_run(args.run)["dir"]) / "weights"
+        paths += [weights / "resume.pt", weights / "last.pt"]
+    for path in paths:
+        if path and str(path).endswith(".pt") and Path(path).expanduser().is_file():
+            checkpoints.trust(path)
+
+
 def run_command(args: argparse.Namespace) -> tuple[object, str]:
     """Run one command; returns (JSON-able result, human summary)."""
     import yolov11
@@ -180,6 +205,9 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
     from yolov11.workspace import Workspace
 
     ws = Workspace.at(None)
+    ws.reconcile()  # runs of processes that died, scratch of dead imports: repaired before anything reads them
+    if getattr(args, "trust_weights", False):
+        _trust(args, ws)
     if args.command == "import":
         r = yolov11.import_dataset(args.src, name=args.name, val_fraction=args.val_fraction, seed=args.seed, workspace=ws, include_difficult=args.include_difficult, progress=_progress_bar() if not args.json else None)
         return r, summarize(r)
@@ -199,6 +227,8 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
         rows = yolov11.list_models(args.scales)
         return rows, _table(rows, ["name", "scale", "params", "gflops", "strides"])
     if args.command == "train":
+        if args.extra is not None and not isinstance(args.extra, dict):
+            raise yolov11.UserError(f"--extra {json.dumps(args.extra)[:60]}: expected a JSON object of Ultralytics arguments")
         given = {f.name: getattr(args, f.name) for f in fields(TrainSettings) if hasattr(args, f.name) and f.name not in ("model", "extra")}
         settings = {**PRESETS[args.preset or "quick look"], **given, **(args.extra or {})}
         launch = _launch(args)
@@ -258,6 +288,28 @@ def _stdout_to_stderr():
             h.setStream(sys.stdout)
 
 
+def _close_bars() -> None:
+    while _BARS:
+        _BARS.pop().close()
+
+
+def _log_crash() -> Path:
+    """Append the current exception's traceback to <workspace>/logs/errors.log; returns the path."""
+    import time
+    import traceback
+
+    from yolov11.workspace import default_root
+
+    path = default_root() / "logs" / "errors.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} python -m yolov11 {' '.join(sys.argv[1:])}\n{traceback.format_exc()}\n")
+    except OSError:
+        pass
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.workspace:
@@ -269,11 +321,16 @@ def main(argv: list[str] | None = None) -> int:
         with _stdout_to_stderr() if args.json else contextlib.nullcontext():
             result, summary = run_command(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _close_bars()
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, whatever a library's message held
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: one line here, the traceback in the workspace's log
+        _close_bars()
+        print(f"error: unexpected {type(exc).__name__}: {str(exc)[:200]} (a bug; details in {_log_crash()})", file=sys.stderr)
+        return 1
     print(json.dumps(result, default=str, ensure_ascii=False) if args.json else summary)
     return 0
 

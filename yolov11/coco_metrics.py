@@ -12,6 +12,7 @@ import contextlib
 import copy
 import io
 import json
+import math
 from pathlib import Path
 
 from yolov11.errors import UserError
@@ -25,22 +26,39 @@ def _load_json(path: str | Path, flag: str):
     if not p.is_file():
         raise UserError(f"{flag} {path}: file not found")
     try:
-        return json.loads(p.read_text())
+        return json.loads(p.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise UserError(f"{flag} {p.name}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{flag} {p.name}: not a UTF-8 text file") from None
+    except RecursionError:
+        raise UserError(f"{flag} {p.name}: refused, JSON nested too deeply") from None
+
+
+def _box(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
 
 
 def _checked(gt_doc, dt_doc, gt_name: str, dt_name: str) -> tuple[dict, list]:
-    if not isinstance(gt_doc, dict) or not all(k in gt_doc for k in ("images", "annotations", "categories")):
-        raise UserError(f"--coco-gt {gt_name}: needs 'images', 'annotations' and 'categories'")
+    if not isinstance(gt_doc, dict) or not all(isinstance(gt_doc.get(k), list) for k in ("images", "annotations", "categories")):
+        raise UserError(f"--coco-gt {gt_name}: needs 'images', 'annotations' and 'categories' lists")
+    for key, needs in (("images", ("id",)), ("categories", ("id",)), ("annotations", ("image_id", "category_id", "bbox"))):
+        for i, item in enumerate(gt_doc[key]):
+            ids_ok = isinstance(item, dict) and all(isinstance(item.get(k), (int, str)) for k in needs if k.endswith("id"))
+            if not ids_ok or any(k not in item for k in needs) or (key == "annotations" and not _box(item["bbox"])):
+                raise UserError(f"--coco-gt {gt_name}: {key}[{i}] is not an object with {', '.join(needs)}" + (" (bbox: four numbers)" if key == "annotations" else ""))
     if isinstance(dt_doc, dict) and "annotations" in dt_doc:  # a whole COCO document of detections
         dt_doc = dt_doc["annotations"]
     if not isinstance(dt_doc, list):
         raise UserError(f"--coco-dt {dt_name}: expected a list of detections")
     for i, d in enumerate(dt_doc):
+        if not isinstance(d, dict):
+            raise UserError(f"--coco-dt {dt_name}: detection {i} is not an object {{image_id, category_id, bbox, score}}")
         missing = {"image_id", "category_id", "bbox", "score"} - set(d)
         if missing:
             raise UserError(f"--coco-dt {dt_name}: detection {i} lacks {', '.join(sorted(missing))}")
+        if not all(isinstance(d[k], (int, str)) for k in ("image_id", "category_id")) or not _box(d["bbox"]) or not isinstance(d["score"], (int, float)) or not math.isfinite(d["score"]):
+            raise UserError(f"--coco-dt {dt_name}: detection {i}: ids must be numbers, bbox four numbers and score a number")
     known = {img["id"] for img in gt_doc["images"]}
     stray = next((d["image_id"] for d in dt_doc if d["image_id"] not in known), None)
     if stray is not None:

@@ -11,12 +11,20 @@ Layout (DESIGN.md)::
       published/<name>/  models published to the app's /demo page (weights copy + model.json)
       registry.sqlite    datasets and runs tables (WAL, one short connection per call, so
                          threads and processes can share it)
+      .owners/           heartbeats of the processes that own runs (yolov11.liveness)
+
+``reconcile()`` (run when the app or a CLI command starts) repairs what a dead process left:
+runs still ``queued``/``running`` whose owner is gone become ``interrupted`` (resumable) or
+``failed`` (no checkpoint yet), scratch folders of dead imports are removed, and a dataset
+folder that was renamed into place but not registered is registered from its report.json.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import sqlite3
 import time
 from contextlib import closing
@@ -24,7 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from yolov11 import liveness
 from yolov11.errors import UserError
+
+LOG = logging.getLogger("yolov11")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
@@ -34,7 +45,10 @@ CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, dir TEXT NOT NULL, dataset TEXT, model TEXT, status TEXT,
     created REAL, updated REAL, settings TEXT, metrics TEXT, pid INTEGER);
 """
+_MIGRATIONS = {"runs": {"owner": "TEXT"}}  # columns added after the first release: (table -> column -> type)
 _JSON_FIELDS = ("classes", "splits", "settings", "metrics")
+SCRATCH_PREFIX = ".import-"  # datasets/.import-<pid>-*: an import in progress
+EXPORT_SCRATCH_PREFIX = "export-"  # exports/<run>/export-<pid>-*: Ultralytics' exporter at work
 RUN_STATES = ("queued", "running", "done", "stopped", "failed", "interrupted")
 
 
@@ -94,24 +108,59 @@ class Workspace:
         """Models published to the app's /demo page (yolov11.publish), each a copy with its card."""
         return self.root / "published"
 
-    def _init(self) -> None:
-        for d in (self.datasets_dir, self.runs_dir, self.exports_dir, self.predictions_dir, self.previews_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+    @property
+    def owners_dir(self) -> Path:
+        """Heartbeats of processes that own runs (yolov11.liveness)."""
+        return self.root / ".owners"
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.root / "registry.sqlite", timeout=30)
+    def _init(self) -> None:
+        try:
+            for d in (self.datasets_dir, self.runs_dir, self.exports_dir, self.predictions_dir, self.previews_dir):
+                d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"workspace {self.root}: cannot create its folders ({exc.strerror})") from None
+        try:
+            with closing(self._connect()) as db, db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+                for table, columns in _MIGRATIONS.items():
+                    have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                    for column, kind in columns.items():
+                        if column not in have:
+                            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        except sqlite3.OperationalError as exc:
+            if not self._readable():  # a full disk still lets an existing registry be read
+                raise UserError(f"workspace registry {self.root / 'registry.sqlite'}: {exc}") from None
+
+    def _readable(self) -> bool:
+        try:
+            return bool(self._query("SELECT name FROM sqlite_master WHERE name='runs'"))
+        except UserError:
+            return False
+
+    def _connect(self, read_only: bool = False) -> sqlite3.Connection:
+        path = self.root / "registry.sqlite"
+        if read_only:  # no -wal/-shm files needed: what a full disk still allows
+            return sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True, timeout=30)
+        return sqlite3.connect(path, timeout=30)
 
     def _query(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
-        with closing(self._connect()) as db:
-            cur = db.execute(sql, args)
-            return [_row(cur, r) for r in cur.fetchall()]
+        for read_only in (False, True):
+            try:
+                with closing(self._connect(read_only)) as db:
+                    cur = db.execute(sql, args)
+                    return [_row(cur, r) for r in cur.fetchall()]
+            except sqlite3.OperationalError as exc:
+                error = exc
+        raise UserError(f"workspace registry {self.root / 'registry.sqlite'}: {error}")
 
     def _write(self, sql: str, args: tuple = ()) -> None:
-        with closing(self._connect()) as db, db:
-            db.execute(sql, args)
+        try:
+            with closing(self._connect()) as db, db:
+                db.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            hint = ": free some space on the workspace disk" if "full" in str(exc) else ""
+            raise UserError(f"workspace registry {self.root / 'registry.sqlite'}: {exc}{hint}") from None
 
     # --- datasets ------------------------------------------------------------------------
     def add_dataset(self, name: str, path: Path, fmt: str, images: int, classes: list[str], splits: dict) -> None:
@@ -134,8 +183,10 @@ class Workspace:
             return Path(record["path"]) / "data.yaml"
         path = Path(data).expanduser()
         if path.is_dir() and (path / "data.yaml").is_file():
-            return (path / "data.yaml").resolve()
+            path = path / "data.yaml"
         if path.suffix in {".yaml", ".yml"} and path.is_file():
+            if not class_names(path):  # read with the bounds of safe_yaml: a bomb or a broken file fails here
+                raise UserError(f"--data {data}: field 'names' is empty")
             return path.resolve()
         known = ", ".join(d["name"] for d in self.datasets()) or "none yet"
         raise UserError(f"--data {data}: not a dataset of workspace {self.root} (known: {known}) nor a data.yaml file")
@@ -154,12 +205,18 @@ class Workspace:
         run_dir = self.runs_dir / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         now = time.time()
+        liveness.start_heartbeat(self.owners_dir)
         self._write(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (run_id, str(run_dir), dataset, model, status, now, now, json.dumps(settings), json.dumps({}), os.getpid()),
+            "INSERT INTO runs (id, dir, dataset, model, status, created, updated, settings, metrics, pid, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (run_id, str(run_dir), dataset, model, status, now, now, json.dumps(settings), json.dumps({}), os.getpid(), liveness.token()),
         )
         self._write_run_json(run_id)
         return run_dir
+
+    def own_run(self, run_id: str, **fields: Any) -> None:
+        """Mark this process as the one working on ``run_id`` (with a heartbeat), updating ``fields``."""
+        liveness.start_heartbeat(self.owners_dir)
+        self.update_run(run_id, pid=os.getpid(), owner=liveness.token(), **fields)
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         if "status" in fields and fields["status"] not in RUN_STATES:
@@ -171,9 +228,17 @@ class Workspace:
         self._write_run_json(run_id)
 
     def _write_run_json(self, run_id: str) -> None:
+        """The registry row mirrored into the run folder; a mirror, so a full disk only logs."""
         record = self.run(run_id)
-        if record:
-            (Path(record["dir"]) / "run.json").write_text(json.dumps(record, indent=2))
+        if not record:
+            return
+        path = Path(record["dir"]) / "run.json"
+        tmp = path.with_name(".run.json.tmp")
+        try:
+            tmp.write_text(json.dumps(record, indent=2))
+            os.replace(tmp, path)  # a crash mid-write leaves the old file, never half of one
+        except OSError as exc:
+            LOG.warning("could not write %s (%s)", path, exc.strerror)
 
     def runs(self) -> list[dict[str, Any]]:
         return self._query("SELECT * FROM runs ORDER BY created DESC")
@@ -199,6 +264,55 @@ class Workspace:
         shutil.rmtree(self.exports_dir / run_id, ignore_errors=True)
         self._write("DELETE FROM runs WHERE id=?", (run_id,))
 
+    # --- after a crash ---------------------------------------------------------------------
+    def reconcile(self) -> dict[str, list[str]]:
+        """Repair what processes that died left behind; returns what was done, by kind."""
+        done: dict[str, list[str]] = {"interrupted": [], "failed": [], "scratch_removed": [], "datasets_registered": []}
+        try:
+            runs = self.runs()
+        except UserError:
+            return done
+        for run in runs:
+            if run["status"] not in ("queued", "running") or liveness.alive(run.get("owner"), self.owners_dir):
+                continue
+            if run.get("owner") is None and run["pid"] != os.getpid() and _pid_alive(run["pid"]):
+                continue  # a row written before owners were recorded, by a process still running
+            error = _unresumable(Path(run["dir"]) / "weights")
+            try:
+                if error is None:
+                    self.update_run(run["id"], status="interrupted")
+                    done["interrupted"].append(run["id"])
+                else:
+                    self.update_run(run["id"], status="failed", metrics={**(run["metrics"] or {}), "error": f"its process ended and {error}"})
+                    done["failed"].append(run["id"])
+            except UserError:
+                return done  # a read-only registry (full disk): the next start tries again
+        scratch_dirs = [*self.datasets_dir.glob(f"{SCRATCH_PREFIX}*"), *self.exports_dir.glob(f"*/{EXPORT_SCRATCH_PREFIX}*")]
+        for scratch in scratch_dirs:
+            pid = scratch.name.split("-")[1] if scratch.name.count("-") >= 2 else ""
+            if not (pid.isdigit() and _pid_alive(int(pid))):
+                shutil.rmtree(scratch, ignore_errors=True)
+                done["scratch_removed"].append(str(scratch.relative_to(self.root)))
+        done["datasets_registered"] = self._register_orphan_datasets()
+        liveness.forget_stale(self.owners_dir)
+        return done
+
+    def _register_orphan_datasets(self) -> list[str]:
+        """A dataset folder is renamed into place whole, then registered: a crash between the two
+        leaves a complete folder that no row lists. Register it from its report.json."""
+        known = {d["name"] for d in self.datasets()}
+        found = []
+        for folder in sorted(self.datasets_dir.iterdir()) if self.datasets_dir.is_dir() else []:
+            if folder.name.startswith(".") or folder.name in known or not (folder / "data.yaml").is_file():
+                continue
+            try:
+                report = json.loads((folder / "report.json").read_text())
+                self.add_dataset(folder.name, folder, report["format"], sum(report["images"].values()), report["classes"], report["images"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, UserError):
+                continue  # not one of ours: left alone
+            found.append(folder.name)
+        return found
+
     def run_weights(self, run_id: str) -> Path:
         """best.pt of a run, else last.pt (a run stopped before its first save has neither)."""
         weights = Path(self.require_run(run_id)["dir"]) / "weights"
@@ -206,3 +320,45 @@ class Workspace:
             if (weights / name).is_file():
                 return weights / name
         raise UserError(f"run {run_id}: no weights in {weights} yet (did training finish an epoch?)")
+
+
+def _unresumable(weights: Path) -> str | None:
+    """None when a run's weights folder holds a training state to resume from, else why not."""
+    if not any((weights / n).is_file() for n in ("resume.pt", "last.pt")):
+        return "no epoch had been saved: start the run again"
+    from yolov11.train.resume import training_state  # loads checkpoints (Ultralytics): only for runs found dead
+
+    try:
+        training_state(weights)
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+def class_names(data: str | os.PathLike) -> list[str]:
+    """The class names of a data.yaml (or a dataset folder holding one), in class-id order; the
+    one reader of names for every view (a list or an {id: name} mapping in the file)."""
+    from yolov11.safe_yaml import load_yaml
+
+    path = Path(data)
+    path = path / "data.yaml" if path.is_dir() else path
+    doc = load_yaml(path)
+    names = doc.get("names") if isinstance(doc, dict) else None
+    if isinstance(names, dict):
+        return [str(names[k]) for k in sorted(names, key=lambda k: int(k))]
+    if isinstance(names, list):
+        return [str(n) for n in names]
+    raise UserError(f"{path}: field 'names' must be a list or a mapping of class names")
+
+
+def _pid_alive(pid: int | None) -> bool:
+    """Whether a process of this machine with this pid exists (another one than this)."""
+    if not pid or pid == os.getpid():
+        return pid == os.getpid()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,41 +1,30 @@
 """Training jobs for a long-lived process (the app): one run at a time per device, FIFO, stop.
 
 Job state lives in the workspace registry and each run's events.jsonl, not in this object,
-so a page reload or a second browser sees the same run. Runs the registry still calls
-queued or running when a new ``TrainingJobs`` starts belong to a process that died: they
-are marked ``interrupted``.
+so a page reload or a second browser sees the same run. A new ``TrainingJobs`` first
+reconciles the workspace (``Workspace.reconcile``): runs whose owning process died become
+``interrupted`` or ``failed``. Everything a run needs is checked when it is asked for (settings,
+data, model, starting weights, a resume's epochs), and any exception in a job's thread marks
+its run ``failed`` with the message, so no run stays queued.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
 from yolov11.errors import UserError
-from yolov11.models import resolve_model
+from yolov11.models import check_model, transfer_report
 from yolov11.train.distributed import gpu_ids
-from yolov11.train.resume import resumable_checkpoint, resume
-from yolov11.train.runner import train
+from yolov11.train.events import EventLog
+from yolov11.train.resume import resume, resume_plan
+from yolov11.train.runner import check_dataset, record_failure, train
 from yolov11.train.settings import TrainSettings
-from yolov11.workspace import Workspace
+from yolov11.workspace import Workspace, class_names
 
 LOG = logging.getLogger("yolov11")
-
-
-def _alive(pid: int | None) -> bool:
-    """Whether another live process (a CLI run, say) owns the run."""
-    if not pid or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def devices_of(device: str | None) -> frozenset[str]:
@@ -63,15 +52,17 @@ class TrainingJobs:
         self._waiting: list[tuple[str, frozenset[str], dict]] = []  # oldest first
         self._busy: dict[str, frozenset[str]] = {}  # running run -> its devices
         self._stops: dict[str, threading.Event] = {}
-        for run in self.ws.runs():
-            if run["status"] in ("queued", "running") and not _alive(run["pid"]):
-                self.ws.update_run(run["id"], status="interrupted")
+        self.reconciled = self.ws.reconcile()  # what a previous process left: dead runs, scratch, unlisted datasets
 
     def submit(self, data: str, model: str = TrainSettings.model, **settings: Any) -> str:
         """Validate, register as queued and enqueue; returns the run id at once."""
         cfg = TrainSettings.of(model, **settings)
         data_yaml = self.ws.resolve_data(data)
-        resolve_model(model)
+        if not self.ws.dataset(data):
+            check_dataset(data_yaml, data)
+        check_model(model)
+        if cfg.weights:
+            transfer_report(model, cfg.weights, len(class_names(data_yaml)))  # refuses a file that is no checkpoint, now
         run_id = self.ws.new_run_id(model)
         dataset = data if self.ws.dataset(data) else str(data_yaml)
         self.ws.add_run(run_id, dataset, model, cfg.record(), status="queued")
@@ -82,8 +73,8 @@ class TrainingJobs:
         """Queue a stopped or interrupted run to continue (checked now, run in turn)."""
         if self.ws.require_run(run_id)["status"] == "queued":
             raise UserError(f"run {run_id} is already queued")
-        resumable_checkpoint(self.ws, run_id)
-        self.ws.update_run(run_id, status="queued")
+        resume_plan(self.ws, run_id, epochs)  # a finished run without more epochs is refused now, not in the job
+        self.ws.own_run(run_id, status="queued")
         device = (self.ws.require_run(run_id)["settings"] or {}).get("device")
         self._enqueue(run_id, devices_of(device), {"resume": True, "epochs": epochs})
         return run_id
@@ -138,8 +129,9 @@ class TrainingJobs:
                 resume(run_id, kwargs["epochs"], workspace=self.ws, stop=stop)
             else:
                 train(workspace=self.ws, run_id=run_id, stop=stop, **kwargs)
-        except Exception:  # recorded as "failed" in the registry and events by train()
-            LOG.exception("training run %s failed", run_id)
+        except Exception as exc:  # train() and resume() record their own ends; this catches the rest
+            (LOG.warning if isinstance(exc, UserError) else LOG.exception)("training run %s failed: %s", run_id, exc)  # the server's log; users see the run's status
+            record_failure(self.ws, run_id, EventLog(self.ws.runs_dir / run_id / "events.jsonl", run_id), True, exc)
         finally:
             self._stops.pop(run_id, None)
             with self._lock:

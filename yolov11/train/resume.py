@@ -8,32 +8,59 @@ row: the epochs carry on from where they stopped.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from yolov11 import offline
+from yolov11 import checkpoints, offline
 from yolov11.errors import UserError
 from yolov11.train.events import EventLog
 from yolov11.train import distributed
-from yolov11.train.runner import RESUME_FILE, run_trainer, train_launched
+from yolov11.train.runner import RESUME_FILE, record_failure, run_trainer, train_launched
 from yolov11.workspace import Workspace
+
+
+def training_state(weights: Path) -> tuple[Path, dict]:
+    """The checkpoint in a run's ``weights`` folder that a resume continues from, and its
+    contents: resume.pt first, else last.pt; a file that cannot be read (a crash during its save)
+    is passed over for the other. UserError saying why when there is none."""
+    unreadable = []
+    for path in (weights / RESUME_FILE, weights / "last.pt"):
+        if path.is_file():
+            try:
+                ckpt = checkpoints.load(path, "resume")
+            except UserError as exc:
+                unreadable.append(str(exc))
+                continue
+            if ckpt.get("optimizer") is not None and ckpt.get("epoch", -1) >= 0:
+                return path, ckpt
+    why = f" ({'; '.join(unreadable)})" if unreadable else ""
+    raise UserError(f"no training state to resume in {weights}{why} (start a new run with --weights {weights / 'last.pt'})")
 
 
 def resumable_checkpoint(ws: Workspace, run_id: str) -> tuple[Path, dict]:
     """The checkpoint a run resumes from and its contents; UserError saying why when none."""
-    import torch
-
     record = ws.require_run(run_id)
     if record["status"] == "running" and not distributed.in_torchrun():  # rank 0 may have marked it already
         raise UserError(f"run {run_id} is running: stop it before resuming")
-    weights = Path(record["dir"]) / "weights"
-    for path in (weights / RESUME_FILE, weights / "last.pt"):
-        if path.is_file():
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)  # our own run's file
-            if ckpt.get("optimizer") is not None and ckpt.get("epoch", -1) >= 0:
-                return path, ckpt
-    raise UserError(f"run {run_id}: no training state to resume in {weights} (start a new run with --weights {weights / 'last.pt'})")
+    try:
+        return training_state(Path(record["dir"]) / "weights")
+    except UserError as exc:
+        raise UserError(f"run {run_id}: {exc}") from None
+
+
+def resume_plan(ws: Workspace, run_id: str, epochs: int | None = None) -> tuple[Path, dict, int, int]:
+    """(checkpoint, its contents, epochs done, epochs to reach): everything a resume needs,
+    checked when it is asked for, so a resume that cannot run is refused at once."""
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise UserError(f"--epochs {epochs}: must be a positive integer")
+    path, ckpt = resumable_checkpoint(ws, run_id)
+    done, planned = ckpt["epoch"] + 1, ckpt["train_args"]["epochs"]
+    target = epochs or planned
+    if target <= done:
+        raise UserError(f"run {run_id} has done {done} of {planned} epochs: pass --epochs N with N > {done} to train further")
+    return path, ckpt, done, target
 
 
 def resume(
@@ -49,16 +76,14 @@ def resume(
     import torch
 
     ws = Workspace.at(workspace)
-    path, ckpt = resumable_checkpoint(ws, run_id)
-    done, planned = ckpt["epoch"] + 1, ckpt["train_args"]["epochs"]
-    target = epochs or planned
-    if target <= done:
-        raise UserError(f"run {run_id} has done {done} of {planned} epochs: pass --epochs N with N > {done} to train further")
+    path, ckpt, done, target = resume_plan(ws, run_id, epochs)
     primary = distributed.is_primary()
-    if target != planned and primary:  # Ultralytics takes epochs from the checkpoint: write the new plan into it
+    if target != ckpt["train_args"]["epochs"] and primary:  # Ultralytics takes epochs from the checkpoint: write the new plan into it
         ckpt["train_args"]["epochs"] = target
         path = path.with_name(RESUME_FILE)
-        torch.save(ckpt, path)
+        tmp = path.with_name(f".partial-{RESUME_FILE}")
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
     settings = ws.require_run(run_id)["settings"] or {}
     gpus = distributed.gpu_ids(settings.get("device", "cpu"))
     if primary:
@@ -68,5 +93,9 @@ def resume(
         cmd = distributed.torchrun_command(["--workspace", str(ws.root), "resume", "--run", run_id], distributed.local_launch(settings["device"]))
         return train_launched(ws, run_id, cmd, stop, on_event)
     events = EventLog(ws.runs_dir / run_id / "events.jsonl" if primary else None, run_id, on_event)
-    events.write("log", level="info", message=f"resuming from {path.name}: epoch {done + 1} of {target}")
-    return run_trainer(ws, run_id, {"resume": str(path)}, events, stop, settings.get("loggers", ""))
+    try:
+        events.write("log", level="info", message=f"resuming from {path.name}: epoch {done + 1} of {target}")
+        return run_trainer(ws, run_id, {"resume": str(path)}, events, stop, settings.get("loggers", ""))
+    except BaseException as exc:
+        record_failure(ws, run_id, events, primary, exc)
+        raise

@@ -22,16 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from yolov11 import offline
-from yolov11.errors import UserError
-from yolov11.models import resolve_model, transfer_report
+from yolov11 import checkpoints, offline
+from yolov11.errors import UserError, os_error_text
+from yolov11.models import check_model, transfer_report
 from yolov11.train import distributed, loggers
 from yolov11.train.distributed import Launch
 from yolov11.train.events import EventLog
 from yolov11.train.settings import TrainSettings
-from yolov11.workspace import Workspace
+from yolov11.workspace import Workspace, class_names
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ultralytics colours its log lines
 RESUME_FILE = "resume.pt"  # weights/ copy of last.pt with optimizer state, for resume
@@ -68,6 +67,7 @@ class _Callbacks:
     def __init__(self, events: EventLog, stop: threading.Event, stop_file: Path | None = None):
         self.events, self.stop, self.stop_file = events, stop, stop_file  # stop_file: torchrun runs
         self.batch, self.last_batch_t, self.epoch_pending, self.t0 = 0, 0.0, False, time.time()
+        self.stopped_mid_epoch: tuple[int, int, int] | None = None  # (epoch, batch, batches) of a stop before an epoch's end
 
     def on_train_start(self, trainer) -> None:
         self.t0 = time.time()
@@ -104,11 +104,24 @@ class _Callbacks:
         if asked:
             self.stop.set()
             trainer.stop = True  # Ultralytics breaks out right after this callback
+            if self.batch < nb and self.stopped_mid_epoch is None:
+                self.stopped_mid_epoch = (trainer.epoch + 1, self.batch, nb)
 
     def on_model_save(self, trainer) -> None:
         # Ultralytics strips last.pt of its optimizer when training ends (also after a stop);
-        # this copy keeps what resuming needs.
-        shutil.copyfile(trainer.last, Path(trainer.wdir) / RESUME_FILE)
+        # this copy keeps what resuming needs. Copied then renamed: a crash mid-copy leaves the
+        # previous epoch's file whole.
+        resume_file = Path(trainer.wdir) / RESUME_FILE
+        tmp = resume_file.with_name(f".partial-{RESUME_FILE}")
+        shutil.copyfile(trainer.last, tmp)
+        if self.stopped_mid_epoch and self.stopped_mid_epoch[0] > 1:
+            mark_epoch_unfinished(tmp)
+        os.replace(tmp, resume_file)
+        if self.stopped_mid_epoch:
+            epoch, batch, nb = self.stopped_mid_epoch
+            note = (f"stopped after batch {batch} of {nb} in epoch {epoch}: resuming re-runs epoch {epoch}" if epoch > 1 else
+                    f"stopped after batch {batch} of {nb} in epoch 1: resuming continues at epoch 2 (Ultralytics cannot resume into a first epoch; start a new run to train it whole)")
+            self.events.write("log", level="info", message=note)
 
     def on_train_epoch_end(self, trainer) -> None:
         self.epoch_pending = True  # the next on_fit_epoch_end is this epoch's, not final_eval's
@@ -128,6 +141,27 @@ class _Callbacks:
             lr=round(float(trainer.optimizer.param_groups[0]["lr"]), 8),
             epoch_time_s=round(float(getattr(trainer, "epoch_time", 0) or 0), 2),
         )
+
+
+def check_dataset(data_yaml: Path, data: str) -> None:
+    """Refuse, before a run is registered, a data.yaml whose image folders Ultralytics cannot
+    find (its ``download:`` is never run: offline.py)."""
+    offline.prepare()
+    from ultralytics.data.utils import check_det_dataset
+
+    try:
+        check_det_dataset(str(data_yaml))
+    except Exception as exc:  # Ultralytics says what is missing in its own words
+        detail = " ".join(re.sub(r"ERROR ❌️? ?|❌", "", str(exc)).split())[:240]
+        raise UserError(f"--data {data}: {detail}") from None
+
+
+def mark_epoch_unfinished(path: Path) -> None:
+    """Rewrite a checkpoint saved after a mid-epoch stop so that a resume starts that epoch again
+    (Ultralytics resumes at the saved epoch + 1, which would skip the epoch's remaining batches)."""
+    ckpt = checkpoints.load(path, "resume checkpoint")
+    ckpt["epoch"] -= 1
+    torch.save(ckpt, path)
 
 
 def train(
@@ -153,7 +187,9 @@ def train(
     ws = Workspace.at(workspace)
     cfg = TrainSettings.of(model, **settings)
     data_yaml = ws.resolve_data(data)
-    model_src = resolve_model(model)
+    if not ws.dataset(str(data)):
+        check_dataset(data_yaml, str(data))  # a data.yaml from elsewhere: its images must exist
+    model_src = check_model(model)  # a broken YAML or a refused .pt fails here, before a run is registered
     dataset = str(data) if ws.dataset(str(data)) else str(data_yaml)
     run_id = run_id or ws.new_run_id(str(model))
     if launch is None and len(distributed.gpu_ids(cfg.device)) > 1:
@@ -161,23 +197,65 @@ def train(
     launching = launch is not None and not distributed.in_torchrun()
     if launching:
         distributed.check_launch(launch, cfg.device)
+    transfer = None
+    if cfg.weights and not launching:  # the ranks report it themselves
+        transfer = transfer_report(str(model), cfg.weights, len(class_names(data_yaml)))
     primary = distributed.is_primary()
     # One record per run: node 0's launcher or rank 0 (other nodes' ranks only train).
     if primary and (not launching or launch.node_rank == 0) and ws.run(run_id) is None:
         ws.add_run(run_id, dataset, str(model), cfg.record())
     run_dir = ws.runs_dir / run_id
     stop = stop or threading.Event()
-    if launching:
-        argv = distributed.train_argv(ws.root, str(data), str(model), {**settings, "device": cfg.device}, run_id)
-        return train_launched(ws, run_id, distributed.torchrun_command(argv, launch), stop, on_event, records=launch.node_rank == 0)
     events = EventLog(run_dir / "events.jsonl" if primary else None, run_id, on_event)
-    transfer = None
-    if cfg.weights:
-        nc = len((yaml.safe_load(Path(data_yaml).read_text()) or {}).get("names") or [])
-        transfer = transfer_report(str(model), cfg.weights, nc)
-        events.write("log", level="info", message=f"initialising from {Path(cfg.weights).name}: {transfer['transferred']}/{transfer['total']} tensors transfer")
-    overrides = {"model": model_src, "data": str(data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True, **cfg.ultralytics_args()}
-    return {**run_trainer(ws, run_id, overrides, events, stop, cfg.loggers), "transfer": transfer}
+    try:
+        if launching:
+            trusted = [p for p in (cfg.weights, model_src) if p and str(p).endswith(".pt") and checkpoints.is_trusted(p)]
+            argv = distributed.train_argv(ws.root, str(data), str(model), {**settings, "device": cfg.device}, run_id) + ["--trust-weights"] * bool(trusted)
+            return train_launched(ws, run_id, distributed.torchrun_command(argv, launch), stop, on_event, records=launch.node_rank == 0)
+        if transfer:
+            events.write("log", level="info", message=f"initialising from {Path(cfg.weights).name}: {transfer['transferred']}/{transfer['total']} tensors transfer")
+        overrides = {"model": model_src, "data": str(data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True, **cfg.ultralytics_args()}
+        return {**run_trainer(ws, run_id, overrides, events, stop, cfg.loggers), "transfer": transfer}
+    except BaseException as exc:
+        record_failure(ws, run_id, events, primary, exc)  # whatever went wrong, the run does not stay queued
+        raise
+
+
+def record_failure(ws: Workspace, run_id: str, events: EventLog, primary: bool, exc: BaseException) -> None:
+    """Mark a run that ended in ``exc`` as failed (or interrupted, for Ctrl+C), unless it already
+    recorded an end. Each record is tried on its own: on a full disk the events file may fail
+    while the registry still takes the status, or the other way round."""
+    if getattr(exc, "yolov11_recorded", False):  # an inner frame recorded it already (train() around run_trainer)
+        return
+    record = _quietly(ws.run, run_id)
+    if not primary or record is None or record["status"] not in ("queued", "running"):
+        return
+    if isinstance(exc, KeyboardInterrupt):
+        status, message = "interrupted", "interrupted (Ctrl+C)"
+    else:
+        status = "failed"
+        message = os_error_text(exc) if isinstance(exc, OSError) and exc.errno else str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+    _quietly(events.write, "status", status=status, error=message)
+    _quietly(ws.update_run, run_id, status=status, metrics={"error": message})
+    try:
+        exc.yolov11_recorded = True
+    except AttributeError:  # built-in exceptions without a __dict__ cannot carry the mark
+        pass
+
+
+def _recorded(exc: UserError) -> UserError:
+    exc.yolov11_recorded = True
+    return exc
+
+
+def _quietly(fn, *args, **kwargs):
+    """Call ``fn``; a failure to record (full disk, registry locked) is logged, not raised over
+    the error being recorded."""
+    try:
+        return fn(*args, **kwargs)
+    except (OSError, UserError) as exc:
+        logging.getLogger("yolov11").warning("could not record run state: %s", exc)
+        return None
 
 
 def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.Event, on_event: Callable[[dict], None] | None, records: bool = True) -> dict:
@@ -213,7 +291,7 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
 
     primary = distributed.is_primary()
     if primary:
-        ws.update_run(run_id, status="running", pid=os.getpid())
+        ws.own_run(run_id, status="running")
     created_group = False
     distributed.stop_on_sigterm(stop)
     stop_file = ws.runs_dir / run_id / distributed.STOP_FILE if distributed.in_torchrun() and primary else None
@@ -233,13 +311,12 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
         metrics = short_metrics(trainer.metrics or {})
         status = "stopped" if stop.is_set() else "done"
         best = trainer.best if Path(trainer.best).is_file() else trainer.last
-    except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}"
-        events.write("status", status="failed", error=message)
-        if primary:
-            ws.update_run(run_id, status="failed", metrics={"error": message})
-        if isinstance(exc, (FileNotFoundError, SyntaxError)) and not isinstance(exc, UserError):  # data or argument at fault
-            raise UserError(f"run {run_id}: {message}") from exc
+    except BaseException as exc:
+        record_failure(ws, run_id, events, primary, exc)
+        if isinstance(exc, OSError) and exc.errno:
+            raise _recorded(UserError(f"run {run_id}: {os_error_text(exc)}")) from exc
+        if isinstance(exc, SyntaxError) or (isinstance(exc, RuntimeError) and str(exc).startswith("Dataset")):  # data or argument at fault
+            raise _recorded(UserError(f"run {run_id}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")) from exc
         raise
     finally:
         logger.removeHandler(handler)
@@ -249,7 +326,7 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
             torch.cuda.empty_cache()
         if created_group:
             torch.distributed.destroy_process_group()
-    events.write("status", status=status, metrics=metrics, weights=str(best))
+    _quietly(events.write, "status", status=status, metrics=metrics, weights=str(best))  # a full disk now: the next start reconciles
     if primary:
-        ws.update_run(run_id, status=status, metrics=metrics)
+        _quietly(ws.update_run, run_id, status=status, metrics=metrics)
     return {"run": run_id, "dir": str(ws.runs_dir / run_id), "status": status, "metrics": metrics, "weights": str(best)}

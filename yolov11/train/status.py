@@ -13,7 +13,8 @@ LOG_TAIL = 200  # log lines a status carries; the whole log stays in events.json
 def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> dict:
     """{"run", "status", "epoch", "epochs", "progress", "eta_s", "metrics", "history", "log", ...}.
 
-    ``history`` holds one entry per finished epoch (losses and metrics), ``batches`` the training
+    ``history`` holds one entry per finished epoch (losses and metrics; an epoch re-run after a
+    stop in its middle keeps its second pass), ``batches`` the training
     losses at each batch event (``step`` in fractional epochs), ``progress`` is 0..1 over all
     batches, ``log`` the last log lines.
     """
@@ -44,9 +45,13 @@ def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> 
         if kind == "batch":
             state.update(epoch=e["epoch"], epochs=e["epochs"], eta_s=e["eta_s"], images_per_s=e["images_per_s"], gpu_mem_gb=e.get("gpu_mem_gb"))
             state["progress"] = ((e["epoch"] - 1) * e["batches"] + e["batch"]) / (e["epochs"] * e["batches"])
-            state["batches"].append({"step": round(e["epoch"] - 1 + e["batch"] / e["batches"], 4), **e["losses"]})
+            step = round(e["epoch"] - 1 + e["batch"] / e["batches"], 4)
+            while state["batches"] and state["batches"][-1]["step"] >= step:  # an epoch re-run after a mid-epoch stop
+                state["batches"].pop()
+            state["batches"].append({"step": step, **e["losses"]})
         elif kind == "epoch":
-            state["history"].append({"epoch": e["epoch"], **e["train_losses"], **{f"val_{k}": v for k, v in e["val_losses"].items()}, **e["metrics"], "lr": e["lr"]})
+            entry = {"epoch": e["epoch"], **e["train_losses"], **{f"val_{k}": v for k, v in e["val_losses"].items()}, **e["metrics"], "lr": e["lr"]}
+            state["history"] = [h for h in state["history"] if h["epoch"] < e["epoch"]] + [entry]  # a re-run epoch replaces its first pass
             state["metrics"] = e["metrics"]
         elif kind == "log":
             state["log"].append(e["message"])
