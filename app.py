@@ -68,11 +68,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+_UPLOADS = None  # this process's upload folder, once the first app is built
+GIL_SWITCH_S = 0.001  # see main()
+UPLOAD_CLEANUP = (600, 6 * 3600)  # every 10 min, Gradio deletes uploads older than 6 h (imports delete theirs at once)
+
+
+def _own_uploads(ws) -> None:
+    """Uploads go to <workspace>/.uploads, a folder this app owns and empties at start, instead
+    of the host-wide Gradio temp folder where they piled up, readable by path. Set before the
+    Blocks exist: Gradio reads GRADIO_TEMP_DIR when it builds them, launches and checks a file.
+    It is one folder per process (Gradio reads it from the environment), so a second app built
+    in the same process (tests do) shares the first one's."""
+    import shutil
+
+    from pages.common import upload_dir
+
+    global _UPLOADS
+    if _UPLOADS:
+        return
+    _UPLOADS = upload_dir(ws)
+    shutil.rmtree(_UPLOADS, ignore_errors=True)  # leftovers of the previous run
+    _UPLOADS.mkdir(parents=True, exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(_UPLOADS)
+
+
 def build_app(workspace=None):
     """The Blocks app for ``workspace`` (a path or yolov11.Workspace; default: the process's)."""
-    from yolov11 import offline
+    from yolov11 import Workspace, offline
 
     offline.prepare()  # before gradio: it sets the telemetry-off variables huggingface_hub reads at import
+    _own_uploads(Workspace.at(workspace))
     import matplotlib.pyplot  # noqa: F401  (now, in one thread: Gradio switches matplotlib's backend around
     # every event while training threads plot; a pyplot half-imported by one of them breaks the other)
     import gradio as gr
@@ -84,11 +109,10 @@ def build_app(workspace=None):
     from pages.export import build_export
     from pages.public_demo import build_public_demo
     from pages.train import build_train
-    from yolov11 import Workspace
     from yolov11.train.jobs import TrainingJobs
 
     ws = Workspace.at(workspace)
-    with gr.Blocks(title="yolov11 workbench", analytics_enabled=False) as app:
+    with gr.Blocks(title="yolov11 workbench", analytics_enabled=False, delete_cache=UPLOAD_CLEANUP) as app:
         gr.Navbar(main_page_name="Workbench")
         gr.Markdown(f"# yolov11 workbench\nTrain a custom object detector: data → train → evaluate → export. Workspace: `{ws.root}`", elem_id="app-header")
         ctx = AppContext(workspace=ws, jobs=TrainingJobs(ws), blocks=app)
@@ -107,7 +131,12 @@ def build_app(workspace=None):
 def serve(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None, prevent_thread_lock: bool = False):
     """Launch ``app`` with the limits this product needs; returns Gradio's (app, local_url, share_url)."""
     ws = app.workspace
+    from starlette.middleware import Middleware
+
+    from pages.login_guard import LoginPageGuard
+
     kwargs = dict(
+        app_kwargs={"middleware": [Middleware(LoginPageGuard)]},  # with --auth, the login page shows nothing of the app
         server_name=host,
         server_port=port,
         auth=auth,
@@ -131,6 +160,11 @@ def serve(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False, a
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # Training runs in a thread of this process and holds the GIL through its Python data loading;
+    # a request waits up to the switch interval each time it needs the GIL back. 1 ms instead of
+    # Python's 5 ms: bench/load_status.py measured p95 169-244 ms against 202-478 ms (3-4 runs each,
+    # noisy VM) for 10 polling clients, with no measurable cost to training speed.
+    sys.setswitchinterval(GIL_SWITCH_S)
     if args.workspace:
         os.environ["YOLOV11_WORKSPACE"] = os.path.abspath(os.path.expanduser(args.workspace))
     import yolov11

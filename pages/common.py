@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
@@ -22,6 +24,27 @@ class AppContext:
     jobs: TrainingJobs
     blocks: gr.Blocks
 
+    @property
+    def uploads(self) -> Path:
+        """Where Gradio keeps this app's uploads: inside the workspace (a folder the app owns and
+        empties at start, see app.py), not the host-wide temp folder."""
+        return Path(os.environ.get("GRADIO_TEMP_DIR") or upload_dir(self.workspace))
+
+
+def upload_dir(ws: Workspace) -> Path:
+    return ws.root / ".uploads"
+
+
+def discard_upload(ctx: AppContext, path: str | os.PathLike | None) -> None:
+    """Delete an upload once it has been imported or copied into the workspace (only files in
+    the app's upload folder; a path elsewhere is never touched)."""
+    if not path:
+        return
+    target = Path(path).resolve()
+    if target.is_relative_to(ctx.uploads.resolve()):
+        target.unlink(missing_ok=True)
+        if target.parent != ctx.uploads.resolve() and not any(target.parent.iterdir()):
+            target.parent.rmdir()  # Gradio keeps each upload in a folder of its own
 
 def shows_user_errors(fn):
     """Turn UserError into gr.Error: a clear message in the browser and the API, app keeps serving."""

@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 import yolov11
-from pages.common import AppContext, dataset_choices, json_safe, py_args, refreshed, same_call, shows_user_errors
+from pages.common import AppContext, dataset_choices, discard_upload, json_safe, py_args, refreshed, same_call, shows_user_errors
 from pages.data_health import build_health
 from yolov11.data.report import summarize
 
@@ -50,14 +50,19 @@ def build_data(ctx: AppContext) -> gr.Tab:
         """Import an uploaded zip into the workspace; returns summary, datasets table, report, snippet, picker."""
         if not file:
             raise yolov11.UserError("choose a .zip file first")
-        r = yolov11.import_dataset(
-            file,
-            name=name or Path(file).stem,
-            val_fraction=val_fraction,
-            include_difficult=include_difficult,
-            workspace=ctx.workspace,
-            progress=lambda f, msg: progress(f, desc=msg),
-        )
+        if not Path(file).is_file():
+            raise yolov11.UserError(f"{Path(file).name}: this upload was already imported and removed; drop the zip again")
+        try:
+            r = yolov11.import_dataset(
+                file,
+                name=name or None,  # none typed: derived from the file name ("Site Übung.zip" -> Site-Ubung)
+                val_fraction=val_fraction,
+                include_difficult=include_difficult,
+                workspace=ctx.workspace,
+                progress=lambda f, msg: progress(f, desc=msg),
+            )
+        finally:
+            discard_upload(ctx, file)  # imported (or refused): the upload is not kept twice
         flag = " --include-difficult" * include_difficult
         snippet = same_call(
             f"report = yolov11.import_dataset({py_args(src=Path(file).name, name=r['name'], val_fraction=val_fraction, include_difficult=include_difficult)})",

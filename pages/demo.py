@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 import yolov11
+from pages.zoo import PICKLE_WARNING
 from pages.common import GPU_BOUND, AppContext, py_args, refreshed, run_choices, same_call, shows_user_errors
 
 WEIGHT_TYPES = [".pt", ".onnx", ".torchscript"]
@@ -28,7 +29,9 @@ def build_demo(ctx: AppContext) -> gr.Tab:
     with gr.Tab("Predict") as tab:
         with gr.Row():
             run = gr.Dropdown(label="Run", choices=run_choices(ctx), elem_id="predict-run", allow_custom_value=True)
-            weights_file = gr.File(label="…or upload weights (.pt, .onnx, .torchscript)", file_types=WEIGHT_TYPES, type="filepath", height=120, elem_id="predict-weights")
+            with gr.Column():
+                weights_file = gr.File(label="…or upload weights (.pt, .onnx, .torchscript)", file_types=WEIGHT_TYPES, type="filepath", height=120, elem_id="predict-weights")
+                trust = gr.Checkbox(label="I trust this file (.pt)", value=False, info=PICKLE_WARNING, elem_id="predict-weights-trust")
             conf = gr.Slider(0.05, 0.95, value=0.25, step=0.05, label="Confidence threshold")
         with gr.Row():
             with gr.Column():
@@ -48,20 +51,22 @@ def build_demo(ctx: AppContext) -> gr.Tab:
             published_note = gr.Markdown(elem_id="publish-note")
         results = gr.State([])  # this browser's last predictions, for the gallery and its picks
 
-    def chosen_weights(run_id: str | None, uploaded: str | None) -> Path:
+    def chosen_weights(run_id: str | None, uploaded: str | None, trusted: bool = False) -> Path:
         if uploaded:
+            if trusted and str(uploaded).endswith(".pt"):
+                yolov11.trust_weights(uploaded)
             return Path(uploaded)
         if run_id:
             return ctx.workspace.run_weights(run_id)
         raise yolov11.UserError("pick a run or upload weights first")
 
     @shows_user_errors
-    def predict(run_id: str, image_path: str, conf: float, uploaded: str | None = None, more: list[str] | None = None):
+    def predict(run_id: str, image_path: str, conf: float, uploaded: str | None = None, more: list[str] | None = None, trusted: bool = False):
         """Detect objects in the photo (and any more photos) with a run's best or uploaded weights."""
         sources = ([image_path] if image_path else []) + list(more or [])
         if not sources:
             raise yolov11.UserError("add a photo first (upload, webcam, paste, or More photos)")
-        weights = chosen_weights(run_id, uploaded)
+        weights = chosen_weights(run_id, uploaded, trusted)
         r = yolov11.predict(weights, sources, conf=conf, workspace=ctx.workspace)
         first = r["images"][0]
         source = sources[0] if len(sources) == 1 else "photos/"
@@ -76,10 +81,11 @@ def build_demo(ctx: AppContext) -> gr.Tab:
         return found["annotated"], detections_table(found)
 
     @shows_user_errors
-    def publish_model(run_id: str, uploaded: str | None = None, name: str = ""):
+    def publish_model(run_id: str, uploaded: str | None = None, name: str = "", trusted: bool = False):
         """Make the chosen model the one the /demo page shows."""
         if not uploaded and not run_id:
             raise yolov11.UserError("pick a run or upload weights first")
+        chosen_weights(run_id, uploaded, trusted)
         source = {"weights": str(uploaded)} if uploaded else {"run": run_id}
         card = yolov11.publish(**source, name=name.strip() or None, workspace=ctx.workspace)
         cli = " ".join(f"--{k} {v}" for k, v in source.items())
@@ -88,10 +94,10 @@ def build_demo(ctx: AppContext) -> gr.Tab:
             + same_call(f"yolov11.publish({py_args(**source, name=card['name'])})", f"python -m yolov11 publish {cli} --name {card['name']}")
         )
 
-    go.click(predict, [run, image, conf, weights_file, photos], [annotated, table, code, results], api_name="predict", concurrency_id=GPU_BOUND).success(
+    go.click(predict, [run, image, conf, weights_file, photos, trust], [annotated, table, code, results], api_name="predict", concurrency_id=GPU_BOUND).success(
         show_gallery, results, gallery, api_visibility="private"
     )
     gallery.select(pick, results, [annotated, table], api_visibility="private")
-    publish.click(publish_model, [run, weights_file, name], published_note, api_name="publish_model")
+    publish.click(publish_model, [run, weights_file, name, trust], published_note, api_name="publish_model")
     gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(run_choices(ctx), cur), run, run, api_visibility="private")
     return tab

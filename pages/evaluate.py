@@ -11,6 +11,7 @@ import pandas as pd
 
 import yolov11
 from pages.charts import per_class_figure
+from pages.zoo import PICKLE_WARNING
 from pages.common import GPU_BOUND, AppContext, dataset_choices, py_args, refreshed, run_choices, same_call, shows_user_errors
 from pages.eval_charts import CURVE_TITLES, coco_table, confidence_figure, confusion_figure, pr_figure
 from pages.eval_compare import build_compare
@@ -39,7 +40,9 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
             split = gr.Radio(["val", "test", "train"], value="val", label="Split", elem_id="eval-split")
         with gr.Accordion("…or weights from elsewhere (a .pt file) on a workspace dataset", open=False):
             with gr.Row():
-                weights = gr.File(label="Weights (.pt; pickle: trusted files only)", file_types=[".pt"], elem_id="eval-weights")
+                with gr.Column():
+                    weights = gr.File(label="Weights (.pt)", file_types=[".pt"], elem_id="eval-weights")
+                    trust = gr.Checkbox(label="I trust this file", value=False, info=PICKLE_WARNING, elem_id="eval-weights-trust")
                 dataset = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), allow_custom_value=True, elem_id="eval-dataset")
         go = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
         with gr.Row():
@@ -71,10 +74,12 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
         build_compare(ctx)
 
     @shows_user_errors
-    def evaluate(run_id: str, split: str, weights_file: str | None = None, data: str | None = None):
+    def evaluate(run_id: str, split: str, weights_file: str | None = None, data: str | None = None, trusted: bool = False):
         """Validate a run's best weights (or uploaded weights on a dataset) on a split; returns the
         metrics table, per-class chart, snippet, COCO table and the evaluation folder."""
         if weights_file:
+            if trusted:
+                yolov11.trust_weights(weights_file)
             if not data:
                 raise yolov11.UserError("--data: pick the dataset to evaluate the uploaded weights on")
             r = yolov11.evaluate(weights=weights_file, data=data, split=split, workspace=ctx.workspace)
@@ -117,7 +122,7 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
     # The explorer and gallery read saved files: cheap, never queued behind GPU work.
     explore = dict(fn=threshold_explorer, inputs=[folder, conf, iou], outputs=[explored, explored_classes])
     draw = dict(fn=error_gallery, inputs=[folder, criterion, only, conf, iou], outputs=gallery)
-    (go.click(evaluate, [run, split, weights, dataset], [table, chart, code, coco, folder], api_name="evaluate", concurrency_id=GPU_BOUND)
+    (go.click(evaluate, [run, split, weights, dataset, trust], [table, chart, code, coco, folder], api_name="evaluate", concurrency_id=GPU_BOUND)
        .success(analysis, [folder, curve_kind, normalised], [pr, conf_curve, confusion], api_visibility="private")
        .success(class_choices, folder, only, api_visibility="private")
        .success(**explore, api_name="explore_after_evaluate", api_visibility="private")

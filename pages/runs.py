@@ -51,6 +51,12 @@ def build_runs(ctx: AppContext) -> None:
         df = runs_table(ctx)
         return df, gr.update(choices=list(df["run"]), value=[])
 
+    def list_runs() -> list[dict]:
+        """Every run of the workspace, newest first: run, status, dataset, model, epochs done/planned,
+        image size, batch, best mAP50-95 and duration (what the runs table shows)."""
+        return runs_table(ctx).to_dict(orient="records")
+
+    gr.api(list_runs, api_name="list_runs", queue=False)  # a cheap read, like training_status
     gr.on([refresh.click, ctx.blocks.load], listing, None, [table, chosen], api_visibility="private")
     gr.on([chosen.change, metric.change], compare, [chosen, metric], chart, api_visibility="private")
     delete.click(remove, chosen, [table, chosen], api_name="delete_runs")

@@ -16,7 +16,8 @@ from pages.cluster import build_cluster
 from pages.runs import build_runs
 from pages.train_settings import FORM, build_settings, collect, field_messages
 from pages.zoo import build_zoo
-from pages.common import AppContext, dataset_choices, py_args, refreshed, same_call, shows_user_errors
+from pages.common import AppContext, dataset_choices, discard_upload, py_args, refreshed, same_call, shows_user_errors
+import yolov11
 from yolov11 import run_status
 from yolov11.models import transfer_report, zoo_names
 from yolov11.train.settings import TrainSettings
@@ -53,7 +54,7 @@ def build_train(ctx: AppContext) -> gr.Tab:
             imgsz = gr.Number(label="Image size", value=d.imgsz, precision=0, minimum=32, step=32, elem_id="train-imgsz")
             batch = gr.Number(label="Batch", value=d.batch, precision=0, minimum=1, elem_id="train-batch")
         form = build_settings({"epochs": epochs, "imgsz": imgsz, "batch": batch})
-        weights, transfer = build_zoo(ctx, model)
+        weights, trust, transfer = build_zoo(ctx, model)
         build_cluster(ctx, dataset, model, device, [epochs, imgsz, batch])
         with gr.Row():
             start = gr.Button("Start training", variant="primary", elem_id="start-button")
@@ -72,20 +73,26 @@ def build_train(ctx: AppContext) -> gr.Tab:
     def start_training(dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str, weights: str | None = None, *more):
         """Queue a training run; returns its id at once (training goes on in the background), the
         equivalent call, and how many tensors of the optional starting weights transfer. After
-        ``weights`` come the "More settings" fields, in the order of pages.train_settings.FORM."""
-        changed = {k: v for k, v in collect(dict(zip(FORM, more))).items() if v != getattr(TrainSettings, k)}
-        settings = dict(epochs=int(epochs), imgsz=int(imgsz), batch=int(batch), device=device or "cpu", **changed)
+        ``weights`` come the "More settings" fields, in the order of pages.train_settings.FORM,
+        then "I trust this file" for the weights (default: not trusted)."""
+        values, trusted = dict(zip(FORM, more)), bool(more[len(FORM)]) if len(more) > len(FORM) else False
+        basics = collect({"epochs": epochs, "imgsz": imgsz, "batch": batch})
+        changed = {k: v for k, v in collect(values).items() if v != getattr(TrainSettings, k)}
+        settings = dict(**basics, device=device or "cpu", **changed)
         note = ""
         if weights:
             kept = ctx.workspace.root / "weights" / Path(weights).name  # the upload's temp file goes away
             kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(weights, kept)
+            discard_upload(ctx, weights)
+            if trusted:
+                yolov11.trust_weights(kept)
             record = ctx.workspace.dataset(dataset or "")
             t = transfer_report(model, kept, len(record["classes"]) if record else 80)
             settings["weights"] = str(kept)
             note = f"Starting from **{kept.name}**: {t['transferred']} of {t['total']} tensors transfer."
         run = ctx.jobs.submit(dataset or "", model, **settings)
-        flags = "".join(f" --{k} {v}" for k, v in settings.items())
+        flags = "".join(f" --{k} {v}" for k, v in settings.items()) + " --trust-weights" * (trusted and bool(weights))
         snippet = same_call(f"result = yolov11.train({py_args(data=dataset, model=model, **settings)})", f"python -m yolov11 train --data {dataset} --model {model}{flags}")
         return run, snippet, note
 
@@ -119,21 +126,26 @@ def build_train(ctx: AppContext) -> gr.Tab:
     def resume_training(run: str, epochs: float):
         """Continue a stopped or interrupted run (the shown one when empty) to ``epochs`` in all."""
         run = run or ctx.jobs.latest()
-        ctx.jobs.resume(run, int(epochs) if epochs else None)
-        return run, same_call(f"result = yolov11.resume({py_args(run_id=run, epochs=int(epochs))})", f"python -m yolov11 resume --run {run} --epochs {int(epochs)}")
+        if not run:
+            raise yolov11.UserError("no run to resume yet: start one first")
+        target = collect({"epochs": epochs})["epochs"] if epochs else None  # a whole number, or left for the check to name
+        ctx.jobs.resume(run, target)
+        return run, same_call(f"result = yolov11.resume({py_args(run_id=run, epochs=target)})", f"python -m yolov11 resume --run {run}" + (f" --epochs {target}" if target else ""))
 
     resume.click(resume_training, [run_id, epochs], [run_id, code], api_name="resume_training")
     def check_fields(dataset, model, epochs, imgsz, batch, device, weights=None, *more):
         basics = {"epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device or "cpu"}
         settings = collect({**basics, **dict(zip(FORM, more))})
-        return [gr.validate(True, ""), gr.validate(True, ""), *field_messages(settings, ["epochs", "imgsz", "batch", "device"]), gr.validate(True, ""), *field_messages(settings, list(FORM))]
+        fine = gr.validate(True, "")
+        trust_field = [fine] if len(more) > len(FORM) else []
+        return [fine, fine, *field_messages(settings, ["epochs", "imgsz", "batch", "device"]), fine, *field_messages(settings, list(FORM)), *trust_field]
 
-    inputs = [dataset, model, epochs, imgsz, batch, device, weights, *(form[name] for name in FORM)]
+    inputs = [dataset, model, epochs, imgsz, batch, device, weights, *(form[name] for name in FORM), trust]
     start.click(start_training, inputs, [run_id, code, transfer], api_name="start_training", validator=check_fields)
     stop.click(stop_training, run_id, progress, api_name="stop_training")
     timer.tick(poll, [run_id, shown], [progress, chart, log, shown], show_progress="hidden", api_visibility="private")
     with tab:  # gr.api adds a component; inside the tab, not directly under gr.Tabs
-        gr.api(training_status, api_name="training_status")
+        gr.api(training_status, api_name="training_status", queue=False)  # a cheap read: answered at once, never queued behind work
     gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(dataset_choices(ctx), cur), dataset, dataset, api_visibility="private")
     ctx.blocks.load(lambda: ctx.jobs.latest() or "", None, run_id, api_visibility="private")
     return tab

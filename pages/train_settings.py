@@ -3,6 +3,8 @@ each field shows its own message when its value is wrong, before anything starts
 
 from __future__ import annotations
 
+import math
+
 import gradio as gr
 
 from yolov11.train.settings import OPTIMIZERS, PRESETS, TrainSettings
@@ -55,10 +57,10 @@ def collect(values: dict) -> dict:
         if name == "loggers":
             out[name] = ",".join(value) if isinstance(value, (list, tuple)) else value or ""
         elif name == "nbs":
-            out[name] = int(value) if value else None
+            out[name] = int(value) if value and math.isfinite(value) and float(value).is_integer() else (None if not value else value)
         elif isinstance(default, bool):
             out[name] = bool(value)
-        elif isinstance(default, int) and value is not None and float(value).is_integer():
+        elif isinstance(default, int) and isinstance(value, (int, float)) and math.isfinite(value) and float(value).is_integer():
             out[name] = int(value)
         else:
             out[name] = value

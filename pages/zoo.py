@@ -10,10 +10,13 @@ import gradio as gr
 import pandas as pd
 
 from pages.charts import zoo_figure
-from pages.common import AppContext, shows_user_errors
-from yolov11.models import describe, list_models, measure_latency, model_card, zoo_names
+from pages.common import AppContext, discard_upload, shows_user_errors
+from yolov11.models import check_model_yaml, describe, list_models, measure_latency, model_card, zoo_names
 
-PICKLE_WARNING = "Loading a .pt file runs the Python code pickled inside it: only use checkpoints you trust (e.g. official YOLO11 weights)."
+PICKLE_WARNING = (
+    "A .pt file is a pickle. It is opened with PyTorch's restricted loader, which refuses one that needs more than a detector's "
+    "layers (such a file can run code when loaded); tick 'I trust this file' only for a checkpoint you trust."
+)
 
 
 def zoo_table(scales: str) -> pd.DataFrame:
@@ -21,9 +24,9 @@ def zoo_table(scales: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "family", "scale", "params (M)", "gflops", "CPU ms @320", "strides", "description"])
 
 
-def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Markdown]:
+def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Checkbox, gr.Markdown]:
     """Zoo table, chart and model card around the Train tab's ``model`` picker; returns the
-    weights upload and the markdown line that reports what it will transfer."""
+    weights upload, its "I trust this file" box and the markdown line that reports what it will transfer."""
     with gr.Accordion("Model zoo, model card, your own YAML or weights", open=False):
         with gr.Row():
             scales = gr.CheckboxGroup(["n", "s", "m", "l", "x"], value=["n", "s"], label="Scales to compare (larger ones take a while to measure)")
@@ -33,8 +36,9 @@ def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Markdown
         card = gr.Dataframe(label="Model card: layers of the chosen model", interactive=False, elem_id="model-card")
         with gr.Row():
             own_yaml = gr.File(label="Your model YAML (Ultralytics format; may use CBAM, SPPFWide, AttnDetect)", file_types=[".yaml", ".yml"], elem_id="model-yaml")
-            weights = gr.File(label="Start from weights (.pt, optional)", file_types=[".pt"], elem_id="start-weights")
-        gr.Markdown(f"⚠️ {PICKLE_WARNING}")
+            with gr.Column():
+                weights = gr.File(label="Start from weights (.pt, optional)", file_types=[".pt"], elem_id="start-weights")
+                trust = gr.Checkbox(label="I trust this file", value=False, info=PICKLE_WARNING, elem_id="start-weights-trust")
         transfer = gr.Markdown(elem_id="weights-transfer")
 
     @shows_user_errors
@@ -53,11 +57,17 @@ def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Markdown
         dest = ctx.workspace.root / "models" / Path(file).name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(file, dest)
-        describe(str(dest))  # builds it: a wrong row or module is reported here, naming the row
+        discard_upload(ctx, file)
+        try:
+            check_model_yaml(dest)  # read safely and sized first: a wrong row or module is reported here, naming the row
+            describe(str(dest))
+        except Exception:
+            dest.unlink(missing_ok=True)  # not kept: it would be offered as a model
+            raise
         choices = [*zoo_names(), *(str(p) for p in sorted(dest.parent.glob("*.y*ml")))]
         return gr.update(choices=choices, value=str(dest))
 
     compare.click(compare_models, scales, [table, chart], api_visibility="private")
     gr.on([model.change, ctx.blocks.load], show_card, model, card, api_visibility="private")
     own_yaml.upload(add_yaml, own_yaml, model, api_visibility="private")
-    return weights, transfer
+    return weights, trust, transfer

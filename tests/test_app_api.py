@@ -143,3 +143,37 @@ def test_runs_history_and_delete(server, tiny_zip):
     assert ws.run(run) is None and not (ws.runs_dir / run).exists() and not (ws.exports_dir / run).exists()
     with pytest.raises(Exception, match=f"--run {run}: no such run"):
         client.predict(run, api_name="/training_status")
+
+
+def test_uploads_stay_in_the_workspace_and_go_once_imported(server, tmp_path):
+    """Uploads land in the app's own folder inside a workspace (not the host-wide Gradio temp
+    folder), an imported zip is deleted at once, and a zip named with spaces and non-ASCII
+    letters imports under a derived name when no name is typed."""
+    import os
+
+    from helpers import write_yolo_folder, zip_folder
+
+    url, ws = server
+    uploads = Path(os.environ["GRADIO_TEMP_DIR"])
+    assert uploads.name == ".uploads" and (uploads.parent / "registry.sqlite").is_file()
+    src = zip_folder(write_yolo_folder(tmp_path / "site", n_images=8, size=64), tmp_path / "Baustelle Übung (2).zip")
+    client = Client(url, verbose=False)
+    _, _, report, _, _ = client.predict(handle_file(str(src)), "", 0.2, False, api_name="/import_dataset")
+    assert report["name"] == "Baustelle-Ubung-2"
+    assert not list(uploads.rglob(src.name)), "the imported zip is still in the upload folder"
+
+
+def test_app_start_clears_leftover_uploads(tmp_path):
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    ws = yolov11.Workspace.at(tmp_path / "ws")
+    old = ws.root / ".uploads" / "abc123" / "yesterday.zip"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"x")
+    code = f"import app, yolov11; app._own_uploads(yolov11.Workspace.at({str(ws.root)!r})); import os; print(os.environ['GRADIO_TEMP_DIR'])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == str(ws.root / ".uploads") and not old.exists()
