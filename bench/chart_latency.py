@@ -11,16 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from served_app import served_app  # bench/ is the script's folder, so on sys.path
+
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
 
 
@@ -28,20 +22,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=4)
     args = p.parse_args()
-    ws = Path(tempfile.mkdtemp(prefix="yolov11-latency-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "YOLOV11_WORKSPACE": str(ws), "HF_HUB_OFFLINE": "1"}
-    app = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(360):
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with served_app("yolov11-latency-") as (url, ws):
         from gradio_client import Client
         from playwright.sync_api import sync_playwright
 
@@ -66,8 +47,6 @@ def main() -> None:
         for k, d in zip(sorted(written), delays):
             print(f"epoch {k}: shown {d:.2f} s after its event")
         print(f"worst {max(delays):.2f} s, median {sorted(delays)[len(delays) // 2]:.2f} s  target <= 1 s: {'met' if max(delays) <= 1 else 'NOT MET'}")
-    finally:
-        app.terminate()
 
 
 if __name__ == "__main__":
