@@ -1,5 +1,5 @@
 # yolov11 workbench on a CUDA PyTorch base: docker build -t yolov11 . && docker run --gpus all -p 7860:7860 -v yolov11-ws:/workspace yolov11
-FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
+FROM pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -15,7 +15,7 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY requirements.txt .
-# torch/torchvision ranges are met by the base image, so pip keeps its CUDA build.
+# torch/torchvision ranges (torch>=2.6: restricted checkpoint loading) are met by the base image, so pip keeps its CUDA build.
 RUN pip install -r requirements.txt
 
 RUN useradd --create-home --uid 1000 app \

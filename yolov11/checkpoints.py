@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 
 from yolov11.errors import UserError
+from yolov11.nn.graph_check import check_graph
 
 _TRUSTED: set[str] = set()  # SHA-256 of files the user vouched for
 _LOCK = threading.Lock()
@@ -94,6 +95,8 @@ def install() -> None:
 
     if getattr(tasks.torch_safe_load, "yolov11_gate", False):
         return
+    if not tasks._SafeLoad.SUPPORTED:  # Ultralytics would quietly load unrestricted instead
+        raise RuntimeError(f"torch {torch.__version__} cannot load checkpoints restricted (needs torch 2.6 or newer): pip install -r requirements.txt")
     torch.serialization.add_safe_globals(_our_modules())
     original = tasks.torch_safe_load
 
@@ -133,8 +136,12 @@ def load(path: str | Path, field: str = "--weights") -> dict:
         raise UserError(f"{field} {path.name}: not a PyTorch checkpoint: the file is empty, damaged or of another kind ({type(exc).__name__})") from None
     import torch
 
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("ema") or ckpt.get("model"), torch.nn.Module):
+    model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
+    if not isinstance(model, torch.nn.Module):
         raise UserError(f"{field} {path.name}: not an Ultralytics checkpoint (no model inside; a bare state_dict cannot be loaded here)")
+    if not trusted and isinstance(getattr(model, "yaml", None), dict):
+        # plain data the unpickler lets through, which Ultralytics rebuilds the model from (and eval()s) when a run starts from it
+        check_graph(model.yaml, f"{field} {path.name}: its model graph")
     return ckpt
 
 
@@ -142,9 +149,3 @@ def check(path: str | Path, field: str = "--weights") -> Path:
     """Refuse now, with a clear message, a .pt that would be refused (or fail) when loaded later."""
     load(path, field)
     return Path(path).expanduser()
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    text = re.sub(r"ERROR ❌️ ?", "", text)
-    return f"{type(exc).__name__}: {text[:160]}"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from yolov11 import checkpoints, offline
 from yolov11.errors import UserError
+from yolov11.nn.graph_check import check_graph
 from yolov11.safe_yaml import load_yaml
 
 CFG_DIR = Path(__file__).parent / "cfg" / "models"
@@ -56,38 +57,17 @@ def resolve_model(model: str | Path) -> str:
 
 
 MAX_PARAMS = 500_000_000  # yolov11x has 57M; a graph 10x that does not train on any one GPU here
-MAX_DEPTH_MULTIPLE = 3.0  # yolov11x uses 1.0: deeper repeats every block 3x
-MAX_WIDTH_MULTIPLE = 4.0  # yolov11x uses 1.5
-MAX_REPEATS = 64  # a row's block count n (after depth_multiple)
-MAX_CLASSES = 10_000
-
-
-def _bounded(value: object, low: float, high: float) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and low < value <= high
 
 
 def check_model_yaml(path: Path, field: str = "--model") -> dict:
-    """A user's model YAML, read safely and checked before anything is built: the rows are
-    [from, n, module, args], the multipliers and repeats within bounds, the activation a torch.nn
-    layer (Ultralytics eval()s it), and the graph buildable under MAX_PARAMS (sized on the meta
-    device, so nothing is allocated). Returns the document; UserError names what is wrong."""
+    """A user's model YAML, read safely and checked before anything is built: the graph checks
+    every build passes (``nn.graph_check``: rows, bounded multipliers and repeats, a literal
+    torch.nn activation), then the graph sized under MAX_PARAMS on the meta device (nothing is
+    allocated). Returns the document; UserError names what is wrong."""
     where = f"{field} {path.name}"
     doc = load_yaml(path, where)
-    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), list) and doc.get(k) for k in ("backbone", "head")):
-        raise UserError(f"{where}: not a model YAML (needs 'backbone' and 'head' lists of [from, n, module, args] rows)")
-    for i, row in enumerate(doc["backbone"] + doc["head"]):
-        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[1], int) and isinstance(row[2], str) and isinstance(row[3], list)):
-            raise UserError(f"{where}: row {i} {str(row)[:80]}: expected [from, n, module, [args]]")
-        if not 1 <= row[1] <= MAX_REPEATS:
-            raise UserError(f"{where}: row {i} repeats its block {row[1]} times (1 to {MAX_REPEATS})")
-    for key, high in (("depth_multiple", MAX_DEPTH_MULTIPLE), ("width_multiple", MAX_WIDTH_MULTIPLE)):
-        if key in doc and not _bounded(doc[key], 0, high):
-            raise UserError(f"{where}: {key} {doc[key]!r} must be a number above 0 and at most {high} (yolov11x uses {1.0 if key == 'depth_multiple' else 1.5})")
-    for scale, row in (doc.get("scales") or {}).items() if isinstance(doc.get("scales"), dict) else []:
-        if not (isinstance(row, list) and len(row) == 3 and _bounded(row[0], 0, MAX_DEPTH_MULTIPLE) and _bounded(row[1], 0, MAX_WIDTH_MULTIPLE) and _bounded(row[2], 0, 8192)):
-            raise UserError(f"{where}: scales.{scale} {row!r} must be [depth <= {MAX_DEPTH_MULTIPLE}, width <= {MAX_WIDTH_MULTIPLE}, max_channels <= 8192]")
-    if "nc" in doc and not (isinstance(doc["nc"], int) and 1 <= doc["nc"] <= MAX_CLASSES):
-        raise UserError(f"{where}: nc {doc['nc']!r} must be a whole number from 1 to {MAX_CLASSES}")
+    offline.prepare()
+    check_graph(doc, where)
     _check_buildable(path, doc, where)
     return doc
 
@@ -97,14 +77,8 @@ def _check_buildable(path: Path, doc: dict, where: str) -> None:
 
     import torch
 
-    offline.prepare()
     from ultralytics.nn import tasks
 
-    if doc.get("activation"):
-        try:
-            tasks._SafeLoad.activation(str(doc["activation"]))
-        except TypeError:
-            raise UserError(f"{where}: activation {str(doc['activation'])[:60]!r} must be a torch.nn layer such as nn.SiLU()") from None
     try:
         d = tasks.yaml_model_load(str(path))
         with torch.device("meta"):  # shapes and parameter counts only: a huge graph allocates nothing
@@ -132,11 +106,12 @@ def check_model(model: str | Path, field: str = "--model") -> str:
 
 
 def build(model: str, nc: int | None = None):
-    """An Ultralytics DetectionModel (CPU, train mode) from a zoo name or a model YAML."""
+    """An Ultralytics DetectionModel (CPU, train mode) from a zoo name or a model YAML (a user's
+    YAML is checked first, as for training: the model card and zoo table build it too)."""
     offline.prepare()
     from ultralytics.nn.tasks import DetectionModel
 
-    return DetectionModel(resolve_model(model), nc=nc, verbose=False)
+    return DetectionModel(check_model(model), nc=nc, verbose=False)
 
 
 def _family_scale(model: str) -> tuple[str, str]:

@@ -123,12 +123,35 @@ def _evil(ctx: Ctx) -> Path:
     return evil_pt(ctx.tmp / "evil.pt", ctx.tmp / PWNED)
 
 
+def _graph_pt(change: Callable[[dict, Ctx], None]):
+    """The shared run's best.pt with its model graph (plain data, which the restricted unpickler
+    lets through) edited: what Ultralytics rebuilds the model from when a run starts from it."""
+
+    def make(ctx: Ctx) -> Path:
+        import torch
+
+        ckpt = torch.load(ctx.best, map_location="cpu", weights_only=False)  # our own file
+        for key in ("model", "ema"):
+            if ckpt.get(key) is not None:
+                change(ckpt[key].yaml, ctx)
+        torch.save(ckpt, ctx.tmp / "graph.pt")
+        return ctx.tmp / "graph.pt"
+
+    return make
+
+
+GRAPH_EVAL = _graph_pt(lambda y, c: y.update(activation=f"__import__('os').system('touch {c.tmp / PWNED}') or nn.SiLU()"))
+GRAPH_DEEP = _graph_pt(lambda y, c: y.update(depth_multiple=1000.0))
+
 TEXT_PT = _file("text.pt", b"this is a text file, not a checkpoint\n")
 NOTACKPT = _file("notackpt.pt", RANDOM)
 GARBAGE_ONNX = _file("garbage.onnx", RANDOM)
 
 add("model-text-pt", lambda c: train(c, "--model", str(TEXT_PT(c))), "refused", "text.pt", shared=True)
 add("model-evil-pt", lambda c: train(c, "--model", str(_evil(c))), "refused", "evil.pt", "posix.system", shared=True)
+add("model-pt-graph-runs-code", lambda c: train(c, "--model", str(GRAPH_EVAL(c))), "refused", "graph.pt", "activation", shared=True)
+add("model-pt-graph-too-deep", lambda c: train(c, "--model", str(GRAPH_DEEP(c))), "refused", "graph.pt", "depth_multiple", shared=True)
+add("predict-pt-graph-runs-code", lambda c: ["predict", "--weights", str(GRAPH_EVAL(c)), "--source", str(_photo(c))], "refused", "graph.pt", "activation", shared=True)
 add("model-missing-yaml", lambda c: train(c, "--model", str(c.tmp / "missing.yaml")), "refused", "missing.yaml", shared=True)
 add("model-unknown-name", lambda c: train(c, "--model", "yolov12q"), "refused", "yolov12q", shared=True)
 add("weights-evil-pt", lambda c: train(c, "--weights", str(_evil(c))), "refused", "evil.pt", "posix.system", shared=True)

@@ -1,4 +1,5 @@
-"""The only file that touches ultralytics.nn.tasks: lets model YAMLs name our modules.
+"""Wraps ultralytics.nn.tasks.parse_model: model YAMLs may name our modules, and every graph is
+checked (``graph_check``) before Ultralytics builds it.
 
 Ultralytics' ``parse_model`` finds modules in its own globals and computes channel arguments
 only for modules it knows (by identity). Rather than editing its source, ``install()`` wraps
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from yolov11.errors import UserError
+from yolov11.nn.graph_check import check_graph
 
 TESTED_ULTRALYTICS = ("8.4.190",)  # parse_model's internals differ between releases
 
@@ -102,6 +104,7 @@ def install() -> None:
 
     def parse_model(d, ch, verbose=True):
         ours = _modules()
+        check_graph(d)  # every build: a YAML, or the graph dict inside a .pt (Ultralytics eval()s its activation)
         _check_rows(d, ours)
         rows = d["backbone"] + d["head"]
         mine = {i: r for i, r in enumerate(rows) if r[2] in ours}
