@@ -190,9 +190,9 @@ def _trust(args: argparse.Namespace, ws) -> None:
     from yolov11 import checkpoints
 
     paths = [getattr(args, "weights", None), getattr(args, "model", None)]
-    if args.command == "resume":
+    if getattr(args, "run", None):  # resume, eval, export, publish --run R: that run's checkpoints
         weights = Path(ws.require_run(args.run)["dir"]) / "weights"
-        paths += [weights / "resume.pt", weights / "last.pt"]
+        paths += [weights / "resume.pt", weights / "last.pt", weights / "best.pt"]
     for path in paths:
         if path and str(path).endswith(".pt") and Path(path).expanduser().is_file():
             checkpoints.trust(path)
@@ -202,10 +202,12 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
     """Run one command; returns (JSON-able result, human summary)."""
     import yolov11
     from yolov11.data.report import summarize
+    from yolov11.train import distributed
     from yolov11.workspace import Workspace
 
     ws = Workspace.at(None)
-    ws.reconcile()  # runs of processes that died, scratch of dead imports: repaired before anything reads them
+    if not distributed.in_torchrun():  # ranks leave it to the launcher (a node's ranks may share the workspace over NFS)
+        ws.reconcile()  # runs of processes that died, scratch of dead imports: repaired before anything reads them
     if getattr(args, "trust_weights", False):
         _trust(args, ws)
     if args.command == "import":

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from yolov11 import checkpoints, offline
+from yolov11 import checkpoints, liveness, offline
 from yolov11.bundle import deploy_metadata, write_bundle
 from yolov11.errors import UserError
+from yolov11.train.settings import trained_imgsz
 from yolov11.export_verify import LATENCY_RUNS, verify_export
 from yolov11.workspace import EXPORT_SCRATCH_PREFIX, Workspace
 
@@ -64,8 +65,13 @@ def _data_yaml(ws: Workspace, run: str | None, data: str | None, train_args: dic
     if run:
         record = ws.dataset(ws.require_run(run)["dataset"] or "")
         return Path(record["path"]) / "data.yaml" if record else None
-    trained_on = Path(str(train_args.get("data") or ""))
-    return trained_on if trained_on.suffix in (".yaml", ".yml") and trained_on.is_file() else None
+    trained_on = Path(str(train_args.get("data") or ""))  # written by whoever made the .pt: read only if it is a sound data.yaml
+    if trained_on.suffix not in (".yaml", ".yml") or not trained_on.is_file():
+        return None
+    try:
+        return ws.resolve_data(trained_on)  # the bounded reader: a bomb there is refused, not expanded
+    except UserError:
+        return None
 
 
 def _split_images(data_yaml: Path | None, split: str) -> list[Path]:
@@ -128,12 +134,13 @@ def _pin_image_size(path: Path, imgsz: int) -> None:
     onnx.save(model, str(path))
 
 
-def _run_exporter(weights: Path, dest: Path, fmt: str, **kwargs) -> None:
+def _run_exporter(weights: Path, dest: Path, fmt: str, owners: Path, **kwargs) -> None:
     """Ultralytics' exporter on a copy of ``weights`` in a scratch folder (it writes next to its
     input: the run folder stays untouched), its output moved to ``dest``."""
     from ultralytics import YOLO
 
-    with tempfile.TemporaryDirectory(prefix=f"{EXPORT_SCRATCH_PREFIX}{os.getpid()}-", dir=dest.parent) as tmp:  # pid: a killed export's scratch is removed at the next start
+    with tempfile.TemporaryDirectory(prefix=f"{EXPORT_SCRATCH_PREFIX}{os.getpid()}-", dir=dest.parent) as tmp:
+        liveness.mark(Path(tmp), owners)  # a killed export's scratch is removed at the next start, a live one's never
         copy = Path(tmp) / weights.name
         shutil.copy2(weights, copy)
         try:
@@ -188,7 +195,7 @@ def export_model(
     model = YOLO(str(weights_path))
     train_args = model.ckpt.get("train_args", {}) if isinstance(model.ckpt, dict) else {}
     strides = [int(s) for s in model.model.stride]
-    imgsz = imgsz or train_args.get("imgsz", 640)
+    imgsz = imgsz or trained_imgsz(train_args) or 640
     if imgsz % max(strides):
         raise UserError(f"--imgsz {imgsz}: must be a multiple of {max(strides)}")
     data_yaml = _data_yaml(ws, run, data, train_args)
@@ -203,7 +210,7 @@ def export_model(
     if format == "onnx":
         exporter_args.update(opset=opset, simplify=simplify)
     fp32 = dest.with_name(dest.stem + "-fp32" + dest.suffix) if int8 else dest
-    _run_exporter(weights_path, fp32, format, **exporter_args)
+    _run_exporter(weights_path, fp32, format, ws.owners_dir, **exporter_args)
     if dynamic == "batch" and format == "onnx":
         _pin_image_size(fp32, imgsz)
     result = {"path": str(dest), "format": format, "weights": str(weights_path), "imgsz": imgsz, "dynamic": dynamic, "half": half}

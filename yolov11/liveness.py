@@ -1,13 +1,15 @@
-"""Whether the process that owns a run is still alive, so no run stays "running" forever.
+"""Whether the process that owns a run (or a scratch folder) is still alive, so no run stays
+"running" forever and no live work is swept away.
 
-A run's registry row names its owner: ``host|boot id|pid|process start time``. A bare pid is
-not enough: after a restart (a container's app is often pid 1 again) the pid belongs to
-someone else. Each owning process also touches ``<workspace>/.owners/<token>`` every
-``HEARTBEAT_S`` seconds, which answers for owners on other machines (torchrun nodes sharing
-the workspace) and in other containers, whose pids this process cannot see.
+An owner is named by a token: ``host|boot id|pid namespace|pid|process start time``. A bare pid
+is not enough: after a restart (a container's app is often pid 1 again) the pid belongs to
+someone else, and containers sharing a host name see different pids. Each owning process also
+touches ``<workspace>/.owners/<token>`` every ``HEARTBEAT_S`` seconds, which answers for owners
+this process cannot see: other machines (torchrun nodes sharing the workspace), other
+containers, other users' processes hidden by ``/proc`` (``hidepid``), systems without ``/proc``.
 
-An owner of this machine and boot is alive while its pid has the same start time; any other
-while its heartbeat is fresh.
+An owner is alive when its process is provably there (same machine, boot and pid namespace, the
+pid with the same start time), or, when that cannot be told, while its heartbeat is fresh.
 """
 
 from __future__ import annotations
@@ -21,40 +23,45 @@ from pathlib import Path
 
 HEARTBEAT_S = 30.0  # how often an owner says it is alive
 STALE_S = 180.0  # a heartbeat this old means its process is gone (6 missed beats)
+MARKER = ".owner"  # a scratch folder's owner token
 _started: set[str] = set()
 _lock = threading.Lock()
 
 
-def _boot_id() -> str:
+def _read(path: str) -> str:
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return Path(path).read_text().strip()
+    except OSError:
+        return "-"
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
     except OSError:
         return "-"
 
 
 def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (/proc), "-" where /proc is missing,
-    None when no such process exists."""
+    """The process's start time in clock ticks since boot, "-" when it exists but /proc cannot
+    say (no /proc, or hidden by hidepid), None when no such process exists."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields[19]
-    except FileNotFoundError:
-        return None
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return None
-    except PermissionError:
-        pass
+    except PermissionError:  # someone else's process
+        return "-"
     return "-"
 
 
 def token(pid: int | None = None) -> str:
     """This process's owner token (or ``pid``'s, on this machine)."""
     pid = pid or os.getpid()
-    return f"{socket.gethostname()}|{_boot_id()}|{pid}|{_start_time(pid) or '-'}"
+    return f"{socket.gethostname()}|{_read('/proc/sys/kernel/random/boot_id')}|{_pid_namespace()}|{pid}|{_start_time(pid) or '-'}"
 
 
 def _beat_file(folder: Path, owner: str) -> Path:
@@ -81,22 +88,51 @@ def start_heartbeat(folder: Path) -> None:
     threading.Thread(target=beat, name="yolov11-heartbeat", daemon=True).start()
 
 
-def alive(owner: str | None, folder: Path) -> bool:
-    """Whether the process behind ``owner`` (a token) still runs: for a process of this machine
-    and boot, whether its pid still has the same start time (exact, even a second after a
-    SIGKILL); for any other, whether its heartbeat is fresh."""
-    if not owner:
-        return False
-    if owner == token():
-        return True
-    host, boot, pid, started = (owner.split("|") + ["", "", "", ""])[:4]
-    if host == socket.gethostname() and boot == _boot_id() and pid.isdigit():
-        now = _start_time(int(pid))
-        return now is not None and (started == "-" or now == "-" or now == started)
+def _heartbeat_fresh(owner: str, folder: Path) -> bool:
     try:
         return time.time() - _beat_file(folder, owner).stat().st_mtime < STALE_S
     except OSError:
         return False
+
+
+def alive(owner: str | None, folder: Path) -> bool:
+    """Whether the process behind ``owner`` (a token) still runs; ``folder`` holds heartbeats."""
+    if not owner:
+        return False
+    if owner == token():
+        return True
+    parts = owner.split("|")
+    if len(parts) == 5:
+        host, boot, namespace, pid, started = parts
+        if (host, boot, namespace) == (socket.gethostname(), _read("/proc/sys/kernel/random/boot_id"), _pid_namespace()) and pid.isdigit() and "-" not in (boot, namespace):
+            now = _start_time(int(pid))
+            if now is None:
+                return False  # provably gone, a second after a SIGKILL as much as a day later
+            if now != "-" and started != "-":
+                return now == started  # the pid lives on in another process: the owner is gone
+    return _heartbeat_fresh(owner, folder)  # cannot be told from here: its heartbeat says
+
+
+def pid_exists(pid: int | None) -> bool:
+    """Whether some process of this machine has this pid (rows written before owner tokens)."""
+    return bool(pid) and _start_time(int(pid)) is not None
+
+
+def mark(folder: Path, owners: Path) -> None:
+    """Name this process as the owner of a scratch ``folder`` (see ``owned_by_the_living``)."""
+    start_heartbeat(owners)
+    (Path(folder) / MARKER).write_text(token())
+
+
+def owned_by_the_living(folder: Path, owners: Path, unmarked_grace_s: float = 86_400.0) -> bool:
+    """Whether a scratch folder's owner still runs; an unmarked one counts as alive for a day."""
+    try:
+        return alive((Path(folder) / MARKER).read_text().strip(), owners)
+    except OSError:
+        try:
+            return time.time() - Path(folder).stat().st_mtime < unmarked_grace_s
+        except OSError:
+            return False
 
 
 def forget_stale(folder: Path, older_than_s: float = 3600.0) -> None:

@@ -275,27 +275,40 @@ class Workspace:
         for run in runs:
             if run["status"] not in ("queued", "running") or liveness.alive(run.get("owner"), self.owners_dir):
                 continue
-            if run.get("owner") is None and run["pid"] != os.getpid() and _pid_alive(run["pid"]):
+            if run.get("owner") is None and run["pid"] != os.getpid() and liveness.pid_exists(run["pid"]):
                 continue  # a row written before owners were recorded, by a process still running
             error = _unresumable(Path(run["dir"]) / "weights")
+            status, fields = ("interrupted", {}) if error is None else ("failed", {"metrics": {**(run["metrics"] or {}), "error": f"its process ended and {error}"}})
             try:
-                if error is None:
-                    self.update_run(run["id"], status="interrupted")
-                    done["interrupted"].append(run["id"])
-                else:
-                    self.update_run(run["id"], status="failed", metrics={**(run["metrics"] or {}), "error": f"its process ended and {error}"})
-                    done["failed"].append(run["id"])
+                if self._settle(run, status, **fields):
+                    done[status].append(run["id"])
             except UserError:
                 return done  # a read-only registry (full disk): the next start tries again
         scratch_dirs = [*self.datasets_dir.glob(f"{SCRATCH_PREFIX}*"), *self.exports_dir.glob(f"*/{EXPORT_SCRATCH_PREFIX}*")]
         for scratch in scratch_dirs:
-            pid = scratch.name.split("-")[1] if scratch.name.count("-") >= 2 else ""
-            if not (pid.isdigit() and _pid_alive(int(pid))):
+            if not liveness.owned_by_the_living(scratch, self.owners_dir):
                 shutil.rmtree(scratch, ignore_errors=True)
                 done["scratch_removed"].append(str(scratch.relative_to(self.root)))
         done["datasets_registered"] = self._register_orphan_datasets()
         liveness.forget_stale(self.owners_dir)
         return done
+
+    def _settle(self, run: dict, status: str, **fields: Any) -> bool:
+        """Give a dead run its end state, unless it changed since it was read (another process
+        took it over meanwhile: a resume, the app): compare and set on status and owner."""
+        fields["updated"] = time.time()
+        cols = ", ".join(f"{k}=?" for k in ("status", *fields))
+        vals = (status, *(json.dumps(v) if k in _JSON_FIELDS else v for k, v in fields.items()))
+        try:
+            with closing(self._connect()) as db, db:
+                changed = db.execute(
+                    f"UPDATE runs SET {cols} WHERE id=? AND status=? AND owner IS ?", (*vals, run["id"], run["status"], run.get("owner"))
+                ).rowcount
+        except sqlite3.OperationalError as exc:
+            raise UserError(f"workspace registry {self.root / 'registry.sqlite'}: {exc}") from None
+        if changed:
+            self._write_run_json(run["id"])
+        return bool(changed)
 
     def _register_orphan_datasets(self) -> list[str]:
         """A dataset folder is renamed into place whole, then registered: a crash between the two
@@ -336,29 +349,31 @@ def _unresumable(weights: Path) -> str | None:
 
 
 def class_names(data: str | os.PathLike) -> list[str]:
-    """The class names of a data.yaml (or a dataset folder holding one), in class-id order; the
-    one reader of names for every view (a list or an {id: name} mapping in the file)."""
+    """The class names of a data.yaml (or a dataset folder holding one), in class-id order: the
+    one reader of names, for imports and every view. ``names`` may be a list or a mapping of ids
+    0..n-1 (ints, or digit strings such as "00") to names; anything else is a UserError naming
+    the file."""
     from yolov11.safe_yaml import load_yaml
 
     path = Path(data)
     path = path / "data.yaml" if path.is_dir() else path
     doc = load_yaml(path)
     names = doc.get("names") if isinstance(doc, dict) else None
+    where = f"{path.name}: field 'names'"
+    if names is None or (isinstance(names, (list, dict)) and not names):
+        raise UserError(f"{where} is empty: list the class names (names: [helmet, head])")
     if isinstance(names, dict):
-        return [str(names[k]) for k in sorted(names, key=lambda k: int(k))]
-    if isinstance(names, list):
-        return [str(n) for n in names]
-    raise UserError(f"{path}: field 'names' must be a list or a mapping of class names")
-
-
-def _pid_alive(pid: int | None) -> bool:
-    """Whether a process of this machine with this pid exists (another one than this)."""
-    if not pid or pid == os.getpid():
-        return pid == os.getpid()
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        by_id = {}
+        for key, value in names.items():
+            if isinstance(key, bool) or not (isinstance(key, int) or (isinstance(key, str) and key.strip().isdigit())):
+                raise UserError(f"{where} must map integer ids to names, not {key!r}")
+            by_id[int(key)] = value
+        if sorted(by_id) != list(range(len(by_id))):
+            raise UserError(f"{where} ids must be 0..{len(by_id) - 1}, got {sorted(by_id)}")
+        names = [by_id[i] for i in range(len(by_id))]
+    if not isinstance(names, list):
+        raise UserError(f"{where} must be a list or a mapping")
+    for value in names:
+        if isinstance(value, (dict, list)) or value is None or not str(value).strip():
+            raise UserError(f"{where} holds {value!r}: each class name must be a non-empty word")
+    return [str(v).strip() for v in names]

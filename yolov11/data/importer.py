@@ -36,6 +36,7 @@ from yolov11.data.report import build_report, write_report
 from yolov11.data.source import CONVERTED_SUFFIXES, UNSUPPORTED_IMAGE_SUFFIXES, Issue, Sample, SourceDataset, files_under, forget_scans, images_under, links_under
 from yolov11.data.voc_format import looks_like_voc, read_voc
 from yolov11.data.yolo_format import find_yaml, looks_like_yolo, read_yolo
+from yolov11 import liveness
 from yolov11.errors import UserError, os_error_text
 from yolov11.workspace import SCRATCH_PREFIX, Workspace
 
@@ -281,8 +282,9 @@ def import_dataset(
     name = check_name(name)
     if not src.exists():
         raise UserError(f"{src}: no such file or folder")
-    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=ws.datasets_dir))  # the pid: leftovers of dead imports are found at start
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=ws.datasets_dir))
     try:
+        liveness.mark(scratch, ws.owners_dir)  # a later start removes it only once this process is gone
         if src.is_dir():
             root, move, warnings = src, False, []
         elif src.suffix.lower() == ".zip":

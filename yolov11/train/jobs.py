@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from yolov11.train.settings import TrainSettings
 from yolov11.workspace import Workspace, class_names
 
 LOG = logging.getLogger("yolov11")
+RECONCILE_S = 60.0  # how often a long-lived app settles runs whose owner died
 
 
 def devices_of(device: str | None) -> frozenset[str]:
@@ -53,6 +55,17 @@ class TrainingJobs:
         self._busy: dict[str, frozenset[str]] = {}  # running run -> its devices
         self._stops: dict[str, threading.Event] = {}
         self.reconciled = self.ws.reconcile()  # what a previous process left: dead runs, scratch, unlisted datasets
+        # and again every minute: a run whose owner still had a fresh heartbeat just now (a container
+        # recreated within STALE_S) is settled once it goes stale, not at the next restart
+        threading.Thread(target=self._reconcile_every, args=(RECONCILE_S,), name="yolov11-reconcile", daemon=True).start()
+
+    def _reconcile_every(self, seconds: float) -> None:
+        while True:
+            time.sleep(seconds)
+            try:
+                self.ws.reconcile()
+            except Exception:  # a full disk, a locked registry: the next pass tries again
+                LOG.warning("reconciling the workspace failed", exc_info=True)
 
     def submit(self, data: str, model: str = TrainSettings.model, **settings: Any) -> str:
         """Validate, register as queued and enqueue; returns the run id at once."""

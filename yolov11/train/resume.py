@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from yolov11 import checkpoints, offline
+from yolov11 import checkpoints, liveness, offline
 from yolov11.errors import UserError
 from yolov11.train.events import EventLog
 from yolov11.train import distributed
@@ -42,8 +42,9 @@ def training_state(weights: Path) -> tuple[Path, dict]:
 def resumable_checkpoint(ws: Workspace, run_id: str) -> tuple[Path, dict]:
     """The checkpoint a run resumes from and its contents; UserError saying why when none."""
     record = ws.require_run(run_id)
-    if record["status"] == "running" and not distributed.in_torchrun():  # rank 0 may have marked it already
-        raise UserError(f"run {run_id} is running: stop it before resuming")
+    mine = record.get("owner") == liveness.token()  # the app's queue, resuming the run it queued
+    if record["status"] in ("running", "queued") and not mine and not distributed.in_torchrun():  # rank 0 may have marked it already
+        raise UserError(f"run {run_id} is {record['status']}" + (": stop it before resuming" if record["status"] == "running" else " (in the app's queue): wait for it, or stop it first"))
     try:
         return training_state(Path(record["dir"]) / "weights")
     except UserError as exc:

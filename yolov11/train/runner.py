@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from yolov11 import checkpoints, offline
-from yolov11.errors import UserError, os_error_text
+from yolov11 import checkpoints, liveness, offline
+from yolov11.errors import UserError, os_error_text, plain
 from yolov11.models import check_model, transfer_report
 from yolov11.train import distributed, loggers
 from yolov11.train.distributed import Launch
@@ -152,8 +152,7 @@ def check_dataset(data_yaml: Path, data: str) -> None:
     try:
         check_det_dataset(str(data_yaml))
     except Exception as exc:  # Ultralytics says what is missing in its own words
-        detail = " ".join(re.sub(r"ERROR ❌️? ?|❌", "", str(exc)).split())[:240]
-        raise UserError(f"--data {data}: {detail}") from None
+        raise UserError(f"--data {data}: {plain(exc)}") from None
 
 
 def mark_epoch_unfinished(path: Path) -> None:
@@ -230,6 +229,8 @@ def record_failure(ws: Workspace, run_id: str, events: EventLog, primary: bool, 
     record = _quietly(ws.run, run_id)
     if not primary or record is None or record["status"] not in ("queued", "running"):
         return
+    if record.get("owner") not in (None, liveness.token()) and liveness.alive(record.get("owner"), ws.owners_dir):
+        return  # another live process has the run now (a CLI resume of a run this app had queued): not ours to end
     if isinstance(exc, KeyboardInterrupt):
         status, message = "interrupted", "interrupted (Ctrl+C)"
     else:
@@ -316,7 +317,7 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
         if isinstance(exc, OSError) and exc.errno:
             raise _recorded(UserError(f"run {run_id}: {os_error_text(exc)}")) from exc
         if isinstance(exc, SyntaxError) or (isinstance(exc, RuntimeError) and str(exc).startswith("Dataset")):  # data or argument at fault
-            raise _recorded(UserError(f"run {run_id}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")) from exc
+            raise _recorded(UserError(f"run {run_id}: {type(exc).__name__}: {plain(exc, 300)}")) from exc
         raise
     finally:
         logger.removeHandler(handler)

@@ -152,6 +152,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def trained_imgsz(train_args: object) -> int | None:
+    """The image size a checkpoint says it was trained at, if it is one this app would train at
+    (a .pt from elsewhere may claim 100000)."""
+    value = train_args.get("imgsz") if isinstance(train_args, dict) else None
+    low, high, _ = INT_RANGES["imgsz"]
+    return value if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high else None
+
+
 def _range_text(low: float, high: float) -> str:
     if high == math.inf:
         return f"{low:g} or more"

@@ -1,0 +1,77 @@
+"""Who owns a run, and whether it still lives: the rules reconcile relies on, with real
+processes (a live one, a killed one, a pid that lives on in another process) and heartbeats."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import yolov11
+from yolov11 import liveness
+
+
+def _sleeper() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+
+
+def test_a_process_of_this_machine_is_judged_by_its_pid_and_start_time(tmp_path):
+    proc = _sleeper()
+    try:
+        owner = liveness.token(proc.pid)
+        assert liveness.alive(owner, tmp_path)
+        host, boot, ns, pid, started = owner.split("|")
+        reused = "|".join([host, boot, ns, pid, str(int(started) + 1)])  # the same pid, started at another time
+        assert not liveness.alive(reused, tmp_path)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not liveness.alive(owner, tmp_path)  # gone the moment it is killed, whatever its heartbeat says
+
+
+def test_an_owner_this_process_cannot_see_is_judged_by_its_heartbeat(tmp_path):
+    elsewhere = f"node-{socket.gethostname()}-b|other-boot|4026531836|4242|123"  # another machine of a torchrun launch
+    assert not liveness.alive(elsewhere, tmp_path)
+    beat = liveness._beat_file(tmp_path, elsewhere)
+    beat.touch()
+    assert liveness.alive(elsewhere, tmp_path)
+    old = time.time() - liveness.STALE_S - 5
+    os.utime(beat, (old, old))
+    assert not liveness.alive(elsewhere, tmp_path)
+    host, boot, _, pid, started = liveness.token().split("|")
+    other_container = "|".join([host, boot, "999", "1", started])  # same host name and boot, another pid namespace
+    assert not liveness.alive(other_container, tmp_path)
+    liveness._beat_file(tmp_path, other_container).touch()
+    assert liveness.alive(other_container, tmp_path)
+
+
+def test_reconcile_settles_dead_runs_only_and_never_overwrites_a_run_taken_over(tmp_path):
+    ws = yolov11.Workspace.at(tmp_path / "ws")
+    proc = _sleeper()
+    try:
+        for run_id, owner in (("live", liveness.token(proc.pid)), ("dead", "gone-host|b|n|1|1"), ("taken", "gone-host|b|n|2|2")):
+            ws.add_run(run_id, "d", "yolov11n", {})
+            ws.update_run(run_id, status="running", owner=owner)
+        stale = ws.run("taken")
+        ws.update_run("taken", owner=liveness.token(proc.pid))  # another process resumed it after our read
+        assert not ws._settle(stale, "failed", metrics={"error": "x"})  # compare and set: left as the other process made it
+        done = ws.reconcile()
+        assert done["failed"] == ["dead"] and ws.run("live")["status"] == "running" and ws.run("taken")["status"] == "running"
+        assert "no epoch had been saved" in ws.run("dead")["metrics"]["error"]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert sorted(ws.reconcile()["failed"]) == ["live", "taken"]  # their owner is gone now
+
+
+def test_scratch_is_removed_only_once_its_owner_is_gone(tmp_path):
+    ws = yolov11.Workspace.at(tmp_path / "ws")
+    mine, dead = ws.datasets_dir / ".import-1-mine", ws.datasets_dir / ".import-2-dead"
+    mine.mkdir()
+    dead.mkdir()
+    liveness.mark(mine, ws.owners_dir)
+    (dead / liveness.MARKER).write_text("gone-host|b|n|7|7")
+    assert ws.reconcile()["scratch_removed"] == ["datasets/.import-2-dead"]
+    assert mine.is_dir() and not dead.exists()
