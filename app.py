@@ -74,21 +74,30 @@ UPLOAD_CLEANUP = (600, 6 * 3600)  # every 10 min, Gradio deletes uploads older t
 
 
 def _own_uploads(ws) -> None:
-    """Uploads go to <workspace>/.uploads, a folder this app owns and empties at start, instead
-    of the host-wide Gradio temp folder where they piled up, readable by path. Set before the
-    Blocks exist: Gradio reads GRADIO_TEMP_DIR when it builds them, launches and checks a file.
-    It is one folder per process (Gradio reads it from the environment), so a second app built
-    in the same process (tests do) shares the first one's."""
+    """Uploads go to <workspace>/.uploads/<this process>/, a folder this app owns, instead of the
+    host-wide Gradio temp folder where they piled up, readable by path; at start the folders of
+    apps that are gone are removed (another app serving the same workspace keeps its own). Set
+    before the Blocks exist: Gradio reads GRADIO_TEMP_DIR when it builds them, launches and
+    checks a file. One folder per process (Gradio reads it from the environment), so a second
+    app built in the same process (tests do) shares the first one's."""
     import shutil
+    import tempfile
 
     from pages.common import upload_dir
+    from yolov11 import liveness
 
     global _UPLOADS
     if _UPLOADS:
         return
-    _UPLOADS = upload_dir(ws)
-    shutil.rmtree(_UPLOADS, ignore_errors=True)  # leftovers of the previous run
-    _UPLOADS.mkdir(parents=True, exist_ok=True)
+    root = upload_dir(ws)
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():  # leftovers of apps that have stopped (or crashed)
+        if not old.is_dir():
+            old.unlink(missing_ok=True)
+        elif not liveness.owned_by_the_living(old, ws.owners_dir, unmarked_grace_s=0):
+            shutil.rmtree(old, ignore_errors=True)
+    _UPLOADS = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+    liveness.mark(_UPLOADS, ws.owners_dir)
     os.environ["GRADIO_TEMP_DIR"] = str(_UPLOADS)
 
 

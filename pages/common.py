@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +28,26 @@ class AppContext:
 
     @property
     def uploads(self) -> Path:
-        """Where Gradio keeps this app's uploads: inside the workspace (a folder the app owns and
-        empties at start, see app.py), not the host-wide temp folder."""
+        """Where Gradio keeps this app's uploads: a folder of this process inside the workspace
+        (see app.py), not the host-wide temp folder."""
         return Path(os.environ.get("GRADIO_TEMP_DIR") or upload_dir(self.workspace))
 
 
 def upload_dir(ws: Workspace) -> Path:
+    """The workspace's folder of upload folders, one per app process."""
     return ws.root / ".uploads"
+
+
+def keep_upload(ctx: AppContext, path: str | os.PathLike, folder: str) -> Path:
+    """Copy an upload to ``<workspace>/<folder>/<sha256 prefix>/<name>`` (uploads of different
+    files with one name stay apart) and discard the upload; returns the copy."""
+    source = Path(path)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+    kept = ctx.workspace.root / folder / digest / source.name
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, kept)
+    discard_upload(ctx, source)
+    return kept
 
 
 def discard_upload(ctx: AppContext, path: str | os.PathLike | None) -> None:
@@ -42,9 +57,12 @@ def discard_upload(ctx: AppContext, path: str | os.PathLike | None) -> None:
         return
     target = Path(path).resolve()
     if target.is_relative_to(ctx.uploads.resolve()):
-        target.unlink(missing_ok=True)
-        if target.parent != ctx.uploads.resolve() and not any(target.parent.iterdir()):
-            target.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+        try:
+            target.unlink(missing_ok=True)
+            if target.parent != ctx.uploads.resolve() and not any(target.parent.iterdir()):
+                target.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+        except OSError:  # a second upload of the same bytes shares the folder, or a concurrent discard
+            pass
 
 def shows_user_errors(fn):
     """Turn UserError into gr.Error: a clear message in the browser and the API, app keeps serving."""

@@ -7,7 +7,6 @@ status every second. A reload (or a second browser) re-attaches to the running r
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import gradio as gr
 
@@ -16,7 +15,7 @@ from pages.cluster import build_cluster
 from pages.runs import build_runs
 from pages.train_settings import FORM, build_settings, collect, field_messages
 from pages.zoo import build_zoo
-from pages.common import AppContext, dataset_choices, discard_upload, py_args, refreshed, same_call, shows_user_errors
+from pages.common import AppContext, dataset_choices, keep_upload, py_args, refreshed, same_call, shows_user_errors
 import yolov11
 from yolov11 import run_status
 from yolov11.models import transfer_report, zoo_names
@@ -81,14 +80,15 @@ def build_train(ctx: AppContext) -> gr.Tab:
         settings = dict(**basics, device=device or "cpu", **changed)
         note = ""
         if weights:
-            kept = ctx.workspace.root / "weights" / Path(weights).name  # the upload's temp file goes away
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(weights, kept)
-            discard_upload(ctx, weights)
+            kept = keep_upload(ctx, weights, "weights")  # weights/<content hash>/<name>: two uploads named best.pt stay apart
             if trusted:
                 yolov11.trust_weights(kept)
             record = ctx.workspace.dataset(dataset or "")
-            t = transfer_report(model, kept, len(record["classes"]) if record else 80)
+            try:
+                t = transfer_report(model, kept, len(record["classes"]) if record else 80)
+            except yolov11.UserError:
+                shutil.rmtree(kept.parent, ignore_errors=True)  # refused: not kept
+                raise
             settings["weights"] = str(kept)
             note = f"Starting from **{kept.name}**: {t['transferred']} of {t['total']} tensors transfer."
         run = ctx.jobs.submit(dataset or "", model, **settings)

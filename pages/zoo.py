@@ -4,13 +4,12 @@ own model YAML or starting weights."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from pages.charts import zoo_figure
-from pages.common import AppContext, discard_upload, shows_user_errors
+from pages.common import AppContext, keep_upload, shows_user_errors
 from yolov11.models import check_model_yaml, describe, list_models, measure_latency, model_card, zoo_names
 
 PICKLE_WARNING = (
@@ -54,17 +53,14 @@ def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Checkbox
     def add_yaml(file: str | None):
         if not file:
             return gr.update()
-        dest = ctx.workspace.root / "models" / Path(file).name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(file, dest)
-        discard_upload(ctx, file)
+        dest = keep_upload(ctx, file, "models")  # models/<content hash>/<name>: Ultralytics reads the scale from the name
         try:
             check_model_yaml(dest)  # read safely and sized first: a wrong row or module is reported here, naming the row
             describe(str(dest))
         except Exception:
-            dest.unlink(missing_ok=True)  # not kept: it would be offered as a model
+            shutil.rmtree(dest.parent, ignore_errors=True)  # not kept: it would be offered as a model
             raise
-        choices = [*zoo_names(), *(str(p) for p in sorted(dest.parent.glob("*.y*ml")))]
+        choices = [*zoo_names(), *(str(p) for p in sorted((ctx.workspace.root / "models").glob("*/*.y*ml")))]
         return gr.update(choices=choices, value=str(dest))
 
     compare.click(compare_models, scales, [table, chart], api_visibility="private")

@@ -155,7 +155,7 @@ def test_uploads_stay_in_the_workspace_and_go_once_imported(server, tmp_path):
 
     url, ws = server
     uploads = Path(os.environ["GRADIO_TEMP_DIR"])
-    assert uploads.name == ".uploads" and (uploads.parent / "registry.sqlite").is_file()
+    assert uploads.parent.name == ".uploads" and (uploads.parent.parent / "registry.sqlite").is_file()
     src = zip_folder(write_yolo_folder(tmp_path / "site", n_images=8, size=64), tmp_path / "Baustelle Übung (2).zip")
     client = Client(url, verbose=False)
     _, _, report, _, _ = client.predict(handle_file(str(src)), "", 0.2, False, api_name="/import_dataset")
@@ -163,17 +163,26 @@ def test_uploads_stay_in_the_workspace_and_go_once_imported(server, tmp_path):
     assert not list(uploads.rglob(src.name)), "the imported zip is still in the upload folder"
 
 
-def test_app_start_clears_leftover_uploads(tmp_path):
+def test_app_start_clears_leftover_uploads_but_not_a_live_apps(tmp_path):
+    """At start the app removes upload folders of apps that are gone, and keeps those of an app
+    still serving the same workspace (here: this test process, marked as their owner)."""
     import subprocess
     import sys
 
     from helpers import ROOT
+    from yolov11 import liveness
 
     ws = yolov11.Workspace.at(tmp_path / "ws")
-    old = ws.root / ".uploads" / "abc123" / "yesterday.zip"
-    old.parent.mkdir(parents=True)
-    old.write_bytes(b"x")
+    dead = ws.root / ".uploads" / "123-old" / "abc123" / "yesterday.zip"  # an app killed yesterday: no owner alive
+    dead.parent.mkdir(parents=True)
+    dead.write_bytes(b"x")
+    (ws.root / ".uploads" / "123-old" / liveness.MARKER).write_text("otherhost|boot|ns|1|1")
+    live = ws.root / ".uploads" / "456-live" / "def456" / "today.zip"
+    live.parent.mkdir(parents=True)
+    live.write_bytes(b"y")
+    liveness.mark(live.parents[1], ws.owners_dir)
     code = f"import app, yolov11; app._own_uploads(yolov11.Workspace.at({str(ws.root)!r})); import os; print(os.environ['GRADIO_TEMP_DIR'])"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == str(ws.root / ".uploads") and not old.exists()
+    mine = Path(out.stdout.strip().splitlines()[-1])
+    assert mine.parent == ws.root / ".uploads" and not dead.exists() and live.exists()

@@ -8,6 +8,14 @@ class UserError(ValueError):
     """Input the user can fix (a broken zip, a wrong label line, a bad flag)."""
 
 
+def plain(exc: BaseException, limit: int = 240) -> str:
+    """A library's exception message as one plain line: Ultralytics' "ERROR ❌️" prefixes and line
+    breaks removed, cut at ``limit`` characters."""
+    import re
+
+    return " ".join(re.sub(r"ERROR ❌️? ?|❌️?", "", str(exc)).split())[:limit]
+
+
 def os_error_text(exc: OSError) -> str:
     """An OSError in the user's words: a full disk says so, others say what failed."""
     import errno

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 import threading
@@ -15,7 +14,8 @@ import cv2
 from yolov11 import checkpoints, offline
 from yolov11.data.checks import inspect_image
 from yolov11.data.source import IMAGE_SUFFIXES
-from yolov11.errors import UserError
+from yolov11.errors import UserError, plain
+from yolov11.train.settings import trained_imgsz
 from yolov11.workspace import Workspace
 
 WEIGHT_SUFFIXES = {".pt", ".onnx", ".torchscript"}
@@ -80,8 +80,7 @@ def _load(weights: Path):
         model = YOLO(str(weights), task="detect")
         model.names  # exported formats open their runtime session here: a broken file fails now, not mid-batch
     except Exception as exc:
-        detail = " ".join(re.sub(r"ERROR ❌️ ?", "", str(exc)).split())[:240]
-        raise UserError(f"--weights {weights}: could not load the model ({type(exc).__name__}: {detail})") from None
+        raise UserError(f"--weights {weights}: could not load the model ({type(exc).__name__}: {plain(exc)})") from None
     model.lock = threading.Lock()  # one prediction at a time per model: Ultralytics' predictor keeps state
     return model
 
@@ -129,7 +128,7 @@ def predict(
     weights = Path(weights).expanduser()
     model = load_detector(weights)
     if imgsz is None and weights.suffix == ".pt":  # exported files carry their input size in metadata
-        imgsz = model.ckpt.get("train_args", {}).get("imgsz")
+        imgsz = trained_imgsz(model.ckpt.get("train_args", {}))
     size = {"imgsz": imgsz} if imgsz else {}
     # One folder per call, unique even within a second: concurrent users of the app (two webcam
     # snapshots both named image.png) must not overwrite each other's annotated copies.

@@ -85,16 +85,16 @@ def _categories(files: list[tuple[Path, dict]], issues: list[Issue]) -> tuple[li
     for path, doc in files:
         for k, c in enumerate(doc["categories"]):
             cid = _int(c.get("id")) if isinstance(c, dict) else None
-            if cid is None or not str(c.get("name", "")).strip():
+            if cid is None or not isinstance(c.get("name"), (str, int)) or not str(c["name"]).strip():
                 issues.append(Issue(f"{path.name}: categories[{k}]", "category without an integer id and a name", "skipped"))
                 continue
             cats.setdefault(cid, c)
         used.update(_int(a.get("category_id")) for a in doc["annotations"] if isinstance(a, dict))
-    supers = {c.get("supercategory") for c in cats.values()}
+    supers = {c.get("supercategory") for c in cats.values() if isinstance(c.get("supercategory"), str)}
     keep = []
     for cid in sorted(cats):
         c = cats[cid]
-        if cid not in used and c["name"] in supers and len(cats) > 1:
+        if cid not in used and str(c["name"]) in supers and len(cats) > 1:
             issues.append(Issue(f"category id {cid}", f"placeholder category {c['name']!r} with no annotations", "dropped"))
             continue
         keep.append(cid)

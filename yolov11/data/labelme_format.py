@@ -37,7 +37,7 @@ def read_labelme(root: Path, reason: str) -> SourceDataset:
     samples = []
     for path, doc in files:
         rel = str(path.relative_to(root))
-        beside = [p for p in path.parent.glob(f"{path.stem}.*") if p.suffix.lower() != ".json"]
+        beside = [p for p in files_under(path.parent) if p.parent == path.parent and p.stem == path.stem and p.suffix.lower() != ".json"]
         image = listed_file(root, path.parent / str(doc["imagePath"]).replace("\\", "/"), *beside)
         if image is None:
             issues.append(Issue(rel, f"image {str(doc['imagePath'])[:80]!r} not found", "skipped"))

@@ -16,6 +16,7 @@ import numpy as np
 from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, files_under, images_under, listed_file, split_of
 from yolov11.errors import UserError
 from yolov11.safe_yaml import YamlRefused, load_yaml
+from yolov11.workspace import class_names
 
 NAME_FILES = ("classes.txt", "obj.names", "_darknet.labels")
 MAX_LABEL_BYTES = 8 << 20  # a label line is ~40 bytes: 8 MiB is 200,000 boxes in one image
@@ -57,29 +58,6 @@ def _meant_as_data_yaml(path: Path) -> bool:
             return b"names" in f.read(65536)
     except OSError:
         return False
-
-
-def _names_from_yaml(path: Path) -> list[str]:
-    names = load_yaml(path)["names"]
-    if names is None or (isinstance(names, (list, dict)) and not names):
-        raise UserError(f"{path.name}: field 'names' is empty: list the class names (names: [helmet, head])")
-    if isinstance(names, dict):
-        try:
-            ids = sorted(int(k) for k in names)
-        except (TypeError, ValueError):
-            raise UserError(f"{path.name}: field 'names' must map integer ids to names") from None
-        if ids != list(range(len(ids))):
-            raise UserError(f"{path.name}: field 'names' ids must be 0..{len(ids) - 1}, got {ids}")
-        return [_class_name(names[k] if k in names else names[str(k)], path) for k in ids]
-    if isinstance(names, list):
-        return [_class_name(n, path) for n in names]
-    raise UserError(f"{path.name}: field 'names' must be a list or a mapping")
-
-
-def _class_name(value: object, path: Path) -> str:
-    if isinstance(value, (dict, list)) or value is None or not str(value).strip():
-        raise UserError(f"{path.name}: field 'names' holds {value!r}: each class name must be a non-empty word")
-    return str(value).strip()
 
 
 def _names_from_text(root: Path) -> list[str] | None:
@@ -149,7 +127,7 @@ def looks_like_yolo(root: Path) -> tuple[bool, str]:
 
 def read_yolo(root: Path, reason: str) -> SourceDataset:
     yaml_path = find_yaml(root)
-    names = _names_from_yaml(yaml_path) if yaml_path else _names_from_text(root)
+    names = class_names(yaml_path) if yaml_path else _names_from_text(root)
     issues: list[Issue] = []
     counts: dict[str, int] = {}
     samples = []
