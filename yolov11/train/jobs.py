@@ -62,6 +62,8 @@ class TrainingJobs:
     def _reconcile_every(self, seconds: float) -> None:
         while True:
             time.sleep(seconds)
+            if not self.ws.root.is_dir():  # the workspace went away (a test's temporary one): nothing to watch
+                return
             try:
                 self.ws.reconcile()
             except Exception:  # a full disk, a locked registry: the next pass tries again
