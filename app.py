@@ -118,7 +118,7 @@ def build_app(workspace=None):
     from pages.export import build_export
     from pages.public_demo import build_public_demo
     from pages.train import build_train
-    from yolov11.train.jobs import TrainingJobs
+    from yolov11.training.jobs import TrainingJobs
 
     ws = Workspace.at(workspace)
     with gr.Blocks(title="yolov11 workbench", analytics_enabled=False, delete_cache=UPLOAD_CLEANUP) as app:

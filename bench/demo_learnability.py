@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from yolov11.train.settings import TrainSettings  # noqa: E402  (imports no Ultralytics)
+from yolov11.training.settings import TrainSettings  # noqa: E402  (imports no Ultralytics)
 
 TARGET_MAP50, BUDGET_S = 0.8, 300.0
 
@@ -34,7 +34,7 @@ def main() -> None:
     ws = tempfile.mkdtemp(prefix="yolov11-bench-")
     os.environ["YOLOV11_WORKSPACE"] = ws
     import yolov11
-    from yolov11.train.events import read_events
+    from yolov11.training.events import read_events
 
     t0 = time.time()
     yolov11.ensure_demo_dataset(ws)

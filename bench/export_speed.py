@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from yolov11.train.settings import PRESETS  # noqa: E402  (imports no Ultralytics)
+from yolov11.training.settings import PRESETS  # noqa: E402  (imports no Ultralytics)
 
 VARIANTS = {  # name -> export_model options
     "onnx fp32": {"format": "onnx"},

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from yolov11.train.settings import TrainSettings  # noqa: E402  (imports no Ultralytics)
+from yolov11.training.settings import TrainSettings  # noqa: E402  (imports no Ultralytics)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from yolov11.train.settings import TrainSettings  # noqa: E402  (imports no Ultralytics)
+from yolov11.training.settings import TrainSettings  # noqa: E402  (imports no Ultralytics)
 
 FAMILIES = ["yolov11", "yolov11-cbam", "yolov11-head", "yolov11-p2", "yolov11-spp"]
 

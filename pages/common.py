@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from yolov11 import UserError, Workspace
-from yolov11.train.jobs import TrainingJobs
+from yolov11.training.jobs import TrainingJobs
 
 GPU_BOUND = "gpu"  # concurrency_id of events that run models: one at a time, cheap events not queued behind
 

@@ -15,7 +15,7 @@ from pages.zoo import PICKLE_WARNING
 from pages.common import GPU_BOUND, AppContext, dataset_choices, py_args, refreshed, run_choices, same_call, shows_user_errors
 from pages.eval_charts import CURVE_TITLES, coco_table, confidence_figure, confusion_figure, pr_figure
 from pages.eval_compare import build_compare
-from yolov11.error_gallery import CRITERIA, LEGEND
+from yolov11.eval.error_gallery import CRITERIA, LEGEND
 
 ALL_CLASSES = "all classes"
 

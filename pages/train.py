@@ -19,7 +19,7 @@ from pages.common import AppContext, dataset_choices, keep_upload, py_args, refr
 import yolov11
 from yolov11 import run_status
 from yolov11.models import transfer_report, zoo_names
-from yolov11.train.settings import TrainSettings
+from yolov11.training.settings import TrainSettings
 
 POLL_S = 1.0  # chart and log refresh; an epoch event shows within this
 

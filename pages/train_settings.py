@@ -7,7 +7,7 @@ import math
 
 import gradio as gr
 
-from yolov11.train.settings import OPTIMIZERS, PRESETS, TrainSettings
+from yolov11.training.settings import OPTIMIZERS, PRESETS, TrainSettings
 
 # Fields of the "More settings" form, in display order (TrainSettings names).
 FORM = ("optimizer", "lr0", "cos_lr", "warmup_epochs", "patience", "nbs", "seed", "workers", "cache", "fraction",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from yolov11 import UserError
-from yolov11.coco_metrics import COCO_NAMES, coco_evaluate
+from yolov11.eval.coco_metrics import COCO_NAMES, coco_evaluate
 
 
 def _coco_files(tmp_path, seed: int = 0):

@@ -25,7 +25,7 @@ import pytest
 
 import yolov11
 from helpers import ROOT
-from yolov11.train.events import read_events
+from yolov11.training.events import read_events
 
 TRAIN = ["train", "--data", "hardhat-tiny", "--model", "yolov11n", "--epochs", "3", "--imgsz", "32", "--batch", "4"]
 

@@ -251,7 +251,7 @@ def test_share_offline_says_so_and_keeps_serving_locally(tmp_path, monkeypatch, 
 
 
 def test_loaded_models_are_reused_until_the_file_changes(formats, tmp_path):
-    from yolov11.predict import load_detector
+    from yolov11.serve.predict import load_detector
 
     weights = Path(shutil.copy(formats["onnx"], tmp_path / "model.onnx"))
     first = load_detector(weights)
@@ -264,7 +264,7 @@ def test_loaded_models_are_reused_until_the_file_changes(formats, tmp_path):
 def test_predictions_keep_only_the_newest_calls(formats, val_images, tmp_path, monkeypatch):
     import importlib
 
-    monkeypatch.setattr(importlib.import_module("yolov11.predict"), "KEEP_PREDICTIONS", 3)  # (yolov11.predict is the function)
+    monkeypatch.setattr(importlib.import_module("yolov11.serve.predict"), "KEEP_PREDICTIONS", 3)  # (yolov11.predict is the function)
     ws = yolov11.Workspace.at(tmp_path / "ws")
     dirs = [yolov11.predict(formats["pt"], val_images[0], workspace=ws)["dir"] for _ in range(5)]
     assert sorted(p.name for p in ws.predictions_dir.iterdir()) == sorted(Path(d).name for d in dirs[-3:])

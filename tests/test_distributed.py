@@ -20,7 +20,7 @@ import pytest
 import yolov11
 from helpers import ROOT, free_port, serving
 from yolov11.__main__ import build_parser
-from yolov11.train.distributed import STOP_FILE
+from yolov11.training.distributed import STOP_FILE
 
 
 @pytest.fixture(scope="module")

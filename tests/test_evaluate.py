@@ -11,10 +11,10 @@ from PIL import Image
 
 import yolov11
 from helpers import serving
-from yolov11.coco_metrics import COCO_NAMES, coco_evaluate
-from yolov11.error_gallery import image_errors, worst_images
-from yolov11.evaluate import evaluation_curves, open_evaluation, saved_evaluation
-from yolov11.thresholds import Detections, counts, explore_thresholds
+from yolov11.eval.coco_metrics import COCO_NAMES, coco_evaluate
+from yolov11.eval.error_gallery import image_errors, worst_images
+from yolov11.eval.evaluate import evaluation_curves, open_evaluation, saved_evaluation
+from yolov11.eval.thresholds import Detections, counts, explore_thresholds
 
 
 def _hand_case() -> tuple[dict, list[dict]]:

@@ -18,7 +18,7 @@ import pytest
 
 import yolov11
 from helpers import GUARD_DIR
-from yolov11.export_verify import match_detections
+from yolov11.export.verify import match_detections
 
 CONF = 0.001  # a low threshold: hundreds of detections to compare, weak ones included
 

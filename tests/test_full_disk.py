@@ -19,7 +19,7 @@ import pytest
 
 import yolov11
 from helpers import ROOT, write_yolo_folder
-from yolov11.train.events import read_events
+from yolov11.training.events import read_events
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"), reason="mounting a small tmpfs workspace needs root (and mount)")
 

@@ -12,8 +12,8 @@ import time
 
 import yolov11
 from helpers import ROOT
-from yolov11.train.events import read_events
-from yolov11.train.jobs import TrainingJobs, devices_of, startable
+from yolov11.training.events import read_events
+from yolov11.training.jobs import TrainingJobs, devices_of, startable
 
 
 def _wait(pred, timeout: float = 300, what: str = "condition"):

@@ -10,7 +10,7 @@ import signal
 import pytest
 
 import yolov11
-from yolov11.train.settings import TrainSettings
+from yolov11.training.settings import TrainSettings
 
 
 def test_unknown_or_missing_tracker_is_refused_before_training():

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import yolov11
-from yolov11.train.events import read_events
+from yolov11.training.events import read_events
 
 
 def test_two_epoch_run_writes_complete_ordered_events(tiny_zip, workspace):
@@ -105,7 +105,7 @@ def test_resume_continues_a_stopped_run_and_extends_a_finished_one(tiny_zip, wor
 
 
 def test_settings_report_every_bad_field_and_presets_are_valid():
-    from yolov11.train.settings import PRESETS, TrainSettings
+    from yolov11.training.settings import PRESETS, TrainSettings
 
     problems = TrainSettings(imgsz=100, lr0=0, mosaic=2.0, optimizer="Lion", cache="gpu", fraction=0, batch=0).problems()
     assert set(problems) == {"imgsz", "lr0", "mosaic", "optimizer", "cache", "fraction", "batch"}

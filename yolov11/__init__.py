@@ -1,7 +1,9 @@
 """yolov11 workbench core: import datasets, train, evaluate, export and predict YOLO detectors.
 
-Importing it is cheap and touches no network: each function that uses Ultralytics calls
-``yolov11.offline.prepare()`` before importing it. Every public function takes an optional ``workspace`` (a path or a ``Workspace``);
+Importing it touches no network: each function that uses Ultralytics calls
+``yolov11.offline.prepare()`` before importing it. The packages say what they hold: ``data``
+(import and health), ``nn`` (our modules), ``training``, ``eval``, ``export``, ``serve``
+(predict, publish); the public functions below are the API. Every public function takes an optional ``workspace`` (a path or a ``Workspace``);
 by default the one of ``YOLOV11_WORKSPACE`` or ``./workspace``.
 
     >>> import yolov11
@@ -14,18 +16,18 @@ from yolov11.checkpoints import trust as trust_weights
 from yolov11.data.demo import ensure_demo_dataset
 from yolov11.data.importer import import_dataset
 from yolov11.errors import UserError
-from yolov11.error_gallery import worst_images
-from yolov11.evaluate import coco_evaluate, evaluate, evaluation_curves, saved_evaluation
-from yolov11.export import export_model
+from yolov11.eval.error_gallery import worst_images
+from yolov11.eval.evaluate import coco_evaluate, evaluate, evaluation_curves, saved_evaluation
+from yolov11.eval.thresholds import explore_thresholds
+from yolov11.export.exporter import export_model
 from yolov11.models import list_models
-from yolov11.predict import predict
-from yolov11.publish import publish, published
-from yolov11.thresholds import explore_thresholds
-from yolov11.train.distributed import Launch
-from yolov11.train.distributed import plan as torchrun_plan
-from yolov11.train.resume import resume
-from yolov11.train.runner import train
-from yolov11.train.status import run_status
+from yolov11.serve.predict import predict
+from yolov11.serve.publish import publish, published
+from yolov11.training.distributed import Launch
+from yolov11.training.distributed import plan as torchrun_plan
+from yolov11.training.resume import resume
+from yolov11.training.runner import train
+from yolov11.training.status import run_status
 from yolov11.workspace import Workspace
 
 __version__ = "0.1.0"

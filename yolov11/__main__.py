@@ -17,7 +17,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from yolov11.train.settings import PRESETS, TrainSettings
+from yolov11.training.settings import PRESETS, TrainSettings
 
 
 def _flag(text: str) -> bool:
@@ -159,7 +159,7 @@ def _progress_bar():
 
 def _launch(args: argparse.Namespace):
     """A torchrun Launch from the train flags, or None when none asks for one."""
-    from yolov11.train.distributed import Launch, free_port, gpu_ids
+    from yolov11.training.distributed import Launch, free_port, gpu_ids
 
     names = ("nproc_per_node", "nnodes", "node_rank", "master_addr", "master_port")
     given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
@@ -202,7 +202,7 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
     """Run one command; returns (JSON-able result, human summary)."""
     import yolov11
     from yolov11.data.report import summarize
-    from yolov11.train import distributed
+    from yolov11.training import distributed
     from yolov11.workspace import Workspace
 
     ws = Workspace.at(None)

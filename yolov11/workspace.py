@@ -339,7 +339,7 @@ def _unresumable(weights: Path) -> str | None:
     """None when a run's weights folder holds a training state to resume from, else why not."""
     if not any((weights / n).is_file() for n in ("resume.pt", "last.pt")):
         return "no epoch had been saved: start the run again"
-    from yolov11.train.resume import training_state  # loads checkpoints (Ultralytics): only for runs found dead
+    from yolov11.training.resume import training_state  # loads checkpoints (Ultralytics): only for runs found dead
 
     try:
         training_state(weights)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from yolov11.errors import UserError
-from yolov11.evaluate import open_evaluation
+from yolov11.eval.evaluate import open_evaluation
 from yolov11.workspace import Workspace
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from yolov11.errors import UserError
-from yolov11.train import loggers
+from yolov11.training import loggers
 
 OPTIMIZERS = ("auto", "SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSProp")
 CACHE = ("", "ram", "disk")

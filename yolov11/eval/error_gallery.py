@@ -16,8 +16,8 @@ from PIL import Image
 from yolov11 import offline
 from yolov11.data.preview import _to_rgb
 from yolov11.errors import UserError
-from yolov11.evaluate import open_evaluation
-from yolov11.thresholds import saved_detections
+from yolov11.eval.evaluate import open_evaluation
+from yolov11.eval.thresholds import saved_detections
 from yolov11.workspace import Workspace
 
 CRITERIA = ("most FP", "most FN", "lowest-confidence TP")

@@ -18,11 +18,11 @@ from typing import Any
 
 from yolov11.errors import UserError
 from yolov11.models import check_model, transfer_report
-from yolov11.train.distributed import gpu_ids
-from yolov11.train.events import EventLog
-from yolov11.train.resume import resume, resume_plan
-from yolov11.train.runner import check_dataset, record_failure, train
-from yolov11.train.settings import TrainSettings
+from yolov11.training.distributed import gpu_ids
+from yolov11.training.events import EventLog
+from yolov11.training.resume import resume, resume_plan
+from yolov11.training.runner import check_dataset, record_failure, train
+from yolov11.training.settings import TrainSettings
 from yolov11.workspace import Workspace, class_names
 
 LOG = logging.getLogger("yolov11")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from yolov11 import checkpoints, liveness, offline
 from yolov11.errors import UserError
-from yolov11.train.events import EventLog
-from yolov11.train import distributed
-from yolov11.train.runner import RESUME_FILE, record_failure, run_trainer, train_launched
+from yolov11.training.events import EventLog
+from yolov11.training import distributed
+from yolov11.training.runner import RESUME_FILE, record_failure, run_trainer, train_launched
 from yolov11.workspace import Workspace
 
 

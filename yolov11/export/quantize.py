@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from yolov11.deploy.infer import letterbox, load_rgb, to_input
+from yolov11.export.deploy.infer import letterbox, load_rgb, to_input
 
 CALIBRATION_IMAGES = 64  # enough for stable min/max ranges; each is one forward pass of the FP32 model
 

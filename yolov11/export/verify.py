@@ -24,7 +24,7 @@ import torch
 
 from yolov11 import offline
 from yolov11.errors import UserError
-from yolov11.thresholds import box_iou
+from yolov11.eval.thresholds import box_iou
 
 LATENCY_RUNS = 10  # median of this many timed calls, after one warm-up
 LATENCY_BATCHES = (1, 8)

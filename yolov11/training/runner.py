@@ -26,10 +26,10 @@ import torch
 from yolov11 import checkpoints, liveness, offline
 from yolov11.errors import UserError, os_error_text, plain
 from yolov11.models import check_model, transfer_report
-from yolov11.train import distributed, loggers
-from yolov11.train.distributed import Launch
-from yolov11.train.events import EventLog
-from yolov11.train.settings import TrainSettings
+from yolov11.training import distributed, loggers
+from yolov11.training.distributed import Launch
+from yolov11.training.events import EventLog
+from yolov11.training.settings import TrainSettings
 from yolov11.workspace import Workspace, class_names
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ultralytics colours its log lines

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from yolov11.errors import UserError
-from yolov11.train.events import read_events
+from yolov11.training.events import read_events
 
 STOP_FILE = "STOP"  # in the run folder: asks a torchrun-launched run to stop after this batch
 LAUNCH_LOG = "torchrun.log"  # the launcher's and every rank's console output
@@ -134,7 +134,7 @@ def train_argv(workspace_root: Path, data: str, model: str, settings: dict, run_
     (TrainSettings fields by name; anything else travels as --extra JSON)."""
     import json
 
-    from yolov11.train.settings import TrainSettings
+    from yolov11.training.settings import TrainSettings
 
     argv = ["--workspace", str(workspace_root), "train", "--data", str(data), "--model", str(model), "--run-id", run_id]
     known = {f for f in TrainSettings.__dataclass_fields__ if f not in ("model", "extra")}
@@ -150,7 +150,7 @@ def train_argv(workspace_root: Path, data: str, model: str, settings: dict, run_
 def plan(data: str, model: str, launch: Launch, workspace=None, run_id: str | None = None, **settings) -> dict:
     """The torchrun command of every node for one training run, checked but not started:
     ``{"run", "nnodes", "nproc_per_node", "world_size", "commands"}`` (node 0's first)."""
-    from yolov11.train.settings import TrainSettings, normalize_device
+    from yolov11.training.settings import TrainSettings, normalize_device
     from yolov11.workspace import Workspace
 
     device = normalize_device(settings.get("device", "cpu"), present=False)  # the GPUs are on the nodes

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from yolov11 import checkpoints
 from yolov11.errors import UserError
-from yolov11.predict import WEIGHT_SUFFIXES, load_detector
+from yolov11.serve.predict import WEIGHT_SUFFIXES, load_detector
 from yolov11.workspace import Workspace
 
 _CURRENT = "current.json"  # names the published model /demo shows

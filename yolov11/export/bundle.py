@@ -2,7 +2,7 @@
 
 metadata.json is the contract between the export and whoever deploys it: everything needed to
 feed the model and read its output without Ultralytics. infer.py and README.md ship from
-yolov11/deploy/, found next to this file.
+yolov11/export/deploy/, found next to this file.
 """
 
 from __future__ import annotations

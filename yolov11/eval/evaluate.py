@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from yolov11 import checkpoints, offline
-from yolov11.coco_metrics import COCO_NAMES, coco_evaluate, coco_stats
+from yolov11.eval.coco_metrics import COCO_NAMES, coco_evaluate, coco_stats
 from yolov11.errors import UserError
-from yolov11.eval_records import coco_documents, recording_validator
-from yolov11.train.runner import short_metrics
+from yolov11.eval.records import coco_documents, recording_validator
+from yolov11.training.runner import short_metrics
 from yolov11.workspace import Workspace
 
 __all__ = ["COCO_NAMES", "coco_evaluate", "evaluate", "evaluation_curves", "open_evaluation", "saved_evaluation"]

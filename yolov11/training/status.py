@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from yolov11.train.events import read_events
+from yolov11.training.events import read_events
 from yolov11.workspace import Workspace
 
 LOG_TAIL = 200  # log lines a status carries; the whole log stays in events.jsonl

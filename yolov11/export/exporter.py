@@ -3,7 +3,7 @@ not) or TorchScript, verify against eager PyTorch, and pack a bundle to deploy e
 
 Ultralytics' exporter writes the file (opset, dynamic axes, onnxslim, FP16, NMS); INT8 is
 onnxruntime's static quantization calibrated on the run's own training images (quantize.py);
-verification runs on real validation images (export_verify.py). Everything lands in
+verification runs on real validation images (verify.py). Everything lands in
 ``exports/<run id or weights stem>/``: the model, ``<model>.verify.json`` (this function's
 result) and ``<model stem>.bundle.zip`` (bundle.py).
 
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from yolov11 import checkpoints, liveness, offline
-from yolov11.bundle import deploy_metadata, write_bundle
+from yolov11.export.bundle import deploy_metadata, write_bundle
 from yolov11.errors import UserError
-from yolov11.train.settings import trained_imgsz
-from yolov11.export_verify import LATENCY_RUNS, verify_export
+from yolov11.training.settings import trained_imgsz
+from yolov11.export.verify import LATENCY_RUNS, verify_export
 from yolov11.workspace import EXPORT_SCRATCH_PREFIX, Workspace
 
 __all__ = ["FORMATS", "export_model", "verify_export"]
@@ -95,7 +95,7 @@ def _split_images(data_yaml: Path | None, split: str) -> list[Path]:
 def _sample_input(images: list[Path], imgsz: int) -> np.ndarray:
     """(N, 3, imgsz, imgsz) float32 in 0..1: up to VERIFY_IMAGES validation images, letterboxed as
     deployed; one fixed random image when the dataset is unknown."""
-    from yolov11.deploy.infer import letterbox, load_rgb, to_input
+    from yolov11.export.deploy.infer import letterbox, load_rgb, to_input
 
     if images:
         return to_input([letterbox(load_rgb(p), (imgsz, imgsz))[0] for p in images[:VERIFY_IMAGES]])
@@ -219,7 +219,7 @@ def export_model(
     if nms and dynamic:
         result["max_batch"] = NMS_MAX_BATCH
     if int8:
-        from yolov11.quantize import quantize_int8
+        from yolov11.export.quantize import quantize_int8
 
         calibration = _split_images(data_yaml, "train") or _split_images(data_yaml, "val")
         try:

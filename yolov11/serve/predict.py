@@ -15,7 +15,7 @@ from yolov11 import checkpoints, offline
 from yolov11.data.checks import inspect_image
 from yolov11.data.source import IMAGE_SUFFIXES
 from yolov11.errors import UserError, plain
-from yolov11.train.settings import trained_imgsz
+from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
 
 WEIGHT_SUFFIXES = {".pt", ".onnx", ".torchscript"}
@@ -116,7 +116,7 @@ def predict(
 ) -> dict:
     """Detect objects in ``source`` (image, folder or list); annotated copies go to predictions/.
     ``device``: "cpu", a GPU index, or None for the first GPU when there is one."""
-    from yolov11.train.settings import normalize_device
+    from yolov11.training.settings import normalize_device
 
     if not 0.0 <= conf <= 1.0:
         raise UserError(f"--conf {conf}: must be between 0 and 1")
