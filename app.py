@@ -103,7 +103,8 @@ def _own_uploads(ws) -> None:
 
 def build_app(workspace=None):
     """The Blocks app for ``workspace`` (a path or yolov11.Workspace; default: the process's)."""
-    from yolov11 import Workspace, offline
+    from yolov11 import Workspace
+    from yolov11.compat import offline
 
     offline.prepare()  # before gradio: it sets the telemetry-off variables huggingface_hub reads at import
     _own_uploads(Workspace.at(workspace))

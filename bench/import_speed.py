@@ -152,7 +152,7 @@ def main() -> None:
     os.environ["YOLOV11_WORKSPACE"] = str(tmp / "env")  # Ultralytics' settings live here
     try:
         generate(cache, args.images, args.workers)
-        from yolov11 import offline
+        from yolov11.compat import offline
 
         # Ultralytics' console output goes to stderr, the table to stdout. prepare() (no network) runs
         # before any Ultralytics import, and inside the redirect: its logger binds sys.stdout on import.

@@ -29,7 +29,7 @@ def main() -> None:
     ws = tempfile.mkdtemp(prefix="yolov11-overhead-")
     os.environ["YOLOV11_WORKSPACE"] = ws
     import yolov11
-    from yolov11 import offline
+    from yolov11.compat import offline
     from yolov11.models import resolve_model
 
     yolov11.ensure_demo_dataset(ws)

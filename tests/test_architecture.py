@@ -42,3 +42,46 @@ def test_pages_call_only_the_public_core():
     """pages/ hold no ML logic: no torch, ultralytics or onnxruntime there."""
     offenders = {str(p.relative_to(ROOT)): sorted(_imports(p) & {"torch", "ultralytics", "onnxruntime", "cv2"}) for p in (ROOT / "pages").rglob("*.py")}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def _ultralytics_imports(path: Path) -> list[str]:
+    """Ultralytics modules a file imports, other than the public top level (``import ultralytics``,
+    ``from ultralytics import YOLO``)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("ultralytics.")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("ultralytics."):
+            found.append(node.module)
+    return found
+
+
+def test_ultralytics_internals_only_behind_the_fence():
+    """yolov11/compat/ is the one place that relies on Ultralytics beyond its public API."""
+    offenders = {
+        str(p.relative_to(ROOT)): _ultralytics_imports(p)
+        for p in [*(ROOT / "yolov11").rglob("*.py"), *(ROOT / "pages").rglob("*.py"), ROOT / "app.py"]
+        if "compat" not in p.relative_to(ROOT).parts
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_every_fence_module_says_what_it_relies_on():
+    for p in (ROOT / "yolov11" / "compat").glob("*.py"):
+        doc = ast.get_docstring(ast.parse(p.read_text())) or ""
+        assert p.name == "__init__.py" or "Relies on:" in doc, f"{p.name}: its docstring must name the Ultralytics internals it relies on"
+        assert p.stem in (ast.get_docstring(ast.parse((p.parent / "__init__.py").read_text())) or "") or p.name == "__init__.py", f"{p.name} is missing from the fence's index"
+
+
+def test_the_package_exposes_its_api_without_shadowing_a_submodule():
+    import importlib
+    import pkgutil
+
+    import yolov11
+
+    subs = {m.name for m in pkgutil.iter_modules(yolov11.__path__)}
+    for name in yolov11.__all__:
+        assert name not in subs, f"yolov11.{name} is both a public function and a submodule"
+    for sub in subs - {"__main__"}:
+        assert importlib.import_module(f"yolov11.{sub}").__name__ == f"yolov11.{sub}"

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import yolov11
-from yolov11 import checkpoints, offline
+from yolov11 import checkpoints
+from yolov11.compat import offline
 
 
 class _Payload:

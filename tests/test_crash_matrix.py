@@ -37,7 +37,7 @@ KILL_AT = {
     "def move(*a, **k):\n    _n[0] += 1\n    if _n[0] == 5: os.kill(os.getpid(), signal.SIGKILL)\n    return _m(*a, **k)\n"
     "shutil.move = move",
     # Ultralytics builds its trainer: die while it sets up (run registered as running, no epoch yet)
-    "training start": "import os, signal\nfrom yolov11 import offline; offline.prepare()\nfrom ultralytics.engine import trainer\n"
+    "training start": "import os, signal\nfrom yolov11.compat import offline; offline.prepare()\nfrom ultralytics.engine import trainer\n"
     "trainer.BaseTrainer._setup_train = lambda self, *a, **k: os.kill(os.getpid(), signal.SIGKILL)",
     # the trainer writes last.pt at the end of epoch 2: write half of it, then die
     "checkpoint save": "import os, signal, pathlib; _w = pathlib.Path.write_bytes; _n = [0]\n"

@@ -78,7 +78,7 @@ def test_bundle_infer_runs_with_only_onnxruntime_numpy_pillow(trained_run, expor
 
 
 def test_exported_onnx_loads_in_ultralytics_with_the_pt_detections(trained_run, exported):
-    yolov11.offline.prepare()
+    yolov11.compat.offline.prepare()
     from ultralytics import YOLO
 
     image = str(val_images(trained_run)[0])  # square, so the .pt's rectangular letterbox is the same 128 x 128

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from yolov11 import offline
+from yolov11.compat import offline
 
 
 def test_environment_and_settings_switch_the_network_off():

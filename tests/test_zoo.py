@@ -14,7 +14,7 @@ import yaml
 
 import yolov11
 from helpers import ROOT
-from yolov11 import offline
+from yolov11.compat import offline
 from yolov11.models import resolve_model, zoo_names
 
 ENTRIES = [n for n in zoo_names() if n[len("yolov11")] in "ns"]

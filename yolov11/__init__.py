@@ -1,7 +1,7 @@
 """yolov11 workbench core: import datasets, train, evaluate, export and predict YOLO detectors.
 
 Importing it touches no network: each function that uses Ultralytics calls
-``yolov11.offline.prepare()`` before importing it. The packages say what they hold: ``data``
+``yolov11.compat.offline.prepare()`` before importing it. The packages say what they hold: ``data``
 (import and health), ``nn`` (our modules), ``training``, ``eval``, ``export``, ``serve``
 (predict, publish); the public functions below are the API. Every public function takes an optional ``workspace`` (a path or a ``Workspace``);
 by default the one of ``YOLOV11_WORKSPACE`` or ``./workspace``.

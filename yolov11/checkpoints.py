@@ -90,33 +90,19 @@ def _refused_global(path: Path, exc: BaseException) -> str | None:
 
 def install() -> None:
     """Make restricted loading the default of Ultralytics' checkpoint loader (idempotent)."""
-    import torch
-    from ultralytics.nn import tasks
+    from yolov11.compat import checkpoints as loader
 
-    if getattr(tasks.torch_safe_load, "yolov11_gate", False):
-        return
-    if not tasks._SafeLoad.SUPPORTED:  # Ultralytics would quietly load unrestricted instead
-        raise RuntimeError(f"torch {torch.__version__} cannot load checkpoints restricted (needs torch 2.6 or newer): pip install -r requirements.txt")
-    torch.serialization.add_safe_globals(_our_modules())
-    original = tasks.torch_safe_load
-
-    def torch_safe_load(weight, safe_only=None):
-        if safe_only is None:
-            safe_only = not is_trusted(weight)
-        return original(weight, safe_only=safe_only)
-
-    torch_safe_load.yolov11_gate = True
-    tasks.torch_safe_load = torch_safe_load
+    loader.install(lambda weight: not is_trusted(weight), _our_modules())
 
 
 def load(path: str | Path, field: str = "--weights") -> dict:
     """The checkpoint dict of ``path``, read through the restricted unpickler unless the file is
     trusted; UserError naming ``field``, the file and what is wrong (not a checkpoint, or the
     global it wanted) otherwise."""
-    from yolov11 import offline
+    from yolov11.compat import checkpoints as loader
+    from yolov11.compat import offline
 
     offline.prepare()
-    from ultralytics.nn import tasks
 
     path = Path(path).expanduser()
     if not path.is_file():
@@ -125,7 +111,7 @@ def load(path: str | Path, field: str = "--weights") -> dict:
         raise UserError(f"{field} {path.name}: expected a .pt checkpoint")
     trusted = is_trusted(path)
     try:
-        ckpt, _ = tasks.torch_safe_load(str(path), safe_only=not trusted)
+        ckpt = loader.load(path, restricted=not trusted)
     except Exception as exc:
         refused = None if trusted else _refused_global(path, exc)
         if refused:

@@ -14,7 +14,9 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from yolov11 import checkpoints, offline
+from yolov11 import checkpoints
+
+from yolov11.compat import graph, offline
 from yolov11.errors import UserError
 from yolov11.nn.graph_check import check_graph
 from yolov11.safe_yaml import load_yaml
@@ -73,21 +75,12 @@ def check_model_yaml(path: Path, field: str = "--model") -> dict:
 
 
 def _check_buildable(path: Path, doc: dict, where: str) -> None:
-    import copy
-
-    import torch
-
-    from ultralytics.nn import tasks
-
     try:
-        d = tasks.yaml_model_load(str(path))
-        with torch.device("meta"):  # shapes and parameter counts only: a huge graph allocates nothing
-            net, _ = tasks.parse_model(copy.deepcopy(d), ch=int(d.get("channels", 3)), verbose=False)
+        params = graph.parameters_on_meta(path)  # shapes and parameter counts only: a huge graph allocates nothing
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
     except Exception as exc:  # any error of the graph's rows
         raise UserError(f"{where}: cannot be built ({type(exc).__name__}: {str(exc)[:160]})") from None
-    params = sum(p.numel() for p in net.parameters())
     if params > MAX_PARAMS:
         raise UserError(f"{where}: {params / 1e6:,.0f} million parameters, beyond the {MAX_PARAMS // 10**6} million this app trains (yolov11x has 57 million)")
 
@@ -109,9 +102,7 @@ def build(model: str, nc: int | None = None):
     """An Ultralytics DetectionModel (CPU, train mode) from a zoo name or a model YAML (a user's
     YAML is checked first, as for training: the model card and zoo table build it too)."""
     offline.prepare()
-    from ultralytics.nn.tasks import DetectionModel
-
-    return DetectionModel(check_model(model), nc=nc, verbose=False)
+    return graph.detection_model(check_model(model), nc=nc)
 
 
 def _family_scale(model: str) -> tuple[str, str]:
@@ -121,12 +112,26 @@ def _family_scale(model: str) -> tuple[str, str]:
     return Path(str(model)).stem, ""
 
 
-@lru_cache(maxsize=None)
+def _stamp(model: str) -> tuple | None:
+    """What a cached answer about ``model`` depends on: nothing for a zoo name, the file's size
+    and modification time for a YAML (edited or replaced under the same path, it is new)."""
+    if _NAME.match(str(model)):
+        return None
+    try:
+        st = Path(str(model)).expanduser().stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 def describe(model: str) -> dict:
     """Params, GFLOPs (at 640) and output strides of a zoo model or model YAML."""
-    offline.prepare()
-    from ultralytics.utils.torch_utils import get_flops
+    return _describe(str(model), _stamp(model))
 
+
+@lru_cache(maxsize=256)
+def _describe(model: str, stamp: tuple | None) -> dict:
+    offline.prepare()
     net = build(model)
     family, scale = _family_scale(model)
     return {
@@ -134,15 +139,19 @@ def describe(model: str) -> dict:
         "family": family,
         "scale": scale,
         "params": sum(p.numel() for p in net.parameters()),
-        "gflops": round(get_flops(net, 640), 2),
+        "gflops": round(graph.gflops(net, 640), 2),
         "strides": [int(s) for s in net.stride.tolist()],
         "description": DESCRIPTIONS.get(family, "your model YAML"),
     }
 
 
-@lru_cache(maxsize=None)
 def measure_latency(model: str, imgsz: int = 320, runs: int = 5) -> float:
     """Median CPU milliseconds of one 1x3ximgszximgsz forward pass, conv+BN fused as at inference."""
+    return _latency(str(model), imgsz, runs, _stamp(model))
+
+
+@lru_cache(maxsize=256)
+def _latency(model: str, imgsz: int, runs: int, stamp: tuple | None) -> float:
     import torch
 
     net = build(model).fuse(verbose=False).eval()
@@ -168,12 +177,10 @@ def transfer_report(model: str, weights: str | Path, nc: int) -> dict:
     Ultralytics' trainer will copy when training starts from them. The file is read through the
     restricted unpickler (yolov11.checkpoints): a pickle that wants more is refused."""
     offline.prepare()
-    from ultralytics.utils.torch_utils import intersect_dicts
-
     ckpt = checkpoints.load(weights, "--weights")
     source = ckpt.get("ema") or ckpt["model"]
     target = build(model, nc=nc).state_dict()
-    fits = intersect_dicts(source.float().state_dict(), target)
+    fits = graph.transferable(source.float().state_dict(), target)
     return {"weights": str(Path(weights).expanduser()), "transferred": len(fits), "total": len(target)}
 
 

@@ -21,7 +21,6 @@ from PIL import Image, ImageOps
 from yolov11.errors import UserError
 from yolov11.workspace import class_names
 
-STRIDE = 32  # the detection models' largest stride: the trainer rounds imgsz up to a multiple of it
 
 
 def _yaml_names(dataset_dir: Path) -> dict[int, str]:
@@ -86,10 +85,10 @@ def draw_samples(
     ``labels/<split>/<stem>.txt``. ``names`` default to data.yaml's; an id without a name is
     drawn as its number. Captions read like ``site_0003.jpg · 4 boxes: helmet×2, vest×2``.
     """
-    from yolov11 import offline
+    from yolov11.compat import offline
 
     offline.prepare()  # Annotator may load a font: it must find the local one, not download it
-    from ultralytics.utils.plotting import Annotator, colors
+    from yolov11.compat.plotting import class_color, draw_boxes
 
     dataset_dir = Path(dataset_dir).resolve()
     out_dir = Path(out_dir)
@@ -105,15 +104,13 @@ def draw_samples(
         with Image.open(image) as src:
             rgb = _to_rgb(src)
         w, h = rgb.size
-        # Annotator works on BGR arrays and colors(c, bgr=True), as Ultralytics' own plots do;
-        # example=names switches it to PIL and a Unicode font when a name is not Latin.
-        annotator = Annotator(np.ascontiguousarray(np.asarray(rgb)[..., ::-1]), line_width=line_width, example=str(list(id_names.values())))
-        for c, cx, cy, bw, bh in boxes:
-            xyxy = [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
-            annotator.box_label(xyxy, id_names.get(int(c), str(int(c))), color=colors(int(c), True))
+        drawn = [
+            ([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h], id_names.get(int(c), str(int(c))), class_color(c))
+            for c, cx, cy, bw, bh in boxes
+        ]
         # The split goes into the file name: train/ and val/ may share a stem.
         dest = out_dir / f"{'_'.join((*rel.parent.parts, image.stem))}.jpg"
-        annotator.result(pil=True).save(dest, quality=90)
+        draw_boxes(rgb, drawn, dest, example=str(list(id_names.values())), line_width=line_width)
         results.append((str(dest), _caption(image, boxes[:, 0], id_names)))
     return results
 
@@ -125,30 +122,22 @@ def augmentation_preview(data_yaml: Path, out_path: Path, imgsz: int = 320, n: i
     the rest keep Ultralytics' defaults, so the grid shows what training would see. The same
     ``seed`` gives the same pixels; the caller's random state is left as it was.
     """
-    from yolov11 import offline
+    from yolov11.compat import offline
 
     offline.prepare()
     import torch
-    from ultralytics.cfg import get_cfg
-    from ultralytics.data.build import build_yolo_dataset
-    from ultralytics.data.utils import check_det_dataset
-    from ultralytics.utils.checks import check_imgsz
-    from ultralytics.utils.plotting import plot_images
+
+    from yolov11.compat.plotting import plot_batch, training_config, training_samples
 
     if n < 1:
         raise UserError(f"n={n}: need at least one sample")
     out_path = Path(out_path)
     if out_path.suffix.lower() not in {".jpg", ".jpeg", ".png"}:
         raise UserError(f"{out_path}: the preview is written as .jpg or .png")
-    try:
-        cfg = get_cfg(overrides={"data": str(data_yaml), "imgsz": imgsz, **augment})
+    try:  # as BaseTrainer._setup_train and get_dataset do, so sizes and names match a real run
+        cfg = training_config(data_yaml, imgsz, augment)
     except (SyntaxError, TypeError, ValueError) as exc:  # unknown key or out-of-range value
         raise UserError(f"augmentation settings: {exc}") from None
-    # As BaseTrainer._setup_train and get_dataset do, so sizes and names match a real run.
-    cfg.imgsz = check_imgsz(cfg.imgsz, stride=STRIDE, floor=STRIDE, max_dim=1)
-    data = check_det_dataset(cfg.data, autodownload=False, split=cfg.split)
-    if cfg.single_cls:
-        data["names"], data["nc"] = {0: "item"}, 1
 
     # Ultralytics' augmentations draw from the global random, numpy and torch generators, so
     # seed them all; restore them after, so a preview does not change the caller's randomness.
@@ -157,17 +146,12 @@ def augmentation_preview(data_yaml: Path, out_path: Path, imgsz: int = 320, n: i
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
-        # A fresh dataset each call: mosaic partners come from its buffer of recent images.
-        dataset = build_yolo_dataset(cfg, data["train"], n, data, mode="train", stride=STRIDE)
-        order = random.sample(range(len(dataset)), min(n, len(dataset)))
-        # Indexing the dataset directly runs the trainer's transforms with no DataLoader workers.
-        batch = dataset.collate_fn([dataset[order[i % len(order)]] for i in range(n)])
+        batch, names = training_samples(cfg, n)
     finally:
         random.setstate(saved[0])
         np.random.set_state(saved[1])
         torch.set_rng_state(saved[2])
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    # plot_images runs in a background thread unless told otherwise: wait for the file.
-    plot_images(labels=batch, paths=batch["im_file"], fname=out_path, names=data["names"], max_subplots=n, threaded=False)
+    plot_batch(batch, names, out_path, n)
     return out_path

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from yolov11 import offline
+from yolov11.compat import offline
+from yolov11.compat.plotting import draw_boxes
 from yolov11.data.preview import _to_rgb
 from yolov11.errors import UserError
 from yolov11.eval.evaluate import open_evaluation
@@ -66,17 +67,12 @@ def _rank(errors: list[dict], by: str) -> list[dict]:
 
 
 def _draw(e: dict, names: list[str], dest: Path) -> None:
-    from ultralytics.utils.plotting import Annotator
-
     if not e["path"] or not Path(e["path"]).is_file():
         raise UserError(f"{e['image']}: image file not found at {e['path']} (moved or deleted since the evaluation?)")
     with Image.open(e["path"]) as src:
         rgb = _to_rgb(src)
-    annotator = Annotator(np.ascontiguousarray(np.asarray(rgb)[..., ::-1]), example=str(names))
-    for status, c, score, xyxy in e["boxes"]:
-        label = f"{status} {names[c]}" + (f" {score:.2f}" if score is not None else "")
-        annotator.box_label([float(v) for v in xyxy], label, color=COLORS[status])
-    annotator.result(pil=True).save(dest, quality=90)
+    boxes = [(xyxy, f"{status} {names[c]}" + (f" {score:.2f}" if score is not None else ""), COLORS[status]) for status, c, score, xyxy in e["boxes"]]
+    draw_boxes(rgb, boxes, dest, example=str(names))
 
 
 def worst_images(

@@ -19,13 +19,16 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 
-from yolov11 import checkpoints, offline
+from yolov11 import checkpoints
+
+from yolov11.compat import offline
 from yolov11.eval.coco_metrics import COCO_NAMES, coco_evaluate, coco_stats
 from yolov11.errors import UserError
-from yolov11.eval.records import coco_documents, recording_validator
-from yolov11.training.runner import short_metrics
+from yolov11.eval.records import coco_documents
+from yolov11.compat import validator
+from yolov11.compat.results import short_metrics
+from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
 
 __all__ = ["COCO_NAMES", "coco_evaluate", "evaluate", "evaluation_curves", "open_evaluation", "saved_evaluation"]
@@ -53,23 +56,6 @@ def _out_dir(ws: Workspace, run: str | None, weights: Path, data_yaml: Path, spl
         return Path(ws.require_run(run)["dir"]) / f"eval-{split}"
     digest = hashlib.sha1(weights.read_bytes()).hexdigest()[:8]
     return ws.runs_dir / "evaluations" / f"{weights.stem}-{digest}-{data_yaml.parent.name}-{split}"
-
-
-def _curves(m) -> dict:
-    """Ultralytics' curves, one row per class that has labels, thinned to CURVE_POINTS."""
-    box = m.box
-    keep = np.linspace(0, len(box.px) - 1, CURVE_POINTS).round().astype(int)
-    row = lambda a: [[round(float(v), 5) for v in r[keep]] for r in np.asarray(a).reshape(-1, len(box.px))]  # noqa: E731
-    classes = [m.names[c] for c in box.ap_class_index]
-    return {
-        "x": [round(float(v), 5) for v in np.asarray(box.px)[keep]],
-        "classes": classes,
-        "ap50": [round(float(v), 5) for v in box.ap50] if classes else [],
-        "precision_recall": row(box.prec_values) if classes else [],  # precision at recall x, IoU 0.5
-        "f1_confidence": row(box.f1_curve) if classes else [],
-        "precision_confidence": row(box.p_curve) if classes else [],
-        "recall_confidence": row(box.r_curve) if classes else [],
-    }
 
 
 def evaluate(
@@ -101,10 +87,10 @@ def evaluate(
     model.add_callback("on_val_end", finished.append)
     try:
         m = model.val(
-            validator=recording_validator(),
+            validator=validator.recording_validator(),
             data=str(data_yaml),
             split=split,
-            imgsz=imgsz or settings.get("imgsz") or model.ckpt.get("train_args", {}).get("imgsz", 640),
+            imgsz=imgsz or settings.get("imgsz") or trained_imgsz(model.ckpt.get("train_args")) or 640,
             batch=batch,
             device=device,
             project=str(out_dir.parent),
@@ -115,25 +101,14 @@ def evaluate(
         )
     except (FileNotFoundError, KeyError) as exc:
         raise UserError(f"--data {data_yaml}: {exc}") from None
-    per_class = [
-        {
-            "class": row["Class"],
-            "images": int(row["Images"]),
-            "instances": int(row["Instances"]),
-            "precision": row["Box-P"],
-            "recall": row["Box-R"],
-            "mAP50": row["mAP50"],
-            "mAP50-95": row["mAP50-95"],
-        }
-        for row in m.summary()
-    ]
+    per_class = validator.per_class(m)
     save_dir = Path(m.save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
     gt_doc, detections = coco_documents(finished[-1].records, m.names, data_yaml.parent)
     files = {name: str(save_dir / f"{name}.json") for name in ("coco_gt", "coco_dt", "curves")}
     Path(files["coco_gt"]).write_text(json.dumps(gt_doc))
     Path(files["coco_dt"]).write_text(json.dumps(detections))
-    Path(files["curves"]).write_text(json.dumps(_curves(m)))
+    Path(files["curves"]).write_text(json.dumps(validator.curves(m, CURVE_POINTS)))
     names = [m.names[i] for i in range(len(m.names))]
     result = {
         "run": run,
@@ -147,7 +122,7 @@ def evaluate(
         "detections": len(detections),
         # rows: predicted class, columns: true class; the last of each is background (a FP's
         # "true" class, a FN's "predicted" one). Counts at the validator's conf and IoU 0.45.
-        "confusion": {"names": [*names, "background"], "matrix": m.confusion_matrix.matrix.astype(int).tolist()},
+        "confusion": {"names": [*names, "background"], "matrix": validator.confusion_counts(m)},
         "speed_ms": {k: round(float(v), 3) for k, v in m.speed.items()},
         "dir": str(save_dir),
         "files": files,

@@ -1,9 +1,10 @@
 """What the validator saw, image by image, kept as COCO JSON.
 
 Ultralytics' detection validator computes its metrics batch by batch and then drops the
-predictions. ``RecordingValidator`` is that same validator (same dataloader, letterbox, NMS
-and matching, so its metrics are Ultralytics' own) that also keeps each image's ground truth
-and predictions, scaled back to the original pixels. ``coco_documents`` turns them into a
+predictions. ``compat.validator.recording_validator()`` is that same validator (same
+dataloader, letterbox, NMS and matching, so its metrics are Ultralytics' own) that also keeps
+each image's ground truth and predictions, scaled back to the original pixels (its
+``records``). ``coco_documents`` turns them into a
 COCO ground-truth document and a COCO detections list: the input of the 12 COCO numbers, of
 the threshold explorer and of the error gallery, with no second inference.
 """
@@ -11,39 +12,6 @@ the threshold explorer and of the error gallery, with no second inference.
 from __future__ import annotations
 
 from pathlib import Path
-
-
-def recording_validator():
-    """The DetectionValidator subclass (built on call: Ultralytics is imported after offline.prepare())."""
-    from ultralytics.models.yolo.detect import DetectionValidator
-    from ultralytics.utils import ops
-
-    class RecordingValidator(DetectionValidator):
-        """DetectionValidator that also fills ``self.records``: one dict per image with ``file``,
-        ``width``, ``height``, ``gt_cls`` (n,), ``gt_xyxy`` (n, 4), ``cls`` (m,), ``conf`` (m,),
-        ``xyxy`` (m, 4); boxes in original image pixels, predictions as NMS left them (conf >= the
-        validator's conf, at most max_det)."""
-
-        def init_metrics(self, model):
-            super().init_metrics(model)
-            self.records = []
-
-        def update_metrics(self, preds, batch):
-            super().update_metrics(preds, batch)
-            for si, pred in enumerate(preds):
-                pbatch = self._prepare_batch(si, batch)
-                gt = pbatch["bboxes"]
-                if len(gt):
-                    gt = ops.scale_boxes(pbatch["imgsz"], gt.clone(), pbatch["ori_shape"], ratio_pad=pbatch["ratio_pad"])
-                h, w = (int(v) for v in pbatch["ori_shape"])
-                self.records.append({
-                    "file": pbatch["im_file"], "width": w, "height": h,
-                    "gt_cls": pbatch["cls"].cpu().numpy().astype(int), "gt_xyxy": gt.reshape(-1, 4).cpu().numpy(),
-                    "cls": pred["cls"].cpu().numpy().astype(int), "conf": pred["conf"].cpu().numpy(),
-                    "xyxy": self.scale_preds(pred, pbatch)["bboxes"].cpu().numpy(),
-                })
-
-    return RecordingValidator
 
 
 def _xywh(xyxy) -> list[float]:

@@ -14,7 +14,6 @@ stays constant in the graph) or "full" (any batch and any multiple of the stride
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import shutil
@@ -23,9 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from yolov11 import checkpoints, liveness, offline
+from yolov11 import checkpoints, liveness
+
+from yolov11.compat import offline
 from yolov11.export.bundle import deploy_metadata, write_bundle
-from yolov11.errors import UserError
+from yolov11.compat.export import mark_not_dynamic
+from yolov11.errors import UserError, plain
 from yolov11.training.settings import trained_imgsz
 from yolov11.export.verify import LATENCY_RUNS, verify_export
 from yolov11.workspace import EXPORT_SCRATCH_PREFIX, Workspace
@@ -77,17 +79,15 @@ def _data_yaml(ws: Workspace, run: str | None, data: str | None, train_args: dic
 def _split_images(data_yaml: Path | None, split: str) -> list[Path]:
     if not data_yaml:
         return []
-    from ultralytics.data.utils import check_det_dataset
-
+    from yolov11.compat.export import split_entries
     from yolov11.data.source import images_under
 
     try:
-        entries = check_det_dataset(str(data_yaml), autodownload=False).get(split) or []
+        entries = split_entries(data_yaml, split)
     except Exception as exc:  # a moved or broken dataset: say which file
-        raise UserError(f"--data {data_yaml}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"--data {data_yaml}: {type(exc).__name__}: {plain(exc)}") from None
     files: list[Path] = []
-    for entry in entries if isinstance(entries, list) else [entries]:
-        p = Path(entry)
+    for p in entries:
         files += images_under(p) if p.is_dir() else [Path(line.strip()) for line in p.read_text().splitlines() if line.strip()] if p.is_file() else []
     return files
 
@@ -128,9 +128,7 @@ def _pin_image_size(path: Path, imgsz: int) -> None:
     for value in (model.graph.input[0], model.graph.output[0]):
         value.type.tensor_type.shape.dim[0].ClearField("dim_param")
     del model.graph.value_info[:]  # intermediate shape notes still naming "batch"; onnxruntime re-infers them
-    args = next((p for p in model.metadata_props if p.key == "args"), None)
-    if args is not None:
-        args.value = str({**ast.literal_eval(args.value), "dynamic": False})
+    mark_not_dynamic(model)
     onnx.save(model, str(path))
 
 

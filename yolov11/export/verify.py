@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from yolov11 import offline
+from yolov11.compat import offline
 from yolov11.errors import UserError
 from yolov11.eval.thresholds import box_iou
 
@@ -128,7 +128,8 @@ def verify_export(
     float32 letterboxed images in 0..1, fed one at a time; mAP on ``data_yaml``'s val split if given."""
     offline.prepare()
     from ultralytics import YOLO
-    from ultralytics.utils.nms import non_max_suppression
+
+    from yolov11.compat.export import nms as ultralytics_nms
 
     path, weights = Path(path), Path(weights)
     eager = YOLO(str(weights)).model.float().fuse(verbose=False).eval()
@@ -140,7 +141,7 @@ def verify_export(
             outs.append(run(xi[None]))
     if not nms and outs[0].shape != refs[0].shape:
         raise UserError(f"{path.name}: output shape {outs[0].shape} differs from eager {refs[0].shape}")
-    dets = lambda ys: [non_max_suppression(torch.from_numpy(y), conf, iou)[0].numpy() for y in ys]  # noqa: E731
+    dets = lambda ys: [ultralytics_nms(torch.from_numpy(y), conf, iou) for y in ys]  # noqa: E731
     match = match_detections(dets(refs), dets(outs))
     result = {"images": len(x), "compared": "detections (NMS in the graph)" if nms else "raw outputs", "output_shape": list(outs[0].shape)}
     if nms:

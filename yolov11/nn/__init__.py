@@ -1,1 +1,2 @@
-"""Our network modules (CBAM, heads, ...) and the registry that hands them to Ultralytics."""
+"""Our network modules (CBAM, AttnDetect, SPPFWide) and the checks every model graph passes;
+yolov11.compat.registry hands the modules to Ultralytics' YAML parser."""

@@ -6,7 +6,7 @@ starts from that checkpoint).
 Ultralytics' ``parse_model`` ``eval()``s the graph's ``activation`` and resolves each row's
 module name among its module's globals, so a graph is code unless checked: the activation must
 be a literal ``torch.nn`` layer (``nn.SiLU()``, ``nn.LeakyReLU(0.1)``), rows are
-``[from, n, module, args]`` (module names are checked by ``registry``), and the multipliers,
+``[from, n, module, args]`` (module names are checked by ``compat.registry``), and the multipliers,
 repeats and class count are bounded, so a graph cannot ask for minutes of allocation.
 """
 
@@ -26,12 +26,10 @@ def _bounded(value: object, low: float, high: float) -> bool:
 
 
 def _check_activation(act: object, where: str) -> None:
-    from ultralytics.nn import tasks
+    from yolov11.compat.graph import literal_activation
 
-    try:
-        tasks._SafeLoad.activation(str(act))  # Ultralytics' own no-eval parser of "nn.X(literals)"
-    except TypeError:
-        raise UserError(f"{where}: activation {str(act)[:60]!r} must be a torch.nn layer such as nn.SiLU()") from None
+    if not literal_activation(str(act)):
+        raise UserError(f"{where}: activation {str(act)[:60]!r} must be a torch.nn layer such as nn.SiLU()")
 
 
 def check_graph(doc: object, where: str = "model graph") -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from ultralytics.nn.modules.conv import Conv
+from yolov11.compat.layers import Conv
 
 
 class SPPFWide(nn.Module):

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import cv2
 
-from yolov11 import checkpoints, offline
+from yolov11 import checkpoints
+
+from yolov11.compat import offline
 from yolov11.data.checks import inspect_image
 from yolov11.data.source import IMAGE_SUFFIXES
 from yolov11.errors import UserError, plain

@@ -176,8 +176,10 @@ def check_launch(launch: Launch, device: str) -> None:
 def adopt_world_size(trainer) -> None:
     """Ultralytics counts the world as this machine's GPUs; under torchrun across several
     machines it is every rank (the batch split, the DDP group and the loss scale follow it)."""
-    if in_torchrun() and trainer.world_size > 1:
-        trainer.world_size = int(os.environ["WORLD_SIZE"])
+    from yolov11.compat.trainer import set_world_size, world_size
+
+    if in_torchrun() and world_size(trainer) > 1:
+        set_world_size(trainer, int(os.environ["WORLD_SIZE"]))
 
 
 def ensure_process_group(trainer) -> bool:
@@ -187,7 +189,9 @@ def ensure_process_group(trainer) -> bool:
     checkpoint). Returns whether this call created it."""
     import torch.distributed as dist
 
-    if not in_torchrun() or trainer.world_size > 1 or dist.is_initialized():
+    from yolov11.compat.trainer import world_size
+
+    if not in_torchrun() or world_size(trainer) > 1 or dist.is_initialized():
         return False
     dist.init_process_group("gloo")  # env:// rendezvous from torchrun's MASTER_ADDR/PORT, RANK, WORLD_SIZE
     return True

@@ -18,6 +18,7 @@ from pathlib import Path
 
 LOGGERS = {"wandb": "wandb", "mlflow": "mlflow"}  # our name -> the package it needs
 _SETTINGS_LOCK = threading.Lock()
+_OUR_MLFLOW_URI: str | None = None  # the MLflow URI this process set (for a workspace), not the user's
 
 
 def parse(loggers: str | list | tuple | None) -> list[str]:
@@ -39,24 +40,24 @@ def problem(loggers: str | list | tuple | None) -> str | None:
 @contextlib.contextmanager
 def enabled(loggers: str | list | tuple | None, workspace_root: Path) -> Iterator[list[str]]:
     """Switch the chosen integrations on for the trainer created inside the block."""
-    from ultralytics.utils import SETTINGS
+    from yolov11.compat import trackers
 
     chosen = parse(loggers)
     if "wandb" in chosen:
         os.environ.setdefault("WANDB_MODE", "offline")  # nothing leaves the machine unless asked
-    if "mlflow" in chosen and "MLFLOW_TRACKING_URI" not in os.environ:
+    global _OUR_MLFLOW_URI
+    if "mlflow" in chosen and os.environ.get("MLFLOW_TRACKING_URI") in (None, _OUR_MLFLOW_URI):
         # A plain folder store: MLflow 3 prefers a database, which needs SQLAlchemy (not in
         # mlflow-skinny); point MLFLOW_TRACKING_URI at sqlite:///... or a server to use one.
-        os.environ["MLFLOW_TRACKING_URI"] = (Path(workspace_root) / "mlflow").resolve().as_uri()
+        # Set per run (a URI we set for another workspace is replaced, one the user set is kept).
+        _OUR_MLFLOW_URI = os.environ["MLFLOW_TRACKING_URI"] = (Path(workspace_root) / "mlflow").resolve().as_uri()
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     # Runs on other devices build their trainers meanwhile: one trainer at a time is built under
     # these process-wide settings, a run without trackers included (it must not catch another's).
     with _SETTINGS_LOCK:
-        before = {name: SETTINGS[name] for name in chosen}
-        if chosen:  # Ultralytics saves its settings file on every update
-            SETTINGS.update(dict.fromkeys(chosen, True))
+        before = {name: trackers.get(name) for name in chosen}
+        trackers.set_many(dict.fromkeys(chosen, True))  # Ultralytics saves its settings file on every update
         try:
             yield chosen
         finally:
-            if chosen:
-                SETTINGS.update(before)
+            trackers.set_many(before)

@@ -13,7 +13,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from yolov11 import checkpoints, liveness, offline
+from yolov11 import checkpoints, liveness
+
+from yolov11.compat import offline
 from yolov11.errors import UserError
 from yolov11.training.events import EventLog
 from yolov11.training import distributed

@@ -23,7 +23,11 @@ from typing import Any
 
 import torch
 
-from yolov11 import checkpoints, liveness, offline
+from yolov11 import checkpoints, liveness
+
+from yolov11.compat import offline
+from yolov11.compat import trainer as trainer_compat
+from yolov11.compat.trainer import TrainerView
 from yolov11.errors import UserError, os_error_text, plain
 from yolov11.models import check_model, transfer_report
 from yolov11.training import distributed, loggers
@@ -35,18 +39,6 @@ from yolov11.workspace import Workspace, class_names
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ultralytics colours its log lines
 RESUME_FILE = "resume.pt"  # weights/ copy of last.pt with optimizer state, for resume
 BATCH_EVENT_INTERVAL = 0.5  # seconds: live enough for a chart, small files for long runs
-METRIC_KEYS = {  # Ultralytics' result keys -> the short names of our events and tables
-    "metrics/precision(B)": "precision",
-    "metrics/recall(B)": "recall",
-    "metrics/mAP50(B)": "mAP50",
-    "metrics/mAP50-95(B)": "mAP50-95",
-}
-
-
-def short_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    return {short: round(float(metrics[key]), 5) for key, short in METRIC_KEYS.items() if key in metrics}
-
-
 class _LogToEvents(logging.Handler):
     """Ultralytics log lines from the training thread -> "log" events."""
 
@@ -62,58 +54,62 @@ class _LogToEvents(logging.Handler):
 
 
 class _Callbacks:
-    """Trainer callbacks that turn progress into events and honour the stop flag."""
+    """Trainer callbacks that turn progress into events and honour the stop flag; each gets the
+    running trainer as a ``TrainerView`` (compat.trainer): numbers and paths, no internals."""
 
     def __init__(self, events: EventLog, stop: threading.Event, stop_file: Path | None = None):
         self.events, self.stop, self.stop_file = events, stop, stop_file  # stop_file: torchrun runs
         self.batch, self.last_batch_t, self.epoch_pending, self.t0 = 0, 0.0, False, time.time()
         self.stopped_mid_epoch: tuple[int, int, int] | None = None  # (epoch, batch, batches) of a stop before an epoch's end
 
-    def on_train_start(self, trainer) -> None:
-        self.t0 = time.time()
-        self.events.write("status", status="running", epochs=trainer.epochs)
+    def hooks(self) -> dict:
+        return {name: getattr(self, name) for name in trainer_compat.EVENTS}
 
-    def on_train_epoch_start(self, trainer) -> None:
+    def on_train_start(self, t: TrainerView) -> None:
+        self.t0 = time.time()
+        self.events.write("status", status="running", epochs=t.epochs)
+
+    def on_train_epoch_start(self, t: TrainerView) -> None:
         self.batch = 0
 
-    def on_train_batch_end(self, trainer) -> None:
+    def on_train_batch_end(self, t: TrainerView) -> None:
         self.batch += 1
-        nb = len(trainer.train_loader)
+        nb = t.batches
         now = time.time()
         if now - self.last_batch_t >= BATCH_EVENT_INTERVAL or self.batch == nb:
             self.last_batch_t = now
-            done = trainer.epoch * nb + self.batch
-            total = trainer.epochs * nb
+            done = (t.epoch - 1) * nb + self.batch
+            total = t.epochs * nb
             elapsed = now - self.t0
             self.events.write(
                 "batch",
-                epoch=trainer.epoch + 1,
-                epochs=trainer.epochs,
+                epoch=t.epoch,
+                epochs=t.epochs,
                 batch=self.batch,
                 batches=nb,
-                losses={k.split("/")[-1]: round(float(v), 5) for k, v in trainer.label_loss_items(trainer.tloss, "train").items()},
-                lr=round(float(trainer.optimizer.param_groups[0]["lr"]), 8),
-                images_per_s=round(self.batch * trainer.batch_size / max(now - trainer.epoch_time_start, 1e-6), 2),
+                losses=t.train_losses(),
+                lr=t.lr(),
+                images_per_s=t.images_per_s(self.batch),
                 eta_s=round(elapsed / max(done, 1) * (total - done), 1),
-                gpu_mem_gb=round(torch.cuda.memory_reserved() / 2**30, 2) if trainer.device.type == "cuda" else None,
+                gpu_mem_gb=round(torch.cuda.memory_reserved() / 2**30, 2) if t.device.type == "cuda" else None,
             )
         # Checked last: a stop asked for while this batch was reported counts too.
         asked = self.stop.is_set() or (self.stop_file is not None and self.stop_file.exists())
         if distributed.in_torchrun():
-            asked = distributed.stop_requested(asked, trainer.device)  # every rank leaves in this batch
+            asked = distributed.stop_requested(asked, t.device)  # every rank leaves in this batch
         if asked:
             self.stop.set()
-            trainer.stop = True  # Ultralytics breaks out right after this callback
+            t.request_stop()
             if self.batch < nb and self.stopped_mid_epoch is None:
-                self.stopped_mid_epoch = (trainer.epoch + 1, self.batch, nb)
+                self.stopped_mid_epoch = (t.epoch, self.batch, nb)
 
-    def on_model_save(self, trainer) -> None:
+    def on_model_save(self, t: TrainerView) -> None:
         # Ultralytics strips last.pt of its optimizer when training ends (also after a stop);
         # this copy keeps what resuming needs. Copied then renamed: a crash mid-copy leaves the
         # previous epoch's file whole.
-        resume_file = Path(trainer.wdir) / RESUME_FILE
+        resume_file = t.weights_dir / RESUME_FILE
         tmp = resume_file.with_name(f".partial-{RESUME_FILE}")
-        shutil.copyfile(trainer.last, tmp)
+        shutil.copyfile(t.last, tmp)
         if self.stopped_mid_epoch and self.stopped_mid_epoch[0] > 1:
             mark_epoch_unfinished(tmp)
         os.replace(tmp, resume_file)
@@ -123,23 +119,22 @@ class _Callbacks:
                     f"stopped after batch {batch} of {nb} in epoch 1: resuming continues at epoch 2 (Ultralytics cannot resume into a first epoch; start a new run to train it whole)")
             self.events.write("log", level="info", message=note)
 
-    def on_train_epoch_end(self, trainer) -> None:
+    def on_train_epoch_end(self, t: TrainerView) -> None:
         self.epoch_pending = True  # the next on_fit_epoch_end is this epoch's, not final_eval's
 
-    def on_fit_epoch_end(self, trainer) -> None:
+    def on_fit_epoch_end(self, t: TrainerView) -> None:
         if not self.epoch_pending:
             return
         self.epoch_pending = False
-        metrics = trainer.metrics or {}
         self.events.write(
             "epoch",
-            epoch=trainer.epoch + 1,
-            epochs=trainer.epochs,
-            train_losses={k.split("/")[-1]: round(float(v), 5) for k, v in trainer.label_loss_items(trainer.tloss, "train").items()},
-            val_losses={k.split("/")[-1]: round(float(v), 5) for k, v in metrics.items() if k.startswith("val/")},
-            metrics=short_metrics(metrics),
-            lr=round(float(trainer.optimizer.param_groups[0]["lr"]), 8),
-            epoch_time_s=round(float(getattr(trainer, "epoch_time", 0) or 0), 2),
+            epoch=t.epoch,
+            epochs=t.epochs,
+            train_losses=t.train_losses(),
+            val_losses=t.val_losses(),
+            metrics=t.metrics(),
+            lr=t.lr(),
+            epoch_time_s=t.epoch_time_s(),
         )
 
 
@@ -147,10 +142,8 @@ def check_dataset(data_yaml: Path, data: str) -> None:
     """Refuse, before a run is registered, a data.yaml whose image folders Ultralytics cannot
     find (its ``download:`` is never run: offline.py)."""
     offline.prepare()
-    from ultralytics.data.utils import check_det_dataset
-
     try:
-        check_det_dataset(str(data_yaml))
+        trainer_compat.check_dataset(data_yaml)
     except Exception as exc:  # Ultralytics says what is missing in its own words
         raise UserError(f"--data {data}: {plain(exc)}") from None
 
@@ -288,8 +281,6 @@ def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.E
 def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, stop: threading.Event, trackers: str = "") -> dict:
     """Run Ultralytics' DetectionTrainer with our callbacks on a registered run (new or resumed)
     and record how it ended; returns ``{"run", "dir", "status", "metrics", "weights"}``."""
-    from ultralytics.models.yolo.detect import DetectionTrainer
-
     primary = distributed.is_primary()
     if primary:
         ws.own_run(run_id, status="running")
@@ -302,16 +293,12 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
     trainer = None
     try:
         with loggers.enabled(trackers, ws.root):  # W&B / MLflow callbacks join at construction
-            trainer = DetectionTrainer(overrides=overrides)
+            trainer = trainer_compat.detection_trainer(overrides, _Callbacks(events, stop, stop_file).hooks())
         distributed.adopt_world_size(trainer)
         created_group = distributed.ensure_process_group(trainer)
-        hooks = _Callbacks(events, stop, stop_file)
-        for name in ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end", "on_model_save"):
-            trainer.add_callback(name, getattr(hooks, name))
         trainer.train()
-        metrics = short_metrics(trainer.metrics or {})
+        metrics, best = trainer_compat.finished(trainer)
         status = "stopped" if stop.is_set() else "done"
-        best = trainer.best if Path(trainer.best).is_file() else trainer.last
     except BaseException as exc:
         record_failure(ws, run_id, events, primary, exc)
         if isinstance(exc, OSError) and exc.errno:

@@ -19,6 +19,12 @@ imports Ultralytics only after it; ``prepare()`` sets up:
 * AMP check: Ultralytics downloads ``yolo26n.pt`` to compare fp32 and fp16 outputs; ours
   compares the model being trained instead, so it never needs a download.
 
+Relies on: ``utils.ONLINE`` / ``checks.ONLINE`` / ``events.ONLINE``, ``checks.AUTOINSTALL``,
+``utils.SETTINGS`` keys (sync, the integrations, datasets/runs/weights dirs), the font file names
+``Arial.ttf`` / ``Arial.Unicode.ttf`` in the config dir, ``checks.check_amp`` and the trainer
+module's own reference to it, ``data.utils.check_det_dataset`` and the references of
+``engine.trainer`` / ``validator`` / ``exporter`` to it.
+
 The workspace is read from ``YOLOV11_WORKSPACE`` (default ``./workspace``) when ``prepare()``
 first runs: entry points that take ``--workspace`` set that variable before calling the API.
 If Ultralytics was imported before ``prepare()`` (a notebook, say), its online flags are
@@ -162,7 +168,7 @@ def _patch_ultralytics() -> None:
     checks.check_amp = trainer.check_amp = _offline_check_amp
     _never_autodownload()
     from yolov11 import checkpoints
-    from yolov11.nn import registry
+    from yolov11.compat import registry
 
     registry.install()  # our modules become nameable in model YAMLs
     checkpoints.install()  # every .pt opens through torch's restricted unpickler unless trusted

@@ -8,6 +8,11 @@ the same way (CBAM keeps channels like ``nn.Identity``; SPPFWide maps c1 -> c2 l
 AttnDetect takes the per-level channels like ``Detect``). A dry run (1x3x64x64) then tells each
 layer's input channels at the chosen width scale, and our module replaces its stand-in with
 the same ``i``/``f``/``type`` bookkeeping. Errors name the YAML row and module at fault.
+
+Relies on: ``nn.tasks.parse_model(d, ch, verbose)`` (wrapped, looked up as a module global of
+``nn.tasks`` by DetectionModel), that it resolves a row's module name among ``nn.tasks``'
+globals and sizes channels only for modules it knows by identity (``SPPF``, ``Detect``,
+``nn.Identity`` here), and the ``i``/``f``/``type``/``np`` bookkeeping of each built layer.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from dataclasses import dataclass
 
 import torch
 
+from yolov11.compat import check_version
 from yolov11.errors import UserError
 from yolov11.nn.graph_check import check_graph
 
-TESTED_ULTRALYTICS = ("8.4.190",)  # parse_model's internals differ between releases
 
 
 @dataclass(frozen=True)
@@ -89,17 +94,12 @@ def _check_rows(d: dict, ours: dict[str, Registered]) -> None:
 
 def install() -> None:
     """Wrap ultralytics.nn.tasks.parse_model (idempotent); refuses untested Ultralytics versions."""
-    import ultralytics
     from ultralytics.nn import tasks
     from ultralytics.utils import LOGGER
 
     if getattr(tasks.parse_model, "yolov11_registry", False):
         return
-    if ultralytics.__version__ not in TESTED_ULTRALYTICS:
-        raise RuntimeError(
-            f"yolov11's module registry was written for Ultralytics {', '.join(TESTED_ULTRALYTICS)}, found {ultralytics.__version__}: "
-            "install the pinned version (pip install -r requirements.txt)"
-        )
+    check_version()  # parse_model's internals differ between releases
     original = tasks.parse_model
 
     def parse_model(d, ch, verbose=True):
