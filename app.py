@@ -114,7 +114,7 @@ def build_app(workspace=None):
 
     from pages.common import AppContext
     from pages.data import build_data
-    from pages.demo import build_demo
+    from pages.predict import build_predict
     from pages.evaluate import build_evaluate
     from pages.export import build_export
     from pages.public_demo import build_public_demo
@@ -131,7 +131,7 @@ def build_app(workspace=None):
             build_train(ctx)
             build_evaluate(ctx)
             build_export(ctx)
-            build_demo(ctx)
+            build_predict(ctx)
     with app.route("Demo", "/demo"):  # for people who don't write code: the published model only
         build_public_demo(ctx)
     app.workspace = ws

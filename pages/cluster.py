@@ -11,7 +11,7 @@ import gradio as gr
 
 import yolov11
 from pages.common import AppContext, shows_user_errors
-from yolov11.training.distributed import gpu_ids
+from yolov11 import gpu_ids
 
 
 def build_cluster(ctx: AppContext, dataset: gr.Dropdown, model: gr.Dropdown, device: gr.Textbox, basics: list[gr.components.Component]) -> None:

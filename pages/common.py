@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from yolov11 import UserError, Workspace
-from yolov11.training.jobs import TrainingJobs
+from yolov11 import TrainingJobs
 
 GPU_BOUND = "gpu"  # concurrency_id of events that run models: one at a time, cheap events not queued behind
 
@@ -63,6 +64,34 @@ def discard_upload(ctx: AppContext, path: str | os.PathLike | None) -> None:
                 target.parent.rmdir()  # Gradio keeps each upload in a folder of its own
         except OSError:  # a second upload of the same bytes shares the folder, or a concurrent discard
             pass
+
+def bind(ctx: AppContext, handler, names: list[str] | None = None, defaults: dict | None = None):
+    """``handler(ctx, **named values)`` as a Gradio event function of positional inputs.
+
+    Handlers are module-level functions that take the app context and named values, so they can
+    be called (and tested) without Gradio; Gradio calls events with one positional value per
+    input component. ``names`` lists those inputs in order (default: the handler's parameters
+    after ``ctx``); the returned function shows them, with ``defaults``, as its signature, which
+    is what the API docs and gradio_client name the endpoint's parameters by."""
+    signature = inspect.signature(handler)
+    own = list(signature.parameters.values())[1:]
+    if names is None:
+        params = own
+    else:
+        given = {p.name: p.default for p in own if p.kind is not p.VAR_KEYWORD}
+        merged = {**(defaults or {}), **{k: v for k, v in given.items() if v is not inspect.Parameter.empty}}
+        params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=merged.get(n, inspect.Parameter.empty)) for n in names]
+        first_default = next((i for i, p in enumerate(params) if p.default is not inspect.Parameter.empty), len(params))
+        params = [p if i < first_default or p.default is not inspect.Parameter.empty else p.replace(default=None) for i, p in enumerate(params)]
+    order = [p.name for p in params]
+
+    @functools.wraps(handler)
+    def event(*args, **kwargs):
+        return handler(ctx, **dict(zip(order, args)), **kwargs)
+
+    event.__signature__ = inspect.Signature(params, return_annotation=signature.return_annotation)
+    return event
+
 
 def shows_user_errors(fn):
     """Turn UserError into gr.Error: a clear message in the browser and the API, app keeps serving."""

@@ -10,7 +10,7 @@ import pandas as pd
 import yolov11
 from pages.common import AppContext, dataset_choices, discard_upload, json_safe, py_args, refreshed, same_call, shows_user_errors
 from pages.data_health import build_health
-from yolov11.data.report import summarize
+from yolov11 import summarize_report as summarize
 
 
 def datasets_table(ctx: AppContext) -> pd.DataFrame:

@@ -1,37 +1,20 @@
 """Evaluate tab: a run's (or uploaded weights') metrics on a split, overall, per class and in
 COCO terms; PR / F1 curves and the confusion matrix; a threshold explorer and a gallery of the
-worst images, both from the evaluation's saved predictions; and two runs side by side."""
+worst images, both from the evaluation's saved predictions; and two runs side by side. This
+module lays the tab out and wires its events; what they do is in ``pages.evaluate_handlers``."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import gradio as gr
-import pandas as pd
 
-import yolov11
-from pages.charts import per_class_figure
-from pages.zoo import PICKLE_WARNING
-from pages.common import GPU_BOUND, AppContext, dataset_choices, py_args, refreshed, run_choices, same_call, shows_user_errors
-from pages.eval_charts import CURVE_TITLES, coco_table, confidence_figure, confusion_figure, pr_figure
+import pages.evaluate_handlers as h
+from pages.common import GPU_BOUND, AppContext, bind, dataset_choices, refreshed, run_choices
+from pages.eval_charts import CURVE_TITLES
 from pages.eval_compare import build_compare
-from yolov11.eval.error_gallery import CRITERIA, LEGEND
-
-ALL_CLASSES = "all classes"
-
-
-def metrics_table(result: dict) -> pd.DataFrame:
-    overall = {"class": "all", "images": result.get("images"), "instances": sum(r["instances"] for r in result["per_class"]), **result["metrics"]}
-    return pd.DataFrame([overall, *result["per_class"]], columns=["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"]).round(4)
-
-
-def _counts_tables(c: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    head = ["TP", "FP", "FN", "precision", "recall", "F1"]
-    keys = ["tp", "fp", "fn", "precision", "recall", "f1"]
-    overall = pd.DataFrame([[c["overall"][k] for k in keys]], columns=head)
-    per_class = pd.DataFrame([[r["class"], *(r[k] for k in keys)] for r in c["per_class"]], columns=["class", *head])
-    return overall, per_class
-
+from pages.zoo import PICKLE_WARNING
+from yolov11 import GALLERY_CRITERIA as CRITERIA
+from yolov11 import GALLERY_LEGEND as LEGEND
 
 def build_evaluate(ctx: AppContext) -> gr.Tab:
     with gr.Tab("Evaluate") as tab:
@@ -69,62 +52,17 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
         gr.Markdown(f"### Worst images\n{LEGEND}; at the explorer's thresholds.")
         with gr.Row():
             criterion = gr.Dropdown(list(CRITERIA), value=CRITERIA[0], label="Sort by", elem_id="gallery-criterion")
-            only = gr.Dropdown([ALL_CLASSES], value=ALL_CLASSES, label="Class", elem_id="gallery-class", allow_custom_value=True)  # its choices follow the evaluation; API callers name a class directly
+            only = gr.Dropdown([h.ALL_CLASSES], value=h.ALL_CLASSES, label="Class", elem_id="eval-gallery-class", allow_custom_value=True)  # its choices follow the evaluation; API callers name a class directly
         gallery = gr.Gallery(label="Worst images", columns=4, height="auto", elem_id="eval-gallery")
         build_compare(ctx)
 
-    @shows_user_errors
-    def evaluate(run_id: str, split: str, weights_file: str | None = None, data: str | None = None, trusted: bool = False):
-        """Validate a run's best weights (or uploaded weights on a dataset) on a split; returns the
-        metrics table, per-class chart, snippet, COCO table and the evaluation folder."""
-        if weights_file:
-            if trusted:
-                yolov11.trust_weights(weights_file)
-            if not data:
-                raise yolov11.UserError("--data: pick the dataset to evaluate the uploaded weights on")
-            r = yolov11.evaluate(weights=weights_file, data=data, split=split, workspace=ctx.workspace)
-            name = Path(weights_file).name
-            snippet = same_call(f"metrics = yolov11.evaluate({py_args(weights=name, data=data, split=split)})", f"python -m yolov11 eval --weights {name} --data {data} --split {split}")
-        else:
-            if not run_id:
-                raise yolov11.UserError("pick a finished run first")
-            r = yolov11.evaluate(run=run_id, split=split, workspace=ctx.workspace)
-            snippet = same_call(f"metrics = yolov11.evaluate({py_args(run=run_id, split=split)})", f"python -m yolov11 eval --run {run_id} --split {split}")
-        snippet += f"\n**Re-score the saved detections**\n```bash\npython -m yolov11 eval --coco-gt {r['files']['coco_gt']} --coco-dt {r['files']['coco_dt']} --json\n```"
-        return metrics_table(r), per_class_figure(r), snippet, coco_table(r), r["dir"]
-
-    @shows_user_errors
-    def analysis(where: str, kind: str, norm: bool):
-        if not where:
-            return None, None, None
-        curves = yolov11.evaluation_curves(where, ctx.workspace)
-        result = yolov11.saved_evaluation(where=where, workspace=ctx.workspace)
-        return pr_figure(curves), confidence_figure(curves, kind), confusion_figure(result["confusion"], norm)
-
-    @shows_user_errors
-    def class_choices(where: str):
-        names = yolov11.saved_evaluation(where=where, workspace=ctx.workspace)["confusion"]["names"][:-1]
-        return gr.update(choices=[ALL_CLASSES, *names], value=ALL_CLASSES)
-
-    @shows_user_errors
-    def threshold_explorer(where: str, conf_thr: float, iou_thr: float):
-        """TP / FP / FN, precision, recall and F1 at (conf, IoU), overall and per class, from the
-        evaluation folder's saved predictions."""
-        return _counts_tables(yolov11.explore_thresholds(where, conf_thr, iou_thr, ctx.workspace))
-
-    @shows_user_errors
-    def error_gallery(where: str, by: str, cls: str, conf_thr: float, iou_thr: float):
-        """The worst images of the evaluation by a criterion, drawn TP green / FP red / FN orange."""
-        if not where:
-            return []
-        return yolov11.worst_images(where, by, None if cls in (None, "", ALL_CLASSES) else cls, conf_thr, iou_thr, workspace=ctx.workspace)
-
     # The explorer and gallery read saved files: cheap, never queued behind GPU work.
-    explore = dict(fn=threshold_explorer, inputs=[folder, conf, iou], outputs=[explored, explored_classes])
-    draw = dict(fn=error_gallery, inputs=[folder, criterion, only, conf, iou], outputs=gallery)
-    (go.click(evaluate, [run, split, weights, dataset, trust], [table, chart, code, coco, folder], api_name="evaluate", concurrency_id=GPU_BOUND)
+    explore = dict(fn=bind(ctx, h.threshold_explorer), inputs=[folder, conf, iou], outputs=[explored, explored_classes])
+    draw = dict(fn=bind(ctx, h.error_gallery), inputs=[folder, criterion, only, conf, iou], outputs=gallery)
+    analysis = bind(ctx, h.analysis)
+    (go.click(bind(ctx, h.evaluate), [run, split, weights, dataset, trust], [table, chart, code, coco, folder], api_name="evaluate", concurrency_id=GPU_BOUND)
        .success(analysis, [folder, curve_kind, normalised], [pr, conf_curve, confusion], api_visibility="private")
-       .success(class_choices, folder, only, api_visibility="private")
+       .success(bind(ctx, h.class_choices), folder, only, api_visibility="private")
        .success(**explore, api_name="explore_after_evaluate", api_visibility="private")
        .success(**draw, api_name="gallery_after_evaluate", api_visibility="private"))
     gr.on([conf.release, iou.release], **explore, api_name="threshold_explorer").success(**draw, api_name="gallery_after_explore", api_visibility="private")

@@ -10,7 +10,7 @@ import pandas as pd
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, shows_user_errors
-from pages.demo import detections_table
+from pages.predict import detections_table
 
 NOTHING_PUBLISHED = "No model is published yet: ask your ML engineer to publish one from the workbench's Predict tab."
 

@@ -7,46 +7,62 @@ import math
 
 import gradio as gr
 
-from yolov11.training.settings import OPTIMIZERS, PRESETS, TrainSettings
+from yolov11 import PRESETS, TrainSettings
+from yolov11 import describe_setting as describe_field
 
 # Fields of the "More settings" form, in display order (TrainSettings names).
 FORM = ("optimizer", "lr0", "cos_lr", "warmup_epochs", "patience", "nbs", "seed", "workers", "cache", "fraction",
         "mosaic", "mixup", "fliplr", "scale", "hsv_h", "hsv_s", "hsv_v", "close_mosaic", "loggers")
 
 
+def field_input(name: str, **overrides) -> gr.components.Component:
+    """The form input of a TrainSettings field, labelled and explained by its metadata (the
+    CLI's --help reads the same): a dropdown for choices, a checkbox for flags, a slider for a
+    0..1 value, a number otherwise (whole for integer fields)."""
+    d = describe_field(name)
+    f = TrainSettings.__dataclass_fields__[name]
+    kw = {"label": d["label"], "info": d["help"], "value": d["default"], **overrides}
+    if d["choices"] is not None:
+        return gr.Dropdown(list(d["choices"]), **kw)
+    if isinstance(d["default"], bool):
+        return gr.Checkbox(**kw)
+    if f.metadata.get("kind") is float and f.metadata["high"] == 1.0:
+        return gr.Slider(0.0, 1.0, step=0.005 if name.startswith("hsv") else 0.05, **kw)
+    if f.metadata.get("kind") is int:
+        return gr.Number(precision=0, **kw)
+    return gr.Number(**kw)
+
+
 def build_settings(basics: dict[str, gr.components.Component]) -> dict[str, gr.components.Component]:
     """The preset picker and the form (returned by field name); ``basics`` (epochs, imgsz,
     batch) follow the preset too."""
-    d = TrainSettings()
     preset = gr.Radio(list(PRESETS), value="quick look", label="Preset", elem_id="train-preset")
     with gr.Accordion("More settings: optimizer, schedule, loading, augmentation", open=False):
         with gr.Row():
-            form = {
-                "optimizer": gr.Dropdown(list(OPTIMIZERS), value=d.optimizer, label="Optimizer"),
-                "lr0": gr.Number(value=d.lr0, label="Initial learning rate (auto picks its own)"),
-                "cos_lr": gr.Checkbox(value=d.cos_lr, label="Cosine LR schedule"),
-                "warmup_epochs": gr.Number(value=d.warmup_epochs, label="Warm-up epochs"),
-                "patience": gr.Number(value=d.patience, precision=0, label="Early-stop patience (epochs)"),
-            }
+            form = {name: field_input(name) for name in ("optimizer", "lr0", "cos_lr", "warmup_epochs", "patience")}
         with gr.Row():
             form |= {
-                "nbs": gr.Number(value=0, precision=0, minimum=0, label="Nominal batch for gradient accumulation (0 = the batch)"),
-                "seed": gr.Number(value=d.seed, precision=0, label="Seed"),
-                "workers": gr.Number(value=d.workers, precision=0, label="Data-loading workers"),
-                "cache": gr.Dropdown(["", "ram", "disk"], value=d.cache, label="Cache images"),
-                "fraction": gr.Slider(0.05, 1.0, value=d.fraction, step=0.05, label="Fraction of training images"),
+                "nbs": field_input("nbs", value=0, minimum=0),  # 0 in the form: the batch
+                "seed": field_input("seed"),
+                "workers": field_input("workers"),
+                "cache": field_input("cache"),
+                "fraction": gr.Slider(0.05, 1.0, step=0.05, **_labelled("fraction")),
             }
         with gr.Row():
-            form |= {name: gr.Slider(0.0, 1.0, value=getattr(d, name), step=0.005 if name.startswith("hsv") else 0.05, label=label) for name, label in (
-                ("mosaic", "Mosaic"), ("mixup", "MixUp"), ("fliplr", "Horizontal flip"), ("scale", "Scale jitter"),
-                ("hsv_h", "Hue"), ("hsv_s", "Saturation"), ("hsv_v", "Brightness"))}
-            form["close_mosaic"] = gr.Number(value=d.close_mosaic, precision=0, label="Epochs without mosaic at the end")
-        form["loggers"] = gr.CheckboxGroup(["wandb", "mlflow"], value=[], label="Also log to (when installed; TensorBoard always logs)", elem_id="train-loggers")
+            form |= {name: field_input(name) for name in ("mosaic", "mixup", "fliplr", "hsv_h", "hsv_s", "hsv_v")}
+            form["scale"] = gr.Slider(0.0, 1.0, step=0.05, **_labelled("scale"))  # the form offers 0..1; the CLI takes more
+            form["close_mosaic"] = field_input("close_mosaic")
+        form["loggers"] = gr.CheckboxGroup(["wandb", "mlflow"], value=[], elem_id="train-loggers", **{k: v for k, v in _labelled("loggers").items() if k != "value"})
 
     targets = {**basics, **form}
     names = [n for n in PRESETS["quick look"] if n in targets]
     preset.change(lambda p: [PRESETS[p][n] for n in names], preset, [targets[n] for n in names], api_visibility="private")
     return form
+
+
+def _labelled(name: str) -> dict:
+    d = describe_field(name)
+    return {"label": d["label"], "info": d["help"], "value": d["default"]}
 
 
 def collect(values: dict) -> dict:

@@ -10,7 +10,8 @@ import pandas as pd
 
 from pages.charts import zoo_figure
 from pages.common import AppContext, keep_upload, shows_user_errors
-from yolov11.models import check_model_yaml, describe, list_models, measure_latency, model_card, zoo_names
+from yolov11 import check_model_yaml, list_models, measure_latency, model_card, zoo_names
+from yolov11 import describe_model as describe
 
 PICKLE_WARNING = (
     "A .pt file is a pickle. It is opened with PyTorch's restricted loader, which refuses one that needs more than a detector's "

@@ -85,3 +85,19 @@ def test_the_package_exposes_its_api_without_shadowing_a_submodule():
         assert name not in subs, f"yolov11.{name} is both a public function and a submodule"
     for sub in subs - {"__main__"}:
         assert importlib.import_module(f"yolov11.{sub}").__name__ == f"yolov11.{sub}"
+
+
+def test_pages_call_only_the_public_api():
+    """pages/ reach the core through ``yolov11``'s public names only (``yolov11.__all__``)."""
+    import yolov11
+
+    bad = {}
+    for p in (ROOT / "pages").rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("yolov11."):
+                bad.setdefault(p.name, []).append(node.module)
+            elif isinstance(node, ast.ImportFrom) and node.module == "yolov11":
+                bad.setdefault(p.name, []).extend(a.name for a in node.names if a.name not in yolov11.__all__)
+            elif isinstance(node, ast.Import):
+                bad.setdefault(p.name, []).extend(a.name for a in node.names if a.name.startswith("yolov11."))
+    assert {k: v for k, v in bad.items() if v} == {}

@@ -106,7 +106,14 @@ def test_onnx_int8_calibrated_on_the_runs_images(trained_run):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert r["size_mb"] < 0.5 * fp32.stat().st_size / 2**20
     v = r["verify"]
-    assert v["max_abs_diff_normalized"] < 0.2 and v["map50_95"]["exported"] >= 0  # reported honestly, not required equal
+    # Measured on this fixture in 3 separate processes (training and calibration are seeded, so
+    # all three gave the same): mAP50-95 0.3209 eager -> 0.3016 INT8 (loss 0.0193), normalised
+    # raw difference 0.082. The bounds leave 2.5x room; the 0.01 loss promise is not met by
+    # this tiny model: an INT8 guard that keeps sensitive nodes in float is issue 14's.
+    loss = v["map50_95"]["eager"] - v["map50_95"]["exported"]
+    assert loss < 0.05, v["map50_95"]
+    assert v["map50_95"]["exported"] > 0.25, v["map50_95"]
+    assert v["max_abs_diff_normalized"] < 0.2, v
     with zipfile.ZipFile(r["bundle"]) as zf:
         assert json.loads(zf.read("metadata.json"))["precision"] == "int8"
 

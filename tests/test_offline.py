@@ -49,3 +49,18 @@ def test_amp_check_needs_no_weights():
     assert trainer.check_amp is offline._offline_check_amp
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))
     assert trainer.check_amp(model) is False  # CPU: AMP off, and nothing downloaded
+    # The comparison a GPU run makes, exercised on the CPU's own autocast (bfloat16): a sound
+    # model agrees; one whose low-precision output overflows is refused.
+    assert offline.autocast_agrees(model, "cpu", torch.bfloat16) is True
+
+    class Overflows(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return y * torch.inf if y.dtype == torch.bfloat16 else y  # what an fp16 overflow looks like
+
+    assert offline.autocast_agrees(Overflows(), "cpu", torch.bfloat16) is False
+    assert model.training  # the check leaves the model in the mode it found it

@@ -15,42 +15,69 @@ by default the one of ``YOLOV11_WORKSPACE`` or ``./workspace``.
 from yolov11.checkpoints import trust as trust_weights
 from yolov11.data.demo import ensure_demo_dataset
 from yolov11.data.importer import import_dataset
+from yolov11.data.preview import augmentation_preview, draw_samples
+from yolov11.data.report import summarize as summarize_report
+from yolov11.data.stats import dataset_boxes, images_with
 from yolov11.errors import UserError
+from yolov11.eval.error_gallery import CRITERIA as GALLERY_CRITERIA
+from yolov11.eval.error_gallery import LEGEND as GALLERY_LEGEND
 from yolov11.eval.error_gallery import worst_images
 from yolov11.eval.evaluate import coco_evaluate, evaluate, evaluation_curves, saved_evaluation
 from yolov11.eval.thresholds import explore_thresholds
 from yolov11.export.exporter import export_model
-from yolov11.models import list_models
+from yolov11.models import check_model_yaml, list_models, measure_latency, model_card, transfer_report, zoo_names
+from yolov11.models import describe as describe_model
 from yolov11.serve.predict import predict
 from yolov11.serve.publish import publish, published
-from yolov11.training.distributed import Launch
+from yolov11.training.distributed import Launch, gpu_ids
 from yolov11.training.distributed import plan as torchrun_plan
+from yolov11.training.jobs import TrainingJobs
 from yolov11.training.resume import resume
 from yolov11.training.runner import train
+from yolov11.training.settings import PRESETS, TrainSettings
+from yolov11.training.settings import describe_field as describe_setting
 from yolov11.training.status import run_status
 from yolov11.workspace import Workspace
 
 __version__ = "0.1.0"
 __all__ = [
+    "GALLERY_CRITERIA",
+    "GALLERY_LEGEND",
     "Launch",
+    "PRESETS",
+    "TrainingJobs",
+    "TrainSettings",
     "UserError",
     "Workspace",
+    "augmentation_preview",
+    "check_model_yaml",
     "coco_evaluate",
+    "dataset_boxes",
+    "describe_model",
+    "describe_setting",
+    "draw_samples",
     "ensure_demo_dataset",
     "evaluate",
     "evaluation_curves",
     "explore_thresholds",
     "export_model",
+    "gpu_ids",
+    "images_with",
     "import_dataset",
     "list_models",
+    "measure_latency",
+    "model_card",
     "predict",
     "publish",
     "published",
     "resume",
     "run_status",
     "saved_evaluation",
+    "summarize_report",
     "torchrun_plan",
     "train",
+    "transfer_report",
     "trust_weights",
     "worst_images",
+    "zoo_names",
 ]

@@ -328,11 +328,16 @@ class Workspace:
 
     def run_weights(self, run_id: str) -> Path:
         """best.pt of a run, else last.pt (a run stopped before its first save has neither)."""
-        weights = Path(self.require_run(run_id)["dir"]) / "weights"
-        for name in ("best.pt", "last.pt"):
-            if (weights / name).is_file():
-                return weights / name
-        raise UserError(f"run {run_id}: no weights in {weights} yet (did training finish an epoch?)")
+        run_dir = Path(self.require_run(run_id)["dir"])
+        found = best_weights(run_dir)
+        if found is None:
+            raise UserError(f"run {run_id}: no weights in {run_dir / 'weights'} yet (did training finish an epoch?)")
+        return found
+
+
+def best_weights(run_dir: Path) -> Path | None:
+    """A run folder's best.pt, else its last.pt, else None: the model a run stands for."""
+    return next((p for p in (run_dir / "weights" / "best.pt", run_dir / "weights" / "last.pt") if p.is_file()), None)
 
 
 def _unresumable(weights: Path) -> str | None:

@@ -128,28 +128,36 @@ def _offline_check_amp(model) -> bool:
     accepts AMP when both give finite outputs of the same shape that agree loosely. CPU and MPS
     never use AMP, as in Ultralytics.
     """
-    import torch
-
     device = next(model.parameters()).device
     if device.type != "cuda":
         return False
+    ok = autocast_agrees(model, "cuda")
+    LOG.info("AMP check %s (offline, on the model itself)", "passed" if ok else "failed: training in fp32")
+    return ok
+
+
+def autocast_agrees(model, device_type: str, dtype=None) -> bool:
+    """Whether ``model`` gives, under autocast on ``device_type`` (``dtype``: its low precision),
+    finite outputs of the same shape that loosely agree with full precision on the same input."""
+    import torch
+
+    device = next(model.parameters()).device
+    was_training = model.training
     try:
-        was_training = model.training
         model.eval()
         x = torch.rand(1, 3, 256, 256, device=device)
         with torch.no_grad():
             ref = model(x)
-            with torch.autocast("cuda"):
+            with torch.autocast(device_type, dtype=dtype):
                 low = model(x)
         ref = ref[0] if isinstance(ref, (list, tuple)) else ref
         low = low[0] if isinstance(low, (list, tuple)) else low
-        model.train(was_training)
-        ok = ref.shape == low.shape and torch.isfinite(low).all() and torch.allclose(ref, low.float(), atol=0.5, rtol=0.05)
+        return bool(ref.shape == low.shape and torch.isfinite(low).all() and torch.allclose(ref, low.float(), atol=0.5, rtol=0.05))
     except Exception as exc:  # any failure means: do not trust AMP here
         LOG.warning("AMP check failed (%s): training in fp32", exc)
         return False
-    LOG.info("AMP check %s (offline, on the model itself)", "passed" if ok else "failed: training in fp32")
-    return bool(ok)
+    finally:
+        model.train(was_training)
 
 
 def _patch_ultralytics() -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from yolov11.errors import UserError
+from yolov11.data.yolo_format import read_label_boxes
 from yolov11.workspace import class_names
 
 
@@ -26,27 +27,6 @@ from yolov11.workspace import class_names
 def _yaml_names(dataset_dir: Path) -> dict[int, str]:
     """Class names from data.yaml, as {id: name}."""
     return dict(enumerate(class_names(dataset_dir)))
-
-
-def _read_boxes(label: Path) -> np.ndarray:
-    """(n, 5) rows of class, cx, cy, w, h (normalised); a missing or empty file is background."""
-    rows = []
-    lines = label.read_text().splitlines() if label.is_file() else []
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            values = [float(v) for v in line.split()]
-        except ValueError:
-            raise UserError(f"{label}:{lineno}: not a YOLO label line: {line.strip()!r}") from None
-        if len(values) == 5:
-            rows.append(values)
-        elif len(values) >= 7 and len(values) % 2 == 1:  # a polygon (segment label): draw its bounding box
-            xs, ys = values[1::2], values[2::2]
-            rows.append([values[0], (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)])
-        else:
-            raise UserError(f"{label}:{lineno}: expected 'class cx cy w h', got {len(values)} values")
-    return np.array(rows, np.float64).reshape(-1, 5)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -100,7 +80,7 @@ def draw_samples(
             rel = image.resolve().relative_to(dataset_dir / "images")
         except ValueError:
             raise UserError(f"{image}: not inside {dataset_dir / 'images'}") from None
-        boxes = _read_boxes(dataset_dir / "labels" / rel.with_suffix(".txt"))
+        boxes = read_label_boxes(dataset_dir / "labels" / rel.with_suffix(".txt"))
         with Image.open(image) as src:
             rgb = _to_rgb(src)
         w, h = rgb.size

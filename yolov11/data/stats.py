@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from yolov11.data.yolo_format import read_label_boxes
 from yolov11.workspace import class_names
 
 COLUMNS = ["image", "split", "class", "cx", "cy", "w", "h"]
@@ -26,8 +27,7 @@ def dataset_boxes(dataset_dir: Path) -> pd.DataFrame:
         if image is None:
             continue
         rel = str(image.relative_to(root))
-        text = label.read_text()
-        rows = np.array(text.split(), dtype=np.float32).reshape(-1, 5) if text.strip() else np.zeros((0, 5), np.float32)
+        rows = read_label_boxes(label)
         if not len(rows):
             frames.append(pd.DataFrame([[rel, split, None, np.nan, np.nan, np.nan, np.nan]], columns=COLUMNS))
             continue

@@ -114,6 +114,18 @@ def parse_label_file(path: Path, where: str, nc: int | None, issues: list[Issue]
     return np.array(rows, dtype=np.float32).reshape(-1, 5) if rows else empty_boxes()
 
 
+def read_label_boxes(path: Path) -> np.ndarray:
+    """The (n, 5) boxes of one label file of a workspace dataset (a missing file is background);
+    the same parser as imports, so a bad line is a UserError naming file:line."""
+    if not path.is_file():
+        return empty_boxes()
+    issues: list[Issue] = []
+    boxes = parse_label_file(path, str(path), None, issues, {})
+    if issues:
+        raise UserError(str(issues[0]))
+    return boxes
+
+
 def looks_like_yolo(root: Path) -> tuple[bool, str]:
     yaml_path = find_yaml(root)
     if yaml_path:

@@ -34,7 +34,7 @@ from yolov11.training import distributed, loggers
 from yolov11.training.distributed import Launch
 from yolov11.training.events import EventLog
 from yolov11.training.settings import TrainSettings
-from yolov11.workspace import Workspace, class_names
+from yolov11.workspace import Workspace, best_weights, class_names
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ultralytics colours its log lines
 RESUME_FILE = "resume.pt"  # weights/ copy of last.pt with optimizer state, for resume
@@ -274,7 +274,8 @@ def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.E
         record = ws.require_run(run_id)
     if record["status"] == "failed":
         raise UserError(f"run {run_id}: {(record['metrics'] or {}).get('error') or 'failed'} (see {run_dir / distributed.LAUNCH_LOG})")
-    weights = next((str(p) for p in (run_dir / "weights" / "best.pt", run_dir / "weights" / "last.pt") if p.is_file()), None)
+    weights = best_weights(run_dir)
+    weights = str(weights) if weights else None
     return {"run": run_id, "dir": str(run_dir), "status": record["status"], "metrics": record["metrics"] or {}, "weights": weights, "transfer": None}
 
 

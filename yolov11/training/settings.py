@@ -1,9 +1,11 @@
 """Training settings: one dataclass shared by the API, the CLI and the Train tab.
 
 Defaults are the "quick look" preset: small enough that the demo set trains on a laptop CPU
-in a few minutes, and a sensible start on a GPU. ``PRESETS`` holds the other two.
-``problems()`` checks every field at once (the Train tab shows each message next to its
-field); ``validate()`` raises the first as a UserError before anything starts.
+in a few minutes, and a sensible start on a GPU. ``PRESETS`` holds the other two. Each field
+carries its label, help, range or choices (``setting``): the CLI's flags and help, the Train
+tab's form and ``problems()`` all read them there. ``problems()`` checks every field at once
+(the Train tab shows each message next to its field); ``validate()`` raises the first as a
+UserError before anything starts.
 """
 
 from __future__ import annotations
@@ -19,63 +21,49 @@ from yolov11.training import loggers
 
 OPTIMIZERS = ("auto", "SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSProp")
 CACHE = ("", "ram", "disk")
-# Integer fields: (lowest, highest, why the highest). Upper bounds keep an absurd value from
-# reaching Ultralytics, where it would allocate for minutes before failing.
-INT_RANGES = {
-    "epochs": (1, 100_000, "a longer run is better split into resumed runs"),
-    "imgsz": (32, 4096, "a 4096 px batch of 16 is 3 GB of input before the model sees it"),
-    "batch": (-1, 1024, "larger batches fit no single GPU at useful image sizes"),
-    "close_mosaic": (0, 100_000, "epochs"),
-    "patience": (1, 100_000, "epochs"),
-    "workers": (0, 256, "data-loading processes"),
-    "seed": (0, 2**32 - 1, "NumPy's seed range"),
-    "nbs": (1, 65_536, "the nominal batch"),
-}
-# Float fields: (lowest, highest, lowest excluded). NaN and infinity are refused for all.
-FLOAT_RANGES = {
-    "lr0": (0.0, 10.0, True),
-    "warmup_epochs": (0.0, 100_000.0, False),
-    "fraction": (0.0, 1.0, True),
-    "mosaic": (0.0, 1.0, False),
-    "mixup": (0.0, 1.0, False),
-    "fliplr": (0.0, 1.0, False),
-    "scale": (0.0, math.inf, False),
-    "hsv_h": (0.0, 1.0, False),
-    "hsv_s": (0.0, 1.0, False),
-    "hsv_v": (0.0, 1.0, False),
-}
 RESERVED_EXTRA = {"model", "data", "project", "name", "exist_ok", "resume", "save_dir", "pretrained"}  # where runs live is ours to say
+
+
+def setting(default: Any, label: str, help: str, *, kind: type | None = None, low: float | None = None, high: float | None = None,
+            why: str = "", open_low: bool = False, choices: tuple | None = None) -> Any:
+    """A TrainSettings field with what every view derives from it: the form's ``label``, the
+    ``help`` (CLI --help, the form's info), and for numbers their ``kind`` and range (``low``,
+    ``high`` with ``why`` the high bound exists; ``open_low``: low itself refused) or ``choices``.
+    Upper bounds keep an absurd value from reaching Ultralytics, where it would allocate for
+    minutes before failing; NaN and infinity are refused for every number."""
+    meta = {"label": label, "help": help, "kind": kind, "low": low, "high": high, "why": why, "open_low": open_low, "choices": choices}
+    return field(default_factory=default, metadata=meta) if callable(default) else field(default=default, metadata=meta)
 
 
 @dataclass
 class TrainSettings:
-    model: str = "yolov11n"  # the smallest zoo model: trains on a CPU, a fair first baseline
-    epochs: int = 12  # the demo set passes mAP50 0.9 from scratch in ~6 (bench/demo_learnability.py)
-    imgsz: int = 320  # demo images are 320 px; use 640 for photos with small objects
-    batch: int = 8  # small batches = more optimizer steps per CPU-minute on small datasets
-    nbs: int | None = None  # nominal batch for gradient accumulation; None = batch (a step per batch)
-    warmup_epochs: float = 1.0  # Ultralytics' 3 spends a quarter of a short run warming up
-    close_mosaic: int = 3  # last epochs without mosaic, so the model sees whole images before the end
-    device: str = "cpu"  # "cpu", "0" (first GPU), "cuda:0"; several ("0,1") train through torchrun
-    workers: int = 0  # in-process loading: no fork inside the app's threads; raise on GPU boxes
-    seed: int = 0  # same seed, same split and augmentation order
-    deterministic: bool = True  # reproducible kernels where PyTorch has them
-    patience: int = 50  # early stopping after this many epochs without improvement
-    optimizer: str = "auto"  # Ultralytics picks AdamW for short runs, SGD for long ones
-    lr0: float = 0.01  # initial learning rate (ignored by optimizer "auto", which sets its own)
-    cos_lr: bool = False  # cosine instead of linear decay
-    cache: str = ""  # "ram" or "disk" keeps decoded images: faster epochs on small sets
-    fraction: float = 1.0  # train on this share of the training images (a quick look at a big set)
-    mosaic: float = 1.0  # probability of 4-image mosaics: the strongest augmentation for detection
-    mixup: float = 0.0  # probability of blending two images
-    fliplr: float = 0.5  # probability of a horizontal flip
-    scale: float = 0.5  # random zoom range (+/-)
-    hsv_h: float = 0.015  # hue jitter
-    hsv_s: float = 0.7  # saturation jitter
-    hsv_v: float = 0.4  # brightness jitter
-    loggers: str = ""  # "wandb", "mlflow" or both, when installed; TensorBoard is always on
-    weights: str | None = None  # a .pt whose matching tensors initialise the model (pickle: trusted files only)
-    extra: dict[str, Any] = field(default_factory=dict)  # any other Ultralytics train argument
+    model: str = setting("yolov11n", "Model", "a zoo name (yolov11n, yolov11s-cbam, ...), a model YAML or a .pt; the smallest zoo model trains on a CPU, a fair first baseline")
+    epochs: int = setting(12, "Epochs", "passes over the training images (the demo set passes mAP50 0.9 from scratch in about 6)", kind=int, low=1, high=100_000, why="a longer run is better split into resumed runs")
+    imgsz: int = setting(320, "Image size", "pixels of the longer side, a multiple of 32 (the demo images are 320 px; 640 for photos with small objects)", kind=int, low=32, high=4096, why="a 4096 px batch of 16 is 3 GB of input before the model sees it")
+    batch: int = setting(8, "Batch", "images per optimizer step, -1 for Ultralytics' auto batch (small batches: more steps per CPU-minute on small datasets)", kind=int, low=-1, high=1024, why="larger batches fit no single GPU at useful image sizes")
+    nbs: int | None = setting(None, "Nominal batch for gradient accumulation (0 = the batch)", "the nominal batch: gradients accumulate until this many images (default: the batch, a step per batch)", kind=int, low=1, high=65_536, why="the nominal batch")
+    warmup_epochs: float = setting(1.0, "Warm-up epochs", "epochs of learning-rate warm-up (Ultralytics' 3 spends a quarter of a short run warming up)", kind=float, low=0.0, high=100_000.0)
+    close_mosaic: int = setting(3, "Epochs without mosaic at the end", "last epochs without mosaic, so the model sees whole images before the end", kind=int, low=0, high=100_000, why="epochs")
+    device: str = setting("cpu", "Device", "cpu, a GPU index such as 0, or 0,1 for several GPUs (torchrun)")
+    workers: int = setting(0, "Data-loading workers", "0 loads in process (no fork inside the app's threads); raise on GPU boxes", kind=int, low=0, high=256, why="data-loading processes")
+    seed: int = setting(0, "Seed", "same seed, same split and augmentation order", kind=int, low=0, high=2**32 - 1, why="NumPy's seed range")
+    deterministic: bool = setting(True, "Deterministic", "reproducible kernels where PyTorch has them")
+    patience: int = setting(50, "Early-stop patience (epochs)", "stop after this many epochs without improvement", kind=int, low=1, high=100_000, why="epochs")
+    optimizer: str = setting("auto", "Optimizer", "auto lets Ultralytics pick (AdamW for short runs, SGD for long ones)", choices=OPTIMIZERS)
+    lr0: float = setting(0.01, "Initial learning rate (auto picks its own)", "the initial learning rate (ignored by optimizer auto, which sets its own)", kind=float, low=0.0, high=10.0, open_low=True)
+    cos_lr: bool = setting(False, "Cosine LR schedule", "cosine instead of linear decay")
+    cache: str = setting("", "Cache images", "ram or disk keeps decoded images: faster epochs on small sets", choices=CACHE)
+    fraction: float = setting(1.0, "Fraction of training images", "train on this share of the training images (a quick look at a big set)", kind=float, low=0.0, high=1.0, open_low=True)
+    mosaic: float = setting(1.0, "Mosaic", "probability of 4-image mosaics: the strongest augmentation for detection", kind=float, low=0.0, high=1.0)
+    mixup: float = setting(0.0, "MixUp", "probability of blending two images", kind=float, low=0.0, high=1.0)
+    fliplr: float = setting(0.5, "Horizontal flip", "probability of a horizontal flip", kind=float, low=0.0, high=1.0)
+    scale: float = setting(0.5, "Scale jitter", "random zoom range (+/-)", kind=float, low=0.0, high=math.inf)
+    hsv_h: float = setting(0.015, "Hue", "hue jitter", kind=float, low=0.0, high=1.0)
+    hsv_s: float = setting(0.7, "Saturation", "saturation jitter", kind=float, low=0.0, high=1.0)
+    hsv_v: float = setting(0.4, "Brightness", "brightness jitter", kind=float, low=0.0, high=1.0)
+    loggers: str = setting("", "Also log to (when installed; TensorBoard always logs)", "wandb, mlflow or both, when installed; TensorBoard is always on")
+    weights: str | None = setting(None, "Start from weights (.pt, optional)", "a .pt whose matching tensors initialise the model (read by the restricted unpickler)")
+    extra: dict[str, Any] = setting(dict, "Other Ultralytics arguments", "any other Ultralytics train argument, as a JSON object")
 
     @classmethod
     def of(cls, model: str, **settings: Any) -> "TrainSettings":
@@ -86,30 +74,27 @@ class TrainSettings:
         return cfg.validate()
 
     def problems(self) -> dict[str, str]:
-        """Field name -> what is wrong with its value (empty when all is well)."""
+        """Field name -> what is wrong with its value (empty when all is well), each rule read from
+        the fields' metadata (``setting``)."""
         out: dict[str, str] = {}
-        for name, (low, high, why) in INT_RANGES.items():
-            value = getattr(self, name)
-            if name == "nbs" and value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < low or (name == "batch" and value == 0):
-                out[name] = f"--{_flag(name)} {value}: must be " + ("a positive integer (or -1 for auto)" if name == "batch" else "a positive integer" if low > 0 else "0 or more")
-            elif value > high:
-                out[name] = f"--{_flag(name)} {value}: at most {high:,} ({why})"
+        for f in fields(self):
+            meta, value, flag = f.metadata, getattr(self, f.name), f"--{_flag(f.name)}"
+            if meta.get("kind") is int and not (f.name == "nbs" and value is None):
+                if not isinstance(value, int) or isinstance(value, bool) or value < meta["low"] or (f.name == "batch" and value == 0):
+                    out[f.name] = f"{flag} {value}: must be " + ("a positive integer (or -1 for auto)" if f.name == "batch" else "a positive integer" if meta["low"] > 0 else "0 or more")
+                elif value > meta["high"]:
+                    out[f.name] = f"{flag} {value}: at most {meta['high']:,} ({meta['why']})"
+            elif meta.get("kind") is float:
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                    out[f.name] = f"{flag} {value}: must be a finite number"
+                elif f.name == "lr0" and value <= 0:
+                    out[f.name] = f"--lr0 {value}: the learning rate must be positive"
+                elif value < meta["low"] or value > meta["high"] or (meta["open_low"] and value == meta["low"]):
+                    out[f.name] = f"{flag} {value}: must be {_range_text(meta['low'], meta['high'])}"
+            elif meta.get("choices") is not None and (value or "") not in meta["choices"]:
+                out[f.name] = f"{flag} {value}: choose one of {', '.join(c or 'nothing' for c in meta['choices'])}"
         if "imgsz" not in out and self.imgsz % 32:
             out["imgsz"] = f"--imgsz {self.imgsz}: must be a multiple of 32 (the largest stride)"
-        for name, (low, high, open_low) in FLOAT_RANGES.items():
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                out[name] = f"--{_flag(name)} {value}: must be a finite number"
-            elif name == "lr0" and value <= 0:
-                out[name] = f"--lr0 {value}: the learning rate must be positive"
-            elif value < low or value > high or (open_low and value == low):
-                out[name] = f"--{_flag(name)} {value}: must be {_range_text(low, high)}"
-        if self.optimizer not in OPTIMIZERS:
-            out["optimizer"] = f"--optimizer {self.optimizer}: choose one of {', '.join(OPTIMIZERS)}"
-        if (self.cache or "") not in CACHE:
-            out["cache"] = f"--cache {self.cache}: use ram, disk or nothing"
         if loggers.problem(self.loggers):
             out["loggers"] = loggers.problem(self.loggers)
         try:
@@ -156,8 +141,18 @@ def trained_imgsz(train_args: object) -> int | None:
     """The image size a checkpoint says it was trained at, if it is one this app would train at
     (a .pt from elsewhere may claim 100000)."""
     value = train_args.get("imgsz") if isinstance(train_args, dict) else None
-    low, high, _ = INT_RANGES["imgsz"]
+    meta = TrainSettings.__dataclass_fields__["imgsz"].metadata
+    low, high = meta["low"], meta["high"]
     return value if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high else None
+
+
+def describe_field(name: str) -> dict:
+    """What a view shows of a field: {"label", "help", "default", "choices", "range"}."""
+    f = TrainSettings.__dataclass_fields__[name]
+    meta = f.metadata
+    default = f.default_factory() if callable(f.default_factory) else f.default
+    span = None if meta.get("low") is None else _range_text(meta["low"], meta["high"])
+    return {"label": meta["label"], "help": meta["help"], "default": default, "choices": meta.get("choices"), "range": span}
 
 
 def _range_text(low: float, high: float) -> str:

@@ -25,7 +25,7 @@ def _caption(found: dict) -> str:
     return f"{Path(found['image']).name}: {len(found['detections'])} found"
 
 
-def build_demo(ctx: AppContext) -> gr.Tab:
+def build_predict(ctx: AppContext) -> gr.Tab:
     with gr.Tab("Predict") as tab:
         with gr.Row():
             run = gr.Dropdown(label="Run", choices=run_choices(ctx), elem_id="predict-run", allow_custom_value=True)

@@ -1,0 +1,76 @@
+"""What the Evaluate tab does when asked: module-level handlers taking the app context and
+named values (``pages.common.bind`` turns them into Gradio events)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+import yolov11
+from pages.charts import per_class_figure
+from pages.common import AppContext, py_args, same_call, shows_user_errors
+from pages.eval_charts import coco_table, confidence_figure, confusion_figure, pr_figure
+
+ALL_CLASSES = "all classes"
+
+
+def metrics_table(result: dict) -> pd.DataFrame:
+    overall = {"class": "all", "images": result.get("images"), "instances": sum(r["instances"] for r in result["per_class"]), **result["metrics"]}
+    return pd.DataFrame([overall, *result["per_class"]], columns=["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"]).round(4)
+
+
+def _counts_tables(c: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    head = ["TP", "FP", "FN", "precision", "recall", "F1"]
+    keys = ["tp", "fp", "fn", "precision", "recall", "f1"]
+    overall = pd.DataFrame([[c["overall"][k] for k in keys]], columns=head)
+    per_class = pd.DataFrame([[r["class"], *(r[k] for k in keys)] for r in c["per_class"]], columns=["class", *head])
+    return overall, per_class
+
+
+@shows_user_errors
+def evaluate(ctx: AppContext, run_id: str, split: str, weights_file: str | None = None, data: str | None = None, trusted: bool = False):
+    """Validate a run's best weights (or uploaded weights on a dataset) on a split; returns the
+    metrics table, per-class chart, snippet, COCO table and the evaluation folder."""
+    if weights_file:
+        if trusted:
+            yolov11.trust_weights(weights_file)
+        if not data:
+            raise yolov11.UserError("--data: pick the dataset to evaluate the uploaded weights on")
+        r = yolov11.evaluate(weights=weights_file, data=data, split=split, workspace=ctx.workspace)
+        name = Path(weights_file).name
+        snippet = same_call(f"metrics = yolov11.evaluate({py_args(weights=name, data=data, split=split)})", f"python -m yolov11 eval --weights {name} --data {data} --split {split}")
+    else:
+        if not run_id:
+            raise yolov11.UserError("pick a finished run first")
+        r = yolov11.evaluate(run=run_id, split=split, workspace=ctx.workspace)
+        snippet = same_call(f"metrics = yolov11.evaluate({py_args(run=run_id, split=split)})", f"python -m yolov11 eval --run {run_id} --split {split}")
+    snippet += f"\n**Re-score the saved detections**\n```bash\npython -m yolov11 eval --coco-gt {r['files']['coco_gt']} --coco-dt {r['files']['coco_dt']} --json\n```"
+    return metrics_table(r), per_class_figure(r), snippet, coco_table(r), r["dir"]
+
+@shows_user_errors
+def analysis(ctx: AppContext, where: str, kind: str, norm: bool):
+    if not where:
+        return None, None, None
+    curves = yolov11.evaluation_curves(where, ctx.workspace)
+    result = yolov11.saved_evaluation(where=where, workspace=ctx.workspace)
+    return pr_figure(curves), confidence_figure(curves, kind), confusion_figure(result["confusion"], norm)
+
+@shows_user_errors
+def class_choices(ctx: AppContext, where: str):
+    names = yolov11.saved_evaluation(where=where, workspace=ctx.workspace)["confusion"]["names"][:-1]
+    return gr.update(choices=[ALL_CLASSES, *names], value=ALL_CLASSES)
+
+@shows_user_errors
+def threshold_explorer(ctx: AppContext, where: str, conf_thr: float, iou_thr: float):
+    """TP / FP / FN, precision, recall and F1 at (conf, IoU), overall and per class, from the
+    evaluation folder's saved predictions."""
+    return _counts_tables(yolov11.explore_thresholds(where, conf_thr, iou_thr, ctx.workspace))
+
+@shows_user_errors
+def error_gallery(ctx: AppContext, where: str, by: str, cls: str, conf_thr: float, iou_thr: float):
+    """The worst images of the evaluation by a criterion, drawn TP green / FP red / FN orange."""
+    if not where:
+        return []
+    return yolov11.worst_images(where, by, None if cls in (None, "", ALL_CLASSES) else cls, conf_thr, iou_thr, workspace=ctx.workspace)

@@ -1,0 +1,110 @@
+"""What the Train tab does when asked: module-level handlers taking the app context and named
+values (``pages.common.bind`` turns them into Gradio events), so each runs without a browser."""
+
+from __future__ import annotations
+
+import shutil
+
+import gradio as gr
+
+import yolov11
+from pages.charts import training_figure
+from pages.common import AppContext, keep_upload, py_args, same_call, shows_user_errors
+from pages.train_settings import FORM, collect, field_messages
+from yolov11 import TrainSettings, run_status, transfer_report
+
+BASICS = ["dataset", "model", "epochs", "imgsz", "batch", "device", "weights"]
+START_INPUTS = [*BASICS, *FORM, "trusted"]  # /start_training's inputs, in order (clients call it positionally)
+FORM_DEFAULTS = {name: getattr(TrainSettings, name, None) for name in FORM} | {"nbs": 0, "loggers": [], "weights": None, "trusted": False}
+
+
+def progress_text(s: dict) -> str:
+    line = f"**{s['run']}** · {s['status']} · epoch {s['epoch']}/{s['epochs'] or '?'} · {s['progress']:.0%}"
+    if s.get("queue_position"):
+        line += f" · position {s['queue_position']} in the queue"
+    elif s.get("queue"):
+        line += f" · {len(s['queue'])} run(s) waiting"
+    if s["status"] == "running" and s["eta_s"] is not None:
+        line += f" · ETA {s['eta_s']:.0f} s · {s['images_per_s'] or 0:.1f} img/s"
+        if s.get("gpu_mem_gb"):
+            line += f" · GPU memory {s['gpu_mem_gb']:.1f} GB"
+    if s["metrics"]:
+        line += " · " + ", ".join(f"{k} {v:.3f}" for k, v in s["metrics"].items() if isinstance(v, float))
+    if s["error"]:
+        line += f"\n\n**Error:** {s['error']}"
+    return line
+
+
+@shows_user_errors
+def start_training(ctx: AppContext, dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str, weights: str | None = None, trusted: bool = False, **more):
+    """Queue a training run; returns its id at once (training goes on in the background), the
+    equivalent call, and how many tensors of the optional starting weights transfer. ``more``:
+    the "More settings" fields by name (pages.train_settings.FORM); ``trusted``: "I trust this
+    file" for the weights."""
+    basics = collect({"epochs": epochs, "imgsz": imgsz, "batch": batch})
+    changed = {k: v for k, v in collect({k: more[k] for k in FORM if k in more}).items() if v != getattr(TrainSettings, k)}
+    settings = dict(**basics, device=device or "cpu", **changed)
+    note = ""
+    if weights:
+        kept = keep_upload(ctx, weights, "weights")  # weights/<content hash>/<name>: two uploads named best.pt stay apart
+        if trusted:
+            yolov11.trust_weights(kept)
+        record = ctx.workspace.dataset(dataset or "")
+        try:
+            t = transfer_report(model, kept, len(record["classes"]) if record else 80)
+        except yolov11.UserError:
+            shutil.rmtree(kept.parent, ignore_errors=True)  # refused: not kept
+            raise
+        settings["weights"] = str(kept)
+        note = f"Starting from **{kept.name}**: {t['transferred']} of {t['total']} tensors transfer."
+    run = ctx.jobs.submit(dataset or "", model, **settings)
+    flags = "".join(f" --{k} {v}" for k, v in settings.items()) + " --trust-weights" * (trusted and bool(weights))
+    snippet = same_call(f"result = yolov11.train({py_args(data=dataset, model=model, **settings)})", f"python -m yolov11 train --data {dataset} --model {model}{flags}")
+    return run, snippet, note
+
+
+def check_fields(ctx: AppContext, dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str, weights: str | None = None, trusted: bool = False, **more) -> list:
+    """/start_training's validator: one gr.validate per input, each field's own message."""
+    settings = collect({"epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device or "cpu", **{k: more[k] for k in FORM if k in more}})
+    fine = gr.validate(True, "")
+    return [fine, fine, *field_messages(settings, ["epochs", "imgsz", "batch", "device"]), fine, *field_messages(settings, list(FORM)), fine]
+
+
+@shows_user_errors
+def training_status(ctx: AppContext, run: str = "") -> dict:
+    """Status of a run, or of the running (else newest) run when ``run`` is empty: status,
+    epoch/epochs, progress 0..1, ETA, latest metrics, per-epoch history, batch losses, log tail."""
+    run = run or ctx.jobs.latest()
+    if not run:
+        return {"run": None, "status": "none", "queue": ctx.jobs.queued()}
+    queue = ctx.jobs.queued()
+    return {**run_status(run, ctx.workspace), "queue": queue, "queue_position": queue.index(run) + 1 if run in queue else None}
+
+
+def poll(ctx: AppContext, run: str, shown: tuple | None):
+    """The timer's view of training_status: redraws only when something new arrived."""
+    s = training_status(ctx, run)
+    if s["status"] == "none":
+        return "No training run yet: pick a dataset and press Start.", None, "", None
+    seen = (s["run"], s["status"], len(s["batches"]), len(s["history"]), len(s["log"]))
+    if shown is not None and tuple(shown) == seen:  # nothing new: leave the browser's chart alone
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return progress_text(s), training_figure(s), "\n".join(s["log"][-60:]), seen
+
+
+@shows_user_errors
+def stop_training(ctx: AppContext, run: str):
+    """Stop a running run within one batch, or cancel a queued one."""
+    run = run or ctx.jobs.latest()
+    return f"{run}: {ctx.jobs.stop(run)}" if run else "nothing to stop"
+
+
+@shows_user_errors
+def resume_training(ctx: AppContext, run: str, epochs: float):
+    """Continue a stopped or interrupted run (the shown one when empty) to ``epochs`` in all."""
+    run = run or ctx.jobs.latest()
+    if not run:
+        raise yolov11.UserError("no run to resume yet: start one first")
+    target = collect({"epochs": epochs})["epochs"] if epochs else None  # a whole number, or left for the check to name
+    ctx.jobs.resume(run, target)
+    return run, same_call(f"result = yolov11.resume({py_args(run_id=run, epochs=target)})", f"python -m yolov11 resume --run {run}" + (f" --epochs {target}" if target else ""))

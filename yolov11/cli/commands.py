@@ -1,0 +1,183 @@
+"""One function per CLI subcommand: ``(args, workspace) -> (JSON-able result, human summary)``.
+
+Each is set as its subparser's ``func`` (cli/parser.py) and imports the API only when called:
+the CLI applies ``--workspace`` before Ultralytics is imported (its config dir lives there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from yolov11.training.settings import PRESETS, TrainSettings
+
+_BARS: list = []  # open progress bars: closed before an error is printed, so it gets a line of its own
+
+
+def table(rows: list[dict], cols: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def progress_bar():
+    """A progress callback (fraction, message) that draws a bar on stderr (none when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, file=sys.stderr, bar_format="{desc:40.40} {percentage:3.0f}%|{bar:30}|", leave=False, disable=None)
+    _BARS.append(bar)
+
+    def update(fraction: float, message: str) -> None:
+        bar.n = round(fraction * 100)
+        bar.set_description_str(message, refresh=True)
+        if fraction >= 1:
+            bar.close()
+
+    return update
+
+
+def close_bars() -> None:
+    while _BARS:
+        _BARS.pop().close()
+
+
+def _run_summary(r: dict) -> str:
+    m = r["metrics"]
+    return f"run {r['run']} {r['status']}: mAP50 {m.get('mAP50', 0):.3f}, mAP50-95 {m.get('mAP50-95', 0):.3f}\n  -> {r['dir']}"
+
+
+def import_(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+    from yolov11.data.report import summarize
+
+    r = yolov11.import_dataset(args.src, name=args.name, val_fraction=args.val_fraction, seed=args.seed, workspace=ws, include_difficult=args.include_difficult, progress=None if args.json else progress_bar())
+    return r, summarize(r)
+
+
+def demo(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+    from yolov11.data.report import summarize
+
+    r = yolov11.ensure_demo_dataset(ws)
+    return r, summarize(r)
+
+
+def datasets(args: argparse.Namespace, ws) -> tuple[object, str]:
+    rows = ws.datasets()
+    return rows, table(rows, ["name", "format", "images", "classes", "path"])
+
+
+def runs(args: argparse.Namespace, ws) -> tuple[object, str]:
+    rows = [
+        {"id": r["id"], "status": r["status"], "dir": r["dir"], "dataset": r["dataset"], "model": r["model"], "metrics": r["metrics"], "created": r["created"]}
+        for r in ws.runs()
+    ]
+    return rows, table([{**r, "mAP50-95": (r["metrics"] or {}).get("mAP50-95", "")} for r in rows], ["id", "status", "dataset", "model", "mAP50-95"])
+
+
+def models(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    rows = yolov11.list_models(args.scales)
+    return rows, table(rows, ["name", "scale", "params", "gflops", "strides"])
+
+
+def _launch(args: argparse.Namespace):
+    """A torchrun Launch from the train flags, or None when none asks for one."""
+    from yolov11.training.distributed import Launch, free_port, gpu_ids
+
+    names = ("nproc_per_node", "nnodes", "node_rank", "master_addr", "master_port")
+    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if not given and not args.torchrun and not args.dry_run:
+        return None
+    gpus = len(gpu_ids(getattr(args, "device", "cpu")))
+    if given.get("nnodes", 1) == 1 and "master_port" not in given:
+        given["master_port"] = free_port()  # one machine: its own port, beside other runs' launches
+    return Launch(**{"nproc_per_node": max(gpus, 1), **given})
+
+
+def train(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    if args.extra is not None and not isinstance(args.extra, dict):
+        raise yolov11.UserError(f"--extra {json.dumps(args.extra)[:60]}: expected a JSON object of Ultralytics arguments")
+    given = {f.name: getattr(args, f.name) for f in fields(TrainSettings) if hasattr(args, f.name) and f.name not in ("model", "extra")}
+    settings = {**PRESETS[args.preset or "quick look"], **given, **(args.extra or {})}
+    launch = _launch(args)
+    if args.dry_run:
+        r = yolov11.torchrun_plan(args.data, args.model, launch or yolov11.Launch(), workspace=ws, run_id=args.run_id, **settings)
+        return r, f"run {r['run']}: {r['nnodes']} node(s) x {r['nproc_per_node']} process(es); on each node run:\n" + "\n".join(f"  node {k}: {c}" for k, c in enumerate(r["commands"]))
+    if launch and launch.nnodes > 1 and launch.node_rank == 0:
+        plan = yolov11.torchrun_plan(args.data, args.model, launch, workspace=ws, run_id=args.run_id, **settings)
+        args.run_id = plan["run"]
+        print("the other nodes run:\n" + "\n".join(plan["commands"][1:]), file=sys.stderr)
+    r = yolov11.train(args.data, args.model, workspace=ws, run_id=args.run_id, launch=launch, **settings)
+    r = {k: r[k] for k in ("run", "dir", "status", "metrics")} | {"weights": r["weights"]}
+    return r, _run_summary(r)
+
+
+def resume(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    r = yolov11.resume(args.run, args.epochs, workspace=ws)
+    return r, _run_summary(r)
+
+
+def eval_(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    if args.coco_gt or args.coco_dt:
+        if not (args.coco_gt and args.coco_dt):
+            raise yolov11.UserError("--coco-gt and --coco-dt go together")
+        r = yolov11.coco_evaluate(args.coco_gt, args.coco_dt, evaluator=args.evaluator)
+        return r, "\n".join(f"{k:>6} {v:.4f}" for k, v in r["coco"].items())
+    r = yolov11.evaluate(run=args.run, weights=args.weights, data=args.data, split=args.split, imgsz=args.imgsz, batch=args.batch, device=args.device, workspace=ws)
+    head = "  ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())
+    coco = "  ".join(f"{k} {v:.4f}" for k, v in r["coco"].items())
+    per_class = table(r["per_class"], ["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"])
+    return r, f"{r['split']}: {head}\n{per_class}\nCOCO: {coco}\n  -> {r['dir']} (coco_gt.json, coco_dt.json: re-score with eval --coco-gt/--coco-dt)"
+
+
+def _export_summary(r: dict) -> str:
+    lines = [f"{r['format']} {r['precision']} -> {r['path']} ({r['size_mb']} MB)", f"  bundle -> {r['bundle']}"]
+    v = r.get("verify")
+    if v:
+        d, m = v["detections"], v.get("map50_95") or {}
+        lines.append(f"  max |diff| vs eager {v['max_abs_diff']:.2e}; detections {'match' if v['detections_match'] else 'DIFFER'} ({d['matched']} of {d['eager']} eager, {d['exported']} exported)")
+        if m:
+            lines.append(f"  mAP50-95 eager {m['eager']:.4f}, exported {m['exported']:.4f}")
+        rows = [{"batch": b, **row} for b, row in v["latency_ms"]["by_batch"].items()]
+        lines += ["  " + line for line in table(rows, ["batch", "eager", "exported", "speedup"]).splitlines()]
+        lines.append(f"  (ms, median of {v['latency_ms']['repeats']}, {v['latency_ms']['device']})")
+    return "\n".join(lines)
+
+
+def export(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    r = yolov11.export_model(
+        args.weights, args.format, run=args.run, imgsz=args.imgsz, dynamic=args.dynamic, half=args.half, int8=args.int8, nms=args.nms, opset=args.opset,
+        simplify=args.simplify, data=args.data, conf=args.conf, iou=args.iou, verify=args.verify, repeats=args.repeats, workspace=ws,
+    )
+    return r, _export_summary(r)
+
+
+def predict(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws, device=args.device)
+    return r, "\n".join(f"{Path(i['image']).name}: {len(i['detections'])} detections -> {i['annotated']}" for i in r["images"])
+
+
+def publish(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    r = yolov11.publish(run=args.run, weights=args.weights, name=args.name, workspace=ws)
+    return r, f"published {r['name']} ({r['format']}, classes: {', '.join(r['classes'])}): the app's /demo page shows it\n  -> {r['weights']}"

@@ -1,0 +1,133 @@
+"""The CLI's arguments: one subparser per command, each bound to its function in
+``cli.commands`` (``set_defaults(func=...)``). Every TrainSettings field is a ``train`` flag,
+with its help, range and choices from the field's metadata."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+
+from yolov11.cli import commands
+from yolov11.training.settings import PRESETS, TrainSettings, describe_field
+
+
+def _flag(text: str) -> bool:
+    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() in ("true", "1", "yes")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints the usage too)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _kind(f) -> type:
+    """The argparse type of a TrainSettings field: true/false flags, its metadata's number kind, else text."""
+    if isinstance(f.default, bool):
+        return _flag
+    return f.metadata.get("kind") or str
+
+
+def _help(name: str) -> str:
+    d = describe_field(name)
+    span = f"; {d['range']}" if d["range"] else f"; one of {', '.join(c or 'nothing' for c in d['choices'])}" if d["choices"] else ""
+    return f"{d['help']} (default: {d['default'] if d['default'] not in ('', None) else 'none'}{span})".replace("%", "%%")
+
+
+TRUST_HELP = (
+    "load the given .pt even if it needs Python classes beyond a detector's (checkpoints are pickles: "
+    "such a file can run code when loaded; only for files you trust)"
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m yolov11", description="yolov11 workbench: datasets, training, evaluation, export")
+    p.add_argument("--workspace", help="workspace folder (default: $YOLOV11_WORKSPACE or ./workspace)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def cmd(name: str, help: str, func, weights: bool = False) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help)
+        c.set_defaults(func=func)
+        c.add_argument("--json", action="store_true", help="print one JSON document instead of a summary")
+        c.add_argument("--workspace", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        if weights:
+            c.add_argument("--trust-weights", action="store_true", help=TRUST_HELP)
+        return c
+
+    c = cmd("import", "import a dataset zip or folder (YOLO, COCO JSON, Pascal VOC, CVAT XML, LabelMe)", commands.import_)
+    c.add_argument("src")
+    c.add_argument("--name")
+    c.add_argument("--val-fraction", type=float, default=0.2)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--include-difficult", action="store_true", help="keep Pascal VOC objects flagged difficult")
+    cmd("datasets", "list the workspace's datasets", commands.datasets)
+    cmd("runs", "list the workspace's training runs", commands.runs)
+    c = cmd("models", "list the model zoo with params and GFLOPs", commands.models)
+    c.add_argument("--scales", default="ns", help="which scales to build and list (default: ns; all: nsmlx)")
+    cmd("demo", "generate the embedded demo dataset into the workspace if absent", commands.demo)
+
+    c = cmd("train", "train a detector", commands.train, weights=True)
+    c.add_argument("--data", required=True, help="workspace dataset name or data.yaml path")
+    c.add_argument("--model", default=TrainSettings.model, help=_help("model"))
+    c.add_argument("--preset", choices=list(PRESETS), help="start from a preset; flags given override it (default: quick look)")
+    for f in fields(TrainSettings):
+        if f.name not in ("model", "extra"):
+            c.add_argument(f"--{f.name.replace('_', '-')}", type=_kind(f), default=argparse.SUPPRESS, help=_help(f.name))
+    c.add_argument("--extra", type=json.loads, default=None, help=describe_field("extra")["help"])
+    c.add_argument("--run-id", help=argparse.SUPPRESS)  # the run the ranks of a torchrun launch share
+    g = c.add_argument_group("several GPUs or machines (torchrun; --device 0,1 alone launches one process per GPU)")
+    g.add_argument("--nproc-per-node", type=int, help="processes on each machine (default: the GPUs in --device)")
+    g.add_argument("--nnodes", type=int, help="machines taking part (default: 1)")
+    g.add_argument("--node-rank", type=int, help="this machine's rank, 0 to nnodes-1 (default: 0; node 0 records the run)")
+    g.add_argument("--master-addr", help="node 0's address, reachable from every node (default: 127.0.0.1)")
+    g.add_argument("--master-port", type=int, help="a free TCP port on node 0 (default: 29500)")
+    g.add_argument("--torchrun", action="store_true", help="launch through torchrun even for one process")
+    g.add_argument("--dry-run", action="store_true", help="print each node's torchrun command and exit")
+
+    c = cmd("resume", "continue a stopped or interrupted run, optionally to more epochs", commands.resume, weights=True)
+    c.add_argument("--run", required=True)
+    c.add_argument("--epochs", type=int, help="total epochs to reach (default: the run's plan)")
+
+    c = cmd("eval", "evaluate a run or weights; or COCO JSON detections against ground truth", commands.eval_, weights=True)
+    c.add_argument("--run")
+    c.add_argument("--weights")
+    c.add_argument("--data")
+    c.add_argument("--split", default="val")
+    c.add_argument("--imgsz", type=int)
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--batch", type=int, default=16)
+    c.add_argument("--coco-gt", help="COCO ground truth JSON (with --coco-dt: score saved detections, no model)")
+    c.add_argument("--coco-dt", help="COCO detections JSON: a list of {image_id, category_id, bbox, score}")
+    c.add_argument("--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"], help="COCO evaluator of --coco-gt/--coco-dt")
+
+    c = cmd("export", "export weights to ONNX or TorchScript and verify", commands.export, weights=True)
+    c.add_argument("--weights")
+    c.add_argument("--run")
+    c.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
+    c.add_argument("--imgsz", type=int)
+    c.add_argument("--dynamic", nargs="?", const="full", default=False, choices=["batch", "full"], help="dynamic axes: batch, or full (batch, height, width; what --dynamic alone means)")
+    c.add_argument("--half", action="store_true", help="FP16")
+    c.add_argument("--int8", action="store_true", help="INT8 ONNX, calibrated on the dataset's train images")
+    c.add_argument("--nms", action="store_true", help="NMS inside the graph (output: max_det x [x1, y1, x2, y2, score, class])")
+    c.add_argument("--opset", type=int, help="ONNX opset (default: the newest this torch supports)")
+    c.add_argument("--no-simplify", dest="simplify", action="store_false", help="skip onnxslim")
+    c.add_argument("--data", help="dataset for INT8 calibration, verification images and mAP (default: the run's)")
+    c.add_argument("--conf", type=float, default=0.25, help="score threshold of --nms graphs, the bundle and the detection check")
+    c.add_argument("--iou", type=float, default=0.7)
+    c.add_argument("--repeats", type=int, default=10, help="timed calls per latency number (the median is reported)")
+    c.add_argument("--verify", action="store_true", help="compare with eager PyTorch (outputs, detections, mAP) and time both")
+
+    c = cmd("predict", "detect objects in images", commands.predict, weights=True)
+    c.add_argument("--weights", required=True)
+    c.add_argument("--source", required=True)
+    c.add_argument("--conf", type=float, default=0.25)
+    c.add_argument("--imgsz", type=int)
+    c.add_argument("--device", help="cpu or a GPU index (default: the first GPU when there is one)")
+
+    c = cmd("publish", "make a run's model (or a weights file) the one the app's /demo page shows", commands.publish, weights=True)
+    c.add_argument("--run")
+    c.add_argument("--weights", help=".pt, .onnx or .torchscript file")
+    c.add_argument("--name", help="the name /demo shows (default: the run id or the file's stem)")
+    return p
