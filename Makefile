@@ -33,6 +33,7 @@ chromium:
 	fi
 
 test: $(VENV)/.installed-dev chromium
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 clean:

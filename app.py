@@ -108,15 +108,15 @@ def build_app(workspace=None):
 
     offline.prepare()  # before gradio: it sets the telemetry-off variables huggingface_hub reads at import
     _own_uploads(Workspace.at(workspace))
-    import matplotlib.pyplot  # noqa: F401  (now, in one thread: Gradio switches matplotlib's backend around
     # every event while training threads plot; a pyplot half-imported by one of them breaks the other)
     import gradio as gr
+    import matplotlib.pyplot  # noqa: F401  (now, in one thread: Gradio switches matplotlib's backend around
 
     from pages.common import AppContext
     from pages.data import build_data
-    from pages.predict import build_predict
     from pages.evaluate import build_evaluate
     from pages.export import build_export
+    from pages.predict import build_predict
     from pages.public_demo import build_public_demo
     from pages.train import build_train
     from yolov11.training.jobs import TrainingJobs

@@ -77,7 +77,7 @@ def generate(cache: Path, n: int, workers: int) -> None:
         for split, ids in ranges.items():
             (cache / split).mkdir(parents=True)
             names = {i: f"img_{i:06d}.jpg" for i in ids}
-            all_boxes = pool.map(lambda i: _draw(cache / split / names[i], i), ids)
+            all_boxes = pool.map(lambda i, folder=cache / split, names=names: _draw(folder / names[i], i), ids)
             images, anns = [], []
             for i, boxes in zip(ids, all_boxes):
                 images.append({"id": i, "file_name": names[i], "width": W, "height": H})

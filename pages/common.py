@@ -13,8 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from yolov11 import UserError, Workspace
-from yolov11 import TrainingJobs
+from yolov11 import TrainingJobs, UserError, Workspace
 
 GPU_BOUND = "gpu"  # concurrency_id of events that run models: one at a time, cheap events not queued behind
 

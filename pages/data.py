@@ -46,7 +46,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
         refresh_health = build_health(ctx, picked)
 
     @shows_user_errors
-    def import_dataset(file: str | None, name: str, val_fraction: float, include_difficult: bool = False, progress=gr.Progress()):
+    def import_dataset(file: str | None, name: str, val_fraction: float, include_difficult: bool = False, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
         """Import an uploaded zip into the workspace; returns summary, datasets table, report, snippet, picker."""
         if not file:
             raise yolov11.UserError("choose a .zip file first")

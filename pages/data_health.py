@@ -11,8 +11,7 @@ import pandas as pd
 
 from pages.charts import box_centre_figure, box_size_figure, boxes_per_image_figure, class_counts_figure
 from pages.common import AppContext, json_safe, shows_user_errors
-from yolov11 import augmentation_preview, draw_samples
-from yolov11 import dataset_boxes, images_with
+from yolov11 import augmentation_preview, dataset_boxes, draw_samples, images_with
 
 GALLERY_SIZE = 24  # images drawn per filter change: enough to judge, quick to draw
 PROBLEMS = {

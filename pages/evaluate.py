@@ -5,7 +5,6 @@ module lays the tab out and wires its events; what they do is in ``pages.evaluat
 
 from __future__ import annotations
 
-
 import gradio as gr
 
 import pages.evaluate_handlers as h
@@ -15,6 +14,7 @@ from pages.eval_compare import build_compare
 from pages.zoo import PICKLE_WARNING
 from yolov11 import GALLERY_CRITERIA as CRITERIA
 from yolov11 import GALLERY_LEGEND as LEGEND
+
 
 def build_evaluate(ctx: AppContext) -> gr.Tab:
     with gr.Tab("Evaluate") as tab:

@@ -9,8 +9,8 @@ import gradio as gr
 import pandas as pd
 
 import yolov11
-from pages.zoo import PICKLE_WARNING
 from pages.common import GPU_BOUND, AppContext, py_args, refreshed, run_choices, same_call, shows_user_errors
+from pages.zoo import PICKLE_WARNING
 
 WEIGHT_TYPES = [".pt", ".onnx", ".torchscript"]
 

@@ -17,7 +17,6 @@ import pytest
 
 from helpers import ROOT, netguard_log
 
-
 NO_NETWORK = ["unshare", "--net", "--"] if os.geteuid() == 0 and shutil.which("unshare") else []
 
 
@@ -37,24 +36,32 @@ def test_cli_flow_runs_offline(tmp_path, tiny_zip):
     cli = functools.partial(globals()["cli"], isolated=True)  # every step with no network at all, where root allows
     if NO_NETWORK:
         probe = subprocess.run([*NO_NETWORK, sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9), timeout=2)"], capture_output=True, text=True)
-        assert probe.returncode != 0 and "unreachable" in probe.stderr.lower(), probe.stderr  # the namespace really has no network
+        assert probe.returncode != 0, probe.stderr
+        assert "unreachable" in probe.stderr.lower(), probe.stderr  # the namespace really has no network
     imported = json.loads(cli("import", str(tiny_zip), "--name", "hats", "--json", workspace=ws).stdout)
-    assert imported["name"] == "hats" and imported["images"] == {"train": 12, "val": 4}
+    assert imported["name"] == "hats"
+    assert imported["images"] == {"train": 12, "val": 4}
     assert [d["name"] for d in json.loads(cli("datasets", "--json", workspace=ws).stdout)] == ["hats"]
 
     train_out = cli("train", "--data", "hats", "--epochs", "1", "--imgsz", "64", "--batch", "8", "--json", workspace=ws).stdout
     run = json.loads(train_out.strip().splitlines()[-1])
-    assert set(run) >= {"run", "dir", "status", "metrics"} and run["status"] == "done"
-    assert Path(run["dir"], "events.jsonl").is_file() and Path(run["dir"], "weights", "best.pt").is_file()
+    assert set(run) >= {"run", "dir", "status", "metrics"}
+    assert run["status"] == "done"
+    assert Path(run["dir"], "events.jsonl").is_file()
+    assert Path(run["dir"], "weights", "best.pt").is_file()
     assert list(Path(run["dir"]).glob("events.out.tfevents.*")), "no TensorBoard event files in the run folder"
     runs = json.loads(cli("runs", "--json", workspace=ws).stdout)
-    assert runs[0]["id"] == run["run"] and runs[0]["dataset"] == "hats" and runs[0]["model"] == "yolov11n"
+    assert runs[0]["id"] == run["run"]
+    assert runs[0]["dataset"] == "hats"
+    assert runs[0]["model"] == "yolov11n"
 
     ev = json.loads(cli("eval", "--run", run["run"], "--json", workspace=ws).stdout)
-    assert ev["metrics"].keys() == {"precision", "recall", "mAP50", "mAP50-95"} and len(ev["per_class"]) == 3
+    assert ev["metrics"].keys() == {"precision", "recall", "mAP50", "mAP50-95"}
+    assert len(ev["per_class"]) == 3
 
     ex = json.loads(cli("export", "--run", run["run"], "--format", "onnx", "--verify", "--json", workspace=ws).stdout)
-    assert Path(ex["path"]).suffix == ".onnx" and Path(ex["path"]).is_file()
+    assert Path(ex["path"]).suffix == ".onnx"
+    assert Path(ex["path"]).is_file()
     assert ex["verify"]["max_abs_diff"] < 1e-3
 
     image = next((ws / "datasets" / "hats" / "images" / "val").glob("*.jpg"))
@@ -80,7 +87,8 @@ def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
     out = cli(*args, workspace=tmp_path / "ws", check=False)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0]
+    assert len(lines) == 1
+    assert message in lines[0]
 
 
 def test_coco_json_evaluation(tmp_path):
@@ -94,4 +102,6 @@ def test_coco_json_evaluation(tmp_path):
     (tmp_path / "dt.json").write_text(json.dumps(dt))
     out = json.loads(cli("eval", "--coco-gt", str(tmp_path / "gt.json"), "--coco-dt", str(tmp_path / "dt.json"), "--json", workspace=tmp_path / "ws").stdout)
     assert list(out["coco"]) == ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
-    assert out["coco"]["AP"] == 1.0 and out["coco"]["APm"] == 1.0 and out["coco"]["APs"] == -1.0
+    assert out["coco"]["AP"] == 1.0
+    assert out["coco"]["APm"] == 1.0
+    assert out["coco"]["APs"] == -1.0

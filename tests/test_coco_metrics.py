@@ -45,12 +45,15 @@ def test_faster_coco_eval_agrees_with_pycocotools(tmp_path):
     # The fixture exercises what it claims to: crowds, each area range, more than 100 detections per image.
     areas = [a["area"] for a in gt["annotations"]]
     assert any(a["iscrowd"] for a in gt["annotations"])
-    assert min(areas) < 32**2 and any(32**2 < a < 96**2 for a in areas) and max(areas) > 96**2
+    assert min(areas) < 32**2
+    assert any(32**2 < a < 96**2 for a in areas)
+    assert max(areas) > 96**2
     assert max(np.bincount([d["image_id"] for d in dts])) > 100
 
     fast = coco_evaluate(gt_file, dt_file)
     ref = coco_evaluate(gt_file, dt_file, evaluator="pycocotools")
-    assert fast["evaluator"] == "faster-coco-eval" and ref["evaluator"] == "pycocotools"
+    assert fast["evaluator"] == "faster-coco-eval"
+    assert ref["evaluator"] == "pycocotools"
     assert list(fast["coco"]) == list(ref["coco"]) == COCO_NAMES
     for name in COCO_NAMES:
         assert fast["coco"][name] == pytest.approx(ref["coco"][name], abs=1e-6), name

@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 
 import yolov11
-from helpers import ROOT
 from yolov11.training.events import read_events
+
+from helpers import ROOT
 
 TRAIN = ["train", "--data", "hardhat-tiny", "--model", "yolov11n", "--epochs", "3", "--imgsz", "32", "--batch", "4"]
 
@@ -66,7 +67,8 @@ def _after_restart(ws: yolov11.Workspace) -> dict:
     (which reconciles first), plus the registry's own integrity check."""
     runs = _cli(ws, "runs", "--json")
     datasets = _cli(ws, "datasets", "--json")
-    assert runs.returncode == 0 and datasets.returncode == 0, (runs.stderr, datasets.stderr)
+    assert runs.returncode == 0, (runs.stderr, datasets.stderr)
+    assert datasets.returncode == 0, (runs.stderr, datasets.stderr)
     with sqlite3.connect(ws.root / "registry.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     leftovers = [*ws.datasets_dir.glob(".import-*"), *ws.exports_dir.glob("*/export-*")]
@@ -94,9 +96,11 @@ def test_sigkill_during_import_leaves_no_half_dataset(crash_ws, tiny_zip):
     assert proc.returncode == -signal.SIGKILL
     assert list(crash_ws.datasets_dir.glob(".import-*")), "the kill should have left scratch for the restart to clean"
     state = _after_restart(crash_ws)
-    assert state["datasets"] == ["hardhat-tiny"] and not (crash_ws.datasets_dir / "half").exists()
+    assert state["datasets"] == ["hardhat-tiny"]
+    assert not (crash_ws.datasets_dir / "half").exists()
     again = _cli(crash_ws, "import", str(tiny_zip), "--name", "half", "--json")  # the same import works afterwards
-    assert again.returncode == 0 and json.loads(again.stdout)["name"] == "half"
+    assert again.returncode == 0
+    assert json.loads(again.stdout)["name"] == "half"
 
 
 def test_sigkill_at_training_start_fails_the_run_cleanly(crash_ws):
@@ -107,7 +111,8 @@ def test_sigkill_at_training_start_fails_the_run_cleanly(crash_ws):
     state = _after_restart(crash_ws)
     _settled(state)
     after = state["runs"][run["id"]]
-    assert after["status"] == "failed" and "no epoch had been saved" in after["metrics"]["error"]
+    assert after["status"] == "failed"
+    assert "no epoch had been saved" in after["metrics"]["error"]
 
 
 def test_sigkill_mid_epoch_is_interrupted_and_resumes(crash_ws):
@@ -127,7 +132,8 @@ def test_sigkill_mid_epoch_is_interrupted_and_resumes(crash_ws):
         proc.wait(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == -signal.SIGKILL and killed_in, "the run was not caught inside an epoch"
+    assert proc.returncode == -signal.SIGKILL, "the run was not caught inside an epoch"
+    assert killed_in, "the run was not caught inside an epoch"
     run_id = crash_ws.runs()[0]["id"]
     state = _after_restart(crash_ws)
     _settled(state)

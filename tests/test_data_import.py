@@ -12,8 +12,9 @@ import yaml
 from PIL import Image
 
 import yolov11
-from helpers import write_yolo_folder, zip_folder
 from yolov11.data.demo import CLASSES, draw_image
+
+from helpers import write_yolo_folder, zip_folder
 
 
 def _labels(dataset_dir: Path) -> dict[str, np.ndarray]:
@@ -24,9 +25,11 @@ def _labels(dataset_dir: Path) -> dict[str, np.ndarray]:
 def test_yolo_zip_becomes_a_canonical_dataset(tiny_zip, workspace):
     report = yolov11.import_dataset(tiny_zip, workspace=workspace)
     root = Path(report["path"])
-    assert report["format"] == "yolo" and report["name"] == "hardhat-tiny"
+    assert report["format"] == "yolo"
+    assert report["name"] == "hardhat-tiny"
     assert report["split_method"] == "from the source"
-    assert report["splits"]["train"]["images"] == 12 and report["splits"]["val"]["images"] == 4
+    assert report["splits"]["train"]["images"] == 12
+    assert report["splits"]["val"]["images"] == 4
     assert yaml.safe_load((root / "data.yaml").read_text())["names"] == dict(enumerate(CLASSES))
     assert len(list((root / "images" / "train").glob("*.jpg"))) == 12
     assert json.loads((root / "report.json").read_text())["boxes"] == report["boxes"] > 0
@@ -71,7 +74,8 @@ def test_coco_export_gives_the_same_boxes_as_yolo(tmp_path, workspace):
     assert from_coco["classes"] == CLASSES  # placeholder 'workers' dropped, ids 3/7/11 -> 0/1/2
     assert from_coco["counts"]["crowd_boxes"] == 2
     a, b = _labels(Path(from_yolo["path"])), _labels(Path(from_coco["path"]))
-    assert a.keys() == b.keys() and len(a) == 12
+    assert a.keys() == b.keys()
+    assert len(a) == 12
     for stem in a:
         assert np.array_equal(a[stem][:, 0], b[stem][:, 0])
         assert np.abs(a[stem][:, 1:] - b[stem][:, 1:]).max() * 128 < 0.5  # within half a pixel
@@ -100,7 +104,8 @@ def test_unsafe_zips_are_refused_and_leave_nothing(tmp_path, workspace, members,
     bad = _zip(tmp_path / "bad.zip", members, symlink)
     with pytest.raises(yolov11.UserError, match=message):
         yolov11.import_dataset(bad, workspace=workspace)
-    assert list(workspace.datasets_dir.iterdir()) == [] and workspace.datasets() == []
+    assert list(workspace.datasets_dir.iterdir()) == []
+    assert workspace.datasets() == []
 
 
 def test_broken_zip_and_unknown_layout_say_what_is_wrong(tmp_path, workspace):
@@ -122,7 +127,8 @@ def test_bad_label_lines_are_reported_with_file_and_line(tmp_path, workspace):
     report = yolov11.import_dataset(src, workspace=workspace)
     where = f"labels/train/{label.name}"
     issues = "\n".join(report["issues"])
-    assert f"{where}:2: 3 columns" in issues and "(dropped)" in issues
+    assert f"{where}:2: 3 columns" in issues
+    assert "(dropped)" in issues
     assert f"{where}:3: class id 7 out of range 0..2 (dropped)" in issues
     assert f"{where}:4: NaN or infinite value (dropped)" in issues
     assert f"{where}:5: coordinates outside 0..1 (fixed: clipped to the image)" in issues
@@ -135,8 +141,12 @@ def test_bad_label_lines_are_reported_with_file_and_line(tmp_path, workspace):
 def test_demo_dataset_is_deterministic_and_ready(workspace):
     a, la = draw_image(7, 3)
     b, lb = draw_image(7, 3)
-    assert np.array_equal(np.asarray(a), np.asarray(b)) and np.array_equal(la, lb) and len(la) > 0
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert np.array_equal(la, lb)
+    assert len(la) > 0
     report = yolov11.ensure_demo_dataset(workspace)
-    assert report["images"] == {"train": 240, "val": 60} and report["classes"] == CLASSES
+    assert report["images"] == {"train": 240, "val": 60}
+    assert report["classes"] == CLASSES
     assert all(report["boxes_per_class"][c] > 100 for c in CLASSES)
-    assert yolov11.ensure_demo_dataset(workspace)["name"] == "demo-hardhat" and len(workspace.datasets()) == 1
+    assert yolov11.ensure_demo_dataset(workspace)["name"] == "demo-hardhat"
+    assert len(workspace.datasets()) == 1

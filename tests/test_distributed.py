@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 import yolov11
-from helpers import ROOT, free_port, serving
 from yolov11.__main__ import build_parser
 from yolov11.training.distributed import STOP_FILE
+
+from helpers import ROOT, free_port, serving
 
 
 @pytest.fixture(scope="module")
@@ -40,22 +41,31 @@ def _train_args(command: str) -> tuple[list[str], object]:
 
 def test_one_node_two_gpus(ws):
     plan = yolov11.torchrun_plan("hardhat-tiny", "yolov11s", yolov11.Launch(nproc_per_node=2), workspace=ws, device="0,1", epochs=30, imgsz=640, batch=32, cos_lr=True)
-    assert plan["world_size"] == 2 and len(plan["commands"]) == 1
+    assert plan["world_size"] == 2
+    assert len(plan["commands"]) == 1
     flags, args = _train_args(plan["commands"][0])
     assert flags == ["--nproc-per-node=2", "--nnodes=1", "--node-rank=0", "--master-addr=127.0.0.1", "--master-port=29500"]
-    assert args.command == "train" and args.run_id == plan["run"] and args.workspace == str(ws.root)
+    assert args.command == "train"
+    assert args.run_id == plan["run"]
+    assert args.workspace == str(ws.root)
     assert (args.data, args.model, args.device, args.epochs, args.imgsz, args.batch, args.cos_lr) == ("hardhat-tiny", "yolov11s", "0,1", 30, 640, 32, True)
     assert ws.run(plan["run"]) is None  # a plan starts nothing
 
 
 def test_two_nodes(ws):
     plan = yolov11.torchrun_plan("hardhat-tiny", "yolov11n", yolov11.Launch(4, nnodes=2, master_addr="10.1.2.3", master_port=29600), workspace=ws, device="0,1,2,3", mosaic=0.5)
-    assert plan["world_size"] == 8 and len(plan["commands"]) == 2
+    assert plan["world_size"] == 8
+    assert len(plan["commands"]) == 2
     parsed = [_train_args(c) for c in plan["commands"]]
     for rank, (flags, args) in enumerate(parsed):
-        assert f"--node-rank={rank}" in flags and "--nnodes=2" in flags and "--nproc-per-node=4" in flags
-        assert "--master-addr=10.1.2.3" in flags and "--master-port=29600" in flags
-        assert args.run_id == plan["run"] and args.mosaic == 0.5 and args.device == "0,1,2,3"
+        assert f"--node-rank={rank}" in flags
+        assert "--nnodes=2" in flags
+        assert "--nproc-per-node=4" in flags
+        assert "--master-addr=10.1.2.3" in flags
+        assert "--master-port=29600" in flags
+        assert args.run_id == plan["run"]
+        assert args.mosaic == 0.5
+        assert args.device == "0,1,2,3"
     assert parsed[0][1] == parsed[1][1]  # every node trains the very same run
 
 
@@ -66,7 +76,9 @@ def test_cli_dry_run_and_bad_launches(ws):
     p = cli("--device", "0,1", "--nnodes", "2", "--master-addr", "node0", "--dry-run", "--json")
     assert p.returncode == 0, p.stderr
     plan = json.loads(p.stdout)
-    assert plan["nproc_per_node"] == 2 and plan["world_size"] == 4 and "--node-rank=1" in plan["commands"][1]
+    assert plan["nproc_per_node"] == 2
+    assert plan["world_size"] == 4
+    assert "--node-rank=1" in plan["commands"][1]
     for argv, needle in [
         (["--device", "0,1", "--nproc-per-node", "3"], "--nproc-per-node 3"),
         (["--device", "0,1", "--nnodes", "2", "--node-rank", "2"], "--node-rank 2"),
@@ -75,22 +87,30 @@ def test_cli_dry_run_and_bad_launches(ws):
         (["--device", "0,0"], "--device 0,0"),
     ]:
         p = cli(*argv, "--dry-run")
-        assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, (argv, p.stderr)
+        assert p.returncode == 2, (argv, p.stderr)
+        assert needle in p.stderr, (argv, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1, (argv, p.stderr)
 
 
 def test_launched_run_writes_and_follows_events(ws):
     seen: list[dict] = []
     r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=2, imgsz=64, batch=4, on_event=seen.append)
-    assert r["status"] == "done" and Path(r["weights"]).is_file()
+    assert r["status"] == "done"
+    assert Path(r["weights"]).is_file()
     events = [json.loads(line) for line in (Path(r["dir"]) / "events.jsonl").read_text().splitlines()]
-    assert events[0]["type"] == "log" and events[0]["message"].startswith("launching: ") and "torch.distributed.run" in events[0]["message"]
+    assert events[0]["type"] == "log"
+    assert events[0]["message"].startswith("launching: ")
+    assert "torch.distributed.run" in events[0]["message"]
     assert seen == events[1:]  # the launcher followed every event rank 0 wrote, in order
     kinds = [e["type"] for e in events if e["type"] != "log"]
-    assert kinds[0] == "status" and kinds[-1] == "status" and events[-1]["status"] == "done"
+    assert kinds[0] == "status"
+    assert kinds[-1] == "status"
+    assert events[-1]["status"] == "done"
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2]
     assert all("mAP50-95" in e["metrics"] for e in events if e["type"] == "epoch")
     record = ws.require_run(r["run"])
-    assert record["status"] == "done" and record["pid"] != __import__("os").getpid()  # rank 0 recorded it
+    assert record["status"] == "done"
+    assert record["pid"] != __import__("os").getpid()  # rank 0 recorded it
     assert (Path(r["dir"]) / "torchrun.log").read_text().startswith("$ ")  # the launch and the ranks' console
 
 
@@ -104,14 +124,18 @@ def test_launched_run_stops_within_a_batch(ws):
             stop.set()
 
     r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=10, imgsz=64, batch=2, stop=stop, on_event=on_event)
-    assert r["status"] == "stopped" and ws.require_run(r["run"])["status"] == "stopped"
+    assert r["status"] == "stopped"
+    assert ws.require_run(r["run"])["status"] == "stopped"
     run_dir = Path(r["dir"])
-    assert not (run_dir / STOP_FILE).exists() and (run_dir / "weights" / "last.pt").is_file()
+    assert not (run_dir / STOP_FILE).exists()
+    assert (run_dir / "weights" / "last.pt").is_file()
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     # The launcher reads the file 4x a second, so the stop lands a few batches after the first
     # report: within the first two of ten epochs.
-    assert len([e for e in events if e["type"] == "epoch"]) <= 2 and batches[0]["epoch"] == 1
-    assert events[-1]["type"] == "status" and events[-1]["status"] == "stopped"
+    assert len([e for e in events if e["type"] == "epoch"]) <= 2
+    assert batches[0]["epoch"] == 1
+    assert events[-1]["type"] == "status"
+    assert events[-1]["status"] == "stopped"
 
 
 def test_app_shows_each_nodes_command(ws):
@@ -121,10 +145,13 @@ def test_app_shows_each_nodes_command(ws):
         client = Client(url, verbose=False)
         text = client.predict("hardhat-tiny", "yolov11n", "0,1", 5, 320, 16, 2, "10.0.0.7", 29501, api_name="/torchrun_commands")
         lines = [line for line in text.splitlines() if not line.startswith("#")]
-        assert len(lines) == 2 and "4 processes in all" in text
+        assert len(lines) == 2
+        assert "4 processes in all" in text
         for rank, line in enumerate(lines):
             flags, args = _train_args(line)
-            assert f"--node-rank={rank}" in flags and "--master-addr=10.0.0.7" in flags and "--nproc-per-node=2" in flags
+            assert f"--node-rank={rank}" in flags
+            assert "--master-addr=10.0.0.7" in flags
+            assert "--nproc-per-node=2" in flags
             assert (args.epochs, args.imgsz, args.batch, args.device) == (5, 320, 16, "0,1")
         with pytest.raises(Exception, match="--master-addr"):
             client.predict("hardhat-tiny", "yolov11n", "0,1", 5, 320, 16, 2, "", 29501, api_name="/torchrun_commands")
@@ -134,4 +161,5 @@ def test_a_failed_launch_raises_with_the_ranks_message(ws):
     with pytest.raises(yolov11.UserError, match="'bogus_arg' is not a valid YOLO argument") as err:
         yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=1, imgsz=64, bogus_arg=1)
     run = str(err.value).split(":")[0].removeprefix("run ")
-    assert ws.require_run(run)["status"] == "failed" and "torchrun.log" in str(err.value)
+    assert ws.require_run(run)["status"] == "failed"
+    assert "torchrun.log" in str(err.value)

@@ -10,11 +10,12 @@ import pytest
 from PIL import Image
 
 import yolov11
-from helpers import serving
 from yolov11.eval.coco_metrics import COCO_NAMES, coco_evaluate
 from yolov11.eval.error_gallery import image_errors, worst_images
 from yolov11.eval.evaluate import evaluation_curves, open_evaluation, saved_evaluation
 from yolov11.eval.thresholds import Detections, counts, explore_thresholds
+
+from helpers import serving
 
 
 def _hand_case() -> tuple[dict, list[dict]]:
@@ -76,7 +77,8 @@ def test_metrics_equal_ultralytics_val(trained_run, evaluated):
     ws = trained_run["workspace"]
     plain = YOLO(str(trained_run["weights"])).val(data=str(trained_run["data_yaml"]), imgsz=128, batch=4, split="val", save_json=True, verbose=False, project=str(ws.root / "plain-val"))
     theirs = plain.results_dict
-    assert evaluated["metrics"]["mAP50"] > 0.3 and all(r["mAP50"] > 0 for r in evaluated["per_class"])
+    assert evaluated["metrics"]["mAP50"] > 0.3
+    assert all(r["mAP50"] > 0 for r in evaluated["per_class"])
     for name, key in (("precision", "metrics/precision(B)"), ("recall", "metrics/recall(B)"), ("mAP50", "metrics/mAP50(B)"), ("mAP50-95", "metrics/mAP50-95(B)")):
         assert evaluated["metrics"][name] == round(theirs[key], 5), name
     rows = [(r["Class"], int(r["Images"]), int(r["Instances"]), r["Box-P"], r["Box-R"], r["mAP50"], r["mAP50-95"]) for r in plain.summary()]
@@ -91,7 +93,9 @@ def test_metrics_equal_ultralytics_val(trained_run, evaluated):
     ultra = sorted(key(d, d["file_name"]) for d in json.loads((Path(plain.save_dir) / "predictions.json").read_text()))
     assert len(ours) == len(ultra) == evaluated["detections"] > 0
     for a, b in zip(ours, ultra):  # both round to 3 decimals, from float32 values that may differ in the last bit
-        assert a[:2] == b[:2] and abs(a[3] - b[3]) <= 1e-5 and max(abs(x - y) for x, y in zip(a[2], b[2])) <= 0.0015, (a, b)
+        assert a[:2] == b[:2], (a, b)
+        assert abs(a[3] - b[3]) <= 1e-5, (a, b)
+        assert max(abs(x - y) for x, y in zip(a[2], b[2])) <= 0.0015, (a, b)
 
 
 def test_evaluation_keeps_coco_files_and_curves(trained_run, evaluated):
@@ -103,16 +107,19 @@ def test_evaluation_keeps_coco_files_and_curves(trained_run, evaluated):
         with Image.open(img["path"]) as im:
             assert (img["width"], img["height"]) == im.size
     assert len(gt["annotations"]) == sum(r["instances"] for r in evaluated["per_class"])
-    assert len(dts) == evaluated["detections"] > 0 and min(d["score"] for d in dts) >= 0.001
+    assert len(dts) == evaluated["detections"] > 0
+    assert min(d["score"] for d in dts) >= 0.001
     # The COCO numbers in the result are those of the saved files, by either evaluator.
     for evaluator in ("faster-coco-eval", "pycocotools"):
         again = coco_evaluate(gt_file, dt_file, evaluator=evaluator)["coco"]
         assert list(again) == list(evaluated["coco"]) == COCO_NAMES
         assert all(again[k] == pytest.approx(evaluated["coco"][k], abs=1e-6) for k in COCO_NAMES), evaluator
     curves = evaluation_curves(evaluated["dir"], trained_run["workspace"])
-    assert curves["classes"] == ["helmet", "head", "vest"] and len(curves["x"]) == len(curves["f1_confidence"][0]) == 201
+    assert curves["classes"] == ["helmet", "head", "vest"]
+    assert len(curves["x"]) == len(curves["f1_confidence"][0]) == 201
     matrix = evaluated["confusion"]["matrix"]
-    assert evaluated["confusion"]["names"] == ["helmet", "head", "vest", "background"] and len(matrix) == 4
+    assert evaluated["confusion"]["names"] == ["helmet", "head", "vest", "background"]
+    assert len(matrix) == 4
     assert [sum(col) for col in zip(*matrix)][:3] == [r["instances"] for r in evaluated["per_class"]]  # each true box counted once
     assert saved_evaluation(trained_run["run"], "val", workspace=trained_run["workspace"])["coco"] == evaluated["coco"]
 
@@ -121,15 +128,20 @@ def test_explorer_and_gallery_on_a_real_evaluation(trained_run, evaluated):
     ws = trained_run["workspace"]
     instances = sum(r["instances"] for r in evaluated["per_class"])
     low = explore_thresholds(evaluated["dir"], conf=0.001, iou=0.5, workspace=ws)["overall"]
-    assert low["tp"] + low["fn"] == instances and low["tp"] + low["fp"] == evaluated["detections"]
+    assert low["tp"] + low["fn"] == instances
+    assert low["tp"] + low["fp"] == evaluated["detections"]
     high = explore_thresholds(evaluated["dir"], conf=1.0, iou=0.5, workspace=ws)["overall"]
-    assert high["tp"] + high["fp"] < low["tp"] + low["fp"] and high["fn"] == instances - high["tp"]
+    assert high["tp"] + high["fp"] < low["tp"] + low["fp"]
+    assert high["fn"] == instances - high["tp"]
 
     errors = image_errors(evaluated["dir"], conf=0.001, iou=0.5, workspace=ws)
-    assert sum(e["fp"] for e in errors) == low["fp"] and sum(e["fn"] for e in errors) == low["fn"]
+    assert sum(e["fp"] for e in errors) == low["fp"]
+    assert sum(e["fn"] for e in errors) == low["fn"]
     shown = worst_images(evaluated["dir"], by="most FP", conf=0.001, iou=0.5, limit=3, workspace=ws)
     fps = [int(caption.split(" TP, ")[1].split(" FP")[0]) for _, caption in shown]
-    assert 0 < len(shown) <= 3 and fps == sorted(fps, reverse=True) and fps[0] == max(e["fp"] for e in errors)
+    assert 0 < len(shown) <= 3
+    assert fps == sorted(fps, reverse=True)
+    assert fps[0] == max(e["fp"] for e in errors)
     assert all(Image.open(path).size == (128, 128) for path, _ in shown)  # drawn on the original image
     assert all(Path(path).is_relative_to(ws.previews_dir) for path, _ in shown)  # a folder the app may serve
     vest = image_errors(evaluated["dir"], conf=0.001, iou=0.5, cls="vest", workspace=ws)
@@ -153,7 +165,8 @@ def test_threshold_explorer_endpoint(trained_run, evaluated):
     with serving(trained_run["workspace"]) as url:
         client = Client(url, verbose=False)
         table, chart, code, coco, folder = client.predict(trained_run["run"], "val", api_name="/evaluate")
-        assert Path(folder) == Path(evaluated["dir"]) and [row[0] for row in coco["data"]] == COCO_NAMES
+        assert Path(folder) == Path(evaluated["dir"])
+        assert [row[0] for row in coco["data"]] == COCO_NAMES
         summary, per_class = client.predict(folder, 0.001, 0.5, api_name="/threshold_explorer")
         expected = explore_thresholds(folder, 0.001, 0.5, workspace=trained_run["workspace"])
         assert summary["headers"][:3] == ["TP", "FP", "FN"]
@@ -179,7 +192,8 @@ def test_error_gallery_and_compare_endpoints(trained_run, evaluated, tmp_path):
         table, _ = client.predict(trained_run["run"], weak["run"], "val", api_name="/compare_runs")
         assert table["headers"] == ["metric", trained_run["run"], weak["run"]]
         rows = {row[0]: row[1:] for row in table["data"]}
-        assert rows["mAP50-95"][0] == round(evaluated["metrics"]["mAP50-95"], 4) and rows["mAP50-95"][0] > rows["mAP50-95"][1]
+        assert rows["mAP50-95"][0] == round(evaluated["metrics"]["mAP50-95"], 4)
+        assert rows["mAP50-95"][0] > rows["mAP50-95"][1]
         assert {"COCO AP", "COCO AR100", "vest mAP50-95"} <= rows.keys()
         assert saved_evaluation(weak["run"], "val", workspace=ws) is not None  # the weak run was evaluated on demand
         with pytest.raises(Exception, match="pick two different runs"):

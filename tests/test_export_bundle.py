@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 import yolov11
-from helpers import GUARD_DIR
 from yolov11.export.verify import match_detections
+
+from helpers import GUARD_DIR
 
 CONF = 0.001  # a low threshold: hundreds of detections to compare, weak ones included
 
@@ -39,7 +40,8 @@ def rows(detections: list[dict]) -> np.ndarray:
 
 def assert_same(a: list[dict], b: list[dict]) -> None:
     m = match_detections([rows(a)], [rows(b)])
-    assert len(a) > 0 and m["detections_match"], m["detections"]
+    assert len(a) > 0, m["detections"]
+    assert m["detections_match"], m["detections"]
     assert m["detections"]["max_score_diff"] <= 1e-3
 
 
@@ -66,7 +68,8 @@ def test_bundle_infer_runs_with_only_onnxruntime_numpy_pillow(trained_run, expor
     env = {**os.environ, "PYTHONPATH": str(GUARD_DIR)}  # the network guard only: no repository, no test venv
     for missing in ("torch", "ultralytics", "cv2", "yolov11"):
         probe = subprocess.run([python, "-c", f"import {missing}"], capture_output=True, text=True, env=env)
-        assert probe.returncode == 1 and "ModuleNotFoundError" in probe.stderr, missing
+        assert probe.returncode == 1, missing
+        assert "ModuleNotFoundError" in probe.stderr, missing
     images = val_images(trained_run)
     out = subprocess.run([python, str(bundle / "infer.py"), *map(str, images), "--conf", str(CONF)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr

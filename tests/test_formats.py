@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import yaml
 
-import format_fixtures as ff
 import yolov11
-from helpers import ROOT, zip_folder
 from yolov11.data.demo import CLASSES
+
+import format_fixtures as ff
+from helpers import ROOT, zip_folder
 
 
 @pytest.fixture(scope="module")
@@ -30,26 +31,31 @@ def assert_same_boxes(report: dict, t: dict, splits_kept: bool = True) -> None:
         assert np.array_equal(got[stem][:, 0], want[stem][:, 0]), stem
         assert np.abs(got[stem][:, 1:] - want[stem][:, 1:]).max(initial=0) < 0.5, stem
     if splits_kept:
-        assert report["images"] == {"train": 9, "val": 3} and report["split_method"] == "from the source"
+        assert report["images"] == {"train": 9, "val": 3}
+        assert report["split_method"] == "from the source"
     assert sorted(report["classes"]) == sorted(CLASSES)
 
 
 def test_roboflow_yolo_export(t, tmp_path, workspace):
     src = ff.write_roboflow_yolo(t, tmp_path / "hats-yolo")
     report = yolov11.import_dataset(zip_folder(src, tmp_path / "hats-yolo.zip"), workspace=workspace)
-    assert report["format"] == "yolo" and "data.yaml" in report["reason"]
+    assert report["format"] == "yolo"
+    assert "data.yaml" in report["reason"]
     assert_same_boxes(report, t)
     assert report["counts"]["polygons_to_boxes"] == sum((len(i["boxes"]) + 2) // 3 for i in t.values())
     assert not (tmp_path / "download-ran").exists()  # data.yaml's download: is never run
     data = yaml.safe_load(Path(report["data_yaml"]).read_text())
-    assert "download" not in data and data["train"] == "images/train" and "/home/someone" not in json.dumps(data)
+    assert "download" not in data
+    assert data["train"] == "images/train"
+    assert "/home/someone" not in json.dumps(data)
 
 
 def test_flat_yolo_with_classes_txt_gets_a_stratified_split(t, tmp_path, workspace):
     report = yolov11.import_dataset(ff.write_flat_yolo(t, tmp_path / "flat"), val_fraction=0.25, seed=7, workspace=workspace)
     assert_same_boxes(report, t, splits_kept=False)
     assert report["split_method"].startswith("seeded split stratified by class")
-    assert report["images"]["val"] == 3 and sum(report["images"].values()) == 12
+    assert report["images"]["val"] == 3
+    assert sum(report["images"].values()) == 12
     again = yolov11.import_dataset(ff.write_flat_yolo(t, tmp_path / "flat2"), val_fraction=0.25, seed=7, workspace=workspace)
     val = lambda r: sorted(p.name for p in (Path(r["path"]) / "images" / "val").iterdir())  # noqa: E731
     assert val(report) == val(again)  # same seed, same split
@@ -65,7 +71,8 @@ def test_stratified_split_puts_a_rare_class_in_val(tmp_path, workspace):
         (src / "labels" / f"{i:02d}.txt").write_text(f"{cls} 0.5 0.5 0.2 0.2\n")
     (src / "classes.txt").write_text("\n".join(CLASSES))
     report = yolov11.import_dataset(src, val_fraction=0.25, workspace=workspace)
-    assert report["splits"]["val"]["per_class"]["vest"] == 1 and report["splits"]["train"]["per_class"]["vest"] == 3
+    assert report["splits"]["val"]["per_class"]["vest"] == 1
+    assert report["splits"]["train"]["per_class"]["vest"] == 3
 
 
 @pytest.mark.parametrize("per_split", [True, False])
@@ -82,7 +89,8 @@ def test_coco_missing_and_unreferenced_images(t, tmp_path, workspace):
     (src / "train" / "site_00.jpg").unlink()
     ff.draw_image(9, 9, 64)[0].save(src / "train" / "stray.jpg")
     report = yolov11.import_dataset(src, workspace=workspace)
-    assert report["counts"]["missing_images"] == 1 and report["counts"]["unreferenced_images"] == 1
+    assert report["counts"]["missing_images"] == 1
+    assert report["counts"]["unreferenced_images"] == 1
     issues = "\n".join(report["issues"])
     assert "train/_annotations.coco.json: image id 100: file 'site_00.jpg' not found (skipped)" in issues
     assert "stray.jpg: 1 image(s) not referenced by any COCO JSON (skipped)" in issues
@@ -94,11 +102,13 @@ def test_pascal_voc_export(t, tmp_path, workspace):
     extra = src / "JPEGImages" / "empty_yard.jpg"
     ff.draw_image(1, 99, 96)[0].save(extra)
     report = yolov11.import_dataset(src, workspace=workspace)
-    assert report["format"] == "voc" and report["split_method"] == "from the source"
+    assert report["format"] == "voc"
+    assert report["split_method"] == "from the source"
     assert report["classes"] == sorted(CLASSES)  # VOC carries names only: alphabetical, a stable order
     got = ff.pixel_boxes(Path(report["path"]), report["classes"])
     want = ff.truth_boxes(t)
-    assert got.pop("empty_yard").shape == (0, 5) and report["counts"]["backgrounds"] == 1
+    assert got.pop("empty_yard").shape == (0, 5)
+    assert report["counts"]["backgrounds"] == 1
     assert got.keys() == want.keys()
     for stem in want:
         assert np.abs(got[stem] - want[stem]).max(initial=0) < 0.5, stem
@@ -123,5 +133,7 @@ def test_cli_import_json_contract(t, tmp_path):
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert {"name", "format", "path", "data_yaml", "images", "boxes", "classes", "issues"} <= set(doc)
-    assert doc["format"] == "voc" and doc["name"] == "voc-hats" and sum(doc["images"].values()) == 12
+    assert doc["format"] == "voc"
+    assert doc["name"] == "voc-hats"
+    assert sum(doc["images"].values()) == 12
     assert Path(doc["data_yaml"]).is_file()

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 import yolov11
-from helpers import ROOT, write_yolo_folder
 from yolov11.training.events import read_events
+
+from helpers import ROOT, write_yolo_folder
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"), reason="mounting a small tmpfs workspace needs root (and mount)")
 
@@ -78,9 +79,12 @@ def test_import_onto_a_full_disk_says_so_and_adds_nothing(small_disk, tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1, proc.stderr
         line = lines[0]
-        assert "disk is full" in line and "nothing was added" in line and "Traceback" not in proc.stderr
+        assert "disk is full" in line
+        assert "nothing was added" in line
+        assert "Traceback" not in proc.stderr
         listing = _cli(ws.root, "datasets", "--json")  # the registry still reads with the disk full
-        assert listing.returncode == 0 and json.loads(listing.stdout) == []
+        assert listing.returncode == 0
+        assert json.loads(listing.stdout) == []
     finally:
         ballast.unlink()
     _registry_ok(ws.root)
@@ -95,9 +99,12 @@ def test_zip_larger_than_the_free_space_is_refused_before_unpacking(small_disk, 
         proc = _cli(ws.root, "import", str(tiny_zip))
     finally:
         ballast.unlink()
-    assert proc.returncode == 2 and "free" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    assert "free" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
     _registry_ok(ws.root)
-    assert ws.datasets() == [] and list(ws.datasets_dir.iterdir()) == []
+    assert ws.datasets() == []
+    assert list(ws.datasets_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize("small_disk", ["200m"], indirect=True)  # a yolov11n checkpoint is ~25 MB, and a run keeps three
@@ -116,7 +123,8 @@ def test_disk_filling_up_during_training_ends_the_run_and_the_registry_recovers(
         ballast = _fill(small_disk)  # full from epoch 2 on: its checkpoint cannot be written
         out, err = proc.communicate(timeout=240)
         assert proc.returncode == 2, (out, err)
-        assert "disk is full" in err and "Traceback" not in err, err
+        assert "disk is full" in err, err
+        assert "Traceback" not in err, err
         listing = _cli(ws.root, "runs", "--json")  # even with the disk still full
         assert listing.returncode == 0, listing.stderr
         assert len(json.loads(listing.stdout)) == 1

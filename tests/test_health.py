@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 import yolov11
-from helpers import write_yolo_folder
 from yolov11.data.archive import ZipLimits, extract_zip
 from yolov11.data.demo import draw_image
+
+from helpers import write_yolo_folder
 
 
 def _one(folder: Path, split: str, stem: str) -> tuple[Path, Path]:
@@ -33,13 +34,16 @@ def test_broken_truncated_rotated_and_huge_images(tmp_path, workspace):
     (src / "labels" / "train" / "panorama.txt").write_text("0 0.5 0.5 0.1 0.1\n")
     report = yolov11.import_dataset(src, workspace=workspace)
     issues = "\n".join(report["issues"])
-    assert f"{train[0].name}: not an image file" in issues and "(skipped)" in issues
+    assert f"{train[0].name}: not an image file" in issues
+    assert "(skipped)" in issues
     assert f"{train[1].name}: truncated JPEG (fixed: decoded as far as possible and re-saved)" in issues
     assert "panorama.png: 12000x9000 pixels exceed the cap" in issues
     assert report["images"]["train"] == 9 + 1 - 2  # 9 train images and the panorama, less the unreadable one and the bomb
     fixed = Path(report["path"]) / "images" / "train" / train[1].name
-    assert fixed.read_bytes().endswith(b"\xff\xd9") and Image.open(fixed).size == (96, 96)
-    assert report["counts"]["exif_rotated"] == 1 and report["problem_images"]["exif_rotated"] == [f"images/train/{train[2].name}"]
+    assert fixed.read_bytes().endswith(b"\xff\xd9")
+    assert Image.open(fixed).size == (96, 96)
+    assert report["counts"]["exif_rotated"] == 1
+    assert report["problem_images"]["exif_rotated"] == [f"images/train/{train[2].name}"]
 
 
 def test_exact_and_near_duplicates_and_leakage(tmp_path, workspace):

@@ -17,13 +17,14 @@ import time
 import zipfile
 from pathlib import Path
 
-import hostile as hc
 import pytest
-from helpers import write_yolo_folder
 
 import yolov11
 from yolov11.__main__ import main
 from yolov11.data.archive import ZipLimits, extract_zip
+
+import hostile as hc
+from helpers import write_yolo_folder
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -73,7 +74,8 @@ def shared(tmp_path_factory) -> hc.Ctx:
         r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=1, imgsz=32, batch=4, workers=0, seed=0, close_mosaic=0, warmup_epochs=0)
     finally:
         _restore(saved)
-    assert r["status"] == "done" and Path(r["weights"]).is_file(), r
+    assert r["status"] == "done", r
+    assert Path(r["weights"]).is_file(), r
     return hc.Ctx(tmp=base, shared=ws.root, dataset=data["name"], run=r["run"], best=Path(r["weights"]))
 
 
@@ -210,7 +212,9 @@ def test_still_works_after_the_hostile_cases(shared: hc.Ctx, tmp_path: Path, cap
     code, out, err, _ = run_cli(["--workspace", str(tmp_path / "ws"), "import", str(src), "--json"], capsys)
     assert code == 0, err
     report = json.loads(out)
-    assert report["name"] == "good" and sum(report["images"].values()) == hc.BASE_IMAGES and report["boxes"] == hc.BASE_BOXES
+    assert report["name"] == "good"
+    assert sum(report["images"].values()) == hc.BASE_IMAGES
+    assert report["boxes"] == hc.BASE_BOXES
     stuck = [(r["id"], r["status"]) for r in yolov11.Workspace.at(shared.shared).runs() if r["status"] in ("queued", "running")]
     assert not stuck, f"runs left queued or running in the shared workspace: {stuck}"
 

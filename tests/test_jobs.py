@@ -11,9 +11,10 @@ import sys
 import time
 
 import yolov11
-from helpers import ROOT
 from yolov11.training.events import read_events
 from yolov11.training.jobs import TrainingJobs, devices_of, startable
+
+from helpers import ROOT
 
 
 def _wait(pred, timeout: float = 300, what: str = "condition"):
@@ -39,7 +40,8 @@ def test_queue_runs_in_order_and_cancels(tiny_zip, workspace):
     assert workspace.run(a)["status"] == workspace.run(b)["status"] == "done"
     started = {r: read_events(workspace.runs_dir / r / "events.jsonl")[0][0]["t"] for r in (a, b)}
     assert started[a] < started[b]
-    assert workspace.run(c)["status"] == "stopped" and not (workspace.runs_dir / c / "events.jsonl").exists()
+    assert workspace.run(c)["status"] == "stopped"
+    assert not (workspace.runs_dir / c / "events.jsonl").exists()
 
 
 def test_a_killed_training_is_marked_interrupted_and_resumes(tiny_zip, workspace):
@@ -50,7 +52,8 @@ def test_a_killed_training_is_marked_interrupted_and_resumes(tiny_zip, workspace
         run = _wait(lambda: workspace.runs() and workspace.runs()[0]["id"], what="the run to register")
         events = workspace.runs_dir / run / "events.jsonl"
         _wait(lambda: any(e["type"] == "epoch" for e in read_events(events)[0]), what="a finished epoch")
-        assert TrainingJobs(workspace) and workspace.run(run)["status"] == "running"  # its process is alive: left alone
+        assert TrainingJobs(workspace)
+        assert workspace.run(run)["status"] == "running"  # its process is alive: left alone
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -85,7 +88,8 @@ def test_one_run_per_device_first_come_first_served():
     # above exercises for real): a run starts when its devices are free and no older waiting
     # run wants any of them.
     w = lambda *runs: [(name, devices_of(device)) for name, device in runs]  # noqa: E731
-    assert devices_of("0,1") == {"0", "1"} and devices_of("cpu") == devices_of(None) == {"cpu"}
+    assert devices_of("0,1") == {"0", "1"}
+    assert devices_of("cpu") == devices_of(None) == {"cpu"}
     assert startable(w(("a", "0"), ("b", "1"), ("c", "0,1"), ("d", "1")), set()) == ["a", "b"]
     assert startable(w(("c", "0,1"), ("d", "1"), ("e", "2")), {"0"}) == ["e"]  # d waits behind c on GPU 1
     assert startable(w(("x", "cpu"), ("y", "cpu"), ("g", "0")), set()) == ["x", "g"]

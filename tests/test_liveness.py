@@ -58,7 +58,9 @@ def test_reconcile_settles_dead_runs_only_and_never_overwrites_a_run_taken_over(
         ws.update_run("taken", owner=liveness.token(proc.pid))  # another process resumed it after our read
         assert not ws._settle(stale, "failed", metrics={"error": "x"})  # compare and set: left as the other process made it
         done = ws.reconcile()
-        assert done["failed"] == ["dead"] and ws.run("live")["status"] == "running" and ws.run("taken")["status"] == "running"
+        assert done["failed"] == ["dead"]
+        assert ws.run("live")["status"] == "running"
+        assert ws.run("taken")["status"] == "running"
         assert "no epoch had been saved" in ws.run("dead")["metrics"]["error"]
     finally:
         proc.kill()
@@ -74,4 +76,5 @@ def test_scratch_is_removed_only_once_its_owner_is_gone(tmp_path):
     liveness.mark(mine, ws.owners_dir)
     (dead / liveness.MARKER).write_text("gone-host|b|n|7|7")
     assert ws.reconcile()["scratch_removed"] == ["datasets/.import-2-dead"]
-    assert mine.is_dir() and not dead.exists()
+    assert mine.is_dir()
+    assert not dead.exists()

@@ -35,13 +35,15 @@ def test_mlflow_logs_params_and_metrics(tmp_path, tiny_zip, monkeypatch):
     finally:
         monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
         monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
-    assert r["status"] == "done" and uri == (ws.root / "mlflow").as_uri()  # a file store in the workspace
+    assert r["status"] == "done"
+    assert uri == (ws.root / "mlflow").as_uri()  # a file store in the workspace
     assert signal.getsignal(signal.SIGTERM) is handler  # only torchrun ranks take over SIGTERM
     client = MlflowClient(tracking_uri=uri)
     runs = [run for exp in client.search_experiments() for run in client.search_runs([exp.experiment_id])]
     assert [run.info.run_name for run in runs] == [r["run"]]
     logged = runs[0]
-    assert logged.data.params["imgsz"] == "64" and logged.data.params["epochs"] == "2"
+    assert logged.data.params["imgsz"] == "64"
+    assert logged.data.params["epochs"] == "2"
     history = client.get_metric_history(logged.info.run_id, "metrics/mAP50-95B")
     assert [m.step for m in history][:2] == [0, 1]  # a point an epoch (Ultralytics adds the final validation)
     assert ws.require_run(r["run"])["settings"]["loggers"] == "mlflow"

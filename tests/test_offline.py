@@ -14,10 +14,13 @@ def test_environment_and_settings_switch_the_network_off():
     offline.prepare()
     from ultralytics.utils import SETTINGS, checks
 
-    assert os.environ["YOLO_OFFLINE"] == "1" and os.environ["YOLO_AUTOINSTALL"] == "false"
-    assert checks.ONLINE is False and checks.AUTOINSTALL is False
+    assert os.environ["YOLO_OFFLINE"] == "1"
+    assert os.environ["YOLO_AUTOINSTALL"] == "false"
+    assert checks.ONLINE is False
+    assert checks.AUTOINSTALL is False
     assert SETTINGS["sync"] is False
-    assert not any(SETTINGS[k] for k in ("clearml", "comet", "dvc", "mlflow", "raytune", "wandb")) and SETTINGS["tensorboard"] is True
+    assert not any(SETTINGS[k] for k in ("clearml", "comet", "dvc", "mlflow", "raytune", "wandb"))
+    assert SETTINGS["tensorboard"] is True
     assert Path(os.environ["YOLO_CONFIG_DIR"]) == Path(os.environ["YOLOV11_WORKSPACE"]).resolve() / ".ultralytics"
 
 

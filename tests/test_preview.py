@@ -52,7 +52,8 @@ def test_draw_samples_one_jpeg_per_image_with_label_counts(ds, tmp_path):
     for image, (path, caption) in zip(images, out):
         assert Path(path).parent == tmp_path / "out"
         with Image.open(path) as im:
-            assert im.format == "JPEG" and im.size == (96, 96)
+            assert im.format == "JPEG"
+            assert im.size == (96, 96)
         assert caption == _expected_caption(image, _label_rows(ds, image), CLASSES)
     assert any(len(_label_rows(ds, im)) > 1 for im in images)  # the demo set gives multi-box captions
 
@@ -76,7 +77,8 @@ def test_drawn_box_changes_the_pixels_on_its_outline_only(ds, tmp_path):
     assert ink[100:150, 138:141].mean() > 40  # right edge
     assert ink[158:161, 70:130].mean() > 40  # bottom edge
     assert ink[95:145, 75:125].max() < 12  # inside the box: untouched (JPEG noise only)
-    assert ink[170:, :].max() < 12 and ink[:, :45].max() < 12  # outside, away from box and tag
+    assert ink[170:, :].max() < 12
+    assert ink[:, :45].max() < 12  # outside, away from box and tag
     assert ink[60:80, 60:140].mean() > 40  # the name tag sits on top of the box
 
     from ultralytics.utils.plotting import colors  # imported after draw_samples ran offline.prepare()
@@ -103,7 +105,9 @@ def test_draw_samples_background_grayscale_and_rgba_images(ds, tmp_path):
     assert [c for _, c in out] == ["no_label.png · no boxes", gray_caption, "empty.png · no boxes", "deep.png · no boxes"]
     for path, _ in out:
         with Image.open(path) as im:
-            assert im.format == "JPEG" and im.mode == "RGB" and im.size == (96, 96)
+            assert im.format == "JPEG"
+            assert im.mode == "RGB"
+            assert im.size == (96, 96)
     # Nothing drawn on a background: the copy is the source up to JPEG noise; 16-bit grey is
     # read as the trainer's cv2 reads it (high byte), not clipped to white.
     assert np.abs(_pixels(out[0][0]) - _pixels(src)).mean() < 4
@@ -120,7 +124,8 @@ def test_draw_samples_rejects_an_image_outside_the_dataset(ds, tmp_path):
 def test_augmentation_preview_writes_a_grid_of_augmented_samples(ds, tmp_path):
     out = augmentation_preview(ds / "data.yaml", tmp_path / "aug" / "preview.jpg", imgsz=64, n=16, seed=0)
 
-    assert out == tmp_path / "aug" / "preview.jpg" and out.stat().st_size > 0
+    assert out == tmp_path / "aug" / "preview.jpg"
+    assert out.stat().st_size > 0
     with Image.open(out) as im:
         assert im.format == "JPEG"
         assert im.size == (4 * 64, 4 * 64)  # plot_images lays 16 samples out 4 by 4 at imgsz

@@ -14,7 +14,8 @@ def test_two_epoch_run_writes_complete_ordered_events(tiny_zip, workspace):
     yolov11.import_dataset(tiny_zip, workspace=workspace)
     seen = []
     result = yolov11.train("hardhat-tiny", "yolov11n", epochs=2, imgsz=64, batch=4, workspace=workspace, on_event=seen.append)
-    assert result["status"] == "done" and set(result["metrics"]) == {"precision", "recall", "mAP50", "mAP50-95"}
+    assert result["status"] == "done"
+    assert set(result["metrics"]) == {"precision", "recall", "mAP50", "mAP50-95"}
     events, _ = read_events(Path(result["dir"]) / "events.jsonl")
     assert [e["type"] for e in events] == [e["type"] for e in seen]  # subscribers see what the file holds
     assert all(e["run"] == result["run"] for e in events)
@@ -24,18 +25,24 @@ def test_two_epoch_run_writes_complete_ordered_events(tiny_zip, workspace):
     kinds = [e["type"] for e in events]
     batches = [e for e in events if e["type"] == "batch"]
     assert all(e["gpu_mem_gb"] is None and e["images_per_s"] > 0 and e["eta_s"] >= 0 for e in batches)  # CPU: no GPU memory to show
-    assert kinds.index("batch") < kinds.index("epoch") and kinds[-1] == "status"
+    assert kinds.index("batch") < kinds.index("epoch")
+    assert kinds[-1] == "status"
     first_epoch = next(e for e in events if e["type"] == "epoch")
-    assert set(first_epoch["train_losses"]) == {"box_loss", "cls_loss", "dfl_loss"} and "mAP50" in first_epoch["metrics"]
+    assert set(first_epoch["train_losses"]) == {"box_loss", "cls_loss", "dfl_loss"}
+    assert "mAP50" in first_epoch["metrics"]
     assert any(e["type"] == "log" and "Ultralytics" in e["message"] for e in events)
     times = [e["t"] for e in events]
     assert times == sorted(times)
     record = workspace.run(result["run"])
-    assert record["status"] == "done" and record["dataset"] == "hardhat-tiny" and record["metrics"] == result["metrics"]
+    assert record["status"] == "done"
+    assert record["dataset"] == "hardhat-tiny"
+    assert record["metrics"] == result["metrics"]
     assert json.loads((Path(result["dir"]) / "run.json").read_text())["status"] == "done"
     assert Path(result["weights"]).is_file()
     status = yolov11.run_status(result["run"], workspace)
-    assert status["progress"] == 1.0 and len(status["history"]) == 2 and status["batches"]
+    assert status["progress"] == 1.0
+    assert len(status["history"]) == 2
+    assert status["batches"]
 
 
 def test_stop_ends_the_run_within_one_batch(tiny_zip, workspace):
@@ -52,8 +59,10 @@ def test_stop_ends_the_run_within_one_batch(tiny_zip, workspace):
     assert result["status"] == "stopped"
     events, _ = read_events(Path(result["dir"]) / "events.jsonl")
     batches = [e for e in events if e["type"] == "batch"]
-    assert batches[0]["batches"] == 6 and requested_at == [1]
-    assert max(e["batch"] for e in batches) <= requested_at[0] + 1 and max(e["epoch"] for e in batches) == 1
+    assert batches[0]["batches"] == 6
+    assert requested_at == [1]
+    assert max(e["batch"] for e in batches) <= requested_at[0] + 1
+    assert max(e["epoch"] for e in batches) == 1
     assert (Path(result["dir"]) / "weights" / "last.pt").is_file()
     assert workspace.run(result["run"])["status"] == "stopped"
 
@@ -88,7 +97,8 @@ def test_resume_continues_a_stopped_run_and_extends_a_finished_one(tiny_zip, wor
     first = yolov11.train("hardhat-tiny", "yolov11n", epochs=3, imgsz=64, batch=4, workspace=workspace, stop=stop, on_event=stop_after_epoch_one)
     assert first["status"] == "stopped"
     resumed = yolov11.resume(first["run"], workspace=workspace)
-    assert resumed["status"] == "done" and resumed["dir"] == first["dir"]
+    assert resumed["status"] == "done"
+    assert resumed["dir"] == first["dir"]
     more = yolov11.resume(first["run"], epochs=4, workspace=workspace)
     assert more["status"] == "done"
     events, _ = read_events(Path(first["dir"]) / "events.jsonl")
@@ -97,7 +107,8 @@ def test_resume_continues_a_stopped_run_and_extends_a_finished_one(tiny_zip, wor
     assert any("resuming re-runs epoch 2" in e.get("message", "") for e in events if e["type"] == "log")
     assert [h["epoch"] for h in yolov11.run_status(first["run"], workspace)["history"]] == [1, 2, 3, 4]
     assert [e["status"] for e in events if e["type"] == "status"] == ["running", "stopped", "running", "done", "running", "done"]
-    assert workspace.run(first["run"])["status"] == "done" and workspace.run(first["run"])["settings"]["epochs"] == 4
+    assert workspace.run(first["run"])["status"] == "done"
+    assert workspace.run(first["run"])["settings"]["epochs"] == 4
     import pytest
 
     with pytest.raises(yolov11.UserError, match="has done 4 of 4 epochs: pass --epochs N with N > 4"):

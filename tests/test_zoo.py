@@ -13,9 +13,10 @@ import torch
 import yaml
 
 import yolov11
-from helpers import ROOT
 from yolov11.compat import offline
 from yolov11.models import resolve_model, zoo_names
+
+from helpers import ROOT
 
 ENTRIES = [n for n in zoo_names() if n[len("yolov11")] in "ns"]
 OURS = {"cbam": "CBAM", "head": "AttnDetect", "spp": "SPPFWide"}  # family variant -> module it must contain
@@ -41,8 +42,8 @@ def test_zoo_has_every_family_at_every_scale():
 
 @pytest.mark.parametrize("name", ENTRIES)
 def test_entry_builds_runs_and_learns(name):
-    from ultralytics.utils import IterableSimpleNamespace
     from ultralytics.cfg import get_cfg
+    from ultralytics.utils import IterableSimpleNamespace
 
     model = build(name)
     variant = name.partition("-")[2]
@@ -98,7 +99,8 @@ def test_trained_checkpoints_reload_in_a_fresh_process(trained):
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     assert loaded.keys() == weights.keys()
     for name, (head, box_columns, packages) in loaded.items():
-        assert box_columns == [6] and head == ("AttnDetect" if name.endswith("-head") else "Detect")  # x1 y1 x2 y2 conf cls
+        assert box_columns == [6]
+        assert head == ("AttnDetect" if name.endswith("-head") else "Detect")  # x1 y1 x2 y2 conf cls
         assert ("yolov11" in packages) == (name.partition("-")[2] in OURS)
 
 
@@ -114,7 +116,8 @@ def test_onnx_export_matches_eager(trained, name):
     weights, ws = trained
     result = yolov11.export_model(weights[name], "onnx", verify=True, workspace=ws)
     v = result["verify"]
-    assert v["max_abs_diff_normalized"] < 1e-4 and v["max_abs_diff"] < 1e-3, v  # boxes in pixels, scores in 0..1
+    assert v["max_abs_diff_normalized"] < 1e-4, v
+    assert v["max_abs_diff"] < 1e-3, v  # boxes in pixels, scores in 0..1
     assert Path(result["path"]).parent.name == weights[name].parents[1].name  # exports/<run id>/
 
 

@@ -15,7 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from yolov11 import checkpoints
-
 from yolov11.compat import graph, offline
 from yolov11.errors import UserError
 from yolov11.nn.graph_check import check_graph

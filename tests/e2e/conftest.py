@@ -34,7 +34,7 @@ def app_url(tmp_path_factory):
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"app.py exited: {(ws.parent / 'app.log').read_text()[-3000:]}")
+                raise RuntimeError(f"app.py exited: {(ws.parent / 'app.log').read_text()[-3000:]}") from None
             time.sleep(0.5)
     else:
         proc.kill()

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 import yolov11
+
 from helpers import serving
 
 pytestmark = pytest.mark.browser
@@ -50,6 +51,7 @@ def test_demo_page_shows_the_published_model_and_predicts_a_dropped_photo(browse
         size = drawn.evaluate("img => { const r = img.getBoundingClientRect(), s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight); return getComputedStyle(img).objectFit === 'contain' ? s * img.naturalHeight : Math.min(r.height, img.naturalHeight); }")
         assert size >= 300, f"the result is drawn large, not {size:.0f} px tall"
         annotated = list(ws.predictions_dir.rglob(f"{photo.stem}.jpg"))
-        assert len(annotated) == 1 and page.request.get(drawn.get_attribute("src")).body() == annotated[0].read_bytes()  # the drawn copy is shown
+        assert len(annotated) == 1
+        assert page.request.get(drawn.get_attribute("src")).body() == annotated[0].read_bytes()  # the drawn copy is shown
     finally:
         context.close()

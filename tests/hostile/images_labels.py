@@ -42,12 +42,14 @@ def _gif_check(report: dict, ctx: Ctx) -> None:
     assert pngs, f"a.gif should be imported as a.png, images are {sorted(p.name for p in (root / 'images').rglob('*.*'))}"
     assert Image.open(pngs[0]).format == "PNG"
     label = root / "labels" / pngs[0].parent.name / "a.txt"
-    assert label.is_file() and len(label.read_text().split()) == 5, f"a.png's label should hold its box: {label}"
+    assert label.is_file(), f"a.png's label should hold its box: {label}"
+    assert len(label.read_text().split()) == 5, f"a.png's label should hold its box: {label}"
 
 
 def _truncated_check(report: dict, ctx: Ctx) -> None:
     found = list(Path(report["path"]).joinpath("images").rglob("a.jpg"))
-    assert found and found[0].read_bytes().endswith(b"\xff\xd9"), "the truncated a.jpg should be re-saved whole"
+    assert found, "the truncated a.jpg should be re-saved whole"
+    assert found[0].read_bytes().endswith(b"\xff\xd9"), "the truncated a.jpg should be re-saved whole"
 
 
 add("image-png-header-bomb", _with_image("a.png", png_bomb()), "imported", ("a.png", "400,000,000 pixels", "exceed the cap"), check=images_total(BASE_IMAGES), max_s=10)

@@ -179,7 +179,8 @@ def _official(ctx: Ctx) -> list[str]:
 
 def _instances_check(report: dict, ctx: Ctx) -> None:
     assert report["format"] == "coco", report["format"]
-    assert sum(report["images"].values()) == 3 and report["boxes"] == 3, (report["images"], report["boxes"])
+    assert sum(report["images"].values()) == 3, (report["images"], report["boxes"])
+    assert report["boxes"] == 3, (report["images"], report["boxes"])
     assert sorted(report["classes"]) == ["car", "person"], report["classes"]
 
 

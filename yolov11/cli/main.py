@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from yolov11.cli.commands import close_bars
@@ -61,21 +62,33 @@ def _stdout_to_stderr():
             h.setStream(sys.stdout)
 
 
-def _log_crash() -> Path:
-    """Append the current exception's traceback to <workspace>/logs/errors.log; returns the path."""
+def _log_crash(exc: BaseException | None = None, where: str = "") -> Path:
+    """Append a traceback (default: the current exception's) to <workspace>/logs/errors.log;
+    returns the path."""
     import time
     import traceback
 
     from yolov11.workspace import default_root
 
     path = default_root() / "logs" / "errors.log"
+    text = "".join(traceback.format_exception(exc)) if exc is not None else traceback.format_exc()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as f:
-            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} python -m yolov11 {' '.join(sys.argv[1:])}\n{traceback.format_exc()}\n")
+            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} python -m yolov11 {' '.join(sys.argv[1:])}{where}\n{text}\n")
     except OSError:
         pass
     return path
+
+
+def _thread_failed(info: threading.ExceptHookArgs) -> None:
+    """A library's background thread failed (say Ultralytics plotting a batch onto a full disk):
+    one line on stderr, the traceback in errors.log; the command itself goes on."""
+    if info.exc_type is SystemExit:
+        return
+    name = info.thread.name if info.thread else "a thread"
+    path = _log_crash(info.exc_value, f" (thread {name})")
+    print(f"warning: background task {name} failed: {info.exc_type.__name__}: {' '.join(str(info.exc_value).split())[:200]} (details in {path})", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["YOLOV11_WORKSPACE"] = os.path.abspath(os.path.expanduser(args.workspace))
     from yolov11.errors import UserError
 
+    threading.excepthook = _thread_failed
     try:
         with _stdout_to_stderr() if args.json else contextlib.nullcontext():
             result, summary = run_command(args)

@@ -9,6 +9,8 @@ import json
 from dataclasses import fields
 
 from yolov11.cli import commands
+from yolov11.eval.settings import EvalSettings
+from yolov11.export.settings import ExportSettings, help_of
 from yolov11.training.settings import PRESETS, TrainSettings, describe_field
 
 
@@ -94,10 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--run")
     c.add_argument("--weights")
     c.add_argument("--data")
-    c.add_argument("--split", default="val")
-    c.add_argument("--imgsz", type=int)
-    c.add_argument("--device", default="cpu")
-    c.add_argument("--batch", type=int, default=16)
+    c.add_argument("--split", default=EvalSettings.split, help=help_of(EvalSettings, "split"))
+    c.add_argument("--imgsz", type=int, help=help_of(EvalSettings, "imgsz"))
+    c.add_argument("--device", default=EvalSettings.device, help=help_of(EvalSettings, "device"))
+    c.add_argument("--batch", type=int, default=EvalSettings.batch, help=help_of(EvalSettings, "batch"))
     c.add_argument("--coco-gt", help="COCO ground truth JSON (with --coco-dt: score saved detections, no model)")
     c.add_argument("--coco-dt", help="COCO detections JSON: a list of {image_id, category_id, bbox, score}")
     c.add_argument("--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"], help="COCO evaluator of --coco-gt/--coco-dt")
@@ -105,18 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("export", "export weights to ONNX or TorchScript and verify", commands.export, weights=True)
     c.add_argument("--weights")
     c.add_argument("--run")
-    c.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
-    c.add_argument("--imgsz", type=int)
-    c.add_argument("--dynamic", nargs="?", const="full", default=False, choices=["batch", "full"], help="dynamic axes: batch, or full (batch, height, width; what --dynamic alone means)")
-    c.add_argument("--half", action="store_true", help="FP16")
-    c.add_argument("--int8", action="store_true", help="INT8 ONNX, calibrated on the dataset's train images")
-    c.add_argument("--nms", action="store_true", help="NMS inside the graph (output: max_det x [x1, y1, x2, y2, score, class])")
-    c.add_argument("--opset", type=int, help="ONNX opset (default: the newest this torch supports)")
+    x = ExportSettings
+    c.add_argument("--format", default=x.format, choices=["onnx", "torchscript"], help=help_of(x, "format"))
+    c.add_argument("--imgsz", type=int, help=help_of(x, "imgsz"))
+    c.add_argument("--dynamic", nargs="?", const="full", default=x.dynamic, choices=["batch", "full"], help=help_of(x, "dynamic"))
+    c.add_argument("--half", action="store_true", help=help_of(x, "half"))
+    c.add_argument("--int8", action="store_true", help=help_of(x, "int8"))
+    c.add_argument("--nms", action="store_true", help=help_of(x, "nms"))
+    c.add_argument("--opset", type=int, help=help_of(x, "opset"))
     c.add_argument("--no-simplify", dest="simplify", action="store_false", help="skip onnxslim")
-    c.add_argument("--data", help="dataset for INT8 calibration, verification images and mAP (default: the run's)")
-    c.add_argument("--conf", type=float, default=0.25, help="score threshold of --nms graphs, the bundle and the detection check")
-    c.add_argument("--iou", type=float, default=0.7)
-    c.add_argument("--repeats", type=int, default=10, help="timed calls per latency number (the median is reported)")
+    c.add_argument("--data", help=help_of(x, "data"))
+    c.add_argument("--conf", type=float, default=x.conf, help=help_of(x, "conf"))
+    c.add_argument("--iou", type=float, default=x.iou, help=help_of(x, "iou"))
+    c.add_argument("--repeats", type=int, default=x.repeats, help=help_of(x, "repeats"))
     c.add_argument("--verify", action="store_true", help="compare with eager PyTorch (outputs, detections, mAP) and time both")
 
     c = cmd("predict", "detect objects in images", commands.predict, weights=True)

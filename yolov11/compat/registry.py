@@ -28,7 +28,6 @@ from yolov11.errors import UserError
 from yolov11.nn.graph_check import check_graph
 
 
-
 @dataclass(frozen=True)
 class Registered:
     stand_in: str  # an Ultralytics module parse_model already sizes like ours

@@ -15,7 +15,20 @@ import os
 import re
 from pathlib import Path
 
-from yolov11.data.source import SPLIT_ALIASES, finite_number, Issue, Sample, SourceDataset, as_boxes, files_under, image_size, images_under, load_json, pixel_box, split_of
+from yolov11.data.source import (
+    SPLIT_ALIASES,
+    Issue,
+    Sample,
+    SourceDataset,
+    as_boxes,
+    files_under,
+    finite_number,
+    image_size,
+    images_under,
+    load_json,
+    pixel_box,
+    split_of,
+)
 from yolov11.errors import UserError
 
 

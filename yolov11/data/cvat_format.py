@@ -7,7 +7,19 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from yolov11.data.source import SPLIT_ALIASES, Issue, Sample, SourceDataset, as_boxes, files_under, image_size, images_under, listed_file, pixel_box, read_xml
+from yolov11.data.source import (
+    SPLIT_ALIASES,
+    Issue,
+    Sample,
+    SourceDataset,
+    as_boxes,
+    files_under,
+    image_size,
+    images_under,
+    listed_file,
+    pixel_box,
+    read_xml,
+)
 from yolov11.errors import UserError
 
 

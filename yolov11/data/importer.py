@@ -27,16 +27,26 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from yolov11 import liveness
 from yolov11.data.archive import extract_zip
 from yolov11.data.checks import ImageInfo, inspect_image, resave_whole
 from yolov11.data.coco_format import looks_like_coco, read_coco
 from yolov11.data.cvat_format import looks_like_cvat, read_cvat
 from yolov11.data.labelme_format import looks_like_labelme, read_labelme
 from yolov11.data.report import build_report, write_report
-from yolov11.data.source import CONVERTED_SUFFIXES, UNSUPPORTED_IMAGE_SUFFIXES, Issue, Sample, SourceDataset, files_under, forget_scans, images_under, links_under
+from yolov11.data.source import (
+    CONVERTED_SUFFIXES,
+    UNSUPPORTED_IMAGE_SUFFIXES,
+    Issue,
+    Sample,
+    SourceDataset,
+    files_under,
+    forget_scans,
+    images_under,
+    links_under,
+)
 from yolov11.data.voc_format import looks_like_voc, read_voc
 from yolov11.data.yolo_format import find_yaml, looks_like_yolo, read_yolo
-from yolov11 import liveness
 from yolov11.errors import UserError, os_error_text
 from yolov11.workspace import SCRATCH_PREFIX, Workspace
 

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-from yolov11.data.source import finite_number, Issue, Sample, SourceDataset, as_boxes, files_under, image_size, listed_file, load_json, pixel_box, split_of
+from yolov11.data.source import (
+    Issue,
+    Sample,
+    SourceDataset,
+    as_boxes,
+    files_under,
+    finite_number,
+    image_size,
+    listed_file,
+    load_json,
+    pixel_box,
+    split_of,
+)
 from yolov11.errors import UserError
 
 

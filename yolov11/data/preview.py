@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from yolov11.errors import UserError
+from yolov11.boxes import cxcywh_to_xyxy
 from yolov11.data.yolo_format import read_label_boxes
+from yolov11.errors import UserError
 from yolov11.workspace import class_names
-
 
 
 def _yaml_names(dataset_dir: Path) -> dict[int, str]:
@@ -85,7 +85,7 @@ def draw_samples(
             rgb = _to_rgb(src)
         w, h = rgb.size
         drawn = [
-            ([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h], id_names.get(int(c), str(int(c))), class_color(c))
+            (cxcywh_to_xyxy(cx, cy, bw, bh, w, h), id_names.get(int(c), str(int(c))), class_color(c))
             for c, cx, cy, bw, bh in boxes
         ]
         # The split goes into the file name: train/ and val/ may share a stem.

@@ -19,15 +19,13 @@ import hashlib
 import json
 from pathlib import Path
 
-
 from yolov11 import checkpoints
-
-from yolov11.compat import offline
-from yolov11.eval.coco_metrics import COCO_NAMES, coco_evaluate, coco_stats
-from yolov11.errors import UserError
-from yolov11.eval.records import coco_documents
-from yolov11.compat import validator
+from yolov11.compat import offline, validator
 from yolov11.compat.results import short_metrics
+from yolov11.errors import UserError
+from yolov11.eval.coco_metrics import COCO_NAMES, coco_evaluate, coco_stats
+from yolov11.eval.records import coco_documents
+from yolov11.eval.settings import EvalSettings
 from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
 
@@ -62,10 +60,10 @@ def evaluate(
     run: str | None = None,
     weights: str | Path | None = None,
     data: str | None = None,
-    split: str = "val",
-    imgsz: int | None = None,
-    batch: int = 16,
-    device: str = "cpu",
+    split: str = EvalSettings.split,
+    imgsz: int | None = EvalSettings.imgsz,
+    batch: int = EvalSettings.batch,
+    device: str = EvalSettings.device,
     workspace: Workspace | str | Path | None = None,
 ) -> dict:
     """Validate a run's best weights (or ``weights`` on ``data``) on ``split``.

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def _xywh(xyxy) -> list[float]:
-    x1, y1, x2, y2 = (float(v) for v in xyxy)
-    return [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)]
+from yolov11.boxes import xyxy_to_xywh
 
 
 def coco_documents(records: list[dict], names: dict[int, str], dataset_root: Path | None = None) -> tuple[dict, list[dict]]:
@@ -35,9 +32,9 @@ def coco_documents(records: list[dict], names: dict[int, str], dataset_root: Pat
             file_name = path.name
         images.append({"id": image_id, "file_name": file_name, "path": str(path), "width": rec["width"], "height": rec["height"]})
         for c, box in zip(rec["gt_cls"], rec["gt_xyxy"]):
-            bbox = _xywh(box)
+            bbox = xyxy_to_xywh(box)
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": int(c) + 1, "bbox": bbox, "area": round(bbox[2] * bbox[3], 3), "iscrowd": 0})
         for c, s, box in zip(rec["cls"], rec["conf"], rec["xyxy"]):
-            detections.append({"image_id": image_id, "category_id": int(c) + 1, "bbox": _xywh(box), "score": round(float(s), 5)})
+            detections.append({"image_id": image_id, "category_id": int(c) + 1, "bbox": xyxy_to_xywh(box), "score": round(float(s), 5)})
     categories = [{"id": i + 1, "name": n} for i, n in sorted(names.items())]
     return {"images": images, "annotations": annotations, "categories": categories}, detections

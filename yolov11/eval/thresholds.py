@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from yolov11.boxes import box_iou
 from yolov11.errors import UserError
 from yolov11.eval.evaluate import open_evaluation
 from yolov11.workspace import Workspace
@@ -63,15 +64,6 @@ class Detections:
             dt_score=np.array([d["score"] for d in detections], np.float64),
             dt_xyxy=xyxy(detections),
         )
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, m) IoU of xyxy boxes a (n, 4) and b (m, 4)."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(2)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-12)
 
 
 def match(d: Detections, iou: float) -> tuple[np.ndarray, np.ndarray]:

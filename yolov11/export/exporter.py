@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from yolov11 import checkpoints, liveness
-
 from yolov11.compat import offline
-from yolov11.export.bundle import deploy_metadata, write_bundle
 from yolov11.compat.export import mark_not_dynamic
 from yolov11.errors import UserError, plain
+from yolov11.export.bundle import deploy_metadata, write_bundle
+from yolov11.export.settings import ExportSettings
+from yolov11.export.verify import verify_export
 from yolov11.training.settings import trained_imgsz
-from yolov11.export.verify import LATENCY_RUNS, verify_export
 from yolov11.workspace import EXPORT_SCRATCH_PREFIX, Workspace
 
 __all__ = ["FORMATS", "export_model", "verify_export"]
@@ -151,22 +151,22 @@ def _run_exporter(weights: Path, dest: Path, fmt: str, owners: Path, **kwargs) -
 
 def export_model(
     weights: str | Path | None = None,
-    format: str = "onnx",
+    format: str = ExportSettings.format,
     *,
     run: str | None = None,
-    imgsz: int | None = None,
-    dynamic: bool | str = False,
-    half: bool = False,
-    int8: bool = False,
-    nms: bool = False,
-    opset: int | None = None,
-    simplify: bool = True,
-    data: str | None = None,
-    conf: float = 0.25,
-    iou: float = 0.7,
+    imgsz: int | None = ExportSettings.imgsz,
+    dynamic: bool | str = ExportSettings.dynamic,
+    half: bool = ExportSettings.half,
+    int8: bool = ExportSettings.int8,
+    nms: bool = ExportSettings.nms,
+    opset: int | None = ExportSettings.opset,
+    simplify: bool = ExportSettings.simplify,
+    data: str | None = ExportSettings.data,
+    conf: float = ExportSettings.conf,
+    iou: float = ExportSettings.iou,
     verify: bool = True,
     bundle: bool = True,
-    repeats: int = LATENCY_RUNS,
+    repeats: int = ExportSettings.repeats,
     workspace: Workspace | str | Path | None = None,
 ) -> dict:
     """Export ``weights`` (or a run's best weights); returns {"path", "format", "bundle", "verify", ...}.

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from yolov11.boxes import box_iou
 from yolov11.compat import offline
 from yolov11.errors import UserError
-from yolov11.eval.thresholds import box_iou
+from yolov11.export.settings import LATENCY_RUNS
 
-LATENCY_RUNS = 10  # median of this many timed calls, after one warm-up
 LATENCY_BATCHES = (1, 8)
 MATCH_IOU = 0.99
 
@@ -168,11 +168,17 @@ def verify_export(
     return result
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity where the OS has one (Linux), else the count."""
+    affinity = getattr(os, "sched_getaffinity", None)  # not on macOS or Windows
+    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
+
 def measure_latency(eager: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, repeats: int, batches: tuple[int, ...]) -> dict:
     """Median ms per call, eager vs exported, for each batch size; None where the export refuses it.
     On CPU both get every core of this process (Ultralytics leaves torch one core short)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    threads, torch_threads = len(os.sched_getaffinity(0)), torch.get_num_threads()
+    threads, torch_threads = usable_cpus(), torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         return _latency_table(eager.to(device), path, fmt, x, repeats, batches, device, threads)
@@ -188,7 +194,7 @@ def _latency_table(model: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, 
         xb = np.ascontiguousarray(np.resize(x, (b, *x.shape[1:])))  # the real images, repeated to fill the batch
         xt = torch.from_numpy(xb).to(device)
 
-        def eager_call():
+        def eager_call(xt=xt):
             with torch.inference_mode():
                 model(xt)
             sync()
@@ -198,7 +204,7 @@ def _latency_table(model: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, 
         except Exception as exc:  # a static-batch export: the runtime refuses this batch size
             row = {"eager": median_ms(eager_call, runs=repeats)[0], "exported": None, "speedup": None, "note": f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
         else:
-            eager_ms, exported_ms = median_ms(eager_call, lambda: run(xb), runs=repeats)
+            eager_ms, exported_ms = median_ms(eager_call, lambda xb=xb: run(xb), runs=repeats)
             row = {"eager": eager_ms, "exported": exported_ms, "speedup": round(eager_ms / exported_ms, 2)}
         table[str(b)] = row
     first = table[str(batches[0])]

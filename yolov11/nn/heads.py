@@ -9,8 +9,8 @@ like the stock head. Input: list of (B, ch[i], H_i, W_i); output as Detect.
 from __future__ import annotations
 
 import torch
-from yolov11.compat.layers import Detect
 
+from yolov11.compat.layers import Detect
 from yolov11.nn.cbam import CBAM
 
 

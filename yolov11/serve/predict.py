@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 
 from yolov11 import checkpoints
-
 from yolov11.compat import offline
 from yolov11.data.checks import inspect_image
 from yolov11.data.source import IMAGE_SUFFIXES
@@ -80,7 +79,7 @@ def _load(weights: Path):
         checkpoints.check(weights, "--weights")  # the restricted unpickler's verdict, in one line
     try:
         model = YOLO(str(weights), task="detect")
-        model.names  # exported formats open their runtime session here: a broken file fails now, not mid-batch
+        _ = model.names  # exported formats open their runtime session here: a broken file fails now, not mid-batch
     except Exception as exc:
         raise UserError(f"--weights {weights}: could not load the model ({type(exc).__name__}: {plain(exc)})") from None
     model.lock = threading.Lock()  # one prediction at a time per model: Ultralytics' predictor keeps state

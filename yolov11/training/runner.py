@@ -24,7 +24,6 @@ from typing import Any
 import torch
 
 from yolov11 import checkpoints, liveness
-
 from yolov11.compat import offline
 from yolov11.compat import trainer as trainer_compat
 from yolov11.compat.trainer import TrainerView

@@ -1,0 +1,29 @@
+"""Box geometry shared by evaluation, export checks and drawing (as detr's util/box_ops.py).
+
+Boxes are numpy arrays of pixel corners ``xyxy`` (x1, y1, x2, y2) unless a name says otherwise;
+``cxcywh`` is YOLO's normalised centre form, ``xywh`` COCO's top-left form.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) IoU of xyxy boxes a (n, 4) and b (m, 4)."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(2)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-12)
+
+
+def xyxy_to_xywh(xyxy, ndigits: int = 3) -> list[float]:
+    """One xyxy box as COCO's [x, y, w, h], rounded."""
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    return [round(x1, ndigits), round(y1, ndigits), round(x2 - x1, ndigits), round(y2 - y1, ndigits)]
+
+
+def cxcywh_to_xyxy(cx: float, cy: float, w: float, h: float, width: float, height: float) -> list[float]:
+    """One normalised YOLO box as pixel corners of a ``width`` x ``height`` image."""
+    return [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height]
