@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from yolov11 import TrainingJobs, UserError, Workspace
+from yolov11 import TrainingJobs, UserError, Workspace, python_call, shell_command
 
 GPU_BOUND = "gpu"  # concurrency_id of events that run models: one at a time, cheap events not queued behind
 
@@ -121,13 +120,13 @@ def refreshed(choices: list[str], current: str | None = None) -> dict:
     return gr.update(choices=choices, value=current if current in choices else (choices[0] if choices else None))
 
 
-def same_call(python: str, cli: str) -> str:
-    """Markdown showing the notebook and shell equivalents of what the tab just did."""
+def same_call(ctx: AppContext, function: str, result: str | None, kwargs: dict, command: str, flags: dict, positional: tuple = ()) -> str:
+    """Markdown showing the notebook and shell equivalents of what the tab just did, on this
+    app's workspace: ``yolov11.<function>(**kwargs)`` and ``python -m yolov11 <command>`` with
+    ``flags`` (parser destinations; see yolov11.shell_command), both runnable as printed."""
+    python = python_call(function, result, **kwargs, workspace=str(ctx.workspace.root))
+    cli = shell_command(command, *positional, **flags, workspace=str(ctx.workspace.root))
     return f"**Same in Python**\n```python\nimport yolov11\n{python}\n```\n**Same in a shell**\n```bash\n{cli}\n```"
-
-
-def py_args(**kwargs) -> str:
-    return ", ".join(f"{k}={json.dumps(v)}" for k, v in kwargs.items())
 
 
 def json_safe(result: dict) -> dict:

@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 import yolov11
-from pages.common import AppContext, dataset_choices, discard_upload, json_safe, py_args, refreshed, same_call, shows_user_errors
+from pages.common import AppContext, dataset_choices, discard_upload, json_safe, refreshed, same_call, shows_user_errors
 from pages.data_health import build_health
 from yolov11 import summarize_report as summarize
 
@@ -63,11 +63,8 @@ def build_data(ctx: AppContext) -> gr.Tab:
             )
         finally:
             discard_upload(ctx, file)  # imported (or refused): the upload is not kept twice
-        flag = " --include-difficult" * include_difficult
-        snippet = same_call(
-            f"report = yolov11.import_dataset({py_args(src=Path(file).name, name=r['name'], val_fraction=val_fraction, include_difficult=include_difficult)})",
-            f"python -m yolov11 import {Path(file).name} --name {r['name']} --val-fraction {val_fraction}{flag}",
-        )
+        options = {"name": r["name"], "val_fraction": val_fraction, "include_difficult": include_difficult}
+        snippet = same_call(ctx, "import_dataset", "report", {"src": Path(file).name, **options}, "import", options, (Path(file).name,))
         return f"```\n{summarize(r)}\n```", datasets_table(ctx), json_safe(r), snippet, refreshed(dataset_choices(ctx), r["name"])
 
     refresh_health(import_btn.click(import_dataset, [upload, name, val_fraction, difficult], [summary, table, result, code, picked], api_name="import_dataset"))

@@ -10,7 +10,7 @@ import pandas as pd
 
 import yolov11
 from pages.charts import per_class_figure
-from pages.common import AppContext, py_args, same_call, shows_user_errors
+from pages.common import AppContext, same_call, shows_user_errors
 from pages.eval_charts import coco_table, confidence_figure, confusion_figure, pr_figure
 
 ALL_CLASSES = "all classes"
@@ -40,13 +40,15 @@ def evaluate(ctx: AppContext, run_id: str, split: str, weights_file: str | None 
             raise yolov11.UserError("--data: pick the dataset to evaluate the uploaded weights on")
         r = yolov11.evaluate(weights=weights_file, data=data, split=split, workspace=ctx.workspace)
         name = Path(weights_file).name
-        snippet = same_call(f"metrics = yolov11.evaluate({py_args(weights=name, data=data, split=split)})", f"python -m yolov11 eval --weights {name} --data {data} --split {split}")
+        shown = {"weights": name, "data": data, "split": split}
+        snippet = same_call(ctx, "evaluate", "metrics", shown, "eval", {**shown, "trust_weights": trusted})
     else:
         if not run_id:
             raise yolov11.UserError("pick a finished run first")
         r = yolov11.evaluate(run=run_id, split=split, workspace=ctx.workspace)
-        snippet = same_call(f"metrics = yolov11.evaluate({py_args(run=run_id, split=split)})", f"python -m yolov11 eval --run {run_id} --split {split}")
-    snippet += f"\n**Re-score the saved detections**\n```bash\npython -m yolov11 eval --coco-gt {r['files']['coco_gt']} --coco-dt {r['files']['coco_dt']} --json\n```"
+        snippet = same_call(ctx, "evaluate", "metrics", {"run": run_id, "split": split}, "eval", {"run": run_id, "split": split})
+    rescore = yolov11.shell_command("eval", coco_gt=r["files"]["coco_gt"], coco_dt=r["files"]["coco_dt"], json=True)
+    snippet += f"\n**Re-score the saved detections**\n```bash\n{rescore}\n```"
     return metrics_table(r), per_class_figure(r), snippet, coco_table(r), r["dir"]
 
 @shows_user_errors

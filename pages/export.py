@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 import yolov11
-from pages.common import GPU_BOUND, AppContext, json_safe, py_args, refreshed, run_choices, same_call, shows_user_errors
+from pages.common import GPU_BOUND, AppContext, json_safe, refreshed, run_choices, same_call, shows_user_errors
 
 AXES = {"batch only": "batch", "batch, height, width": "full"}
 LATENCY_HEADERS = ["batch", "eager ms", "exported ms", "speed-up"]
@@ -61,13 +61,8 @@ def build_export(ctx: AppContext) -> gr.Tab:
         dyn = AXES.get(axes, "full") if dynamic else False
         options = {"format": fmt, "run": run_id, "dynamic": dyn, "half": half, "int8": int8, "nms": nms, "opset": int(opset) if opset else None, "simplify": simplify}
         r = yolov11.export_model(**options, verify=True, workspace=ctx.workspace)
-        shown = {k: v for k, v in options.items() if v or k in ("format", "run")}
-        flags = (f" --dynamic {dyn}" if dyn else "") + " --half" * half + " --int8" * int8 + " --nms" * nms
-        flags += (f" --opset {int(opset)}" if opset else "") + " --no-simplify" * (not simplify)
-        snippet = same_call(
-            f"exported = yolov11.export_model({py_args(**shown, verify=True)})",
-            f"python -m yolov11 export --run {run_id} --format {fmt}{flags} --verify",
-        )
+        shown = {k: v for k, v in options.items() if v or k in ("format", "run", "simplify")}
+        snippet = same_call(ctx, "export_model", "exported", {**shown, "verify": True}, "export", {**shown, "verify": True})
         rows = [[b, row["eager"], row["exported"], row["speedup"]] for b, row in r["verify"]["latency_ms"]["by_batch"].items()]
         return r["path"], json_safe(r), snippet, r["bundle"], rows, _checks(r)
 

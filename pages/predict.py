@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 import yolov11
-from pages.common import GPU_BOUND, AppContext, py_args, refreshed, run_choices, same_call, shows_user_errors
+from pages.common import GPU_BOUND, AppContext, refreshed, run_choices, same_call, shows_user_errors
 from pages.zoo import PICKLE_WARNING
 
 WEIGHT_TYPES = [".pt", ".onnx", ".torchscript"]
@@ -70,7 +70,8 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         r = yolov11.predict(weights, sources, conf=conf, workspace=ctx.workspace)
         first = r["images"][0]
         source = sources[0] if len(sources) == 1 else "photos/"
-        snippet = same_call(f"result = yolov11.predict({py_args(weights=str(weights), source=source, conf=conf)})", f"python -m yolov11 predict --weights {weights} --source {source} --conf {conf}")
+        shown = {"weights": str(weights), "source": source, "conf": conf}
+        snippet = same_call(ctx, "predict", "result", shown, "predict", {**shown, "trust_weights": trusted and str(weights).endswith(".pt")})
         return first["annotated"], detections_table(first), snippet, r["images"]
 
     def show_gallery(images: list[dict]):
@@ -88,10 +89,9 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         chosen_weights(run_id, uploaded, trusted)
         source = {"weights": str(uploaded)} if uploaded else {"run": run_id}
         card = yolov11.publish(**source, name=name.strip() or None, workspace=ctx.workspace)
-        cli = " ".join(f"--{k} {v}" for k, v in source.items())
         return (
             f"Published **{card['name']}** ({', '.join(card['classes'])}): open [/demo](demo) to try it, or share that link.\n\n"
-            + same_call(f"yolov11.publish({py_args(**source, name=card['name'])})", f"python -m yolov11 publish {cli} --name {card['name']}")
+            + same_call(ctx, "publish", "card", {**source, "name": card["name"]}, "publish", {**source, "name": card["name"]})
         )
 
     go.click(predict, [run, image, conf, weights_file, photos, trust], [annotated, table, code, results], api_name="predict", concurrency_id=GPU_BOUND).success(

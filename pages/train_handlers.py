@@ -9,7 +9,7 @@ import gradio as gr
 
 import yolov11
 from pages.charts import training_figure
-from pages.common import AppContext, keep_upload, py_args, same_call, shows_user_errors
+from pages.common import AppContext, keep_upload, same_call, shows_user_errors
 from pages.train_settings import FORM, collect, field_messages
 from yolov11 import TrainSettings, run_status, transfer_report
 
@@ -58,8 +58,8 @@ def start_training(ctx: AppContext, dataset: str, model: str, epochs: float, img
         settings["weights"] = str(kept)
         note = f"Starting from **{kept.name}**: {t['transferred']} of {t['total']} tensors transfer."
     run = ctx.jobs.submit(dataset or "", model, **settings)
-    flags = "".join(f" --{k} {v}" for k, v in settings.items()) + " --trust-weights" * (trusted and bool(weights))
-    snippet = same_call(f"result = yolov11.train({py_args(data=dataset, model=model, **settings)})", f"python -m yolov11 train --data {dataset} --model {model}{flags}")
+    call = {"data": dataset, "model": model, **settings}
+    snippet = same_call(ctx, "train", "result", call, "train", {**call, "trust_weights": trusted and bool(weights)})
     return run, snippet, note
 
 
@@ -107,4 +107,4 @@ def resume_training(ctx: AppContext, run: str, epochs: float):
         raise yolov11.UserError("no run to resume yet: start one first")
     target = collect({"epochs": epochs})["epochs"] if epochs else None  # a whole number, or left for the check to name
     ctx.jobs.resume(run, target)
-    return run, same_call(f"result = yolov11.resume({py_args(run_id=run, epochs=target)})", f"python -m yolov11 resume --run {run}" + (f" --epochs {target}" if target else ""))
+    return run, same_call(ctx, "resume", "result", {"run_id": run, "epochs": target}, "resume", {"run": run, "epochs": target})

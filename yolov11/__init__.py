@@ -13,6 +13,7 @@ by default the one of ``YOLOV11_WORKSPACE`` or ``./workspace``.
 """
 
 from yolov11.checkpoints import trust as trust_weights
+from yolov11.cli.snippets import python_call, shell_command
 from yolov11.data.demo import ensure_demo_dataset
 from yolov11.data.importer import import_dataset
 from yolov11.data.preview import augmentation_preview, draw_samples
@@ -69,10 +70,12 @@ __all__ = [
     "model_card",
     "predict",
     "publish",
+    "python_call",
     "published",
     "resume",
     "run_status",
     "saved_evaluation",
+    "shell_command",
     "summarize_report",
     "torchrun_plan",
     "train",

@@ -44,9 +44,14 @@ CREATE TABLE IF NOT EXISTS datasets (
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, dir TEXT NOT NULL, dataset TEXT, model TEXT, status TEXT,
     created REAL, updated REAL, settings TEXT, metrics TEXT, pid INTEGER);
+CREATE TABLE IF NOT EXISTS exports (
+    run TEXT NOT NULL, path TEXT NOT NULL, format TEXT, options TEXT, summary TEXT, created REAL,
+    PRIMARY KEY (run, path));
 """
-_MIGRATIONS = {"runs": {"owner": "TEXT"}}  # columns added after the first release: (table -> column -> type)
-_JSON_FIELDS = ("classes", "splits", "settings", "metrics")
+# Columns added after the first release (table -> column -> type). datasets.origin: the import's
+# source and options ({"src", "options"} or {"demo", "options"}), what a run's notebook reruns.
+_MIGRATIONS = {"runs": {"owner": "TEXT"}, "datasets": {"origin": "TEXT"}}
+_JSON_FIELDS = ("classes", "splits", "settings", "metrics", "origin", "options")
 SCRATCH_PREFIX = ".import-"  # datasets/.import-<pid>-*: an import in progress
 EXPORT_SCRATCH_PREFIX = "export-"  # exports/<run>/export-<pid>-*: Ultralytics' exporter at work
 RUN_STATES = ("queued", "running", "done", "stopped", "failed", "interrupted")
@@ -163,11 +168,29 @@ class Workspace:
             raise UserError(f"workspace registry {self.root / 'registry.sqlite'}: {exc}{hint}") from None
 
     # --- datasets ------------------------------------------------------------------------
-    def add_dataset(self, name: str, path: Path, fmt: str, images: int, classes: list[str], splits: dict) -> None:
+    def add_dataset(self, name: str, path: Path, fmt: str, images: int, classes: list[str], splits: dict, origin: dict | None = None) -> None:
         self._write(
-            "INSERT OR REPLACE INTO datasets VALUES (?,?,?,?,?,?,?)",
-            (name, str(path), fmt, time.time(), images, json.dumps(classes), json.dumps(splits)),
+            "INSERT OR REPLACE INTO datasets (name, path, format, created, images, classes, splits, origin) VALUES (?,?,?,?,?,?,?,?)",
+            (name, str(path), fmt, time.time(), images, json.dumps(classes), json.dumps(splits), json.dumps(origin)),
         )
+
+    def set_origin(self, name: str, origin: dict) -> None:
+        """Record where dataset ``name`` came from (see _MIGRATIONS)."""
+        self._write("UPDATE datasets SET origin=? WHERE name=?", (json.dumps(origin), name))
+
+    # --- exports of a run -----------------------------------------------------------------
+    def add_export(self, run_id: str, path: Path, fmt: str, options: dict, summary: str = "") -> None:
+        """Record an export of run ``run_id``: the export_model options that made it (a rerun
+        passes them again) and a one-line summary of its verification."""
+        self._write(
+            "INSERT OR REPLACE INTO exports (run, path, format, options, summary, created) VALUES (?,?,?,?,?,?)",
+            (run_id, str(path), fmt, json.dumps(options), summary, time.time()),
+        )
+
+    def exports(self, run_id: str) -> list[dict[str, Any]]:
+        """The recorded exports of a run, oldest first, whose files still exist."""
+        rows = self._query("SELECT * FROM exports WHERE run=? ORDER BY created", (run_id,))
+        return [r for r in rows if Path(r["path"]).is_file()]
 
     def datasets(self) -> list[dict[str, Any]]:
         return self._query("SELECT * FROM datasets ORDER BY created")
@@ -263,6 +286,7 @@ class Workspace:
         shutil.rmtree(record["dir"], ignore_errors=True)
         shutil.rmtree(self.exports_dir / run_id, ignore_errors=True)
         self._write("DELETE FROM runs WHERE id=?", (run_id,))
+        self._write("DELETE FROM exports WHERE run=?", (run_id,))
 
     # --- after a crash ---------------------------------------------------------------------
     def reconcile(self) -> dict[str, list[str]]:

@@ -165,4 +165,6 @@ def ensure_demo_dataset(workspace: Workspace | str | Path | None = None, n_image
         return json.loads((Path(record["path"]) / "report.json").read_text())
     with tempfile.TemporaryDirectory(dir=ws.datasets_dir, prefix=".demo-") as tmp:
         write_demo(Path(tmp) / DEMO_NAME, n_images=n_images)
-        return import_dataset(Path(tmp) / DEMO_NAME, name=DEMO_NAME, workspace=ws)
+        report = import_dataset(Path(tmp) / DEMO_NAME, name=DEMO_NAME, workspace=ws)
+    ws.set_origin(DEMO_NAME, {"demo": True, "options": {"n_images": n_images}})  # regenerated, not read back from a temp folder
+    return report

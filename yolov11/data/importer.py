@@ -329,7 +329,8 @@ def import_dataset(
         write_report(report, out / "report.json")
         out.rename(dest)  # atomic: the dataset appears whole or not at all
         try:
-            ws.add_dataset(final_name, dest, ds.format, len(kept), ds.names, report["images"])
+            origin = {"src": str(src.resolve()), "options": {"val_fraction": val_fraction, "seed": seed, "include_difficult": include_difficult}}
+            ws.add_dataset(final_name, dest, ds.format, len(kept), ds.names, report["images"], origin)
         except BaseException:
             shutil.rmtree(dest, ignore_errors=True)  # not listed, so not kept
             raise

@@ -28,6 +28,7 @@ from yolov11.compat.export import mark_not_dynamic
 from yolov11.errors import UserError, plain
 from yolov11.export.bundle import deploy_metadata, write_bundle
 from yolov11.export.settings import ExportSettings
+from yolov11.export.verify import summary as verification_summary
 from yolov11.export.verify import verify_export
 from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import EXPORT_SCRATCH_PREFIX, Workspace
@@ -240,4 +241,7 @@ def export_model(
     if bundle:
         result["bundle"] = str(write_bundle(dest.with_name(dest.stem + ".bundle.zip"), result, deploy_metadata(result, list(model.names.values()), strides)))
     report.write_text(json.dumps(result, indent=1, default=str))
+    if run:  # what a run's notebook needs to make the same export again
+        options = dict(format=format, imgsz=imgsz, dynamic=dynamic, half=half, int8=int8, nms=nms, opset=opset, simplify=simplify, data=data, conf=conf, iou=iou, verify=verify, bundle=bundle, repeats=repeats)
+        ws.add_export(run, dest, format, options, verification_summary(result.get("verify")))
     return result

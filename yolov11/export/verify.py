@@ -210,3 +210,24 @@ def _latency_table(model: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, 
     first = table[str(batches[0])]
     device_name = torch.cuda.get_device_name() if device == "cuda" else f"cpu ({threads} threads for both)"
     return {"eager": first["eager"], "exported": first["exported"], "by_batch": table, "device": device_name, "repeats": repeats, "exported_runtime": runtime}
+
+
+def detections_verdict(v: dict) -> str:
+    """What the detection comparison of a verification showed, in words. "0 of 0" is not a
+    match: when neither model detects anything at the threshold, the check proved nothing."""
+    d = v["detections"]
+    if d["eager"] == 0 and d["exported"] == 0:
+        return f"nothing was detected at confidence {v['conf']} by either model, so the detection check proved nothing (outputs were still compared)"
+    verdict = "match" if v["detections_match"] else "differ"
+    return f"detections {verdict}: {d['matched']} of {d['eager']} eager matched at IoU ≥ {MATCH_IOU}, {d['exported']} exported"
+
+
+def summary(v: dict | None) -> str:
+    """One line of a verification report (registry, notebooks)."""
+    if not v:
+        return "not verified"
+    line = f"{v['compared']}: max |difference| {v['max_abs_diff']:.2e}; {detections_verdict(v)}"
+    m = v.get("map50_95")
+    if m:
+        line += f"; mAP50-95 eager {m['eager']:.4f}, exported {m['exported']:.4f}"
+    return line
