@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -11,17 +13,48 @@ LOSSES = ("box_loss", "cls_loss", "dfl_loss")
 METRICS = ("mAP50", "mAP50-95", "precision", "recall")
 
 
+def interval_losses(batches: list[dict]) -> list[dict]:
+    """Each batch event's losses as the mean over the batches since the previous event.
+
+    A batch event carries Ultralytics' running mean of the epoch so far, which starts again at
+    each epoch: plotted as it is, the line jumps at every epoch boundary. Within an epoch the sum
+    of losses up to a point is the running mean times the fraction of the epoch done, so the
+    difference of two such sums is the mean of the batches between them, comparable across
+    epochs. ``step`` (fractional epochs) is kept; a loss missing from either event stays None."""
+    out, before = [], {}
+    for b in batches:
+        step = b["step"]
+        epoch = math.ceil(step) if step > 0 else 1
+        done = step - (epoch - 1)  # fraction of this epoch done, in (0, 1]
+        if before.get("epoch") != epoch:
+            before = {"epoch": epoch, "done": 0.0}
+        entry = {"step": step}
+        for name in LOSSES:
+            value, sum_before = b.get(name), before.get(name, 0.0)
+            if value is None or sum_before is None or done <= before["done"]:
+                entry[name] = None
+            else:
+                entry[name] = (value * done - sum_before) / (done - before["done"])
+        out.append(entry)
+        before = {"epoch": epoch, "done": done, **{n: (b[n] * done if b.get(n) is not None else None) for n in LOSSES}}
+    return out
+
+
 def training_figure(status: dict) -> go.Figure:
-    """Training losses by batch (left) and validation metrics by epoch (right)."""
+    """Training losses by batch (left: the mean over each interval between two points, see
+    interval_losses) and validation metrics by epoch (right), both over the run's planned epochs."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "validation metrics"))
-    steps = status.get("batches", [])
+    steps = interval_losses(status.get("batches", []))
     for name in LOSSES:
         fig.add_trace(go.Scatter(x=[s["step"] for s in steps], y=[s.get(name) for s in steps], name=name, mode="lines"), row=1, col=1)
     history = status.get("history", [])
     for name in METRICS:
         fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h.get(name) for h in history], name=name, mode="lines+markers"), row=1, col=2)
-    fig.update_xaxes(title_text="epoch", row=1, col=1)
-    fig.update_xaxes(title_text="epoch", row=1, col=2)
+    last = max([s["step"] for s in steps] + [h["epoch"] for h in history] + [status.get("epochs") or 1])
+    fig.update_xaxes(title_text="epoch", range=[0, last], row=1, col=1)
+    fig.update_xaxes(title_text="epoch", range=[0, last + 0.25], row=1, col=2)  # room for the last marker
+    if not steps:
+        fig.update_yaxes(range=[0, 1], row=1, col=1)  # nothing yet: an empty 0..1 axis, not Plotly's -1..6
     fig.update_yaxes(range=[0, 1], row=1, col=2)
     fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.25), uirevision="keep")
     return fig

@@ -1,4 +1,5 @@
-"""What every tab shares: the app context, choices for pickers, errors, the "same call" snippet."""
+"""What every tab shares: the app context, choices for pickers, errors in the app's words, the
+"same call" snippet."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import functools
 import hashlib
 import inspect
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+from gradio.context import LocalContext
 
-from yolov11 import TrainingJobs, UserError, Workspace, python_call, shell_command
+from yolov11 import TrainingJobs, TrainSettings, UserError, Workspace, describe_setting, python_call, shell_command
 
 GPU_BOUND = "gpu"  # concurrency_id of events that run models: one at a time, cheap events not queued behind
 
@@ -91,15 +94,108 @@ def bind(ctx: AppContext, handler, names: list[str] | None = None, defaults: dic
     return event
 
 
+# How a UserError reads in the app. The core's messages name the CLI flag ("--data : not a
+# dataset ..."), which the CLI and API callers keep; the app's page shows the form's words instead
+# ("Pick a dataset first"), next to the field of that label, and leaves every output as it was.
+PICK = {  # flag -> (the app's label for it, what to say when it was given nothing)
+    "--data": ("Dataset", "Pick a dataset first"),
+    "--run": ("Run", "Pick a run first"),
+    "--weights": ("Weights", "Upload weights first (a .pt file)"),
+    "--run or --weights": ("Run", "Pick a run or upload weights"),
+    "--model": ("Model", "Pick a model first"),
+    "--split": ("Split", "Pick a split first"),
+    "--name": ("Name", "Type a name first"),
+}
+DETAILS = [  # the core's wording -> the app's (paths of the server's workspace are no help here)
+    (re.compile(r"not a dataset of workspace .* \(known: (.*)\) nor a data\.yaml file"), r"not in the workspace (it has: \1)"),
+    (re.compile(r"no such run in workspace .*"), "no such run in this workspace"),
+]
+
+
+def _short(label: str) -> str:
+    return label.split(" (")[0]
+
+
+def field_label(flag: str) -> str | None:
+    """The app's label for a flag of the core's messages (a TrainSettings field's form label,
+    without its parenthesis), None for a flag the app has no field for."""
+    if flag in PICK:
+        return PICK[flag][0]
+    name = flag.removeprefix("--").replace("-", "_")
+    return _short(describe_setting(name)["label"]) if name in TrainSettings.__dataclass_fields__ else None
+
+
+def in_app_words(message: str) -> str:
+    """A UserError message as the app says it: "--epochs 0: must be a positive integer" ->
+    "Epochs 0: must be a positive integer", "--data : not a dataset ..." -> "Pick a dataset first";
+    a message that names no flag keeps its words (a sentence with a capital first letter)."""
+    flag, value, detail = UserError(message).parts()
+    label = field_label(flag) if flag else None
+    if label is None:  # a sentence gets its capital; a message that starts with a file name keeps it as it is
+        return message[:1].upper() + message[1:] if re.match(r"[a-z]+(\s|$)", message) else message
+    if value == "" and flag in PICK:
+        return PICK[flag][1]
+    for pattern, words in DETAILS:
+        detail = pattern.sub(words, detail)
+    return f"{label} {value}: {detail}" if value else f"{label}: {detail}"
+
+
+def from_the_app() -> bool:
+    """Whether the running event came from the app's own page: Gradio's frontend sends its events
+    with ``x-gradio-user: app`` (gradio_client sends "api"; a raw HTTP call, nothing)."""
+    request = LocalContext.request.get(None)
+    try:
+        return request.headers.get("x-gradio-user") == "app"
+    except AttributeError:  # no request (a direct call), or one without headers
+        return False
+
+
+def _event_inputs() -> list | None:
+    """The input components of the event being run, when Gradio's queue says which it is."""
+    try:
+        event = LocalContext.blocks.get(None)._queue.event_ids_to_events[LocalContext.event_id.get(None)]
+        return list(event.fn.inputs)
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def _shown_by(inputs: list, flag: str | None) -> int | None:
+    """Which input shows the message: the one labelled as the flag's field, else the first that
+    can show one (a State, a Timer or a Button has no status of its own)."""
+    label = field_label(flag) if flag else None
+    for i, c in enumerate(inputs):
+        if label and _short(str(getattr(c, "label", None) or "")) == label:
+            return i
+    shows = [i for i, c in enumerate(inputs) if not isinstance(c, (gr.State, gr.Button, gr.Timer)) and getattr(c, "visible", True) is not False]
+    return shows[0] if shows else None
+
+
+def app_error(exc: UserError) -> gr.Error:
+    """The gr.Error a UserError becomes. For API clients, its message as the core wrote it (they
+    get an error event). For the app's page, the app's words, next to the input it is about, in
+    the form Gradio gives a validator's verdict: the outputs keep what they showed (no "Error"
+    badge over them) and the message stays until the next event of that input; an event without
+    a suitable input shows it in a toast that stays until closed."""
+    if not from_the_app():
+        return gr.Error(str(exc), print_exception=False)
+    text = in_app_words(str(exc))
+    inputs = _event_inputs()
+    at = _shown_by(inputs, exc.parts()[0]) if inputs else None
+    if at is None:
+        return gr.Error(text, duration=None, print_exception=False)
+    return gr.Error([gr.validate(i != at, text if i == at else "") for i in range(len(inputs))], duration=None, print_exception=False)
+
+
 def shows_user_errors(fn):
-    """Turn UserError into gr.Error: a clear message in the browser and the API, app keeps serving."""
+    """Turn UserError into gr.Error (see app_error): a clear message in the browser and the API,
+    the app keeps serving."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise app_error(exc) from None
 
     return wrapper
 

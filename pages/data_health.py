@@ -4,6 +4,7 @@ drawn (filtered by class or problem) and augmented samples as training will see 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -11,9 +12,10 @@ import pandas as pd
 
 from pages.charts import box_centre_figure, box_size_figure, boxes_per_image_figure, class_counts_figure
 from pages.common import AppContext, json_safe, shows_user_errors
-from yolov11 import augmentation_preview, dataset_boxes, draw_samples, images_with
+from yolov11 import augmentation_preview, dataset_boxes, draw_pairs, draw_samples, images_with
 
 GALLERY_SIZE = 24  # images drawn per filter change: enough to judge, quick to draw
+PAIRS_SHOWN = 24  # duplicate pairs drawn side by side, near ones first
 PROBLEMS = {
     "any image": None,
     "no labels": "no_labels",
@@ -31,14 +33,24 @@ def _report(ctx: AppContext, name: str | None) -> dict | None:
     return json.loads(path.read_text()) if path and path.is_file() else None
 
 
+def literal(text: object) -> str:
+    """``text`` as Markdown that shows it as written: every ASCII punctuation mark backslash-escaped
+    (CommonMark), so "<annotation>" stays text instead of an HTML tag and "_" no emphasis; line
+    breaks become spaces (one item stays one line)."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", " ".join(str(text).split()))
+
+
 def health_summary(r: dict) -> str:
-    lines = [f"**{r['name']}** · {r['format']} ({r['reason']}) · {sum(r['images'].values())} images · {r['boxes']} boxes · split: {r['split_method']}"]
-    lines += [f"- ⚠️ {w}" for w in r["warnings"]]
+    """The header of the health view (Markdown); what the importer wrote is shown literally."""
+    head = f"**{literal(r['name'])}** · {literal(r['format'])} ({literal(r['reason'])}) · {sum(r['images'].values())} images · {r['boxes']} boxes"
+    lines = [f"{head} · split: {literal(r['split_method'])}"]
+    lines += [f"- ⚠️ {literal(w)}" for w in r["warnings"]]
     counts = {k: v for k, v in r["counts"].items() if v}
     if counts:
-        lines.append("- counts: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+        lines.append("- counts: " + ", ".join(f"{literal(k.replace('_', ' '))} {v}" for k, v in counts.items()))
     dups = r.get("duplicates", {})
-    lines.append(f"- duplicates: {len(dups.get('exact', []))} exact group(s), {len(dups.get('near', []))} near pair(s), {len(dups.get('leakage', []))} crossing splits")
+    shown = " (side by side below)" if dups.get("exact") or dups.get("near") else ""
+    lines.append(f"- duplicates: {len(dups.get('exact', []))} exact group(s), {len(dups.get('near', []))} near pair(s), {len(dups.get('leakage', []))} crossing splits{shown}")
     lines.append(f"- {r['issue_count']} issue(s) found and handled (table below)")
     return "\n".join(lines)
 
@@ -47,7 +59,7 @@ def build_health(ctx: AppContext, picked: gr.Dropdown):
     """Components and events of the health view, driven by the dataset picker ``picked``.
 
     Returns ``refresh(dependency)``, which redraws the view after another event (page load)."""
-    summary = gr.Markdown(elem_id="health-summary")
+    summary = gr.Markdown(elem_id="health-summary", latex_delimiters=[])  # "$" in a file name is no formula
     with gr.Tabs():
         with gr.Tab("Class counts"):
             counts_chart = gr.Plot()
@@ -65,6 +77,7 @@ def build_health(ctx: AppContext, picked: gr.Dropdown):
         class_filter = gr.Dropdown(label="Show class", choices=["all classes"], value="all classes", allow_custom_value=True, elem_id="gallery-class")
         problem_filter = gr.Dropdown(label="Show problem", choices=list(PROBLEMS), value="any image", elem_id="gallery-problem")
     gallery = gr.Gallery(label="Images with their labels", columns=6, height=420, elem_id="dataset-gallery")
+    pairs = gr.Gallery(label="Duplicate pairs, side by side", columns=3, height=360, visible=False, elem_id="duplicate-pairs")
     with gr.Row():
         augment_btn = gr.Button("Show augmented training samples (mosaic, flips, HSV…)", elem_id="augment-button")
     augmented = gr.Image(label="Augmented samples, as Ultralytics will feed them to training", interactive=False, elem_id="augment-image")
@@ -72,7 +85,7 @@ def build_health(ctx: AppContext, picked: gr.Dropdown):
     def show(name: str | None):
         r = _report(ctx, name)
         if not r:
-            return "", None, None, None, None, None, None, gr.update(choices=["all classes"], value="all classes")
+            return "", None, None, None, None, pd.DataFrame(columns=["issue"]), None, gr.update(choices=["all classes"], value="all classes")
         boxes = dataset_boxes(Path(r["path"]))
         return (
             health_summary(r),
@@ -80,7 +93,7 @@ def build_health(ctx: AppContext, picked: gr.Dropdown):
             box_size_figure(boxes),
             boxes_per_image_figure(boxes),
             box_centre_figure(boxes),
-            pd.DataFrame({"issue": r["issues"]}),
+            pd.DataFrame({"issue": r["issues"]}, columns=["issue"]),
             json_safe(r),
             gr.update(choices=["all classes", *r["classes"]], value="all classes"),
         )
@@ -101,6 +114,23 @@ def build_health(ctx: AppContext, picked: gr.Dropdown):
         return draw_samples(root, [root / p for p in chosen[:GALLERY_SIZE]], out_dir)
 
     @shows_user_errors
+    def draw_duplicates(name: str | None):
+        """Near pairs, then exact copies, each pair joined side by side and captioned with both names."""
+        r = _report(ctx, name)
+        dups = (r or {}).get("duplicates", {})
+        near, exact = dups.get("near", []), dups.get("exact", [])
+        if not near and not exact:
+            return gr.update(value=[], visible=False)
+        out_dir = ctx.workspace.previews_dir / r["name"] / "pairs"
+        root = Path(r["path"])
+        drawn = [(path, f"near: {caption}") for path, caption in draw_pairs(root, near, out_dir / "near", limit=PAIRS_SHOWN)]
+        drawn += [(path, f"exact copy: {caption}") for path, caption in draw_pairs(root, exact, out_dir / "exact", limit=PAIRS_SHOWN - len(drawn))]
+        total = len(near) + sum(len(g) - 1 for g in exact)
+        more = f"; the first {len(drawn)} of {total} shown" if len(drawn) < total else ""
+        label = f"Duplicate pairs, side by side ({len(near)} near pair(s), {len(exact)} exact group(s){more})"
+        return gr.update(value=drawn, visible=True, label=label)
+
+    @shows_user_errors
     def augment(name: str | None):
         r = _report(ctx, name)
         if not r:
@@ -109,7 +139,9 @@ def build_health(ctx: AppContext, picked: gr.Dropdown):
 
     def refresh(dependency):
         outputs = [summary, counts_chart, size_chart, per_image_chart, centre_chart, issues, report, class_filter]
-        return dependency.then(show, picked, outputs, api_visibility="private").then(draw, [picked, class_filter, problem_filter], gallery, api_visibility="private")
+        shown = dependency.then(show, picked, outputs, api_visibility="private")
+        shown.then(draw_duplicates, picked, pairs, api_visibility="private")
+        return shown.then(draw, [picked, class_filter, problem_filter], gallery, api_visibility="private")
 
     refresh(picked.input(lambda: None, None, None, api_visibility="private"))  # the user picked another dataset
     gr.on([class_filter.input, problem_filter.input], draw, [picked, class_filter, problem_filter], gallery, api_visibility="private")

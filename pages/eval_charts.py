@@ -14,9 +14,19 @@ CURVE_TITLES = {
 }
 
 
+COCO_HEADERS = ["COCO metric", "value"]
+NOT_DEFINED = "n/a"
+
+
+def _coco_value(v: float):
+    """A COCO number as shown: the evaluator's -1 (no ground truth in that area range, so the
+    number is undefined) as "n/a"; the JSON results keep the -1."""
+    return NOT_DEFINED if v is None or v < 0 else round(v, 4)
+
+
 def coco_table(result: dict) -> pd.DataFrame:
-    """The 12 COCO numbers, one row each (-1: no ground truth in that area range)."""
-    return pd.DataFrame({"COCO metric": list(result["coco"]), "value": [round(v, 4) for v in result["coco"].values()]})
+    """The 12 COCO numbers, one row each ("n/a": no ground truth in that area range)."""
+    return pd.DataFrame({COCO_HEADERS[0]: list(result["coco"]), COCO_HEADERS[1]: [_coco_value(v) for v in result["coco"].values()]})
 
 
 def _mean_trace(x, rows, name: str) -> go.Scatter:
@@ -54,13 +64,28 @@ def confidence_figure(curves: dict, kind: str = "f1_confidence") -> go.Figure:
 def confusion_figure(confusion: dict, normalised: bool = False) -> go.Figure:
     """Heatmap of predicted (rows) against true (columns) class, background last. Normalised
     divides each column by its total, as Ultralytics' confusion_matrix_normalized.png does: the
-    share of each true class that ended up as each prediction."""
+    share of each true class that ended up as each prediction. The title says the thresholds
+    the matrix was counted at (its "rule")."""
     m = np.asarray(confusion["matrix"], float)
     z = m / (m.sum(0, keepdims=True) + 1e-9) if normalised else m
     text = [[f"{v:.2f}" if normalised else f"{int(v)}" for v in row] for row in z]
     fig = go.Figure(go.Heatmap(z=z, x=confusion["names"], y=confusion["names"], text=text, texttemplate="%{text}", colorscale="Blues", hovertemplate="true %{x}<br>predicted %{y}<br>%{text}<extra></extra>"))
-    fig.update_layout(title="confusion matrix" + (" (share of each true class)" if normalised else " (counts)"), xaxis_title="true", yaxis_title="predicted", yaxis_autorange="reversed", height=420, margin=dict(l=60, r=20, t=40, b=50))
+    title = "confusion matrix" + (" (share of each true class)" if normalised else " (counts)")
+    if confusion.get("rule"):
+        title += f"<br><sup>{_wrapped(confusion['rule'])}</sup>"
+    fig.update_layout(title=title, xaxis_title="true", yaxis_title="predicted", yaxis_autorange="reversed", height=460, margin=dict(l=60, r=20, t=90, b=50))
     return fig
+
+
+def _wrapped(text: str, width: int = 95) -> str:
+    """``text`` broken into lines of about ``width`` characters for a plotly title."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + len(word) >= width:
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line])
 
 
 def compare_pr_figure(curves_by_run: dict[str, dict]) -> go.Figure:
@@ -81,8 +106,9 @@ def compare_table(results: dict[str, dict]) -> pd.DataFrame:
         for k, v in r["metrics"].items():
             rows.setdefault(k, {})[run] = v
         for k, v in r["coco"].items():
-            rows.setdefault(f"COCO {k}", {})[run] = v
+            rows.setdefault(f"COCO {k}", {})[run] = _coco_value(v)
         for c in r["per_class"]:
             rows.setdefault(f"{c['class']} mAP50-95", {})[run] = c["mAP50-95"]
-    df = pd.DataFrame.from_dict(rows, orient="index", columns=list(results)).round(4)
+    df = pd.DataFrame.from_dict(rows, orient="index", columns=list(results))
+    df = df.map(lambda v: round(v, 4) if isinstance(v, float) else v)  # column by column would skip a column holding "n/a"
     return df.rename_axis("metric").reset_index()

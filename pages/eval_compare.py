@@ -17,7 +17,7 @@ def build_compare(ctx: AppContext) -> None:
             second = gr.Dropdown(label="Run B", choices=run_choices(ctx), allow_custom_value=True, elem_id="compare-b")
             split = gr.Radio(["val", "test", "train"], value="val", label="Split")
         go = gr.Button("Compare", elem_id="compare-button")
-        table = gr.Dataframe(label="Side by side", interactive=False, elem_id="compare-table")
+        table = gr.Dataframe(headers=["metric", "run A", "run B"], label="Side by side (n/a: no objects of that size)", interactive=False, elem_id="compare-table")
         chart = gr.Plot(label="Precision-recall, all classes", elem_id="compare-pr")
 
     @shows_user_errors

@@ -1,7 +1,8 @@
 """Evaluate tab: a run's (or uploaded weights') metrics on a split, overall, per class and in
-COCO terms; PR / F1 curves and the confusion matrix; a threshold explorer and a gallery of the
-worst images, both from the evaluation's saved predictions; and two runs side by side. This
-module lays the tab out and wires its events; what they do is in ``pages.evaluate_handlers``."""
+COCO terms; PR / F1 curves and the confusion matrix (at the threshold explorer's confidence and
+IoU, or Ultralytics' own); a threshold explorer and a gallery of the worst images, all from the
+evaluation's saved predictions; and two runs side by side. This module lays the tab out and
+wires its events; what they do is in ``pages.evaluate_handlers``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import gradio as gr
 
 import pages.evaluate_handlers as h
 from pages.common import GPU_BOUND, AppContext, bind, dataset_choices, refreshed, run_choices
-from pages.eval_charts import CURVE_TITLES
+from pages.eval_charts import COCO_HEADERS, CURVE_TITLES
 from pages.eval_compare import build_compare
 from pages.zoo import PICKLE_WARNING
 from yolov11 import GALLERY_CRITERIA as CRITERIA
@@ -29,8 +30,8 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
                 dataset = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), allow_custom_value=True, elem_id="eval-dataset")
         go = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
         with gr.Row():
-            table = gr.Dataframe(label="Metrics (Ultralytics val; click a header to sort)", interactive=False, elem_id="eval-table", scale=3)
-            coco = gr.Dataframe(label="COCO metrics (faster-coco-eval, same predictions)", interactive=False, elem_id="eval-coco", scale=1)
+            table = gr.Dataframe(headers=h.METRICS_HEADERS, label="Metrics (Ultralytics val; click a header to sort)", interactive=False, elem_id="eval-table", scale=3)
+            coco = gr.Dataframe(headers=COCO_HEADERS, label="COCO metrics (faster-coco-eval, same predictions; n/a: no objects of that size)", interactive=False, elem_id="eval-coco", scale=1)
         chart = gr.Plot(label="Per-class mAP")
         folder = gr.Textbox(label="Evaluation folder (metrics.json, curves.json, coco_gt.json, coco_dt.json)", interactive=False, elem_id="eval-folder")
         code = gr.Markdown()
@@ -39,15 +40,20 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
             with gr.Column():
                 curve_kind = gr.Radio([(v[1], k) for k, v in CURVE_TITLES.items()], value="f1_confidence", label="Curve by confidence")
                 conf_curve = gr.Plot(label="By confidence", elem_id="eval-f1")
-        normalised = gr.Radio([("counts", False), ("normalised", True)], value=False, label="Confusion matrix")
-        confusion = gr.Plot(label="Confusion matrix", elem_id="eval-confusion")
+        with gr.Row():
+            normalised = gr.Radio([("counts", False), ("normalised", True)], value=False, label="Confusion matrix")
+            source = gr.Radio(
+                [("at the threshold explorer's confidence and IoU (below)", h.EXPLORER), ("Ultralytics' validator's (confidence > 0.001, IoU > 0.45)", h.ULTRALYTICS)],
+                value=h.EXPLORER, label="Counted", elem_id="eval-confusion-source",
+            )
+        confusion = gr.Plot(label="Confusion matrix (its thresholds in the title)", elem_id="eval-confusion")
 
         gr.Markdown("### Threshold explorer\nCounts at the chosen thresholds from the saved predictions (no new inference).")
         with gr.Row():
             conf = gr.Slider(0.0, 1.0, value=0.25, step=0.01, label="Confidence threshold", elem_id="explore-conf")
             iou = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="IoU threshold (a detection counts as found)", elem_id="explore-iou")
-        explored = gr.Dataframe(label="At these thresholds", interactive=False, elem_id="explore-overall")
-        explored_classes = gr.Dataframe(label="Per class", interactive=False, elem_id="explore-classes")
+        explored = gr.Dataframe(headers=h.COUNTS_HEADERS, label="At these thresholds", interactive=False, elem_id="explore-overall")
+        explored_classes = gr.Dataframe(headers=h.CLASS_COUNTS_HEADERS, label="Per class", interactive=False, elem_id="explore-classes")
 
         gr.Markdown(f"### Worst images\n{LEGEND}; at the explorer's thresholds.")
         with gr.Row():
@@ -59,14 +65,20 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
     # The explorer and gallery read saved files: cheap, never queued behind GPU work.
     explore = dict(fn=bind(ctx, h.threshold_explorer), inputs=[folder, conf, iou], outputs=[explored, explored_classes])
     draw = dict(fn=bind(ctx, h.error_gallery), inputs=[folder, criterion, only, conf, iou], outputs=gallery)
+    # The confusion matrix follows the explorer's sliders (redrawn when they are released).
+    matrix = dict(fn=bind(ctx, h.confusion_chart), inputs=[folder, normalised, source, conf, iou], outputs=confusion, api_visibility="private")
     analysis = bind(ctx, h.analysis)
     (go.click(bind(ctx, h.evaluate), [run, split, weights, dataset, trust], [table, chart, code, coco, folder], api_name="evaluate", concurrency_id=GPU_BOUND)
-       .success(analysis, [folder, curve_kind, normalised], [pr, conf_curve, confusion], api_visibility="private")
+       .success(analysis, [folder, curve_kind], [pr, conf_curve], api_visibility="private")
        .success(bind(ctx, h.class_choices), folder, only, api_visibility="private")
        .success(**explore, api_name="explore_after_evaluate", api_visibility="private")
+       .success(**matrix, api_name="confusion_after_evaluate")
        .success(**draw, api_name="gallery_after_evaluate", api_visibility="private"))
-    gr.on([conf.release, iou.release], **explore, api_name="threshold_explorer").success(**draw, api_name="gallery_after_explore", api_visibility="private")
+    (gr.on([conf.release, iou.release], **explore, api_name="threshold_explorer")
+       .success(**matrix, api_name="confusion_after_explore")
+       .success(**draw, api_name="gallery_after_explore", api_visibility="private"))
     gr.on([criterion.change, only.input], **draw, api_name="error_gallery")
-    gr.on([curve_kind.change, normalised.change], analysis, [folder, curve_kind, normalised], [pr, conf_curve, confusion], api_visibility="private")
+    gr.on(curve_kind.change, analysis, [folder, curve_kind], [pr, conf_curve], api_visibility="private")
+    gr.on([normalised.change, source.change], **matrix, api_name="confusion_chart")
     gr.on([tab.select, ctx.blocks.load], lambda cur, ds: (refreshed(run_choices(ctx), cur), refreshed(dataset_choices(ctx), ds)), [run, dataset], [run, dataset], api_visibility="private")
     return tab

@@ -14,18 +14,22 @@ from pages.common import AppContext, same_call, shows_user_errors
 from pages.eval_charts import coco_table, confidence_figure, confusion_figure, pr_figure
 
 ALL_CLASSES = "all classes"
+EXPLORER = "explorer"  # the confusion matrix at the explorer's thresholds, from the saved predictions
+ULTRALYTICS = "ultralytics"  # the one Ultralytics' validator counted, at its own thresholds
+METRICS_HEADERS = ["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"]
+COUNTS_HEADERS = ["TP", "FP", "FN", "precision", "recall", "F1"]
+CLASS_COUNTS_HEADERS = ["class", *COUNTS_HEADERS]
 
 
 def metrics_table(result: dict) -> pd.DataFrame:
     overall = {"class": "all", "images": result.get("images"), "instances": sum(r["instances"] for r in result["per_class"]), **result["metrics"]}
-    return pd.DataFrame([overall, *result["per_class"]], columns=["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"]).round(4)
+    return pd.DataFrame([overall, *result["per_class"]], columns=METRICS_HEADERS).round(4)
 
 
 def _counts_tables(c: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    head = ["TP", "FP", "FN", "precision", "recall", "F1"]
     keys = ["tp", "fp", "fn", "precision", "recall", "f1"]
-    overall = pd.DataFrame([[c["overall"][k] for k in keys]], columns=head)
-    per_class = pd.DataFrame([[r["class"], *(r[k] for k in keys)] for r in c["per_class"]], columns=["class", *head])
+    overall = pd.DataFrame([[c["overall"][k] for k in keys]], columns=COUNTS_HEADERS)
+    per_class = pd.DataFrame([[r["class"], *(r[k] for k in keys)] for r in c["per_class"]], columns=CLASS_COUNTS_HEADERS)
     return overall, per_class
 
 
@@ -52,12 +56,22 @@ def evaluate(ctx: AppContext, run_id: str, split: str, weights_file: str | None 
     return metrics_table(r), per_class_figure(r), snippet, coco_table(r), r["dir"]
 
 @shows_user_errors
-def analysis(ctx: AppContext, where: str, kind: str, norm: bool):
+def analysis(ctx: AppContext, where: str, kind: str):
+    """The precision-recall and by-confidence curves of the evaluation."""
     if not where:
-        return None, None, None
+        return None, None
     curves = yolov11.evaluation_curves(where, ctx.workspace)
-    result = yolov11.saved_evaluation(where=where, workspace=ctx.workspace)
-    return pr_figure(curves), confidence_figure(curves, kind), confusion_figure(result["confusion"], norm)
+    return pr_figure(curves), confidence_figure(curves, kind)
+
+@shows_user_errors
+def confusion_chart(ctx: AppContext, where: str, norm: bool, source: str, conf_thr: float, iou_thr: float):
+    """The confusion matrix at the explorer's (conf, IoU) from the saved predictions, or the one
+    Ultralytics' validator counted at its own thresholds; its title says which thresholds."""
+    if not where:
+        return None
+    if source == ULTRALYTICS:
+        return confusion_figure(yolov11.saved_evaluation(where=where, workspace=ctx.workspace)["confusion"], norm)
+    return confusion_figure(yolov11.threshold_confusion(where, conf_thr, iou_thr, ctx.workspace), norm)
 
 @shows_user_errors
 def class_choices(ctx: AppContext, where: str):

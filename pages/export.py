@@ -7,6 +7,7 @@ import gradio as gr
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, json_safe, refreshed, run_choices, same_call, shows_user_errors
+from yolov11 import detections_verdict, latency_notes
 
 AXES = {"batch only": "batch", "batch, height, width": "full"}
 LATENCY_HEADERS = ["batch", "eager ms", "exported ms", "speed-up"]
@@ -17,17 +18,21 @@ def _checks(r: dict) -> str:
     v = r.get("verify")
     if not v:
         return ""
-    d, m = v["detections"], v.get("map50_95")
+    m = v.get("map50_95")
     lines = [
         f"**{r['format']} {r['precision']}** ({r['size_mb']} MB), checked on {v['images']} validation image(s):",
         f"- {v['compared']}: max |difference| vs eager **{v['max_abs_diff']:.2e}**",
-        f"- detections after NMS (conf {v['conf']}): {'**match**' if v['detections_match'] else '**differ**'}: "
-        f"{d['matched']} of {d['eager']} eager matched at IoU ≥ 0.99, {d['exported']} exported",
+        f"- after NMS at confidence {v['conf']}: **{detections_verdict(v)}**",
     ]
     if m:
         lines.append(f"- mAP50-95 on the validation split: eager **{m['eager']:.4f}**, exported **{m['exported']:.4f}** ({m['exported'] - m['eager']:+.4f})")
     lines.append(f"- latency: median of {v['latency_ms']['repeats']} calls, {v['latency_ms']['device']}, {v['latency_ms']['exported_runtime']}")
     return "\n".join(lines)
+
+
+def latency_text(v: dict | None) -> str:
+    """What the latency table needs said under it (a speed-up below 1, a batch the export refused)."""
+    return "\n".join(f"- {note}" for note in latency_notes(v))
 
 
 def build_export(ctx: AppContext) -> gr.Tab:
@@ -46,6 +51,7 @@ def build_export(ctx: AppContext) -> gr.Tab:
         go = gr.Button("Export and verify", variant="primary", elem_id="export-button")
         checks = gr.Markdown(elem_id="export-checks")
         latency = gr.Dataframe(headers=LATENCY_HEADERS, label="Latency (eager PyTorch vs exported)", interactive=False, elem_id="export-latency")
+        latency_why = gr.Markdown(elem_id="export-latency-notes")
         with gr.Row():
             download = gr.File(label="Exported model", interactive=False, elem_id="export-file")
             bundle = gr.File(label="Deploy bundle (model, metadata.json, infer.py, README)", interactive=False, elem_id="export-bundle")
@@ -67,6 +73,7 @@ def build_export(ctx: AppContext) -> gr.Tab:
         return r["path"], json_safe(r), snippet, r["bundle"], rows, _checks(r)
 
     inputs = [run, fmt, dynamic, half, axes, int8, nms, opset, simplify]
-    go.click(export_model, inputs, [download, report, code, bundle, latency, checks], api_name="export_model", concurrency_id=GPU_BOUND)
+    (go.click(export_model, inputs, [download, report, code, bundle, latency, checks], api_name="export_model", concurrency_id=GPU_BOUND)
+       .success(lambda shown: latency_text(shown.get("verify") if shown else None), report, latency_why, api_visibility="private"))
     gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(run_choices(ctx), cur), run, run, api_visibility="private")
     return tab

@@ -25,6 +25,19 @@ def _caption(found: dict) -> str:
     return f"{Path(found['image']).name}: {len(found['detections'])} found"
 
 
+def nothing_found(ctx: AppContext, images: list[dict], conf: float, run_id: str | None) -> str:
+    """A line above the snippet when no photo had anything at this confidence. With a run's
+    weights its val mAP50 tells a model that finds nothing from a threshold set too high."""
+    if any(i["detections"] for i in images):
+        return ""
+    note = f"**Nothing found at confidence {conf:g}**"
+    status = yolov11.run_status(run_id, ctx.workspace) if run_id else None
+    if status and status["val_mAP50"] is not None:
+        advice = " — more epochs?" if status["warning"] else ": try a lower confidence."
+        note += f"; the model's val mAP50 is {status['val_mAP50']:.2f}{advice}"
+    return note + "\n\n"
+
+
 def build_predict(ctx: AppContext) -> gr.Tab:
     with gr.Tab("Predict") as tab:
         with gr.Row():
@@ -72,7 +85,8 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         source = sources[0] if len(sources) == 1 else "photos/"
         shown = {"weights": str(weights), "source": source, "conf": conf}
         snippet = same_call(ctx, "predict", "result", shown, "predict", {**shown, "trust_weights": trusted and str(weights).endswith(".pt")})
-        return first["annotated"], detections_table(first), snippet, r["images"]
+        note = nothing_found(ctx, r["images"], conf, None if uploaded else run_id)
+        return first["annotated"], detections_table(first), note + snippet, r["images"]
 
     def show_gallery(images: list[dict]):
         return gr.update(value=[(i["annotated"], _caption(i)) for i in images], visible=len(images) > 1, selected_index=0)
@@ -89,8 +103,13 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         chosen_weights(run_id, uploaded, trusted)
         source = {"weights": str(uploaded)} if uploaded else {"run": run_id}
         card = yolov11.publish(**source, name=name.strip() or None, workspace=ctx.workspace)
+        quality = "" if card["val_mAP50"] is None else f"; val mAP50 {card['val_mAP50']:.2f}"
+        warning = f"**Warning: {card['warning']}.** /demo visitors will see it find little or nothing.\n\n" if card["warning"] else ""
+        if card["warning"]:
+            gr.Warning(f"Published {card['name']}, but {card['warning']}")
         return (
-            f"Published **{card['name']}** ({', '.join(card['classes'])}): open [/demo](demo) to try it, or share that link.\n\n"
+            warning
+            + f"Published **{card['name']}** ({', '.join(card['classes'])}{quality}): open [/demo](demo) to try it, or share that link.\n\n"
             + same_call(ctx, "publish", "card", {**source, "name": card["name"]}, "publish", {**source, "name": card["name"]})
         )
 

@@ -13,16 +13,45 @@ from pages.common import GPU_BOUND, AppContext, shows_user_errors
 from pages.predict import detections_table
 
 NOTHING_PUBLISHED = "No model is published yet: ask your ML engineer to publish one from the workbench's Predict tab."
+MIN_CONF = 0.05  # the slider's lowest confidence
+# The page's browser tab carries the header's title (Gradio gives all pages the app's title), and
+# Enter in the slider's number box commits the value as letting go of the slider does: Gradio's
+# Slider sends "release" when that box loses focus, and nothing on Enter.
+PAGE_JS = """(header) => {
+    const title = (header || "").split("\\n")[0].replace(/^#+\\s*/, "");
+    if (title) document.title = title;
+    if (window.demoEnterCommits) return;
+    window.demoEnterCommits = true;
+    document.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && e.target.matches && e.target.matches("#demo-conf input[type=number]")) e.target.blur();
+    }, true);
+}"""
+
+
+def demo_title(card: dict | None) -> str:
+    """The name it was published under; one left to default to the run id (which means nothing
+    to a visitor) gives way to what the model finds."""
+    if card is None:
+        return "Object detector demo"
+    if card["name"] != card.get("source_run"):
+        return card["name"]
+    classes = card["classes"]
+    if not 1 <= len(classes) <= 3:
+        return "Object detector"
+    listed = classes[0] if len(classes) == 1 else f"{', '.join(classes[:-1])} and {classes[-1]}"
+    return f"{listed[:1].upper()}{listed[1:]} detector"
 
 
 def model_header(card: dict | None) -> str:
     if card is None:
-        return f"## Object detector demo\n{NOTHING_PUBLISHED}"
-    return f"## {card['name']}\nFinds **{', '.join(card['classes'])}**. Drop a photo below, or take one with your webcam."
+        return f"## {demo_title(card)}\n{NOTHING_PUBLISHED}"
+    return f"## {demo_title(card)}\nFinds **{', '.join(card['classes'])}**. Drop a photo below, or take one with your webcam."
 
 
 def summary(found: dict, conf: float) -> str:
     counts = Counter(d["class"] for d in found["detections"])
+    if not counts and conf <= MIN_CONF:
+        return f"Nothing found even at {conf:.0%} confidence: this model may not know these objects."
     if not counts:
         return f"Nothing found at {conf:.0%} confidence or more. Try a lower confidence."
     total = sum(counts.values())
@@ -37,7 +66,7 @@ def build_public_demo(ctx: AppContext) -> None:
     with gr.Row(equal_height=True):
         image = gr.Image(label="Your photo", type="filepath", sources=["upload", "webcam", "clipboard"], height=560, elem_id="demo-image")
         annotated = gr.Image(label="What the model found", interactive=False, height=560, elem_id="demo-output")
-    conf = gr.Slider(0.05, 0.95, value=0.25, step=0.05, label="How sure must the model be? (confidence)", elem_id="demo-conf")
+    conf = gr.Slider(MIN_CONF, 0.95, value=0.25, step=0.05, label="How sure must the model be? (confidence)", elem_id="demo-conf")
     found_text = gr.Markdown(elem_id="demo-summary")
     table = gr.Dataframe(label="Objects found", interactive=False, elem_id="demo-table")
 
@@ -52,7 +81,11 @@ def build_public_demo(ctx: AppContext) -> None:
         found = yolov11.predict(card["weights"], image_path, conf=conf, workspace=ctx.workspace)["images"][0]
         return found["annotated"], summary(found, conf), detections_table(found)[["class", "confidence"]]
 
-    # A drop (or snapshot) runs at once; so does letting go of the slider: no button to find.
-    gr.on([image.change, conf.release], detect, [image, conf], [annotated, found_text, table], api_name="demo_predict", concurrency_id=GPU_BOUND)
-    # Published meanwhile? A page (re)load shows the current model.
-    ctx.blocks.load(lambda: model_header(yolov11.published(ctx.workspace)), None, header, api_visibility="private")
+    def current_header() -> str:
+        return model_header(yolov11.published(ctx.workspace))
+
+    # A drop (or snapshot) runs at once; so does letting go of the slider, or Enter in its number
+    # box (PAGE_JS): no button to find. Published meanwhile? The header follows the model used.
+    found = gr.on([image.change, conf.release], detect, [image, conf], [annotated, found_text, table], api_name="demo_predict", concurrency_id=GPU_BOUND)
+    found.success(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
+    ctx.blocks.load(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)

@@ -1,13 +1,14 @@
 """The runs section of the Train tab: history from the registry, curves of chosen runs
-overlaid, and delete (with files)."""
+overlaid, delete (with files), and any run as a Jupyter notebook that reruns it."""
 
 from __future__ import annotations
 
 import gradio as gr
 import pandas as pd
 
+import yolov11
 from pages.charts import compare_figure
-from pages.common import AppContext, shows_user_errors
+from pages.common import AppContext, refreshed, run_choices, shows_user_errors
 from yolov11 import run_status
 
 
@@ -35,6 +36,12 @@ def build_runs(ctx: AppContext) -> None:
             refresh = gr.Button("Refresh")
             delete = gr.Button("Delete chosen runs and their files", variant="stop", elem_id="runs-delete")
         chart = gr.Plot(label="Chosen runs, epoch by epoch")
+        gr.Markdown("**Download as notebook**: the run's steps (dataset import, training with its exact settings and seed, "
+                    "evaluations, exports, a prediction) as a Jupyter notebook that reruns them in a workspace of its own.")
+        with gr.Row():
+            notebook_run = gr.Dropdown(label="Run", choices=run_choices(ctx, with_weights=False), allow_custom_value=True, elem_id="notebook-run")
+            notebook_btn = gr.Button("Download as notebook", elem_id="notebook-button")
+            notebook_file = gr.File(label="Notebook (.ipynb)", interactive=False, elem_id="notebook-file")
 
     def listing():
         df = runs_table(ctx)
@@ -56,7 +63,16 @@ def build_runs(ctx: AppContext) -> None:
         image size, batch, best mAP50-95 and duration (what the runs table shows)."""
         return runs_table(ctx).to_dict(orient="records")
 
+    @shows_user_errors
+    def download_notebook(run: str):
+        """The run's notebook (.ipynb): import, training, evaluations, exports and a prediction, rerunnable."""
+        if not run:
+            raise yolov11.UserError("pick a run first")
+        return str(yolov11.write_notebook(run, workspace=ctx.workspace))
+
     gr.api(list_runs, api_name="list_runs", queue=False)  # a cheap read, like training_status
+    notebook_btn.click(download_notebook, notebook_run, notebook_file, api_name="download_notebook")
+    gr.on([refresh.click, ctx.blocks.load], lambda cur: refreshed(run_choices(ctx, with_weights=False), cur), notebook_run, notebook_run, api_visibility="private")
     gr.on([refresh.click, ctx.blocks.load], listing, None, [table, chosen], api_visibility="private")
     gr.on([chosen.change, metric.change], compare, [chosen, metric], chart, api_visibility="private")
     delete.click(remove, chosen, [table, chosen], api_name="delete_runs")

@@ -19,6 +19,8 @@ from yolov11 import TrainSettings, zoo_names
 from yolov11 import describe_setting as describe_field
 
 POLL_S = 1.0  # chart and log refresh; an epoch event shows within this
+# The log box follows its newest line (Gradio's autoscroll leaves a non-interactive box at the top).
+FOLLOW_LOG = "() => { setTimeout(() => { const box = document.querySelector('#train-log textarea'); if (box) box.scrollTop = box.scrollHeight; }, 50); }"
 
 
 def build_train(ctx: AppContext) -> gr.Tab:
@@ -29,15 +31,15 @@ def build_train(ctx: AppContext) -> gr.Tab:
             model = gr.Dropdown(label="Model", choices=zoo_names(), value=d.model, elem_id="train-model", allow_custom_value=True)
             device = gr.Textbox(label="Device", value=d.device, info=describe_field("device")["help"], elem_id="train-device")
         with gr.Row():
-            epochs = field_input("epochs", minimum=1, elem_id="train-epochs")
-            imgsz = field_input("imgsz", minimum=32, step=32, elem_id="train-imgsz")
-            batch = field_input("batch", minimum=1, elem_id="train-batch")
+            epochs = field_input("epochs", elem_id="train-epochs")  # no minimum: the form's check says what is wrong (field_input)
+            imgsz = field_input("imgsz", step=32, elem_id="train-imgsz")
+            batch = field_input("batch", elem_id="train-batch")
         form = build_settings({"epochs": epochs, "imgsz": imgsz, "batch": batch})
         weights, trust, transfer = build_zoo(ctx, model)
         build_cluster(ctx, dataset, model, device, [epochs, imgsz, batch])
         with gr.Row():
             start = gr.Button("Start training", variant="primary", elem_id="start-button")
-            stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
+            stop = gr.Button("Stop", variant="secondary", elem_id="stop-button")  # red while a run is running or queued (poll)
             resume = gr.Button("Resume (to the epochs above)", elem_id="resume-button")
         run_id = gr.Textbox(label="Run", interactive=False, elem_id="train-run")
         progress = gr.Markdown(elem_id="train-progress")
@@ -55,9 +57,11 @@ def build_train(ctx: AppContext) -> gr.Tab:
     )
     stop.click(bind(ctx, h.stop_training), run_id, progress, api_name="stop_training")
     resume.click(bind(ctx, h.resume_training), [run_id, epochs], [run_id, code], api_name="resume_training")
-    timer.tick(bind(ctx, h.poll), [run_id, shown], [progress, chart, log, shown], show_progress="hidden", api_visibility="private")
+    timer.tick(bind(ctx, h.poll), [run_id, shown], [progress, chart, log, shown, stop], show_progress="hidden", api_visibility="private")
+    log.change(None, None, None, js=FOLLOW_LOG)
     with tab:  # gr.api adds a component; inside the tab, not directly under gr.Tabs
         gr.api(bind(ctx, h.training_status), api_name="training_status", queue=False)  # a cheap read: answered at once, never queued behind work
-    gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(dataset_choices(ctx), cur), dataset, dataset, api_visibility="private")
-    ctx.blocks.load(lambda: ctx.jobs.latest() or "", None, run_id, api_visibility="private")
+    tab.select(lambda cur: refreshed(dataset_choices(ctx), cur), dataset, dataset, api_visibility="private")
+    restored = {"dataset": dataset, "model": model, "epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device, **form}
+    ctx.blocks.load(bind(ctx, h.attach), None, [run_id, *(restored[name] for name in h.RESTORED)], api_visibility="private")
     return tab

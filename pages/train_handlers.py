@@ -9,13 +9,16 @@ import gradio as gr
 
 import yolov11
 from pages.charts import training_figure
-from pages.common import AppContext, keep_upload, same_call, shows_user_errors
-from pages.train_settings import FORM, collect, field_messages
+from pages.common import AppContext, dataset_choices, from_the_app, in_app_words, keep_upload, refreshed, same_call, shows_user_errors
+from pages.train_settings import FORM, collect, field_messages, form_values
 from yolov11 import TrainSettings, run_status, transfer_report
 
 BASICS = ["dataset", "model", "epochs", "imgsz", "batch", "device", "weights"]
 START_INPUTS = [*BASICS, *FORM, "trusted"]  # /start_training's inputs, in order (clients call it positionally)
 FORM_DEFAULTS = {name: getattr(TrainSettings, name, None) for name in FORM} | {"nbs": 0, "loggers": [], "weights": None, "trusted": False}
+RESTORED = ["dataset", "model", "epochs", "imgsz", "batch", "device", *FORM]  # what a page (re)load puts back from the shown run
+LIVE = ("running", "queued")  # a run the Stop button can act on
+NO_DATASET = "--data : pick a dataset (a workspace dataset name or a data.yaml path)"
 
 
 def progress_text(s: dict) -> str:
@@ -30,6 +33,8 @@ def progress_text(s: dict) -> str:
             line += f" · GPU memory {s['gpu_mem_gb']:.1f} GB"
     if s["metrics"]:
         line += " · " + ", ".join(f"{k} {v:.3f}" for k, v in s["metrics"].items() if isinstance(v, float))
+    if s.get("warning"):
+        line += f"\n\n**Warning:** {s['warning']}"
     if s["error"]:
         line += f"\n\n**Error:** {s['error']}"
     return line
@@ -67,7 +72,8 @@ def check_fields(ctx: AppContext, dataset: str, model: str, epochs: float, imgsz
     """/start_training's validator: one gr.validate per input, each field's own message."""
     settings = collect({"epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device or "cpu", **{k: more[k] for k in FORM if k in more}})
     fine = gr.validate(True, "")
-    return [fine, fine, *field_messages(settings, ["epochs", "imgsz", "batch", "device"]), fine, *field_messages(settings, list(FORM)), fine]
+    picked = gr.validate(bool(dataset), "" if dataset else (in_app_words(NO_DATASET) if from_the_app() else NO_DATASET))
+    return [picked, fine, *field_messages(settings, ["epochs", "imgsz", "batch", "device"]), fine, *field_messages(settings, list(FORM)), fine]
 
 
 @shows_user_errors
@@ -81,15 +87,36 @@ def training_status(ctx: AppContext, run: str = "") -> dict:
     return {**run_status(run, ctx.workspace), "queue": queue, "queue_position": queue.index(run) + 1 if run in queue else None}
 
 
+def stop_button(status: str) -> dict:
+    """Stop is red only while there is something to stop."""
+    return gr.update(variant="stop" if status in LIVE else "secondary")
+
+
 def poll(ctx: AppContext, run: str, shown: tuple | None):
-    """The timer's view of training_status: redraws only when something new arrived."""
+    """The timer's view of training_status: redraws only when something new arrived; returns
+    progress, chart, log, what was drawn and the Stop button."""
     s = training_status(ctx, run)
     if s["status"] == "none":
-        return "No training run yet: pick a dataset and press Start.", None, "", None
+        return "No training run yet: pick a dataset and press Start.", None, "", None, stop_button("none")
     seen = (s["run"], s["status"], len(s["batches"]), len(s["history"]), len(s["log"]))
     if shown is not None and tuple(shown) == seen:  # nothing new: leave the browser's chart alone
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return progress_text(s), training_figure(s), "\n".join(s["log"][-60:]), seen
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return progress_text(s), training_figure(s), "\n".join(s["log"][-60:]), seen, stop_button(s["status"])
+
+
+def attach(ctx: AppContext) -> list:
+    """A page (re)load: the shown run (the running one, else the newest) and its settings back in
+    the form, so that the form says what that run trains to (Resume trains to the Epochs shown);
+    returns the run id, then one value per field of RESTORED (the dataset as a refreshed
+    picker). Without a run, the form keeps its defaults."""
+    run = ctx.jobs.latest()
+    record = ctx.workspace.run(run) if run else None
+    if record is None:
+        return ["", refreshed(dataset_choices(ctx)), *[gr.skip()] * (len(RESTORED) - 1)]
+    settings = record["settings"] or {}
+    values = {"dataset": record["dataset"], "model": settings.get("model") or record["model"], **form_values(settings)}
+    picker = gr.update(choices=dataset_choices(ctx), value=values["dataset"])
+    return [run, picker, *[values[name] if name in values else gr.skip() for name in RESTORED[1:]]]
 
 
 @shows_user_errors

@@ -7,6 +7,7 @@ import math
 
 import gradio as gr
 
+from pages.common import from_the_app, in_app_words
 from yolov11 import PRESETS, TrainSettings
 from yolov11 import describe_setting as describe_field
 
@@ -18,7 +19,9 @@ FORM = ("optimizer", "lr0", "cos_lr", "warmup_epochs", "patience", "nbs", "seed"
 def field_input(name: str, **overrides) -> gr.components.Component:
     """The form input of a TrainSettings field, labelled and explained by its metadata (the
     CLI's --help reads the same): a dropdown for choices, a checkbox for flags, a slider for a
-    0..1 value, a number otherwise (whole for integer fields)."""
+    0..1 value, a number otherwise (whole for integer fields). A number has no ``minimum``:
+    Gradio would refuse a value below it with its own generic message before the form's check
+    (field_messages) could say, next to the field, what is wrong."""
     d = describe_field(name)
     f = TrainSettings.__dataclass_fields__[name]
     kw = {"label": d["label"], "info": d["help"], "value": d["default"], **overrides}
@@ -42,7 +45,7 @@ def build_settings(basics: dict[str, gr.components.Component]) -> dict[str, gr.c
             form = {name: field_input(name) for name in ("optimizer", "lr0", "cos_lr", "warmup_epochs", "patience")}
         with gr.Row():
             form |= {
-                "nbs": field_input("nbs", value=0, minimum=0),  # 0 in the form: the batch
+                "nbs": field_input("nbs", value=0),  # 0 in the form: the batch
                 "seed": field_input("seed"),
                 "workers": field_input("workers"),
                 "cache": field_input("cache"),
@@ -84,6 +87,33 @@ def collect(values: dict) -> dict:
 
 
 def field_messages(settings: dict, order: list[str]) -> list[dict]:
-    """One gr.validate per input in ``order``: the message of TrainSettings.problems for that field."""
+    """One gr.validate per input in ``order``: the message of TrainSettings.problems for that
+    field, in the form's words on the app's page ("Epochs 0: must be a positive integer"), as
+    the core says it for API clients ("--epochs 0: ...")."""
     problems = TrainSettings(**{k: v for k, v in settings.items() if k in TrainSettings.__dataclass_fields__}).problems()
-    return [gr.validate(name not in problems, problems.get(name, "")) for name in order]
+    say = in_app_words if from_the_app() else str
+    return [gr.validate(name not in problems, say(problems.get(name, ""))) for name in order]
+
+
+def form_values(settings: dict) -> dict:
+    """A run's recorded settings (``TrainSettings.record()``: Ultralytics' arguments) as values of
+    the form's fields (``collect`` read backwards), by field name; a field the record lacks, or
+    whose value the form cannot hold, is left out."""
+    out = {}
+    for name in ("epochs", "imgsz", "batch", "device", *FORM):
+        if name not in settings:
+            continue
+        value = settings[name]
+        if name == "nbs":  # recorded resolved: the batch (Ultralytics' 64 for auto) means the form's 0
+            batch = settings.get("batch")
+            value = 0 if value == (batch if isinstance(batch, int) and batch > 0 else 64) else value
+        elif name == "cache":
+            value = value if value in ("ram", "disk") else ("ram" if value is True else "")
+        elif name == "loggers":
+            value = [v for v in str(value or "").split(",") if v in ("wandb", "mlflow")]
+        elif name == "device":
+            value = str(value)
+        elif name in ("scale", "fraction") and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+            continue  # the CLI takes more than the form's slider offers
+        out[name] = value
+    return out

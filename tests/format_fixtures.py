@@ -169,6 +169,24 @@ def write_labelme(t: dict, root: Path) -> Path:
     return root
 
 
+def write_createml(t: dict, root: Path) -> Path:
+    """Roboflow's CreateML export: train/ valid/ folders, each with its images and one
+    _annotations.createml.json listing CENTRE-based pixel boxes (x, y = the box's middle)."""
+    docs: dict[str, list] = {}
+    for stem, item in t.items():
+        split = {"train": "train", "val": "valid"}[item["split"]]
+        (root / split).mkdir(parents=True, exist_ok=True)
+        item["image"].save(root / split / f"{stem}.jpg", quality=95)
+        annotations = [
+            {"label": CLASSES[c], "coordinates": {"x": (x1 + x2) / 2, "y": (y1 + y2) / 2, "width": x2 - x1, "height": y2 - y1}}
+            for c, x1, y1, x2, y2 in item["boxes"]
+        ]
+        docs.setdefault(split, []).append({"image": f"{stem}.jpg", "annotations": annotations})
+    for split, doc in docs.items():
+        (root / split / "_annotations.createml.json").write_text(json.dumps(doc))
+    return root
+
+
 def pixel_boxes(dataset_dir: Path, names: list[str]) -> dict[str, np.ndarray]:
     """stem -> (n, 5) class, x1, y1, x2, y2 in pixels, read back from an imported dataset, sorted.
 

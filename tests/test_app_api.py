@@ -57,7 +57,7 @@ def test_import_train_evaluate_export_predict(server, tiny_zip):
     assert [row[0] for row in coco["data"]][:3] == ["AP", "AP50", "AP75"]
     assert Path(folder, "coco_dt.json").is_file()
     assert [row[0] for row in table["data"]] == ["all", "helmet", "head", "vest"]
-    assert f"yolov11.evaluate(run=\"{run}\"" in code
+    assert f"yolov11.evaluate(run={run!r}" in code  # a Python literal (repr), not JSON
 
     path, verify, code, bundle, latency, checks = client.predict(run, "onnx", False, False, api_name="/export_model")
     assert Path(path).suffix == ".onnx"

@@ -95,6 +95,8 @@ def test_publish_copies_the_model_and_marks_it_current(formats, workspace, train
     assert card["classes"] == ["helmet", "head", "vest"]
     assert card["format"] == "onnx"
     assert card["source_run"] is None
+    assert card["val_mAP50"] is None  # uploaded weights: nothing says how well they do
+    assert card["warning"] is None
     assert Path(card["weights"]) == workspace.published_dir / "hardhats" / "model.onnx"
     assert Path(card["weights"]).read_bytes() == formats["onnx"].read_bytes()
     assert yolov11.published(workspace) == card
@@ -103,6 +105,8 @@ def test_publish_copies_the_model_and_marks_it_current(formats, workspace, train
     by_run = yolov11.publish(run=run, workspace=workspace)
     assert by_run["name"] == run
     assert by_run["source_run"] == run
+    assert by_run["val_mAP50"] is None  # a run without metrics (test_useless_model.py covers weak and good ones)
+    assert by_run["warning"] is None
     assert yolov11.published(workspace)["name"] == run
 
     again = yolov11.publish(weights=formats["torchscript"], name="hardhats", workspace=workspace)  # same name, other format

@@ -127,6 +127,47 @@ def test_cvat_and_labelme_exports(t, tmp_path, workspace):
     assert_same_boxes(labelme, t, splits_kept=False)
 
 
+def test_roboflow_createml_export(t, tmp_path, workspace):
+    src = ff.write_createml(t, tmp_path / "hats-createml")
+    report = yolov11.import_dataset(zip_folder(src, tmp_path / "hats-createml.zip"), workspace=workspace)
+    assert report["format"] == "createml"
+    assert "train/_annotations.createml.json" in report["reason"]
+    assert report["classes"] == sorted(CLASSES)  # names only: alphabetical, as VOC and LabelMe
+    assert_same_boxes(report, t)  # centre-based pixels read as centres: within half a pixel
+    assert report["issue_count"] == 0
+
+
+def test_createml_hostile_entries_are_reported(t, tmp_path, workspace):
+    src = ff.write_createml(t, tmp_path / "cml")
+    doc_path = src / "train" / "_annotations.createml.json"
+    doc = json.loads(doc_path.read_text())
+    first = doc[0]["annotations"]
+    first.append({"label": "helmet", "coordinates": {"x": float("nan"), "y": 5, "width": 4, "height": 4}})
+    first.append({"label": "helmet", "coordinates": {"x": 20, "y": 20, "width": -8, "height": 4}})
+    first.append({"coordinates": {"x": 20, "y": 20, "width": 8, "height": 8}})
+    first.append({"label": "vest", "coordinates": {"x": "2", "y": "2", "width": "8", "height": "8"}})  # strings, half outside: clipped
+    doc += ["not an entry", {"image": "../../../etc/passwd", "annotations": []}, {"image": "gone.jpg", "annotations": []}]
+    doc_path.write_text(json.dumps(doc))  # json writes NaN as NaN, as some exporters do
+    report = yolov11.import_dataset(src, workspace=workspace)
+    issues = "\n".join(report["issues"])
+    at = "train/_annotations.createml.json: entry 1 (site_00.jpg) annotation"
+    n = len(t["site_00"]["boxes"])
+    assert f"{at} {n + 1}: coordinates x: not finite numbers (dropped)" in issues
+    assert f"{at} {n + 2}: width -8 / height 4: a box needs both above 0 (dropped)" in issues
+    assert f"{at} {n + 3}: annotation has no 'label' (class) (dropped)" in issues
+    assert f"{at} {n + 4}: box extends outside the image (fixed: clipped to the image)" in issues
+    assert f"entry {len(doc) - 2}: not an object with an 'image' name and an 'annotations' list (skipped)" in issues
+    assert f"entry {len(doc) - 1}: image '../../../etc/passwd' not found (skipped)" in issues
+    assert f"entry {len(doc)}: image 'gone.jpg' not found (skipped)" in issues
+    assert report["counts"]["missing_images"] == 2
+    got = ff.pixel_boxes(Path(report["path"]), report["classes"])
+    extra = got["site_00"][(got["site_00"][:, 1] < 0.5) & (got["site_00"][:, 2] < 0.5)]
+    assert extra.shape == (1, 5)
+    assert np.abs(extra - [CLASSES.index("vest"), 0, 0, 6, 6]).max() < 0.01  # the clipped box, in pixels
+    assert sum(report["images"].values()) == 12
+    assert "images/train/site_00.jpg" in report["problem_images"]["label_errors"]
+
+
 def test_cli_import_json_contract(t, tmp_path):
     src = zip_folder(ff.write_voc(t, tmp_path / "voc-hats"), tmp_path / "voc-hats.zip")
     out = subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(tmp_path / "ws"), "import", str(src), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -13,6 +13,7 @@ import yolov11
 from yolov11.data.archive import ZipLimits, extract_zip
 from yolov11.data.demo import draw_image
 
+import format_fixtures as ff
 from helpers import write_yolo_folder
 
 
@@ -115,3 +116,70 @@ def test_nested_archives_and_non_utf8_names(tmp_path, workspace):
     assert any(i.startswith("hats/more.zip: nested archive skipped") for i in report["issues"])
     assert report["images"]["train"] == 7  # 6 + the oddly named one
     assert any("zek" in p.name for p in (Path(report["path"]) / "images" / "train").iterdir())
+
+
+def _visible_text(markdown: str) -> tuple[str, str]:
+    """(HTML, the text a browser shows) of Markdown rendered by a CommonMark renderer that lets
+    raw HTML through, as Gradio's Markdown does."""
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark").render(markdown)
+    return rendered, html.unescape(re.sub(r"<[^>]+>", "", rendered))
+
+
+def test_health_summary_shows_importer_text_literally(tmp_path, workspace):
+    from pages.data_health import health_summary
+
+    report = yolov11.import_dataset(ff.write_voc(ff.truth(), tmp_path / "voc"), workspace=workspace)
+    assert "<annotation>" in report["reason"]  # "found 12 Pascal VOC <annotation> XML files (...)"
+    report["warnings"].append("odd file <object> & *starred* my_file_name.jpg $$x$$")
+    rendered, shown = _visible_text(health_summary(report))
+    assert report["reason"] in shown
+    assert "odd file <object> & *starred* my_file_name.jpg $$x$$" in shown
+    assert "<annotation>" not in rendered  # not passed on as a tag
+    assert "<object>" not in rendered
+    unescaped, _ = _visible_text(f"found {report['reason']}")
+    assert "<annotation>" in unescaped  # the renderer would swallow it: the escaping is what keeps it
+
+
+def test_imbalance_warning_names_the_rarest_class(tmp_path, workspace):
+    src = tmp_path / "skewed"
+    (src / "images").mkdir(parents=True)
+    (src / "labels").mkdir()
+    for i in range(27):
+        draw_image(4, i, 64)[0].save(src / "images" / f"{i:02d}.jpg")
+        cls = 0 if i < 2 else 2  # helmet in 2 images, vest in 25, head in none
+        (src / "labels" / f"{i:02d}.txt").write_text(f"{cls} 0.5 0.5 0.2 0.2\n")
+    (src / "classes.txt").write_text("helmet\nhead\nvest\n")
+    report = yolov11.import_dataset(src, workspace=workspace)
+    assert "class imbalance: 'vest' has 25 boxes, the rarest class 'helmet' only 2" in report["warnings"]
+    assert "class 'head' has no boxes" in report["warnings"]
+
+
+def test_duplicate_pairs_are_drawn_side_by_side(tmp_path, workspace):
+    src = write_yolo_folder(tmp_path / "src", n_images=16, size=96)
+    tr_img, tr_lbl = _one(src, "train", "site_0010")
+    near_img, near_lbl = _one(src, "train", "reencoded")
+    Image.open(tr_img).save(near_img, quality=60)
+    near_lbl.write_text(tr_lbl.read_text())
+    orig_img, orig_lbl = _one(src, "train", "site_0011")
+    for k in range(2):
+        img, lbl = _one(src, "train", f"copy_{k}")
+        img.write_bytes(orig_img.read_bytes())
+        lbl.write_text(orig_lbl.read_text())
+    report = yolov11.import_dataset(src, workspace=workspace)
+    dups = report["duplicates"]
+    assert len(dups["near"]) == 1
+    assert [len(g) for g in dups["exact"]] == [3]  # site_0011 and its two copies
+    root = Path(report["path"])
+    drawn = yolov11.draw_pairs(root, dups["near"] + dups["exact"], tmp_path / "pairs")
+    assert len(drawn) == 1 + 2  # an exact group of three: a pair for each copy after the first
+    a, b = dups["near"][0]
+    assert drawn[0][1] == f"{a} ↔ {b}"
+    assert all(" ↔ " in caption and caption.count("images/train/") == 2 for _, caption in drawn)
+    with Image.open(drawn[0][0]) as joined:
+        assert joined.size == (240 * 2 + 8, 240)  # two square 96 px images scaled to 240 px, 8 px apart
+    assert len(yolov11.draw_pairs(root, dups["exact"], tmp_path / "one", limit=1)) == 1

@@ -16,7 +16,7 @@ from yolov11.checkpoints import trust as trust_weights
 from yolov11.cli.snippets import python_call, shell_command
 from yolov11.data.demo import ensure_demo_dataset
 from yolov11.data.importer import import_dataset
-from yolov11.data.preview import augmentation_preview, draw_samples
+from yolov11.data.preview import augmentation_preview, draw_pairs, draw_samples
 from yolov11.data.report import summarize as summarize_report
 from yolov11.data.stats import dataset_boxes, images_with
 from yolov11.errors import UserError
@@ -24,10 +24,12 @@ from yolov11.eval.error_gallery import CRITERIA as GALLERY_CRITERIA
 from yolov11.eval.error_gallery import LEGEND as GALLERY_LEGEND
 from yolov11.eval.error_gallery import worst_images
 from yolov11.eval.evaluate import coco_evaluate, evaluate, evaluation_curves, saved_evaluation
-from yolov11.eval.thresholds import explore_thresholds
+from yolov11.eval.thresholds import explore_thresholds, threshold_confusion
 from yolov11.export.exporter import export_model
+from yolov11.export.verify import detections_verdict, latency_notes
 from yolov11.models import check_model_yaml, list_models, measure_latency, model_card, transfer_report, zoo_names
 from yolov11.models import describe as describe_model
+from yolov11.notebook import write_notebook
 from yolov11.serve.predict import predict
 from yolov11.serve.publish import publish, published
 from yolov11.training.distributed import Launch, gpu_ids
@@ -56,6 +58,8 @@ __all__ = [
     "dataset_boxes",
     "describe_model",
     "describe_setting",
+    "detections_verdict",
+    "draw_pairs",
     "draw_samples",
     "ensure_demo_dataset",
     "evaluate",
@@ -65,6 +69,7 @@ __all__ = [
     "gpu_ids",
     "images_with",
     "import_dataset",
+    "latency_notes",
     "list_models",
     "measure_latency",
     "model_card",
@@ -77,10 +82,12 @@ __all__ = [
     "saved_evaluation",
     "shell_command",
     "summarize_report",
+    "threshold_confusion",
     "torchrun_plan",
     "train",
     "transfer_report",
     "trust_weights",
     "worst_images",
+    "write_notebook",
     "zoo_names",
 ]

@@ -1,11 +1,31 @@
 """The one exception type for bad input: its message names the file, line or field at fault.
 
-The CLI prints it as one line and exits 2; the app shows it next to the control that caused it.
+A message about a setting starts with its flag: ``--epochs 0: must be a positive integer``
+(``--data : ...`` when none was given). The CLI prints it as one line and exits 2; the app
+reads the flag back (``UserError.parts``) to say it in the words of its form, next to the field.
 """
+
+import re
+
+FLAG_MESSAGE = re.compile(r"(--[a-z][a-z0-9-]*(?: or --[a-z][a-z0-9-]*)?)( (?P<value>.*?))?: (?P<detail>.*)", re.S)
 
 
 class UserError(ValueError):
     """Input the user can fix (a broken zip, a wrong label line, a bad flag)."""
+
+    def parts(self) -> tuple[str | None, str | None, str]:
+        """``(flag, value, what is wrong)`` of a "--flag value: what is wrong" message: value ""
+        when the flag was given nothing, None when the message names no value ("--data: pick
+        one"); ``(None, None, message)`` for a message that names no flag."""
+        return message_parts(str(self))
+
+
+def message_parts(message: str) -> tuple[str | None, str | None, str]:
+    """See UserError.parts."""
+    m = FLAG_MESSAGE.fullmatch(message)
+    if not m:
+        return None, None, message
+    return m.group(1), m.group("value"), m.group("detail")
 
 
 def plain(exc: BaseException, limit: int = 240) -> str:

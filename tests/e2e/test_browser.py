@@ -7,6 +7,7 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from ui import pick
 
 pytestmark = pytest.mark.browser
 
@@ -15,11 +16,6 @@ def open_tab(page: Page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def pick(page: Page, elem_id: str, value: str) -> None:
-    box = page.locator(f"#{elem_id} input")
-    box.click()
-    page.get_by_role("option", name=value, exact=True).click()
-    expect(box).to_have_value(value)
 
 
 def chart_points(page: Page) -> int:

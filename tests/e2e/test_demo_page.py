@@ -1,9 +1,11 @@
 """The /demo page in a real Chromium: a friendly note until a model is published, then a photo
-dropped in comes back drawn large with what was found, and no workbench control in sight."""
+dropped in comes back drawn large with what was found, and no workbench control in sight; the
+title is the published name (never a raw run id), and a confidence typed in re-runs on Enter."""
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,7 @@ def test_demo_page_shows_the_published_model_and_predicts_a_dropped_photo(browse
         yolov11.publish(weights=trained_run["weights"], name="hardhat-check", workspace=ws)
         page.reload()  # a visitor arriving after publishing
         expect(page.locator("#demo-model")).to_contain_text("hardhat-check")
+        expect(page).to_have_title("hardhat-check")  # the browser tab too, not the workbench's title
         expect(page.locator("#demo-model")).to_contain_text("helmet, head, vest")
         expect(page.get_by_role("tab", name="Train")).to_have_count(0)  # only the demo: no workbench tabs or pickers
         expect(page.locator("#predict-run")).to_have_count(0)
@@ -53,5 +56,60 @@ def test_demo_page_shows_the_published_model_and_predicts_a_dropped_photo(browse
         annotated = list(ws.predictions_dir.rglob(f"{photo.stem}.jpg"))
         assert len(annotated) == 1
         assert page.request.get(drawn.get_attribute("src")).body() == annotated[0].read_bytes()  # the drawn copy is shown
+    finally:
+        context.close()
+
+
+def richest_photo(trained_run, tmp_path) -> tuple[Path, int]:
+    """The fixture's val photo with the most detections at 25%, and how many."""
+    found = yolov11.predict(trained_run["weights"], trained_run["data_yaml"].parent / "images" / "val", conf=0.25, workspace=tmp_path / "probe")
+    best = max(found["images"], key=lambda i: len(i["detections"]))
+    return Path(best["image"]), len(best["detections"])
+
+
+def test_demo_title_is_the_published_name_never_the_run_id(browser, demo_app, trained_run):
+    url, ws = demo_app
+    run = "20250101-000000-yolov11n"
+    if ws.run(run) is None:  # a finished run of this workspace whose best.pt is the fixture's
+        run_dir = ws.add_run(run, trained_run["dataset"], "yolov11n", {}, status="done")
+        (run_dir / "weights").mkdir()
+        shutil.copy(trained_run["weights"], run_dir / "weights" / "best.pt")
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        yolov11.publish(run=run, workspace=ws)  # no name given: the card's name is the run id
+        page.goto(url + "demo")
+        expect(page.locator("#demo-model h2")).to_have_text("Helmet, head and vest detector")
+        expect(page).to_have_title("Helmet, head and vest detector")
+        expect(page.locator("#demo-model")).not_to_contain_text(run)
+
+        yolov11.publish(run=run, name="site-helmets", workspace=ws)
+        page.reload()
+        expect(page.locator("#demo-model h2")).to_have_text("site-helmets")
+        expect(page).to_have_title("site-helmets")
+    finally:
+        context.close()
+
+
+def test_a_confidence_typed_in_and_enter_runs_again(browser, demo_app, trained_run, tmp_path):
+    url, ws = demo_app
+    yolov11.publish(weights=trained_run["weights"], name="hardhat-check", workspace=ws)
+    photo, expected = richest_photo(trained_run, tmp_path)
+    strict = yolov11.predict(trained_run["weights"], photo, conf=0.9, workspace=tmp_path / "probe")["images"][0]["detections"]
+    assert len(strict) < expected  # a higher confidence keeps fewer: the summary must change
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(url + "demo")
+        page.locator("#demo-image input[type=file]").set_input_files(str(photo))
+        summary = page.locator("#demo-summary")
+        expect(summary).to_have_text(re.compile(rf"Found {expected} objects?: .+"))
+        box = page.locator("#demo-conf input[type=number]")
+        box.fill("0.9")
+        box.press("Enter")  # no slider to let go of: Enter commits the typed value
+        expect(summary).to_have_text(re.compile(rf"Found {len(strict)} objects?: .+") if strict else "Nothing found at 90% confidence or more. Try a lower confidence.")
+        expect(box).to_have_value("0.9")
     finally:
         context.close()

@@ -49,8 +49,11 @@ def close_bars() -> None:
 
 
 def _run_summary(r: dict) -> str:
+    from yolov11.training.status import weak_model_warning
+
     m = r["metrics"]
-    return f"run {r['run']} {r['status']}: mAP50 {m.get('mAP50', 0):.3f}, mAP50-95 {m.get('mAP50-95', 0):.3f}\n  -> {r['dir']}"
+    warning = weak_model_warning(m) if r["status"] == "done" else None
+    return f"run {r['run']} {r['status']}: mAP50 {m.get('mAP50', 0):.3f}, mAP50-95 {m.get('mAP50-95', 0):.3f}\n  -> {r['dir']}" + (f"\n  warning: {warning}" if warning else "")
 
 
 def import_(args: argparse.Namespace, ws) -> tuple[object, str]:
@@ -149,13 +152,16 @@ def _export_summary(r: dict) -> str:
     lines = [f"{r['format']} {r['precision']} -> {r['path']} ({r['size_mb']} MB)", f"  bundle -> {r['bundle']}"]
     v = r.get("verify")
     if v:
-        d, m = v["detections"], v.get("map50_95") or {}
-        lines.append(f"  max |diff| vs eager {v['max_abs_diff']:.2e}; detections {'match' if v['detections_match'] else 'DIFFER'} ({d['matched']} of {d['eager']} eager, {d['exported']} exported)")
+        from yolov11.export.verify import detections_verdict, latency_notes
+
+        m = v.get("map50_95") or {}
+        lines.append(f"  max |diff| vs eager {v['max_abs_diff']:.2e}; {detections_verdict(v)}")
         if m:
             lines.append(f"  mAP50-95 eager {m['eager']:.4f}, exported {m['exported']:.4f}")
         rows = [{"batch": b, **row} for b, row in v["latency_ms"]["by_batch"].items()]
         lines += ["  " + line for line in table(rows, ["batch", "eager", "exported", "speedup"]).splitlines()]
         lines.append(f"  (ms, median of {v['latency_ms']['repeats']}, {v['latency_ms']['device']})")
+        lines += [f"  {note}" for note in latency_notes(v)]
     return "\n".join(lines)
 
 
@@ -180,4 +186,12 @@ def publish(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 
     r = yolov11.publish(run=args.run, weights=args.weights, name=args.name, workspace=ws)
-    return r, f"published {r['name']} ({r['format']}, classes: {', '.join(r['classes'])}): the app's /demo page shows it\n  -> {r['weights']}"
+    warning = f"\n  warning: {r['warning']}" if r.get("warning") else ""
+    return r, f"published {r['name']} ({r['format']}, classes: {', '.join(r['classes'])}): the app's /demo page shows it\n  -> {r['weights']}{warning}"
+
+
+def notebook(args: argparse.Namespace, ws) -> tuple[object, str]:
+    from yolov11.notebook import write_notebook
+
+    path = write_notebook(args.run, args.out, workspace=ws)
+    return {"run": args.run, "path": str(path)}, f"{path}: the steps of run {args.run} as a notebook (jupyter lab {path.name}, or run it with jupyter nbconvert --execute)"

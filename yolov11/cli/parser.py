@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--trust-weights", action="store_true", help=TRUST_HELP)
         return c
 
-    c = cmd("import", "import a dataset zip or folder (YOLO, COCO JSON, Pascal VOC, CVAT XML, LabelMe)", commands.import_)
+    c = cmd("import", "import a dataset zip or folder (YOLO, COCO JSON, Pascal VOC, CVAT XML, LabelMe, CreateML JSON)", commands.import_)
     c.add_argument("src")
     c.add_argument("--name")
     c.add_argument("--val-fraction", type=float, default=0.2)
@@ -133,4 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--run")
     c.add_argument("--weights", help=".pt, .onnx or .torchscript file")
     c.add_argument("--name", help="the name /demo shows (default: the run id or the file's stem)")
+
+    c = cmd("notebook", "write a run's steps (import, training, evaluations, exports, a prediction) as a Jupyter notebook that reruns them", commands.notebook)
+    c.add_argument("--run", required=True)
+    c.add_argument("--out", help="the .ipynb to write (default: runs/<run>/<run>.ipynb)")
     return p

@@ -6,7 +6,9 @@ private ``_prepare_batch(si, batch)`` with keys bboxes/cls/imgsz/ori_shape/ratio
 ``scale_preds``), ``utils.ops.scale_boxes``; on the returned DetMetrics: ``box.px``,
 ``box.ap_class_index``, ``box.ap50``, ``box.prec_values``, ``box.f1_curve``, ``box.p_curve``,
 ``box.r_curve``, ``confusion_matrix.matrix``, ``names``, ``summary()``, ``results_dict``,
-``speed``, ``save_dir``.
+``speed``, ``save_dir``. The confusion matrix's thresholds as eval/evaluate.py states them:
+the validator's ``conf`` (0.001 for val) and ``ConfusionMatrix.process_batch``'s ``iou_thres``
+default (0.45; tests/test_numbers_agree.py checks it against the installed Ultralytics).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
         images/{train,val[,test]}/, labels/{train,val[,test]}/, data.yaml, report.json
 
 Formats are detected (the report says which and why): YOLO (Ultralytics, flat, Roboflow),
-COCO JSON, Pascal VOC, CVAT XML 1.1 and LabelMe JSON. Splits come from the source when it has
+COCO JSON, Pascal VOC, CVAT XML 1.1, LabelMe JSON and CreateML JSON. Splits come from the source when it has
 them, else a seeded split stratified by class. Every image is checked (readable, pixel cap,
 truncation, EXIF rotation, exact and near duplicates) and every label line validated. The dataset is written to a temporary folder and renamed into place
 at the end, so a failure never leaves a half-imported dataset; a name already taken gets a new
@@ -31,6 +31,7 @@ from yolov11 import liveness
 from yolov11.data.archive import extract_zip
 from yolov11.data.checks import ImageInfo, inspect_image, resave_whole
 from yolov11.data.coco_format import looks_like_coco, read_coco
+from yolov11.data.createml_format import looks_like_createml, read_createml
 from yolov11.data.cvat_format import looks_like_cvat, read_cvat
 from yolov11.data.labelme_format import looks_like_labelme, read_labelme
 from yolov11.data.report import build_report, write_report
@@ -52,14 +53,14 @@ from yolov11.workspace import SCRATCH_PREFIX, Workspace
 
 Progress = Callable[[float, str], None]
 IO_THREADS = 8  # image placement waits on the disk as much as on the CPU
-FORMAT_NAMES = {"coco": "COCO JSON", "voc": "Pascal VOC", "cvat": "CVAT XML", "labelme": "LabelMe JSON", "yolo": "YOLO"}
+FORMAT_NAMES = {"coco": "COCO JSON", "voc": "Pascal VOC", "cvat": "CVAT XML", "labelme": "LabelMe JSON", "createml": "CreateML JSON", "yolo": "YOLO"}
 
 
 def detect_format(root: Path, include_difficult: bool = False) -> SourceDataset:
     """Pick the reader for ``root``; the error lists what was looked for and what was found.
 
     A data.yaml makes it YOLO (Roboflow ships one beside other formats); else the first of
-    COCO JSON, Pascal VOC, CVAT XML, LabelMe JSON, YOLO label files that matches. The reason
+    COCO JSON, Pascal VOC, CVAT XML, LabelMe JSON, CreateML JSON, YOLO label files that matches. The reason
     names any other format that matched too.
     """
     checks = {
@@ -67,6 +68,7 @@ def detect_format(root: Path, include_difficult: bool = False) -> SourceDataset:
         "voc": (looks_like_voc, lambda r, why: read_voc(r, why, include_difficult)),
         "cvat": (looks_like_cvat, read_cvat),
         "labelme": (looks_like_labelme, read_labelme),
+        "createml": (looks_like_createml, read_createml),
         "yolo": (looks_like_yolo, read_yolo),
     }
     found = {name: look(root) for name, (look, _) in checks.items()}

@@ -2,7 +2,7 @@
 augmentations make of them.
 
 ``draw_samples`` draws the stored YOLO labels on chosen images (a quick check that boxes sit
-where they should); ``augmentation_preview`` builds the training split the way Ultralytics'
+where they should), ``draw_pairs`` joins duplicate pairs side by side; ``augmentation_preview`` builds the training split the way Ultralytics'
 trainer does and plots a batch of augmented samples (mosaic, HSV, flips, scale...), so the
 effect of an augmentation setting is visible without starting a run. All drawing is
 Ultralytics' own (Annotator, plot_images), so previews look like the trainer's plots.
@@ -92,6 +92,33 @@ def draw_samples(
         dest = out_dir / f"{'_'.join((*rel.parent.parts, image.stem))}.jpg"
         draw_boxes(rgb, drawn, dest, example=str(list(id_names.values())), line_width=line_width)
         results.append((str(dest), _caption(image, boxes[:, 0], id_names)))
+    return results
+
+
+PAIR_HEIGHT = 240  # each image of a pair is scaled to this height, so the two sit side by side
+
+
+def draw_pairs(dataset_dir: Path, pairs: list[list[str]], out_dir: Path, limit: int = 24) -> list[tuple[str, str]]:
+    """Each pair of images (paths relative to ``dataset_dir``, as report.json's duplicates list
+    them) drawn with its labels and joined side by side into one JPEG; returns (path, caption)
+    pairs, captioned with both file names. An exact-copy group of three or more gives a pair for
+    each copy after the first. At most ``limit`` pairs are drawn."""
+    dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
+    flat = [(group[0], other) for group in pairs for other in group[1:]][:limit]
+    results = []
+    for k, (a, b) in enumerate(flat):
+        drawn = draw_samples(dataset_dir, [dataset_dir / a, dataset_dir / b], out_dir / "parts")
+        tiles = []
+        for path, _ in drawn:
+            with Image.open(path) as im:
+                tiles.append(im.convert("RGB").resize((max(1, round(im.width * PAIR_HEIGHT / im.height)), PAIR_HEIGHT)))
+        gap = 8
+        joined = Image.new("RGB", (tiles[0].width + gap + tiles[1].width, PAIR_HEIGHT), "white")
+        joined.paste(tiles[0], (0, 0))
+        joined.paste(tiles[1], (tiles[0].width + gap, 0))
+        dest = out_dir / f"pair_{k:03d}.jpg"
+        joined.save(dest, quality=90)
+        results.append((str(dest), f"{a} ↔ {b}"))
     return results
 
 

@@ -48,9 +48,11 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
     tiny = [s for s in kept if len(s.boxes) and ((s.boxes[:, 3] < TINY_BOX) | (s.boxes[:, 4] < TINY_BOX)).any()]
     n_tiny = int(((boxes[:, 3] < TINY_BOX) | (boxes[:, 4] < TINY_BOX)).sum()) if len(boxes) else 0
     warnings = []
-    present = [v for v in totals.values() if v]
-    if present and max(present) > 10 * min(present):
-        warnings.append(f"class imbalance: {max(totals, key=totals.get)} has {max(present)} boxes, the rarest class {min(present)}")
+    present = {n: v for n, v in totals.items() if v}
+    if present:
+        common, rare = max(present, key=present.get), min(present, key=present.get)  # ties: the first in class order
+        if present[common] > 10 * present[rare]:
+            warnings.append(f"class imbalance: {common!r} has {present[common]} boxes, the rarest class {rare!r} only {present[rare]}")
     warnings += [f"class {n!r} has no boxes" for n, v in totals.items() if v == 0]
     if n_tiny:
         warnings.append(f"{n_tiny} tiny boxes (under {TINY_BOX:.0%} of the image side): train at a larger imgsz")

@@ -31,6 +31,11 @@ from yolov11.workspace import Workspace
 
 __all__ = ["COCO_NAMES", "coco_evaluate", "evaluate", "evaluation_curves", "open_evaluation", "saved_evaluation"]
 CURVE_POINTS = 201  # of Ultralytics' 1000 per curve: smooth on screen, a tenth of the JSON
+# Ultralytics' confusion matrix (DetectionValidator -> ConfusionMatrix.process_batch) keeps
+# detections scored above the validator's conf (0.001 by default for val) and matches them to
+# ground truth regardless of class at IoU above process_batch's default iou_thres, 0.45.
+VALIDATOR_CONF = 0.001
+VALIDATOR_CONFUSION_IOU = 0.45
 
 
 def _sources(ws: Workspace, run: str | None, weights: str | None, data: str | None) -> tuple[Path, Path, dict]:
@@ -119,14 +124,21 @@ def evaluate(
         "images": len(gt_doc["images"]),
         "detections": len(detections),
         # rows: predicted class, columns: true class; the last of each is background (a FP's
-        # "true" class, a FN's "predicted" one). Counts at the validator's conf and IoU 0.45.
-        "confusion": {"names": [*names, "background"], "matrix": validator.confusion_counts(m)},
+        # "true" class, a FN's "predicted" one). Counts at the validator's conf and IoU 0.45;
+        # thresholds.threshold_confusion gives the one at the explorer's thresholds.
+        "confusion": {"names": [*names, "background"], "matrix": validator.confusion_counts(m), **_confusion_thresholds(finished[-1].args.conf)},
         "speed_ms": {k: round(float(v), 3) for k, v in m.speed.items()},
         "dir": str(save_dir),
         "files": files,
     }
     (save_dir / "metrics.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def _confusion_thresholds(conf: float | None) -> dict:
+    """The thresholds of Ultralytics' confusion matrix, and the rule in words for its chart."""
+    conf, iou = float(conf if conf is not None else VALIDATOR_CONF), VALIDATOR_CONFUSION_IOU
+    return {"conf": conf, "iou": iou, "rule": f"Ultralytics' validator: confidence > {conf:g}, IoU > {iou:g}, matched regardless of class"}
 
 
 def open_evaluation(where: str | Path, workspace: Workspace | str | Path | None = None) -> Path:
@@ -149,7 +161,11 @@ def saved_evaluation(run: str | None = None, split: str = "val", where: str | Pa
     if not path.is_file():
         return None
     result = json.loads(path.read_text())
-    return result if "files" in result else None  # written before the evaluation kept its predictions: redo
+    if "files" not in result:
+        return None  # written before the evaluation kept its predictions: redo
+    if "rule" not in result["confusion"]:  # saved before the matrix said its thresholds: they were the defaults
+        result["confusion"].update(_confusion_thresholds(None))
+    return result
 
 
 def evaluation_curves(where: str | Path, workspace: Workspace | str | Path | None = None) -> dict:

@@ -6,6 +6,9 @@ descending confidence each take the unmatched ground-truth box they overlap most
 at least the threshold. A detection's match depends only on the detections scored above it, so
 one matching per IoU threshold (over every saved detection) answers all confidence thresholds:
 moving the confidence slider only counts, and only the IoU slider re-matches.
+
+``confusion`` lays the same matching out as a confusion matrix at (conf, IoU): its diagonal is
+the explorer's TP per class, the rest of a class's row its FP and the rest of its column its FN.
 """
 
 from __future__ import annotations
@@ -112,6 +115,60 @@ def counts(d: Detections, conf: float, iou: float, matched: tuple[np.ndarray, np
     }
 
 
+def _greedy_pairs(d: Detections, dts: np.ndarray, gts: np.ndarray, iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """Detections ``dts`` paired with ground-truth boxes ``gts`` of ANOTHER class, per image, the
+    way ``match`` pairs (descending confidence, each taking the free box it overlaps most, IoU at
+    least ``iou``) -> (paired detection indices, their ground-truth indices)."""
+    pairs: list[tuple[int, int]] = []
+    gts = gts[np.argsort(d.gt_img[gts], kind="stable")]
+    gt_imgs, gt_start = np.unique(d.gt_img[gts], return_index=True)
+    gt_of = dict(zip(gt_imgs.tolist(), np.split(gts, gt_start[1:])))
+    order = dts[np.lexsort((-d.dt_score[dts], d.dt_img[dts]))]  # by image, then descending score
+    dt_imgs, dt_start = np.unique(d.dt_img[order], return_index=True)
+    for img, di in zip(dt_imgs.tolist(), np.split(order, dt_start[1:])):
+        gi = gt_of.get(img)
+        if gi is None:
+            continue
+        ious = box_iou(d.dt_xyxy[di], d.gt_xyxy[gi]) * (d.dt_cls[di, None] != d.gt_cls[None, gi])
+        free = np.ones(len(gi), bool)
+        for row in np.flatnonzero((ious >= iou).any(1)):
+            best = np.where(free, ious[row], 0.0).argmax()
+            if free[best] and ious[row, best] >= iou:
+                free[best] = False
+                pairs.append((int(di[row]), int(gi[best])))
+    got = np.array(pairs, int).reshape(-1, 2)
+    return got[:, 0], got[:, 1]
+
+
+def confusion(d: Detections, conf: float, iou: float, matched: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """The confusion matrix at (conf, iou) by the explorer's matching: {"conf", "iou", "names"
+    (classes, then "background"), "matrix" (rows predicted, columns true), "rule"}.
+
+    A detection (score >= conf) matched to a box of its class counts on the diagonal. Then what
+    is left over, the explorer's FP and FN, is paired once more in the same greedy way across
+    classes: a detection of class A on a missed object of class B at IoU >= iou counts at (A, B),
+    both an FP of A and an FN of B. The remaining FP count in the background column, the
+    remaining FN in the background row. So per class: diagonal = TP, row sum - diagonal = FP,
+    column sum - diagonal = FN, exactly the explorer's (``counts``) numbers.
+    """
+    dt_gt, _ = matched if matched is not None else match(d, iou)
+    nc = len(d.names)
+    kept = d.dt_score >= conf
+    tp = np.flatnonzero(kept & (dt_gt >= 0))
+    found = np.zeros(len(d.gt_cls), bool)
+    found[dt_gt[tp]] = True
+    fp, fn = np.flatnonzero(kept & (dt_gt < 0)), np.flatnonzero(~found)
+    cross_dt, cross_gt = _greedy_pairs(d, fp, fn, iou)
+    lone_dt, lone_gt = np.setdiff1d(fp, cross_dt), np.setdiff1d(fn, cross_gt)
+    m = np.zeros((nc + 1, nc + 1), int)
+    np.add.at(m, (d.dt_cls[tp], d.dt_cls[tp]), 1)
+    np.add.at(m, (d.dt_cls[cross_dt], d.gt_cls[cross_gt]), 1)
+    np.add.at(m, (d.dt_cls[lone_dt], nc), 1)
+    np.add.at(m, (nc, d.gt_cls[lone_gt]), 1)
+    rule = f"confidence ≥ {conf:g}, IoU ≥ {iou:g}, counted as the threshold explorer does: diagonal = TP, rest of a row = FP, rest of a column = FN"
+    return {"conf": conf, "iou": iou, "names": [*d.names, "background"], "matrix": m.tolist(), "rule": rule}
+
+
 @functools.lru_cache(maxsize=4)
 def _load(folder: str, stamp: float) -> Detections:
     """Parsed once per evaluation (``stamp``: its detections' mtime, so a re-evaluation reloads)."""
@@ -135,11 +192,23 @@ def saved_detections(where: str | Path, iou: float, workspace: Workspace | str |
     return _load(str(folder), stamp), _matched(str(folder), stamp, iou)
 
 
-def explore_thresholds(where: str | Path, conf: float = 0.25, iou: float = 0.5, workspace: Workspace | str | Path | None = None) -> dict:
-    """``counts`` at (conf, iou) for the evaluation saved in folder ``where``."""
+def _checked(conf: float, iou: float) -> None:
     if not 0 <= conf <= 1:
         raise UserError(f"--conf {conf}: must be between 0 and 1")
     if not 0 < iou <= 1:
         raise UserError(f"--iou {iou}: must be above 0 and at most 1")
+
+
+def explore_thresholds(where: str | Path, conf: float = 0.25, iou: float = 0.5, workspace: Workspace | str | Path | None = None) -> dict:
+    """``counts`` at (conf, iou) for the evaluation saved in folder ``where``."""
+    _checked(conf, iou)
     d, matched = saved_detections(where, iou, workspace)
     return counts(d, conf, round(float(iou), 3), matched)
+
+
+def threshold_confusion(where: str | Path, conf: float = 0.25, iou: float = 0.5, workspace: Workspace | str | Path | None = None) -> dict:
+    """``confusion`` at (conf, iou) for the evaluation saved in folder ``where``: the confusion
+    matrix that agrees with ``explore_thresholds`` at the same thresholds."""
+    _checked(conf, iou)
+    d, matched = saved_detections(where, iou, workspace)
+    return confusion(d, conf, round(float(iou), 3), matched)

@@ -231,3 +231,22 @@ def summary(v: dict | None) -> str:
     if m:
         line += f"; mAP50-95 eager {m['eager']:.4f}, exported {m['exported']:.4f}"
     return line
+
+
+def latency_notes(v: dict | None) -> list[str]:
+    """Sentences that explain a latency table (``v["latency_ms"]`` of a verification) where its
+    numbers need it: a speed-up below 1, and a batch the exported model refused (no number)."""
+    lat = (v or {}).get("latency_ms")
+    if not lat:
+        return []
+    notes = []
+    for b, row in lat["by_batch"].items():
+        if row.get("exported") is None:
+            reason = f" The runtime said: {row['note']}" if row.get("note") else ""
+            notes.append(f"Batch {b}: no exported number: this export takes batch 1 only (a static export fixes the batch size; "
+                         f"export with dynamic shapes to run batches).{reason}")
+        elif row.get("speedup") is not None and row["speedup"] < 1:
+            notes.append(f"Batch {b}: speed-up {row['speedup']:g}, below 1: the exported model is slower than eager PyTorch here "
+                         f"({lat.get('exported_runtime', 'this runtime')} on {lat.get('device', 'this device')}). With a small model, "
+                         "few threads or this runtime, its fixed cost per call can outweigh what it saves; larger models and batches usually gain.")
+    return notes

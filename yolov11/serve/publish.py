@@ -3,7 +3,8 @@
 Publishing copies the weights, so retraining or deleting the run leaves the demo as it was::
 
     <workspace>/published/<name>/model.<pt|onnx|torchscript>   the copy /demo predicts with
-    <workspace>/published/<name>/model.json                    its card: name, source, classes, when
+    <workspace>/published/<name>/model.json                    its card: name, source, classes, when,
+                                                               the run's val mAP50 and a warning if it is weak
     <workspace>/published/current.json                         {"name": ...}: the one /demo shows
 
     >>> yolov11.publish(run="20250101-120000-yolov11n", name="hardhats")
@@ -23,6 +24,7 @@ from pathlib import Path
 from yolov11 import checkpoints
 from yolov11.errors import UserError
 from yolov11.serve.predict import WEIGHT_SUFFIXES, load_detector
+from yolov11.training.status import run_status, weak_model_warning
 from yolov11.workspace import Workspace
 
 _CURRENT = "current.json"  # names the published model /demo shows
@@ -43,7 +45,11 @@ def publish(
     workspace: Workspace | str | os.PathLike | None = None,
 ) -> dict:
     """Copy a run's best weights (or a .pt/.onnx/.torchscript file) to published/ and make it
-    the model /demo shows. Returns its card; publishing a name again replaces that model."""
+    the model /demo shows. Returns its card; publishing a name again replaces that model.
+
+    A run's card carries its ``val_mAP50``; ``warning`` is a sentence when that is so low the
+    model finds almost nothing (it is published all the same: the caller shows the warning).
+    Uploaded weights carry neither (None): nothing says how well they do."""
     ws = Workspace.at(workspace)
     if bool(run) == bool(weights):
         raise UserError("--run or --weights: give exactly one of them")
@@ -52,6 +58,7 @@ def publish(
     if not _NAME.match(name) or name == _CURRENT:
         raise UserError(f"--name {name}: use up to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)")
     classes = list(load_detector(source).names.values())  # also proves the file loads before /demo relies on it
+    map50 = run_status(run, ws)["val_mAP50"] if run else None
 
     dest = ws.published_dir / name
     dest.mkdir(parents=True, exist_ok=True)
@@ -69,6 +76,8 @@ def publish(
         "source_run": run,
         "source": str(source),
         "classes": classes,
+        "val_mAP50": map50,
+        "warning": weak_model_warning({"mAP50": map50}),
         "published": time.strftime("%Y-%m-%d %H:%M:%S"),
         "trusted": source.suffix == ".pt" and checkpoints.is_trusted(source),  # the user vouched for a .pt the restricted loader refuses
     }

@@ -1,0 +1,122 @@
+"""Every "Same in Python / Same in a shell" snippet the tabs show runs as printed.
+
+A real app on a fresh workspace does each step once through its API (import, train with a
+non-default "more settings" field, evaluate a run and uploaded weights, export, predict,
+publish); each Python snippet then runs in a subprocess, and each shell snippet is parsed by
+the CLI's own parser and run, against the same workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from gradio_client import Client, handle_file
+
+import yolov11
+from yolov11.cli.parser import build_parser
+
+from helpers import ROOT, serving
+
+
+def blocks(markdown: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)\n```", markdown, flags=re.S)
+
+
+def wait_done(client: Client, run: str, timeout: float = 300) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = client.predict(run, api_name="/training_status")
+        if status["status"] in ("done", "failed", "stopped"):
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"run {run} did not end: {status}")
+
+
+@pytest.fixture(scope="module")
+def shown(tmp_path_factory, tiny_zip):
+    """{step: the snippet markdown the app showed}, the workspace and a folder holding the files
+    the snippets name by file name (the uploaded zip and weights, as their user has them)."""
+    base = tmp_path_factory.mktemp("snippets")
+    ws = yolov11.Workspace.at(base / "ws")
+    here = base / "cwd"
+    here.mkdir()
+    shutil.copy(tiny_zip, here / tiny_zip.name)
+    out = {}
+    with serving(ws) as url:
+        client = Client(url, verbose=False)
+        *_, out["import"], _ = client.predict(handle_file(str(tiny_zip)), "", 0.25, False, api_name="/import_dataset")
+        run, out["train"], _ = client.predict("hardhat-tiny", "yolov11n", 1, 64, 8, "cpu", None, close_mosaic=1, api_name="/start_training")
+        assert wait_done(client, run)["status"] == "done"
+        out["evaluate"] = client.predict(run, "val", api_name="/evaluate")[2]
+        best = ws.run_weights(run)
+        shutil.copy(best, here / best.name)
+        out["evaluate weights"] = client.predict(None, "val", handle_file(str(best)), "hardhat-tiny", api_name="/evaluate")[2]
+        out["export"] = client.predict(run, "onnx", True, False, "batch only", api_name="/export_model")[2]
+        image = next((ws.datasets_dir / "hardhat-tiny" / "images" / "val").glob("*.jpg"))
+        shutil.copy(image, here / image.name)
+        out["predict"] = client.predict(run, handle_file(str(here / image.name)), 0.05, api_name="/predict")[2]
+        out["publish"] = client.predict(run, None, "site-a", api_name="/publish_model")
+        yield out, ws, here
+
+
+STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "publish"]
+
+
+def test_each_step_shows_both_snippets_with_python_literals(shown):
+    snippets, ws, _ = shown
+    for step in STEPS:
+        assert len(blocks(snippets[step], "python")) == 1, (step, snippets[step])
+        assert blocks(snippets[step], "bash"), (step, snippets[step])
+        python = blocks(snippets[step], "python")[0]
+        assert "true" not in re.sub(r"'[^']*'", "", python), python  # JSON's true/false/null are not Python
+        assert "null" not in python, python
+        assert f"workspace={str(ws.root)!r}" in python
+    assert "close_mosaic=1" in blocks(snippets["train"], "python")[0]
+    assert "--close-mosaic 1" in blocks(snippets["train"], "bash")[0]  # the flag the CLI has, not --close_mosaic
+    assert "simplify=True" in blocks(snippets["export"], "python")[0]
+
+
+def test_every_shell_snippet_parses_with_the_cli_parser(shown):
+    snippets, _, _ = shown
+    parser = build_parser()
+    for step in STEPS:
+        for command in blocks(snippets[step], "bash"):
+            words = shlex.split(command)
+            assert words[:3] == ["python", "-m", "yolov11"], command
+            args = parser.parse_args(words[3:])  # argparse exits (SystemExit 2) on a flag it does not know
+            assert args.func is not None
+    train = parser.parse_args(shlex.split(blocks(snippets["train"], "bash")[0])[3:])
+    assert train.close_mosaic == 1
+    assert train.epochs == 1
+    assert train.imgsz == 64
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_python_snippet_runs(shown, step):
+    snippets, _, here = shown
+    code = blocks(snippets[step], "python")[0]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=here, env=_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{code}\n{proc.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_shell_snippet_runs(shown, step):
+    snippets, _, here = shown
+    for command in blocks(snippets[step], "bash"):
+        words = shlex.split(command)
+        proc = subprocess.run([sys.executable, *words[1:]], cwd=here, env=_env(), capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{command}\n{proc.stderr[-3000:]}"
+        assert "error:" not in proc.stderr, proc.stderr
