@@ -106,7 +106,7 @@ def build_app(workspace=None):
     from yolov11 import Workspace
     from yolov11.compat import offline
 
-    offline.prepare()  # before gradio: it sets the telemetry-off variables huggingface_hub reads at import
+    offline.prepare_environment()  # before gradio: the telemetry-off variables huggingface_hub reads at import; Ultralytics waits for first use
     _own_uploads(Workspace.at(workspace))
     # every event while training threads plot; a pyplot half-imported by one of them breaks the other)
     import gradio as gr

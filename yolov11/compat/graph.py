@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 
-import torch
-
 
 def detection_model(cfg, nc: int | None = None):
     """An Ultralytics DetectionModel (CPU, train mode) of a model YAML path or graph dict."""
@@ -22,6 +20,7 @@ def detection_model(cfg, nc: int | None = None):
 
 def parameters_on_meta(path) -> int:
     """The parameter count of a model YAML's graph, built on the meta device (nothing allocated)."""
+    import torch
     from ultralytics.nn import tasks
 
     d = tasks.yaml_model_load(str(path))

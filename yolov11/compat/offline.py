@@ -37,6 +37,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from yolov11.workspace import default_root
@@ -205,14 +206,30 @@ def _never_autodownload() -> None:
 
 
 _prepared = False
+_environment_ready = False
+_lock = threading.Lock()  # the app's event threads may reach their first Ultralytics call together
+
+
+def prepare_environment() -> None:
+    """The part of ``prepare`` that imports nothing: the offline and telemetry-off variables
+    (huggingface_hub, which Gradio imports, reads them at import) and the fonts. The app calls
+    this at start and leaves Ultralytics (and torch) to the first event that needs them."""
+    global _environment_ready
+    with _lock:
+        if _environment_ready:
+            return
+        _set_environment()
+        _prepare_fonts(Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics")
+        _environment_ready = True
 
 
 def prepare() -> None:
-    """Make the process network-free for Ultralytics; safe to call more than once."""
+    """Make the process network-free for Ultralytics; safe to call more than once, from any thread."""
     global _prepared
     if _prepared:
         return
-    _set_environment()
-    _prepare_fonts(Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics")
-    _patch_ultralytics()
-    _prepared = True
+    prepare_environment()
+    with _lock:
+        if not _prepared:
+            _patch_ultralytics()
+            _prepared = True

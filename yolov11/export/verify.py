@@ -18,9 +18,12 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where it is used: `import yolov11` does not load it
+    import torch
 
 from yolov11.boxes import box_iou
 from yolov11.compat import offline
@@ -55,6 +58,8 @@ def _first(out) -> torch.Tensor:
 def load_runner(path: Path, fmt: str, device: str, threads: int = 0):
     """A callable (N, 3, h, w) float32 numpy -> first output as float32 numpy, and a device label.
     ``threads``: onnxruntime's intra-op threads (0: its default)."""
+    import torch
+
     if fmt == "onnx":
         import onnxruntime as ort
 
@@ -126,6 +131,8 @@ def verify_export(
 ) -> dict:
     """Compare ``path`` (onnx or torchscript) with the eager ``weights`` on ``x``, (N, 3, h, w)
     float32 letterboxed images in 0..1, fed one at a time; mAP on ``data_yaml``'s val split if given."""
+    import torch
+
     offline.prepare()
     from ultralytics import YOLO
 
@@ -177,6 +184,8 @@ def usable_cpus() -> int:
 def measure_latency(eager: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, repeats: int, batches: tuple[int, ...]) -> dict:
     """Median ms per call, eager vs exported, for each batch size; None where the export refuses it.
     On CPU both get every core of this process (Ultralytics leaves torch one core short)."""
+    import torch
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
     threads, torch_threads = usable_cpus(), torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -187,6 +196,8 @@ def measure_latency(eager: torch.nn.Module, path: Path, fmt: str, x: np.ndarray,
 
 
 def _latency_table(model: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, repeats: int, batches: tuple[int, ...], device: str, threads: int) -> dict:
+    import torch
+
     run, runtime = load_runner(path, fmt, device, threads)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     table = {}

@@ -21,8 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from yolov11 import checkpoints, liveness
 from yolov11.compat import offline
 from yolov11.compat import trainer as trainer_compat
@@ -38,6 +36,13 @@ from yolov11.workspace import Workspace, best_weights, class_names
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ultralytics colours its log lines
 RESUME_FILE = "resume.pt"  # weights/ copy of last.pt with optimizer state, for resume
 BATCH_EVENT_INTERVAL = 0.5  # seconds: live enough for a chart, small files for long runs
+
+
+def _torch():
+    """torch, imported when training needs it: ``import yolov11`` (and the app's start) does not load it."""
+    import torch
+
+    return torch
 class _LogToEvents(logging.Handler):
     """Ultralytics log lines from the training thread -> "log" events."""
 
@@ -90,7 +95,7 @@ class _Callbacks:
                 lr=t.lr(),
                 images_per_s=t.images_per_s(self.batch),
                 eta_s=round(elapsed / max(done, 1) * (total - done), 1),
-                gpu_mem_gb=round(torch.cuda.memory_reserved() / 2**30, 2) if t.device.type == "cuda" else None,
+                gpu_mem_gb=round(_torch().cuda.memory_reserved() / 2**30, 2) if t.device.type == "cuda" else None,
             )
         # Checked last: a stop asked for while this batch was reported counts too.
         asked = self.stop.is_set() or (self.stop_file is not None and self.stop_file.exists())
@@ -152,7 +157,7 @@ def mark_epoch_unfinished(path: Path) -> None:
     (Ultralytics resumes at the saved epoch + 1, which would skip the epoch's remaining batches)."""
     ckpt = checkpoints.load(path, "resume checkpoint")
     ckpt["epoch"] -= 1
-    torch.save(ckpt, path)
+    _torch().save(ckpt, path)
 
 
 def train(
@@ -310,6 +315,7 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
         logger.removeHandler(handler)
         del trainer  # free the model, optimizer and dataloaders before the next run
         gc.collect()
+        torch = _torch()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         if created_group:

@@ -14,8 +14,6 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-import torch
-
 from yolov11.errors import UserError
 from yolov11.training import loggers
 
@@ -174,6 +172,8 @@ def normalize_device(device: str | int | None, present: bool = True) -> str:
     ids = text.split(",")
     if not all(i.isdigit() for i in ids) or len(set(ids)) != len(ids):
         raise UserError(f"--device {device}: use 'cpu', a GPU index such as '0', or a list such as '0,1'")
+    import torch  # here, not at import: `import yolov11` (and the app's start) does not load torch
+
     have = torch.cuda.device_count()
     missing = [i for i in ids if int(i) >= have]
     if present and missing:
