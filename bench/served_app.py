@@ -36,8 +36,13 @@ def served_app(prefix: str) -> Iterator[tuple[str, Path]]:
                 time.sleep(0.5)
         yield url, ws
     finally:
-        app.terminate()
-        try:
-            app.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            app.kill()
+        stop(app)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Ask a served app to stop; kill it if it has not within 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -20,7 +20,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from served_app import stop  # bench/ is the script's folder, so on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
+
 BASELINE = "import gradio as gr\nwith gr.Blocks() as b:\n    gr.Markdown('hello')\nb.launch(server_port=int(__import__('sys').argv[1]))\n"
 
 
@@ -45,11 +48,7 @@ def seconds_to_config(argv: list[str], port: int, env: dict) -> float:
                 time.sleep(0.05)
         raise RuntimeError(f"{argv[1]} did not serve within 300 s")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def main() -> None:
