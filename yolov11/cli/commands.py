@@ -169,7 +169,7 @@ def export(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 
     r = yolov11.export_model(
-        args.weights, args.format, run=args.run, imgsz=args.imgsz, dynamic=args.dynamic, half=args.half, int8=args.int8, nms=args.nms, opset=args.opset,
+        args.weights, args.format, run=args.run, imgsz=args.imgsz, dynamic=args.dynamic, half=args.half, int8=args.int8, int8_tolerance=args.int8_tolerance, nms=args.nms, opset=args.opset,
         simplify=args.simplify, data=args.data, conf=args.conf, iou=args.iou, verify=args.verify, repeats=args.repeats, workspace=ws,
     )
     return r, _export_summary(r)

@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--dynamic", nargs="?", const="full", default=x.dynamic, choices=["batch", "full"], help=help_of(x, "dynamic"))
     c.add_argument("--half", action="store_true", help=help_of(x, "half"))
     c.add_argument("--int8", action="store_true", help=help_of(x, "int8"))
+    c.add_argument("--int8-tolerance", type=float, default=x.int8_tolerance, help=help_of(x, "int8_tolerance"))
     c.add_argument("--nms", action="store_true", help=help_of(x, "nms"))
     c.add_argument("--opset", type=int, help=help_of(x, "opset"))
     c.add_argument("--no-simplify", dest="simplify", action="store_false", help="skip onnxslim")

@@ -159,6 +159,7 @@ def export_model(
     dynamic: bool | str = ExportSettings.dynamic,
     half: bool = ExportSettings.half,
     int8: bool = ExportSettings.int8,
+    int8_tolerance: float = ExportSettings.int8_tolerance,
     nms: bool = ExportSettings.nms,
     opset: int | None = ExportSettings.opset,
     simplify: bool = ExportSettings.simplify,
@@ -222,7 +223,7 @@ def export_model(
 
         calibration = _split_images(data_yaml, "train") or _split_images(data_yaml, "val")
         try:
-            result["quantization"] = quantize_int8(fp32, dest, calibration, (imgsz, imgsz))
+            result["quantization"] = quantize_int8(fp32, dest, calibration, (imgsz, imgsz), data_yaml=data_yaml, tolerance=int8_tolerance)
         finally:
             fp32.unlink(missing_ok=True)
     if half:
@@ -242,6 +243,6 @@ def export_model(
         result["bundle"] = str(write_bundle(dest.with_name(dest.stem + ".bundle.zip"), result, deploy_metadata(result, list(model.names.values()), strides)))
     report.write_text(json.dumps(result, indent=1, default=str))
     if run:  # what a run's notebook needs to make the same export again
-        options = dict(format=format, imgsz=imgsz, dynamic=dynamic, half=half, int8=int8, nms=nms, opset=opset, simplify=simplify, data=data, conf=conf, iou=iou, verify=verify, bundle=bundle, repeats=repeats)
+        options = dict(format=format, imgsz=imgsz, dynamic=dynamic, half=half, int8=int8, int8_tolerance=int8_tolerance, nms=nms, opset=opset, simplify=simplify, data=data, conf=conf, iou=iou, verify=verify, bundle=bundle, repeats=repeats)
         ws.add_export(run, dest, format, options, verification_summary(result.get("verify")))
     return result

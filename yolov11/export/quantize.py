@@ -34,7 +34,7 @@ class ImageCalibration:
         self._it = iter(self.images)
 
 
-def quantize_int8(fp32: Path, dest: Path, images: list[Path], imgsz: tuple[int, int], limit: int = CALIBRATION_IMAGES) -> dict:
+def quantize_int8(fp32: Path, dest: Path, images: list[Path], imgsz: tuple[int, int], limit: int = CALIBRATION_IMAGES, *, data_yaml: Path | None = None, tolerance: float = 0.01) -> dict:
     """Write ``dest``, the INT8 version of ``fp32``, calibrated on up to ``limit`` of ``images``.
     Returns what was done, for the report."""
     import onnx

@@ -107,7 +107,7 @@ def match_detections(eager: list[np.ndarray], exported: list[np.ndarray]) -> dic
     }
 
 
-def _map50_95(model_path: Path, data_yaml: Path, imgsz: int, conf: float, save_dir: Path) -> float:
+def map50_95(model_path: Path, data_yaml: Path, imgsz: int, conf: float, save_dir: Path) -> float:
     from ultralytics import YOLO
 
     metrics = YOLO(str(model_path), task="detect").val(
@@ -168,7 +168,7 @@ def verify_export(
         val_conf = conf if nms else 0.001
         with tempfile.TemporaryDirectory(prefix="verify-val-", dir=path.parent) as tmp:
             imgsz = int(x.shape[2])
-            result["map50_95"] = {"eager": _map50_95(weights, data_yaml, imgsz, val_conf, Path(tmp)), "exported": _map50_95(path, data_yaml, imgsz, val_conf, Path(tmp)), "conf": val_conf}
+            result["map50_95"] = {"eager": map50_95(weights, data_yaml, imgsz, val_conf, Path(tmp)), "exported": map50_95(path, data_yaml, imgsz, val_conf, Path(tmp)), "conf": val_conf}
         if nms:  # not a numerical difference: a different NMS, which deployments of this file get too
             result["map50_95"]["note"] = "eager is scored with Ultralytics' multi-label NMS (a box may count for several classes); the graph's NMS keeps one class per box, so its mAP can be a little lower"
     result["latency_ms"] = measure_latency(eager, path, fmt, x, repeats, batches)
