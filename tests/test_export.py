@@ -118,25 +118,93 @@ def test_onnx_fully_dynamic_fp16(trained_run):
 
 
 def test_onnx_int8_calibrated_on_the_runs_images(trained_run):
+    from yolov11.cli.commands import _export_summary
+    from yolov11.export.quantize import MAX_ATTEMPTS, head_convs, int8_summary
+
     fp32 = Path(export(trained_run, verify=False, bundle=False)["path"])
+    head = head_convs(onnx.load(str(fp32)))
     r = export(trained_run, int8=True)
     assert Path(r["path"]).name == "best-int8.onnx"
     assert not Path(r["path"]).with_name("best-int8-fp32.onnx").exists()
-    assert r["quantization"]["calibration_images"] == 48  # the fixture set's train split
+    assert not list(Path(r["path"]).parent.glob("int8-guard-*"))  # the attempts' scratch is gone
+    q, v = r["quantization"], r["verify"]
+    assert q["calibration_images"] == 48  # the fixture set's train split
     ops = {n.op_type for n in onnx.load(r["path"]).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
-    assert r["size_mb"] < 0.5 * fp32.stat().st_size / 2**20
-    v = r["verify"]
-    # Measured on this fixture in 3 separate processes (training and calibration are seeded, so
-    # all three gave the same): mAP50-95 0.3209 eager -> 0.3016 INT8 (loss 0.0193), normalised
-    # raw difference 0.082. The bounds leave 2.5x room; the 0.01 loss promise is not met by
-    # this tiny model: an INT8 guard that keeps sensitive nodes in float is issue 14's.
-    loss = v["map50_95"]["eager"] - v["map50_95"]["exported"]
-    assert loss < 0.05, v["map50_95"]
-    assert v["map50_95"]["exported"] > 0.25, v["map50_95"]
-    assert v["max_abs_diff_normalized"] < 0.2, v
+    assert r["size_mb"] < (0.5 if q["kept_float"] in ([], head) else 1.0) * fp32.stat().st_size / 2**20
+    # The guard: FP32 and INT8 scored on the val split like verification, the loss bound held.
+    assert q["tolerance"] == 0.01
+    assert abs(q["map50_95"]["fp32"] - v["map50_95"]["eager"]) < 1e-3, (q, v)  # the FP32 ONNX scores as eager
+    assert q["map50_95"]["int8"] == v["map50_95"]["exported"], (q, v)  # the file kept is the file verified
+    assert q["loss"] == round(q["map50_95"]["fp32"] - q["map50_95"]["int8"], 4) == min(a["loss"] for a in q["attempts"])
+    assert 1 <= len(q["attempts"]) <= MAX_ATTEMPTS
+    assert q["attempts"][0]["kept_float"] == 0  # all convolutions first, then the head in float, ...
+    assert [a["kept_float"] for a in q["attempts"][1:2]] in ([], [len(head)])
+    if q["met"]:
+        assert q["loss"] <= q["tolerance"], q
+        assert v["map50_95"]["eager"] - v["map50_95"]["exported"] <= q["tolerance"] + 1e-3, v["map50_95"]
+        assert "message" not in q
+    else:
+        assert q["loss"] > q["tolerance"], q
+        assert len(q["attempts"]) == MAX_ATTEMPTS
+        assert "could not meet" in q["message"] and "without --int8" in q["message"], q
+    # Measured in five separate pytest processes on this 2-core machine, the same every time
+    # (training, calibration and scoring are deterministic on one machine): FP32 0.3209; all 88
+    # convolutions INT8 0.3016 (loss 0.0193, over the tolerance); the 25 head convolutions in
+    # float 0.3233 (loss -0.0024, met at the second attempt); verification's normalised raw
+    # difference 0.0714; INT8 0.66-0.86x FP32's speed. The fixture itself is not the same model
+    # everywhere: Ultralytics trains on the CPU with min(8, cores - 1) torch threads, and the same
+    # seed trained with 2 threads gave FP32 0.3743, all-INT8 0.3549 (loss 0.0194), head in float
+    # 0.3756 (met), raw difference 0.038 (0.053 with every conv INT8, 0.082 here). The raw
+    # difference, a max over every anchor including junk ones whose box one INT8 step can move by
+    # many pixels, is the least stable figure (0.35 was once seen) and only gets a sanity bound;
+    # the loss bound is the guard's promise and is asserted on whichever model was trained.
+    assert q["map50_95"]["fp32"] > 0.25 and q["map50_95"]["int8"] > 0.25, q
+    assert q["attempts"][0]["loss"] > -0.02, q
+    assert v["max_abs_diff_normalized"] < 0.5, v
+    # Speed next to accuracy: INT8 vs FP32 in onnxruntime on this CPU (at 128 px and 2 threads
+    # INT8 is often no faster: the report shows it, and the guard line says it).
+    lat = q["latency_ms"]
+    assert lat["fp32"] > 0 and lat["int8"] > 0 and lat["speedup"] == round(lat["fp32"] / lat["int8"], 2)
+    line = int8_summary(q)
+    assert f"loss {q['loss']:.4f} vs tolerance 0.01" in line and ("INT8 guard met" if q["met"] else "INT8 guard NOT met") in line
+    assert f"{len(q['kept_float'])} of 88 convolutions kept in float" in line or "all 88 convolutions quantized" in line
+    assert "ms vs FP32" in line
+    assert line in _export_summary(r)  # the CLI prints it
     with zipfile.ZipFile(r["bundle"]) as zf:
         assert json.loads(zf.read("metadata.json"))["precision"] == "int8"
+
+
+def test_int8_guard_that_cannot_be_met_says_so_and_offers_fp32(trained_run, tmp_path):
+    """An unmeetable tolerance drives every attempt: the head, then the most sensitive other
+    convolutions kept in float, the best file kept and the report saying INT8 failed."""
+    from yolov11.export.exporter import _split_images
+    from yolov11.export.quantize import MAX_ATTEMPTS, head_convs, int8_summary, quantize_int8
+
+    fp32 = Path(export(trained_run, verify=False, bundle=False)["path"])
+    model = onnx.load(str(fp32))
+    head = head_convs(model)
+    convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
+    assert len(head) == 25 and all(name.startswith("/model.23/") for name in head)  # YOLO11n's Detect: cv2, cv3, dfl
+    assert "/model.23/dfl/conv/Conv" in head
+    dest = tmp_path / "best-int8.onnx"
+    images = _split_images(trained_run["data_yaml"], "train")
+    q = quantize_int8(fp32, dest, images, (128, 128), 8, data_yaml=trained_run["data_yaml"], tolerance=-1.0)
+    assert q["calibration_images"] == 8
+    assert q["met"] is False
+    assert "could not meet the mAP50-95 tolerance -1" in q["message"] and "without --int8" in q["message"]
+    assert "INT8 guard NOT met" in int8_summary(q) and q["message"] in int8_summary(q)
+    kept = [a["kept_float"] for a in q["attempts"]]
+    assert kept == [0, 25, 25 + 8, 25 + 16]  # then 1/8 and 1/4 of the 63 others, most sensitive first
+    assert len(kept) == MAX_ATTEMPTS
+    assert q["loss"] == min(a["loss"] for a in q["attempts"])
+    best = q["attempts"][[a["loss"] for a in q["attempts"]].index(q["loss"])]
+    assert len(q["kept_float"]) == best["kept_float"] and q["quantized_nodes"] == best["quantized"] == len(convs) - best["kept_float"]
+    assert set(head) <= set(q["kept_float"]) or q["kept_float"] == []
+    assert set(q["kept_float"]) <= set(convs)
+    quantized = {n.name for n in onnx.load(str(dest)).graph.node if n.op_type == "Conv" and any("DequantizeLinear" in i for i in n.input)}
+    assert quantized == set(convs) - set(q["kept_float"])  # the file kept is the best attempt's
+    assert not list(tmp_path.glob("int8-guard-*"))
 
 
 def test_torchscript_with_nms(trained_run):
@@ -151,7 +219,7 @@ def test_torchscript_with_nms(trained_run):
 def test_bad_options_and_broken_exports_get_one_clear_line(trained_run, tmp_path):
     with pytest.raises(yolov11.UserError, match=r"--opset 7: onnx export of best.pt failed: .*opset>=9"):
         export(trained_run, opset=7)
-    with pytest.raises(yolov11.UserError, match="--int8: INT8 is an ONNX precision"):
+    with pytest.raises(yolov11.UserError, match=r"--int8: INT8 is an ONNX \(onnxruntime static quantization\) or OpenVINO \(NNCF\) precision; not with --format torchscript"):
         export(trained_run, format="torchscript", int8=True)
     with pytest.raises(yolov11.UserError, match="--dynamic sideways: use batch"):
         export(trained_run, dynamic="sideways")

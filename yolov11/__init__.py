@@ -26,6 +26,7 @@ from yolov11.eval.error_gallery import worst_images
 from yolov11.eval.evaluate import coco_evaluate, evaluate, evaluation_curves, saved_evaluation
 from yolov11.eval.thresholds import explore_thresholds, threshold_confusion
 from yolov11.export.exporter import export_model
+from yolov11.export.quantize import int8_summary
 from yolov11.export.verify import detections_verdict, latency_notes
 from yolov11.models import check_model_yaml, list_models, measure_latency, model_card, transfer_report, zoo_names
 from yolov11.models import describe as describe_model
@@ -69,6 +70,7 @@ __all__ = [
     "gpu_ids",
     "images_with",
     "import_dataset",
+    "int8_summary",
     "latency_notes",
     "list_models",
     "measure_latency",

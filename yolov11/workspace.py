@@ -188,9 +188,9 @@ class Workspace:
         )
 
     def exports(self, run_id: str) -> list[dict[str, Any]]:
-        """The recorded exports of a run, oldest first, whose files still exist."""
+        """The recorded exports of a run, oldest first, whose files (an OpenVINO export: its folder) still exist."""
         rows = self._query("SELECT * FROM exports WHERE run=? ORDER BY created", (run_id,))
-        return [r for r in rows if Path(r["path"]).is_file()]
+        return [r for r in rows if Path(r["path"]).exists()]
 
     def datasets(self) -> list[dict[str, Any]]:
         return self._query("SELECT * FROM datasets ORDER BY created")

@@ -150,6 +150,10 @@ def eval_(args: argparse.Namespace, ws) -> tuple[object, str]:
 
 def _export_summary(r: dict) -> str:
     lines = [f"{r['format']} {r['precision']} -> {r['path']} ({r['size_mb']} MB)", f"  bundle -> {r['bundle']}"]
+    if r.get("quantization"):
+        from yolov11.export.quantize import int8_summary
+
+        lines.append(f"  {int8_summary(r['quantization'])}")
     v = r.get("verify")
     if v:
         from yolov11.export.verify import detections_verdict, latency_notes

@@ -104,11 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--coco-dt", help="COCO detections JSON: a list of {image_id, category_id, bbox, score}")
     c.add_argument("--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"], help="COCO evaluator of --coco-gt/--coco-dt")
 
-    c = cmd("export", "export weights to ONNX or TorchScript and verify", commands.export, weights=True)
+    c = cmd("export", "export weights to ONNX, TorchScript or OpenVINO and verify", commands.export, weights=True)
     c.add_argument("--weights")
     c.add_argument("--run")
     x = ExportSettings
-    c.add_argument("--format", default=x.format, choices=["onnx", "torchscript"], help=help_of(x, "format"))
+    c.add_argument("--format", default=x.format, choices=["onnx", "torchscript", "openvino"], help=help_of(x, "format"))
     c.add_argument("--imgsz", type=int, help=help_of(x, "imgsz"))
     c.add_argument("--dynamic", nargs="?", const="full", default=x.dynamic, choices=["batch", "full"], help=help_of(x, "dynamic"))
     c.add_argument("--half", action="store_true", help=help_of(x, "half"))

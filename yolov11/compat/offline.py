@@ -16,6 +16,10 @@ imports Ultralytics only after it; ``prepare()`` sets up:
 * datasets: a data.yaml's ``download:`` (a URL, or Python that Ultralytics exec()s) is never run;
 * checkpoints: every ``.pt`` Ultralytics opens goes through torch's restricted unpickler
   (``yolov11/checkpoints.py``), so a pickled payload cannot run;
+* OpenVINO / NNCF telemetry: ``NNCF_CI`` set, which makes NNCF use its telemetry stub, and
+  ``openvino_telemetry`` (what ``import openvino`` and ``convert_model`` report to Google
+  Analytics unless a consent file in ``~/intel`` says no) told the user declined and left with a
+  sender that sends nothing; no consent or client-id file is written;
 * AMP check: Ultralytics downloads ``yolo26n.pt`` to compare fp32 and fp16 outputs; ours
   compares the model being trained instead, so it never needs a download.
 
@@ -23,7 +27,9 @@ Relies on: ``utils.ONLINE`` / ``checks.ONLINE`` / ``events.ONLINE``, ``checks.AU
 ``utils.SETTINGS`` keys (sync, the integrations, datasets/runs/weights dirs), the font file names
 ``Arial.ttf`` / ``Arial.Unicode.ttf`` in the config dir, ``checks.check_amp`` and the trainer
 module's own reference to it, ``data.utils.check_det_dataset`` and the references of
-``engine.trainer`` / ``validator`` / ``exporter`` to it.
+``engine.trainer`` / ``validator`` / ``exporter`` to it. Beyond Ultralytics: ``NNCF_CI`` (nncf's
+telemetry switch), ``openvino_telemetry``'s ``OptInChecker.check`` / ``ConsentCheckResult`` and
+``TelemetrySender.send`` (each ``Telemetry.init`` asks the first; every event goes through the second).
 
 The workspace is read from ``YOLOV11_WORKSPACE`` (default ``./workspace``) when ``prepare()``
 first runs: entry points that take ``--workspace`` set that variable before calling the API.
@@ -61,6 +67,7 @@ def _set_environment() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("NNCF_CI", "1")  # nncf: its telemetry becomes a stub (read when nncf is imported)
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots are written to files; no display here
 
 
@@ -176,11 +183,24 @@ def _patch_ultralytics() -> None:
         SETTINGS.update(wanted)
     checks.check_amp = trainer.check_amp = _offline_check_amp
     _never_autodownload()
+    _openvino_telemetry_off()
+    from yolov11.compat.export import openvino_at_f32
+
+    openvino_at_f32()  # Ultralytics' OpenVINO predictions at the precision exports are verified at
     from yolov11 import checkpoints
     from yolov11.compat import registry
 
     registry.install()  # our modules become nameable in model YAMLs
     checkpoints.install()  # every .pt opens through torch's restricted unpickler unless trusted
+
+
+def _openvino_telemetry_off() -> None:
+    """``import openvino`` and ``openvino.convert_model`` (Ultralytics' OpenVINO export) send usage
+    events to Google Analytics when no consent file says otherwise. The bundle's infer.py switches
+    that off the same way before its own import, so both share its function."""
+    from yolov11.export.deploy.infer import openvino_telemetry_off
+
+    openvino_telemetry_off()
 
 
 def _never_autodownload() -> None:

@@ -1,4 +1,4 @@
-"""The download bundle: model + metadata.json + infer.py + README.md (+ the verification report).
+"""The download bundle: model (a file, or an OpenVINO IR folder) + metadata.json + infer.py + README.md (+ the verification report).
 
 metadata.json is the contract between the export and whoever deploys it: everything needed to
 feed the model and read its output without Ultralytics. infer.py and README.md ship from
@@ -54,7 +54,11 @@ def write_bundle(dest: Path, result: dict, metadata: dict) -> Path:
     """Zip the model at result["path"] with its metadata, infer.py, README.md and the report."""
     model = Path(result["path"])
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.write(model, model.name)
+        if model.is_dir():  # an OpenVINO IR folder: .xml, .bin, metadata.yaml
+            for f in sorted(model.iterdir()):
+                zf.write(f, f"{model.name}/{f.name}")
+        else:
+            zf.write(model, model.name)
         zf.writestr("metadata.json", json.dumps(metadata, indent=1, ensure_ascii=False))
         zf.write(DEPLOY_DIR / "infer.py", "infer.py")
         zf.write(DEPLOY_DIR / "README.md", "README.md")

@@ -1,5 +1,6 @@
 """Export to ONNX (FP32, FP16, INT8; static, batch-dynamic or fully dynamic; NMS in the graph or
-not) or TorchScript, verify against eager PyTorch, and pack a bundle to deploy elsewhere.
+not), TorchScript or OpenVINO IR (FP32, FP16, INT8 by NNCF with accuracy control: openvino.py),
+verify against eager PyTorch, and pack a bundle to deploy elsewhere.
 
 Ultralytics' exporter writes the file (opset, dynamic axes, onnxslim, FP16, NMS); INT8 is
 onnxruntime's static quantization calibrated on the run's own training images (quantize.py);
@@ -35,7 +36,7 @@ from yolov11.workspace import EXPORT_SCRATCH_PREFIX, Workspace
 
 __all__ = ["FORMATS", "export_model", "verify_export"]
 
-FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript"}
+FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript", "openvino": "_openvino_model"}  # openvino: a folder
 VERIFY_IMAGES = 8  # validation images compared one by one (and tiled into the batch-8 latency input)
 NMS_MAX_BATCH = 8  # an NMS graph unrolls its per-image loop: dynamic NMS exports take at most this many
 MAX_DET = 300
@@ -147,7 +148,23 @@ def _run_exporter(weights: Path, dest: Path, fmt: str, owners: Path, **kwargs) -
         except Exception as exc:
             flag = f"--opset {kwargs['opset']}: " if kwargs.get("opset") and "opset" in str(exc) else ""
             raise UserError(f"{flag}{fmt} export of {weights.name} failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        if dest.is_dir():  # an IR folder made again: replace it, never move into it
+            shutil.rmtree(dest)
         shutil.move(str(produced), dest)
+
+
+def _refuse_int8(dest: Path, fp32: Path, m: dict, tolerance: float, where: str) -> None:
+    """INT8 over the tolerance is never shipped: remove it, keep the FP32 IR under its own name, say so."""
+    shutil.rmtree(dest, ignore_errors=True)
+    plain_fp32 = fp32.with_name(fp32.name.replace("-fp32" + FORMATS["openvino"], FORMATS["openvino"]).replace("-int8", ""))
+    if plain_fp32.exists():
+        shutil.rmtree(plain_fp32)
+    fp32.rename(plain_fp32)
+    raise UserError(
+        f"--int8-tolerance {tolerance}: INT8 could not stay within it: mAP50-95 {m['fp32']:.4f} (FP32) -> {m['int8']:.4f} (INT8), "
+        f"a loss of {m['loss']:.4f} in {where}, even with layers put back into float by NNCF's accuracy control. "
+        f"No INT8 model was kept; FP32 is offered instead: {plain_fp32} (export --format openvino without --int8 verifies and bundles it)"
+    )
 
 
 def export_model(
@@ -184,8 +201,10 @@ def export_model(
     if format not in FORMATS:
         raise UserError(f"--format {format}: choose one of {', '.join(FORMATS)}")
     dynamic = _dynamic(dynamic)
-    if int8 and (format != "onnx" or half):
-        raise UserError("--int8: INT8 is an ONNX precision (onnxruntime static quantization); not with --format torchscript or --half")
+    if int8 and (format == "torchscript" or half):
+        raise UserError("--int8: INT8 is an ONNX (onnxruntime static quantization) or OpenVINO (NNCF) precision; not with --format torchscript or --half")
+    if int8 and format == "openvino" and nms:
+        raise UserError("--nms: OpenVINO INT8 is scored on the raw output (the validator's NMS); export it without --nms")
     if opset is not None and format != "onnx":
         raise UserError(f"--opset {opset}: only for --format onnx")
     if half and format == "torchscript" and not torch.cuda.is_available():
@@ -210,15 +229,32 @@ def export_model(
     if format == "onnx":
         exporter_args.update(opset=opset, simplify=simplify)
     fp32 = dest.with_name(dest.stem + "-fp32" + dest.suffix) if int8 else dest
+    if int8 and format == "openvino":  # the FP32 IR NNCF starts from, in a folder Ultralytics' loader also knows
+        fp32 = dest.with_name(dest.name.removesuffix(FORMATS[format]) + "-fp32" + FORMATS[format])
     _run_exporter(weights_path, fp32, format, ws.owners_dir, **exporter_args)
     if dynamic == "batch" and format == "onnx":
         _pin_image_size(fp32, imgsz)
+    if dynamic == "batch" and format == "openvino":
+        from yolov11.export.openvino import pin_image_size
+
+        pin_image_size(fp32, imgsz, half)
     result = {"path": str(dest), "format": format, "weights": str(weights_path), "imgsz": imgsz, "dynamic": dynamic, "half": half}
     result.update(int8=int8, precision="int8" if int8 else "fp16" if half else "fp32", nms=nms, opset=opset, simplify=simplify and format == "onnx")
     result.update(conf=conf, iou=iou, max_det=MAX_DET, data=str(data_yaml) if data_yaml else None, device=exporter_args["device"])
     if nms and dynamic:
         result["max_batch"] = NMS_MAX_BATCH
-    if int8:
+    if int8 and format == "openvino":
+        from yolov11.export.openvino import quantize_int8 as openvino_int8
+
+        try:
+            result["quantization"] = openvino_int8(fp32, dest, _split_images(data_yaml, "train"), _split_images(data_yaml, "val"), imgsz, int8_tolerance)
+        except Exception as exc:  # no val images, or NNCF refusing the graph: one line, nothing left behind
+            shutil.rmtree(fp32, ignore_errors=True)
+            shutil.rmtree(dest, ignore_errors=True)
+            raise UserError(f"--int8: OpenVINO INT8 of {weights_path.name} failed: {type(exc).__name__}: {plain(exc)[:300]}") from None
+        if not result["quantization"]["met"]:
+            _refuse_int8(dest, fp32, result["quantization"]["map50_95"], int8_tolerance, "NNCF's validation")
+    elif int8:
         from yolov11.export.quantize import quantize_int8
 
         calibration = _split_images(data_yaml, "train") or _split_images(data_yaml, "val")
@@ -226,17 +262,31 @@ def export_model(
             result["quantization"] = quantize_int8(fp32, dest, calibration, (imgsz, imgsz), data_yaml=data_yaml, tolerance=int8_tolerance)
         finally:
             fp32.unlink(missing_ok=True)
-    if half:
+    if half and format == "openvino":
+        result["fp16"] = "Ultralytics' exporter: OpenVINO IR with FP16-compressed weights (the CPU plugin computes in f32; float32 inputs and outputs)"
+    elif half:
         result["fp16"] = "Ultralytics' exporter: FP16 traced on the GPU" if exporter_args["device"] != "cpu" else "Ultralytics' exporter: FP32 graph converted to FP16 (onnxruntime float16, float32 inputs and outputs)"
-    result["size_mb"] = round(dest.stat().st_size / 2**20, 2)
-    if verify:
-        x = _sample_input(_split_images(data_yaml, "val"), imgsz)
-        try:
-            result["verify"] = verify_export(dest, format, weights_path, x, data_yaml=data_yaml, conf=conf, iou=iou, nms=nms, repeats=repeats)
-        except UserError:
-            raise
-        except Exception as exc:  # e.g. an opset the runtime cannot run, or a graph it refuses
-            raise UserError(f"{dest.name}: exported but does not run: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+    if format == "openvino":
+        from yolov11.export.openvino import folder_size
+
+        result["size_mb"] = round(folder_size(dest) / 2**20, 2)
+    else:
+        result["size_mb"] = round(dest.stat().st_size / 2**20, 2)
+    try:
+        if verify:
+            x = _sample_input(_split_images(data_yaml, "val"), imgsz)
+            try:
+                result["verify"] = verify_export(dest, format, weights_path, x, data_yaml=data_yaml, conf=conf, iou=iou, nms=nms, repeats=repeats)
+            except UserError:
+                raise
+            except Exception as exc:  # e.g. an opset the runtime cannot run, or a graph it refuses
+                raise UserError(f"{dest.name}: exported but does not run: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+            m = result["verify"].get("map50_95")
+            if int8 and format == "openvino" and m and m["eager"] - m["exported"] > int8_tolerance:  # the validator on the whole val split
+                _refuse_int8(dest, fp32, {"fp32": m["eager"], "int8": m["exported"], "loss": round(m["eager"] - m["exported"], 4)}, int8_tolerance, "the verification (Ultralytics' validator, eager PyTorch vs INT8)")
+    finally:
+        if int8 and format == "openvino":  # the FP32 IR NNCF started from (a refusal has moved it to its own name)
+            shutil.rmtree(fp32, ignore_errors=True)
     report = dest.with_name(dest.name + ".verify.json")
     result["report"] = str(report)
     if bundle:

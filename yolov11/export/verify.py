@@ -57,7 +57,7 @@ def _first(out) -> torch.Tensor:
 
 def load_runner(path: Path, fmt: str, device: str, threads: int = 0):
     """A callable (N, 3, h, w) float32 numpy -> first output as float32 numpy, and a device label.
-    ``threads``: onnxruntime's intra-op threads (0: its default)."""
+    ``threads``: onnxruntime's intra-op (OpenVINO's inference) threads (0: its default)."""
     import torch
 
     if fmt == "onnx":
@@ -70,6 +70,11 @@ def load_runner(path: Path, fmt: str, device: str, threads: int = 0):
         session = ort.InferenceSession(str(path), options, providers=providers)
         name, dtype = session.get_inputs()[0].name, np.float16 if "float16" in session.get_inputs()[0].type else np.float32  # GPU FP16 exports take float16
         return lambda x: session.run(None, {name: x.astype(dtype)})[0].astype(np.float32), f"onnxruntime {session.get_providers()[0]}"
+    if fmt == "openvino":  # the IR on OpenVINO's CPU plugin at f32 (its output 0 has eager's layout)
+        from yolov11.export.openvino import compile_model
+
+        compiled = compile_model(path, threads)
+        return lambda x: np.asarray(compiled(np.ascontiguousarray(x, np.float32))[0], np.float32), "openvino CPU"
     module = torch.jit.load(str(path), map_location=device).eval()
     half = next(iter(module.parameters()), torch.empty(0)).dtype == torch.float16
 
@@ -129,7 +134,7 @@ def verify_export(
     repeats: int = LATENCY_RUNS,
     batches: tuple[int, ...] = LATENCY_BATCHES,
 ) -> dict:
-    """Compare ``path`` (onnx or torchscript) with the eager ``weights`` on ``x``, (N, 3, h, w)
+    """Compare ``path`` (onnx, torchscript or an OpenVINO IR folder) with the eager ``weights`` on ``x``, (N, 3, h, w)
     float32 letterboxed images in 0..1, fed one at a time; mAP on ``data_yaml``'s val split if given."""
     import torch
 

@@ -1,4 +1,5 @@
-"""Predict: detections as JSON and annotated images, from .pt, .onnx or .torchscript weights."""
+"""Predict: detections as JSON and annotated images, from .pt, .onnx or .torchscript weights or an
+OpenVINO IR folder (``*_openvino_model/``, or the .xml inside it)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
 
 WEIGHT_SUFFIXES = {".pt", ".onnx", ".torchscript"}
+OPENVINO_SUFFIX = "_openvino_model"  # an IR folder: what Ultralytics' loader recognises as OpenVINO
 CACHED_MODELS = 4  # loaded detectors kept: the published one, a run or two being tried
 KEEP_PREDICTIONS = 200  # newest predict calls whose annotated images stay in predictions/
 _CACHE: OrderedDict[tuple, object] = OrderedDict()
@@ -46,19 +48,37 @@ def _sources(source: str | Path | list) -> list[Path]:
     return files
 
 
+def weights_path(weights: str | Path) -> Path:
+    """The weights as predict loads them: a file, or an OpenVINO IR folder (its .xml -> the folder)."""
+    weights = Path(weights).expanduser()
+    if weights.suffix == ".xml" and weights.parent.name.endswith(OPENVINO_SUFFIX):
+        return weights.parent
+    return weights
+
+
+def _stamp(weights: Path) -> tuple[int, int]:
+    """Size and mtime of the file, or of an IR folder's files together (a re-export is a new key)."""
+    files = sorted(weights.iterdir()) if weights.is_dir() else [weights]
+    stats = [f.stat() for f in files if f.is_file()]
+    return sum(st.st_size for st in stats), max((st.st_mtime_ns for st in stats), default=0)
+
+
 def load_detector(weights: str | Path):
-    """A YOLO detector from .pt, .onnx or .torchscript weights; bad files get a UserError naming them.
+    """A YOLO detector from .pt, .onnx or .torchscript weights or an OpenVINO IR folder; bad files
+    get a UserError naming them.
 
     Loaded models are kept (the last CACHED_MODELS files, keyed by path, size and mtime), so a
     busy /demo page does not reload its model on every photo; a re-published file is a new key.
     """
-    weights = Path(weights).expanduser()
-    if weights.suffix not in WEIGHT_SUFFIXES:
-        raise UserError(f"--weights {weights}: expected a {', '.join(sorted(WEIGHT_SUFFIXES))} file")
-    if not weights.is_file():
+    weights = weights_path(weights)
+    if weights.name.endswith(OPENVINO_SUFFIX):
+        if not weights.is_dir() or not any(weights.glob("*.xml")):
+            raise UserError(f"--weights {weights}: not an OpenVINO IR folder (no .xml inside)")
+    elif weights.suffix not in WEIGHT_SUFFIXES:
+        raise UserError(f"--weights {weights}: expected a {', '.join(sorted(WEIGHT_SUFFIXES))} file or a *{OPENVINO_SUFFIX} folder")
+    elif not weights.is_file():
         raise UserError(f"--weights {weights}: no such file")
-    stat = weights.stat()
-    key = (str(weights.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (str(weights.resolve()), *_stamp(weights))
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -126,7 +146,7 @@ def predict(
         raise UserError(f"--device {device}: predict runs on one device, e.g. --device 0")
     ws = Workspace.at(workspace)
     files = _sources(source)
-    weights = Path(weights).expanduser()
+    weights = weights_path(weights)
     model = load_detector(weights)
     if imgsz is None and weights.suffix == ".pt":  # exported files carry their input size in metadata
         imgsz = trained_imgsz(model.ckpt.get("train_args", {}))

@@ -3,6 +3,7 @@
 Publishing copies the weights, so retraining or deleting the run leaves the demo as it was::
 
     <workspace>/published/<name>/model.<pt|onnx|torchscript>   the copy /demo predicts with
+                                     (or model_openvino_model/, an OpenVINO IR folder)
     <workspace>/published/<name>/model.json                    its card: name, source, classes, when,
                                                                the run's val mAP50 and a warning if it is weak
     <workspace>/published/current.json                         {"name": ...}: the one /demo shows
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from yolov11 import checkpoints
 from yolov11.errors import UserError
-from yolov11.serve.predict import WEIGHT_SUFFIXES, load_detector
+from yolov11.serve.predict import OPENVINO_SUFFIX, WEIGHT_SUFFIXES, load_detector, weights_path
 from yolov11.training.status import run_status, weak_model_warning
 from yolov11.workspace import Workspace
 
@@ -44,7 +45,7 @@ def publish(
     name: str | None = None,
     workspace: Workspace | str | os.PathLike | None = None,
 ) -> dict:
-    """Copy a run's best weights (or a .pt/.onnx/.torchscript file) to published/ and make it
+    """Copy a run's best weights (or a .pt/.onnx/.torchscript file or an OpenVINO IR folder) to published/ and make it
     the model /demo shows. Returns its card; publishing a name again replaces that model.
 
     A run's card carries its ``val_mAP50``; ``warning`` is a sentence when that is so low the
@@ -53,7 +54,7 @@ def publish(
     ws = Workspace.at(workspace)
     if bool(run) == bool(weights):
         raise UserError("--run or --weights: give exactly one of them")
-    source = ws.run_weights(run) if run else Path(weights).expanduser().resolve()
+    source = ws.run_weights(run) if run else weights_path(weights).resolve()
     name = name or run or source.stem
     if not _NAME.match(name) or name == _CURRENT:
         raise UserError(f"--name {name}: use up to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)")
@@ -62,17 +63,28 @@ def publish(
 
     dest = ws.published_dir / name
     dest.mkdir(parents=True, exist_ok=True)
-    model = dest / f"model{source.suffix}"
+    openvino = source.is_dir()
+    model = dest / (f"model{OPENVINO_SUFFIX}" if openvino else f"model{source.suffix}")
     tmp = dest / f".{model.name}.tmp"
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, model)  # a /demo request running meanwhile keeps reading the old file
-    for stale in dest.glob("model.*"):  # republished in another format
-        if stale.suffix in WEIGHT_SUFFIXES and stale != model:
-            stale.unlink()
+    if openvino:  # an IR folder: copied whole, then swapped in (the old one removed after)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(source, tmp)
+        old = dest / f".{model.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if model.exists():
+            model.rename(old)
+        tmp.rename(model)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, model)  # a /demo request running meanwhile keeps reading the old file
+    for stale in dest.glob("model*"):  # republished in another format
+        if stale != model and (stale.suffix in WEIGHT_SUFFIXES or stale.name == f"model{OPENVINO_SUFFIX}"):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     card = {
         "name": name,
         "weights": model.name,
-        "format": source.suffix.lstrip("."),
+        "format": "openvino" if openvino else source.suffix.lstrip("."),
         "source_run": run,
         "source": str(source),
         "classes": classes,
@@ -95,7 +107,7 @@ def published(workspace: Workspace | str | os.PathLike | None = None) -> dict | 
     except (OSError, ValueError, KeyError):  # nothing published yet (or a half-deleted folder)
         return None
     model = ws.published_dir / name / card["weights"]
-    if not model.is_file():
+    if not (model.is_file() or model.is_dir()):
         return None
     if card.get("trusted"):
         checkpoints.trust(model)  # trusted when it was published, by whoever published it

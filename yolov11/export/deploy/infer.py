@@ -1,12 +1,14 @@
-"""Run an exported YOLO detector anywhere: onnxruntime, numpy and Pillow only (no torch, no ultralytics).
+"""Run an exported YOLO detector anywhere: onnxruntime (or openvino), numpy and Pillow only (no torch, no ultralytics).
 
-    pip install onnxruntime numpy pillow
+    pip install onnxruntime numpy pillow        # an .onnx model
+    pip install openvino numpy pillow           # an OpenVINO IR (a *_openvino_model folder)
     python infer.py photo.jpg [more.jpg ...] [--model model.onnx] [--conf 0.25] [--iou 0.7]
 
 Prints one JSON document: {"model", "images": [{"image", "detections": [{"class", "class_id",
 "confidence", "box": [x1, y1, x2, y2]}]}]}, boxes in pixels of the original image. Everything the
 model needs to know (class names, input size, letterbox, output layout) is read from
-metadata.json next to the model. A .torchscript model runs too, with torch installed.
+metadata.json next to the model. The runtime follows the model: .onnx onnxruntime, an IR folder
+or .xml openvino, .torchscript torch (each imported only when its model is used).
 
 The preprocessing reproduces the training pipeline's (Ultralytics' LetterBox with OpenCV's
 bilinear resize), so the numbers match the app's predictions; Pillow's own resize would not.
@@ -114,6 +116,44 @@ def decode(output: np.ndarray, conf: float, iou: float, max_det: int = 300) -> n
     return np.concatenate([boxes[kept], score[kept, None], cls[kept, None].astype(np.float32)], 1)
 
 
+def openvino_telemetry_off() -> None:
+    """``import openvino`` reports itself to Google Analytics (openvino_telemetry) unless a consent
+    file in ~/intel says no: every consent check answers "declined" and the sender drops all."""
+    try:
+        from openvino_telemetry.utils import opt_in_checker, sender
+    except ImportError:  # an OpenVINO without its telemetry package: nothing to switch off
+        return
+    opt_in_checker.OptInChecker.check = lambda self, *args, **kwargs: opt_in_checker.ConsentCheckResult.DECLINED
+    sender.TelemetrySender.send = lambda self, backend, message: None
+
+
+def runner(model: Path):
+    """(N, 3, H, W) float32 -> the model's first output as float32, on the runtime its file needs."""
+    if model.suffix == ".torchscript":
+        import torch  # only for TorchScript bundles
+
+        module = torch.jit.load(str(model), map_location="cpu").eval()
+
+        def run(x):
+            with torch.inference_mode():
+                out = module(torch.from_numpy(x))
+            return (out[0] if isinstance(out, (list, tuple)) else out).float().numpy()
+
+        return run
+    if model.is_dir() or model.suffix == ".xml":  # an OpenVINO IR: the folder holding .xml + .bin, or the .xml
+        openvino_telemetry_off()  # before the import, which is when it first reports
+        import openvino as ov  # only for OpenVINO bundles
+
+        xml = model if model.suffix == ".xml" else sorted(model.glob("*.xml"))[0]
+        compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})  # f32 as verified, also on bf16 CPUs
+        return lambda x: np.asarray(compiled(np.ascontiguousarray(x, np.float32))[0], np.float32)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    name, dtype = session.get_inputs()[0].name, np.float16 if "float16" in session.get_inputs()[0].type else np.float32
+    return lambda x: session.run(None, {name: x.astype(dtype)})[0].astype(np.float32)
+
+
 class Detector:
     """An exported model and its metadata.json; ``detector(image_path)`` -> list of detections."""
 
@@ -122,23 +162,7 @@ class Detector:
         self.meta = json.loads(Path(metadata or model.with_name("metadata.json")).read_text())
         self.names = self.meta["class_names"]
         self.imgsz = tuple(self.meta["imgsz"])
-        if model.suffix == ".torchscript":
-            import torch  # only for TorchScript bundles
-
-            module = torch.jit.load(str(model), map_location="cpu").eval()
-
-            def run(x):
-                with torch.inference_mode():
-                    out = module(torch.from_numpy(x))
-                return (out[0] if isinstance(out, (list, tuple)) else out).float().numpy()
-
-            self.run = run
-        else:
-            import onnxruntime as ort
-
-            session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-            name, dtype = session.get_inputs()[0].name, np.float16 if "float16" in session.get_inputs()[0].type else np.float32
-            self.run = lambda x: session.run(None, {name: x.astype(dtype)})[0].astype(np.float32)
+        self.run = runner(model)
 
     def __call__(self, image: str | Path | np.ndarray, conf: float | None = None, iou: float | None = None) -> list[dict]:
         lb = self.meta["letterbox"]
