@@ -125,3 +125,35 @@ def test_settings_report_every_bad_field_and_presets_are_valid():
     for name, preset in PRESETS.items():
         assert TrainSettings(**preset).problems() == {}, name
     assert PRESETS["quick look"]["epochs"] == TrainSettings().epochs
+
+
+def test_gpu_runs_get_workers_amp_and_a_ram_cache_where_left_at_the_defaults():
+    from yolov11.training.settings import TrainSettings, usable_cpus
+
+    cpu = TrainSettings().ultralytics_args()  # CPU behaviour is unchanged
+    assert (cpu["workers"], cpu["cache"], cpu["amp"]) == (0, False, False)
+    one = TrainSettings(device="0").ultralytics_args()  # built without validate(): no GPU needed here
+    assert (one["workers"], one["cache"], one["amp"]) == (max(1, min(16, usable_cpus())), "ram", True)
+    two = TrainSettings(device="0,1").ultralytics_args()
+    assert (two["workers"], two["cache"]) == (max(1, min(16, usable_cpus() // 2)), False)  # each rank would cache its own copy
+    chosen = TrainSettings(device="0", workers=3, cache="disk").ultralytics_args()
+    assert (chosen["workers"], chosen["cache"]) == (3, "disk")
+    assert TrainSettings(device="0", extra={"workers": 0, "cache": False}).ultralytics_args()["workers"] == 0
+
+
+def test_the_tensorboard_graph_trace_is_left_out_and_its_other_callbacks_kept():
+    from types import SimpleNamespace
+
+    from yolov11.compat import offline
+
+    offline.prepare()  # before Ultralytics is imported: its settings live in the workspace
+    from ultralytics.utils.callbacks import tensorboard
+
+    from yolov11.compat.trainer import _drop_tensorboard_graph
+
+    def ours(trainer):
+        return None
+
+    trainer = SimpleNamespace(callbacks={"on_train_start": [ours, tensorboard.on_train_start], "on_fit_epoch_end": [tensorboard.on_fit_epoch_end]})
+    _drop_tensorboard_graph(trainer)
+    assert trainer.callbacks == {"on_train_start": [ours], "on_fit_epoch_end": [tensorboard.on_fit_epoch_end]}

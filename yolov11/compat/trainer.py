@@ -5,18 +5,27 @@ and the event names (on_train_start, on_train_epoch_start, on_train_batch_end,
 on_train_epoch_end, on_fit_epoch_end, on_model_save); trainer attributes ``epoch`` (0-based),
 ``epochs``, ``train_loader``, ``tloss`` + ``label_loss_items``, ``optimizer.param_groups``,
 ``batch_size``, ``epoch_time_start``, ``epoch_time``, ``device``, ``metrics``, ``stop`` (checked
-right after on_train_batch_end), ``wdir``, ``last``, ``best``, ``world_size``; and
+right after on_train_batch_end), ``wdir``, ``last``, ``best``, ``world_size``; ``callbacks``
+(event name -> list of functions) and ``utils.callbacks.tensorboard.on_train_start`` being the
+TensorBoard integration's model-graph trace and nothing else (its scalars are logged from the
+other events); and
 ``data.utils.check_det_dataset`` for a data.yaml's image folders.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from yolov11.compat.results import short_losses, short_metrics
+
+# TensorBoard's model graph: a torch.jit.trace of the whole model at train start, 3-7 s of a
+# 60 s yolov11n run on 2 CPU cores (our events, callbacks and registry cost about 0.2 s of it).
+# Off: the run folder keeps TensorBoard's losses, metrics and learning rates.
+TENSORBOARD_GRAPH = False
 
 EVENTS = ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end", "on_model_save")
 
@@ -79,11 +88,21 @@ def detection_trainer(overrides: dict[str, Any], hooks: dict[str, Callable[[Trai
     from ultralytics.models.yolo.detect import DetectionTrainer
 
     trainer = DetectionTrainer(overrides=overrides)
+    if not TENSORBOARD_GRAPH:
+        _drop_tensorboard_graph(trainer)
     for name, hook in hooks.items():
         if name not in EVENTS:
             raise ValueError(f"unknown trainer event {name!r}")
         trainer.add_callback(name, lambda t, hook=hook: hook(TrainerView(t)))
     return trainer
+
+
+def _drop_tensorboard_graph(trainer) -> None:
+    """Leave out the TensorBoard integration's graph trace (its on_train_start); its scalars stay."""
+    tensorboard = sys.modules.get("ultralytics.utils.callbacks.tensorboard")  # imported only when the integration was added
+    graph = getattr(tensorboard, "on_train_start", None)
+    if graph is not None:
+        trainer.callbacks["on_train_start"] = [fn for fn in trainer.callbacks.get("on_train_start", []) if fn is not graph]
 
 
 def finished(trainer) -> tuple[dict[str, float], Path]:

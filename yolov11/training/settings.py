@@ -11,6 +11,7 @@ UserError before anything starts.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -43,14 +44,14 @@ class TrainSettings:
     warmup_epochs: float = setting(1.0, "Warm-up epochs", "epochs of learning-rate warm-up (Ultralytics' 3 spends a quarter of a short run warming up)", kind=float, low=0.0, high=100_000.0)
     close_mosaic: int = setting(3, "Epochs without mosaic at the end", "last epochs without mosaic, so the model sees whole images before the end", kind=int, low=0, high=100_000, why="epochs")
     device: str = setting("cpu", "Device", "cpu, a GPU index such as 0, or 0,1 for several GPUs (torchrun)")
-    workers: int = setting(0, "Data-loading workers", "0 loads in process (no fork inside the app's threads); raise on GPU boxes", kind=int, low=0, high=256, why="data-loading processes")
+    workers: int = setting(0, "Data-loading workers", "0 loads in process on a CPU (no fork inside the app's threads); on a GPU, 0 means one per usable CPU core (up to 16 per GPU)", kind=int, low=0, high=256, why="data-loading processes")
     seed: int = setting(0, "Seed", "same seed, same split and augmentation order", kind=int, low=0, high=2**32 - 1, why="NumPy's seed range")
     deterministic: bool = setting(True, "Deterministic", "reproducible kernels where PyTorch has them")
     patience: int = setting(50, "Early-stop patience (epochs)", "stop after this many epochs without improvement", kind=int, low=1, high=100_000, why="epochs")
     optimizer: str = setting("auto", "Optimizer", "auto lets Ultralytics pick (AdamW for short runs, SGD for long ones)", choices=OPTIMIZERS)
     lr0: float = setting(0.01, "Initial learning rate (auto picks its own)", "the initial learning rate (ignored by optimizer auto, which sets its own)", kind=float, low=0.0, high=10.0, open_low=True)
     cos_lr: bool = setting(False, "Cosine LR schedule", "cosine instead of linear decay")
-    cache: str = setting("", "Cache images", "ram or disk keeps decoded images: faster epochs on small sets", choices=CACHE)
+    cache: str = setting("", "Cache images", "ram or disk keeps decoded images: faster epochs on small sets (on one GPU, nothing means ram when the images fit in free memory)", choices=CACHE)
     fraction: float = setting(1.0, "Fraction of training images", "train on this share of the training images (a quick look at a big set)", kind=float, low=0.0, high=1.0, open_low=True)
     mosaic: float = setting(1.0, "Mosaic", "probability of 4-image mosaics: the strongest augmentation for detection", kind=float, low=0.0, high=1.0)
     mixup: float = setting(0.0, "MixUp", "probability of blending two images", kind=float, low=0.0, high=1.0)
@@ -124,8 +125,35 @@ class TrainSettings:
         args["nbs"] = self.nbs or (self.batch if self.batch > 0 else 64)  # auto batch (-1): Ultralytics' 64
         args["amp"] = self.device != "cpu"  # AMP on GPU (checked offline); CPU has none
         args["cache"] = self.cache or False
+        if self.device != "cpu":
+            args.update(gpu_defaults(self.device, self.workers, self.cache))
         args.update(self.extra)
         return args
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity: a container's or a scheduler's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def gpu_defaults(device: str, workers: int, cache: str) -> dict[str, Any]:
+    """What a GPU run gets where the settings were left at their (CPU) defaults: data-loading
+    workers from the usable CPU cores shared among the run's GPUs (at most 16 each: Ultralytics
+    keeps them alive across epochs), and on one GPU a RAM cache of the decoded images, which
+    Ultralytics takes only when they fit in the free memory twice over (else it trains uncached
+    and says so). Several GPUs get no default cache: each rank would cache its own copy. AMP
+    is on for every GPU run (``ultralytics_args``); channels_last is Ultralytics' own default on
+    CUDA. An explicit ``extra`` {"workers": 0} or {"cache": false} still wins."""
+    gpus = max(1, len(device.split(",")))
+    out: dict[str, Any] = {}
+    if workers == 0:
+        out["workers"] = max(1, min(16, usable_cpus() // gpus))
+    if not cache and gpus == 1:
+        out["cache"] = "ram"
+    return out
 
 
 PRESETS: dict[str, dict[str, Any]] = {
