@@ -150,3 +150,31 @@ def test_demo_dataset_is_deterministic_and_ready(workspace):
     assert all(report["boxes_per_class"][c] > 100 for c in CLASSES)
     assert yolov11.ensure_demo_dataset(workspace)["name"] == "demo-hardhat"
     assert len(workspace.datasets()) == 1
+
+
+def test_label_lines_are_formatted_as_float32_boxes_print():
+    from yolov11.data.importer import _label_text
+
+    rng = np.random.default_rng(0)
+    boxes = np.concatenate([rng.integers(0, 80, (200, 1)), rng.random((200, 4))], axis=1).astype(np.float32)
+    boxes[0, 1:] = [0.0, -0.0, 1.0, 5e-7]  # zero, negative zero, one, a value that rounds
+    reference = "".join(f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in boxes)
+    assert _label_text(boxes) == reference
+    assert _label_text(np.zeros((0, 5), np.float32)) == ""
+
+
+def test_image_checks_made_ahead_equal_those_made_in_place(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from yolov11.data.checks import inspect_image
+    from yolov11.data.importer import _Checks
+
+    src = write_yolo_folder(tmp_path / "src", n_images=40, size=64)
+    images = sorted((src / "images").rglob("*.jpg"))
+    assert len(images) == 40
+    with ThreadPoolExecutor(2) as pool:
+        checks = _Checks(images[:30], pool)  # the last 10 were not started ahead
+        first = [checks.get(p) for p in images[:5]]
+        checks.stop()  # batches not begun are checked in place instead
+        rest = [checks.get(p) for p in images[5:]]
+    assert [vars(i) for i in first + rest] == [vars(inspect_image(p)) for p in images]

@@ -2,8 +2,8 @@
 and content hashes for exact (SHA-1) and near (perceptual hash) duplicates.
 
 ``inspect_image`` reads each file once (the importer runs it in a thread pool: PIL and hashlib
-release the GIL). JPEGs are decoded at 1/8 scale (PIL's draft mode) for the hash, which keeps a 640x480 image
-at about a millisecond. ``find_duplicates`` groups exact copies and finds near copies with
+release the GIL). JPEGs are decoded grey at reduced scale (PIL's draft mode: 1/4 for 640x480) for
+the hash, about half a millisecond for a 640x480 image. ``find_duplicates`` groups exact copies and finds near copies with
 LSH banding on the 64-bit hash, so it stays fast on 100k images.
 """
 
@@ -41,9 +41,11 @@ class ImageInfo:
 def _phash(im: Image.Image) -> int:
     """64-bit perceptual hash: signs of the 8x8 lowest frequencies (DCT) of a 32x32 grey thumbnail
     against their median. Re-encoding or resizing moves a few bits at most; other pictures ~30."""
-    small = np.asarray(im.convert("L").resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
+    grey = im if im.mode == "L" else im.convert("L")  # a JPEG in draft mode decodes grey already
+    small = np.frombuffer(grey.resize((32, 32), Image.Resampling.BILINEAR).tobytes(), np.uint8).reshape(32, 32).astype(np.float32)
     low = cv2.dct(small)[:8, :8]
-    return int(np.packbits(low > np.median(low)).view(">u8")[0])
+    middle = np.partition(low, (31, 32), axis=None)  # np.median's own steps, without its overhead
+    return int(np.packbits(low > (middle[31] + middle[32]) / 2).view(">u8")[0])
 
 
 def inspect_image(path: Path) -> ImageInfo:
@@ -59,7 +61,7 @@ def inspect_image(path: Path) -> ImageInfo:
             info.exif_rotated = im.getexif().get(EXIF_ORIENTATION, 1) not in (0, 1)
             info.truncated = im.format == "JPEG" and not data.rstrip(b"\x00").endswith(b"\xff\xd9")
             if not info.truncated:  # a truncated file is re-saved on import; it goes unhashed
-                im.draft("L", (64, 64))  # JPEG only: decode grey, at 1/8 of full size
+                im.draft("L", (64, 64))  # JPEG only: decode grey, at the smallest of 1/2, 1/4, 1/8 keeping 64 px a side
                 info.phash = _phash(im)
     except Image.DecompressionBombError as exc:  # Pillow's own cap (~179 Mpx) fires before ours can read the size
         found = re.search(r"\((\d+) pixels\)", str(exc))

@@ -88,6 +88,8 @@ def _split_of_json(path: Path, root: Path) -> str | None:
 
 def _int(value: object) -> int | None:
     """An id as written (12, "12", 12.0), or None when it is not a whole number."""
+    if type(value) is int and -(2**53) <= value <= 2**53:  # the usual case, as the float round trip below gives it
+        return value
     number = finite_number(value)
     return int(number) if number is not None and number.is_integer() else None
 
