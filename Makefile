@@ -1,13 +1,15 @@
 # yolov11 workbench. Two commands do all set-up on a fresh machine:
 #   make run    install (first time / when requirements change), demo dataset, serve on :7860
 #   make test   the same install + test tools + Debian's Chromium, then the whole suite
+#   make bench  the same install, then every bench/ script, writing BENCHMARKS.md (an hour or more;
+#               `python -m bench --quick` checks the pipeline in about 15 minutes)
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
 
-.PHONY: run test chromium clean
+.PHONY: run test bench chromium clean
 
 # The stamp is newer than requirements.txt once installed: pip runs again only when they change.
 $(VENV)/.installed: requirements.txt
@@ -35,6 +37,10 @@ chromium:
 test: $(VENV)/.installed-dev chromium
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+# The browser bench (chart_latency) needs Chromium too: `make chromium` first, or it is recorded as failed.
+bench: $(VENV)/.installed
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -13,7 +13,8 @@ import argparse
 import json
 import time
 
-from served_app import served_app  # bench/ is the script's folder, so on sys.path
+import report  # bench/ is the script's folder, so on sys.path
+from served_app import served_app
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
 
@@ -21,7 +22,9 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=4)
+    report.add_json_flag(p)
     args = p.parse_args()
+    report.start(args)
     with served_app("yolov11-latency-") as (url, ws):
         from gradio_client import Client
         from playwright.sync_api import sync_playwright
@@ -46,7 +49,13 @@ def main() -> None:
         delays = [seen[k] - written[k] for k in sorted(written) if k in seen]
         for k, d in zip(sorted(written), delays):
             print(f"epoch {k}: shown {d:.2f} s after its event")
+        if not delays:
+            raise RuntimeError(f"no epoch point appeared in the chart ({len(written)} epoch events written)")
         print(f"worst {max(delays):.2f} s, median {sorted(delays)[len(delays) // 2]:.2f} s  target <= 1 s: {'met' if max(delays) <= 1 else 'NOT MET'}")
+        missing = [k for k in sorted(written) if k not in seen]
+        fig = report.figure("epoch -> chart latency (worst epoch)", max(delays), "s", baseline_name="the epoch event's timestamp", target="worst <= 1 s",
+                            met=max(delays) <= 1 and not missing, samples=delays, note=f"{len(delays)} epochs, Chromium polling page; spread over epochs")
+        report.finish(args, "chart_latency", [fig], [f"epochs never shown: {missing}" if missing else ""])
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import report  # noqa: E402  (bench/ is the script's folder, so on sys.path)
+
 from yolov11.training.settings import TrainSettings  # noqa: E402  (imports no Ultralytics)
 
 TARGET_MAP50, BUDGET_S = 0.8, 300.0
@@ -30,7 +32,9 @@ def main() -> None:
     p.add_argument("--imgsz", type=int, default=quick.imgsz)
     p.add_argument("--batch", type=int, default=quick.batch)
     p.add_argument("--model", default=quick.model)
+    report.add_json_flag(p)
     args = p.parse_args()
+    report.start(args)
     ws = tempfile.mkdtemp(prefix="yolov11-bench-")
     os.environ["YOLOV11_WORKSPACE"] = ws
     import yolov11
@@ -56,6 +60,16 @@ def main() -> None:
         print(f"mAP50 {TARGET_MAP50} NOT reached in {args.epochs} epochs")
     else:
         print(f"mAP50 >= {TARGET_MAP50} after {reached:.0f} s = {reached / BUDGET_S:.2f} x the {BUDGET_S:.0f} s budget")
+    setup = f"{args.model}, {args.epochs} epochs, imgsz {args.imgsz}, batch {args.batch}"
+    epochs = [e for e in events if e["type"] == "epoch"]
+    figures = [
+        report.figure(f"demo learnability: seconds to mAP50 >= {TARGET_MAP50}", reached, "s", baseline=BUDGET_S, baseline_name="budget",
+                      ratio=reached / BUDGET_S if reached is not None else None, ratio_of="time / budget", target="ratio <= 1.0",
+                      met=reached is not None and reached <= BUDGET_S, note=setup + ("" if reached is not None else ": not reached")),
+        report.figure("demo learnability: final mAP50 (best.pt)", result["metrics"].get("mAP50"), "", note=f"mAP50-95 {result['metrics'].get('mAP50-95', 0):.3f}"),
+    ]
+    notes = [f"epoch {e['epoch']}: {e['t'] - start:.0f} s, mAP50 {e['metrics'].get('mAP50', 0):.3f}" for e in epochs]
+    report.finish(args, "demo_learnability", figures, notes)
 
 
 if __name__ == "__main__":

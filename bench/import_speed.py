@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import report  # noqa: E402  (bench/ is the script's folder, so on sys.path)
 
 TARGET_IPS, TARGET_RATIO = 500.0, 1.0
 W, H, SEED = 640, 480, 0
@@ -146,7 +147,9 @@ def main() -> None:
                    help="threads for drawing the export only; the timed parts use their own defaults")
     p.add_argument("--baseline-copy", action="store_true", help="baseline copies the images too (ours always does)")
     p.add_argument("--repeats", type=int, default=1, help="time each method this many times, report the fastest")
+    report.add_json_flag(p)
     args = p.parse_args()
+    report.start(args)
     cache = args.cache.expanduser().resolve()
     tmp = Path(tempfile.mkdtemp(prefix="yolov11-bench-"))
     os.environ["YOLOV11_WORKSPACE"] = str(tmp / "env")  # Ultralytics' settings live here
@@ -158,14 +161,15 @@ def main() -> None:
         # before any Ultralytics import, and inside the redirect: its logger binds sys.stdout on import.
         with contextlib.redirect_stdout(sys.stderr):
             offline.prepare()
-            ours = base = (float("inf"), 0, 0)
+            ours_runs, base_runs = [], []
             for r in range(args.repeats):  # alternate the two, keep each one's fastest run
-                ours = min(ours, time_ours(cache, tmp / f"ws{r}"))
-                base = min(base, time_baseline(cache, tmp / f"baseline{r}", args.baseline_copy))
+                ours_runs.append(time_ours(cache, tmp / f"ws{r}"))
+                base_runs.append(time_baseline(cache, tmp / f"baseline{r}", args.baseline_copy))
                 for done in (tmp / f"ws{r}", tmp / f"baseline{r}"):  # free the disk and page cache they used
                     shutil.rmtree(done)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    ours, base = min(ours_runs), min(base_runs)
     rows = [("yolov11.import_dataset", *ours), ("ultralytics convert_coco+scan" + (" +copy" if args.baseline_copy else ""), *base)]
     print(f"{'method':<36} {'images':>7} {'boxes':>7} {'seconds':>8} {'images/s':>9}")
     for name, secs, n_img, n_box in rows:
@@ -175,6 +179,17 @@ def main() -> None:
     ok = ips >= TARGET_IPS and ratio >= TARGET_RATIO
     print(f"targets (>= {TARGET_IPS:.0f} images/s, ratio >= {TARGET_RATIO:.1f}): {'HOLD' if ok else 'NOT MET'}"
           f" ({ips:.0f} images/s, ratio {ratio:.2f})")
+    pair_ratios = [(o[1] / o[0]) / (b[1] / b[0]) for o, b in zip(ours_runs, base_runs)]
+    base_ips = base[1] / base[0]
+    note = f"{ours[1]} images, {ours[2]} boxes; fastest of {args.repeats}"
+    figures = [
+        report.figure("import: images/s, ours vs Ultralytics convert_coco + label scan", ips, "images/s", baseline=base_ips,
+                      baseline_name="Ultralytics", ratio=ratio, ratio_of="ours / baseline images/s, fastest runs", target=f"ratio >= {TARGET_RATIO:.1f}",
+                      met=ratio >= TARGET_RATIO, samples=pair_ratios, note=note),
+        report.figure("import: images/s", ips, "images/s", target=f">= {TARGET_IPS:.0f} images/s", met=ips >= TARGET_IPS,
+                      samples=[o[1] / o[0] for o in ours_runs]),
+    ]
+    report.finish(args, "import_speed", figures, [f"ours s: {', '.join(f'{o[0]:.2f}' for o in ours_runs)}; baseline s: {', '.join(f'{b[0]:.2f}' for b in base_runs)}"])
 
 
 if __name__ == "__main__":

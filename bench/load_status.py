@@ -22,7 +22,10 @@ import threading
 import time
 import urllib.request
 
+import report  # bench/ is the script's folder, so on sys.path
 from served_app import served_app
+
+TARGET_P95_MS = 200.0
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -38,7 +41,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--interval", type=float, default=1.0, help="seconds between one client's calls (0: back to back)")
     p.add_argument("--client", choices=["gradio", "http"], default="gradio", help="gradio_client, or plain HTTP POSTs")
+    report.add_json_flag(p)
     args = p.parse_args()
+    report.start(args)
     with served_app("yolov11-load-") as (url, _):
         from gradio_client import Client
 
@@ -102,6 +107,17 @@ def main() -> None:
             print(f"training images/s: {baseline:.1f} before the load, {under_load:.1f} under it (ratio {under_load / baseline:.2f})")
         for e in errors[:5]:
             print("  error:", e)
+        note = f"{args.clients} {args.client} clients, {pace}, {args.seconds:.0f} s, while yolov11n trains (CPU)"
+        figures = [
+            report.figure(f"status latency, {args.clients} viewers: p95", p95, "ms", target=f"p95 <= {TARGET_P95_MS:.0f} ms and 0 errors",
+                          met=p95 <= TARGET_P95_MS and not errors, note=note),
+            report.figure(f"status latency, {args.clients} viewers: p50", statistics.median(everything) if everything else None, "ms"),
+            report.figure("status calls that failed", len(errors), "errors", target="0", met=not errors),
+        ]
+        if baseline and under_load:
+            figures.append(report.figure("training speed under the load", under_load, "images/s", baseline=baseline, baseline_name="before the load",
+                                         ratio=under_load / baseline, ratio_of="under load / before"))
+        report.finish(args, "load_status", figures, [f"error: {e}" for e in errors[:3]])
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import report  # noqa: E402  (bench/ is the script's folder, so on sys.path)
+
+TARGET_MB = 100.0
 
 
 def rss_mb() -> float:
@@ -27,7 +30,9 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--imgsz", type=int, default=320)
+    report.add_json_flag(p)
     args = p.parse_args()
+    report.start(args)
     ws = tempfile.mkdtemp(prefix="yolov11-memory-")
     os.environ["YOLOV11_WORKSPACE"] = ws
     import yolov11
@@ -42,6 +47,10 @@ def main() -> None:
         print(f"after run {i + 1}: RSS {rss[-1]:.0f} MB", flush=True)
     growth = rss[-1] - rss[0]
     print(f"growth from run 1 to run {args.runs}: {growth:+.0f} MB  target <= 100 MB: {'met' if growth <= 100 else 'NOT MET'}")
+    fig = report.figure(f"memory: RSS growth over {args.runs} trainings in one process", growth, "MB", baseline=rss[0], baseline_name="RSS after run 1",
+                        ratio=rss[-1] / rss[0], ratio_of=f"RSS after run {args.runs} / after run 1", target=f"growth <= {TARGET_MB:.0f} MB",
+                        met=growth <= TARGET_MB, samples=rss, note=f"spread of RSS (MB) after each run; {args.epochs} epoch(s), imgsz {args.imgsz}")
+    report.finish(args, "memory_growth", [fig], [f"RSS MB after each run: {', '.join(f'{x:.0f}' for x in rss)}"])
 
 
 if __name__ == "__main__":

@@ -20,7 +20,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from served_app import stop  # bench/ is the script's folder, so on sys.path
+import report  # bench/ is the script's folder, so on sys.path
+from served_app import stop
+
+TARGET_S = 8.0
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +57,9 @@ def seconds_to_config(argv: list[str], port: int, env: dict) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
+    report.add_json_flag(ap)
     args = ap.parse_args()
+    report.start(args)
     ws = Path(tempfile.mkdtemp(prefix="bench-startup-")) / "workspace"
     env = {**os.environ, "YOLOV11_WORKSPACE": str(ws), "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     subprocess.run([sys.executable, "-m", "yolov11", "demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)  # as `make run` does first
@@ -69,6 +74,14 @@ def main() -> None:
     for name, xs in (("app.py (demo set in the workspace)", app), ("baseline: one-Markdown Gradio app", base)):
         print(f"{name:40s} median {statistics.median(xs):5.2f} s  range {min(xs):5.2f}-{max(xs):5.2f} s  (n={len(xs)})")
     print(f"ratio app / baseline: {statistics.median(app) / statistics.median(base):.2f}  (target: app median <= 8 s)")
+    med = statistics.median(app)
+    figures = [
+        report.figure("start-up: python app.py to /config", med, "s", baseline=statistics.median(base), baseline_name="one-Markdown Gradio app",
+                      ratio=med / statistics.median(base), ratio_of="app / baseline medians", target=f"app median <= {TARGET_S:g} s", met=med <= TARGET_S,
+                      samples=app, note="spread of the app's seconds; demo set in the workspace"),
+        report.figure("start-up: baseline Gradio app", statistics.median(base), "s", samples=base),
+    ]
+    report.finish(args, "startup", figures, [f"pairs alternate app, baseline; per-pair ratios {', '.join(f'{a / b:.2f}' for a, b in zip(app, base))}"])
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import report  # noqa: E402  (bench/ is the script's folder, so on sys.path)
+
 from yolov11.training.settings import TrainSettings  # noqa: E402  (imports no Ultralytics)
 
 FAMILIES = ["yolov11", "yolov11-cbam", "yolov11-head", "yolov11-p2", "yolov11-spp"]
@@ -30,7 +32,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=quick.epochs)
     p.add_argument("--imgsz", type=int, default=quick.imgsz)
     p.add_argument("--families", default=",".join(FAMILIES))
+    report.add_json_flag(p)
     args = p.parse_args()
+    report.start(args)
     ws = tempfile.mkdtemp(prefix="yolov11-zoo-")
     os.environ["YOLOV11_WORKSPACE"] = ws
     import yolov11
@@ -49,6 +53,16 @@ def main() -> None:
     print(f"{'model':<16}{'mAP50-95':>9}{'mAP50':>8}{'params':>11}{'GFLOPs':>8}{'CPU ms @' + str(args.imgsz):>12}{'train s':>9}")
     for name, m, info, latency, seconds in rows:
         print(f"{name:<16}{m['mAP50-95']:>9.3f}{m['mAP50']:>8.3f}{info['params']:>11,}{info['gflops']:>8.1f}{latency:>12.1f}{seconds:>9.0f}")
+    base_name, base_m, _, base_latency, _ = rows[0]
+    figures = []
+    for name, m, info, latency, seconds in rows:
+        first = name == base_name
+        figures.append(report.figure(f"zoo: {name} mAP50-95", m["mAP50-95"], "", baseline=None if first else base_m["mAP50-95"], baseline_name=base_name,
+                                     ratio=None if first or not base_m["mAP50-95"] else m["mAP50-95"] / base_m["mAP50-95"], ratio_of=f"vs {base_name}",
+                                     note=f"{info['params']:,} params, {info['gflops']:.1f} GFLOPs, train {seconds:.0f} s"))
+        figures.append(report.figure(f"zoo: {name} CPU latency @{args.imgsz}", latency, "ms", baseline=None if first else base_latency, baseline_name=base_name,
+                                     ratio=None if first else latency / base_latency, ratio_of=f"vs {base_name}"))
+    report.finish(args, "zoo_compare", figures, [f"{args.epochs} epochs, imgsz {args.imgsz}, one seed: a smoke comparison, not a verdict"])
 
 
 if __name__ == "__main__":
