@@ -266,12 +266,9 @@ def export_model(
         result["fp16"] = "Ultralytics' exporter: OpenVINO IR with FP16-compressed weights (the CPU plugin computes in f32; float32 inputs and outputs)"
     elif half:
         result["fp16"] = "Ultralytics' exporter: FP16 traced on the GPU" if exporter_args["device"] != "cpu" else "Ultralytics' exporter: FP32 graph converted to FP16 (onnxruntime float16, float32 inputs and outputs)"
-    if format == "openvino":
-        from yolov11.export.openvino import folder_size
+    from yolov11.export.openvino import folder_size  # a file's size, or an IR folder's files together
 
-        result["size_mb"] = round(folder_size(dest) / 2**20, 2)
-    else:
-        result["size_mb"] = round(dest.stat().st_size / 2**20, 2)
+    result["size_mb"] = round(folder_size(dest) / 2**20, 2)
     try:
         if verify:
             x = _sample_input(_split_images(data_yaml, "val"), imgsz)
