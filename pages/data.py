@@ -1,16 +1,21 @@
-"""Data tab: drop a dataset zip, see what was found, list the workspace's datasets."""
+"""Data tab: drop a dataset zip, see what was found, list the workspace's datasets, their
+versions (each label edit saved is one, with its diff), edit labels, retrain on a version."""
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 import yolov11
-from pages.common import AppContext, dataset_choices, discard_upload, json_safe, refreshed, same_call, shows_user_errors
+from pages.common import AppContext, bind, dataset_choices, discard_upload, json_safe, refreshed, run_choices, same_call, shows_user_errors
 from pages.data_health import build_health
+from pages.label_editor import build_label_editor, save_version, saved_text
+from pages.train_handlers import start_training
+from pages.train_settings import FORM, form_values
 from yolov11 import summarize_report as summarize
 
 DATASET_COLUMNS = ["name", "format", "images", "train images", "val images", "classes"]
@@ -31,6 +36,68 @@ def datasets_table(ctx: AppContext) -> pd.DataFrame:
         for d in reversed(ctx.workspace.datasets())
     ]
     return pd.DataFrame(rows, columns=DATASET_COLUMNS if not rows else None)
+
+
+VERSION_COLUMNS = ["version", "name", "parent", "images", "boxes", "added", "removed", "changed", "created"]
+DIFF_COLUMNS = ["image", "change", "class", "box"]
+
+
+def versions_table(ctx: AppContext, dataset: str | None) -> pd.DataFrame:
+    """The versions of the picked dataset's base, v1 first, with their diff counts."""
+    if not dataset or not ctx.workspace.dataset(dataset):
+        return pd.DataFrame(columns=VERSION_COLUMNS)
+    rows = [
+        {"version": v["version"], "name": v["name"], "parent": v["parent"] or "", "images": v["images"], "boxes": v["boxes"],
+         **{k: (v["diff"] or {}).get(k, "") for k in ("added", "removed", "changed")}, "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(v["created"] or 0))}
+        for v in yolov11.dataset_versions(dataset, workspace=ctx.workspace)
+    ]
+    return pd.DataFrame(rows, columns=VERSION_COLUMNS)
+
+
+def diff_table(ctx: AppContext, version: str | None) -> pd.DataFrame:
+    """The recorded diff of a version against its parent, one row per box, by image."""
+    record = ctx.workspace.dataset(version) if version else None
+    rows = []
+    for image, change in ((record or {}).get("diff") or {}).get("images", {}).items():
+        rows += [{"image": image, "change": kind, "class": b["class"], "box": str(b["box"])} for kind in ("added", "removed") for b in change[kind]]
+        rows += [{"image": image, "change": "changed", "class": f"{c['from']['class']} -> {c['to']['class']}", "box": f"{c['from']['box']} -> {c['to']['box']}"} for c in change["changed"]]
+    return pd.DataFrame(rows, columns=DIFF_COLUMNS)
+
+
+def version_choices(ctx: AppContext, dataset: str | None) -> list[str]:
+    """The versions of the picked dataset's base, newest first."""
+    if not dataset or not ctx.workspace.dataset(dataset):
+        return []
+    return [v["name"] for v in reversed(yolov11.dataset_versions(dataset, workspace=ctx.workspace))]
+
+
+def default_run(ctx: AppContext, version: str | None) -> str | None:
+    """The run whose settings "Retrain on this version" reuses by default: the newest trained on
+    the version's parent, else on any version of its base."""
+    record = ctx.workspace.dataset(version) if version else None
+    if record is None:
+        return None
+    family = {v["name"] for v in yolov11.dataset_versions(version, workspace=ctx.workspace)}
+    runs = ctx.workspace.runs()  # newest first
+    return next((r["id"] for r in runs if r["dataset"] == record["parent"]), None) or next((r["id"] for r in runs if r["dataset"] in family), None)
+
+
+@shows_user_errors
+def retrain_on_version(ctx: AppContext, version: str, run: str = "") -> tuple[str, str]:
+    """Start a run on dataset ``version`` with the settings of ``run`` (default: the newest run on
+    its parent) through the Train tab's start; returns a message and the new run's id."""
+    if not ctx.workspace.dataset(version or ""):
+        ctx.workspace.resolve_data(version or "")  # says what the workspace has
+    run = run or default_run(ctx, version)
+    if not run:
+        raise yolov11.UserError("--run : no run to take the settings from yet: train one on this dataset first (Train tab)")
+    record = ctx.workspace.require_run(run)
+    settings = record["settings"] or {}
+    values = form_values(settings)
+    model = settings.get("model") or record["model"]
+    started, _, _ = start_training(ctx, version, model, values.get("epochs"), values.get("imgsz"), values.get("batch"), values.get("device", "cpu"),
+                                   None, False, **{k: values[k] for k in FORM if k in values})
+    return f"Started run **{started}** on {version} with the settings of run {run} (follow it in the Train tab).", started
 
 
 def fenced(text: str) -> str:
@@ -64,6 +131,18 @@ def build_data(ctx: AppContext) -> gr.Tab:
         table = gr.Dataframe(value=lambda: datasets_table(ctx), headers=DATASET_COLUMNS, interactive=False, elem_id="datasets-table")
         picked = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), elem_id="data-picker", allow_custom_value=True)
         refresh_health = build_health(ctx, picked)
+        gr.Markdown("### Versions\nEach label edit saved is a new version of the dataset (`name@v2`, ...); every version stays intact and trainable.")
+        versions = gr.Dataframe(headers=VERSION_COLUMNS, interactive=False, elem_id="versions-table")
+        with gr.Row():
+            version_pick = gr.Dropdown(label="Version", choices=[], allow_custom_value=True, elem_id="version-picker")
+            retrain_run = gr.Dropdown(label="Run", choices=run_choices(ctx, with_weights=False), allow_custom_value=True, info="whose settings to train with",
+                                      elem_id="retrain-run")
+            retrain_btn = gr.Button("Retrain on this version", elem_id="retrain-button")
+        retrain_msg = gr.Markdown(elem_id="retrain-message")
+        started = gr.Textbox(label="Run started", interactive=False, elem_id="retrain-started")
+        diff = gr.Dataframe(headers=DIFF_COLUMNS, interactive=False, label="Changes against its parent, by image", elem_id="version-diff")
+        gr.Markdown("### Edit labels")
+        editor = build_label_editor(ctx, picked, wire_save=False)
 
     def run_import(file: str | None, name: str, val_fraction: float, include_difficult: bool, progress, dropped: bool):
         """Summary, datasets table, report, snippet and picker of importing ``file``. An upload is
@@ -114,6 +193,36 @@ def build_data(ctx: AppContext) -> gr.Tab:
     inputs, outs = [upload, name, val_fraction, difficult], [summary, table, result, code, picked]
     refresh_health(import_btn.click(import_dataset, inputs, outs, api_name="import_dataset", concurrency_id=IMPORT_QUEUE))
     refresh_health(upload.upload(import_dropped, inputs, outs, api_visibility="private", concurrency_id=IMPORT_QUEUE))
+    def show_versions(name: str | None, current: str | None = None):
+        choices = version_choices(ctx, name)
+        return versions_table(ctx, name), refreshed(choices, current)
+
+    def show_version(version: str | None):
+        return diff_table(ctx, version), gr.update(choices=run_choices(ctx, with_weights=False), value=default_run(ctx, version))
+
+    @shows_user_errors
+    def save(image: str, dataset: str, value: dict | None, original: list[dict]):
+        """The editor's boxes saved as a new version: message, datasets table, versions, version
+        picked and the dataset picker on the new version (the next save builds on it)."""
+        version = save_version(ctx, dataset=dataset, image=image, value=value, original=original)
+        return saved_text(version), datasets_table(ctx), *show_versions(dataset, version["name"]), refreshed(dataset_choices(ctx), version["name"])
+
+    def edit_labels(dataset: str, image: str, boxes: list) -> dict:
+        """Save ``boxes`` (the full new list, each {"class": name or id, "box": [x1, y1, x2, y2]} in
+        pixels) of ``image`` as a new version of ``dataset``: {"name", "base", "version", "parent", "location", "data_yaml", "diff"}."""
+        return json_safe(shows_user_errors(yolov11.edit_labels)(dataset, image=image, boxes=boxes, workspace=ctx.workspace))
+
+    def dataset_versions(dataset: str) -> list[dict]:
+        """Every version of ``dataset``'s base, v1 first: name, version, parent, created, images, boxes, location, diff counts."""
+        return [json_safe(v) for v in shows_user_errors(yolov11.dataset_versions)(dataset, workspace=ctx.workspace)]
+
+    picked.change(show_versions, [picked, version_pick], [versions, version_pick], api_visibility="private")
+    version_pick.change(show_version, version_pick, [diff, retrain_run], api_visibility="private")
+    refresh_health(editor.save.click(save, [editor.image, picked, editor.annotator, editor.boxes], [editor.saved, table, versions, version_pick, picked], api_visibility="private"))
+    retrain_btn.click(bind(ctx, retrain_on_version), [version_pick, retrain_run], [retrain_msg, started], api_name="retrain_on_version")
+    with tab:  # API-only endpoints, inside the tab they belong to
+        gr.api(edit_labels, api_name="edit_labels")
+        gr.api(dataset_versions, api_name="dataset_versions", queue=False)
     listing = gr.on([tab.select, ctx.blocks.load], lambda cur: (datasets_table(ctx), refreshed(dataset_choices(ctx), cur)), picked, [table, picked], api_visibility="private")
     refresh_health(listing)
     return tab

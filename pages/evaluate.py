@@ -12,6 +12,7 @@ import pages.evaluate_handlers as h
 from pages.common import GPU_BOUND, AppContext, bind, dataset_choices, refreshed, run_choices
 from pages.eval_charts import COCO_HEADERS, CURVE_TITLES
 from pages.eval_compare import build_compare
+from pages.label_issues_view import build_label_issues
 from pages.zoo import PICKLE_WARNING
 from yolov11 import GALLERY_CRITERIA as CRITERIA
 from yolov11 import GALLERY_LEGEND as LEGEND
@@ -60,6 +61,7 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
             criterion = gr.Dropdown(list(CRITERIA), value=CRITERIA[0], label="Sort by", elem_id="gallery-criterion")
             only = gr.Dropdown([h.ALL_CLASSES], value=h.ALL_CLASSES, label="Class", elem_id="eval-gallery-class", allow_custom_value=True)  # its choices follow the evaluation; API callers name a class directly
         gallery = gr.Gallery(label="Worst images", columns=4, height="auto", elem_id="eval-gallery")
+        build_label_issues(ctx, run)
         build_compare(ctx)
 
     # The explorer and gallery read saved files: cheap, never queued behind GPU work.

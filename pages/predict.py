@@ -10,9 +10,16 @@ import pandas as pd
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, refreshed, run_choices, same_call, shows_user_errors
+from pages.video_view import counts_table, detections_over_time_figure
 from pages.zoo import PICKLE_WARNING
 
 WEIGHT_TYPES = [".pt", ".onnx", ".torchscript"]
+VIDEO_TYPES = ", ".join(sorted(yolov11.VIDEO_SUFFIXES))
+
+
+def video_progress(progress):
+    """yolov11.predict_video's progress(fraction, message) as a gr.Progress bar."""
+    return lambda fraction, message: progress(fraction, desc=message)
 
 
 def detections_table(found: dict) -> pd.DataFrame:
@@ -56,6 +63,16 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         go = gr.Button("Detect", variant="primary", elem_id="predict-button")
         table = gr.Dataframe(label="Detections", interactive=False, elem_id="predict-table")
         code = gr.Markdown()
+        with gr.Group():
+            gr.Markdown(f"### Video\nTrack objects through a short clip ({VIDEO_TYPES}; up to a minute): each object keeps its number from frame to frame, so the counts are of distinct objects, not of detections.")
+            with gr.Row():
+                video = gr.Video(label="Video", sources=["upload"], elem_id="predict-video")
+                tracked = gr.Video(label="Tracked objects", interactive=False, elem_id="predict-video-output")
+            video_go = gr.Button("Track objects in the video", variant="primary", elem_id="predict-video-button")
+            with gr.Row():
+                video_counts = gr.Dataframe(label="Distinct objects per class", interactive=False, elem_id="predict-video-counts")
+                video_chart = gr.Plot(label="Detections per class over time", elem_id="predict-video-chart")
+            video_code = gr.Markdown(elem_id="predict-video-code")
         with gr.Accordion("Share on the /demo page", open=False):
             gr.Markdown("Publishing copies the model above (the uploaded weights, else the run's best) to the app's **/demo** page: a big drop zone and nothing to configure, for people who don't write code.")
             with gr.Row():
@@ -88,6 +105,18 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         note = nothing_found(ctx, r["images"], conf, None if uploaded else run_id)
         return first["annotated"], detections_table(first), note + snippet, r["images"]
 
+    @shows_user_errors
+    def predict_video(run_id: str, video_path: str | None, conf: float, uploaded: str | None = None, trusted: bool = False, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
+        """Track objects through a video with a run's best or uploaded weights: the annotated video,
+        distinct objects per class, detections per class over time."""
+        if not video_path:
+            raise yolov11.UserError(f"add a video first ({VIDEO_TYPES})")
+        weights = chosen_weights(run_id, uploaded, trusted)
+        r = yolov11.predict_video(weights, video_path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress))
+        shown = {"weights": str(weights), "source": video_path, "conf": conf}
+        snippet = same_call(ctx, "predict_video", "result", shown, "predict", {**shown, "trust_weights": trusted and str(weights).endswith(".pt")})
+        return r["video"], counts_table(r), detections_over_time_figure(r), snippet
+
     def show_gallery(images: list[dict]):
         return gr.update(value=[(i["annotated"], _caption(i)) for i in images], visible=len(images) > 1, selected_index=0)
 
@@ -117,6 +146,7 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         show_gallery, results, gallery, api_visibility="private"
     )
     gallery.select(pick, results, [annotated, table], api_visibility="private")
+    video_go.click(predict_video, [run, video, conf, weights_file, trust], [tracked, video_counts, video_chart, video_code], api_name="predict_video", concurrency_id=GPU_BOUND)
     publish.click(publish_model, [run, weights_file, name, trust], published_note, api_name="publish_model")
     gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(run_choices(ctx), cur), run, run, api_visibility="private")
     return tab

@@ -10,7 +10,8 @@ import pandas as pd
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, shows_user_errors
-from pages.predict import detections_table
+from pages.predict import VIDEO_TYPES, detections_table, video_progress
+from pages.video_view import COUNT_COLUMNS, counts_sentence, counts_table, detections_over_time_figure
 
 NOTHING_PUBLISHED = "No model is published yet: ask your ML engineer to publish one from the workbench's Predict tab."
 MIN_CONF = 0.05  # the slider's lowest confidence
@@ -69,6 +70,14 @@ def build_public_demo(ctx: AppContext) -> None:
     conf = gr.Slider(MIN_CONF, 0.95, value=0.25, step=0.05, label="How sure must the model be? (confidence)", elem_id="demo-conf")
     found_text = gr.Markdown(elem_id="demo-summary")
     table = gr.Dataframe(label="Objects found", interactive=False, elem_id="demo-table")
+    gr.Markdown(f"### Or drop a short video\n{VIDEO_TYPES}, up to a minute: each object is followed from frame to frame, so it is counted once.")
+    with gr.Row(equal_height=True):
+        video = gr.Video(label="Your video", sources=["upload"], height=420, elem_id="demo-video")
+        tracked = gr.Video(label="What the model found, object by object", interactive=False, height=420, elem_id="demo-video-output")
+    video_text = gr.Markdown(elem_id="demo-video-summary")
+    with gr.Row():
+        video_counts = gr.Dataframe(label="Different objects seen", interactive=False, elem_id="demo-video-counts")
+        video_chart = gr.Plot(label="Objects in view over time", elem_id="demo-video-chart")
 
     @shows_user_errors
     def detect(image_path: str | None, conf: float):
@@ -81,6 +90,18 @@ def build_public_demo(ctx: AppContext) -> None:
         found = yolov11.predict(card["weights"], image_path, conf=conf, workspace=ctx.workspace)["images"][0]
         return found["annotated"], summary(found, conf), detections_table(found)[["class", "confidence"]]
 
+    @shows_user_errors
+    def detect_video(video_path: str | None, conf: float, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
+        """Track objects through one video with the published model: the annotated video, a
+        sentence, distinct objects per class and detections per class over time."""
+        if not video_path:  # the video was cleared
+            return None, "", pd.DataFrame(columns=COUNT_COLUMNS), None
+        card = yolov11.published(ctx.workspace)
+        if card is None:
+            raise yolov11.UserError(NOTHING_PUBLISHED)
+        r = yolov11.predict_video(card["weights"], video_path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress))
+        return r["video"], counts_sentence(r), counts_table(r), detections_over_time_figure(r)
+
     def current_header() -> str:
         return model_header(yolov11.published(ctx.workspace))
 
@@ -88,4 +109,8 @@ def build_public_demo(ctx: AppContext) -> None:
     # box (PAGE_JS): no button to find. Published meanwhile? The header follows the model used.
     found = gr.on([image.change, conf.release], detect, [image, conf], [annotated, found_text, table], api_name="demo_predict", concurrency_id=GPU_BOUND)
     found.success(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
+    # A dropped video runs at once too, at the slider's confidence (letting go of the slider
+    # re-runs the photo only: a video takes a while).
+    followed = video.change(detect_video, [video, conf], [tracked, video_text, video_counts, video_chart], api_name="demo_predict_video", concurrency_id=GPU_BOUND)
+    followed.success(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
     ctx.blocks.load(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)

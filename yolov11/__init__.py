@@ -19,11 +19,16 @@ from yolov11.data.importer import import_dataset
 from yolov11.data.preview import augmentation_preview, draw_pairs, draw_samples
 from yolov11.data.report import summarize as summarize_report
 from yolov11.data.stats import dataset_boxes, images_with
+from yolov11.data.versions import dataset_versions, edit_labels, image_labels
 from yolov11.errors import UserError
 from yolov11.eval.error_gallery import CRITERIA as GALLERY_CRITERIA
 from yolov11.eval.error_gallery import LEGEND as GALLERY_LEGEND
 from yolov11.eval.error_gallery import worst_images
 from yolov11.eval.evaluate import coco_evaluate, evaluate, evaluation_curves, saved_evaluation
+from yolov11.eval.label_folds import estimate as label_issues_estimate
+from yolov11.eval.label_issues import KINDS as LABEL_ISSUE_KINDS
+from yolov11.eval.label_issues import label_issues, saved_label_issues
+from yolov11.eval.label_issues_draw import draw_label_issues
 from yolov11.eval.thresholds import explore_thresholds, threshold_confusion
 from yolov11.export.exporter import export_model
 from yolov11.export.quantize import int8_summary
@@ -33,6 +38,7 @@ from yolov11.models import describe as describe_model
 from yolov11.notebook import write_notebook
 from yolov11.serve.predict import predict
 from yolov11.serve.publish import publish, published
+from yolov11.serve.video import VIDEO_SUFFIXES, predict_video
 from yolov11.training.distributed import Launch, gpu_ids
 from yolov11.training.distributed import plan as torchrun_plan
 from yolov11.training.jobs import TrainingJobs
@@ -47,41 +53,51 @@ __version__ = "0.1.0"
 __all__ = [
     "GALLERY_CRITERIA",
     "GALLERY_LEGEND",
+    "LABEL_ISSUE_KINDS",
     "Launch",
     "PRESETS",
     "TrainingJobs",
     "TrainSettings",
     "UserError",
+    "VIDEO_SUFFIXES",
     "Workspace",
     "augmentation_preview",
     "check_model_yaml",
     "coco_evaluate",
+    "dataset_versions",
     "dataset_boxes",
     "describe_model",
     "describe_setting",
+    "draw_label_issues",
     "detections_verdict",
     "draw_pairs",
     "draw_samples",
+    "edit_labels",
     "ensure_demo_dataset",
     "evaluate",
     "evaluation_curves",
     "explore_thresholds",
     "export_model",
     "gpu_ids",
+    "image_labels",
     "images_with",
     "import_dataset",
     "int8_summary",
+    "label_issues",
+    "label_issues_estimate",
     "latency_notes",
     "list_models",
     "measure_latency",
     "model_card",
     "predict",
+    "predict_video",
     "publish",
     "python_call",
     "published",
     "resume",
     "run_status",
     "saved_evaluation",
+    "saved_label_issues",
     "shell_command",
     "summarize_report",
     "threshold_confusion",

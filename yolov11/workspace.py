@@ -50,9 +50,13 @@ CREATE TABLE IF NOT EXISTS exports (
 """
 # Columns added after the first release (table -> column -> type). datasets.origin: the import's
 # source and options ({"src", "options"} or {"demo", "options"}), what a run's notebook reruns.
-_MIGRATIONS = {"runs": {"owner": "TEXT"}, "datasets": {"origin": "TEXT"}}
-_JSON_FIELDS = ("classes", "splits", "settings", "metrics", "origin", "options")
+# datasets.base/version/parent/diff: a label edit's new version (yolov11.data.versions); rows
+# written before them read as version 1 of their own name.
+_MIGRATIONS = {"runs": {"owner": "TEXT"}, "datasets": {"origin": "TEXT", "base": "TEXT", "version": "INTEGER", "parent": "TEXT", "diff": "TEXT"}}
+_JSON_FIELDS = ("classes", "splits", "settings", "metrics", "origin", "options", "diff")
 SCRATCH_PREFIX = ".import-"  # datasets/.import-<pid>-*: an import in progress
+VERSION_SCRATCH_PREFIX = ".version-"  # datasets/.version-<pid>-*: a dataset version being written
+VERSION_MARK = "@v"  # "<base>@v<N>": version N of dataset <base> (import names never hold "@")
 EXPORT_SCRATCH_PREFIX = "export-"  # exports/<run>/export-<pid>-*: Ultralytics' exporter at work
 RUN_STATES = ("queued", "running", "done", "stopped", "failed", "interrupted")
 
@@ -168,10 +172,15 @@ class Workspace:
             raise UserError(f"workspace registry {self.root / 'registry.sqlite'}: {exc}{hint}") from None
 
     # --- datasets ------------------------------------------------------------------------
-    def add_dataset(self, name: str, path: Path, fmt: str, images: int, classes: list[str], splits: dict, origin: dict | None = None) -> None:
+    def add_dataset(
+        self, name: str, path: Path, fmt: str, images: int, classes: list[str], splits: dict, origin: dict | None = None,
+        *, base: str | None = None, version: int | None = None, parent: str | None = None, diff: dict | None = None,
+    ) -> None:
+        """Register a dataset folder; ``base``/``version``/``parent``/``diff`` for a version made by
+        a label edit (a plain import is version 1 of its own name)."""
         self._write(
-            "INSERT OR REPLACE INTO datasets (name, path, format, created, images, classes, splits, origin) VALUES (?,?,?,?,?,?,?,?)",
-            (name, str(path), fmt, time.time(), images, json.dumps(classes), json.dumps(splits), json.dumps(origin)),
+            "INSERT OR REPLACE INTO datasets (name, path, format, created, images, classes, splits, origin, base, version, parent, diff) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (name, str(path), fmt, time.time(), images, json.dumps(classes), json.dumps(splits), json.dumps(origin), base, version, parent, json.dumps(diff)),
         )
 
     def set_origin(self, name: str, origin: dict) -> None:
@@ -193,11 +202,11 @@ class Workspace:
         return [r for r in rows if Path(r["path"]).exists()]
 
     def datasets(self) -> list[dict[str, Any]]:
-        return self._query("SELECT * FROM datasets ORDER BY created")
+        return [_versioned(r) for r in self._query("SELECT * FROM datasets ORDER BY created")]
 
     def dataset(self, name: str) -> dict[str, Any] | None:
         rows = self._query("SELECT * FROM datasets WHERE name=?", (name,))
-        return rows[0] if rows else None
+        return _versioned(rows[0]) if rows else None
 
     def resolve_data(self, data: str | os.PathLike) -> Path:
         """``--data``: a workspace dataset name or a data.yaml path -> the data.yaml path."""
@@ -308,7 +317,7 @@ class Workspace:
                     done[status].append(run["id"])
             except UserError:
                 return done  # a read-only registry (full disk): the next start tries again
-        scratch_dirs = [*self.datasets_dir.glob(f"{SCRATCH_PREFIX}*"), *self.exports_dir.glob(f"*/{EXPORT_SCRATCH_PREFIX}*")]
+        scratch_dirs = [*self.datasets_dir.glob(f"{SCRATCH_PREFIX}*"), *self.datasets_dir.glob(f"{VERSION_SCRATCH_PREFIX}*"), *self.exports_dir.glob(f"*/{EXPORT_SCRATCH_PREFIX}*")]
         for scratch in scratch_dirs:
             if not liveness.owned_by_the_living(scratch, self.owners_dir):
                 shutil.rmtree(scratch, ignore_errors=True)
@@ -344,7 +353,8 @@ class Workspace:
                 continue
             try:
                 report = json.loads((folder / "report.json").read_text())
-                self.add_dataset(folder.name, folder, report["format"], sum(report["images"].values()), report["classes"], report["images"])
+                lineage = report.get("version") or {}  # a label edit's version says whose it is
+                self.add_dataset(folder.name, folder, report["format"], sum(report["images"].values()), report["classes"], report["images"], **lineage)
             except (OSError, ValueError, KeyError, TypeError, AttributeError, UserError):
                 continue  # not one of ours: left alone
             found.append(folder.name)
@@ -357,6 +367,19 @@ class Workspace:
         if found is None:
             raise UserError(f"run {run_id}: no weights in {run_dir / 'weights'} yet (did training finish an epoch?)")
         return found
+
+
+def split_version(name: str) -> tuple[str, int]:
+    """"hats@v3" -> ("hats", 3); a name without a version mark is version 1 of itself."""
+    base, mark, n = str(name).rpartition(VERSION_MARK)
+    return (base, int(n)) if mark and base and n.isdigit() else (str(name), 1)
+
+
+def _versioned(row: dict[str, Any]) -> dict[str, Any]:
+    """A datasets row with its version fields, filled in for rows written before they existed."""
+    if row.get("version") is None:
+        row["base"], row["version"] = split_version(row["name"])
+    return row
 
 
 def best_weights(run_dir: Path) -> Path | None:

@@ -73,8 +73,14 @@ def demo(args: argparse.Namespace, ws) -> tuple[object, str]:
 
 
 def datasets(args: argparse.Namespace, ws) -> tuple[object, str]:
+    """Every dataset and version: a label edit's version names its parent and what it changed."""
     rows = ws.datasets()
-    return rows, table(rows, ["name", "format", "images", "classes", "path"])
+    shown = [{**r, "changes": _changes(r.get("diff"))} for r in rows]
+    return rows, table(shown, ["name", "version", "parent", "changes", "format", "images", "classes", "path"])
+
+
+def _changes(diff: dict | None) -> str:
+    return "" if not diff else f"+{diff.get('added', 0)} -{diff.get('removed', 0)} ~{diff.get('changed', 0)} boxes"
 
 
 def runs(args: argparse.Namespace, ws) -> tuple[object, str]:
@@ -182,8 +188,30 @@ def export(args: argparse.Namespace, ws) -> tuple[object, str]:
 def predict(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 
+    if Path(args.source).suffix.lower() in yolov11.VIDEO_SUFFIXES:  # a clip: tracked, annotated video written
+        r = yolov11.predict_video(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, device=args.device, workspace=ws, progress=None if args.json else progress_bar())
+        counts = ", ".join(f"{n} {c}" for c, n in r["counts"].items()) or "nothing"
+        return r, f"{Path(r['source']).name}: {r['frames']} frames, {r['duration_s']:.1f} s; distinct objects: {counts}\n  -> {r['video']}"
     r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws, device=args.device)
     return r, "\n".join(f"{Path(i['image']).name}: {len(i['detections'])} detections -> {i['annotated']}" for i in r["images"])
+
+
+def label_issues(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+    from yolov11.eval.label_folds import estimate
+
+    if args.split == "train":  # k trainings: say how long before they start
+        print(f"cross-validation of the train split: {estimate(args.run, args.folds, args.fold_epochs, ws)['text']}", file=sys.stderr)
+    r = yolov11.label_issues(args.run, args.split, args.folds, fold_epochs=args.fold_epochs, workspace=ws, progress=None if args.json else progress_bar())
+    shown = r["issues"][: args.top]
+    rows = [{**i, "box": _box(i["box"]), "suggested": f"{i['suggested_class'] or ''} {_box(i['suggested_box'])}".strip()} for i in shown]
+    counts = ", ".join(f"{n} {k}" for k, n in r["counts"].items())
+    more = f"\n  ({len(r['issues']) - len(shown)} more: --json lists all)" if len(r["issues"]) > len(shown) else ""
+    return r, f"{r['split']} split of {r['dataset']}: {len(r['issues'])} suspicious labels in {r['images']} images ({counts})\n" + table(rows, ["score", "kind", "image", "class", "box", "suggested"]) + more
+
+
+def _box(box: list | None) -> str:
+    return "" if box is None else "[" + ", ".join(f"{v:.0f}" for v in box) + "]"
 
 
 def publish(args: argparse.Namespace, ws) -> tuple[object, str]:

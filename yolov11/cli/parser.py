@@ -123,12 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--repeats", type=int, default=x.repeats, help=help_of(x, "repeats"))
     c.add_argument("--verify", action="store_true", help="compare with eager PyTorch (outputs, detections, mAP) and time both")
 
-    c = cmd("predict", "detect objects in images", commands.predict, weights=True)
+    c = cmd("predict", "detect objects in images, or track them through a video (.mp4, .webm, .mov)", commands.predict, weights=True)
     c.add_argument("--weights", required=True)
-    c.add_argument("--source", required=True)
+    c.add_argument("--source", required=True, help="an image, a folder of images, or a video: per-frame detections, track ids and per-class counts, and an annotated video")
     c.add_argument("--conf", type=float, default=0.25)
     c.add_argument("--imgsz", type=int)
     c.add_argument("--device", help="cpu or a GPU index (default: the first GPU when there is one)")
+
+    c = cmd("label-issues", "rank the labels a run's model disagrees with: missing, spurious, wrong_class, badly_located", commands.label_issues)
+    c.add_argument("--run", required=True)
+    c.add_argument("--split", default="val", choices=["val", "train"], help="val: the run's model predicts it; train: cross-validation, --folds models trained on the other folds (default: val)")
+    c.add_argument("--folds", type=int, default=2, help="folds of the train split's cross-validation, 2 to 10 (default: 2)")
+    c.add_argument("--fold-epochs", type=int, help="epochs of each fold model (default: the run's)")
+    c.add_argument("--top", type=int, default=20, help="issues the summary lists (--json: all) (default: 20)")
 
     c = cmd("publish", "make a run's model (or a weights file) the one the app's /demo page shows", commands.publish, weights=True)
     c.add_argument("--run")

@@ -63,13 +63,9 @@ def _stamp(weights: Path) -> tuple[int, int]:
     return sum(st.st_size for st in stats), max((st.st_mtime_ns for st in stats), default=0)
 
 
-def load_detector(weights: str | Path):
-    """A YOLO detector from .pt, .onnx or .torchscript weights or an OpenVINO IR folder; bad files
-    get a UserError naming them.
-
-    Loaded models are kept (the last CACHED_MODELS files, keyed by path, size and mtime), so a
-    busy /demo page does not reload its model on every photo; a re-published file is a new key.
-    """
+def checked_weights(weights: str | Path) -> Path:
+    """The weights as predict loads them (see weights_path), refused with a UserError naming
+    them unless they are a .pt/.onnx/.torchscript file or an OpenVINO IR folder."""
     weights = weights_path(weights)
     if weights.name.endswith(OPENVINO_SUFFIX):
         if not weights.is_dir() or not any(weights.glob("*.xml")):
@@ -78,6 +74,23 @@ def load_detector(weights: str | Path):
         raise UserError(f"--weights {weights}: expected a {', '.join(sorted(WEIGHT_SUFFIXES))} file or a *{OPENVINO_SUFFIX} folder")
     elif not weights.is_file():
         raise UserError(f"--weights {weights}: no such file")
+    return weights
+
+
+def fresh_detector(weights: str | Path):
+    """A detector of its own (not the cached one, with the same checks as load_detector): for
+    callers whose predictor keeps state across calls, such as a video's tracker."""
+    return _load(checked_weights(weights))
+
+
+def load_detector(weights: str | Path):
+    """A YOLO detector from .pt, .onnx or .torchscript weights or an OpenVINO IR folder; bad files
+    get a UserError naming them.
+
+    Loaded models are kept (the last CACHED_MODELS files, keyed by path, size and mtime), so a
+    busy /demo page does not reload its model on every photo; a re-published file is a new key.
+    """
+    weights = checked_weights(weights)
     key = (str(weights.resolve()), *_stamp(weights))
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -112,6 +125,16 @@ def _has_gpu() -> bool:
     return torch.cuda.is_available()
 
 
+def one_device(device: str | None) -> str:
+    """The device a prediction runs on: "cpu", a GPU index, or (None) the first GPU when there is one."""
+    from yolov11.training.settings import normalize_device
+
+    device = normalize_device(device if device is not None else ("0" if _has_gpu() else "cpu"))
+    if "," in device:
+        raise UserError(f"--device {device}: predict runs on one device, e.g. --device 0")
+    return device
+
+
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
@@ -137,13 +160,9 @@ def predict(
 ) -> dict:
     """Detect objects in ``source`` (image, folder or list); annotated copies go to predictions/.
     ``device``: "cpu", a GPU index, or None for the first GPU when there is one."""
-    from yolov11.training.settings import normalize_device
-
     if not 0.0 <= conf <= 1.0:
         raise UserError(f"--conf {conf}: must be between 0 and 1")
-    device = normalize_device(device if device is not None else ("0" if _has_gpu() else "cpu"))
-    if "," in device:
-        raise UserError(f"--device {device}: predict runs on one device, e.g. --device 0")
+    device = one_device(device)
     ws = Workspace.at(workspace)
     files = _sources(source)
     weights = weights_path(weights)

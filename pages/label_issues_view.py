@@ -1,0 +1,108 @@
+"""The Evaluate tab's "Suspicious labels": the labels a run's model disagrees with most, drawn
+label (left) beside the model's suggestion (right), filterable by kind and class; a picked one
+opens in the box editor, whose save writes a new dataset version."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+import yolov11
+from pages.common import GPU_BOUND, AppContext, bind, same_call, shows_user_errors
+
+ALL_KINDS, ALL_CLASSES = "all kinds", "all classes"
+SHOWN = 24  # drawings in the gallery; the table lists every issue
+HEADERS = ["score", "kind", "image", "class", "box", "suggested class", "suggested box"]
+KIND_WORDS = (
+    "**missing**: the model finds an object no label has · **spurious**: a label where the model sees nothing · "
+    "**wrong_class**: a confident box of another class covers it · **badly_located**: the model's box of that class overlaps it, but not well"
+)
+
+
+def _box(box: list | None) -> str:
+    return "" if box is None else ", ".join(f"{v:.0f}" for v in box)
+
+
+def issues_table(issues: list[dict]) -> pd.DataFrame:
+    rows = [[i["score"], i["kind"], i["image"], i["class"] or "", _box(i["box"]), i["suggested_class"] or "", _box(i["suggested_box"])] for i in issues]
+    return pd.DataFrame(rows, columns=HEADERS)
+
+
+def _filtered(result: dict, kind: str | None, cls: str | None) -> list[dict]:
+    return [
+        i for i in result["issues"]
+        if (not kind or kind == ALL_KINDS or i["kind"] == kind) and (not cls or cls == ALL_CLASSES or cls in (i["class"], i["suggested_class"]))
+    ]
+
+
+def _gallery(ctx: AppContext, result: dict, issues: list[dict]) -> list[tuple[str, str]]:
+    out_dir = ctx.workspace.previews_dir / "label-issues" / f"{result['run']}-{result['split']}"
+    return yolov11.draw_label_issues(issues, result["dataset_dir"], out_dir, limit=SHOWN)
+
+
+def _summary(result: dict, shown: int) -> str:
+    counts = ", ".join(f"{n} {k}" for k, n in result["counts"].items())
+    head = f"**{len(result['issues'])} suspicious labels** in {result['images']} {result['split']} images of {result['dataset']} ({counts})"
+    return head + (f"; the gallery draws the first {shown}" if len(result["issues"]) > shown else "") + f"\n\n{KIND_WORDS}"
+
+
+@shows_user_errors
+def estimate(ctx: AppContext, run_id: str | None, split: str, folds: float) -> str:
+    """What the train split's cross-validation would cost, before it starts."""
+    if split != "train" or not run_id:
+        return "The val split is scored from the run's evaluation (one is made if there is none): seconds."
+    return f"Cross-validation: {yolov11.label_issues_estimate(run_id, int(folds), workspace=ctx.workspace)['text']}."
+
+
+@shows_user_errors
+def find(ctx: AppContext, run_id: str | None, split: str = "val", folds: float = 2, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
+    """Rank the split's suspicious labels; returns the summary, gallery, table, the result as
+    JSON, the class filter's choices and the same call as code."""
+    if not run_id:
+        raise yolov11.UserError("--run : pick a finished run first")
+    r = yolov11.label_issues(run_id, split, int(folds), workspace=ctx.workspace, progress=lambda f, m: progress(f, desc=m))
+    classes = sorted({c for i in r["issues"] for c in (i["class"], i["suggested_class"]) if c})
+    kwargs = {"run": run_id, "split": split} | ({"folds": int(folds)} if split == "train" else {})
+    code = same_call(ctx, "label_issues", "issues", kwargs, "label-issues", {**kwargs, "json": True})
+    return _summary(r, SHOWN), _gallery(ctx, r, r["issues"]), issues_table(r["issues"]), r, gr.update(choices=[ALL_CLASSES, *classes], value=ALL_CLASSES), code
+
+
+@shows_user_errors
+def narrow(ctx: AppContext, run_id: str | None, split: str, kind: str, cls: str):
+    """The saved issues of a run and split, filtered by kind and class: gallery and table."""
+    r = yolov11.saved_label_issues(run_id, split, workspace=ctx.workspace) if run_id else None
+    if r is None:
+        return [], issues_table([])
+    issues = _filtered(r, kind, cls)
+    return _gallery(ctx, r, issues), issues_table(issues)
+
+
+def picked(ctx: AppContext, run_id: str | None, split: str, kind: str, cls: str, index: int) -> dict | None:
+    """The issue behind gallery item ``index`` (of the filtered list), or None."""
+    r = yolov11.saved_label_issues(run_id, split, workspace=ctx.workspace) if run_id else None
+    issues = _filtered(r, kind, cls) if r else []
+    return {**issues[index], "dataset": r["dataset"]} if 0 <= index < len(issues) else None
+
+
+def build_label_issues(ctx: AppContext, run: gr.Dropdown):
+    """Lay out the section under the Evaluate tab's run picker; returns (gallery, picker inputs)
+    so the tab can open a picked issue in the box editor."""
+    gr.Markdown("### Suspicious labels\nThe labels this run's model disagrees with most, out of sample (cleanlab's object-detection scores), most suspicious first. Left: the label as it is; right: what the model suggests. Pick one to fix it in the box editor below: saving writes a new dataset version.")
+    with gr.Row():
+        split = gr.Radio([("val (the run's model predicts it)", "val"), ("train (cross-validation: k models on folds)", "train")], value="val", label="Split", elem_id="issues-split")
+        folds = gr.Slider(2, 10, value=2, step=1, label="Folds (train split)", elem_id="issues-folds")
+    cost = gr.Markdown(elem_id="issues-estimate")
+    go = gr.Button("Find suspicious labels", elem_id="issues-button")
+    summary = gr.Markdown(elem_id="issues-summary")
+    with gr.Row():
+        kind = gr.Dropdown([ALL_KINDS, *yolov11.LABEL_ISSUE_KINDS], value=ALL_KINDS, label="Kind", elem_id="issues-kind")
+        cls = gr.Dropdown([ALL_CLASSES], value=ALL_CLASSES, label="Class", allow_custom_value=True, elem_id="issues-class")
+    gallery = gr.Gallery(label="Label (left) and the model's suggestion (right)", columns=3, height="auto", elem_id="issues-gallery")
+    table = gr.Dataframe(headers=HEADERS, label="All suspicious labels (click a header to sort)", interactive=False, elem_id="issues-table")
+    with gr.Accordion("As JSON (what label-issues --json prints)", open=False):
+        as_json = gr.JSON(elem_id="issues-json")
+    code = gr.Markdown()
+    go.click(bind(ctx, find), [run, split, folds], [summary, gallery, table, as_json, cls, code], api_name="label_issues", concurrency_id=GPU_BOUND)
+    gr.on([kind.input, cls.input], bind(ctx, narrow), [run, split, kind, cls], [gallery, table], api_name="label_issues_gallery")
+    gr.on([split.change, folds.release, run.change], bind(ctx, estimate), [run, split, folds], cost, api_visibility="private")
+    return gallery, [run, split, kind, cls]

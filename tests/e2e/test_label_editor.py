@@ -1,0 +1,102 @@
+"""The Data tab's label editor in a real Chromium: pick a dataset and an image, draw a box with
+the mouse in the box editor, save, and the new version exists with exactly that box added (the
+image's other boxes, handed back by the editor in whole pixels, unchanged)."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from playwright.sync_api import Page, expect
+from ui import pick
+
+import yolov11
+
+from helpers import write_yolo_folder, zip_folder
+
+pytestmark = pytest.mark.browser
+NAME = "editor-hats"  # the e2e tests share one workspace: a name of this test's own
+
+
+@pytest.fixture(scope="module")
+def imported(app_url, tmp_path_factory) -> dict:
+    """A 12-image dataset imported into the app's workspace through /import_dataset, and the
+    image to edit (the val image with the fewest boxes)."""
+    base = tmp_path_factory.mktemp("editor")
+    src = zip_folder(write_yolo_folder(base / "src", n_images=12, size=160, seed=3), base / "src.zip")
+    client = Client(app_url, verbose=False)
+    client.predict(handle_file(str(src)), NAME, 0.25, api_name="/import_dataset")
+    versions = client.predict(NAME, api_name="/dataset_versions")
+    root = Path(versions[0]["location"])
+    ws = yolov11.Workspace.at(root.parents[1])
+    images = sorted(str(p.relative_to(root)) for p in (root / "images" / "val").iterdir())
+    image = min(images, key=lambda rel: len(yolov11.image_labels(NAME, rel, workspace=ws)["boxes"]))
+    return {"client": client, "workspace": ws, "image": image, "before": yolov11.image_labels(NAME, image, workspace=ws)}
+
+
+def _image_on_canvas(page: Page, width: int, height: int) -> dict:
+    """Where the editor draws the image, in page pixels: centred at the top of its canvas, at
+    its own size, or shrunk to the canvas width when wider."""
+    canvas = page.locator("#label-editor canvas").first
+    expect(canvas).to_be_visible()
+    canvas.scroll_into_view_if_needed()
+    box, before = canvas.bounding_box(), None
+    while box != before:  # the gallery above fills in meanwhile and moves it: wait until it stays put
+        page.wait_for_timeout(300)
+        before, box = box, canvas.bounding_box()
+    scale = min(1.0, box["width"] / width)
+    return {"x": box["x"] + (box["width"] - width * scale) / 2, "y": box["y"], "width": width * scale, "height": height * scale}
+
+
+def test_draw_a_box_and_save_it_as_a_new_version(page: Page, imported):
+    started = time.time()
+    image, before = imported["image"], imported["before"]
+    pick(page, "data-picker", NAME)
+    pick(page, "label-image", image)
+    expect(page.locator("#label-message")).to_contain_text(f"{len(before['boxes'])} box(es)")
+    page.locator("#label-image input").blur()  # the picker's list closed, off the canvas
+    expect(page.get_by_role("option", name=image, exact=True)).to_have_count(0)
+    expect(page.locator("#dataset-gallery img").first).to_be_visible()  # the health view's gallery drawn: the layout above settled
+    page.wait_for_timeout(500)  # the image drawn on the canvas
+    shown = _image_on_canvas(page, before["width"], before["height"])
+    page.get_by_label("Create box").first.click()
+    x0, y0 = shown["x"] + shown["width"] * 0.35, shown["y"] + shown["height"] * 0.55  # 40% by 30% of the image, low in the middle
+    x1, y1 = x0 + shown["width"] * 0.4, y0 + shown["height"] * 0.3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=8)
+    page.mouse.move(x1, y1, steps=8)
+    page.mouse.up()
+    if os.environ.get("E2E_SCREENSHOTS"):
+        page.screenshot(path=str(Path(os.environ["E2E_SCREENSHOTS"]) / "label-editor-drawn.png"), full_page=True)
+    page.locator("#label-save").click()
+    message = page.locator("#label-saved")
+    expect(message).to_contain_text(re.compile(rf"Saved {re.escape(NAME)}@v\d+: 1 added, 0 removed, 0 changed"), timeout=30_000)
+    name = re.search(rf"{re.escape(NAME)}@v\d+", message.inner_text()).group(0)
+
+    record = imported["workspace"].dataset(name)  # the registry of the app's workspace
+    assert record["parent"] == NAME
+    diff = record["diff"]
+    assert list(diff["images"]) == [image]
+    added = diff["images"][image]["added"]
+    assert len(added) == 1
+    x1, y1, x2, y2 = added[0]["box"]
+    assert abs((x2 - x1) - 0.4 * before["width"]) < 4  # as drawn, to a few pixels
+    assert abs((y2 - y1) - 0.3 * before["height"]) < 4
+    assert abs(x1 - 0.35 * before["width"]) < 4
+    assert added[0]["class"] in record["classes"]
+    after = yolov11.image_labels(name, image, workspace=imported["workspace"])
+    assert len(after["boxes"]) == len(before["boxes"]) + 1
+    assert sum(b in before["boxes"] for b in after["boxes"]) == len(before["boxes"])  # the untouched boxes kept, to the label file's precision
+    versions = imported["client"].predict(NAME, api_name="/dataset_versions")
+    assert versions[-1]["name"] == name
+    assert versions[-1]["diff"] == {"added": 1, "removed": 0, "changed": 0}
+    expect(page.locator("#versions-table")).to_contain_text(name)
+    expect(page.locator("#data-picker input")).to_have_value(name)  # the next save builds on the new version
+    expect(page.locator("#label-message")).to_contain_text(f"of {name}: {len(before['boxes']) + 1} box(es)")
+    expect(page.locator("#version-diff")).to_contain_text(image)
+    assert time.time() - started < 60

@@ -1,0 +1,131 @@
+"""The folder of a new dataset version (yolov11.data.versions): built whole in a scratch folder,
+renamed into place, then registered; the parent's files are only read.
+
+    datasets/.version-<pid>-XXXX/out/   images hard-linked (copied across filesystems), label
+                                         files copied, the edited ones written anew, data.yaml,
+                                         report.json  ->  renamed to datasets/<base>@v<N>/
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from yolov11 import liveness
+from yolov11.data.checks import ImageInfo
+from yolov11.data.report import build_report, write_report
+from yolov11.data.source import Sample, SourceDataset
+from yolov11.data.yolo_format import label_path, read_label_boxes
+from yolov11.errors import UserError, os_error_text
+from yolov11.safe_yaml import load_yaml
+from yolov11.workspace import VERSION_MARK, VERSION_SCRATCH_PREFIX, Workspace, class_names, split_version
+
+_LOCK = threading.Lock()  # two saves in one process never pick the same version number
+
+
+def next_version(ws: Workspace, base: str) -> int:
+    """One more than the highest version of ``base`` registered or on disk (v1: the import)."""
+    taken = [d["version"] for d in ws.datasets() if d["base"] == base]
+    pattern = re.compile(re.escape(base + VERSION_MARK) + r"\d+")
+    taken += [split_version(p.name)[1] for p in ws.datasets_dir.iterdir() if pattern.fullmatch(p.name)]
+    return max([1, *taken]) + 1
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    """Hard-link an image of the parent (no second copy on disk); copy across filesystems."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
+
+
+def _fill(src: Path, out: Path, dest: Path, edited: dict[str, list[str]]) -> None:
+    """The parent's images (linked), label files (copied; Ultralytics' .cache files left out),
+    data.yaml (its ``path:``, if any, set to ``dest``, the final folder) and the edited label files."""
+    for kind in ("images", "labels"):
+        for folder in sorted(p for p in (src / kind).iterdir() if p.is_dir()):
+            (out / kind / folder.name).mkdir(parents=True, exist_ok=True)
+            for f in sorted(folder.iterdir()):
+                if kind == "images" and f.is_file():
+                    _link_or_copy(f, out / kind / folder.name / f.name)
+                elif f.suffix == ".txt" and f.is_file():
+                    shutil.copyfile(f, out / kind / folder.name / f.name)
+    for rel, lines in edited.items():
+        target = label_path(out / rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes("".join(f"{line}\n" for line in lines).encode("ascii"))
+        os.replace(tmp, target)
+    doc = load_yaml(src / "data.yaml")
+    if isinstance(doc, dict) and "path" in doc:
+        import yaml
+
+        doc["path"] = str(dest)
+        (out / "data.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    else:
+        shutil.copyfile(src / "data.yaml", out / "data.yaml")  # relative entries: they resolve in the new folder
+
+
+def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict) -> dict:
+    """The health report of a version: counts, per class and split, warnings and label problems
+    recomputed by the importer's build_report from the new labels; what depends on the images
+    alone (their checks, duplicates, the import's issues) carried over from the parent's report."""
+    try:
+        old = json.loads((src / "report.json").read_text())
+    except (OSError, ValueError):
+        old = {}
+    problems = old.get("problem_images", {})
+    flagged = set(problems.get("label_errors", []))
+    samples = []
+    for image in sorted(p for p in (out / "images").glob("*/*") if p.is_file()):
+        rel = str(image.relative_to(out))
+        samples.append(Sample(image, read_label_boxes(label_path(image)), image.parent.name, int(rel in flagged)))
+    ds = SourceDataset(old.get("format", "yolo"), class_names(out), [], old.get("reason", ""), old.get("issues", []), dict(old.get("counts", {})))
+    report = build_report(name, dest, Path(old.get("source", src.name)), ds, samples, [ImageInfo() for _ in samples], old.get("split_method", ""), out)
+    dups = old.get("duplicates", report["duplicates"])
+    leakage = [w for w in old.get("warnings", []) if "duplicate image group" in w]  # the images did not change
+    report.update(
+        class_map=old.get("class_map", {}),
+        duplicates=dups,
+        counts={**old.get("counts", {}), "tiny_boxes": report["counts"]["tiny_boxes"]},
+        issue_count=old.get("issue_count", len(ds.issues)),
+        warnings=report["warnings"] + leakage,
+        version=lineage,
+    )
+    report["problem_images"].update({k: problems[k] for k in ("exif_rotated", "duplicates", "leakage") if k in problems})
+    return report
+
+
+def write_version(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict) -> dict:
+    """Write and register the next version of ``parent`` (a datasets row) with the label files
+    ``edited`` (image path in the dataset -> label lines) and ``diff``; returns the version."""
+    base, src = parent["base"], Path(parent["path"])
+    with _LOCK:
+        version = next_version(ws, base)
+        name = f"{base}{VERSION_MARK}{version}"
+        dest = ws.datasets_dir / name
+        scratch = Path(tempfile.mkdtemp(prefix=f"{VERSION_SCRATCH_PREFIX}{os.getpid()}-", dir=ws.datasets_dir))
+        try:
+            liveness.mark(scratch, ws.owners_dir)  # a later start removes it only once this process is gone
+            out = scratch / "out"
+            out.mkdir()
+            _fill(src, out, dest, edited)
+            lineage = {"base": base, "version": version, "parent": parent["name"], "diff": diff}
+            report = version_report(src, out, dest, name, lineage)
+            write_report(report, out / "report.json")
+            out.rename(dest)  # atomic: the version appears whole or not at all
+            try:
+                ws.add_dataset(name, dest, parent["format"], sum(report["images"].values()), report["classes"], report["images"], None, **lineage)
+            except BaseException:
+                shutil.rmtree(dest, ignore_errors=True)  # not listed, so not kept
+                raise
+        except OSError as exc:  # a full disk, a folder that appeared meanwhile, ...
+            raise UserError(f"{parent['name']}: the new version was not saved, nothing was added ({os_error_text(exc)})") from None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return {"name": name, "base": base, "version": version, "parent": parent["name"], "path": str(dest), "data_yaml": str(dest / "data.yaml"), "diff": diff}
