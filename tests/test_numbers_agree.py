@@ -178,9 +178,10 @@ def test_empty_tables_show_their_headers(trained_run):
         build_evaluate(ctx)
         build_export(ctx)
     tables = {b.elem_id: b.value["headers"] for b in blocks.blocks.values() if isinstance(b, gr.Dataframe)}
-    assert set(tables) == {"eval-table", "eval-coco", "explore-overall", "explore-classes", "compare-table", "export-latency"}
+    assert set(tables) == {"eval-table", "eval-coco", "explore-overall", "explore-classes", "compare-table", "export-latency", "issues-table"}
     assert tables["eval-table"][:3] == ["class", "images", "instances"]
     assert tables["eval-coco"] == ["COCO metric", "value"]
     assert tables["explore-overall"] == ["TP", "FP", "FN", "precision", "recall", "F1"]
     assert tables["export-latency"] == ["batch", "eager ms", "exported ms", "speed-up"]
+    assert tables["issues-table"] == ["score", "kind", "image", "class", "box", "suggested class", "suggested box"]
     assert all(h != [str(i + 1) for i in range(len(h))] for h in tables.values())
