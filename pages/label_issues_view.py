@@ -77,16 +77,8 @@ def narrow(ctx: AppContext, run_id: str | None, split: str, kind: str, cls: str)
     return _gallery(ctx, r, issues), issues_table(issues)
 
 
-def picked(ctx: AppContext, run_id: str | None, split: str, kind: str, cls: str, index: int) -> dict | None:
-    """The issue behind gallery item ``index`` (of the filtered list), or None."""
-    r = yolov11.saved_label_issues(run_id, split, workspace=ctx.workspace) if run_id else None
-    issues = _filtered(r, kind, cls) if r else []
-    return {**issues[index], "dataset": r["dataset"]} if 0 <= index < len(issues) else None
-
-
 def build_label_issues(ctx: AppContext, run: gr.Dropdown):
-    """Lay out the section under the Evaluate tab's run picker; returns (gallery, picker inputs)
-    so the tab can open a picked issue in the box editor."""
+    """Lay out the section under the Evaluate tab's run picker."""
     gr.Markdown("### Suspicious labels\nThe labels this run's model disagrees with most, out of sample (cleanlab's object-detection scores), most suspicious first. Left: the label as it is; right: what the model suggests. Pick one to fix it in the box editor below: saving writes a new dataset version.")
     with gr.Row():
         split = gr.Radio([("val (the run's model predicts it)", "val"), ("train (cross-validation: k models on folds)", "train")], value="val", label="Split", elem_id="issues-split")
@@ -105,4 +97,3 @@ def build_label_issues(ctx: AppContext, run: gr.Dropdown):
     go.click(bind(ctx, find), [run, split, folds], [summary, gallery, table, as_json, cls, code], api_name="label_issues", concurrency_id=GPU_BOUND)
     gr.on([kind.input, cls.input], bind(ctx, narrow), [run, split, kind, cls], [gallery, table], api_name="label_issues_gallery")
     gr.on([split.change, folds.release, run.change], bind(ctx, estimate), [run, split, folds], cost, api_visibility="private")
-    return gallery, [run, split, kind, cls]

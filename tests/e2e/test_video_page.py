@@ -6,6 +6,7 @@ counts."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
@@ -40,13 +41,22 @@ def expected_sentence() -> str:
     return f"Found {total} distinct objects in {CLIP_SECONDS:.1f} s of video: {parts}."
 
 
-def test_a_dropped_video_plays_annotated_with_its_objects_counted(browser, app_url, published, clip):
+@contextlib.contextmanager
+def demo_page(browser, app_url: str, published: str):
+    """/demo in a fresh browser context, once it shows the published model."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     try:
         page.goto(app_url + "demo")
         expect(page.locator("#demo-model")).to_contain_text(published)
+        yield page
+    finally:
+        context.close()
+
+
+def test_a_dropped_video_plays_annotated_with_its_objects_counted(browser, app_url, published, clip):
+    with demo_page(browser, app_url, published) as page:
         page.locator("#demo-video input[type=file]").set_input_files(str(clip))  # no button: dropping runs it
         expect(page.locator("#demo-video-summary")).to_have_text(expected_sentence(), timeout=60_000)  # the whole video tracked
         video = page.locator("#demo-video-output video")
@@ -63,24 +73,15 @@ def test_a_dropped_video_plays_annotated_with_its_objects_counted(browser, app_u
         chart = page.locator("#demo-video-chart .js-plotly-plot")
         expect(chart).to_be_visible()
         expect(chart.locator(".legendtext")).to_have_text(sorted(EXPECTED))
-    finally:
-        context.close()
 
 
 def test_a_broken_video_says_so_in_words(browser, app_url, published, clip, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    try:
-        page.goto(app_url + "demo")
-        expect(page.locator("#demo-model")).to_contain_text(published)
+    with demo_page(browser, app_url, published) as page:
         page.locator("#demo-video input[type=file]").set_input_files(str(broken))
         expect(page.get_by_text(re.compile(r"broken\.mp4: not a readable video"))).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Traceback")).to_have_count(0)
-    finally:
-        context.close()
 
 
 def test_the_predict_tab_endpoint_counts_the_same(app_url, model, clip):
