@@ -152,18 +152,18 @@ def test_onnx_int8_calibrated_on_the_runs_images(trained_run):
     # Measured in five separate pytest processes on this 2-core machine, the same every time
     # (training, calibration and scoring are deterministic on one machine): FP32 0.3209; all 88
     # convolutions INT8 0.3016 (loss 0.0193, over the tolerance); the 25 head convolutions in
-    # float 0.3233 (loss -0.0024, met at the second attempt); verification's normalised raw
-    # difference 0.0714; INT8 0.66-0.86x FP32's speed. The fixture itself is not the same model
-    # everywhere: Ultralytics trains on the CPU with min(8, cores - 1) torch threads, and the same
-    # seed trained with 2 threads gave FP32 0.3743, all-INT8 0.3549 (loss 0.0194), head in float
-    # 0.3756 (met), raw difference 0.038 (0.053 with every conv INT8, 0.082 here). The raw
-    # difference, a max over every anchor including junk ones whose box one INT8 step can move by
-    # many pixels, is the least stable figure (0.35 was once seen) and only gets a sanity bound;
-    # the loss bound is the guard's promise and is asserted on whichever model was trained.
+    # float 0.3233 (loss -0.0024, met at the second attempt); INT8 0.66-0.86x FP32's speed. The
+    # fixture itself is not the same model everywhere: Ultralytics trains on the CPU with
+    # min(8, cores - 1) torch threads, and the same seed trained with 2 threads gave FP32 0.3743,
+    # all-INT8 0.3549 (loss 0.0194), head in float 0.3756 (met). The loss bound is the guard's
+    # promise and is asserted on whichever model was trained. The raw difference is not bounded:
+    # it is a max over every anchor, junk ones included, and one INT8 step in a junk anchor's DFL
+    # bins moves its box side by up to 15 strides (480 px at stride 32): 0.038-0.082 of the input
+    # size here, 0.35 once, 2.23 on a CI machine. It only has to show that the file is quantized.
     assert q["map50_95"]["fp32"] > 0.25, q
     assert q["map50_95"]["int8"] > 0.25, q
     assert q["attempts"][0]["loss"] > -0.02, q
-    assert v["max_abs_diff_normalized"] < 0.5, v
+    assert v["max_abs_diff_normalized"] > 1e-3, v  # not the FP32 file under another name (FP32 differs by ~1e-5)
     # Speed next to accuracy: INT8 vs FP32 in onnxruntime on this CPU (at 128 px and 2 threads
     # INT8 is often no faster: the report shows it, and the guard line says it).
     lat = q["latency_ms"]

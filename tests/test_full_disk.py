@@ -43,14 +43,16 @@ def _fill(disk: Path, leave: int = 0) -> Path:
     """Fill the disk, leaving about ``leave`` bytes free; returns the ballast file."""
     ballast = disk / "ballast"
     free = shutil.disk_usage(disk).free - leave
-    with open(ballast, "ab") as f:
+    # Unbuffered: a buffered file keeps the bytes of a write that hit ENOSPC and raises it again
+    # when the file is closed (which made this helper itself fail once the disk was full).
+    with open(ballast, "ab", buffering=0) as f:
         try:
             while free > 0:
-                chunk = min(free, 1 << 20)
-                f.write(b"\0" * chunk)
-                free -= chunk
-            f.flush()
-        except OSError:
+                written = f.write(b"\0" * min(free, 1 << 20))
+                if not written:
+                    break
+                free -= written
+        except OSError:  # ENOSPC: the disk is full
             pass
     return ballast
 
