@@ -216,6 +216,13 @@ def refreshed(choices: list[str], current: str | None = None) -> dict:
     return gr.update(choices=choices, value=current if current in choices else (choices[0] if choices else None))
 
 
+def relisted(choices: list[str], current: str | None = None) -> dict:
+    """A dropdown's list refreshed (a page load, a tab opened): while ``current``, the value the
+    event was sent with, is still a choice, only the choices are sent, so a pick made meanwhile
+    by another event (a dropped zip's import picks its dataset) is not set back; else the newest."""
+    return gr.update(choices=choices) if current in choices else refreshed(choices, current)
+
+
 def same_call(ctx: AppContext, function: str, result: str | None, kwargs: dict, command: str, flags: dict, positional: tuple = ()) -> str:
     """Markdown showing the notebook and shell equivalents of what the tab just did, on this
     app's workspace: ``yolov11.<function>(**kwargs)`` and ``python -m yolov11 <command>`` with

@@ -9,7 +9,7 @@ import os
 import gradio as gr
 
 import yolov11
-from pages.common import GPU_BOUND, AppContext, json_safe, refreshed, run_choices, same_call, shows_user_errors
+from pages.common import GPU_BOUND, AppContext, json_safe, relisted, run_choices, same_call, shows_user_errors
 from yolov11 import detections_verdict, int8_summary, latency_notes
 
 AXES = {"batch only": "batch", "batch, height, width": "full"}
@@ -81,5 +81,5 @@ def build_export(ctx: AppContext) -> gr.Tab:
     inputs = [run, fmt, dynamic, half, axes, int8, nms, opset, simplify]
     (go.click(export_model, inputs, [download, report, code, bundle, latency, checks], api_name="export_model", concurrency_id=GPU_BOUND)
        .success(lambda shown: latency_text(shown.get("verify") if shown else None), report, latency_why, api_visibility="private"))
-    gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(run_choices(ctx), cur), run, run, api_visibility="private")
+    gr.on([tab.select, ctx.blocks.load], lambda cur: relisted(run_choices(ctx), cur), run, run, api_visibility="private")
     return tab

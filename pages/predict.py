@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 import yolov11
-from pages.common import GPU_BOUND, AppContext, refreshed, run_choices, same_call, shows_user_errors
+from pages.common import GPU_BOUND, AppContext, relisted, run_choices, same_call, shows_user_errors
 from pages.video_view import counts_table, detections_over_time_figure
 from pages.zoo import PICKLE_WARNING
 
@@ -148,5 +148,5 @@ def build_predict(ctx: AppContext) -> gr.Tab:
     gallery.select(pick, results, [annotated, table], api_visibility="private")
     video_go.click(predict_video, [run, video, conf, weights_file, trust], [tracked, video_counts, video_chart, video_code], api_name="predict_video", concurrency_id=GPU_BOUND)
     publish.click(publish_model, [run, weights_file, name, trust], published_note, api_name="publish_model")
-    gr.on([tab.select, ctx.blocks.load], lambda cur: refreshed(run_choices(ctx), cur), run, run, api_visibility="private")
+    gr.on([tab.select, ctx.blocks.load], lambda cur: relisted(run_choices(ctx), cur), run, run, api_visibility="private")
     return tab

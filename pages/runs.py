@@ -8,7 +8,7 @@ import pandas as pd
 
 import yolov11
 from pages.charts import compare_figure
-from pages.common import AppContext, refreshed, run_choices, shows_user_errors
+from pages.common import AppContext, relisted, run_choices, shows_user_errors
 from yolov11 import run_status
 
 
@@ -72,7 +72,7 @@ def build_runs(ctx: AppContext) -> None:
 
     gr.api(list_runs, api_name="list_runs", queue=False)  # a cheap read, like training_status
     notebook_btn.click(download_notebook, notebook_run, notebook_file, api_name="download_notebook")
-    gr.on([refresh.click, ctx.blocks.load], lambda cur: refreshed(run_choices(ctx, with_weights=False), cur), notebook_run, notebook_run, api_visibility="private")
+    gr.on([refresh.click, ctx.blocks.load], lambda cur: relisted(run_choices(ctx, with_weights=False), cur), notebook_run, notebook_run, api_visibility="private")
     gr.on([refresh.click, ctx.blocks.load], listing, None, [table, chosen], api_visibility="private")
     gr.on([chosen.change, metric.change], compare, [chosen, metric], chart, api_visibility="private")
     delete.click(remove, chosen, [table, chosen], api_name="delete_runs")

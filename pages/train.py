@@ -11,7 +11,7 @@ import gradio as gr
 
 import pages.train_handlers as h
 from pages.cluster import build_cluster
-from pages.common import AppContext, bind, dataset_choices, refreshed
+from pages.common import AppContext, bind, dataset_choices, relisted
 from pages.runs import build_runs
 from pages.train_settings import FORM, build_settings, field_input
 from pages.zoo import build_zoo
@@ -61,7 +61,7 @@ def build_train(ctx: AppContext) -> gr.Tab:
     log.change(None, None, None, js=FOLLOW_LOG)
     with tab:  # gr.api adds a component; inside the tab, not directly under gr.Tabs
         gr.api(bind(ctx, h.training_status), api_name="training_status", queue=False)  # a cheap read: answered at once, never queued behind work
-    tab.select(lambda cur: refreshed(dataset_choices(ctx), cur), dataset, dataset, api_visibility="private")
+    tab.select(lambda cur: relisted(dataset_choices(ctx), cur), dataset, dataset, api_visibility="private")
     restored = {"dataset": dataset, "model": model, "epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device, **form}
     ctx.blocks.load(bind(ctx, h.attach), None, [run_id, *(restored[name] for name in h.RESTORED)], api_visibility="private")
     return tab
