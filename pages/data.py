@@ -11,9 +11,20 @@ import gradio as gr
 import pandas as pd
 
 import yolov11
-from pages.common import AppContext, bind, dataset_choices, discard_upload, json_safe, refreshed, run_choices, same_call, shows_user_errors
-from pages.data_health import build_health
-from pages.label_editor import build_label_editor, save_version, saved_text
+from pages.common import (
+    AppContext,
+    bind,
+    dataset_choices,
+    discard_upload,
+    json_safe,
+    refreshed,
+    relisted,
+    run_choices,
+    same_call,
+    shows_user_errors,
+)
+from pages.data_health import build_health, gallery_images
+from pages.label_editor import build_label_editor, open_image, save_version, saved_text
 from pages.train_handlers import start_training
 from pages.train_settings import FORM, form_values
 from yolov11 import summarize_report as summarize
@@ -130,7 +141,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
         gr.Markdown("### Datasets in the workspace")
         table = gr.Dataframe(value=lambda: datasets_table(ctx), headers=DATASET_COLUMNS, interactive=False, elem_id="datasets-table")
         picked = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), elem_id="data-picker", allow_custom_value=True)
-        refresh_health = build_health(ctx, picked)
+        health = build_health(ctx, picked)
         gr.Markdown("### Versions\nEach label edit saved is a new version of the dataset (`name@v2`, ...); every version stays intact and trainable.")
         versions = gr.Dataframe(headers=VERSION_COLUMNS, interactive=False, elem_id="versions-table")
         with gr.Row():
@@ -141,7 +152,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
         retrain_msg = gr.Markdown(elem_id="retrain-message")
         started = gr.Textbox(label="Run started", interactive=False, elem_id="retrain-started")
         diff = gr.Dataframe(headers=DIFF_COLUMNS, interactive=False, label="Changes against its parent, by image", elem_id="version-diff")
-        gr.Markdown("### Edit labels")
+        gr.Markdown("### Edit labels\nClick an image in the gallery above to open it here, or pick one below.")
         editor = build_label_editor(ctx, picked, wire_save=False)
 
     def run_import(file: str | None, name: str, val_fraction: float, include_difficult: bool, progress, dropped: bool):
@@ -191,8 +202,8 @@ def build_data(ctx: AppContext) -> gr.Tab:
         return run_import(file, name, val_fraction, include_difficult, progress, dropped=True)
 
     inputs, outs = [upload, name, val_fraction, difficult], [summary, table, result, code, picked]
-    refresh_health(import_btn.click(import_dataset, inputs, outs, api_name="import_dataset", concurrency_id=IMPORT_QUEUE))
-    refresh_health(upload.upload(import_dropped, inputs, outs, api_visibility="private", concurrency_id=IMPORT_QUEUE))
+    health.refresh(import_btn.click(import_dataset, inputs, outs, api_name="import_dataset", concurrency_id=IMPORT_QUEUE))
+    health.refresh(upload.upload(import_dropped, inputs, outs, api_visibility="private", concurrency_id=IMPORT_QUEUE))
     def show_versions(name: str | None, current: str | None = None):
         choices = version_choices(ctx, name)
         return versions_table(ctx, name), refreshed(choices, current)
@@ -216,13 +227,22 @@ def build_data(ctx: AppContext) -> gr.Tab:
         """Every version of ``dataset``'s base, v1 first: name, version, parent, created, images, boxes, location, diff counts."""
         return [json_safe(v) for v in shows_user_errors(yolov11.dataset_versions)(dataset, workspace=ctx.workspace)]
 
+    @shows_user_errors
+    def edit_from_gallery(name: str | None, class_name: str, problem: str, evt: gr.SelectData):
+        """An image clicked in the health view's gallery, opened in the editor below."""
+        _, chosen = gallery_images(ctx, name, class_name, problem)
+        if not isinstance(evt.index, int) or not 0 <= evt.index < len(chosen):
+            raise yolov11.UserError("that image is no longer in the gallery: pick it again")
+        return open_image(ctx, name, chosen[evt.index])
+
     picked.change(show_versions, [picked, version_pick], [versions, version_pick], api_visibility="private")
     version_pick.change(show_version, version_pick, [diff, retrain_run], api_visibility="private")
-    refresh_health(editor.save.click(save, [editor.image, picked, editor.annotator, editor.boxes], [editor.saved, table, versions, version_pick, picked], api_visibility="private"))
+    health.refresh(editor.save.click(save, [editor.image, picked, editor.annotator, editor.boxes], [editor.saved, table, versions, version_pick, picked], api_visibility="private"))
+    health.gallery.select(edit_from_gallery, [picked, health.class_filter, health.problem_filter], editor.outputs, api_visibility="private")
     retrain_btn.click(bind(ctx, retrain_on_version), [version_pick, retrain_run], [retrain_msg, started], api_name="retrain_on_version")
     with tab:  # API-only endpoints, inside the tab they belong to
         gr.api(edit_labels, api_name="edit_labels")
         gr.api(dataset_versions, api_name="dataset_versions", queue=False)
-    listing = gr.on([tab.select, ctx.blocks.load], lambda cur: (datasets_table(ctx), refreshed(dataset_choices(ctx), cur)), picked, [table, picked], api_visibility="private")
-    refresh_health(listing)
+    listing = gr.on([tab.select, ctx.blocks.load], lambda cur: (datasets_table(ctx), relisted(dataset_choices(ctx), cur)), picked, [table, picked], api_visibility="private")
+    health.refresh(listing)
     return tab

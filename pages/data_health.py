@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import gradio as gr
 import pandas as pd
@@ -14,6 +16,7 @@ from pages.charts import box_centre_figure, box_size_figure, boxes_per_image_fig
 from pages.common import AppContext, json_safe, shows_user_errors
 from yolov11 import augmentation_preview, dataset_boxes, draw_pairs, draw_samples, images_with
 
+HEALTH_VIEW = "health-view"  # concurrency_id of the view's redraws
 GALLERY_SIZE = 24  # images drawn per filter change: enough to judge, quick to draw
 PAIRS_SHOWN = 24  # duplicate pairs drawn side by side, near ones first
 PROBLEMS = {
@@ -55,10 +58,35 @@ def health_summary(r: dict) -> str:
     return "\n".join(lines)
 
 
-def build_health(ctx: AppContext, picked: gr.Dropdown):
-    """Components and events of the health view, driven by the dataset picker ``picked``.
+def gallery_images(ctx: AppContext, name: str | None, class_name: str, problem: str) -> tuple[Path | None, list[str]]:
+    """The dataset's folder and the images its gallery draws under these filters (paths in the
+    dataset, images/<split>/<file>), in the gallery's order."""
+    r = _report(ctx, name)
+    if not r:
+        return None, []
+    root = Path(r["path"])
+    chosen = images_with(dataset_boxes(root), None if class_name == "all classes" else class_name)
+    key = PROBLEMS.get(problem)
+    if key:
+        flagged = set(r["problem_images"].get(key, []))
+        chosen = [p for p in chosen if p in flagged]
+    return root, chosen[:GALLERY_SIZE]
 
-    Returns ``refresh(dependency)``, which redraws the view after another event (page load)."""
+
+@dataclass
+class HealthView:
+    """What the Data tab wires beyond the view itself: ``refresh(dependency)`` redraws the view
+    after another event (an import, the page load); a ``gallery`` click names the image drawn
+    at that place through ``gallery_images`` with the two filters' values."""
+
+    refresh: Callable
+    gallery: gr.Gallery
+    class_filter: gr.Dropdown
+    problem_filter: gr.Dropdown
+
+
+def build_health(ctx: AppContext, picked: gr.Dropdown) -> HealthView:
+    """Components and events of the health view, driven by the dataset picker ``picked``."""
     summary = gr.Markdown(elem_id="health-summary", latex_delimiters=[])  # "$" in a file name is no formula
     with gr.Tabs():
         with gr.Tab("Class counts"):
@@ -100,18 +128,12 @@ def build_health(ctx: AppContext, picked: gr.Dropdown):
 
     @shows_user_errors
     def draw(name: str | None, class_name: str, problem: str):
-        r = _report(ctx, name)
-        if not r:
+        root, chosen = gallery_images(ctx, name, class_name, problem)
+        if root is None:
             return []
-        root = Path(r["path"])
-        chosen = images_with(dataset_boxes(root), None if class_name == "all classes" else class_name)
-        key = PROBLEMS.get(problem)
-        if key:
-            flagged = set(r["problem_images"].get(key, []))
-            chosen = [p for p in chosen if p in flagged]
-        out_dir = ctx.workspace.previews_dir / r["name"] / "gallery"
+        out_dir = ctx.workspace.previews_dir / name / "gallery"
         out_dir.mkdir(parents=True, exist_ok=True)
-        return draw_samples(root, [root / p for p in chosen[:GALLERY_SIZE]], out_dir)
+        return draw_samples(root, [root / p for p in chosen], out_dir)
 
     @shows_user_errors
     def draw_duplicates(name: str | None):
@@ -137,13 +159,17 @@ def build_health(ctx: AppContext, picked: gr.Dropdown):
             raise gr.Error("pick a dataset first")
         return str(augmentation_preview(Path(r["data_yaml"]), ctx.workspace.previews_dir / r["name"] / "augmented.jpg", n=16))
 
+    # The view is redrawn after several events (the page load, an import, a pick): one at a time,
+    # in the order asked, so an earlier redraw that runs long cannot land over a later one.
+    in_order = {"api_visibility": "private", "concurrency_id": HEALTH_VIEW, "concurrency_limit": 1}
+
     def refresh(dependency):
         outputs = [summary, counts_chart, size_chart, per_image_chart, centre_chart, issues, report, class_filter]
-        shown = dependency.then(show, picked, outputs, api_visibility="private")
-        shown.then(draw_duplicates, picked, pairs, api_visibility="private")
-        return shown.then(draw, [picked, class_filter, problem_filter], gallery, api_visibility="private")
+        shown = dependency.then(show, picked, outputs, **in_order)
+        shown.then(draw_duplicates, picked, pairs, **in_order)
+        return shown.then(draw, [picked, class_filter, problem_filter], gallery, **in_order)
 
     refresh(picked.input(lambda: None, None, None, api_visibility="private"))  # the user picked another dataset
-    gr.on([class_filter.input, problem_filter.input], draw, [picked, class_filter, problem_filter], gallery, api_visibility="private")
+    gr.on([class_filter.input, problem_filter.input], draw, [picked, class_filter, problem_filter], gallery, **in_order)
     augment_btn.click(augment, picked, augmented, api_name="augmentation_preview")
-    return refresh
+    return HealthView(refresh, gallery, class_filter, problem_filter)

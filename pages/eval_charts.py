@@ -99,9 +99,10 @@ def compare_pr_figure(curves_by_run: dict[str, dict]) -> go.Figure:
     return fig
 
 
-def compare_table(results: dict[str, dict]) -> pd.DataFrame:
-    """Metrics side by side: one column per run; overall, COCO, then per-class mAP50-95."""
-    rows: dict[str, dict] = {}
+def compare_table(results: dict[str, dict], datasets: dict[str, str] | None = None) -> pd.DataFrame:
+    """Metrics side by side: one column per run; the dataset (version) each trained on, when
+    given, then overall, COCO and per-class mAP50-95."""
+    rows: dict[str, dict] = {"dataset": dict(datasets)} if datasets else {}
     for run, r in results.items():
         for k, v in r["metrics"].items():
             rows.setdefault(k, {})[run] = v

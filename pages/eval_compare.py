@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 import yolov11
-from pages.common import GPU_BOUND, AppContext, refreshed, run_choices, shows_user_errors
+from pages.common import GPU_BOUND, AppContext, relisted, run_choices, shows_user_errors
 from pages.eval_charts import compare_pr_figure, compare_table
 
 
@@ -28,7 +28,8 @@ def build_compare(ctx: AppContext) -> None:
             raise yolov11.UserError("pick two different runs to compare")
         results = {r: yolov11.saved_evaluation(r, split, workspace=ctx.workspace) or yolov11.evaluate(run=r, split=split, workspace=ctx.workspace) for r in runs}
         curves = {r: yolov11.evaluation_curves(res["dir"], ctx.workspace) for r, res in results.items()}
-        return compare_table(results), compare_pr_figure(curves)
+        datasets = {r: (ctx.workspace.run(r) or {}).get("dataset") or "" for r in runs}  # a version's runs say which version
+        return compare_table(results, datasets), compare_pr_figure(curves)
 
     go.click(compare, [first, second, split], [table, chart], api_name="compare_runs", concurrency_id=GPU_BOUND)
-    section.expand(lambda a, b: (refreshed(run_choices(ctx), a), refreshed(run_choices(ctx), b)), [first, second], [first, second], api_visibility="private")
+    section.expand(lambda a, b: (relisted(run_choices(ctx), a), relisted(run_choices(ctx), b)), [first, second], [first, second], api_visibility="private")

@@ -2,25 +2,20 @@
 ``image_annotator``: draw, move, resize, delete a box, change its class), saved as a new dataset
 version through ``yolov11.edit_labels``.
 
-``build_label_editor(ctx, dataset)`` lays it out and returns a ``LabelEditor``. Another tab
-opens an image in it, with a box the model suggests pre-drawn in orange under its class (kept
-when saving: accepted; deleted: rejected)::
+``build_label_editor(ctx, dataset)`` lays it out and returns a ``LabelEditor``. Another view
+opens an image in it with ``open_image``: a box the model suggests pre-drawn in orange under its
+class (kept when saving: accepted; deleted: rejected) and the label in question in red, as the
+Evaluate tab's suspicious labels do (``pages.label_issues_view``)::
 
-    editor = build_label_editor(ctx, dataset_picker, prefix="issues")  # elem_ids of its own
-
-    def open_issue(dataset: str, evt: gr.SelectData):
-        issue = shown_issues[evt.index]
-        return editor.open(dataset, issue["image"], [{"class": issue["suggested_class"], "box": issue["suggested_box"]}])
-
-    gallery.select(open_issue, dataset_picker, editor.outputs)
+    editor = build_label_editor(ctx, dataset_box, prefix="issues")  # elem_ids of its own
+    gallery.select(open_issue, [...], [*editor.outputs, dataset_box])
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import gradio as gr
 from gradio_image_annotation import image_annotator
@@ -31,7 +26,8 @@ from yolov11 import dataset_boxes, image_labels, images_with
 
 PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#7f7f7f", "#bcbd22", "#e377c2"]  # one colour per class
 SUGGESTED = "#ff7f0e"  # a box the model suggests: orange, unlike any class colour
-MAX_IMAGES = 5000  # images offered in the picker; any other is opened by its name through open()
+QUESTIONED = "#d62728"  # the label a suspicious-labels issue is about: red, as its gallery draws it
+MAX_IMAGES = 5000  # images offered in the picker; any other is opened by its name through open_image()
 
 
 def image_choices(ctx: AppContext, dataset: str | None) -> list[str]:
@@ -48,9 +44,14 @@ def _hex_rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
 
 
-def editor_value(ctx: AppContext, dataset: str, labels: dict, suggested: list[dict] | None = None) -> dict:
+def _same_box(a: dict, b: dict) -> bool:
+    return str(a["class"]) == str(b["class"]) and all(abs(u - v) <= 0.5 for u, v in zip(a["box"], b["box"]))
+
+
+def editor_value(ctx: AppContext, dataset: str, labels: dict, suggested: list[dict] | None = None, questioned: list[dict] | None = None) -> dict:
     """The editor's value: the image (a copy under previews/, which the app may serve) and its
-    boxes, each in its class's colour; ``suggested`` boxes in SUGGESTED."""
+    boxes, each in its class's colour; ``suggested`` boxes in SUGGESTED, and the label boxes equal
+    to one of ``questioned`` (same class, corners within half a pixel) in QUESTIONED."""
     shown = ctx.workspace.previews_dir / dataset / "editor" / labels["name"]
     shown.parent.mkdir(parents=True, exist_ok=True)
     if not shown.is_file() or shown.stat().st_size != Path(labels["image"]).stat().st_size:
@@ -62,7 +63,8 @@ def editor_value(ctx: AppContext, dataset: str, labels: dict, suggested: list[di
         x1, y1, x2, y2 = b["box"]
         return {"xmin": x1, "ymin": y1, "xmax": x2, "ymax": y2, "label": str(b["class"]), "color": _hex_rgb(colour)}
 
-    drawn = [box(b, colours.get(b["class"], PALETTE[0])) for b in labels["boxes"]]
+    questioned = questioned or []
+    drawn = [box(b, QUESTIONED if any(_same_box(b, q) for q in questioned) else colours.get(b["class"], PALETTE[0])) for b in labels["boxes"]]
     return {"image": str(shown), "boxes": drawn + [box(b, SUGGESTED) for b in suggested or []]}
 
 
@@ -83,9 +85,11 @@ def edited_boxes(value: dict | None, original: list[dict]) -> list[dict]:
     return out
 
 
-def open_image(ctx: AppContext, dataset: str | None, image: str | None, suggested: list[dict] | None = None) -> tuple:
-    """What the editor shows for ``image`` of ``dataset`` (with ``suggested`` boxes pre-drawn):
-    updates of (image picker, editor, boxes read, message, what is open: [dataset, image])."""
+def open_image(ctx: AppContext, dataset: str | None, image: str | None, suggested: list[dict] | None = None,
+               questioned: list[dict] | None = None, hint: str = "") -> tuple:
+    """What the editor shows for ``image`` of ``dataset`` (with ``suggested`` boxes pre-drawn and
+    the ``questioned`` labels in red; ``hint`` ends the message): updates of (image picker,
+    editor, boxes read, message, what is open: [dataset, image])."""
     if not dataset and image:
         raise yolov11.UserError("--data : pick a dataset first")
     choices = image_choices(ctx, dataset)
@@ -93,10 +97,12 @@ def open_image(ctx: AppContext, dataset: str | None, image: str | None, suggeste
         return gr.update(choices=choices, value=None), None, [], "", [dataset, None]
     labels = image_labels(dataset, image, workspace=ctx.workspace)
     names = ctx.workspace.dataset(dataset)["classes"] or []
-    value = editor_value(ctx, dataset, labels, suggested)
+    value = editor_value(ctx, dataset, labels, suggested, questioned)
     note = f"**{labels['name']}** of {dataset}: {len(labels['boxes'])} box(es), {labels['width']}x{labels['height']} pixels."
     if suggested:
         note += f" {len(suggested)} suggested box(es) in orange: keep to accept, delete to reject."
+    if hint:
+        note += f" {hint}"
     editor = gr.update(value=value, label_list=names, label_colors=_colours(names))
     picker = gr.update(choices=choices if labels["name"] in choices else [labels["name"], *choices], value=labels["name"])
     return picker, editor, labels["boxes"], note, [dataset, labels["name"]]
@@ -118,9 +124,9 @@ def saved_text(version: dict) -> str:
 
 @dataclass
 class LabelEditor:
-    """The editor's components. ``open(dataset, image, suggested=None)`` returns the values of
-    ``outputs`` (image picker, editor, boxes read, message, what is open) that show that image;
-    ``saved`` shows what the last save wrote ("Saved hats@v2: 1 added, 0 removed, 0 changed")."""
+    """The editor's components. ``outputs`` (image picker, editor, boxes read, message, what is
+    open) take ``open_image``'s values; ``saved`` shows what the last save wrote ("Saved hats@v2:
+    1 added, 0 removed, 0 changed")."""
 
     image: gr.Dropdown
     annotator: image_annotator
@@ -129,7 +135,6 @@ class LabelEditor:
     save: gr.Button
     saved: gr.Markdown
     shown: gr.State  # [dataset, image] open in the editor
-    open: Callable = field(repr=False)
 
     @property
     def outputs(self) -> list:
@@ -156,8 +161,8 @@ def build_label_editor(ctx: AppContext, dataset: gr.components.Component, prefix
     saved = gr.Markdown(elem_id=f"{prefix}-saved")
 
     @shows_user_errors
-    def opened(name: str | None, picked: str | None, suggested: list[dict] | None = None):
-        return open_image(ctx, name, picked, suggested)
+    def opened(name: str | None, picked: str | None):
+        return open_image(ctx, name, picked)
 
     def reopened(name: str | None, current: str | None, showing: list):
         """Another dataset picked (or a version just saved): the same image in it when it has
@@ -177,7 +182,7 @@ def build_label_editor(ctx: AppContext, dataset: gr.components.Component, prefix
         choices = [d["name"] for d in reversed(ctx.workspace.datasets())]
         return saved_text(version), gr.update(choices=choices, value=new) if isinstance(dataset, gr.Dropdown) else new
 
-    editor = LabelEditor(image, annotator, boxes, message, save, saved, shown, open=opened)
+    editor = LabelEditor(image, annotator, boxes, message, save, saved, shown)
     image.input(opened, [dataset, image], editor.outputs, api_visibility="private")
     dataset.change(reopened, [dataset, image, shown], editor.outputs, api_visibility="private")
     if wire_save:

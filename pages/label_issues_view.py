@@ -9,6 +9,7 @@ import pandas as pd
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, bind, same_call, shows_user_errors
+from pages.label_editor import build_label_editor, open_image
 
 ALL_KINDS, ALL_CLASSES = "all kinds", "all classes"
 SHOWN = 24  # drawings in the gallery; the table lists every issue
@@ -67,6 +68,50 @@ def find(ctx: AppContext, run_id: str | None, split: str = "val", folds: float =
     return _summary(r, SHOWN), _gallery(ctx, r, r["issues"]), issues_table(r["issues"]), r, gr.update(choices=[ALL_CLASSES, *classes], value=ALL_CLASSES), code
 
 
+def _issue_picked(result: dict, kind: str | None, cls: str | None, evt: gr.SelectData) -> dict:
+    """The issue a click picked: a gallery's item (by its place among the filtered issues it
+    draws) or a table's row (by its values: a sorted table keeps no original index)."""
+    issues = _filtered(result, kind, cls)
+    row = getattr(evt, "row_value", None)
+    if row:
+        key = [str(v) for v in row[1:5]]  # kind, image, class, box as the table writes them
+        found = [i for i in issues if [i["kind"], i["image"], i["class"] or "", _box(i["box"])] == key]
+        if found:
+            return found[0]
+    elif isinstance(evt.index, int) and 0 <= evt.index < min(len(issues), SHOWN):
+        return issues[evt.index]
+    raise yolov11.UserError("that suspicious label is no longer listed: press Find suspicious labels again")
+
+
+def issue_hint(issue: dict) -> str:
+    """What to do in the editor about ``issue``, in the editor's colours."""
+    c, sc = issue["class"], issue["suggested_class"]
+    return {
+        "missing": f"The model finds a **{sc}** (orange) that no label has: keep the orange box to add it, delete it if nothing is there.",
+        "spurious": f"The model sees nothing at the red **{c}** box: delete it if nothing is there; keep it (save nothing) if the model is wrong.",
+        "wrong_class": f"The model sees a **{sc}** (orange) where the red box says **{c}**: keep the orange box and delete the red one, "
+                       "or double-click the red box to change its class.",
+        "badly_located": f"The model places this **{sc or c}** elsewhere (orange): keep the better of the red and orange boxes and delete the other, "
+                         "or drag the red one into place.",
+    }[issue["kind"]]
+
+
+@shows_user_errors
+def open_issue(ctx: AppContext, run_id: str | None, split: str, kind: str, cls: str, editing: str | None, evt: gr.SelectData) -> tuple:
+    """Open the picked issue's image in the editor: the editor's outputs and the dataset edited.
+    The newest version being edited here is kept when it is of the same dataset (edits build on
+    each other); otherwise the run's dataset."""
+    r = yolov11.saved_label_issues(run_id, split, workspace=ctx.workspace) if run_id else None
+    if r is None:
+        raise yolov11.UserError("--run : pick a run and find its suspicious labels first")
+    issue = _issue_picked(r, kind, cls, evt)
+    edited, of_run = (ctx.workspace.dataset(name) if name else None for name in (editing, r["dataset"]))
+    dataset = editing if edited and of_run and edited["base"] == of_run["base"] else r["dataset"]
+    suggested = [{"class": issue["suggested_class"] or issue["class"], "box": issue["suggested_box"]}] if issue["suggested_box"] else []
+    questioned = [{"class": issue["class"], "box": issue["box"]}] if issue["box"] else []
+    return (*open_image(ctx, dataset, issue["image"], suggested, questioned, issue_hint(issue)), dataset)
+
+
 @shows_user_errors
 def narrow(ctx: AppContext, run_id: str | None, split: str, kind: str, cls: str):
     """The saved issues of a run and split, filtered by kind and class: gallery and table."""
@@ -97,3 +142,9 @@ def build_label_issues(ctx: AppContext, run: gr.Dropdown):
     go.click(bind(ctx, find), [run, split, folds], [summary, gallery, table, as_json, cls, code], api_name="label_issues", concurrency_id=GPU_BOUND)
     gr.on([kind.input, cls.input], bind(ctx, narrow), [run, split, kind, cls], [gallery, table], api_name="label_issues_gallery")
     gr.on([split.change, folds.release, run.change], bind(ctx, estimate), [run, split, folds], cost, api_visibility="private")
+    gr.Markdown("#### Fix a label\nClick a suspicious label in the gallery or the table: its image opens here with the label in question "
+                "in red and the model's suggestion in orange.")
+    editing = gr.Textbox(label="Dataset (version) being edited", interactive=False, elem_id="issues-dataset")
+    editor = build_label_editor(ctx, editing, prefix="issues")
+    for source in (gallery, table):
+        source.select(bind(ctx, open_issue), [run, split, kind, cls, editing], [*editor.outputs, editing], api_visibility="private")

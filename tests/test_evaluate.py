@@ -192,6 +192,7 @@ def test_error_gallery_and_compare_endpoints(trained_run, evaluated, tmp_path):
         table, _ = client.predict(trained_run["run"], weak["run"], "val", api_name="/compare_runs")
         assert table["headers"] == ["metric", trained_run["run"], weak["run"]]
         rows = {row[0]: row[1:] for row in table["data"]}
+        assert table["data"][0] == ["dataset", trained_run["dataset"], trained_run["dataset"]]  # which data (version) each run trained on
         assert rows["mAP50-95"][0] == round(evaluated["metrics"]["mAP50-95"], 4)
         assert rows["mAP50-95"][0] > rows["mAP50-95"][1]
         assert {"COCO AP", "COCO AR100", "vest mAP50-95"} <= rows.keys()

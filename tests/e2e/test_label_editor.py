@@ -100,3 +100,15 @@ def test_draw_a_box_and_save_it_as_a_new_version(page: Page, imported):
     expect(page.locator("#label-message")).to_contain_text(f"of {name}: {len(before['boxes']) + 1} box(es)")
     expect(page.locator("#version-diff")).to_contain_text(image)
     assert time.time() - started < 60
+
+
+def test_an_image_clicked_in_the_datasets_gallery_opens_in_the_editor(page: Page, imported):
+    pick(page, "data-picker", NAME)
+    root = Path(imported["workspace"].dataset(NAME)["path"])
+    shown = yolov11.images_with(yolov11.dataset_boxes(root))  # the gallery's order with no filter
+    thumbnails = page.locator("#dataset-gallery .thumbnail-item")
+    expect(thumbnails).to_have_count(len(shown))
+    thumbnails.nth(2).click()
+    expect(page.locator("#label-image input")).to_have_value(shown[2])
+    boxes = yolov11.image_labels(NAME, shown[2], workspace=imported["workspace"])["boxes"]
+    expect(page.locator("#label-message")).to_contain_text(f"{shown[2]} of {NAME}: {len(boxes)} box(es)")
