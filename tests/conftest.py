@@ -31,6 +31,7 @@ import sitecustomize  # noqa: E402,F401  (installs the guard here too)
 
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py, for test modules in subfolders too
+import label_corruption  # noqa: E402
 from helpers import write_yolo_folder, zip_folder  # noqa: E402
 
 
@@ -73,6 +74,24 @@ def trained_run(tmp_path_factory) -> dict:
     assert r["status"] == "done", r
     assert r["metrics"]["mAP50"] > 0.3, r  # a model that finds things, or the tests prove little
     return {"workspace": ws, "run": r["run"], "weights": Path(r["weights"]), "dataset": data["name"], "data_yaml": Path(data["data_yaml"]), "metrics": r["metrics"]}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _background_trainings(request, tmp_path_factory):
+    """Trainings of minutes start with the session, each in a process of its own: on a CPU
+    Ultralytics trains on one core short of all of them, so on 2 cores the second sits idle
+    while the other tests train. Started only when a collected test uses the result."""
+    if any("corrupted_run" in item.fixturenames for item in request.session.items):
+        label_corruption.start(tmp_path_factory.mktemp("corrupted"))
+    yield
+    label_corruption.stop()
+
+
+@pytest.fixture(scope="session")
+def corrupted_run(tmp_path_factory) -> dict:
+    """The quick-preset run on the demo set with seeded label corruptions (label_corruption.py):
+    {"ws", "run", "corruptions", "dataset", "metrics"}."""
+    return label_corruption.corrupted_demo_run(tmp_path_factory)
 
 
 def pytest_unconfigure(config):

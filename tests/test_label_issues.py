@@ -14,27 +14,11 @@ from gradio_client import Client
 
 import yolov11
 from yolov11.boxes import box_iou
-from yolov11.data.demo import CLASSES, write_demo
 
 from helpers import ROOT, serving
-from label_corruption import KIND_OF, corrupt
+from label_corruption import KIND_OF
 
 FIELDS = ["image", "kind", "class", "box", "suggested_class", "suggested_box", "score"]
-
-
-@pytest.fixture(scope="module")
-def corrupted_run(tmp_path_factory) -> dict:
-    """The demo set (300 images at 320 px, seed 0) with about 10 % of its boxes removed, 10 %
-    given another class and 10 % shifted by half their size (seeded), trained with the quick-look
-    preset (the defaults: 12 epochs at 320 px; ~3-5 min on this 2-core machine)."""
-    base = tmp_path_factory.mktemp("corrupted")
-    ws = yolov11.Workspace.at(base / "ws")
-    write_demo(base / "demo-corrupted", n_images=300, size=320, seed=0)
-    corruptions = corrupt(base / "demo-corrupted", len(CLASSES), seed=0)
-    data = yolov11.import_dataset(base / "demo-corrupted", workspace=ws)
-    r = yolov11.train(data["name"], "yolov11n", workspace=ws, workers=0)
-    assert r["status"] == "done", r
-    return {"ws": ws, "run": r["run"], "corruptions": corruptions, "dataset": data["name"], "metrics": r["metrics"]}
 
 
 def _found(issue: dict, c: dict) -> bool:
