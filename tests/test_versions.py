@@ -124,6 +124,8 @@ def test_a_suggested_box_opened_in_the_editor_is_added_when_kept(ws):
 BAD = {
     "unknown dataset": (dict(dataset="nope", image="a.jpg", boxes=[]), "--data nope"),
     "unknown image": (dict(image="zz.jpg", boxes=[]), "image zz.jpg"),
+    "a path out of the dataset": (dict(image="../../registry.sqlite", boxes=[]), "image ../../registry.sqlite: not an image of dataset site"),
+    "an absolute path elsewhere": (dict(image="/etc/hostname", boxes=[]), "image /etc/hostname: not an image of dataset site"),
     "unknown class": (dict(image="a.jpg", boxes=[{"class": "cat", "box": [1, 1, 9, 9]}]), "images/train/a.jpg: boxes[0] field 'class' 'cat'"),
     "class id out of range": (dict(image="a.jpg", boxes=[{"class": 7, "box": [1, 1, 9, 9]}]), "images/train/a.jpg: boxes[0] field 'class' 7"),
     "outside the image": (dict(image="a.jpg", boxes=[{"class": "head", "box": [150, 10, 210, 50]}]), "images/train/a.jpg: boxes[0] field 'box'"),
