@@ -32,6 +32,7 @@ import sitecustomize  # noqa: E402,F401  (installs the guard here too)
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py, for test modules in subfolders too
 import label_corruption  # noqa: E402
+import video_fixtures  # noqa: E402
 from helpers import write_yolo_folder, zip_folder  # noqa: E402
 
 
@@ -92,6 +93,19 @@ def corrupted_run(tmp_path_factory) -> dict:
     """The quick-preset run on the demo set with seeded label corruptions (label_corruption.py):
     {"ws", "run", "corruptions", "dataset", "metrics"}."""
     return label_corruption.corrupted_demo_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def shapes_model(tmp_path_factory) -> dict:
+    """A yolov11n really trained on drawn shapes (video_fixtures.py; about 30 s), shared by the
+    video tests and the /demo video page: {"workspace", "weights", "metrics"}. Read-only."""
+    return video_fixtures.train_shapes_model(tmp_path_factory.mktemp("shapes-model"))
+
+
+@pytest.fixture(scope="session")
+def shapes_clip(tmp_path_factory) -> Path:
+    """The generated 5-second clip of those shapes moving (H.264 in .mp4)."""
+    return video_fixtures.write_clip(tmp_path_factory.mktemp("clip") / "shapes.mp4")
 
 
 def pytest_unconfigure(config):

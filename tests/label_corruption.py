@@ -1,8 +1,7 @@
 """Seeded label corruptions of a YOLO folder, for the label-issues tests: about 10 % of the boxes
 removed, 10 % given another class and 10 % shifted by half their size, each one recorded; and the
-quick-preset run on the corrupted demo set, trained once per test process (tests/test_label_issues.py
-and the browser test of fixing one, tests/e2e/test_label_issue_fix.py, share it: conftest's
-``corrupted_run``)."""
+quick-preset run on the corrupted demo set (conftest's session fixture ``corrupted_run``, shared by
+tests/test_label_issues.py and the browser test of fixing a label, tests/e2e/test_label_issue_fix.py)."""
 
 from __future__ import annotations
 
@@ -61,7 +60,6 @@ def corrupt(folder: Path, n_classes: int, seed: int = 0, share: float = 0.1) -> 
 # session in a process of its own (tests/conftest.py) and is waited for when first used.
 TIMEOUT_S = 1800  # 3-5 min alone on 2 idle cores; generous for a machine 4x busier
 _STARTED: list = []  # [(Popen, base folder)] once started
-_TRAINED: dict = {}
 
 
 def _train(base: Path) -> None:
@@ -101,21 +99,18 @@ def corrupted_demo_run(tmp_path_factory) -> dict:
     """The corrupted demo run, waited for (started now if it was not): {"ws", "run",
     "corruptions", "dataset", "metrics"}. Tests may add files to its workspace (evaluations,
     label issues, dataset versions); none changes the run or the dataset's v1."""
-    if not _TRAINED:
-        import yolov11
+    import yolov11
 
-        start(tmp_path_factory.mktemp("corrupted"))
-        proc, base = _STARTED[0]
-        try:
-            code = proc.wait(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            stop()
-            raise RuntimeError(f"the corrupted demo run did not finish in {TIMEOUT_S} s") from None
-        if code != 0:
-            raise RuntimeError(f"the corrupted demo run failed (exit {code}): {(base / 'train.log').read_text()[-3000:]}")
-        doc = json.loads((base / "result.json").read_text())
-        _TRAINED.update(doc, ws=yolov11.Workspace.at(base / "ws"))
-    return _TRAINED
+    start(tmp_path_factory.mktemp("corrupted"))
+    proc, base = _STARTED[0]
+    try:
+        code = proc.wait(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        stop()
+        raise RuntimeError(f"the corrupted demo run did not finish in {TIMEOUT_S} s") from None
+    if code != 0:
+        raise RuntimeError(f"the corrupted demo run failed (exit {code}): {(base / 'train.log').read_text()[-3000:]}")
+    return {**json.loads((base / "result.json").read_text()), "ws": yolov11.Workspace.at(base / "ws")}
 
 
 if __name__ == "__main__":

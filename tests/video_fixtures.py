@@ -123,13 +123,3 @@ def write_clip(dest: Path, frames: list[np.ndarray] | None = None, fps: int = CL
             out.mux(packet)
     return dest
 
-
-_TRAINED: dict = {}
-
-
-def shapes_model(tmp_path_factory) -> dict:
-    """The shapes model, trained once per test process (test_video and the browser test share
-    it): {"workspace", "weights", "metrics"}. Read-only: copy the weights to change anything."""
-    if not _TRAINED:
-        _TRAINED.update(train_shapes_model(tmp_path_factory.mktemp("shapes-model")))
-    return _TRAINED

@@ -13,25 +13,15 @@ import pytest
 from gradio_client import Client, handle_file
 from playwright.sync_api import expect
 
-from video_fixtures import CLIP_FPS, CLIP_SECONDS, EXPECTED, shapes_model, write_clip
+from video_fixtures import CLIP_FPS, CLIP_SECONDS, EXPECTED
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory) -> dict:
-    return shapes_model(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    return write_clip(tmp_path_factory.mktemp("clip") / "shapes.mp4")
-
-
-@pytest.fixture(scope="module")
-def published(app_url, model):
+def published(app_url, shapes_model):
     """The shapes model published into the shared app's workspace, as the Predict tab does it."""
-    Client(app_url, verbose=False).predict("", handle_file(str(model["weights"])), "shapes-video", False, api_name="/publish_model")
+    Client(app_url, verbose=False).predict("", handle_file(str(shapes_model["weights"])), "shapes-video", False, api_name="/publish_model")
     return "shapes-video"
 
 
@@ -55,9 +45,9 @@ def demo_page(browser, app_url: str, published: str):
         context.close()
 
 
-def test_a_dropped_video_plays_annotated_with_its_objects_counted(browser, app_url, published, clip):
+def test_a_dropped_video_plays_annotated_with_its_objects_counted(browser, app_url, published, shapes_clip):
     with demo_page(browser, app_url, published) as page:
-        page.locator("#demo-video input[type=file]").set_input_files(str(clip))  # no button: dropping runs it
+        page.locator("#demo-video input[type=file]").set_input_files(str(shapes_clip))  # no button: dropping runs it
         expect(page.locator("#demo-video-summary")).to_have_text(expected_sentence(), timeout=60_000)  # the whole video tracked
         video = page.locator("#demo-video-output video")
         expect(video).to_be_visible()
@@ -75,16 +65,16 @@ def test_a_dropped_video_plays_annotated_with_its_objects_counted(browser, app_u
         expect(chart.locator(".legendtext")).to_have_text(sorted(EXPECTED))
 
 
-def test_a_broken_video_says_so_in_words(browser, app_url, published, clip, tmp_path):
+def test_a_broken_video_says_so_in_words(browser, app_url, published, shapes_clip, tmp_path):
     broken = tmp_path / "broken.mp4"
-    broken.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    broken.write_bytes(shapes_clip.read_bytes()[: shapes_clip.stat().st_size // 2])
     with demo_page(browser, app_url, published) as page:
         page.locator("#demo-video input[type=file]").set_input_files(str(broken))
         expect(page.get_by_text(re.compile(r"broken\.mp4: not a readable video"))).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Traceback")).to_have_count(0)
 
 
-def test_the_predict_tab_endpoint_counts_the_same(app_url, model, clip):
+def test_the_predict_tab_endpoint_counts_the_same(app_url, shapes_model, shapes_clip):
     client = Client(app_url, verbose=False)
-    video, counts, chart, code = client.predict("", handle_file(str(clip)), 0.25, handle_file(str(model["weights"])), False, api_name="/predict_video")
+    video, counts, chart, code = client.predict("", handle_file(str(shapes_clip)), 0.25, handle_file(str(shapes_model["weights"])), False, api_name="/predict_video")
     assert {row[0]: row[1] for row in counts["data"]} == EXPECTED
