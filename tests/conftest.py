@@ -77,6 +77,12 @@ def trained_run(tmp_path_factory) -> dict:
     return {"workspace": ws, "run": r["run"], "weights": Path(r["weights"]), "dataset": data["name"], "data_yaml": Path(data["data_yaml"]), "metrics": r["metrics"]}
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The tests that wait for a background training (below) run last, in their own order: it
+    has the rest of the suite to finish in."""
+    items.sort(key=lambda item: "corrupted_run" in item.fixturenames)  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _background_trainings(request, tmp_path_factory):
     """Trainings of minutes start with the session, each in a process of its own: on a CPU

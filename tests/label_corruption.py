@@ -101,7 +101,8 @@ def corrupted_demo_run(tmp_path_factory) -> dict:
     label issues, dataset versions); none changes the run or the dataset's v1."""
     import yolov11
 
-    start(tmp_path_factory.mktemp("corrupted"))
+    if not _STARTED:  # not started with the session (conftest starts it when a test needs it)
+        start(tmp_path_factory.mktemp("corrupted"))
     proc, base = _STARTED[0]
     try:
         code = proc.wait(timeout=TIMEOUT_S)
