@@ -46,7 +46,9 @@ def test_upload_train_evaluate_export(page: Page, upload_zip):
     for elem_id, value in (("train-epochs", "3"), ("train-imgsz", "64"), ("train-batch", "2")):
         page.locator(f"#{elem_id} input").fill(value)
     page.locator("#start-button").click()
-    expect(page.locator("#train-run textarea, #train-run input").first).to_have_value(re.compile(r"\d{8}-\d{6}-yolov11n"))
+    run_box = page.locator("#train-run textarea, #train-run input").first
+    expect(run_box).to_have_value(re.compile(r"\d{8}-\d{6}-yolov11n"))
+    run_id = run_box.input_value()
 
     # While the run is going: the chart gains points and the log gains lines.
     expect(page.locator("#train-progress")).to_contain_text("running", timeout=120_000)
@@ -61,13 +63,17 @@ def test_upload_train_evaluate_export(page: Page, upload_zip):
     expect(page.locator("#train-progress")).to_contain_text("done", timeout=120_000)
     expect(log).to_have_value(re.compile("epochs completed"))
 
+    # Opening a tab relists its run picker; a click before that lands sends an empty pick (a CI
+    # run with the second core busy saw "pick a finished run first"): wait for it as a user would.
     open_tab(page, "Evaluate")
+    expect(page.locator("#eval-run input")).to_have_value(run_id)
     page.locator("#evaluate-button").click()
     table = page.locator("#eval-table")
     expect(table).to_contain_text("helmet", timeout=120_000)
     expect(table).to_contain_text("mAP50-95")
 
     open_tab(page, "Export")
+    expect(page.locator("#export-run input")).to_have_value(run_id)
     page.locator("#export-button").click()
     link = page.locator("#export-file a").first
     expect(link).to_have_attribute("href", re.compile(r"\.onnx"), timeout=180_000)
