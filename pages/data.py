@@ -132,6 +132,10 @@ def build_data(ctx: AppContext) -> gr.Tab:
                     name = gr.Textbox(label="Name (optional)", placeholder="from the file name", elem_id="dataset-name")
                     val_fraction = gr.Slider(0.05, 0.5, value=0.2, step=0.05, label="Validation fraction (when the zip has no split)")
                 difficult = gr.Checkbox(label="Keep Pascal VOC objects marked difficult", value=False)
+                unlabelled = gr.Checkbox(
+                    label="Keep images without annotations as backgrounds", value=False, elem_id="unlabelled-as-background",
+                    info="VOC, LabelMe, CreateML, CVAT: an image no annotation names is left out by default (it may show objects "
+                         "nobody labelled); YOLO images without a .txt are backgrounds either way")
                 import_btn = gr.Button("Import", variant="primary", elem_id="import-button")
             with gr.Column(scale=3):
                 summary = gr.Markdown(elem_id="import-summary", latex_delimiters=[])
@@ -155,7 +159,8 @@ def build_data(ctx: AppContext) -> gr.Tab:
         gr.Markdown("### Edit labels\nClick an image in the gallery above to open it here, or pick one below.")
         editor = build_label_editor(ctx, picked, wire_save=False)
 
-    def run_import(file: str | None, name: str, val_fraction: float, include_difficult: bool, progress, dropped: bool):
+    def run_import(file: str | None, name: str, val_fraction: float, include_difficult: bool, unlabelled_as_background: bool, progress,
+                   dropped: bool):
         """Summary, datasets table, report, snippet and picker of importing ``file``. An upload is
         deleted once imported; one imported when dropped is shown again when Import is pressed."""
         key = (str(ctx.workspace.root), str(file))
@@ -176,6 +181,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
                     name=name or None,  # none typed: derived from the file name ("Site Übung.zip" -> Site-Ubung)
                     val_fraction=val_fraction,
                     include_difficult=include_difficult,
+                    unlabelled_as_background=unlabelled_as_background,
                     workspace=ctx.workspace,
                     progress=lambda f, msg: progress(f, desc=msg),
                 )
@@ -185,23 +191,29 @@ def build_data(ctx: AppContext) -> gr.Tab:
                 raise
             finally:
                 discard_upload(ctx, file)  # imported (or refused): the upload is not kept twice
-            options = {"name": r["name"], "val_fraction": val_fraction, "include_difficult": include_difficult}
+            options = {"name": r["name"], "val_fraction": val_fraction, "include_difficult": include_difficult,
+                       "unlabelled_as_background": unlabelled_as_background}
             if dropped:
                 _remember(_imported, key, (r, options))
         snippet = same_call(ctx, "import_dataset", "report", {"src": Path(file).name, **options}, "import", options, (Path(file).name,))
         return note + fenced(summarize(r)), datasets_table(ctx), json_safe(r), snippet, refreshed(dataset_choices(ctx), r["name"])
 
     @shows_user_errors
-    def import_dataset(file: str | None, name: str, val_fraction: float, include_difficult: bool = False, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
-        """Import an uploaded zip into the workspace; returns summary, datasets table, report, snippet, picker."""
-        return run_import(file, name, val_fraction, include_difficult, progress, dropped=False)
+    def import_dataset(file: str | None, name: str, val_fraction: float, include_difficult: bool = False,
+                       unlabelled_as_background: bool = False,
+                       progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
+        """Import an uploaded zip into the workspace; returns summary, datasets table, report, snippet, picker.
+        ``unlabelled_as_background`` keeps images no annotation names as backgrounds (left out by default)."""
+        return run_import(file, name, val_fraction, include_difficult, unlabelled_as_background, progress, dropped=False)
 
     @shows_user_errors
-    def import_dropped(file: str | None, name: str, val_fraction: float, include_difficult: bool = False, progress=gr.Progress()):  # noqa: B008 - as above
+    def import_dropped(file: str | None, name: str, val_fraction: float, include_difficult: bool = False,
+                       unlabelled_as_background: bool = False, progress=gr.Progress()):  # noqa: B008 - as above
         """The same import, started by dropping the zip (a private event)."""
-        return run_import(file, name, val_fraction, include_difficult, progress, dropped=True)
+        return run_import(file, name, val_fraction, include_difficult, unlabelled_as_background, progress, dropped=True)
 
-    inputs, outs = [upload, name, val_fraction, difficult], [summary, table, result, code, picked]
+    # New inputs go last: callers of /import_dataset pass them by position.
+    inputs, outs = [upload, name, val_fraction, difficult, unlabelled], [summary, table, result, code, picked]
     health.refresh(import_btn.click(import_dataset, inputs, outs, api_name="import_dataset", concurrency_id=IMPORT_QUEUE))
     health.refresh(upload.upload(import_dropped, inputs, outs, api_visibility="private", concurrency_id=IMPORT_QUEUE))
     def show_versions(name: str | None, current: str | None = None):

@@ -196,7 +196,8 @@ def pixel_boxes(dataset_dir: Path, names: list[str]) -> dict[str, np.ndarray]:
     out = {}
     for img in (dataset_dir / "images").rglob("*.*"):
         w, h = Image.open(img).size
-        rows = np.loadtxt(dataset_dir / "labels" / img.parent.name / f"{img.stem}.txt", ndmin=2).reshape(-1, 5)
+        lines = (dataset_dir / "labels" / img.parent.name / f"{img.stem}.txt").read_text().split()
+        rows = np.array(lines, dtype=float).reshape(-1, 5)  # an empty file (a background): no rows
         px = np.stack([to_demo[rows[:, 0].astype(int)], (rows[:, 1] - rows[:, 3] / 2) * w, (rows[:, 2] - rows[:, 4] / 2) * h, (rows[:, 1] + rows[:, 3] / 2) * w, (rows[:, 2] + rows[:, 4] / 2) * h], 1)
         out[img.stem] = px[np.lexsort(px.T[::-1])]
     return out

@@ -14,7 +14,8 @@ from PIL import Image
 import yolov11
 from yolov11.data.demo import CLASSES, draw_image
 
-from helpers import write_yolo_folder, zip_folder
+import format_fixtures as ff
+from helpers import serving, write_yolo_folder, zip_folder
 
 
 def _labels(dataset_dir: Path) -> dict[str, np.ndarray]:
@@ -178,3 +179,27 @@ def test_image_checks_made_ahead_equal_those_made_in_place(tmp_path):
         checks.stop()  # batches not begun are checked in place instead
         rest = [checks.get(p) for p in images[5:]]
     assert [vars(i) for i in first + rest] == [vars(inspect_image(p)) for p in images]
+
+
+def test_import_endpoint_takes_unlabelled_as_background_as_its_last_input(tmp_path):
+    """/import_dataset's new input goes last (callers pass inputs by position); the snippets shown
+    carry it as a keyword and as the CLI flag."""
+    import re
+    import shlex
+
+    from gradio_client import Client, handle_file
+
+    from yolov11.cli.parser import build_parser
+
+    src = ff.write_voc(ff.truth(n=4, size=64), tmp_path / "voc-site")
+    ff.draw_image(1, 97, 64)[0].save(src / "JPEGImages" / "no_xml.jpg")
+    ws = yolov11.Workspace.at(tmp_path / "ws")
+    with serving(ws) as url:
+        upload = handle_file(str(zip_folder(src, tmp_path / "voc-site.zip")))
+        _, _, report, code, _ = Client(url, verbose=False).predict(upload, "", 0.25, False, True, api_name="/import_dataset")
+    assert sum(report["images"].values()) == 5
+    assert report["counts"]["unlabelled_as_backgrounds"] == 1
+    assert ws.dataset("voc-site")["origin"]["options"]["unlabelled_as_background"] is True
+    assert "unlabelled_as_background=True" in code
+    shell = re.search(r"```bash\n(.*?)\n```", code, flags=re.S).group(1)
+    assert build_parser().parse_args(shlex.split(shell)[3:]).unlabelled_as_background is True

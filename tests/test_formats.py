@@ -84,6 +84,51 @@ def test_coco_export(t, tmp_path, workspace, per_split):
     assert any("placeholder category 'hats'" in i for i in report["issues"])
 
 
+def _official_coco(root: Path) -> Path:
+    """The official COCO 2017 layout, cut down: instances_val2017.json (boxes) beside
+    image_info_val2017.json (the same images, no annotations) and labels_val2017.json (image-level
+    labels: category ids without boxes, one more image and one more category)."""
+    images = [{"id": 139 + i, "file_name": f"{139 + i:012d}.jpg", "width": 96, "height": 96} for i in range(4)]
+    (root / "val2017").mkdir(parents=True)
+    for k, im in enumerate(images):
+        ff.draw_image(5, k, 96)[0].save(root / "val2017" / im["file_name"])
+    cats = [{"id": 1, "name": "person", "supercategory": "person"}, {"id": 3, "name": "car", "supercategory": "vehicle"}]
+    boxes = [{"id": 1 + k, "image_id": im["id"], "category_id": (1, 3)[k % 2], "bbox": [8, 8, 20, 30], "area": 600, "iscrowd": 0}
+             for k, im in enumerate(images[:3])]
+    labels = [{"id": 50 + k, "image_id": im["id"], "category_id": 90} for k, im in enumerate(images)]
+    docs = {
+        "instances_val2017.json": {"images": images[:3], "categories": cats, "annotations": boxes},
+        "image_info_val2017.json": {"images": images[:3], "categories": cats, "annotations": []},
+        "labels_val2017.json": {"images": images, "categories": [*cats, {"id": 90, "name": "tree", "supercategory": "plant"}],
+                                "annotations": labels},
+    }
+    (root / "annotations").mkdir()
+    for name, doc in docs.items():
+        (root / "annotations" / name).write_text(json.dumps({"info": {}, "licenses": [], **doc}))
+    return root
+
+
+def test_official_coco_layout_takes_the_boxes_from_instances(tmp_path, workspace):
+    report = yolov11.import_dataset(_official_coco(tmp_path / "coco2017"), workspace=workspace)
+    assert report["format"] == "coco"
+    assert (sum(report["images"].values()), report["boxes"]) == (3, 3)  # the 4th image is listed by labels_ alone: not a background
+    assert report["classes"] == ["person", "car"]  # no "tree" from the image-level labels
+    assert "annotations/image_info_val2017.json: COCO image list file, not detection boxes (ignored)" in report["issues"]
+    assert "annotations/labels_val2017.json: COCO image-level labels file, not detection boxes (ignored)" in report["issues"]
+    assert report["counts"]["unreferenced_images"] == 1
+
+
+def test_an_image_listed_twice_keeps_the_listing_with_boxes(tmp_path, workspace):
+    src = _official_coco(tmp_path / "coco")
+    # The same empty listing under a name that says nothing: read as a detection file, listed first.
+    (src / "annotations" / "image_info_val2017.json").rename(src / "annotations" / "all.json")
+    (src / "annotations" / "labels_val2017.json").unlink()
+    report = yolov11.import_dataset(src, workspace=workspace)
+    assert (sum(report["images"].values()), report["boxes"]) == (3, 3)
+    kept = "skipped: kept the one with boxes (annotations/instances_val2017.json)"
+    assert f"000000000139.jpg: image listed by more than one annotation file ({kept})" in report["issues"]
+
+
 def test_coco_missing_and_unreferenced_images(t, tmp_path, workspace):
     src = ff.write_coco(t, tmp_path / "coco")
     (src / "train" / "site_00.jpg").unlink()
@@ -99,7 +144,7 @@ def test_coco_missing_and_unreferenced_images(t, tmp_path, workspace):
 
 def test_pascal_voc_export(t, tmp_path, workspace):
     src = ff.write_voc(t, tmp_path / "voc", difficult_stem="site_03")
-    extra = src / "JPEGImages" / "empty_yard.jpg"
+    extra = src / "JPEGImages" / "empty_yard.jpg"  # no XML: unlabelled, left out unless asked
     ff.draw_image(1, 99, 96)[0].save(extra)
     report = yolov11.import_dataset(src, workspace=workspace)
     assert report["format"] == "voc"
@@ -107,15 +152,47 @@ def test_pascal_voc_export(t, tmp_path, workspace):
     assert report["classes"] == sorted(CLASSES)  # VOC carries names only: alphabetical, a stable order
     got = ff.pixel_boxes(Path(report["path"]), report["classes"])
     want = ff.truth_boxes(t)
-    assert got.pop("empty_yard").shape == (0, 5)
-    assert report["counts"]["backgrounds"] == 1
+    assert report["counts"]["backgrounds"] == 0
     assert got.keys() == want.keys()
     for stem in want:
         assert np.abs(got[stem] - want[stem]).max(initial=0) < 0.5, stem
     assert report["counts"]["difficult_boxes"] == 1
+    assert "1 object(s) flagged difficult: left out of training" in report["notes"][0]
     assert any("matches 'site_00.jpg' only ignoring case" in i for i in report["issues"])
-    with_difficult = yolov11.import_dataset(src, include_difficult=True, workspace=workspace)
-    assert with_difficult["boxes"] == report["boxes"] + 1
+    both = yolov11.import_dataset(src, include_difficult=True, unlabelled_as_background=True, workspace=workspace)
+    assert both["boxes"] == report["boxes"] + 1
+    assert ff.pixel_boxes(Path(both["path"]), both["classes"])["empty_yard"].shape == (0, 5)
+    assert both["counts"]["backgrounds"] == 1
+    assert "1 object(s) flagged difficult: kept for training (--include-difficult)" in both["notes"]
+    assert "note: 1 object(s) flagged difficult: kept" in yolov11.summarize_report(both)
+
+
+def _add_stray_image(fmt: str, t: dict, root: Path) -> tuple[Path, str]:
+    """The fixture of ``fmt`` plus one image no annotation names, where that format keeps its images."""
+    src = getattr(ff, f"write_{fmt}")(t, root)
+    rel = {"voc": "JPEGImages/stray.jpg", "labelme": "stray.jpg", "createml": "train/stray.jpg", "cvat": "images/stray.jpg"}[fmt]
+    ff.draw_image(1, 98, 96)[0].save(src / rel)
+    return src, rel
+
+
+@pytest.mark.parametrize("fmt", ["voc", "labelme", "createml", "cvat"])
+def test_an_image_no_annotation_names_is_left_out_unless_asked(fmt, t, tmp_path, workspace):
+    src, rel = _add_stray_image(fmt, t, tmp_path / fmt)
+    report = yolov11.import_dataset(src, workspace=workspace)
+    assert sum(report["images"].values()) == 12
+    assert f"{rel}: no annotation names this image (unlabelled) (skipped: --unlabelled-as-background keeps it as a background)" \
+        in report["issues"]
+    assert (report["counts"]["unlabelled_images"], report["counts"]["unlabelled_as_backgrounds"]) == (1, 0)
+    assert any(w.startswith(f"1 image(s) without an annotation left out as unlabelled: {rel}") for w in report["warnings"])
+    assert f"warning: 1 image(s) without an annotation left out as unlabelled: {rel}" in yolov11.summarize_report(report)
+    kept = yolov11.import_dataset(src, unlabelled_as_background=True, workspace=workspace)
+    assert sum(kept["images"].values()) == 13
+    assert kept["boxes"] == report["boxes"]
+    assert [Path(p).name for p in kept["problem_images"]["unlabelled"]] == ["stray.jpg"]
+    assert any(p.endswith("/stray.jpg") for p in kept["problem_images"]["no_labels"])
+    assert (kept["counts"]["unlabelled_images"], kept["counts"]["unlabelled_as_backgrounds"]) == (1, 1)
+    assert f"{rel}: no annotation names this image (unlabelled) (kept as a background (--unlabelled-as-background))" in kept["issues"]
+    assert workspace.dataset(kept["name"])["origin"]["options"]["unlabelled_as_background"] is True
 
 
 def test_cvat_and_labelme_exports(t, tmp_path, workspace):
@@ -169,12 +246,16 @@ def test_createml_hostile_entries_are_reported(t, tmp_path, workspace):
 
 
 def test_cli_import_json_contract(t, tmp_path):
-    src = zip_folder(ff.write_voc(t, tmp_path / "voc-hats"), tmp_path / "voc-hats.zip")
-    out = subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(tmp_path / "ws"), "import", str(src), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    folder, _ = _add_stray_image("voc", t, tmp_path / "voc-hats")
+    src = zip_folder(folder, tmp_path / "voc-hats.zip")
+    cmd = [sys.executable, "-m", "yolov11", "--workspace", str(tmp_path / "ws"), "import", str(src), "--json", "--unlabelled-as-background"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert {"name", "format", "path", "data_yaml", "images", "boxes", "classes", "issues"} <= set(doc)
+    assert {"name", "format", "path", "data_yaml", "images", "boxes", "classes", "issues", "notes"} <= set(doc)
     assert doc["format"] == "voc"
     assert doc["name"] == "voc-hats"
-    assert sum(doc["images"].values()) == 12
+    assert sum(doc["images"].values()) == 13  # the image without an XML kept, as the flag asks
+    assert doc["counts"]["unlabelled_images"] == 1
     assert Path(doc["data_yaml"]).is_file()
+    assert yolov11.Workspace.at(tmp_path / "ws").dataset("voc-hats")["origin"]["options"]["unlabelled_as_background"] is True

@@ -45,6 +45,25 @@ def test_broken_truncated_rotated_and_huge_images(tmp_path, workspace):
     assert Image.open(fixed).size == (96, 96)
     assert report["counts"]["exif_rotated"] == 1
     assert report["problem_images"]["exif_rotated"] == [f"images/train/{train[2].name}"]
+    assert report["notes"][0].startswith("1 photo(s) carry an EXIF rotation: imported unchanged; training turns them upright")
+    assert "note: 1 photo(s) carry an EXIF rotation" in yolov11.summarize_report(report)
+
+
+def test_yolo_images_without_a_label_file_are_counted_and_shown(tmp_path, workspace):
+    src = write_yolo_folder(tmp_path / "src", n_images=8, size=64)
+    _, lbl = _one(src, "train", "site_0003")
+    lbl.unlink()  # no .txt: a background by YOLO's convention, which the report must say
+    _, empty = _one(src, "train", "site_0004")
+    empty.write_text("")  # an empty .txt: a background the labeller stated
+    report = yolov11.import_dataset(src, workspace=workspace)
+    assert sum(report["images"].values()) == 8
+    assert (report["counts"]["unlabelled_images"], report["counts"]["unlabelled_as_backgrounds"]) == (1, 1)
+    assert report["warnings"][0].startswith("1 image(s) have no label file and train as backgrounds (YOLO's convention): "
+                                            "images/train/site_0003.jpg")
+    assert report["problem_images"]["unlabelled"] == ["images/train/site_0003.jpg"]
+    no_labels = set(report["problem_images"]["no_labels"])  # what the gallery's "no labels" filter shows
+    assert {"images/train/site_0003.jpg", "images/train/site_0004.jpg"} <= no_labels
+    assert "warning: 1 image(s) have no label file" in yolov11.summarize_report(report)
 
 
 def test_exact_and_near_duplicates_and_leakage(tmp_path, workspace):

@@ -25,7 +25,9 @@ def voc_zip(tmp_path_factory):
     base = tmp_path_factory.mktemp("voc")
     src = ff.write_voc(ff.truth(n=6), base / "voc-angle")
     with Image.open(src / "JPEGImages" / "site_02.jpg") as im:
-        im.save(src / "JPEGImages" / "site_02_copy.jpg", quality=60)  # no XML: a background, and a near copy
+        im.save(src / "JPEGImages" / "site_02_copy.jpg", quality=60)  # a near copy, labelled like the original
+    xml = (src / "Annotations" / "site_02.xml").read_text()
+    (src / "Annotations" / "site_02_copy.xml").write_text(xml.replace("site_02.jpg", "site_02_copy.jpg"))
     path = zip_folder(src, base / "voc-angle.zip")
     report = yolov11.import_dataset(path, workspace=base / "ws")
     assert "<annotation>" in report["reason"]  # the text the page must show as written

@@ -15,16 +15,17 @@ def voc_xml(fname: str, objects: str | None = None, size: str = "<size><width>64
     return f'<?xml version="1.0"?>\n{head}<annotation><filename>{fname}</filename>{size}{objects}</annotation>\n'
 
 
-def _voc(a_xml: str | None = None, every: Callable[[str], str] | None = None):
-    """Annotations/{a,b}.xml + JPEGImages/{a,b,c}.jpg (c a background); ``a_xml`` replaces a.xml,
-    ``every(stem)`` writes every XML."""
+def _voc(a_xml: str | None = None, every: Callable[[str], str] | None = None, *flags: str):
+    """Annotations/{a,b}.xml + JPEGImages/{a,b,c}.jpg (c without an XML: unlabelled, left out
+    unless ``flags`` hold --unlabelled-as-background); ``a_xml`` replaces a.xml, ``every(stem)``
+    writes every XML."""
     def build(ctx: Ctx) -> list[str]:
         files: dict[str, bytes | str] = {f"JPEGImages/{s}.jpg": image_bytes(300 + k) for k, s in enumerate("abc")}
         for s in "ab":
             files[f"Annotations/{s}.xml"] = every(s) if every else voc_xml(f"{s}.jpg")
         if a_xml is not None:
             files["Annotations/a.xml"] = a_xml.replace("CANARY", str(ctx.tmp / CANARY_TXT))
-        return imp(write_tree(ctx.tmp / "voc", files))
+        return imp(write_tree(ctx.tmp / "voc", files), *flags)
 
     return build
 
@@ -50,7 +51,11 @@ add("voc-object-without-name", _voc(voc_xml("a.jpg", GOOD_OBJ + "<object><bndbox
 add("voc-bndbox-text", _voc(voc_xml("a.jpg", GOOD_OBJ + OBJ.format(name="vest", x1="ten"))), "imported", ("Annotations/a.xml", "object 2", "dropped"), check=boxes(2))
 add("voc-bndbox-missing", _voc(voc_xml("a.jpg", GOOD_OBJ + "<object><name>vest</name></object>")), "imported", ("Annotations/a.xml", "object 2", "dropped"), check=boxes(2))
 add("voc-size-text", _voc(voc_xml("a.jpg", size="<size><width>abc</width><height>abc</height></size>")), "imported", check=both(boxes(2), no_issue_naming("size unknown")))
-add("voc-filename-dotdot", _voc(voc_xml("../outside/canary.jpg")), "imported", check=images_total(3))
+add("voc-filename-dotdot", _voc(voc_xml("../outside/canary.jpg")), "imported", check=images_total(2))
+# An image without its XML is unlabelled, not a background: left out and named, unless asked.
+add("voc-image-without-xml", _voc(), "imported", ("JPEGImages/c.jpg", "unlabelled", "skipped"), check=both(images_total(2), boxes(2)))
+add("voc-image-without-xml-as-background", _voc(None, None, "--unlabelled-as-background"), "imported",
+    ("JPEGImages/c.jpg", "kept as a background"), check=both(images_total(3), boxes(2)))
 
 
 # === G. CVAT XML 1.1 ================================================================================
@@ -110,4 +115,6 @@ add("labelme-points-strings", _labelme(_lm_doc("a.jpg", [RECT, {**RECT, "points"
 add("labelme-points-not-pairs", _labelme(_lm_doc("a.jpg", [RECT, {**RECT, "points": "10,10,30,30"}])), "imported", "a.json: shape 2", check=boxes(3))
 add("labelme-imagepath-dotdot", _labelme(extra={"evil.json": _lm_doc("../outside/canary.jpg", [RECT])}), "imported", ("evil.json", "../outside/canary.jpg", "not found"), check=images_total(3))
 add("labelme-shape-not-object", _labelme(_lm_doc("a.jpg", ["oops", RECT])), "imported", ("a.json: shape 1", "not an object"), check=boxes(3))
+add("labelme-image-without-json", _labelme(extra={"d.jpg": image_bytes(510)}), "imported", ("d.jpg", "unlabelled", "skipped"),
+    check=images_total(3))
 add("labelme-imagewidth-string", _labelme(_lm_doc("a.jpg", [RECT], imageWidth="abc", imageHeight="abc")), "imported", check=both(boxes(3), no_issue_naming("size unknown")))

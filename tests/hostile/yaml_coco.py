@@ -161,7 +161,8 @@ def _(ctx: Ctx) -> list[str]:
 
 
 def _official(ctx: Ctx) -> list[str]:
-    """The official COCO 2017 download's layout: annotations/ with four tasks, images in val2017/."""
+    """The official COCO 2017 download's layout: annotations/ with four tasks, the test images'
+    image_info file (no annotations) and image-level labels (no boxes), images in val2017/."""
     images = [{"id": 139 + i, "file_name": f"{139 + i:012d}.jpg", "width": 64, "height": 64} for i in range(3)]
     cats = [{"id": 1, "name": "person", "supercategory": "person"}, {"id": 3, "name": "car", "supercategory": "vehicle"}]
     files: dict[str, bytes | str] = {f"val2017/{im['file_name']}": image_bytes(200 + k) for k, im in enumerate(images)}
@@ -174,6 +175,12 @@ def _official(ctx: Ctx) -> list[str]:
     files["annotations/panoptic_val2017.json"] = json.dumps({"info": {}, "licenses": [], "images": images, "annotations": [
         {"image_id": im["id"], "file_name": im["file_name"].replace(".jpg", ".png"), "segments_info": [{"id": 1, "category_id": 1, "iscrowd": 0, "bbox": [8, 8, 20, 30], "area": 600}]} for im in images],
         "categories": [{"id": 1, "name": "person", "supercategory": "person", "isthing": 1}]})
+    head = {"info": {}, "licenses": [], "categories": cats}
+    files["annotations/image_info_val2017.json"] = json.dumps({**head, "images": images, "annotations": []})
+    # image_info_test2017.json as shipped: images and categories, no "annotations" key at all
+    files["annotations/image_info_test2017.json"] = json.dumps({**head, "images": [{"id": 1, "file_name": "000000000001.jpg"}]})
+    files["annotations/labels_val2017.json"] = json.dumps({**head, "images": images, "annotations": [  # image-level labels: no bbox
+        {"id": 70 + k, "image_id": im["id"], "category_id": 3} for k, im in enumerate(images)]})
     return imp(write_tree(ctx.tmp / "coco2017", files))
 
 
@@ -188,3 +195,6 @@ add("coco-official-instances", _official, "imported", check=_instances_check)
 add("coco-official-captions-ignored", _official, "imported", ("captions_val2017.json", "ignored"))
 add("coco-official-keypoints-ignored", _official, "imported", ("person_keypoints_val2017.json", "ignored"))
 add("coco-official-panoptic-ignored", _official, "imported", ("panoptic_val2017.json", "ignored"))
+add("coco-official-image-info-ignored", _official, "imported", ("image_info_val2017.json", "image list", "ignored"),
+    ("image_info_test2017.json", "ignored"))
+add("coco-official-labels-ignored", _official, "imported", ("labels_val2017.json", "image-level labels", "ignored"))

@@ -60,7 +60,9 @@ def import_(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
     from yolov11.data.report import summarize
 
-    r = yolov11.import_dataset(args.src, name=args.name, val_fraction=args.val_fraction, seed=args.seed, workspace=ws, include_difficult=args.include_difficult, progress=None if args.json else progress_bar())
+    r = yolov11.import_dataset(args.src, name=args.name, val_fraction=args.val_fraction, seed=args.seed, workspace=ws,
+                               include_difficult=args.include_difficult, unlabelled_as_background=args.unlabelled_as_background,
+                               progress=None if args.json else progress_bar())
     return r, summarize(r)
 
 

@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--val-fraction", type=float, default=0.2)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--include-difficult", action="store_true", help="keep Pascal VOC objects flagged difficult")
+    c.add_argument("--unlabelled-as-background", action="store_true",
+                   help="keep images that no annotation names (no Pascal VOC XML or LabelMe JSON, not listed by the CreateML "
+                        "JSON or CVAT XML) as backgrounds; by default they are left out and named in the report "
+                        "(YOLO: an image without a .txt is a background either way)")
     cmd("datasets", "list the workspace's datasets", commands.datasets)
     cmd("runs", "list the workspace's training runs", commands.runs)
     c = cmd("models", "list the model zoo with params and GFLOPs", commands.models)

@@ -4,9 +4,12 @@ Category ids may be anything; they map to contiguous class indices in id order. 
 placeholder category (no annotations, named as the supercategory of the others) is dropped.
 Crowd boxes are kept out of training and counted. Images referenced but missing, and images
 present but not referenced, are reported. A folder laid out like the official COCO download
-(instances_*.json beside captions_*, person_keypoints_*, panoptic_* and stuff_* files) imports
-the instances; the other files are listed as ignored, with why. Image ids used twice in one
-file cannot be told apart: those images are skipped, not given each other's boxes.
+(instances_*.json beside captions_*, person_keypoints_*, panoptic_*, stuff_*, image_info_* and
+image-level labels_* files) imports the instances; the other files are listed as ignored, with
+why. Files that list images without boxes (image_info_*, image-level labels) are never read as
+detection sets: their images would otherwise come in as backgrounds, or hide the boxes another
+file gives the same image. Image ids used twice in one file cannot be told apart: those images
+are skipped, not given each other's boxes.
 """
 
 from __future__ import annotations
@@ -36,15 +39,24 @@ def _load(path: Path) -> dict | None:
     if path.stat().st_size > 2**31:
         return None
     doc = load_json(path)
-    if isinstance(doc, dict) and all(isinstance(doc.get(k), list) for k in ("images", "annotations")):
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+        return None
+    if isinstance(doc.get("annotations"), list):
         return doc  # categories may be missing: a captions file, listed as ignored
+    if "annotations" not in doc and isinstance(doc.get("categories"), list):
+        return doc  # images and categories alone: the official image_info_test2017.json, listed as ignored
     return None
+
+
+IMAGE_LIST = "image list"
+IMAGE_LABELS = "image-level labels"
 
 
 def _kind(path: Path, doc: dict) -> str:
     """What a COCO-shaped file annotates: "instances" (boxes), or one of the official download's
     other tasks, which hold no detection boxes of their own."""
-    first = next((a for a in doc["annotations"] if isinstance(a, dict)), {})
+    annotations = doc.get("annotations", [])
+    first = next((a for a in annotations if isinstance(a, dict)), {})
     stem = path.stem.lower()
     if not isinstance(doc.get("categories"), list):
         return "captions" if "caption" in first or stem.startswith("captions") else "annotations without categories"
@@ -56,7 +68,11 @@ def _kind(path: Path, doc: dict) -> str:
         return "stuff segmentation"
     if stem.startswith("person_keypoints") or any(isinstance(c, dict) and c.get("keypoints") for c in doc["categories"]):
         return "keypoints"
-    return "instances"
+    if "annotations" not in doc or (stem.startswith("image_info") and not first):
+        return IMAGE_LIST
+    if first and not any(isinstance(a, dict) and ("bbox" in a or "segmentation" in a) for a in annotations):
+        return IMAGE_LABELS  # {"image_id", "category_id"} only: what an image shows, not where
+    return "instances"  # an empty annotation list under another name: a set of backgrounds, as written
 
 
 def _classified(root: Path) -> tuple[list[tuple[Path, dict]], list[tuple[Path, str]]]:
@@ -73,9 +89,12 @@ def find_coco_files(root: Path) -> list[tuple[Path, dict]]:
 
 
 def looks_like_coco(root: Path) -> tuple[bool, str]:
-    files = find_coco_files(root)
+    files, ignored = _classified(root)
     if files:
         return True, f"found COCO JSON {', '.join(str(p.relative_to(root)) for p, _ in files)} (images, annotations, categories)"
+    if ignored:
+        shown = ", ".join(f"{p.relative_to(root)} ({kind})" for p, kind in ignored[:3])
+        return False, f"COCO JSON without detection boxes only: {shown}" + (f" and {len(ignored) - 3} more" if len(ignored) > 3 else "")
     return False, "no JSON file with 'images', 'annotations' and 'categories' lists"
 
 
@@ -182,7 +201,7 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
                     continue
                 x, y, w, h = corners
                 rows.append(pixel_box(cat_map[cid], x, y, x + w, y + h, width, height, at, issues))
-            samples.append(Sample(image=found, boxes=as_boxes(rows), split=split, label_issues=len(issues) - before))
+            samples.append(Sample(image=found, boxes=as_boxes(rows), split=split, label_issues=len(issues) - before, source=str(rel)))
     unreferenced = [p for p in on_disk if os.path.normpath(p) not in referenced]
     if unreferenced:
         counts["unreferenced_images"] = len(unreferenced)

@@ -5,7 +5,8 @@ Coordinates are pixels with x, y the box CENTRE (not a corner). Roboflow's zip h
 valid/ test/ folders, each with its images and one ``_annotations.createml.json``; an image
 name is looked up beside its JSON first, then from the archive root. The format carries class
 names only, so classes are ordered alphabetically. An entry with an empty annotation list is a
-background image; images no JSON lists are reported and skipped.
+background image; an image no JSON lists is unlabelled (the importer leaves it out unless asked
+to keep it as a background).
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from yolov11.data.source import (
     Sample,
     SourceDataset,
     as_boxes,
+    empty_boxes,
     files_under,
     finite_number,
     image_size,
-    images_under,
     listed_file,
     load_json,
     pixel_box,
     split_of,
+    unlabelled_images,
 )
 from yolov11.errors import UserError
 
@@ -104,11 +106,10 @@ def read_createml(root: Path, reason: str) -> SourceDataset:
                     continue
                 rows.append(_box(annotation, index[label], width, height, where, issues))
             counts["backgrounds"] += int(not entry["annotations"])
-            samples.append(Sample(image, as_boxes(rows), split_of(image, root), len(issues) - before))
-    unreferenced = [p for p in images_under(root) if os.path.normpath(p) not in referenced]
-    if unreferenced:
-        counts["unreferenced_images"] = len(unreferenced)
-        issues.append(Issue(str(unreferenced[0].relative_to(root)), f"{len(unreferenced)} image(s) not listed by any CreateML JSON", "skipped"))
+            samples.append(Sample(image, as_boxes(rows), split_of(image, root), len(issues) - before, source=rel))
     if not samples:
         raise UserError(f"{files[0][0].relative_to(root) if files else root.name}: CreateML JSON found but none of its images exist under the archive")
+    unlisted = unlabelled_images(root, referenced)
+    counts["unreferenced_images"] = len(unlisted)  # the older name of unlabelled_images, kept for readers of report.json
+    samples += [Sample(p, empty_boxes(), split_of(p, root), unlabelled=True) for p in unlisted]
     return SourceDataset("createml", names, samples, reason, issues, counts, dict(index))

@@ -1,9 +1,15 @@
 """Read CVAT "for images" XML 1.1 exports: <image name width height subset> holding <box> and
 <polygon> elements (polygons become their bounding box). Class order follows the task's
-<labels> when the export lists them."""
+<labels> when the export lists them.
+
+CVAT writes an <image> for every image of the task, shapes or not: one with no shape is a
+background, as the task says. An image on disk that no <image> names was never part of the
+labelling task: it is unlabelled (the importer leaves it out unless asked to keep it as a
+background), as in the other formats that label image by image."""
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,12 +19,15 @@ from yolov11.data.source import (
     Sample,
     SourceDataset,
     as_boxes,
+    empty_boxes,
     files_under,
     image_size,
     images_under,
     listed_file,
     pixel_box,
     read_xml,
+    split_of,
+    unlabelled_images,
 )
 from yolov11.errors import UserError
 
@@ -65,7 +74,7 @@ def read_cvat(root: Path, reason: str) -> SourceDataset:
     by_name = {}
     for p in images_under(root):
         by_name.setdefault(p.name, p)
-    parsed = []
+    parsed, referenced = [], set()
     declared: list[str] = []
     for xml in _cvat_files(root):
         rel = str(xml.relative_to(root))
@@ -78,6 +87,7 @@ def read_cvat(root: Path, reason: str) -> SourceDataset:
                 issues.append(Issue(f"{rel}: image {name!r}", "file not found", "skipped"))
                 continue
             parsed.append((rel, img, image))
+            referenced.add(os.path.normpath(image))
     found = sorted({(el.get("label") or "").strip() for _, img, _ in parsed for el in img if el.tag in ("box", "polygon")} - {""})
     names = declared + [n for n in found if n not in declared]
     index = {n: i for i, n in enumerate(names)}
@@ -96,7 +106,8 @@ def read_cvat(root: Path, reason: str) -> SourceDataset:
                 continue
             counts["polygons_to_boxes"] += el.tag == "polygon"
             rows.append(pixel_box(index[label], *corners, width, height, at, issues))
-        samples.append(Sample(image, as_boxes(rows), SPLIT_ALIASES.get(img.get("subset", "").lower()), len(issues) - before))
+        samples.append(Sample(image, as_boxes(rows), SPLIT_ALIASES.get(img.get("subset", "").lower()), len(issues) - before, source=rel))
     if not samples:
         raise UserError(f"{root.name}: CVAT XML found but none of its images exist under the archive")
+    samples += [Sample(p, empty_boxes(), split_of(p, root), unlabelled=True) for p in unlabelled_images(root, referenced)]
     return SourceDataset("cvat", names, samples, reason, issues, counts, dict(index))

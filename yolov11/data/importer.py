@@ -6,7 +6,8 @@
 Formats are detected (the report says which and why): YOLO (Ultralytics, flat, Roboflow),
 COCO JSON, Pascal VOC, CVAT XML 1.1, LabelMe JSON and CreateML JSON. Splits come from the source when it has
 them, else a seeded split stratified by class. Every image is checked (readable, pixel cap,
-truncation, EXIF rotation, exact and near duplicates) and every label line validated. The dataset is written to a temporary folder and renamed into place
+truncation, EXIF rotation, exact and near duplicates) and every label line validated; an image
+that no annotation names is left out unless asked for (tidy.py). The dataset is written to a temporary folder and renamed into place
 at the end, so a failure never leaves a half-imported dataset; a name already taken gets a new
 version (name-2, name-3, ...) instead of mixing two imports.
 """
@@ -36,17 +37,8 @@ from yolov11.data.createml_format import looks_like_createml, read_createml
 from yolov11.data.cvat_format import looks_like_cvat, read_cvat
 from yolov11.data.labelme_format import looks_like_labelme, read_labelme
 from yolov11.data.report import build_report, write_report
-from yolov11.data.source import (
-    CONVERTED_SUFFIXES,
-    UNSUPPORTED_IMAGE_SUFFIXES,
-    Issue,
-    Sample,
-    SourceDataset,
-    files_under,
-    forget_scans,
-    images_under,
-    links_under,
-)
+from yolov11.data.source import CONVERTED_SUFFIXES, Issue, Sample, SourceDataset, files_under, forget_scans, images_under
+from yolov11.data.tidy import drop_duplicate_boxes, drop_repeated_images, note_unread_files, settle_unlabelled, unique_names
 from yolov11.data.voc_format import looks_like_voc, read_voc
 from yolov11.data.yolo_format import find_yaml, looks_like_yolo, read_yolo
 from yolov11.errors import UserError, os_error_text
@@ -149,70 +141,6 @@ def assign_splits(samples: list[Sample], val_fraction: float, seed: int) -> str:
         pool[0].split = "val"  # tiny sources: at least one validation image
     how = f"seeded split stratified by class (val fraction {val_fraction}, seed {seed})"
     return f"the source has a val split only: {how}" if only_val else how
-
-
-def drop_duplicate_boxes(ds: SourceDataset) -> None:
-    for s in ds.samples:
-        if len(s.boxes) > 1:
-            seen: dict[tuple, int] = {}
-            for i, row in enumerate(np.round(s.boxes, 5).tolist()):
-                seen.setdefault(tuple(row), i)
-            first = np.fromiter(seen.values(), dtype=int)
-            if len(first) < len(s.boxes):
-                ds.issues.append(Issue(s.image.name, f"{len(s.boxes) - len(first)} duplicate box(es)", "dropped"))
-                ds.counts["duplicate_boxes"] = ds.counts.get("duplicate_boxes", 0) + len(s.boxes) - len(first)
-                s.boxes, s.label_issues = s.boxes[np.sort(first)], s.label_issues + 1
-
-
-def unique_names(ds: SourceDataset) -> None:
-    """Class names that repeat ("helmet" twice) become "helmet", "helmet-2": per-class counts,
-    metrics and exports key on names, where two classes of one name would silently merge."""
-    seen: dict[str, int] = {}
-    for i, n in enumerate(ds.names):
-        if n in seen:
-            k = 2
-            while f"{n}-{k}" in ds.names or f"{n}-{k}" in seen:
-                k += 1
-            ds.issues.append(Issue(f"class {i}", f"name {n!r} is also class {seen[n]}", f"fixed: renamed {n}-{k}"))
-            ds.names[i] = f"{n}-{k}"
-        seen[ds.names[i]] = i
-
-
-def drop_repeated_images(ds: SourceDataset) -> None:
-    """One sample per image file: annotation files that both list an image (two COCO files, an
-    XML and a JSON) would otherwise place it twice."""
-    real_dirs: dict[str, str] = {}
-
-    def resolved(path: Path) -> str:  # Path.resolve(), with each folder resolved once, not once per file
-        text = os.fspath(path)
-        if os.path.islink(text):
-            return os.path.realpath(text)
-        folder, name = os.path.split(os.path.abspath(text))
-        if folder not in real_dirs:
-            real_dirs[folder] = os.path.realpath(folder)
-        return os.path.join(real_dirs[folder], name)
-
-    seen: set[str] = set()
-    kept = []
-    for s in ds.samples:
-        key = resolved(s.image)
-        if key in seen:
-            ds.issues.append(Issue(s.image.name, "image listed by more than one annotation file", "skipped: kept the first"))
-            continue
-        seen.add(key)
-        kept.append(s)
-    ds.samples = kept
-
-
-def note_unread_files(ds: SourceDataset, root: Path) -> None:
-    """Say what the readers left alone: symbolic links (never followed) and image formats
-    Ultralytics does not train on."""
-    links = links_under(root)
-    if links:
-        ds.issues.append(Issue(str(links[0].relative_to(root)), f"{len(links)} symbolic link(s) not followed (a folder import reads only files inside it)", "skipped"))
-        ds.counts["symlinks_skipped"] = len(links)
-    for path in files_under(root, *UNSUPPORTED_IMAGE_SUFFIXES):
-        ds.issues.append(Issue(str(path.relative_to(root)), f"{path.suffix.lower()} images are not supported (convert to JPEG or PNG)", "skipped"))
 
 
 def _link_or_copy(src: Path, dest: Path) -> None:
@@ -349,7 +277,7 @@ def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None,
                 ds.issues.append(Issue(s.image.name, "truncated JPEG", "fixed: decoded as far as possible and re-saved"))
             if s.image.suffix.lower() in CONVERTED_SUFFIXES:
                 ds.issues.append(Issue(s.image.name, "GIF image", "fixed: first frame imported as PNG"))
-            kept.append(Sample(img_out, s.boxes, s.split, s.label_issues))
+            kept.append(Sample(img_out, s.boxes, s.split, s.label_issues, unlabelled=s.unlabelled))
             kept_infos.append(info)
     return kept, kept_infos
 
@@ -362,10 +290,15 @@ def import_dataset(
     workspace: Workspace | str | Path | None = None,
     progress: Progress | None = None,
     include_difficult: bool = False,
+    unlabelled_as_background: bool = False,
 ) -> dict:
     """Import ``src`` (a .zip or a folder) and return its health report (also in report.json).
 
     ``include_difficult`` keeps Pascal VOC objects flagged difficult (left out by default).
+    ``unlabelled_as_background`` keeps images that no annotation names (no VOC XML, no LabelMe
+    JSON, not listed by the CreateML JSON or CVAT XML) as backgrounds; by default they are left
+    out, each named in the report's issues. In YOLO folders an image without a .txt is a
+    background by convention either way (the report counts and names them).
     """
     ws = Workspace.at(workspace)
     src = Path(src).expanduser()
@@ -393,6 +326,7 @@ def import_dataset(
         ds.issues.extend(Issue(w.split(":")[0], w.split(": ", 1)[-1], "skipped") for w in warnings)
         note_unread_files(ds, root)
         drop_repeated_images(ds)
+        settle_unlabelled(ds, root, unlabelled_as_background)
         drop_duplicate_boxes(ds)
         split_how = assign_splits(ds.samples, val_fraction, seed)
         final_name = _dataset_name(src, name, ws)
@@ -411,7 +345,9 @@ def import_dataset(
         write_report(report, out / "report.json")
         out.rename(dest)  # atomic: the dataset appears whole or not at all
         try:
-            origin = {"src": str(src.resolve()), "options": {"val_fraction": val_fraction, "seed": seed, "include_difficult": include_difficult}}
+            options = {"val_fraction": val_fraction, "seed": seed, "include_difficult": include_difficult,
+                       "unlabelled_as_background": unlabelled_as_background}
+            origin = {"src": str(src.resolve()), "options": options}
             ws.add_dataset(final_name, dest, ds.format, len(kept), ds.names, report["images"], origin)
         except BaseException:
             shutil.rmtree(dest, ignore_errors=True)  # not listed, so not kept

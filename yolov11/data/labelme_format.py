@@ -1,7 +1,11 @@
-"""Read LabelMe JSON: one JSON per image with "shapes" (rectangles, polygons -> bounding boxes)."""
+"""Read LabelMe JSON: one JSON per image with "shapes" (rectangles, polygons -> bounding boxes).
+
+A JSON with no shape is a background; an image no JSON names is unlabelled (the importer
+leaves it out unless asked to keep it as a background)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from yolov11.data.source import (
@@ -9,6 +13,7 @@ from yolov11.data.source import (
     Sample,
     SourceDataset,
     as_boxes,
+    empty_boxes,
     files_under,
     finite_number,
     image_size,
@@ -16,6 +21,7 @@ from yolov11.data.source import (
     load_json,
     pixel_box,
     split_of,
+    unlabelled_images,
 )
 from yolov11.errors import UserError
 
@@ -45,7 +51,7 @@ def read_labelme(root: Path, reason: str) -> SourceDataset:
     issues: list[Issue] = []
     names = sorted({_label(s) for _, doc in files for s in doc["shapes"]} - {""})
     index = {n: i for i, n in enumerate(names)}
-    samples = []
+    samples, referenced = [], set()
     for path, doc in files:
         rel = str(path.relative_to(root))
         beside = [p for p in files_under(path.parent) if p.parent == path.parent and p.stem == path.stem and p.suffix.lower() != ".json"]
@@ -53,6 +59,7 @@ def read_labelme(root: Path, reason: str) -> SourceDataset:
         if image is None:
             issues.append(Issue(rel, f"image {str(doc['imagePath'])[:80]!r} not found", "skipped"))
             continue
+        referenced.add(os.path.normpath(image))
         width, height = finite_number(doc.get("imageWidth")), finite_number(doc.get("imageHeight"))
         if not width or not height:
             width, height = image_size(image)
@@ -75,7 +82,8 @@ def read_labelme(root: Path, reason: str) -> SourceDataset:
                 continue
             xs, ys = [x for x, _ in xy], [y for _, y in xy]
             rows.append(pixel_box(index[_label(shape)], min(xs), min(ys), max(xs), max(ys), width, height, at, issues))
-        samples.append(Sample(image, as_boxes(rows), split_of(image, root), len(issues) - before))
+        samples.append(Sample(image, as_boxes(rows), split_of(image, root), len(issues) - before, source=rel))
     if not samples:
         raise UserError(f"{root.name}: LabelMe JSON found but none of its images exist")
+    samples += [Sample(p, empty_boxes(), split_of(p, root), unlabelled=True) for p in unlabelled_images(root, referenced)]
     return SourceDataset("labelme", names, samples, reason, issues, {}, dict(index))

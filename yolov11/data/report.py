@@ -47,7 +47,7 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
     dups = _duplicates(kept, infos, root)
     tiny = [s for s in kept if len(s.boxes) and ((s.boxes[:, 3] < TINY_BOX) | (s.boxes[:, 4] < TINY_BOX)).any()]
     n_tiny = int(((boxes[:, 3] < TINY_BOX) | (boxes[:, 4] < TINY_BOX)).sum()) if len(boxes) else 0
-    warnings = []
+    warnings = list(ds.warnings)
     present = {n: v for n, v in totals.items() if v}
     if present:
         common, rare = max(present, key=present.get), min(present, key=present.get)  # ties: the first in class order
@@ -65,7 +65,13 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
         "duplicates": sorted({p for g in dups["exact"] + dups["near"] for p in g}),
         "leakage": sorted({p for g in dups["leakage"] for p in g}),
         "tiny_boxes": [_rel(s, root) for s in tiny],
+        "unlabelled": [_rel(s, root) for s in kept if s.unlabelled],  # no annotation named them: kept as backgrounds
     }
+    notes = list(ds.notes)
+    if problems["exif_rotated"]:
+        notes.append(f"{len(problems['exif_rotated'])} photo(s) carry an EXIF rotation: imported unchanged; training turns them upright "
+                     "as a phone shows them (Ultralytics applies the rotation), as the gallery draws them, so their boxes belong to the "
+                     "turned picture (the 'EXIF-rotated' filter shows them)")
     return {
         "name": name,
         "path": str(dest),
@@ -86,6 +92,7 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
         "issue_count": len(ds.issues),
         "issues": [str(i) for i in ds.issues[:MAX_LISTED_ISSUES]],
         "warnings": warnings,
+        "notes": notes,  # what import did on the user's behalf (difficult boxes, EXIF rotations, backgrounds asked for)
     }
 
 
@@ -100,6 +107,7 @@ def summarize(report: dict) -> str:
         f"  {sum(report['images'].values())} images ({split_txt}; {report['split_method']}), {report['boxes']} boxes, {len(report['classes'])} classes: {', '.join(report['classes'])}",
     ]
     lines += [f"  warning: {w}" for w in report["warnings"]]
+    lines += [f"  note: {n}" for n in report.get("notes", [])]  # reports written before notes existed have none
     if report["issue_count"]:
         lines.append(f"  {report['issue_count']} issue(s), first: " + "; ".join(report["issues"][:3]))
     lines.append(f"  -> {report['path']}")

@@ -42,17 +42,27 @@ class Sample:
     boxes: np.ndarray  # (n, 5) float32: class index, cx, cy, w, h normalised to 0..1
     split: str | None = None  # "train" | "val" | "test" when the source says so
     label_issues: int = 0  # label problems the reader found (fixed or dropped) for this image
+    # No annotation covers the image (no XML, JSON entry or .txt names it; ``boxes`` is empty). Not
+    # the same as a background, which an annotation says holds nothing: the importer decides
+    # (tidy.settle_unlabelled), since training on it teaches the model that its objects are background.
+    unlabelled: bool = False
+    source: str = ""  # the annotation file that listed the image, where several may (the report names it)
 
 
 @dataclass
 class SourceDataset:
-    format: str  # "yolo" | "coco"
+    format: str  # "yolo" | "coco" | "voc" | "cvat" | "labelme" | "createml"
     names: list[str]
     samples: list[Sample]
     reason: str  # why the detector chose this format, shown in the report
     issues: list[Issue] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # format-specific tallies (crowd boxes, ...)
     class_map: dict[str, int] = field(default_factory=dict)  # source class id or name -> our class index
+    # True where a missing annotation means "nothing here" by the format's convention (YOLO: no
+    # .txt is a background); elsewhere an unlabelled image is left out unless asked for.
+    missing_means_background: bool = False
+    warnings: list[str] = field(default_factory=list)  # what the user should check, shown first in the report
+    notes: list[str] = field(default_factory=list)  # what import did on the user's behalf (difficult boxes, ...)
 
 
 @lru_cache(maxsize=8)
@@ -103,6 +113,12 @@ def links_under(root: Path) -> list[Path]:
 def images_under(root: Path) -> list[Path]:
     """All image files below ``root`` (GIFs included: imported as PNG), sorted for determinism."""
     return files_under(root, *IMAGE_SUFFIXES, *CONVERTED_SUFFIXES)
+
+
+def unlabelled_images(root: Path, referenced: set[str]) -> list[Path]:
+    """The images below ``root`` that no annotation named (``referenced``: their normalised paths).
+    Readers of formats that label image by image turn them into ``Sample(..., unlabelled=True)``."""
+    return [p for p in images_under(root) if os.path.normpath(p) not in referenced]
 
 
 def image_size(path: Path) -> tuple[int, int]:

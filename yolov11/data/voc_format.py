@@ -2,12 +2,15 @@
 
 Box corners are taken as pixel coordinates as written (CVAT, Roboflow and labelImg exports).
 Objects flagged ``difficult`` are left out unless ``include_difficult``; either way they are
-counted. An XML whose <filename> differs from the image only in letter case still matches;
-images without an XML are kept as backgrounds; a missing <size> is read from the image.
+counted and the report says which. An XML whose <filename> differs from the image only in letter
+case still matches; an image without an XML is unlabelled (the importer leaves it out unless
+asked to keep it as a background: an XML with no object is the way VOC says "background");
+a missing <size> is read from the image.
 """
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from yolov11.data.source import (
     images_under,
     pixel_box,
     read_xml,
+    unlabelled_images,
 )
 from yolov11.errors import UserError
 
@@ -85,7 +89,7 @@ def read_voc(root: Path, reason: str, include_difficult: bool = False) -> Source
             continue
         if image.name != fname and image.name.lower() == fname.lower():
             issues.append(Issue(rel, f"<filename> {fname!r} matches {image.name!r} only ignoring case", "fixed: matched"))
-        used.add(image)
+        used.add(os.path.normpath(image))
         size = ann.find("size")
         try:
             width, height = int(float(_text(size, "width", "0"))), int(float(_text(size, "height", "0")))
@@ -116,14 +120,17 @@ def read_voc(root: Path, reason: str, include_difficult: bool = False) -> Source
                 issues.append(Issue(at, "bndbox lacks xmin/ymin/xmax/ymax numbers", "dropped"))
                 continue
             rows.append(pixel_box(index[name], x1, y1, x2, y2, width, height, at, issues))
-        samples.append(Sample(image, as_boxes(rows), split_of.get(image.stem), len(issues) - before))
-    for image in images:
-        if image not in used:
-            counts["backgrounds"] += 1
-            samples.append(Sample(image, empty_boxes(), split_of.get(image.stem)))
+        samples.append(Sample(image, as_boxes(rows), split_of.get(image.stem), len(issues) - before, source=rel))
+    samples += [Sample(image, empty_boxes(), split_of.get(image.stem), unlabelled=True) for image in unlabelled_images(root, used)]
     if not parsed:
         if unreadable:
             more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
             raise UserError(f"{root.name}: no Pascal VOC XML could be read: {unreadable[0]}{more}")
         raise UserError(f"{root.name}: Pascal VOC XML found but none matches an image (first looked for: {issues[0].problem if issues else '?'})")
-    return SourceDataset("voc", names, samples, reason, issues, counts, dict(index))
+    ds = SourceDataset("voc", names, samples, reason, issues, counts, dict(index))
+    n = counts["difficult_boxes"]
+    if n:
+        done = ("kept for training (--include-difficult)" if include_difficult
+                else "left out of training, as Ultralytics' own VOC conversion does (import --include-difficult keeps them)")
+        ds.notes.append(f"{n} object(s) flagged difficult: {done}")
+    return ds

@@ -3,7 +3,9 @@
 Label files are found the way Ultralytics finds them (the last ``images`` folder of an image's
 path becomes ``labels``, suffix ``.txt``), else a same-stem ``.txt`` beside the image. Class
 names come from a data.yaml (its ``download:`` field is never run) or classes.txt/obj.names.
-Polygon lines (segmentation exports) become their bounding box.
+Polygon lines (segmentation exports) become their bounding box. An image without a label file
+is a background by YOLO's convention (Ultralytics trains it so): it is marked unlabelled all the
+same, so the report can count and name them.
 """
 
 from __future__ import annotations
@@ -147,12 +149,14 @@ def read_yolo(root: Path, reason: str) -> SourceDataset:
         lbl = label_path(image)
         where = str(lbl.relative_to(root))
         before = len(issues)
-        boxes = parse_label_file(lbl, where, len(names) if names else None, issues, counts) if listed_file(root, lbl) else empty_boxes()
-        samples.append(Sample(image=image, boxes=boxes, split=split_of(image, root), label_issues=len(issues) - before))
+        listed = listed_file(root, lbl) is not None
+        boxes = parse_label_file(lbl, where, len(names) if names else None, issues, counts) if listed else empty_boxes()
+        samples.append(Sample(image, boxes, split_of(image, root), label_issues=len(issues) - before, unlabelled=not listed))
     if not samples:
         raise UserError(f"{root.name}: YOLO layout but no images found (looked for {', '.join(sorted({'.jpg', '.png', '.bmp', '.webp'}))})")
     if names is None:
         nc = int(max((s.boxes[:, 0].max() for s in samples if len(s.boxes)), default=0)) + 1
         names = [f"class{i}" for i in range(nc)]
         issues.append(Issue(root.name, "no data.yaml or classes.txt: class names unknown", f"named class0..class{nc - 1}"))
-    return SourceDataset("yolo", names, samples, reason, issues, counts, {str(i): i for i in range(len(names))})
+    class_map = {str(i): i for i in range(len(names))}
+    return SourceDataset("yolo", names, samples, reason, issues, counts, class_map, missing_means_background=True)
