@@ -3,6 +3,8 @@ overlaid, delete (with files), and any run as a Jupyter notebook that reruns it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 import pandas as pd
 
@@ -24,6 +26,18 @@ def runs_table(ctx: AppContext) -> pd.DataFrame:
             "best mAP50-95": round(best, 4) if best is not None else None, "duration (s)": s["duration_s"],
         })
     return pd.DataFrame(rows, columns=["run", "status", "dataset", "model", "epochs", "imgsz", "batch", "best mAP50-95", "duration (s)"])
+
+
+def served_notebook(ctx: AppContext, run: str) -> Path:
+    """Where the app writes a run's notebook to hand it out: ``exports/<run>/<run>.ipynb``, a folder
+    the app already serves (``runs/`` is never served: SECURITY.md) and that goes with the run.
+    Gradio hands out only files of its allowed paths, the current folder and the temp folder, so a
+    workspace outside the last two (a container's /workspace) needs it there."""
+    ctx.workspace.require_run(run)  # an unknown run is refused before its name makes a path
+    out = ctx.workspace.exports_dir / run / f"{run}.ipynb"
+    if not out.resolve().is_relative_to(ctx.workspace.exports_dir.resolve()):
+        raise yolov11.UserError(f"--run {run}: not a run name this app writes files for")
+    return out
 
 
 def build_runs(ctx: AppContext) -> None:
@@ -68,7 +82,7 @@ def build_runs(ctx: AppContext) -> None:
         """The run's notebook (.ipynb): import, training, evaluations, exports and a prediction, rerunnable."""
         if not run:
             raise yolov11.UserError("pick a run first")
-        return str(yolov11.write_notebook(run, workspace=ctx.workspace))
+        return str(yolov11.write_notebook(run, out=served_notebook(ctx, run), workspace=ctx.workspace))
 
     gr.api(list_runs, api_name="list_runs", queue=False)  # a cheap read, like training_status
     notebook_btn.click(download_notebook, notebook_run, notebook_file, api_name="download_notebook")

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
@@ -98,18 +99,21 @@ def test_every_shell_snippet_parses_with_the_cli_parser(shown):
     assert train.imgsz == 64
 
 
-def _env() -> dict:
+def _env(cache: Path | None = None) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    if cache is not None:  # a user's shell: no workspace variable, nor the config dir this process was given
+        env = {k: v for k, v in env.items() if k not in ("YOLOV11_WORKSPACE", "YOLO_CONFIG_DIR")} | {"XDG_CACHE_HOME": str(cache)}
     return env
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_python_snippet_runs(shown, step):
+def test_python_snippet_runs(shown, step, tmp_path):
     snippets, _, here = shown
     code = blocks(snippets[step], "python")[0]
-    proc = subprocess.run([sys.executable, "-c", code], cwd=here, env=_env(), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=here, env=_env(tmp_path / "cache"), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{code}\n{proc.stderr[-3000:]}"
+    assert not (here / "workspace").exists()  # the snippet names its workspace: nothing lands in the current folder
 
 
 @pytest.mark.parametrize("step", STEPS)

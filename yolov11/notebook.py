@@ -8,19 +8,29 @@ All of it comes from the registry: the dataset's origin (the import's source and
 options). The notebook reruns into a workspace of its own, a folder beside the notebook, so
 running it never changes the workspace it came from. Its code is made of ``python_call``
 literals, the same as the app's "Same in Python" snippets.
+
+A registry row is data, whoever wrote it: keys and values reach the code as literals only
+(``snippets.keyword_args``), and names and paths reach the markdown as text, never as HTML. A run
+on a dataset version (``<base>@vN``) rebuilds it: the base is imported as any dataset, then each
+label edit of its chain is replayed with ``edit_labels`` and the edited images' full box lists,
+read from the version folders as the notebook is written (``dataset_cells``).
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from yolov11.cli.snippets import literal
+from yolov11.cli.snippets import keyword_args, literal
 from yolov11.errors import UserError
+from yolov11.training.events import read_events
 from yolov11.workspace import Workspace
 
 DERIVED = ("model", "amp")  # recorded settings TrainSettings derives again (amp: from the device)
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 
 
 def train_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
@@ -32,9 +42,23 @@ def train_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def text(value: object) -> str:
+    """A string from the registry (a name, a format, a summary) as plain text in a markdown cell:
+    one line, HTML and markdown characters escaped."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(str(value).split()), quote=False))
+
+
+def code(value: object) -> str:
+    """A path or name as an inline code span (shown as typed, never as HTML), one line."""
+    one = " ".join(str(value).split())
+    fence = "`" * (max((len(run) for run in re.findall("`+", one)), default=0) + 1)
+    pad = " " if one.startswith("`") or one.endswith("`") else ""  # CommonMark strips one space each side
+    return f"{fence}{pad}{one}{pad}{fence}"
+
+
 def _shown(metrics: dict | None) -> str:
     numbers = {k: v for k, v in (metrics or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return ", ".join(f"{k} {v:.4f}" for k, v in numbers.items()) or "no metrics recorded"
+    return ", ".join(f"{text(k)} {v:.4f}" for k, v in numbers.items()) or "no metrics recorded"
 
 
 class Code(str):
@@ -42,13 +66,15 @@ class Code(str):
 
 
 def _call(function: str, result: str, first: str | None, kwargs: dict[str, Any]) -> str:
-    """``result = yolov11.function(first, k=v, ..., workspace=WS)``, one keyword a line."""
+    """``result = yolov11.function(first, k=v, ..., workspace=WS)``, one keyword a line; a key
+    that is not a plain name goes into a ``**{...}`` of literals (``snippets.keyword_args``)."""
     values = {**kwargs, "workspace": Code("WS")}
-    args = ([first] if first else []) + [f"{k}={v if isinstance(v, Code) else literal(v)}" for k, v in values.items()]
+    args = ([first] if first else []) + keyword_args(values, lambda v: v if isinstance(v, Code) else literal(v))
     return f"{result} = yolov11.{function}(\n    " + ",\n    ".join(args) + ",\n)"
 
 
-def _dataset_cells(dataset: dict) -> tuple[str, str]:
+def _import_cells(dataset: dict) -> tuple[str, str]:
+    """The import of a dataset that is no version of another (its origin: the source and options)."""
     origin = dataset.get("origin") or {}
     options = origin.get("options") or {}
     if origin.get("demo"):
@@ -56,16 +82,88 @@ def _dataset_cells(dataset: dict) -> tuple[str, str]:
                 _call("ensure_demo_dataset", "ds", None, options) + "\nprint(yolov11.summarize_report(ds))")
     kept = dataset["path"]
     src = origin.get("src") or kept
-    md = (f"Import **{dataset['name']}** ({dataset['format']}, {dataset['images']} images) from `{Path(src).name}`"
-          + (f" with {', '.join(f'{k}={v}' for k, v in options.items())}" if options else "") + ". "
+    md = (f"Import **{text(dataset['name'])}** ({text(dataset['format'])}, {dataset['images']} images) from {code(Path(src).name)}"
+          + (f" with {', '.join(f'{text(k)}={text(v)}' for k, v in options.items())}" if options else "") + ". "
           "The app does not keep uploaded zips: when the original is gone, the imported copy "
-          f"(`{kept}`: the same images, labels and split) is read instead.")
-    code = (f"SOURCE = Path({literal(src)})\n"
-            "if not SOURCE.exists():  # an upload the app removed once imported\n"
-            f"    SOURCE = Path({literal(kept)})\n"
-            + _call("import_dataset", "ds", "SOURCE", {"name": dataset["name"], **options})
-            + "\nprint(yolov11.summarize_report(ds))")
-    return md, code
+          f"({code(kept)}: the same images, labels and split) is read instead.")
+    source = (f"SOURCE = Path({literal(src)})\n"
+              "if not SOURCE.exists():  # an upload the app removed once imported\n"
+              f"    SOURCE = Path({literal(kept)})\n"
+              + _call("import_dataset", "ds", "SOURCE", {"name": dataset["name"], **options})
+              + "\nprint(yolov11.summarize_report(ds))")
+    return md, source
+
+
+def _label_edit(version: dict) -> bool:
+    """Whether ``version`` was made by ``edit_labels``: its diff names each edited image with the
+    boxes added, removed and changed (other kinds of version, such as a re-split, are not replayed)."""
+    images = (version.get("diff") or {}).get("images")
+    return isinstance(images, dict) and bool(images) and all(isinstance(c, dict) and "added" in c for c in images.values())
+
+
+def _chain(ws: Workspace, dataset: dict) -> list[dict] | None:
+    """The datasets from the import to ``dataset``, each the parent of the next; None when a link
+    is gone or one of them is no label edit."""
+    chain, seen = [dataset], {dataset["name"]}
+    while chain[0].get("parent"):
+        parent = ws.dataset(chain[0]["parent"])
+        if parent is None or parent["name"] in seen or not _label_edit(chain[0]):
+            return None
+        chain.insert(0, parent)
+        seen.add(parent["name"])
+    return chain if chain[0].get("version", 1) == 1 else None  # the first must be an import
+
+
+def _edited_boxes(ws: Workspace, version: dict) -> dict[str, list[dict]]:
+    """{image: its full box list in ``version``} for each image its label edit changed: what
+    ``edit_labels`` takes to write the same label files again (pixels at full precision)."""
+    from yolov11.data.versions import image_labels
+
+    return {rel: image_labels(version["name"], rel, ws)["boxes"] for rel in sorted(version["diff"]["images"])}
+
+
+def dataset_cells(ws: Workspace, dataset: dict) -> list[tuple[str, str]]:
+    """(markdown, code) pairs that leave ``ds`` holding the run's dataset in ``WS``: its import,
+    then, for a version, the label edits that made it, one cell each (the rebuilt version's name
+    may differ: versions are numbered in the order they are made)."""
+    chain = _chain(ws, dataset)
+    if chain is None:  # a parent deleted, or a version of another kind: the version's own folder
+        return [(f"The run trained on {text(dataset['name'])}, a version whose lineage is not complete in the registry: its "
+                 f"folder {code(dataset['path'])} is imported as it is.",
+                 _call("import_dataset", "ds", f"Path({literal(dataset['path'])})", {"name": f"{dataset['base']}-v{dataset['version']}"})
+                 + "\nprint(yolov11.summarize_report(ds))")]
+    cells = [_import_cells(chain[0])]
+    for version in chain[1:]:
+        diff = version["diff"]
+        md = (f"### Version {text(version['name'])}\nThe label edit that made it from {text(version['parent'])}: "
+              f"{len(diff['images'])} image(s), {diff.get('added', 0)} box(es) added, {diff.get('removed', 0)} removed, "
+              f"{diff.get('changed', 0)} changed. Each edited image's full box list, as saved (pixels), so the label files "
+              "come out the same byte for byte.")
+        cells.append((md, _call("edit_labels", "ds", "ds['name']", {"edits": _edited_boxes(ws, version)}) + "\nds['name']"))
+    return cells
+
+
+def _statuses(run: dict) -> list[str]:
+    events, _ = read_events(Path(run["dir"]) / "events.jsonl")
+    return [e.get("status") for e in events if e.get("type") == "status"]
+
+
+def reproducibility(run: dict, settings: dict) -> str:
+    """What a rerun promises: identical numbers only for a run that went in one go, to its end,
+    on the CPU (a stop and a resume, or more epochs added, give other numbers)."""
+    statuses = _statuses(run)
+    epochs = settings.get("epochs", "?")
+    if statuses.count("running") > 1:
+        return (f"This run was stopped and resumed, or resumed for more epochs ({statuses.count('running') - 1} resume(s)); "
+                f"the notebook trains its {text(epochs)} epochs in one go, so **its numbers differ** from those the app showed "
+                "(a resume starts its epochs again from a checkpoint, with another order of images and augmentations).")
+    if run["status"] != "done":
+        return (f"This run is **{text(run['status'])}**: it did not train its {text(epochs)} epochs to their end, and the notebook "
+                "trains all of them, so **its numbers differ** from those the app showed.")
+    if str(settings.get("device", "cpu")) != "cpu":
+        return (f"This run trained on GPU {text(settings.get('device'))}: a rerun there comes close but not bit for bit; "
+                "only training on the CPU with a fixed seed gives the same numbers again.")
+    return "Trained in one go on the CPU with a fixed seed: running this notebook gives the same numbers again."
 
 
 def build(run_id: str, workspace: Workspace | str | Path | None = None):
@@ -76,38 +174,39 @@ def build(run_id: str, workspace: Workspace | str | Path | None = None):
     run = ws.require_run(run_id)
     settings = run["settings"] or {}
     dataset = ws.dataset(run["dataset"] or "")
-    md, code = nbf.new_markdown_cell, nbf.new_code_cell
+    md, cell = nbf.new_markdown_cell, nbf.new_code_cell
     cells = [
-        md(f"# Run {run_id}\n**{run['model']}** on **{run['dataset']}**: {settings.get('epochs', '?')} epochs at "
-           f"{settings.get('imgsz', '?')} px, seed {settings.get('seed', 0)}, device {settings.get('device', 'cpu')}. "
+        md(f"# Run {text(run_id)}\n**{text(run['model'])}** on **{text(run['dataset'])}**: {text(settings.get('epochs', '?'))} epochs at "
+           f"{text(settings.get('imgsz', '?'))} px, seed {text(settings.get('seed', 0))}, device {text(settings.get('device', 'cpu'))}. "
            "Written by yolov11 workbench from its registry; each step is the call the app made. It reruns into a "
-           f"workspace of its own (`WS`, the folder `workspace-{run_id}` beside this notebook), leaving the original alone. "
-           "Training on the CPU with a fixed seed gives the same numbers again."),
-        code("from pathlib import Path\n\nimport yolov11\n\n" f"WS = yolov11.Workspace.at(Path({literal('workspace-' + run_id)}))"),
+           f"workspace of its own (`WS`, the folder {code('workspace-' + run_id)} beside this notebook), leaving the original alone. "
+           + reproducibility(run, settings)),
+        cell("from pathlib import Path\n\nimport yolov11\n\n" f"WS = yolov11.Workspace.at(Path({literal('workspace-' + run_id)}))"),
     ]
     if dataset is not None:
-        text, source = _dataset_cells(dataset)
-        cells += [md(f"## The dataset\n{text}"), code(source)]
+        for i, (text_md, source) in enumerate(dataset_cells(ws, dataset)):
+            cells += [md(("## The dataset\n" if i == 0 else "") + text_md), cell(source)]
         data = "ds['name']"
     else:  # trained on a data.yaml outside the workspace
-        cells.append(md(f"## The dataset\nThe run trained on `{run['dataset']}`, a data.yaml outside the workspace, used as it is."))
+        cells.append(md(f"## The dataset\nThe run trained on {code(run['dataset'])}, a data.yaml outside the workspace, used as it is."))
         data = literal(run["dataset"])
     cells += [
-        md(f"## Training\nThe settings and seed of run `{run_id}` ({run['status']}). The app showed: {_shown(run['metrics'])}."),
-        code(_call("train", "result", data, {"model": run["model"], **train_kwargs(settings)}) + "\nresult['metrics']"),
+        md(f"## Training\nThe settings and seed of run {code(run_id)} ({text(run['status'])}). The app showed: {_shown(run['metrics'])}."),
+        cell(_call("train", "result", data, {"model": run["model"], **train_kwargs(settings)}) + "\nresult['metrics']"),
     ]
     for saved in sorted(Path(run["dir"]).glob("eval-*/metrics.json")):
         split = saved.parent.name.removeprefix("eval-")
         shown = json.loads(saved.read_text()).get("metrics")
-        cells += [md(f"## Evaluation on {split}\nThe app showed: {_shown(shown)}."),
-                  code("evaluation = yolov11.evaluate(run=result['run'], split=" f"{literal(split)}, workspace=WS)\nevaluation['metrics']")]
+        cells += [md(f"## Evaluation on {text(split)}\nThe app showed: {_shown(shown)}."),
+                  cell("evaluation = yolov11.evaluate(run=result['run'], split=" f"{literal(split)}, workspace=WS)\nevaluation['metrics']")]
     for export in ws.exports(run_id):
-        cells += [md(f"## Export: {Path(export['path']).name}\nThe app wrote `{export['path']}`; verification: {export['summary'] or 'none'}."),
-                  code(_call("export_model", "exported", None, {"run": Code("result['run']"), **export["options"]}) + "\nexported['path']")]
+        cells += [md(f"## Export: {text(Path(export['path']).name)}\nThe app wrote {code(export['path'])}; "
+                     f"verification: {text(export['summary'] or 'none')}."),
+                  cell(_call("export_model", "exported", None, {"run": Code("result['run']"), **export["options"]}) + "\nexported['path']")]
     images = "Path(WS.dataset(ds['name'])['path']) / 'images' / 'val'" if dataset is not None else None
     if images:
         cells += [md("## Prediction\nThe trained model on the first validation image (the annotated copy lands in `WS`'s predictions folder)."),
-                  code(f"first = sorted(({images}).iterdir())[0]\n"
+                  cell(f"first = sorted(({images}).iterdir())[0]\n"
                        "found = yolov11.predict(result['weights'], first, workspace=WS)\n"
                        "found['images'][0]['detections']")]
     return nbf.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},

@@ -53,6 +53,14 @@ BAD_FLAGS = [
 for _id, _flags, _frag in BAD_FLAGS:
     add(f"train-{_id}", lambda c, f=_flags: train(c, *f), "refused", _frag, shared=True)
 add("train-extra-notjson", lambda c: train(c, "--extra", "notjson"), "refused", "--extra", shared=True, argparse=True)
+add("train-extra-unknown-key", lambda c: train(c, "--extra", '{"lr_f": 0.1}'), "refused", "--extra lr_f", "did you mean lrf", shared=True)
+
+
+@case("train-extra-key-runs-code", "refused", "--extra", "not an Ultralytics train argument", shared=True)
+def _(ctx: Ctx) -> list[str]:
+    """A key that, written unquoted into the notebook's train(...) call, would run ``touch``."""
+    key = f"x=__import__('os').system('touch {ctx.tmp / PWNED}'),y"
+    return train(ctx, "--extra", json.dumps({key: 1}))
 add("train-epochs-not-int", lambda c: train(c, "--epochs", "ten"), "refused", "--epochs", shared=True, argparse=True)
 add("train-data-missing", lambda c: ["train", "--data", "no-such-dataset", "--epochs", "1"], "refused", "--data no-such-dataset", shared=True)
 

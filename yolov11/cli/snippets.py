@@ -4,6 +4,10 @@ The app shows both after each action ("Same in Python / Same in a shell") and a 
 is made of such calls, so they must run as printed: Python values are written with ``repr``
 (``True``, not JSON's ``true``), and each shell flag is looked up in the CLI's own parser by its
 destination (``close_mosaic`` -> ``--close-mosaic``), so a snippet can only name flags that exist.
+
+Keys and values come from recorded settings (a registry row, which an older version or a hand
+may have written), so none of them may become code: values are literals, and a keyword that is
+not a plain name goes into a ``**{...}`` dict of literals (``keyword_args``).
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import keyword
+import math
 import shlex
+from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any
 
@@ -25,14 +32,31 @@ def literal(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         inner = ", ".join(literal(v) for v in value)
         return f"({inner},)" if isinstance(value, tuple) and len(value) == 1 else f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"  # nan, inf and -inf have no literal (JSON reads NaN)
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
     raise TypeError(f"no Python literal for {type(value).__name__}")
 
 
+def plain_name(key: object) -> bool:
+    """Whether ``key`` can be written as ``key=`` in a call: an ASCII identifier, not a keyword
+    (ASCII: other identifiers are NFKC-folded, so two keys could become one)."""
+    return isinstance(key, str) and key.isascii() and key.isidentifier() and not keyword.iskeyword(key)
+
+
+def keyword_args(kwargs: dict[Any, Any], value: Callable[[Any], str] = literal) -> list[str]:
+    """``k=<value(v)>`` for each plain-name key, then one ``**{'key': literal, ...}`` holding
+    every other key (``"x=__import__('os')...,y"`` stays a string): no key becomes code."""
+    named = [f"{k}={value(v)}" for k, v in kwargs.items() if plain_name(k)]
+    other = {str(k): v for k, v in kwargs.items() if not plain_name(k)}
+    return named + ([f"**{literal(other)}"] if other else [])
+
+
 def python_call(function: str, result: str | None = None, /, **kwargs: Any) -> str:
-    """``result = yolov11.function(k=v, ...)``; keyword values as Python literals."""
-    call = f"yolov11.{function}({', '.join(f'{k}={literal(v)}' for k, v in kwargs.items())})"
+    """``result = yolov11.function(k=v, ...)``; keyword values as Python literals, keys that are
+    not plain names in a ``**{...}`` dict."""
+    call = f"yolov11.{function}({', '.join(keyword_args(kwargs))})"
     return f"{result} = {call}" if result else call
 
 

@@ -13,7 +13,8 @@ function, the internals it relies on.
     checkpoints  tasks.torch_safe_load patched, _SafeLoad.SUPPORTED and its allowlist
     results      the metric and loss keys of Ultralytics' result dicts, and our short names
     trainer      DetectionTrainer and the attributes our callbacks read (tloss, label_loss_items,
-                 epoch_time_start, train_loader, wdir, last, best, world_size, stop, metrics)
+                 epoch_time_start, train_loader, wdir, last, best, world_size, stop, metrics);
+                 cfg/default.yaml as the list of train arguments (an ``extra`` key must be one)
     validator    DetectionValidator._prepare_batch / scale_preds, DetMetrics' curves and confusion matrix
     plotting     Annotator, colors, plot_images; build_yolo_dataset and get_cfg/check_imgsz as
                  BaseTrainer._setup_train calls them (the augmentation preview)

@@ -6,7 +6,8 @@ imports Ultralytics only after it; ``prepare()`` sets up:
 
 * environment: ``YOLO_OFFLINE`` (no online checks), ``YOLO_AUTOINSTALL=false`` (no pip
   installs at run time), ``YOLO_CONFIG_DIR`` inside the workspace (settings and fonts live
-  with the data, not in ``~/.config``), Gradio/HF telemetry off;
+  with the data, not in ``~/.config``, where they would change the user's own Ultralytics
+  settings; ``config_dir``), Gradio/HF telemetry off;
 * settings: ``sync`` (anonymous events) and every logging integration that talks to a service
   off (TensorBoard, which only writes event files into the run folder, on), datasets/runs/
   weights directories pointed into the workspace;
@@ -31,8 +32,11 @@ module's own reference to it, ``data.utils.check_det_dataset`` and the reference
 telemetry switch), ``openvino_telemetry``'s ``OptInChecker.check`` / ``ConsentCheckResult`` and
 ``TelemetrySender.send`` (each ``Telemetry.init`` asks the first; every event goes through the second).
 
-The workspace is read from ``YOLOV11_WORKSPACE`` (default ``./workspace``) when ``prepare()``
-first runs: entry points that take ``--workspace`` set that variable before calling the API.
+The workspace is read from ``YOLOV11_WORKSPACE`` when ``prepare()`` first runs: entry points
+that take ``--workspace`` (the app, the CLI) set that variable before calling the API. Without
+it, the default ``./workspace`` when it already is a workspace, else (a script or a notebook
+calling ``yolov11.train(..., workspace=WS)``) a folder of the user's cache: ``prepare()`` never
+creates ``./workspace`` in the current folder.
 If Ultralytics was imported before ``prepare()`` (a notebook, say), its online flags are
 switched off in place; its config dir then stays where it was.
 """
@@ -43,6 +47,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -56,14 +61,33 @@ _CJK_PROBE = "安全帽"  # "hard hat": a font that draws these draws Chinese cl
 
 
 def config_dir() -> Path:
-    """Where Ultralytics keeps settings.json and fonts: inside the workspace."""
-    return default_root() / ".ultralytics"
+    """Where Ultralytics keeps settings.json and fonts: inside the process's workspace when it
+    names one (``YOLOV11_WORKSPACE``) or ``./workspace`` already is one (the app and the CLI open
+    their default workspace before anything prepares), else ``yolov11/ultralytics`` in the user's
+    cache folder (``XDG_CACHE_HOME``, else ``~/.cache``): the API takes a workspace per call, so
+    before the first call there is none to pick, and a ``./workspace`` nobody asked for would
+    appear wherever a script or a notebook runs."""
+    if os.environ.get("YOLOV11_WORKSPACE") or (default_root() / "registry.sqlite").is_file():
+        return default_root() / ".ultralytics"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "yolov11" / "ultralytics"
+
+
+def _writable(folder: Path) -> Path:
+    """``folder``, created; a private temporary folder where it cannot be (a read-only home)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix="yolov11-ultralytics-"))
 
 
 def _set_environment() -> None:
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "false"
-    os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir()))
+    if not os.environ.get("YOLO_CONFIG_DIR"):
+        os.environ["YOLO_CONFIG_DIR"] = str(_writable(config_dir()))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

@@ -8,12 +8,16 @@ on_train_epoch_end, on_fit_epoch_end, on_model_save); trainer attributes ``epoch
 right after on_train_batch_end), ``wdir``, ``last``, ``best``, ``world_size``; ``callbacks``
 (event name -> list of functions) and ``utils.callbacks.tensorboard.on_train_start`` being the
 TensorBoard integration's model-graph trace and nothing else (its scalars are logged from the
-other events); and
-``data.utils.check_det_dataset`` for a data.yaml's image folders.
+other events);
+``data.utils.check_det_dataset`` for a data.yaml's image folders; and ``cfg/default.yaml``, the
+file ``cfg.DEFAULT_CFG_DICT`` is loaded from, as the list of every argument the trainer takes
+(``cfg.check_dict_alignment`` refuses any other key of ``overrides``).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import sys
 import time
 from collections.abc import Callable
@@ -125,3 +129,17 @@ def check_dataset(data_yaml: Path) -> dict:
     from ultralytics.data.utils import check_det_dataset
 
     return check_det_dataset(str(data_yaml), autodownload=False)
+
+
+@functools.cache
+def train_arguments() -> frozenset[str]:
+    """Every argument Ultralytics' trainer takes: the keys of its default configuration. Read from
+    the package's ``cfg/default.yaml`` without importing Ultralytics (and torch), so settings are
+    checked as a request is made, in milliseconds."""
+    import yaml
+
+    spec = importlib.util.find_spec("ultralytics")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("Ultralytics is not installed (pip install -r requirements.txt)")
+    default = Path(next(iter(spec.submodule_search_locations))) / "cfg" / "default.yaml"
+    return frozenset(yaml.safe_load(default.read_text(encoding="utf-8")))  # Ultralytics' own file, not a stranger's

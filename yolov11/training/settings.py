@@ -10,6 +10,7 @@ UserError before anything starts.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -62,7 +63,7 @@ class TrainSettings:
     hsv_v: float = setting(0.4, "Brightness", "brightness jitter", kind=float, low=0.0, high=1.0)
     loggers: str = setting("", "Also log to (when installed; TensorBoard always logs)", "wandb, mlflow or both, when installed; TensorBoard is always on")
     weights: str | None = setting(None, "Start from weights (.pt, optional)", "a .pt whose matching tensors initialise the model (read by the restricted unpickler)")
-    extra: dict[str, Any] = setting(dict, "Other Ultralytics arguments", "any other Ultralytics train argument, as a JSON object")
+    extra: dict[str, Any] = setting(dict, "Other Ultralytics arguments", "any other Ultralytics train argument, as a JSON object (keys: Ultralytics' own argument names)")
 
     @classmethod
     def of(cls, model: str, **settings: Any) -> "TrainSettings":
@@ -103,6 +104,10 @@ class TrainSettings:
         reserved = sorted(set(self.extra) & RESERVED_EXTRA)
         if reserved:
             out["extra"] = f"--extra {reserved[0]}: set by the workbench itself (the run's folder, data and model), not an extra argument"
+        elif self.extra:
+            unknown = unknown_extra(self.extra)
+            if unknown:
+                out["extra"] = unknown
         return out
 
     def validate(self) -> "TrainSettings":
@@ -129,6 +134,26 @@ class TrainSettings:
             args.update(gpu_defaults(self.device, self.workers, self.cache))
         args.update(self.extra)
         return args
+
+
+def unknown_extra(extra: dict) -> str | None:
+    """What is wrong with the first key of ``extra`` that is not an Ultralytics train argument
+    (their list: Ultralytics' own config, ``compat.trainer.train_arguments``), with the close
+    matches; None when every key is one. The key is quoted when it is not a plain name, so the
+    message stays one line whatever it holds."""
+    import difflib
+
+    from yolov11.compat.trainer import train_arguments
+
+    known = train_arguments()
+    unknown = [k for k in extra if not isinstance(k, str) or k not in known]
+    if not unknown:
+        return None
+    key = str(unknown[0])
+    shown = key if key.isidentifier() and key.isascii() else json.dumps(key)[:80] + ("..." if len(json.dumps(key)) > 80 else "")
+    close = difflib.get_close_matches(key, sorted(known - RESERVED_EXTRA), n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}?" if close else "the train arguments are listed at docs.ultralytics.com/usage/cfg"
+    return f"--extra {shown}: not an Ultralytics train argument ({hint})"
 
 
 def usable_cpus() -> int:
