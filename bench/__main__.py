@@ -39,6 +39,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "memory_growth": ([], ["--runs", "2", "--imgsz", "160"]),
     "demo_learnability": ([], ["--epochs", "3"]),
     "zoo_compare": ([], ["--families", "yolov11,yolov11-cbam", "--epochs", "1", "--imgsz", "160"]),
+    "health_view": (["--images", "6000", "--repeats", "3"], ["--images", "5000", "--repeats", "1"]),
     "gpu_check": ([], ["--quick"]),
 }
 NEEDS_GPU = {"gpu_check"}

@@ -1,10 +1,19 @@
 """The health view of one dataset in the Data tab: summary, charts, issues, a gallery with boxes
-drawn (filtered by class or problem) and augmented samples as training will see them."""
+drawn (filtered by class or problem) and augmented samples as training will see them.
+
+A pick of a 6,000-image dataset must show within a few seconds, so the view draws what is on
+screen first and keeps what it made: report.json's values first (summary, class counts, issues),
+then the first rows of the gallery and of the duplicate pairs, then the rest of both, then the
+charts of the tabs not open. The box table (``dataset_boxes``) and the charts are kept per
+dataset version in memory, the drawings on disk (``draw_samples`` names them by what they show),
+so a filter change reads no label file and a second pick draws nothing."""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -13,15 +22,20 @@ import gradio as gr
 import pandas as pd
 
 from pages.charts import box_centre_figure, box_size_figure, boxes_per_image_figure, class_counts_figure
-from pages.common import AppContext, json_safe, shows_user_errors
-from yolov11 import augmentation_preview, dataset_boxes, draw_pairs, draw_samples, images_with
+from pages.common import AppContext, app_error, bind, json_safe, shows_user_errors
+from yolov11 import UserError, augmentation_preview, dataset_boxes, draw_pairs, draw_samples, images_with
 
 HEALTH_VIEW = "health-view"  # concurrency_id of the view's redraws
 GALLERY_SIZE = 24  # images drawn per filter change: enough to judge, quick to draw
+GALLERY_COLUMNS = 6
+ON_SCREEN = 2 * GALLERY_COLUMNS  # the gallery's first rows, drawn and sent first; the rest follow
 PAIRS_SHOWN = 24  # duplicate pairs drawn side by side, near ones first
+PAIRS_ON_SCREEN = 6  # the pairs gallery's first rows
+KEPT = 4  # datasets whose report and charts are kept in memory (a pick of one of them again is instant)
 PROBLEMS = {
     "any image": None,
     "no labels": "no_labels",
+    "unlabelled (kept as background)": "unlabelled",
     "label errors": "label_errors",
     "duplicates": "duplicates",
     "train/val leakage": "leakage",
@@ -30,10 +44,44 @@ PROBLEMS = {
 }
 
 
+class _Kept:
+    """The last few datasets' derived values (report, charts), each valid while its files are:
+    keyed by the dataset folder and report.json's modification time and size. A label edit is a
+    new folder and an import rewrites report.json, so a stale value is never shown."""
+
+    def __init__(self) -> None:
+        self._values: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, make: Callable[[], object]):
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = make()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > KEPT:
+                self._values.popitem(last=False)
+        return value
+
+
+_reports, _charts_kept = _Kept(), _Kept()
+
+
+def _stamp(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return str(path), st.st_mtime_ns, st.st_size
+
+
 def _report(ctx: AppContext, name: str | None) -> dict | None:
+    """The dataset's report.json (read once per version of the file), or None."""
     record = ctx.workspace.dataset(name) if name else None
-    path = Path(record["path"]) / "report.json" if record else None
-    return json.loads(path.read_text()) if path and path.is_file() else None
+    stamp = _stamp(Path(record["path"]) / "report.json") if record else None
+    return _reports.get(stamp, lambda: json.loads(Path(stamp[0]).read_text())) if stamp else None
 
 
 def literal(text: object) -> str:
@@ -48,6 +96,7 @@ def health_summary(r: dict) -> str:
     head = f"**{literal(r['name'])}** · {literal(r['format'])} ({literal(r['reason'])}) · {sum(r['images'].values())} images · {r['boxes']} boxes"
     lines = [f"{head} · split: {literal(r['split_method'])}"]
     lines += [f"- ⚠️ {literal(w)}" for w in r["warnings"]]
+    lines += [f"- ℹ️ {literal(n)}" for n in r.get("notes", [])]  # what the import did on the user's behalf
     counts = {k: v for k, v in r["counts"].items() if v}
     if counts:
         lines.append("- counts: " + ", ".join(f"{literal(k.replace('_', ' '))} {v}" for k, v in counts.items()))
@@ -71,6 +120,102 @@ def gallery_images(ctx: AppContext, name: str | None, class_name: str, problem: 
         flagged = set(r["problem_images"].get(key, []))
         chosen = [p for p in chosen if p in flagged]
     return root, chosen[:GALLERY_SIZE]
+
+
+def _box_charts(root: Path) -> tuple:
+    """The box size, boxes per image and box centre charts of a dataset, made once per version of its files."""
+
+    def make() -> tuple:
+        boxes = dataset_boxes(root)
+        return box_size_figure(boxes), boxes_per_image_figure(boxes), box_centre_figure(boxes)
+
+    return _charts_kept.get(_stamp(root / "report.json"), make)
+
+
+@shows_user_errors
+def show_health(ctx: AppContext, name: str | None) -> tuple:
+    """What a pick shows first, from report.json alone: the summary, the class counts chart, the
+    issues table, the report and the class filter's choices."""
+    r = _report(ctx, name)
+    if not r:
+        return "", None, pd.DataFrame(columns=["issue"]), None, gr.update(choices=["all classes"], value="all classes")
+    return (
+        health_summary(r),
+        class_counts_figure(r),
+        pd.DataFrame({"issue": r["issues"]}, columns=["issue"]),
+        json_safe(r),
+        gr.update(choices=["all classes", *r["classes"]], value="all classes"),
+    )
+
+
+@shows_user_errors
+def box_charts(ctx: AppContext, name: str | None) -> tuple:
+    """The charts of the view's other tabs (box sizes, boxes per image, box centres): drawn after
+    the galleries, which are on screen."""
+    r = _report(ctx, name)
+    return _box_charts(Path(r["path"])) if r else (None, None, None)
+
+
+def _gallery(ctx: AppContext, name: str, root: Path, chosen: list[str]) -> list[tuple[str, str]]:
+    return draw_samples(root, [root / p for p in chosen], ctx.workspace.previews_dir / name / "gallery")
+
+
+def _pairs(ctx: AppContext, r: dict | None, limit: int) -> dict:
+    """The duplicate pairs gallery with the first ``limit`` pairs drawn: near pairs, then exact
+    copies, each pair joined side by side and captioned with both names."""
+    dups = (r or {}).get("duplicates", {})
+    near, exact = dups.get("near", []), dups.get("exact", [])
+    if not near and not exact:
+        return gr.update(value=[], visible=False)
+    out_dir = ctx.workspace.previews_dir / r["name"] / "pairs"
+    root = Path(r["path"])
+    drawn = [(path, f"near: {caption}") for path, caption in draw_pairs(root, near, out_dir / "near", limit=limit)]
+    drawn += [(path, f"exact copy: {caption}") for path, caption in draw_pairs(root, exact, out_dir / "exact", limit=limit - len(drawn))]
+    total = len(near) + sum(len(g) - 1 for g in exact)
+    more = f"; the first {min(total, PAIRS_SHOWN)} of {total} shown" if total > PAIRS_SHOWN else ""
+    label = f"Duplicate pairs, side by side ({len(near)} near pair(s), {len(exact)} exact group(s){more})"
+    return gr.update(value=drawn, visible=True, label=label)
+
+
+def draw_gallery(ctx: AppContext, name: str | None, class_name: str, problem: str):
+    """The gallery under these filters, as a generator: its first rows (what is on screen) first,
+    then all of it. Drawings are kept on disk (preview.draw_samples), so a filter change or a
+    second pick redraws nothing it drew before."""
+    try:
+        root, chosen = gallery_images(ctx, name, class_name, problem)
+        if root is None:
+            yield []
+            return
+        first = _gallery(ctx, name, root, chosen[:ON_SCREEN])
+        yield first
+        if len(chosen) > ON_SCREEN:
+            yield first + _gallery(ctx, name, root, chosen[ON_SCREEN:])
+    except UserError as exc:  # shows_user_errors' work, for a generator
+        raise app_error(exc) from None
+
+
+def draw_view(ctx: AppContext, name: str | None, class_name: str, problem: str):
+    """The gallery and the duplicate pairs after a pick, as a generator: what is on screen of
+    each first (the gallery's first rows, the first pairs), then all of both."""
+    try:
+        r = _report(ctx, name)
+        root, chosen = gallery_images(ctx, name, class_name, problem)
+        if root is None:
+            yield [], _pairs(ctx, None, 0)
+            return
+        first = _gallery(ctx, name, root, chosen[:ON_SCREEN])
+        yield first, _pairs(ctx, r, PAIRS_ON_SCREEN)
+        yield first + _gallery(ctx, name, root, chosen[ON_SCREEN:]), _pairs(ctx, r, PAIRS_SHOWN)
+    except UserError as exc:
+        raise app_error(exc) from None
+
+
+@shows_user_errors
+def augment(ctx: AppContext, name: str | None):
+    r = _report(ctx, name)
+    if not r:
+        raise gr.Error("pick a dataset first")
+    return str(augmentation_preview(Path(r["data_yaml"]), ctx.workspace.previews_dir / r["name"] / "augmented.jpg", n=16))
 
 
 @dataclass
@@ -104,72 +249,34 @@ def build_health(ctx: AppContext, picked: gr.Dropdown) -> HealthView:
     with gr.Row():
         class_filter = gr.Dropdown(label="Show class", choices=["all classes"], value="all classes", allow_custom_value=True, elem_id="gallery-class")
         problem_filter = gr.Dropdown(label="Show problem", choices=list(PROBLEMS), value="any image", elem_id="gallery-problem")
-    gallery = gr.Gallery(label="Images with their labels", columns=6, height=420, elem_id="dataset-gallery")
-    pairs = gr.Gallery(label="Duplicate pairs, side by side", columns=3, height=360, visible=False, elem_id="duplicate-pairs")
+    # Whole images at a fixed tile size (object_fit="contain", fit_columns=False): with few
+    # items Gradio would otherwise widen the columns and crop each tile to a square.
+    whole = {"object_fit": "contain", "fit_columns": False}
+    gallery = gr.Gallery(label="Images with their labels", columns=GALLERY_COLUMNS, height=420, elem_id="dataset-gallery", **whole)
+    pairs = gr.Gallery(label="Duplicate pairs, side by side", columns=3, height=440, visible=False, elem_id="duplicate-pairs", **whole)
     with gr.Row():
         augment_btn = gr.Button("Show augmented training samples (mosaic, flips, HSV…)", elem_id="augment-button")
     augmented = gr.Image(label="Augmented samples, as Ultralytics will feed them to training", interactive=False, elem_id="augment-image")
-
-    def show(name: str | None):
-        r = _report(ctx, name)
-        if not r:
-            return "", None, None, None, None, pd.DataFrame(columns=["issue"]), None, gr.update(choices=["all classes"], value="all classes")
-        boxes = dataset_boxes(Path(r["path"]))
-        return (
-            health_summary(r),
-            class_counts_figure(r),
-            box_size_figure(boxes),
-            boxes_per_image_figure(boxes),
-            box_centre_figure(boxes),
-            pd.DataFrame({"issue": r["issues"]}, columns=["issue"]),
-            json_safe(r),
-            gr.update(choices=["all classes", *r["classes"]], value="all classes"),
-        )
-
-    @shows_user_errors
-    def draw(name: str | None, class_name: str, problem: str):
-        root, chosen = gallery_images(ctx, name, class_name, problem)
-        if root is None:
-            return []
-        out_dir = ctx.workspace.previews_dir / name / "gallery"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        return draw_samples(root, [root / p for p in chosen], out_dir)
-
-    @shows_user_errors
-    def draw_duplicates(name: str | None):
-        """Near pairs, then exact copies, each pair joined side by side and captioned with both names."""
-        r = _report(ctx, name)
-        dups = (r or {}).get("duplicates", {})
-        near, exact = dups.get("near", []), dups.get("exact", [])
-        if not near and not exact:
-            return gr.update(value=[], visible=False)
-        out_dir = ctx.workspace.previews_dir / r["name"] / "pairs"
-        root = Path(r["path"])
-        drawn = [(path, f"near: {caption}") for path, caption in draw_pairs(root, near, out_dir / "near", limit=PAIRS_SHOWN)]
-        drawn += [(path, f"exact copy: {caption}") for path, caption in draw_pairs(root, exact, out_dir / "exact", limit=PAIRS_SHOWN - len(drawn))]
-        total = len(near) + sum(len(g) - 1 for g in exact)
-        more = f"; the first {len(drawn)} of {total} shown" if len(drawn) < total else ""
-        label = f"Duplicate pairs, side by side ({len(near)} near pair(s), {len(exact)} exact group(s){more})"
-        return gr.update(value=drawn, visible=True, label=label)
-
-    @shows_user_errors
-    def augment(name: str | None):
-        r = _report(ctx, name)
-        if not r:
-            raise gr.Error("pick a dataset first")
-        return str(augmentation_preview(Path(r["data_yaml"]), ctx.workspace.previews_dir / r["name"] / "augmented.jpg", n=16))
 
     # The view is redrawn after several events (the page load, an import, a pick): one at a time,
     # in the order asked, so an earlier redraw that runs long cannot land over a later one.
     in_order = {"api_visibility": "private", "concurrency_id": HEALTH_VIEW, "concurrency_limit": 1}
 
+    # A pick shows what report.json alone gives, then what is on screen of the two galleries, then
+    # the rest of them, then the charts of the tabs not open: each step as soon as it is ready.
+    def draw(name: str | None, class_name: str, problem: str):
+        yield from draw_gallery(ctx, name, class_name, problem)
+
+    def draw_both(name: str | None, class_name: str, problem: str):
+        yield from draw_view(ctx, name, class_name, problem)
+
     def refresh(dependency):
-        outputs = [summary, counts_chart, size_chart, per_image_chart, centre_chart, issues, report, class_filter]
-        shown = dependency.then(show, picked, outputs, **in_order)
-        shown.then(draw_duplicates, picked, pairs, **in_order)
-        return shown.then(draw, [picked, class_filter, problem_filter], gallery, **in_order)
+        shown = dependency.then(bind(ctx, show_health, ["name"]), picked, [summary, counts_chart, issues, report, class_filter], **in_order)
+        drawn = shown.then(draw_both, [picked, class_filter, problem_filter], [gallery, pairs], **in_order)
+        drawn.then(bind(ctx, box_charts, ["name"]), picked, [size_chart, per_image_chart, centre_chart], **in_order)
+        return drawn
 
     refresh(picked.input(lambda: None, None, None, api_visibility="private"))  # the user picked another dataset
     gr.on([class_filter.input, problem_filter.input], draw, [picked, class_filter, problem_filter], gallery, **in_order)
-    augment_btn.click(augment, picked, augmented, api_name="augmentation_preview")
+    augment_btn.click(bind(ctx, augment, ["name"]), picked, augmented, api_name="augmentation_preview")
     return HealthView(refresh, gallery, class_filter, problem_filter)

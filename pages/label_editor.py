@@ -9,10 +9,17 @@ Evaluate tab's suspicious labels do (``pages.label_issues_view``)::
 
     editor = build_label_editor(ctx, dataset_box, prefix="issues")  # elem_ids of its own
     gallery.select(open_issue, [...], [*editor.outputs, dataset_box])
+
+The component draws an image at its own size when it fits (it only ever shrinks), so a small image
+is handed to it enlarged by a whole factor (``shown_scale``: a 320 px image at 640 px), boxes too.
+Its rotate buttons turn the image and the boxes with it; what it hands back is in the turned,
+enlarged frame (``value["orientation"]``: quarter turns clockwise), which ``edited_boxes`` turns
+back into the image's own pixels before saving.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +35,8 @@ PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#7f7f7f", "#b
 SUGGESTED = "#ff7f0e"  # a box the model suggests: orange, unlike any class colour
 QUESTIONED = "#d62728"  # the label a suspicious-labels issue is about: red, as its gallery draws it
 MAX_IMAGES = 5000  # images offered in the picker; any other is opened by its name through open_image()
+MIN_SHOWN = 640  # an image whose longer side is shorter is shown enlarged by a whole factor, up to MAX_SCALE
+MAX_SCALE = 16
 
 
 def image_choices(ctx: AppContext, dataset: str | None) -> list[str]:
@@ -48,19 +57,50 @@ def _same_box(a: dict, b: dict) -> bool:
     return str(a["class"]) == str(b["class"]) and all(abs(u - v) <= 0.5 for u, v in zip(a["box"], b["box"]))
 
 
+def shown_scale(width: int, height: int) -> int:
+    """The whole factor the editor shows an image of this size enlarged by: 1, or what brings its
+    longer side to MIN_SHOWN or more (a 320 px image: 2)."""
+    longest = max(1, width, height)
+    return 1 if longest >= MIN_SHOWN else min(MAX_SCALE, math.ceil(MIN_SHOWN / longest))
+
+
+def _shown_image(ctx: AppContext, dataset: str, labels: dict, scale: int) -> Path:
+    """The picture the editor shows, under previews/ (which the app may serve): a copy of the image
+    (the browser turns an EXIF-rotated one upright, as training sees it), or for a small one a
+    copy enlarged ``scale`` times, upright, with each pixel repeated (a PNG: no blur, no loss)."""
+    source = Path(labels["image"])
+    folder = ctx.workspace.previews_dir / dataset / "editor"
+    if scale == 1:
+        shown = folder / labels["name"]
+        if not shown.is_file() or shown.stat().st_size != source.stat().st_size:
+            shown.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, shown)
+        return shown
+    shown = folder / f"{labels['name']}.x{scale}.png"
+    if not shown.is_file() or shown.stat().st_mtime < source.stat().st_mtime:
+        from PIL import Image, ImageOps
+
+        shown.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(source) as im:
+            upright = ImageOps.exif_transpose(im)
+            if upright.mode not in ("RGB", "RGBA", "L", "LA", "P"):  # CMYK, 16-bit...: what a PNG and a browser take
+                upright = upright.convert("RGB")
+            upright.resize((upright.width * scale, upright.height * scale), Image.NEAREST).save(shown)
+    return shown
+
+
 def editor_value(ctx: AppContext, dataset: str, labels: dict, suggested: list[dict] | None = None, questioned: list[dict] | None = None) -> dict:
-    """The editor's value: the image (a copy under previews/, which the app may serve) and its
-    boxes, each in its class's colour; ``suggested`` boxes in SUGGESTED, and the label boxes equal
-    to one of ``questioned`` (same class, corners within half a pixel) in QUESTIONED."""
-    shown = ctx.workspace.previews_dir / dataset / "editor" / labels["name"]
-    shown.parent.mkdir(parents=True, exist_ok=True)
-    if not shown.is_file() or shown.stat().st_size != Path(labels["image"]).stat().st_size:
-        shutil.copyfile(labels["image"], shown)
+    """The editor's value: the image (a copy under previews/, enlarged ``shown_scale`` times when
+    small) and its boxes in that picture's pixels, each in its class's colour; ``suggested``
+    boxes in SUGGESTED, and the label boxes equal to one of ``questioned`` (same class, corners
+    within half a pixel) in QUESTIONED."""
+    scale = shown_scale(labels["width"], labels["height"])
+    shown = _shown_image(ctx, dataset, labels, scale)
     names = ctx.workspace.dataset(dataset)["classes"] or []
     colours = dict(zip(names, _colours(names)))
 
     def box(b: dict, colour: str) -> dict:
-        x1, y1, x2, y2 = b["box"]
+        x1, y1, x2, y2 = (v * scale for v in b["box"])
         return {"xmin": x1, "ymin": y1, "xmax": x2, "ymax": y2, "label": str(b["class"]), "color": _hex_rgb(colour)}
 
     questioned = questioned or []
@@ -68,20 +108,42 @@ def editor_value(ctx: AppContext, dataset: str, labels: dict, suggested: list[di
     return {"image": str(shown), "boxes": drawn + [box(b, SUGGESTED) for b in suggested or []]}
 
 
-def edited_boxes(value: dict | None, original: list[dict]) -> list[dict]:
-    """The editor's boxes as edit_labels takes them. The editor hands back whole pixels: a box
-    it shows unmoved (the same class and the same corners once rounded) is given back as it was
-    read, at full precision, so it is not taken for a change."""
+def unturned(box: list[float], turns: int, width: float, height: float) -> list[float]:
+    """A box (x1, y1, x2, y2) drawn on a ``width`` x ``height`` picture turned ``turns`` quarter
+    turns clockwise (as the editor's rotate buttons turn it), in the unturned picture's pixels."""
+    x1, y1, x2, y2 = box
+    w = height if turns % 2 else width  # the turned picture's width
+    for _ in range(turns % 4):  # a quarter turn back: (x, y) of a w-wide picture -> (y, w - x)
+        x1, y1, x2, y2, w = y1, w - x2, y2, w - x1, (width + height) - w
+    return [x1, y1, x2, y2]
+
+
+def edited_boxes(value: dict | None, original: list[dict], scale: int = 1, size: tuple[int, int] | None = None) -> list[dict]:
+    """The editor's boxes as edit_labels takes them, in the image's pixels: turned back when the
+    picture was rotated (``value["orientation"]``), divided by the ``scale`` it was shown enlarged
+    by (``size``: the image's width and height). The editor hands back whole pixels of what it
+    shows: a box it shows unmoved (the same class and the same corners to the rounding) is given
+    back as it was read, at full precision, so it is not taken for a change."""
+    turns = int((value or {}).get("orientation") or 0) % 4
+    width, height = ((size[0] * scale, size[1] * scale) if size else (0, 0))
+    if turns and not size:
+        raise ValueError("edited_boxes: a rotated picture needs the image's size")
+    # The component turns boxes in its display pixels, rounded: a turned box may be off by a
+    # display pixel, more than half a pixel of a picture it shows shrunk.
+    slack = 0.5 + (max(width, height) / 1000 if turns else 0)
     pool = list(original or [])
     out = []
     for b in (value or {}).get("boxes") or []:
         corners = [b["xmin"], b["ymin"], b["xmax"], b["ymax"]]
-        same = next((o for o in pool if o["class"] == b.get("label") and [round(v) for v in o["box"]] == corners), None)
+        if turns:
+            x1, y1, x2, y2 = unturned(corners, turns, width, height)
+            corners = [min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height)]
+        same = next((o for o in pool if o["class"] == b.get("label") and all(abs(v * scale - c) <= slack for v, c in zip(o["box"], corners))), None)
         if same is not None:
             pool.remove(same)
             out.append(same)
         else:
-            out.append({"class": b.get("label") or "", "box": corners})
+            out.append({"class": b.get("label") or "", "box": [c / scale for c in corners]})
     return out
 
 
@@ -99,6 +161,9 @@ def open_image(ctx: AppContext, dataset: str | None, image: str | None, suggeste
     names = ctx.workspace.dataset(dataset)["classes"] or []
     value = editor_value(ctx, dataset, labels, suggested, questioned)
     note = f"**{labels['name']}** of {dataset}: {len(labels['boxes'])} box(es), {labels['width']}x{labels['height']} pixels."
+    scale = shown_scale(labels["width"], labels["height"])
+    if scale > 1:
+        note += f" Shown {scale}x enlarged."
     if suggested:
         note += f" {len(suggested)} suggested box(es) in orange: keep to accept, delete to reject."
     if hint:
@@ -114,7 +179,10 @@ def save_version(ctx: AppContext, dataset: str, image: str, value: dict | None, 
     (yolov11.edit_labels' result)."""
     if not image or not value:
         raise yolov11.UserError("pick an image to edit first")
-    return yolov11.edit_labels(dataset, image=image, boxes=edited_boxes(value, original), workspace=ctx.workspace)
+    labels = image_labels(dataset, image, workspace=ctx.workspace)
+    size = (labels["width"], labels["height"])
+    boxes = edited_boxes(value, original, shown_scale(*size), size)
+    return yolov11.edit_labels(dataset, image=image, boxes=boxes, workspace=ctx.workspace)
 
 
 def saved_text(version: dict) -> str:

@@ -134,7 +134,10 @@ def build_label_issues(ctx: AppContext, run: gr.Dropdown):
     with gr.Row():
         kind = gr.Dropdown([ALL_KINDS, *yolov11.LABEL_ISSUE_KINDS], value=ALL_KINDS, label="Kind", elem_id="issues-kind")
         cls = gr.Dropdown([ALL_CLASSES], value=ALL_CLASSES, label="Class", allow_custom_value=True, elem_id="issues-class")
-    gallery = gr.Gallery(label="Label (left) and the model's suggestion (right)", columns=3, height="auto", elem_id="issues-gallery")
+    # Whole drawings at a tile's size: with few issues Gradio would widen the columns and crop
+    # each drawing to a square (fit_columns, object_fit="cover").
+    gallery = gr.Gallery(label="Label (left) and the model's suggestion (right)", columns=3, height=480, object_fit="contain", fit_columns=False,
+                         elem_id="issues-gallery")
     table = gr.Dataframe(headers=HEADERS, label="All suspicious labels (click a header to sort)", interactive=False, elem_id="issues-table")
     with gr.Accordion("As JSON (what label-issues --json prints)", open=False):
         as_json = gr.JSON(elem_id="issues-json")

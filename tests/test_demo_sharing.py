@@ -125,6 +125,8 @@ def test_publish_refuses_bad_input(formats, workspace, tmp_path):
         yolov11.publish(run="nope", workspace=workspace)
     with pytest.raises(yolov11.UserError, match=r"--name \.\./escape: use up to 64 letters"):
         yolov11.publish(weights=formats["pt"], name="../escape", workspace=workspace)
+    with pytest.raises(yolov11.UserError, match=r"^--name 'hardhats\\n': use up to 64 letters"):  # "$" of a pattern lets a final newline by
+        yolov11.publish(weights=formats["pt"], name="hardhats\n", workspace=workspace)
     (tmp_path / "model.txt").write_text("x")
     with pytest.raises(yolov11.UserError, match=r"model\.txt: expected a"):
         yolov11.publish(weights=tmp_path / "model.txt", workspace=workspace)

@@ -4,6 +4,7 @@ processes (a live one, a killed one, a pid that lives on in another process) and
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -78,3 +79,44 @@ def test_scratch_is_removed_only_once_its_owner_is_gone(tmp_path):
     assert ws.reconcile()["scratch_removed"] == ["datasets/.import-2-dead"]
     assert mine.is_dir()
     assert not dead.exists()
+
+
+def test_a_run_is_not_deleted_while_a_label_issues_job_of_another_process_uses_it(trained_run, tmp_path):
+    """A label-issues job (in another process, as the CLI beside the app) holds the run: deleting
+    it is refused, naming the job, and the run stays whole; once that process is gone (killed:
+    no clean exit), its mark no longer holds the run and the delete goes through. The run is a
+    copy of the shared trained run's weights, registered in a workspace of its own."""
+    from helpers import ROOT
+
+    ws = yolov11.Workspace.at(tmp_path / "ws")
+    run = "copy-of-trained"
+    run_dir = ws.add_run(run, trained_run["dataset"], "yolov11n", {})
+    (run_dir / "weights").mkdir()
+    shutil.copyfile(trained_run["weights"], run_dir / "weights" / "best.pt")
+    ws.update_run(run, status="done")
+    inside = tmp_path / "inside"
+    job = ("import pathlib, sys, time, yolov11\n"
+           "def wait(fraction, message):\n"  # its first progress report, before it predicts: the job holds the run here
+           "    pathlib.Path(sys.argv[3]).touch()\n"
+           "    time.sleep(120)\n"
+           "yolov11.label_issues(sys.argv[2], 'val', workspace=sys.argv[1], progress=wait)\n")
+    proc = subprocess.Popen([sys.executable, "-c", job, str(ws.root), run, str(inside)], cwd=ROOT, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while not inside.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert inside.exists(), proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "the job did not start"
+        try:
+            ws.delete_run(run)
+        except yolov11.UserError as refused:
+            message = str(refused)
+        else:
+            message = "deleted"
+        assert message.startswith(f"run {run}: label issues of its val split is using it (process {proc.pid}, since "), message
+        assert ws.run(run) is not None and (run_dir / "weights" / "best.pt").is_file()
+    finally:
+        proc.kill()
+        proc.wait()
+    ws.delete_run(run)
+    assert ws.run(run) is None and not run_dir.exists()
+    assert list(ws.runs_dir.iterdir()) == []  # nothing moved aside is left

@@ -121,6 +121,34 @@ def test_draw_samples_rejects_an_image_outside_the_dataset(ds, tmp_path):
         draw_samples(ds, [stray], tmp_path / "out")
 
 
+def test_a_drawing_is_kept_while_what_it_shows_is_unchanged(ds, tmp_path):
+    """The gallery's drawings are reused (a filter change or a second pick draws nothing), and a
+    label that changed is drawn anew, never shown stale."""
+    image = next(im for im in sorted((ds / "images" / "train").glob("*.jpg")) if len(_label_rows(ds, im)) > 1)
+    [(first, _)] = draw_samples(ds, [image], tmp_path / "out")
+    drawn_at = Path(first).stat().st_mtime_ns
+    [(again, _)] = draw_samples(ds, [image], tmp_path / "out")
+    assert again == first and Path(again).stat().st_mtime_ns == drawn_at  # the same file, not written again
+    label = ds / "labels" / "train" / f"{image.stem}.txt"
+    label.write_text(label.read_text().splitlines()[0] + "\n")  # one box left
+    [(changed, caption)] = draw_samples(ds, [image], tmp_path / "out")
+    assert changed != first and " · 1 box: " in caption
+    assert np.abs(_pixels(changed) - _pixels(first)).max() > 40  # a box fewer is drawn
+
+
+def test_the_box_table_is_read_again_when_the_dataset_changes(ds):
+    """dataset_boxes is kept per dataset folder (every pick and filter change asks for it) until
+    its report.json or a label folder changes."""
+    from yolov11.data.stats import dataset_boxes
+
+    (ds / "report.json").write_text("{}")
+    first = dataset_boxes(ds)
+    assert dataset_boxes(ds).equals(first)
+    for label in (ds / "labels" / "val").glob("*.txt"):
+        label.unlink()  # the folder changes: a version or an import writes new files
+    assert set(dataset_boxes(ds)["split"]) == {"train"} and "val" in set(first["split"])
+
+
 def test_augmentation_preview_writes_a_grid_of_augmented_samples(ds, tmp_path):
     out = augmentation_preview(ds / "data.yaml", tmp_path / "aug" / "preview.jpg", imgsz=64, n=16, seed=0)
 

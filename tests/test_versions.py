@@ -13,11 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from PIL import Image
 
 import yolov11
+from yolov11.data.versions import MAX_BOXES, diff_lines
 
 from helpers import ROOT, write_yolo_folder
 
@@ -103,11 +105,12 @@ def test_editing_v2_writes_v3_and_the_versions_list_both(ws):
 def test_a_suggested_box_opened_in_the_editor_is_added_when_kept(ws):
     """The Data tab's editor handlers, as another tab opens an image with the model's suggestion:
     the suggestion is drawn in its own colour under its class, the editor hands every box back
-    in whole pixels (the component's own conversion), and saving adds the suggestion alone."""
+    in whole pixels of the picture it shows (the component's own conversion), and saving adds
+    the suggestion alone."""
     from gradio_image_annotation import image_annotator
 
     from pages.common import AppContext
-    from pages.label_editor import SUGGESTED, open_image, save_version
+    from pages.label_editor import SUGGESTED, open_image, save_version, shown_scale
 
     ctx = AppContext(workspace=ws, jobs=None, blocks=None)
     suggestion = {"class": "vest", "box": [150.4, 50.2, 190.7, 95.1]}
@@ -118,7 +121,8 @@ def test_a_suggested_box_opened_in_the_editor_is_added_when_kept(ws):
     handed_back = image_annotator().preprocess_boxes([{k: v for k, v in b.items() if k != "color"} for b in drawn])
     version = save_version(ctx, dataset="site", image="images/train/a.jpg", value={"boxes": handed_back}, original=original)
     change = version["diff"]["images"]["images/train/a.jpg"]
-    assert change == {"added": [{"class": "vest", "box": [150.0, 50.0, 191.0, 95.0]}], "removed": [], "changed": []}
+    assert shown_scale(W, H) == 4  # the 200 px image is shown at 800 px: its boxes come back to a quarter pixel
+    assert change == {"added": [{"class": "vest", "box": [150.5, 50.25, 190.75, 95.0]}], "removed": [], "changed": []}
 
 
 BAD = {
@@ -134,6 +138,9 @@ BAD = {
     "three numbers": (dict(image="a.jpg", boxes=[{"class": "head", "box": [1, 2, 3]}]), "images/train/a.jpg: boxes[0] field 'box'"),
     "not a list": (dict(image="a.jpg", boxes="1 0.5 0.5 0.1 0.1"), "images/train/a.jpg: field 'boxes'"),
     "no box key": (dict(image="a.jpg", boxes=[{"class": "head"}]), "images/train/a.jpg: boxes[0]"),
+    "a number beyond any float": (dict(image="a.jpg", boxes=[{"class": "head", "box": [10, 10, 10**400, 50]}]), "images/train/a.jpg: boxes[0] field 'box'"),
+    "more boxes than an edit takes": (dict(image="a.jpg", boxes=[{"class": "head", "box": [1, 1, 9, 9]}] * (MAX_BOXES + 1)),
+                                      f"images/train/a.jpg: field 'boxes' holds {MAX_BOXES + 1} boxes, more than the {MAX_BOXES}"),
     "nothing changed": (dict(image="c.jpg", boxes=[{"class": "helmet", "box": [10, 10, 30, 40]}]), "nothing to save"),
 }
 
@@ -149,6 +156,95 @@ def test_bad_input_is_one_line_naming_image_and_field_and_leaves_nothing(ws, cas
     assert "\n" not in message
     assert sorted(p.name for p in ws.datasets_dir.iterdir()) == ["site"]
     assert [d["name"] for d in ws.datasets()] == ["site"]
+
+
+def test_the_cap_on_boxes_says_why():
+    from yolov11.data.versions import parse_boxes
+
+    with pytest.raises(yolov11.UserError) as caught:
+        parse_boxes("images/val/a.jpg", [{"class": 0, "box": [1, 1, 2, 2]}] * (MAX_BOXES + 1), ["x"], (10, 10))
+    assert "a bound on what a save costs" in str(caught.value)
+
+
+def _greedy_by_argmax(old: np.ndarray, new: np.ndarray) -> list[tuple[int, int]]:
+    """The pairing diff_lines promises, spelt out the slow way: the whole IoU matrix, the best pair
+    taken again and again (np.argmax: ties to the lowest old, then new, index)."""
+    iou = yolov11.boxes.box_iou(old, new) if len(old) and len(new) else np.zeros((len(old), len(new)))
+    pairs = []
+    while iou.size and iou.max() > 0.1:
+        i, j = np.unravel_index(int(iou.argmax()), iou.shape)
+        pairs.append((int(i), int(j)))
+        iou[i, :], iou[:, j] = -1, -1
+    return pairs
+
+
+def _boxes(rng: np.random.Generator, n: int, width: float, height: float, side: tuple[float, float]) -> np.ndarray:
+    wh = rng.uniform(*side, (n, 2))
+    xy = rng.uniform(0, 1, (n, 2)) * (np.array([width, height]) - wh)
+    return np.hstack([xy, xy + wh])
+
+
+def test_boxes_are_paired_as_the_greedy_over_every_pair_pairs_them():
+    from yolov11.data.versions import _changed_pairs
+
+    rng = np.random.default_rng(0)
+    for case in range(60):
+        old = _boxes(rng, int(rng.integers(0, 30)), 200, 100, (3, 80))
+        new = np.vstack([old[rng.random(len(old)) < 0.5] + rng.normal(0, 3, (1, 4)), _boxes(rng, int(rng.integers(0, 10)), 200, 100, (3, 80))])
+        if case % 4 == 0 and len(old):  # exact ties: copies of one box
+            new = np.vstack([new, old[:1], old[:1]])
+        assert sorted(_changed_pairs(old, new)) == sorted(_greedy_by_argmax(old, new)), case
+
+
+def test_the_diff_of_many_boxes_against_the_same_boxes_moved_compares_only_neighbours():
+    """2,000 boxes of an image (one in each cell of a 50 x 40 grid), all moved 3 px right: each is
+    one box changed, and finding that compares each box with a few neighbours, not with all
+    2,000 (the IoU matrix of every box by every box took 34 s and 1 GB at 3,000 boxes)."""
+    from yolov11.data.versions import _neighbours
+
+    rng = np.random.default_rng(1)
+    size, cols, rows = (2000, 1200), 50, 40
+    cells = np.array([(x * 40, y * 30) for y in range(rows) for x in range(cols)], float)
+    corner = cells + rng.uniform(0, 8, (len(cells), 2))
+    old = np.hstack([corner, corner + rng.uniform(12, 26, (len(cells), 2))])
+    moved = old + [3, 0, 3, 0]
+    line = lambda b: "0 %.6f %.6f %.6f %.6f" % ((b[0] + b[2]) / 2 / size[0], (b[1] + b[3]) / 2 / size[1], (b[2] - b[0]) / size[0], (b[3] - b[1]) / size[1])  # noqa: E731
+    diff = diff_lines([line(b) for b in old], [line(b) for b in moved], ["box"], size)
+    assert (len(diff["added"]), len(diff["removed"]), len(diff["changed"])) == (0, 0, MAX_BOXES)
+    for change in diff["changed"]:
+        assert [round(t - f, 1) for f, t in zip(change["from"]["box"], change["to"]["box"])] == [3.0, 0.0, 3.0, 0.0]
+    compared = [len(near) for near in _neighbours(old, moved)]
+    assert max(compared) <= 9 and sum(compared) < 5 * MAX_BOXES, (max(compared), sum(compared))  # its cell and the ones around
+
+
+def test_two_processes_saving_versions_at_once_both_land(tmp_path):
+    """Two processes (the app and a notebook) save an edit of one dataset at the same instant: both
+    pick v2, one renames its folder into place first, the other builds again as v3. The dataset
+    has 200 images, so that building a version (linking them, its report) outlasts the moment
+    between the two starts."""
+    ws = yolov11.Workspace.at(tmp_path / "ws")
+    yolov11.import_dataset(write_yolo_folder(tmp_path / "site", n_images=200, size=32), workspace=ws)
+    root = ws.datasets_dir / "site"
+    images = tuple([p.name for p in sorted((root / "images" / "val").iterdir()) if yolov11.image_labels("site", p.name, workspace=ws)["boxes"]][:2])
+    go = ws.root / "go"
+    script = ("import sys, time, pathlib, yolov11\n"
+              "ws, image, go = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])\n"
+              "yolov11.Workspace.at(ws)\n"
+              "go.with_name('ready-' + image).touch()\n"
+              "while not go.exists(): time.sleep(0.001)\n"
+              "print(yolov11.edit_labels('site', image=image, boxes=[], workspace=ws)['name'])\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(ws.root), image, str(go)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for image in images]
+    deadline = time.time() + 120
+    while not all((ws.root / f"ready-{image}").exists() for image in images) and time.time() < deadline:
+        time.sleep(0.01)
+    go.touch()  # both start saving now
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-1500:] for _, err in outs]
+    assert sorted(out.strip() for out, _ in outs) == ["site@v2", "site@v3"]
+    edited = {name: list(ws.dataset(name)["diff"]["images"]) for name in ("site@v2", "site@v3")}
+    assert sorted(image for images_ in edited.values() for image in images_) == [f"images/val/{image}" for image in images]  # each edit in one version
+    assert sorted(p.name for p in ws.datasets_dir.iterdir()) == ["site", "site@v2", "site@v3"]  # no scratch left
 
 
 def test_a_crash_while_writing_leaves_no_half_version_and_reconcile_cleans_it(ws):
@@ -209,3 +305,25 @@ def test_a_run_on_v2_records_v2_and_retrain_on_v3_reuses_its_settings(tmp_path):
     assert again["status"] == "done"
     assert again["dataset"] == "hardhat-tiny@v3"
     assert again["settings"] == ws.run(result["run"])["settings"]
+
+
+def test_a_version_keeps_what_the_import_said_about_its_source(tmp_path):
+    """A version's report recomputes what its labels change (counts, class warnings) and keeps
+    what the import found in the source: here the unlabelled image left out (a warning) and the
+    EXIF-turned photo (a note)."""
+    src = _hand_made(tmp_path / "site")
+    Image.new("RGB", (W, H), (10, 200, 30)).save(src / "images" / "train" / "d.jpg")  # no .txt: a background, counted
+    turned = Image.new("RGB", (W, H), (200, 10, 90))
+    exif = turned.getexif()
+    exif[0x0112] = 6  # a quarter turn
+    turned.save(src / "images" / "val" / "e.jpg", exif=exif)
+    (src / "labels" / "val" / "e.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    ws = yolov11.Workspace.at(tmp_path / "ws")
+    v1 = yolov11.import_dataset(src, workspace=ws)
+    assert v1["source_warnings"] and v1["notes"]  # what this test is about exists in the parent
+    a = yolov11.image_labels("site", "images/train/a.jpg", workspace=ws)
+    v2 = yolov11.edit_labels("site", {"images/train/a.jpg": a["boxes"][:1]}, workspace=ws)
+    report = json.loads((Path(v2["path"]) / "report.json").read_text())
+    assert report["boxes"] == v1["boxes"] - 1
+    assert all(w in report["warnings"] for w in v1["source_warnings"]), report["warnings"]
+    assert report["notes"] == v1["notes"]

@@ -10,20 +10,33 @@ containers, other users' processes hidden by ``/proc`` (``hidepid``), systems wi
 
 An owner is alive when its process is provably there (same machine, boot and pid namespace, the
 pid with the same start time), or, when that cannot be told, while its heartbeat is fresh.
+
+A job that reads and writes a folder it does not own (a label-issues job inside a run's folder)
+says so with ``using(folder, owners, job)``: a marker ``<folder>/.in-use/<token>-<n>.json``
+naming the job and its owner, removed when the job ends; ``users(folder, owners)`` lists the
+jobs of living owners, so a delete can refuse while one runs, in any process.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import re
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+from yolov11.errors import UserError
 
 HEARTBEAT_S = 30.0  # how often an owner says it is alive
 STALE_S = 180.0  # a heartbeat this old means its process is gone (6 missed beats)
 MARKER = ".owner"  # a scratch folder's owner token
+IN_USE = ".in-use"  # a folder's markers of the jobs using it (see using())
+_uses = itertools.count()
 _started: set[str] = set()
 _lock = threading.Lock()
 
@@ -143,3 +156,56 @@ def forget_stale(folder: Path, older_than_s: float = 3600.0) -> None:
                 path.unlink()
         except OSError:
             pass
+
+
+@contextmanager
+def using(folder: Path, owners: Path, job: str) -> Iterator[None]:
+    """Mark ``folder`` as used by this process's ``job`` (words for people: "label issues of its
+    train split") while the block runs. The folder must exist: a folder deleted meanwhile is a
+    FileNotFoundError here, not a folder created again."""
+    start_heartbeat(owners)
+    marks = Path(folder) / IN_USE
+    try:
+        marks.mkdir(exist_ok=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{folder} is gone") from None
+    me = token()
+    path = marks / f"{_beat_file(marks, me).name}-{next(_uses)}.json"
+    path.write_text(json.dumps({"owner": me, "job": job, "since": time.time(), "pid": os.getpid()}))
+    try:
+        yield
+    finally:
+        try:
+            path.unlink()
+        except OSError:  # the folder went with its marker (a delete that did not wait)
+            pass
+
+
+def users(folder: Path, owners: Path) -> list[dict]:
+    """The jobs using ``folder`` whose owners still live: ``{"owner", "job", "since", "pid"}``;
+    markers of dead owners are removed."""
+    found = []
+    for path in sorted((Path(folder) / IN_USE).glob("*.json")):
+        try:
+            mark = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # being written or removed this instant
+        if alive(mark.get("owner"), owners):
+            found.append(mark)
+        else:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+    return found
+
+
+def refuse_while_used(folder: Path, owners: Path, what: str) -> None:
+    """UserError naming the job, when a living process's job uses ``folder`` (``what``: "run X")."""
+    jobs = users(folder, owners)
+    if jobs:
+        job = jobs[0]
+        since = time.strftime("%H:%M:%S", time.localtime(job.get("since") or 0))
+        others = f" (and {len(jobs) - 1} more)" if len(jobs) > 1 else ""
+        raise UserError(f"{what}: {job.get('job') or 'a job'} is using it (process {job.get('pid')}, since {since}){others}: "
+                        "wait for it to finish, then delete it")

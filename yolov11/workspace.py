@@ -58,6 +58,7 @@ SCRATCH_PREFIX = ".import-"  # datasets/.import-<pid>-*: an import in progress
 VERSION_SCRATCH_PREFIX = ".version-"  # datasets/.version-<pid>-*: a dataset version being written
 VERSION_MARK = "@v"  # "<base>@v<N>": version N of dataset <base> (import names never hold "@")
 EXPORT_SCRATCH_PREFIX = "export-"  # exports/<run>/export-<pid>-*: Ultralytics' exporter at work
+DELETING_PREFIX = ".deleting-"  # runs/.deleting-<pid>-<run id>: a run folder being deleted
 RUN_STATES = ("queued", "running", "done", "stopped", "failed", "interrupted")
 
 
@@ -286,16 +287,36 @@ class Workspace:
         return record
 
     def delete_run(self, run_id: str) -> None:
-        """Remove a run: its folder, its exports and its registry row (refused while it trains)."""
-        import shutil
-
+        """Remove a run: its folder, its exports and its registry row. Refused while it trains, and
+        while a job of any process uses its folder (``liveness.using``: a label-issues job trains
+        fold models inside it), naming the job."""
         record = self.require_run(run_id)
         if record["status"] in ("running", "queued"):
             raise UserError(f"run {run_id} is {record['status']}: stop it before deleting")
-        shutil.rmtree(record["dir"], ignore_errors=True)
-        shutil.rmtree(self.exports_dir / run_id, ignore_errors=True)
+        run_dir = Path(record["dir"])
+        liveness.refuse_while_used(run_dir, self.owners_dir, f"run {run_id}")
+        # Moved aside, then asked again: a job that marked the folder between the first look and the
+        # move is seen now (the move is undone); one starting after it finds no folder to use.
+        aside = run_dir.with_name(f"{DELETING_PREFIX}{os.getpid()}-{run_id}")
+        if run_dir.is_dir():
+            try:
+                run_dir.rename(aside)
+                liveness.mark(aside, self.owners_dir)  # a crash before the end: reconcile finishes the delete
+            except OSError as exc:
+                raise UserError(f"run {run_id}: its folder {run_dir} cannot be deleted ({exc.strerror})") from None
+            try:
+                liveness.refuse_while_used(aside, self.owners_dir, f"run {run_id}")
+            except UserError:
+                (aside / liveness.MARKER).unlink(missing_ok=True)
+                aside.rename(run_dir)
+                raise
+        self._forget_run(run_id, aside)
+
+    def _forget_run(self, run_id: str, folder: Path) -> None:
         self._write("DELETE FROM runs WHERE id=?", (run_id,))
         self._write("DELETE FROM exports WHERE run=?", (run_id,))
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(self.exports_dir / run_id, ignore_errors=True)
 
     # --- after a crash ---------------------------------------------------------------------
     def reconcile(self) -> dict[str, list[str]]:
@@ -317,6 +338,13 @@ class Workspace:
                     done[status].append(run["id"])
             except UserError:
                 return done  # a read-only registry (full disk): the next start tries again
+        for aside in self.runs_dir.glob(f"{DELETING_PREFIX}*"):  # a delete cut short after the move: finish it
+            if not liveness.owned_by_the_living(aside, self.owners_dir):
+                try:
+                    self._forget_run(aside.name[len(DELETING_PREFIX):].split("-", 1)[-1], aside)
+                except UserError:
+                    return done
+                done["scratch_removed"].append(str(aside.relative_to(self.root)))
         scratch_dirs = [*self.datasets_dir.glob(f"{SCRATCH_PREFIX}*"), *self.datasets_dir.glob(f"{VERSION_SCRATCH_PREFIX}*"), *self.exports_dir.glob(f"*/{EXPORT_SCRATCH_PREFIX}*")]
         for scratch in scratch_dirs:
             if not liveness.owned_by_the_living(scratch, self.owners_dir):

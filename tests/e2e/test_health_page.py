@@ -1,6 +1,7 @@
 """The Data tab's health view in a real Chromium: a dropped Pascal VOC zip imports at once, the
 header shows what the importer wrote literally ("<annotation>" as text, not swallowed as a
-tag), and near-duplicate pairs are shown side by side with both file names."""
+tag), and near-duplicate pairs are shown side by side with both file names, whole and at a
+tile's size."""
 
 from __future__ import annotations
 
@@ -56,6 +57,15 @@ def test_dropped_voc_zip_shows_importer_text_literally(page: Page, voc_zip):
     page.wait_for_function("() => { const i = document.querySelector('#duplicate-pairs img'); return i && i.complete && i.naturalWidth > 0; }")
     width = first.evaluate("img => img.naturalWidth / img.naturalHeight")
     assert width > 1.9, width  # two images side by side in one picture
+    # The one pair is shown whole (not cropped to a square tile) and at a tile's size, not widened
+    # to the gallery's full width as a blown-up fragment.
+    assert first.evaluate("img => getComputedStyle(img).objectFit") == "contain"
+    tile, gallery = first.bounding_box(), pairs.bounding_box()
+    assert tile["width"] < gallery["width"] / 2, (tile, gallery)
+    galleries = page.evaluate("() => Object.fromEntries(window.gradio_config.components.filter(c => c.type === 'gallery')"
+                              ".map(c => [c.props.elem_id, [c.props.object_fit, c.props.fit_columns]]))")
+    for elem_id in ("dataset-gallery", "duplicate-pairs", "issues-gallery"):  # the suspicious labels' too (Evaluate tab)
+        assert galleries[elem_id] == ["contain", False], (elem_id, galleries.get(elem_id))
 
     page.locator("#import-button").click()  # the zip is imported already: shown again, not imported twice
     expect(summary).to_contain_text("was imported when it was dropped", timeout=60_000)

@@ -10,17 +10,20 @@ Ultralytics' own (Annotator, plot_images), so previews look like the trainer's p
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
+import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from yolov11.boxes import cxcywh_to_xyxy
 from yolov11.data.yolo_format import read_label_boxes
-from yolov11.errors import UserError
+from yolov11.errors import UserError, os_error_text
 from yolov11.workspace import class_names
 
 
@@ -52,6 +55,19 @@ def _caption(image: Path, classes: np.ndarray, names: dict[int, str]) -> str:
     return f"{image.name} · {len(classes)} box{'es' if len(classes) != 1 else ''}: {parts}"
 
 
+def _drawing_key(*parts: object) -> str:
+    """A short hash of what a drawing shows: the file name it is kept under."""
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
+
+
+def _save_whole(save: Callable[[Path], None], dest: Path) -> None:
+    """Write through a temporary file and rename: a drawing another request is writing is never
+    read half-written (the gallery serves what it finds)."""
+    tmp = dest.with_name(f".{dest.stem}.{os.getpid()}-{threading.get_ident()}{dest.suffix}")
+    save(tmp)
+    os.replace(tmp, dest)
+
+
 def draw_samples(
     dataset_dir: Path,
     images: list[Path],
@@ -64,16 +80,14 @@ def draw_samples(
     ``images`` lie under ``dataset_dir/images/<split>/``; labels are read from the matching
     ``labels/<split>/<stem>.txt``. ``names`` default to data.yaml's; an id without a name is
     drawn as its number. Captions read like ``site_0003.jpg · 4 boxes: helmet×2, vest×2``.
+    A drawing is named by what it shows (the image file's size and time, its boxes, the names):
+    one already in ``out_dir`` is reused, not drawn again, so a gallery shown twice draws once.
     """
-    from yolov11.compat import offline
-
-    offline.prepare()  # Annotator may load a font: it must find the local one, not download it
-    from yolov11.compat.plotting import class_color, draw_boxes
-
     dataset_dir = Path(dataset_dir).resolve()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     id_names = dict(enumerate(names)) if names is not None else _yaml_names(dataset_dir)
+    example = str(list(id_names.values()))
     results = []
     for image in map(Path, images):
         try:
@@ -81,18 +95,33 @@ def draw_samples(
         except ValueError:
             raise UserError(f"{image}: not inside {dataset_dir / 'images'}") from None
         boxes = read_label_boxes(dataset_dir / "labels" / rel.with_suffix(".txt"))
-        with Image.open(image) as src:
-            rgb = _to_rgb(src)
-        w, h = rgb.size
-        drawn = [
-            (cxcywh_to_xyxy(cx, cy, bw, bh, w, h), id_names.get(int(c), str(int(c))), class_color(c))
-            for c, cx, cy, bw, bh in boxes
-        ]
+        try:
+            st = image.stat()
+        except OSError as exc:
+            raise UserError(f"{image}: cannot be read ({os_error_text(exc)})") from None
+        key = _drawing_key(str(rel), st.st_mtime_ns, st.st_size, boxes.tobytes(), example, line_width)
         # The split goes into the file name: train/ and val/ may share a stem.
-        dest = out_dir / f"{'_'.join((*rel.parent.parts, image.stem))}.jpg"
-        draw_boxes(rgb, drawn, dest, example=str(list(id_names.values())), line_width=line_width)
+        dest = out_dir / f"{'_'.join((*rel.parent.parts, image.stem))}-{key}.jpg"
+        if not dest.is_file():
+            _draw_one(image, boxes, id_names, example, line_width, dest)
         results.append((str(dest), _caption(image, boxes[:, 0], id_names)))
     return results
+
+
+def _draw_one(image: Path, boxes: np.ndarray, id_names: dict[int, str], example: str, line_width: int | None, dest: Path) -> None:
+    from yolov11.compat import offline
+
+    offline.prepare()  # Annotator may load a font: it must find the local one, not download it
+    from yolov11.compat.plotting import class_color, draw_boxes
+
+    with Image.open(image) as src:
+        rgb = _to_rgb(src)
+    w, h = rgb.size
+    drawn = [
+        (cxcywh_to_xyxy(cx, cy, bw, bh, w, h), id_names.get(int(c), str(int(c))), class_color(c))
+        for c, cx, cy, bw, bh in boxes
+    ]
+    _save_whole(lambda path: draw_boxes(rgb, drawn, path, example=example, line_width=line_width), dest)
 
 
 PAIR_HEIGHT = 240  # each image of a pair is scaled to this height, so the two sit side by side
@@ -106,20 +135,26 @@ def draw_pairs(dataset_dir: Path, pairs: list[list[str]], out_dir: Path, limit: 
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     flat = [(group[0], other) for group in pairs for other in group[1:]][:limit]
     results = []
-    for k, (a, b) in enumerate(flat):
+    for a, b in flat:
         drawn = draw_samples(dataset_dir, [dataset_dir / a, dataset_dir / b], out_dir / "parts")
-        tiles = []
-        for path, _ in drawn:
-            with Image.open(path) as im:
-                tiles.append(im.convert("RGB").resize((max(1, round(im.width * PAIR_HEIGHT / im.height)), PAIR_HEIGHT)))
-        gap = 8
-        joined = Image.new("RGB", (tiles[0].width + gap + tiles[1].width, PAIR_HEIGHT), "white")
-        joined.paste(tiles[0], (0, 0))
-        joined.paste(tiles[1], (tiles[0].width + gap, 0))
-        dest = out_dir / f"pair_{k:03d}.jpg"
-        joined.save(dest, quality=90)
+        dest = out_dir / f"pair-{_drawing_key(*(Path(path).name for path, _ in drawn))}.jpg"  # the parts are named by what they show
+        if not dest.is_file():
+            _save_whole(lambda path, drawn=drawn: _join([p for p, _ in drawn]).save(path, quality=90), dest)
         results.append((str(dest), f"{a} ↔ {b}"))
     return results
+
+
+def _join(parts: list[str]) -> Image.Image:
+    """Two drawings scaled to PAIR_HEIGHT, side by side with a white gap."""
+    tiles = []
+    for path in parts:
+        with Image.open(path) as im:
+            tiles.append(im.convert("RGB").resize((max(1, round(im.width * PAIR_HEIGHT / im.height)), PAIR_HEIGHT)))
+    gap = 8
+    joined = Image.new("RGB", (tiles[0].width + gap + tiles[1].width, PAIR_HEIGHT), "white")
+    joined.paste(tiles[0], (0, 0))
+    joined.paste(tiles[1], (tiles[0].width + gap, 0))
+    return joined
 
 
 def augmentation_preview(data_yaml: Path, out_path: Path, imgsz: int = 320, n: int = 16, seed: int = 0, **augment: Any) -> Path:

@@ -92,6 +92,7 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
         "issue_count": len(ds.issues),
         "issues": [str(i) for i in ds.issues[:MAX_LISTED_ISSUES]],
         "warnings": warnings,
+        "source_warnings": list(ds.warnings),  # the warnings about the source itself (a version carries them over)
         "notes": notes,  # what import did on the user's behalf (difficult boxes, EXIF rotations, backgrounds asked for)
     }
 

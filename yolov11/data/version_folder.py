@@ -4,6 +4,10 @@ renamed into place, then registered; the parent's files are only read.
     datasets/.version-<pid>-XXXX/out/   images hard-linked (copied across filesystems), label
                                          files copied, the edited ones written anew, data.yaml,
                                          report.json  ->  renamed to datasets/<base>@v<N>/
+
+Two processes (the app and a notebook, two app workers) may save versions of one dataset at the
+same moment and pick the same N. The rename is the arbiter: it fails when ``<base>@v<N>`` is there
+already, and the one that lost builds again under the next free number, so no edit is lost.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ from yolov11.safe_yaml import load_yaml
 from yolov11.workspace import VERSION_MARK, VERSION_SCRATCH_PREFIX, Workspace, class_names, split_version
 
 _LOCK = threading.Lock()  # two saves in one process never pick the same version number
+ATTEMPTS = 20  # numbers tried before giving up (each lost race means another process saved one)
+
+
+class _Taken(Exception):
+    """The version number was taken by another process while this one was building it."""
 
 
 def next_version(ws: Workspace, base: str) -> int:
@@ -85,7 +94,8 @@ def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict) -
     for image in sorted(p for p in (out / "images").glob("*/*") if p.is_file()):
         rel = str(image.relative_to(out))
         samples.append(Sample(image, read_label_boxes(label_path(image)), image.parent.name, int(rel in flagged)))
-    ds = SourceDataset(old.get("format", "yolo"), class_names(out), [], old.get("reason", ""), old.get("issues", []), dict(old.get("counts", {})))
+    ds = SourceDataset(old.get("format", "yolo"), class_names(out), [], old.get("reason", ""), old.get("issues", []), dict(old.get("counts", {})),
+                       warnings=list(old.get("source_warnings", [])), notes=list(old.get("notes", [])))  # about the source: still true
     report = build_report(name, dest, Path(old.get("source", src.name)), ds, samples, [ImageInfo() for _ in samples], old.get("split_method", ""), out)
     dups = old.get("duplicates", report["duplicates"])
     leakage = [w for w in old.get("warnings", []) if "duplicate image group" in w]  # the images did not change
@@ -104,28 +114,42 @@ def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict) -
 def write_version(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict) -> dict:
     """Write and register the next version of ``parent`` (a datasets row) with the label files
     ``edited`` (image path in the dataset -> label lines) and ``diff``; returns the version."""
-    base, src = parent["base"], Path(parent["path"])
     with _LOCK:
-        version = next_version(ws, base)
-        name = f"{base}{VERSION_MARK}{version}"
-        dest = ws.datasets_dir / name
-        scratch = Path(tempfile.mkdtemp(prefix=f"{VERSION_SCRATCH_PREFIX}{os.getpid()}-", dir=ws.datasets_dir))
-        try:
-            liveness.mark(scratch, ws.owners_dir)  # a later start removes it only once this process is gone
-            out = scratch / "out"
-            out.mkdir()
-            _fill(src, out, dest, edited)
-            lineage = {"base": base, "version": version, "parent": parent["name"], "diff": diff}
-            report = version_report(src, out, dest, name, lineage)
-            write_report(report, out / "report.json")
-            out.rename(dest)  # atomic: the version appears whole or not at all
+        for _ in range(ATTEMPTS):
             try:
-                ws.add_dataset(name, dest, parent["format"], sum(report["images"].values()), report["classes"], report["images"], None, **lineage)
-            except BaseException:
-                shutil.rmtree(dest, ignore_errors=True)  # not listed, so not kept
-                raise
-        except OSError as exc:  # a full disk, a folder that appeared meanwhile, ...
-            raise UserError(f"{parent['name']}: the new version was not saved, nothing was added ({os_error_text(exc)})") from None
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+                return _write(ws, parent, edited, diff, next_version(ws, parent["base"]))
+            except _Taken:
+                continue  # another process saved this number first: build again under the next one
+    raise UserError(f"{parent['name']}: the new version was not saved, nothing was added "
+                    f"({ATTEMPTS} version numbers in a row were taken by other processes saving at the same time: try again)")
+
+
+def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict, version: int) -> dict:
+    base, src = parent["base"], Path(parent["path"])
+    name = f"{base}{VERSION_MARK}{version}"
+    dest = ws.datasets_dir / name
+    scratch = Path(tempfile.mkdtemp(prefix=f"{VERSION_SCRATCH_PREFIX}{os.getpid()}-", dir=ws.datasets_dir))
+    try:
+        liveness.mark(scratch, ws.owners_dir)  # a later start removes it only once this process is gone
+        out = scratch / "out"
+        out.mkdir()
+        _fill(src, out, dest, edited)
+        lineage = {"base": base, "version": version, "parent": parent["name"], "diff": diff}
+        report = version_report(src, out, dest, name, lineage)
+        write_report(report, out / "report.json")
+        try:
+            out.rename(dest)  # atomic: the version appears whole or not at all
+        except OSError:
+            if dest.exists():  # "Directory not empty": another process renamed its version N first
+                raise _Taken from None
+            raise
+        try:
+            ws.add_dataset(name, dest, parent["format"], sum(report["images"].values()), report["classes"], report["images"], None, **lineage)
+        except BaseException:
+            shutil.rmtree(dest, ignore_errors=True)  # not listed, so not kept
+            raise
+    except OSError as exc:  # a full disk, ...
+        raise UserError(f"{parent['name']}: the new version was not saved, nothing was added ({os_error_text(exc)})") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return {"name": name, "base": base, "version": version, "parent": parent["name"], "path": str(dest), "data_yaml": str(dest / "data.yaml"), "diff": diff}

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import json
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
+from yolov11 import liveness
 from yolov11.boxes import box_iou
 from yolov11.errors import UserError
 from yolov11.workspace import Workspace
@@ -187,16 +189,27 @@ def label_issues(run: str, split: str = "val", folds: int = 2, *, fold_epochs: i
     ``{"run", "split", "dataset", "dataset_dir", "images", "labels", "counts", "issues"}`` (+ "folds"), also written to
     ``runs/<run>/label-issues-<split>.json``.
     """
-    from yolov11.eval import label_folds
-    from yolov11.eval.evaluate import evaluate, saved_evaluation
-
     ws = Workspace.at(workspace)
     record = ws.require_run(run)
     if split not in SPLITS:
         raise UserError(f"--split {split}: use val or train")
     if record["status"] not in ("done", "stopped", "interrupted"):
         raise UserError(f"--run {run}: it is {record['status']}; label issues need a finished run")
-    notify = progress or (lambda fraction, message: None)
+    job = f"label issues of its {split} split" + (f" ({folds} folds: fold models train in its folder)" if split == "train" else "")
+    with ExitStack() as held:
+        try:  # the run's folder is marked as used: deleting the run is refused until this ends
+            held.enter_context(liveness.using(Path(record["dir"]), ws.owners_dir, job))
+        except FileNotFoundError:
+            raise UserError(f"--run {run}: its folder is gone (the run was deleted)") from None
+        if ws.run(run) is None:
+            raise UserError(f"--run {run}: the run was deleted")
+        return _find(ws, run, record, split, folds, fold_epochs, progress or (lambda fraction, message: None))
+
+
+def _find(ws: Workspace, run: str, record: dict, split: str, folds: int, fold_epochs: int | None, notify) -> dict:
+    from yolov11.eval import label_folds
+    from yolov11.eval.evaluate import evaluate, saved_evaluation
+
     if split == "val":
         saved = saved_evaluation(run, "val", workspace=ws)
         if saved is None:

@@ -29,7 +29,7 @@ from yolov11.training.status import run_status, weak_model_warning
 from yolov11.workspace import Workspace
 
 _CURRENT = "current.json"  # names the published model /demo shows
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a folder name on every OS, and readable in a URL
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a folder name on every OS, and readable in a URL (fullmatch: "$" lets a final newline by)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -56,8 +56,9 @@ def publish(
         raise UserError("--run or --weights: give exactly one of them")
     source = ws.run_weights(run) if run else weights_path(weights).resolve()
     name = name or run or source.stem
-    if not _NAME.match(name) or name == _CURRENT:
-        raise UserError(f"--name {name}: use up to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)")
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or name == _CURRENT:
+        shown = name if isinstance(name, str) and name.isprintable() else repr(name)  # a newline shown as \n: the message stays one line
+        raise UserError(f"--name {shown}: use up to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)")
     classes = list(load_detector(source).names.values())  # also proves the file loads before /demo relies on it
     map50 = run_status(run, ws)["val_mAP50"] if run else None
 
