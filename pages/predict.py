@@ -10,7 +10,8 @@ import pandas as pd
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, relisted, run_choices, same_call, shows_user_errors
-from pages.video_view import counts_table, detections_over_time_figure
+from pages.stoppable import run_stoppable, stop_when_closed
+from pages.video_view import counts_table, detections_over_time_figure, warning_note
 from pages.zoo import PICKLE_WARNING
 
 WEIGHT_TYPES = [".pt", ".onnx", ".torchscript"]
@@ -106,16 +107,20 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         return first["annotated"], detections_table(first), note + snippet, r["images"]
 
     @shows_user_errors
-    def predict_video(run_id: str, video_path: str | None, conf: float, uploaded: str | None = None, trusted: bool = False, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
-        """Track objects through a video with a run's best or uploaded weights: the annotated video,
-        distinct objects per class, detections per class over time."""
+    def track_video(run_id: str, video_path: str | None, conf: float, uploaded: str | None, trusted: bool, progress, *, stop):
         if not video_path:
             raise yolov11.UserError(f"add a video first ({VIDEO_TYPES})")
         weights = chosen_weights(run_id, uploaded, trusted)
-        r = yolov11.predict_video(weights, video_path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress))
+        r = yolov11.predict_video(weights, video_path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress), stop=stop)
         shown = {"weights": str(weights), "source": video_path, "conf": conf}
         snippet = same_call(ctx, "predict_video", "result", shown, "predict", {**shown, "trust_weights": trusted and str(weights).endswith(".pt")})
-        return r["video"], counts_table(r), detections_over_time_figure(r), snippet
+        return r["video"], counts_table(r), detections_over_time_figure(r), warning_note(r) + snippet
+
+    async def predict_video(run_id: str, video_path: str | None, conf: float, uploaded: str | None = None, trusted: bool = False, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
+        """Track objects through a video with a run's best or uploaded weights: the annotated video,
+        distinct objects per class, detections per class over time. Cancelling the call (or closing
+        the page) stops it within a frame."""
+        return await run_stoppable(request, track_video, run_id, video_path, conf, uploaded, trusted, progress)
 
     def show_gallery(images: list[dict]):
         return gr.update(value=[(i["annotated"], _caption(i)) for i in images], visible=len(images) > 1, selected_index=0)
@@ -147,6 +152,7 @@ def build_predict(ctx: AppContext) -> gr.Tab:
     )
     gallery.select(pick, results, [annotated, table], api_visibility="private")
     video_go.click(predict_video, [run, video, conf, weights_file, trust], [tracked, video_counts, video_chart, video_code], api_name="predict_video", concurrency_id=GPU_BOUND)
+    stop_when_closed(ctx.blocks)
     publish.click(publish_model, [run, weights_file, name, trust], published_note, api_name="publish_model")
     gr.on([tab.select, ctx.blocks.load], lambda cur: relisted(run_choices(ctx), cur), run, run, api_visibility="private")
     return tab

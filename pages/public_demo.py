@@ -11,7 +11,8 @@ import pandas as pd
 import yolov11
 from pages.common import GPU_BOUND, AppContext, shows_user_errors
 from pages.predict import VIDEO_TYPES, detections_table, video_progress
-from pages.video_view import COUNT_COLUMNS, counts_sentence, counts_table, detections_over_time_figure
+from pages.stoppable import run_stoppable, stop_when_closed
+from pages.video_view import COUNT_COLUMNS, counts_sentence, counts_table, detections_over_time_figure, warning_note
 
 NOTHING_PUBLISHED = "No model is published yet: ask your ML engineer to publish one from the workbench's Predict tab."
 MIN_CONF = 0.05  # the slider's lowest confidence
@@ -91,16 +92,20 @@ def build_public_demo(ctx: AppContext) -> None:
         return found["annotated"], summary(found, conf), detections_table(found)[["class", "confidence"]]
 
     @shows_user_errors
-    def detect_video(video_path: str | None, conf: float, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
-        """Track objects through one video with the published model: the annotated video, a
-        sentence, distinct objects per class and detections per class over time."""
+    def track_video(video_path: str | None, conf: float, progress, *, stop):
         if not video_path:  # the video was cleared
             return None, "", pd.DataFrame(columns=COUNT_COLUMNS), None
         card = yolov11.published(ctx.workspace)
         if card is None:
             raise yolov11.UserError(NOTHING_PUBLISHED)
-        r = yolov11.predict_video(card["weights"], video_path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress))
-        return r["video"], counts_sentence(r), counts_table(r), detections_over_time_figure(r)
+        r = yolov11.predict_video(card["weights"], video_path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress), stop=stop)
+        return r["video"], warning_note(r) + counts_sentence(r), counts_table(r), detections_over_time_figure(r)
+
+    async def detect_video(video_path: str | None, conf: float, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
+        """Track objects through one video with the published model: the annotated video, a
+        sentence, distinct objects per class and detections per class over time. Cancelling the
+        call (or leaving the page) stops it within a frame."""
+        return await run_stoppable(request, track_video, video_path, conf, progress)
 
     def current_header() -> str:
         return model_header(yolov11.published(ctx.workspace))
@@ -112,5 +117,6 @@ def build_public_demo(ctx: AppContext) -> None:
     # A dropped video runs at once too, at the slider's confidence (letting go of the slider
     # re-runs the photo only: a video takes a while).
     followed = video.change(detect_video, [video, conf], [tracked, video_text, video_counts, video_chart], api_name="demo_predict_video", concurrency_id=GPU_BOUND)
+    stop_when_closed(ctx.blocks)
     followed.success(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
     ctx.blocks.load(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)

@@ -26,6 +26,11 @@ def counts_sentence(result: dict) -> str:
     return f"Found {total} distinct object{'s' if total > 1 else ''} in {result['duration_s']:.1f} s of video: {parts}."
 
 
+def warning_note(result: dict) -> str:
+    """The result's warning (a file that ends early) as a bold line above what was found, or ""."""
+    return f"**Note: {result['warning']}.**\n\n" if result.get("warning") else ""
+
+
 def detections_over_time_figure(result: dict) -> go.Figure:
     """Detections per class in each frame, against the frame's time (s): a line per class, so a
     count that holds steady is an object in view, a dip a frame where the model missed it."""

@@ -1,5 +1,6 @@
 """Shared by the video tests: a drawn two-class dataset a small model learns in seconds, the model
-trained on it, and clips of those shapes moving across a background.
+trained on it, and clips of those shapes moving across a background; and hostile files built small
+(frames that grow after the header, a file cut short inside a frame).
 
 The shapes: a red square (``square``) and a blue disc (``disc``), large and high-contrast on a
 grey, lightly textured background, so a yolov11n trained for a few epochs at 128 px finds every
@@ -9,6 +10,8 @@ ByteTrack keeps one track per shape from start to end.
 
 from __future__ import annotations
 
+import io
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -102,13 +105,14 @@ def clip_frames(seconds: float = CLIP_SECONDS, fps: int = CLIP_FPS, w: int = CLI
     return frames
 
 
-def write_clip(dest: Path, frames: list[np.ndarray] | None = None, fps: int = CLIP_FPS, codec: str = "libx264") -> Path:
-    """Encode ``frames`` (default: the clip) with PyAV (H.264 in .mp4/.mov, VP9 in .webm)."""
+def write_clip(dest: Path, frames: list[np.ndarray] | None = None, fps: int = CLIP_FPS, codec: str = "libx264", faststart: bool = False) -> Path:
+    """Encode ``frames`` (default: the clip) with PyAV (H.264 in .mp4/.mov, VP9 in .webm);
+    ``faststart``: the index before the frames, as phones and the web write .mp4."""
     import av
 
     frames = clip_frames() if frames is None else frames
     h, w = frames[0].shape[:2]
-    with av.open(str(dest), "w") as out:
+    with av.open(str(dest), "w", options={"movflags": "+faststart"} if faststart else {}) as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.time_base = Fraction(1, fps)
@@ -123,3 +127,58 @@ def write_clip(dest: Path, frames: list[np.ndarray] | None = None, fps: int = CL
             out.mux(packet)
     return dest
 
+
+
+def cut_inside_frame(src: Path, dest: Path, frame: int) -> Path:
+    """``src`` cut short in the middle of frame ``frame``'s data (0-based), as a download or a copy
+    that stopped; with the index first (faststart) the file still opens, promising every frame.
+    The clip has no B-frames (libx264 ultrafast), so the frames before it decode whole."""
+    import av
+
+    with av.open(str(src)) as container:
+        packets = [p for p in container.demux(container.streams.video[0]) if p.size]
+    packet = sorted(packets, key=lambda p: p.pts)[frame]
+    data = src.read_bytes()
+    dest.write_bytes(data[: packet.pos + packet.size // 2])
+    return dest
+
+
+def _jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def huge_gray_jpeg(side: int) -> bytes:
+    """A valid grey ``side`` x ``side`` baseline JPEG of about side²/32 bytes: its Huffman tables
+    give the 1-bit code 0 to "no change" (DC) and to "end of block" (AC), so each 8x8 block is
+    two zero bits and the decoder really writes every pixel of the frame (a shorter scan ends in
+    an error before the frame's memory is touched)."""
+    one_code = bytes([1] + [0] * 15)  # one code of length 1
+    return (
+        b"\xff\xd8"
+        + _jpeg_segment(0xDB, bytes([0]) + bytes([1] * 64))  # quantisation table 0: all ones
+        + _jpeg_segment(0xC0, bytes([8]) + struct.pack(">HH", side, side) + bytes([1, 1, 0x11, 0]))  # one 8-bit component
+        + _jpeg_segment(0xC4, bytes([0x00]) + one_code + bytes([0]) + bytes([0x10]) + one_code + bytes([0]))  # DC 0 and AC 0 tables
+        + _jpeg_segment(0xDA, bytes([1, 1, 0x00, 0, 63, 0]))
+        + bytes((side // 8) ** 2 // 4)  # 2 bits a block
+        + b"\xff\xd9"
+    )
+
+
+def write_growing_frames(dest: Path, side: int = 16000, fps: int = 10) -> Path:
+    """A .mov of Motion-JPEG frames whose header says 64x64: three 64x64 frames, then one of
+    ``side`` x ``side`` (16000: a 256 MB grey frame, in a file of about 1 MB)."""
+    import av
+    from PIL import Image
+
+    small = io.BytesIO()
+    Image.new("RGB", (64, 64), (120, 30, 30)).save(small, "JPEG")
+    frames = [small.getvalue()] * 3 + [huge_gray_jpeg(side)]
+    with av.open(str(dest), "w") as out:
+        stream = out.add_stream("mjpeg", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuvj420p"
+        stream.time_base = Fraction(1, fps)
+        for i, data in enumerate(frames):  # packets written as they are: the muxer does not look inside
+            packet = av.Packet(data)
+            packet.stream, packet.pts, packet.dts, packet.duration, packet.time_base = stream, i, i, 1, stream.time_base
+            out.mux(packet)
+    return dest

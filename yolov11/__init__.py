@@ -39,6 +39,7 @@ from yolov11.notebook import write_notebook
 from yolov11.serve.predict import predict
 from yolov11.serve.publish import publish, published
 from yolov11.serve.video import VIDEO_SUFFIXES, predict_video
+from yolov11.serve.video_file import probe as probe_video
 from yolov11.training.distributed import Launch, gpu_ids
 from yolov11.training.distributed import plan as torchrun_plan
 from yolov11.training.jobs import TrainingJobs
@@ -91,6 +92,7 @@ __all__ = [
     "model_card",
     "predict",
     "predict_video",
+    "probe_video",
     "publish",
     "python_call",
     "published",

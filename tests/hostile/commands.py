@@ -189,6 +189,14 @@ add("predict-garbage-onnx", lambda c: ["predict", "--weights", str(GARBAGE_ONNX(
 add("predict-random-pt", lambda c: ["predict", "--weights", str(NOTACKPT(c)), "--source", str(_photo(c))], "refused", "notackpt.pt", shared=True)
 add("predict-missing-source", lambda c: ["predict", "--weights", str(c.best), "--source", str(c.tmp / "missing.jpg")], "refused", "missing.jpg", shared=True)
 add("predict-conf-nan", lambda c: ["predict", "--weights", str(c.best), "--source", str(_photo(c)), "--conf", "nan"], "refused", "--conf", shared=True)
+def _growing_video(c: Ctx) -> Path:
+    import video_fixtures
+
+    return video_fixtures.write_growing_frames(c.tmp / "grow.mov")
+
+
+add("predict-video-frames-grow-past-the-cap", lambda c: ["predict", "--weights", str(c.best), "--source", str(_growing_video(c))],
+    "refused", "grow.mov", "over the cap", shared=True)
 add("predict-text-as-image", lambda c: ["predict", "--weights", str(c.best), "--source", str(_file("fake.jpg", b"not an image\n")(c))], "refused", "fake.jpg", shared=True)
 add("eval-evil-pt", lambda c: ["eval", "--weights", str(_evil(c)), "--data", c.dataset], "refused", "evil.pt", "posix.system", shared=True)
 add("eval-random-pt", lambda c: ["eval", "--weights", str(NOTACKPT(c)), "--data", c.dataset], "refused", "notackpt.pt", shared=True)

@@ -193,7 +193,8 @@ def predict(args: argparse.Namespace, ws) -> tuple[object, str]:
     if Path(args.source).suffix.lower() in yolov11.VIDEO_SUFFIXES:  # a clip: tracked, annotated video written
         r = yolov11.predict_video(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, device=args.device, workspace=ws, progress=None if args.json else progress_bar())
         counts = ", ".join(f"{n} {c}" for c, n in r["counts"].items()) or "nothing"
-        return r, f"{Path(r['source']).name}: {r['frames']} frames, {r['duration_s']:.1f} s; distinct objects: {counts}\n  -> {r['video']}"
+        return r, f"{Path(r['source']).name}: {r['frames']} frames, {r['duration_s']:.1f} s; distinct objects: {counts}\n  -> {r['video']}" + (
+            f"\n  warning: {r['warning']}" if r.get("warning") else "")
     r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws, device=args.device)
     return r, "\n".join(f"{Path(i['image']).name}: {len(i['detections'])} detections -> {i['annotated']}" for i in r["images"])
 

@@ -1,18 +1,30 @@
 """Predict: detections as JSON and annotated images, from .pt, .onnx or .torchscript weights or an
-OpenVINO IR folder (``*_openvino_model/``, or the .xml inside it)."""
+OpenVINO IR folder (``*_openvino_model/``, or the .xml inside it).
+
+Each call writes into a folder of its own, ``predictions/<call>/``; the newest KEEP_PREDICTIONS
+calls are kept (a public demo must not fill the disk). A call still running is never pruned, by
+this process or another: while it runs its folder is named in ``<workspace>/.predicting/<call>/``
+with its owner (yolov11.liveness; kept out of predictions/, which the app serves), and a marker
+whose owner is gone is dropped. Messages name files by their name only: a /demo visitor must not
+learn the server's paths.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import secrets
 import shutil
-import tempfile
 import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 
-from yolov11 import checkpoints
+from yolov11 import checkpoints, liveness
 from yolov11.compat import offline
 from yolov11.data.checks import inspect_image
 from yolov11.data.source import IMAGE_SUFFIXES
@@ -24,8 +36,21 @@ WEIGHT_SUFFIXES = {".pt", ".onnx", ".torchscript"}
 OPENVINO_SUFFIX = "_openvino_model"  # an IR folder: what Ultralytics' loader recognises as OpenVINO
 CACHED_MODELS = 4  # loaded detectors kept: the published one, a run or two being tried
 KEEP_PREDICTIONS = 200  # newest predict calls whose annotated images stay in predictions/
+IN_FLIGHT = ".predicting"  # <workspace>/.predicting/<call>/.owner: a predictions/<call>/ being written, and by whom
+UNMARKED_GRACE_S = 60.0  # an in-flight marker not yet naming its owner (created a moment ago) counts as alive this long
+# An absolute path in a library's message: a folder or more, then the last part (what is kept)
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])(?:/[^/\s'\"():,;]+)+/([^/\s'\"():,;]+)")
 _CACHE: OrderedDict[tuple, object] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
+
+
+def no_paths(text: str, *paths: Path) -> str:
+    """``text`` (a library's message) with each of ``paths`` and any other absolute path cut to
+    its last part: messages reach /demo visitors, who must not learn the server's layout."""
+    for path in paths:
+        for form in {str(path), str(Path(path).expanduser().resolve())}:
+            text = text.replace(form, Path(path).name)
+    return _ABSOLUTE_PATH.sub(r"\1", text)
 
 
 def _sources(source: str | Path | list) -> list[Path]:
@@ -38,13 +63,14 @@ def _sources(source: str | Path | list) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise UserError(f"--source {item}: no such file or folder")
+            raise UserError(f"--source {path.name}: no such file or folder")
     if not files:
-        raise UserError(f"--source {source}: no images found")
+        named = ", ".join(Path(item).name for item in items)
+        raise UserError(f"--source {named}: no images found")
     for path in files:
         problem = inspect_image(path).problem  # what an import checks: readable, not a pixel bomb
         if problem:
-            raise UserError(f"--source {path.name}: {problem}")
+            raise UserError(f"--source {path.name}: {no_paths(problem, path)}")
     return files
 
 
@@ -69,11 +95,11 @@ def checked_weights(weights: str | Path) -> Path:
     weights = weights_path(weights)
     if weights.name.endswith(OPENVINO_SUFFIX):
         if not weights.is_dir() or not any(weights.glob("*.xml")):
-            raise UserError(f"--weights {weights}: not an OpenVINO IR folder (no .xml inside)")
+            raise UserError(f"--weights {weights.name}: not an OpenVINO IR folder (no .xml inside)")
     elif weights.suffix not in WEIGHT_SUFFIXES:
-        raise UserError(f"--weights {weights}: expected a {', '.join(sorted(WEIGHT_SUFFIXES))} file or a *{OPENVINO_SUFFIX} folder")
+        raise UserError(f"--weights {weights.name}: expected a {', '.join(sorted(WEIGHT_SUFFIXES))} file or a *{OPENVINO_SUFFIX} folder")
     elif not weights.is_file():
-        raise UserError(f"--weights {weights}: no such file")
+        raise UserError(f"--weights {weights.name}: no such file")
     return weights
 
 
@@ -114,7 +140,7 @@ def _load(weights: Path):
         model = YOLO(str(weights), task="detect")
         _ = model.names  # exported formats open their runtime session here: a broken file fails now, not mid-batch
     except Exception as exc:
-        raise UserError(f"--weights {weights}: could not load the model ({type(exc).__name__}: {plain(exc)})") from None
+        raise UserError(f"--weights {weights.name}: could not load the model ({type(exc).__name__}: {no_paths(plain(exc), weights)})") from None
     model.lock = threading.Lock()  # one prediction at a time per model: Ultralytics' predictor keeps state
     return model
 
@@ -142,11 +168,54 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def _prune(folder: Path, keep: int) -> None:
-    """Keep the newest ``keep`` prediction folders: a public demo must not fill the disk."""
-    calls = sorted((p for p in folder.iterdir() if p.is_dir()), key=_mtime)
-    for old in calls[: max(len(calls) - keep, 0)]:
+def _in_flight(ws: Workspace) -> set[str]:
+    """Names of the calls whose folder is still being written by a living process; markers of
+    owners that died are dropped (their folders are ordinary old calls now)."""
+    running = set()
+    marks = ws.root / IN_FLIGHT
+    for mark in marks.iterdir() if marks.is_dir() else ():
+        if liveness.owned_by_the_living(mark, ws.owners_dir, unmarked_grace_s=UNMARKED_GRACE_S):
+            running.add(mark.name)
+        else:
+            shutil.rmtree(mark, ignore_errors=True)
+    return running
+
+
+def _prune(ws: Workspace, keep: int) -> None:
+    """Keep the newest ``keep`` finished calls' folders, and every call's still in flight."""
+    calls = [p for p in ws.predictions_dir.iterdir() if p.is_dir()]  # listed before the markers: a folder is marked before it exists
+    running = _in_flight(ws)
+    done = sorted((p for p in calls if p.name not in running), key=_mtime)
+    for old in done[: max(len(done) - keep, 0)]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def call_folder(ws: Workspace, kind: str = "") -> Iterator[Path]:
+    """A new ``predictions/<call>/`` for one call, safe from any process's pruning while the block
+    runs (its marker names this process first, then the folder is made). Removed if the block
+    fails or is interrupted; otherwise stamped as new as its result, and unmarked."""
+    _prune(ws, KEEP_PREDICTIONS - 1)
+    marks = ws.root / IN_FLIGHT
+    marks.mkdir(exist_ok=True)
+    while True:  # unique even within a second: two webcam snapshots both named image.png
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}{secrets.token_hex(4)}"
+        try:
+            (marks / name).mkdir()
+            break
+        except FileExistsError:
+            continue
+    folder = ws.predictions_dir / name
+    try:
+        liveness.mark(marks / name, ws.owners_dir)
+        folder.mkdir()
+        yield folder
+        os.utime(folder)  # a long video finishes as the newest call, not as old as its start
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(marks / name, ignore_errors=True)
 
 
 def predict(
@@ -170,23 +239,20 @@ def predict(
     if imgsz is None and weights.suffix == ".pt":  # exported files carry their input size in metadata
         imgsz = trained_imgsz(model.ckpt.get("train_args", {}))
     size = {"imgsz": imgsz} if imgsz else {}
-    # One folder per call, unique even within a second: concurrent users of the app (two webcam
-    # snapshots both named image.png) must not overwrite each other's annotated copies.
-    _prune(ws.predictions_dir, KEEP_PREDICTIONS - 1)
-    out_dir = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=ws.predictions_dir))
     images = []
-    for path in files:
-        try:
-            with model.lock:
-                result = model.predict(str(path), conf=conf, iou=iou, device=device, verbose=False, **size)[0]
-        except Exception as exc:
-            raise UserError(f"{path.name}: could not run prediction ({type(exc).__name__}: {exc})") from None
-        annotated = out_dir / f"{path.stem}.jpg"
-        cv2.imwrite(str(annotated), result.plot())
-        boxes = result.boxes
-        detections = [
-            {"class": result.names[int(c)], "class_id": int(c), "confidence": round(float(s), 4), "box": [round(float(v), 1) for v in xyxy]}
-            for c, s, xyxy in zip(boxes.cls.tolist(), boxes.conf.tolist(), boxes.xyxy.tolist())
-        ]
-        images.append({"image": str(path), "annotated": str(annotated), "detections": detections})
+    with call_folder(ws) as out_dir:  # concurrent users of the app must not overwrite each other's annotated copies
+        for path in files:
+            try:
+                with model.lock:
+                    result = model.predict(str(path), conf=conf, iou=iou, device=device, verbose=False, **size)[0]
+            except Exception as exc:
+                raise UserError(f"{path.name}: could not run prediction ({type(exc).__name__}: {no_paths(plain(exc), path)})") from None
+            annotated = out_dir / f"{path.stem}.jpg"
+            cv2.imwrite(str(annotated), result.plot())
+            boxes = result.boxes
+            detections = [
+                {"class": result.names[int(c)], "class_id": int(c), "confidence": round(float(s), 4), "box": [round(float(v), 1) for v in xyxy]}
+                for c, s, xyxy in zip(boxes.cls.tolist(), boxes.conf.tolist(), boxes.xyxy.tolist())
+            ]
+            images.append({"image": str(path), "annotated": str(annotated), "detections": detections})
     return {"weights": str(weights), "dir": str(out_dir), "images": images}

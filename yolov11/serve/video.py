@@ -2,26 +2,22 @@
 annotated copy that plays in a browser, counted per class, and listed frame by frame.
 
 The video is decoded and encoded with PyAV (its wheel bundles FFmpeg with libx264), so nothing
-beyond the Python packages is needed. The annotated copy is H.264 (yuv420p, even sides) in an
-.mp4 with its index at the front (``movflags=faststart``), which Chromium starts playing before
-it has the whole file.
-
-Caps, each refused with a one-line UserError naming the file before any frame is run: the suffix
-(VIDEO_SUFFIXES), the file size (MAX_BYTES), the duration (MAX_SECONDS), the frames
-(MAX_FRAMES), and the pixels of a frame (MAX_FRAME_PIXELS: as an image import refuses pixel
-bombs). Duration, frame count and frame size are checked again while decoding: a header may lie.
+beyond the Python packages is needed; what a file from a stranger may be (caps, frames that grow
+after the header, a file cut short) is video_file's. The annotated copy is H.264 (yuv420p, even
+sides) in an .mp4 with its index at the front (``movflags=faststart``), which Chromium starts
+playing before it has the whole file.
 
 A video keeps state from frame to frame (the tracker), so each call loads a detector of its own
 rather than the shared cached one, and one video at a time runs per model file: a second call on
 the same weights while one runs is refused (not queued), so a busy /demo page says so at once.
+A caller that goes away stops it through ``stop`` (a threading.Event, looked at before each
+frame): the call raises a UserError, releases the model and leaves nothing in predictions/. Its
+folder there is marked in flight meanwhile, so no other call's pruning removes it.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
-import time
 from collections import Counter, defaultdict
 from fractions import Fraction
 from pathlib import Path
@@ -29,15 +25,13 @@ from typing import Callable
 
 from yolov11 import checkpoints
 from yolov11.errors import UserError, plain
-from yolov11.serve.predict import KEEP_PREDICTIONS, _prune, checked_weights, fresh_detector, one_device
+from yolov11.serve.predict import call_folder, checked_weights, fresh_detector, no_paths, one_device
+from yolov11.serve.video_file import MAX_FRAMES, MAX_SECONDS, VIDEO_SUFFIXES, Frames, check_frame, ends_early, open_video, probe
 from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
 
-VIDEO_SUFFIXES = {".mp4", ".webm", ".mov"}
-MAX_BYTES = 200 * 1024 * 1024  # 200 MB
-MAX_SECONDS = 60.0
-MAX_FRAMES = 3600  # 60 s at 60 fps
-MAX_FRAME_PIXELS = 3840 * 2160  # 4K UHD: beyond that a "clip" is a decompression bomb, not CCTV
+__all__ = ["VIDEO_SUFFIXES", "predict_video", "probe"]  # the caps live in video_file
+
 PROGRESS_EVERY = 5  # frames between progress reports
 TRACKER = "bytetrack.yaml"  # Ultralytics' ByteTrack settings, shipped in its package
 CODEC, CONTAINER_SUFFIX = "libx264", ".mp4"
@@ -45,67 +39,6 @@ _RUNNING: dict[str, threading.Lock] = {}  # resolved weights path -> held while 
 _RUNNING_GUARD = threading.Lock()
 
 Progress = Callable[[float, str], None]
-
-
-def _megabytes(n: int) -> str:
-    return f"{n / 1024 / 1024:.0f} MB"
-
-
-def _open(path: Path):
-    import av
-
-    try:
-        return av.open(str(path), metadata_errors="ignore")
-    except (av.FFmpegError, UnicodeDecodeError, OSError) as exc:
-        raise UserError(f"{path.name}: not a readable video ({plain(exc)})") from None
-
-
-def _rate(stream) -> Fraction:
-    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-    if not rate or rate <= 0 or rate > 1000:
-        return Fraction(25)
-    return Fraction(rate).limit_denominator(1001)
-
-
-def probe(source: str | Path) -> dict:
-    """What the video's header says (fps, frames, duration_s, width, height), after the caps;
-    a UserError naming the file for anything this module refuses."""
-    path = Path(source).expanduser()
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise UserError(f"{path.name}: not a video this app takes (use {', '.join(sorted(VIDEO_SUFFIXES))})")
-    if not path.is_file():
-        raise UserError(f"{path.name}: no such file")
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise UserError(f"{path.name}: {_megabytes(size)} is over the {_megabytes(MAX_BYTES)} limit for a video")
-    if size == 0:
-        raise UserError(f"{path.name}: the file is empty")
-    with _open(path) as container:
-        if not container.streams.video:
-            raise UserError(f"{path.name}: holds no video stream")
-        stream = container.streams.video[0]
-        width, height = stream.codec_context.width, stream.codec_context.height
-        fps = _rate(stream)
-        if stream.duration and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration:
-            duration = container.duration / 1_000_000
-        else:
-            duration = 0.0
-        frames = stream.frames or round(duration * fps)
-    _check_frame(path, width, height)
-    if duration > MAX_SECONDS:
-        raise UserError(f"{path.name}: {duration:.0f} s long, over the {MAX_SECONDS:.0f} s limit for a video (cut it shorter)")
-    if frames > MAX_FRAMES:
-        raise UserError(f"{path.name}: {frames} frames, over the {MAX_FRAMES} frame limit for a video")
-    return {"fps": fps, "frames": frames, "duration_s": duration, "width": width, "height": height}
-
-
-def _check_frame(path: Path, width: int, height: int) -> None:
-    if width * height > MAX_FRAME_PIXELS:
-        raise UserError(f"{path.name}: {width}x{height} frames exceed the cap of {MAX_FRAME_PIXELS:,} pixels a frame (4K)")
-    if width < 2 or height < 2:
-        raise UserError(f"{path.name}: {width}x{height} frames are too small to be a video")
 
 
 def _model_lock(weights: Path) -> threading.Lock:
@@ -124,6 +57,7 @@ def predict_video(
     workspace: Workspace | str | Path | None = None,
     trust_weights: bool = False,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> dict:
     """Track objects through the video ``source`` (.mp4, .webm, .mov) with ``weights`` (what
     predict loads). The annotated copy goes to ``predictions/<call>/<stem>.mp4``. Returns (JSON-ready)::
@@ -131,11 +65,14 @@ def predict_video(
         {"source", "weights", "video", "dir", "codec", "conf", "fps", "frames", "duration_s",
          "width", "height", "counts": {class: distinct tracks}, "tracks": [{"id", "class",
          "first_frame", "last_frame", "frames"}], "per_frame": [{"frame", "t", "detections":
-         [{"class", "confidence", "box": [x1, y1, x2, y2], "track"}]}]}
+         [{"class", "confidence", "box": [x1, y1, x2, y2], "track"}]}], "warning"}
 
     ``width``/``height``/``fps``/``frames``/``duration_s`` are the annotated video's (an odd side
     loses its last pixel row or column); ``t`` is the frame's time in the source, in seconds.
-    ``progress(fraction, message)`` is called every few frames. One video at a time per model file.
+    ``warning``: None, or a sentence such as "the file ends early: 30 of 50 frames" (a file cut
+    short is tracked up to where it breaks). ``progress(fraction, message)`` is called every few
+    frames. ``stop``: once set, the call ends before its next frame with a UserError, leaving
+    nothing behind. One video at a time per model file.
     """
     if not 0.0 <= conf <= 1.0:
         raise UserError(f"--conf {conf}: must be between 0 and 1")
@@ -149,71 +86,63 @@ def predict_video(
     lock = _model_lock(weights)
     if not lock.acquire(blocking=False):
         raise UserError(f"{weights.name}: a video is already running on that model; try again when it has finished")
-    out_dir = None
     try:
         model = fresh_detector(weights)  # its own predictor: the tracker's state stays with this video
         if imgsz is None and weights.suffix == ".pt":
             imgsz = trained_imgsz(model.ckpt.get("train_args", {}))
-        _prune(ws.predictions_dir, KEEP_PREDICTIONS - 1)
-        out_dir = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-video-"), dir=ws.predictions_dir))
-        dest = out_dir / f"{source.stem}{CONTAINER_SUFFIX}"
         args = {"conf": conf, "device": device, "verbose": False, **({"imgsz": imgsz} if imgsz else {})}
-        per_frame, shape = _track(model, source, dest, info, args, progress)
+        with call_folder(ws, "video-") as out_dir:  # removed if anything below fails or is stopped
+            dest = out_dir / f"{source.stem}{CONTAINER_SUFFIX}"
+            per_frame, shape, warning = _track(model, source, dest, info, args, progress, stop)
         result = _summary(per_frame, shape, info["fps"])
-        return {"source": str(source), "weights": str(weights), "video": str(dest), "dir": str(out_dir), "codec": "h264", "conf": conf, **result}
-    except BaseException:
-        if out_dir is not None:
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
+        return {"source": str(source), "weights": str(weights), "video": str(dest), "dir": str(out_dir), "codec": "h264", "conf": conf, **result, "warning": warning}
     finally:
         lock.release()
 
 
-def _track(model, source: Path, dest: Path, info: dict, args: dict, progress: Progress | None) -> tuple[list[dict], tuple[int, int]]:
-    """Decode, track, draw and encode frame by frame; returns the per-frame detections and the
-    annotated video's (width, height)."""
+def _track(model, source: Path, dest: Path, info: dict, args: dict, progress: Progress | None, stop: threading.Event | None) -> tuple[list[dict], tuple[int, int], str | None]:
+    """Decode, track, draw and encode frame by frame; returns the per-frame detections, the
+    annotated video's (width, height) and the warning (None, or a file that ends early)."""
     import av
 
     fps = info["fps"]
     expected = max(info["frames"], 1)
     per_frame: list[dict] = []
     width = height = 0
-    with _open(source) as container, av.open(str(dest), "w", options={"movflags": "+faststart"}) as out:
-        stream_in = container.streams.video[0]
-        stream_in.thread_type = "AUTO"
+    with open_video(source) as container, av.open(str(dest), "w", options={"movflags": "+faststart"}) as out:
+        frames = Frames(container, source)
         stream_out = None
         start = None
-        try:
-            for frame in container.decode(stream_in):
-                i = len(per_frame)
-                _check_frame(source, frame.width, frame.height)
-                t = float(frame.time) if frame.time is not None else i / float(fps)
-                start = t if start is None else start
-                if i >= MAX_FRAMES or t - start > MAX_SECONDS:
-                    raise UserError(f"{source.name}: longer than its header says, over the {MAX_SECONDS:.0f} s / {MAX_FRAMES} frame limit for a video")
-                if stream_out is None:
-                    width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
-                    stream_out = out.add_stream(CODEC, rate=fps)
-                    stream_out.width, stream_out.height, stream_out.pix_fmt = width, height, "yuv420p"
-                    stream_out.time_base = 1 / fps
-                    stream_out.options = {"preset": "veryfast", "crf": "23"}
-                bgr = frame.to_ndarray(format="bgr24")
-                found, drawn = _detect(model, bgr, i, t - start, args)
-                per_frame.append(found)
-                drawn = drawn[:height, :width]
-                encoded = av.VideoFrame.from_ndarray(drawn, format="bgr24")
-                encoded.pts = i
-                out.mux(stream_out.encode(encoded))
-                if progress and (i + 1) % PROGRESS_EVERY == 0:
-                    progress(min((i + 1) / expected, 1.0), f"frame {i + 1} of {max(expected, i + 1)}")
-        except av.FFmpegError as exc:
-            raise UserError(f"{source.name}: could not decode frame {len(per_frame) + 1} ({plain(exc)})") from None
+        for frame in frames:
+            i = len(per_frame)
+            if stop is not None and stop.is_set():
+                raise UserError(f"{source.name}: stopped at frame {i + 1} of {max(expected, i + 1)}; nothing was kept")
+            check_frame(source, frame.width, frame.height)
+            t = float(frame.time) if frame.time is not None else i / float(fps)
+            start = t if start is None else start
+            if i >= MAX_FRAMES or t - start > MAX_SECONDS:
+                raise UserError(f"{source.name}: longer than its header says, over the {MAX_SECONDS:.0f} s / {MAX_FRAMES} frame limit for a video")
+            if stream_out is None:
+                width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
+                stream_out = out.add_stream(CODEC, rate=fps)
+                stream_out.width, stream_out.height, stream_out.pix_fmt = width, height, "yuv420p"
+                stream_out.time_base = 1 / fps
+                stream_out.options = {"preset": "veryfast", "crf": "23"}
+            bgr = frame.to_ndarray(format="bgr24")
+            found, drawn = _detect(model, bgr, i, t - start, args)
+            per_frame.append(found)
+            drawn = drawn[:height, :width]
+            encoded = av.VideoFrame.from_ndarray(drawn, format="bgr24")
+            encoded.pts = i
+            out.mux(stream_out.encode(encoded))
+            if progress and (i + 1) % PROGRESS_EVERY == 0:
+                progress(min((i + 1) / expected, 1.0), f"frame {i + 1} of {max(expected, i + 1)}")
         if stream_out is None:
             raise UserError(f"{source.name}: no frame could be decoded")
         out.mux(stream_out.encode(None))
     if progress:
         progress(1.0, f"{len(per_frame)} frames done")
-    return per_frame, (width, height)
+    return per_frame, (width, height), ends_early(info, len(per_frame), frames.cut_short)
 
 
 def _detect(model, bgr, index: int, t: float, args: dict) -> tuple[dict, object]:
@@ -221,7 +150,7 @@ def _detect(model, bgr, index: int, t: float, args: dict) -> tuple[dict, object]
     try:
         result = model.track(bgr, persist=True, tracker=TRACKER, **args)[0]
     except Exception as exc:
-        raise UserError(f"frame {index + 1}: could not run prediction ({type(exc).__name__}: {plain(exc)})") from None
+        raise UserError(f"frame {index + 1}: could not run prediction ({type(exc).__name__}: {no_paths(plain(exc))})") from None
     boxes = result.boxes
     ids = boxes.id.int().tolist() if boxes.id is not None else [None] * len(boxes)
     detections = [
