@@ -2,6 +2,8 @@
 
     python app.py [--host 127.0.0.1] [--port 7860] [--workspace ./workspace] [--share]
                   [--auth user:pass | --auth users.txt]
+                  [--max-upload-image 50MB] [--max-upload-video 1GB] [--max-upload-weights 1GB]
+                  [--max-upload-zip 20GB] [--max-upload-other 50MB] [--upload-quota 25GB]
 
 The workbench is at /, the published model's page for people who don't write code at /demo;
 --auth protects both and the API. No ML here: the tabs in pages/ call the yolov11 API. The
@@ -65,12 +67,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workspace", help="workspace folder (default: $YOLOV11_WORKSPACE or ./workspace)")
     p.add_argument("--share", action="store_true", help="ask Gradio for a public link (needs internet)")
     p.add_argument("--auth", help="user:password, or a file of user:password lines")
+    from pages.upload_limits import FLAGS, HELP  # no gradio, no yolov11 yet: the workspace is not set
+
+    sizes = p.add_argument_group("upload limits (sizes such as 50MB, 1GB; an upload is refused while it arrives)")
+    for field, flag in FLAGS.items():
+        sizes.add_argument(flag, dest=f"upload_{field}", metavar="SIZE", help=HELP[field])
     return p.parse_args(argv)
+
+
+def upload_limits(args: argparse.Namespace):
+    """The UploadLimits the flags ask for; a UserError naming the flag for a bad size."""
+    from pages.upload_limits import FLAGS, limits_from
+
+    return limits_from({field: getattr(args, f"upload_{field}") for field in FLAGS})
 
 
 _UPLOADS = None  # this process's upload folder, once the first app is built
 GIL_SWITCH_S = 0.001  # see main()
-UPLOAD_CLEANUP = (600, 6 * 3600)  # every 10 min, Gradio deletes uploads older than 6 h (imports delete theirs at once)
+# Every 10 min, Gradio deletes files of the upload folder older than 6 h. An upload an event used
+# or refused is gone at once (pages.uploads); the sweep takes uploads no event used and Gradio's
+# copies of the outputs it served (which count toward --upload-quota meanwhile).
+UPLOAD_CLEANUP = (600, 6 * 3600)
 
 
 def _own_uploads(ws) -> None:
@@ -138,19 +155,26 @@ def build_app(workspace=None):
     return app
 
 
-def serve(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None, prevent_thread_lock: bool = False):
-    """Launch ``app`` with the limits this product needs; returns Gradio's (app, local_url, share_url)."""
+def serve(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None, prevent_thread_lock: bool = False,
+          upload_limits=None):
+    """Launch ``app`` with the limits this product needs; returns Gradio's (app, local_url, share_url).
+    ``upload_limits``: a pages.upload_limits.UploadLimits (default: its defaults)."""
     ws = app.workspace
     from starlette.middleware import Middleware
 
     from pages.login_guard import LoginPageGuard
+    from pages.upload_limits import UploadGuard, UploadLimits
 
+    limits = upload_limits or UploadLimits()
+    # Each body metered as it arrives; the quota counts the folder of all app processes (the one
+    # build_app gave this process's uploads, in its first workspace: one app per process but in tests).
+    guard = Middleware(UploadGuard, limits=limits, folder=_UPLOADS.parent, own=_UPLOADS)
     kwargs = dict(
-        app_kwargs={"middleware": [Middleware(LoginPageGuard)]},  # with --auth, the login page shows nothing of the app
+        app_kwargs={"middleware": [guard, Middleware(LoginPageGuard)]},  # with --auth, the login page shows nothing of the app
         server_name=host,
         server_port=port,
         auth=auth,
-        max_file_size="4gb",  # dataset zips are big; larger ones go through the CLI
+        max_file_size=limits.largest(),  # the guard's caps come first (with their reasons); Gradio's page pre-checks this one
         allowed_paths=[str(ws.exports_dir), str(ws.predictions_dir), str(ws.previews_dir)],  # downloads and drawn images only
         css_paths=[ASSETS / "app.css", ASSETS / "demo.css"],
         favicon_path=ASSETS / "logo.svg",
@@ -181,11 +205,12 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         auth = parse_auth(args.auth)
+        limits = upload_limits(args)
     except yolov11.UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)  # bad input, as in the CLI
     yolov11.ensure_demo_dataset()  # the app opens on a dataset ready to train
-    serve(build_app(), host=args.host, port=args.port, share=args.share, auth=auth)
+    serve(build_app(), host=args.host, port=args.port, share=args.share, auth=auth, upload_limits=limits)
 
 
 if __name__ == "__main__":

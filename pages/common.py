@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,15 +39,14 @@ def upload_dir(ws: Workspace) -> Path:
 
 
 def keep_upload(ctx: AppContext, path: str | os.PathLike, folder: str) -> Path:
-    """Copy an upload to ``<workspace>/<folder>/<sha256 prefix>/<name>`` (uploads of different
-    files with one name stay apart) and discard the upload; returns the copy."""
-    source = Path(path)
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
-    kept = ctx.workspace.root / folder / digest / source.name
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, kept)
-    discard_upload(ctx, source)
-    return kept
+    """Keep an upload as ``<workspace>/<folder>/<sha256 prefix>/<name>`` (uploads of different
+    files with one name stay apart) and delete the upload; returns the kept file. A later event
+    naming the same upload gets the kept file (pages.uploads remembers it); a file from outside
+    the upload folder is copied."""
+    from pages.uploads import used_upload  # it builds on this module
+
+    with used_upload(ctx, path) as upload:
+        return upload.keep_by_content(folder)
 
 
 def discard_upload(ctx: AppContext, path: str | os.PathLike | None) -> None:

@@ -12,6 +12,7 @@ import yolov11
 from pages.charts import per_class_figure
 from pages.common import AppContext, same_call, shows_user_errors
 from pages.eval_charts import coco_table, confidence_figure, confusion_figure, pr_figure
+from pages.uploads import used_upload
 
 ALL_CLASSES = "all classes"
 EXPLORER = "explorer"  # the confusion matrix at the explorer's thresholds, from the saved predictions
@@ -38,12 +39,18 @@ def evaluate(ctx: AppContext, run_id: str, split: str, weights_file: str | None 
     """Validate a run's best weights (or uploaded weights on a dataset) on a split; returns the
     metrics table, per-class chart, snippet, COCO table and the evaluation folder."""
     if weights_file:
-        if trusted:
-            yolov11.trust_weights(weights_file)
-        if not data:
+        if not data:  # before the upload is used: it stays for the next press
             raise yolov11.UserError("--data: pick the dataset to evaluate the uploaded weights on")
-        r = yolov11.evaluate(weights=weights_file, data=data, split=split, workspace=ctx.workspace)
-        name = Path(weights_file).name
+        with used_upload(ctx, weights_file) as upload:  # kept in weights/<content hash>/ for the next press, and the upload deleted
+            weights = upload.keep_by_content("weights")
+            try:
+                if trusted:
+                    yolov11.trust_weights(weights)
+                r = yolov11.evaluate(weights=weights, data=data, split=split, workspace=ctx.workspace)
+            except yolov11.UserError:
+                upload.forget()  # refused: not kept
+                raise
+        name = Path(weights).name
         shown = {"weights": name, "data": data, "split": split}
         snippet = same_call(ctx, "evaluate", "metrics", shown, "eval", {**shown, "trust_weights": trusted})
     else:

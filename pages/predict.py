@@ -11,6 +11,7 @@ import pandas as pd
 import yolov11
 from pages.common import GPU_BOUND, AppContext, relisted, run_choices, same_call, shows_user_errors
 from pages.stoppable import run_stoppable, stop_when_closed
+from pages.uploads import Upload, refused_on_arrival, upload_path, used_upload, used_uploads
 from pages.video_view import counts_table, detections_over_time_figure, warning_note
 from pages.zoo import PICKLE_WARNING
 
@@ -69,6 +70,7 @@ def build_predict(ctx: AppContext) -> gr.Tab:
             with gr.Row():
                 video = gr.Video(label="Video", sources=["upload"], elem_id="predict-video")
                 tracked = gr.Video(label="Tracked objects", interactive=False, elem_id="predict-video-output")
+            video_note = gr.Markdown(elem_id="predict-video-note")  # why a dropped video was refused, as soon as it landed
             video_go = gr.Button("Track objects in the video", variant="primary", elem_id="predict-video-button")
             with gr.Row():
                 video_counts = gr.Dataframe(label="Distinct objects per class", interactive=False, elem_id="predict-video-counts")
@@ -82,25 +84,33 @@ def build_predict(ctx: AppContext) -> gr.Tab:
             published_note = gr.Markdown(elem_id="publish-note")
         results = gr.State([])  # this browser's last predictions, for the gallery and its picks
 
-    def chosen_weights(run_id: str | None, uploaded: str | None, trusted: bool = False) -> Path:
+    def chosen_weights(run_id: str | None, uploaded: Upload | None, trusted: bool = False) -> Path:
         if uploaded:
-            if trusted and str(uploaded).endswith(".pt"):
-                yolov11.trust_weights(uploaded)
-            return Path(uploaded)
+            kept = uploaded.keep_by_content("weights")  # weights/<content hash>/<name>: Detect, Publish and Track use it again
+            if trusted and kept.suffix == ".pt":
+                yolov11.trust_weights(kept)
+            return kept
         if run_id:
             return ctx.workspace.run_weights(run_id)
         raise yolov11.UserError("pick a run or upload weights first")
 
     @shows_user_errors
-    def predict(run_id: str, image_path: str, conf: float, uploaded: str | None = None, more: list[str] | None = None, trusted: bool = False):
+    def predict(run_id: str, image: dict | None, conf: float, uploaded: dict | None = None, more: list[dict] | None = None, trusted: bool = False):
         """Detect objects in the photo (and any more photos) with a run's best or uploaded weights."""
-        sources = ([image_path] if image_path else []) + list(more or [])
-        if not sources:
+        values = [v for v in [image, *(more or [])] if upload_path(v)]
+        if not values:
             raise yolov11.UserError("add a photo first (upload, webcam, paste, or More photos)")
-        weights = chosen_weights(run_id, uploaded, trusted)
-        r = yolov11.predict(weights, sources, conf=conf, workspace=ctx.workspace)
+        if not uploaded and not run_id:  # before any upload is used: they stay for the next press
+            raise yolov11.UserError("pick a run or upload weights first")
+        # Gradio's raw values (the event skips its preprocessing, which would open a photo already
+        # moved): strict, only this app's uploads. The photos are kept beside their drawings
+        # (pruned with them) for Detect pressed again; the uploads themselves are deleted.
+        with used_uploads(ctx, values, strict=True) as photos, used_upload(ctx, uploaded, strict=True) as weights_upload:
+            weights = chosen_weights(run_id, weights_upload, trusted)
+            r = yolov11.predict(weights, [p.path for p in photos], conf=conf, workspace=ctx.workspace)
+            kept = [p.keep(Path(r["dir"]) / "upload" / str(i) / p.name) for i, p in enumerate(photos)]
         first = r["images"][0]
-        source = sources[0] if len(sources) == 1 else "photos/"
+        source = str(kept[0]) if len(kept) == 1 else "photos/"
         shown = {"weights": str(weights), "source": source, "conf": conf}
         snippet = same_call(ctx, "predict", "result", shown, "predict", {**shown, "trust_weights": trusted and str(weights).endswith(".pt")})
         note = nothing_found(ctx, r["images"], conf, None if uploaded else run_id)
@@ -110,9 +120,12 @@ def build_predict(ctx: AppContext) -> gr.Tab:
     def track_video(run_id: str, video_path: str | None, conf: float, uploaded: str | None, trusted: bool, progress, *, stop):
         if not video_path:
             raise yolov11.UserError(f"add a video first ({VIDEO_TYPES})")
-        weights = chosen_weights(run_id, uploaded, trusted)
-        r = yolov11.predict_video(weights, video_path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress), stop=stop)
-        shown = {"weights": str(weights), "source": video_path, "conf": conf}
+        with used_upload(ctx, uploaded) as weights_upload:
+            weights = chosen_weights(run_id, weights_upload, trusted)  # before the video is used: "pick a run" leaves it for the next press
+        with used_upload(ctx, video_path) as clip:  # kept beside its output for Track pressed again; refused, it is deleted
+            r = yolov11.predict_video(weights, clip.path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress), stop=stop)
+            source = clip.keep(Path(r["dir"]) / "upload" / clip.name)
+        shown = {"weights": str(weights), "source": str(source), "conf": conf}
         snippet = same_call(ctx, "predict_video", "result", shown, "predict", {**shown, "trust_weights": trusted and str(weights).endswith(".pt")})
         return r["video"], counts_table(r), detections_over_time_figure(r), warning_note(r) + snippet
 
@@ -134,8 +147,9 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         """Make the chosen model the one the /demo page shows."""
         if not uploaded and not run_id:
             raise yolov11.UserError("pick a run or upload weights first")
-        chosen_weights(run_id, uploaded, trusted)
-        source = {"weights": str(uploaded)} if uploaded else {"run": run_id}
+        with used_upload(ctx, uploaded) as weights_upload:
+            weights = chosen_weights(run_id, weights_upload, trusted)
+        source = {"weights": str(weights)} if uploaded else {"run": run_id}
         card = yolov11.publish(**source, name=name.strip() or None, workspace=ctx.workspace)
         quality = "" if card["val_mAP50"] is None else f"; val mAP50 {card['val_mAP50']:.2f}"
         warning = f"**Warning: {card['warning']}.** /demo visitors will see it find little or nothing.\n\n" if card["warning"] else ""
@@ -147,10 +161,13 @@ def build_predict(ctx: AppContext) -> gr.Tab:
             + same_call(ctx, "publish", "card", {**source, "name": card["name"]}, "publish", {**source, "name": card["name"]})
         )
 
-    go.click(predict, [run, image, conf, weights_file, photos, trust], [annotated, table, code, results], api_name="predict", concurrency_id=GPU_BOUND).success(
+    go.click(predict, [run, image, conf, weights_file, photos, trust], [annotated, table, code, results], api_name="predict", concurrency_id=GPU_BOUND,
+             preprocess=False).success(
         show_gallery, results, gallery, api_visibility="private"
     )
     gallery.select(pick, results, [annotated, table], api_visibility="private")
+    video.upload(refused_on_arrival(ctx, yolov11.probe_video), video, [video, video_note], api_visibility="private")  # the caps, as soon as it lands
+    video.clear(lambda: "", None, video_note, api_visibility="private")
     video_go.click(predict_video, [run, video, conf, weights_file, trust], [tracked, video_counts, video_chart, video_code], api_name="predict_video", concurrency_id=GPU_BOUND)
     stop_when_closed(ctx.blocks)
     publish.click(publish_model, [run, weights_file, name, trust], published_note, api_name="publish_model")

@@ -4,6 +4,7 @@ don't write code, so nothing to pick or configure but how sure the model must be
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -12,6 +13,7 @@ import yolov11
 from pages.common import GPU_BOUND, AppContext, shows_user_errors
 from pages.predict import VIDEO_TYPES, detections_table, video_progress
 from pages.stoppable import run_stoppable, stop_when_closed
+from pages.uploads import upload_path, used_upload
 from pages.video_view import COUNT_COLUMNS, counts_sentence, counts_table, detections_over_time_figure, warning_note
 
 NOTHING_PUBLISHED = "No model is published yet: ask your ML engineer to publish one from the workbench's Predict tab."
@@ -81,24 +83,31 @@ def build_public_demo(ctx: AppContext) -> None:
         video_chart = gr.Plot(label="Objects in view over time", elem_id="demo-video-chart")
 
     @shows_user_errors
-    def detect(image_path: str | None, conf: float):
+    def detect(image: dict | str | None, conf: float):
         """Detect objects in one photo with the published model."""
-        if not image_path:  # the photo was cleared
+        if not upload_path(image):  # the photo was cleared
             return None, "", pd.DataFrame(columns=["class", "confidence"])
-        card = yolov11.published(ctx.workspace)
-        if card is None:
-            raise yolov11.UserError(NOTHING_PUBLISHED)
-        found = yolov11.predict(card["weights"], image_path, conf=conf, workspace=ctx.workspace)["images"][0]
+        # Gradio's raw value (the event skips its preprocessing, which would open a photo already
+        # moved): strict, only this app's uploads. Kept beside its drawing (pruned with it) for the
+        # slider's re-runs; refused, or used and not kept, the upload is deleted.
+        with used_upload(ctx, image, strict=True) as photo:
+            card = yolov11.published(ctx.workspace)
+            if card is None:
+                raise yolov11.UserError(NOTHING_PUBLISHED)
+            r = yolov11.predict(card["weights"], photo.path, conf=conf, workspace=ctx.workspace)
+            photo.keep(Path(r["dir"]) / "upload" / photo.name)
+        found = r["images"][0]
         return found["annotated"], summary(found, conf), detections_table(found)[["class", "confidence"]]
 
     @shows_user_errors
     def track_video(video_path: str | None, conf: float, progress, *, stop):
         if not video_path:  # the video was cleared
             return None, "", pd.DataFrame(columns=COUNT_COLUMNS), None
-        card = yolov11.published(ctx.workspace)
-        if card is None:
-            raise yolov11.UserError(NOTHING_PUBLISHED)
-        r = yolov11.predict_video(card["weights"], video_path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress), stop=stop)
+        with used_upload(ctx, video_path) as clip:  # run once, when dropped: used or refused, the upload is deleted
+            card = yolov11.published(ctx.workspace)
+            if card is None:
+                raise yolov11.UserError(NOTHING_PUBLISHED)
+            r = yolov11.predict_video(card["weights"], clip.path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress), stop=stop)
         return r["video"], warning_note(r) + counts_sentence(r), counts_table(r), detections_over_time_figure(r)
 
     async def detect_video(video_path: str | None, conf: float, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
@@ -112,7 +121,8 @@ def build_public_demo(ctx: AppContext) -> None:
 
     # A drop (or snapshot) runs at once; so does letting go of the slider, or Enter in its number
     # box (PAGE_JS): no button to find. Published meanwhile? The header follows the model used.
-    found = gr.on([image.change, conf.release], detect, [image, conf], [annotated, found_text, table], api_name="demo_predict", concurrency_id=GPU_BOUND)
+    found = gr.on([image.change, conf.release], detect, [image, conf], [annotated, found_text, table], api_name="demo_predict", concurrency_id=GPU_BOUND,
+                  preprocess=False)
     found.success(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
     # A dropped video runs at once too, at the slider's confidence (letting go of the slider
     # re-runs the photo only: a video takes a while).

@@ -3,13 +3,12 @@ own model YAML or starting weights."""
 
 from __future__ import annotations
 
-import shutil
-
 import gradio as gr
 import pandas as pd
 
 from pages.charts import zoo_figure
-from pages.common import AppContext, keep_upload, shows_user_errors
+from pages.common import AppContext, shows_user_errors
+from pages.uploads import used_upload
 from yolov11 import check_model_yaml, list_models, measure_latency, model_card, zoo_names
 from yolov11 import describe_model as describe
 
@@ -54,13 +53,14 @@ def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Checkbox
     def add_yaml(file: str | None):
         if not file:
             return gr.update()
-        dest = keep_upload(ctx, file, "models")  # models/<content hash>/<name>: Ultralytics reads the scale from the name
-        try:
-            check_model_yaml(dest)  # read safely and sized first: a wrong row or module is reported here, naming the row
-            describe(str(dest))
-        except Exception:
-            shutil.rmtree(dest.parent, ignore_errors=True)  # not kept: it would be offered as a model
-            raise
+        with used_upload(ctx, file) as upload:  # the upload is deleted once kept or refused
+            dest = upload.keep_by_content("models")  # models/<content hash>/<name>: Ultralytics reads the scale from the name
+            try:
+                check_model_yaml(dest)  # read safely and sized first: a wrong row or module is reported here, naming the row
+                describe(str(dest))
+            except Exception:
+                upload.forget()  # not kept: it would be offered as a model
+                raise
         choices = [*zoo_names(), *(str(p) for p in sorted((ctx.workspace.root / "models").glob("*/*.y*ml")))]
         return gr.update(choices=choices, value=str(dest))
 

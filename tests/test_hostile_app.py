@@ -7,21 +7,29 @@ next request at once.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import Client, handle_file
 
 import yolov11
+from pages.upload_limits import KB, MB, NOUNS, UploadLimits, human
 
 import hostile as hc
 from helpers import serving, write_yolo_folder, zip_folder
 
 pytestmark = pytest.mark.timeout(300)
+
+# Tight upload caps, so that each kind is tried just past its cap in little time; every upload
+# of the other cases fits (bad zips under 100 KB, a yolov11n best.pt about 5.5 MB).
+CAPS = UploadLimits(image=64 * KB, video=96 * KB, weights=8 * MB, zip=512 * KB, other=32 * KB, quota=2048 * MB)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +38,7 @@ def app_server(tmp_path_factory, tiny_zip):
     ws = yolov11.Workspace.at(base / "ws")
     yolov11.import_dataset(tiny_zip, workspace=ws)
     done = yolov11.train("hardhat-tiny", "yolov11n", epochs=1, imgsz=32, batch=4, workspace=ws)
-    with serving(ws) as url:
+    with serving(ws, upload_limits=CAPS) as url:
         yield Client(url, verbose=False), ws, done["run"], base
 
 
@@ -170,6 +178,10 @@ def test_raw_json_nan_queues_nothing(app_server, index, literal, fragment):
     _still_serving(client)
 
 
+def _uploads() -> Path:
+    return Path(os.environ["GRADIO_TEMP_DIR"])  # this process's upload folder (app._own_uploads)
+
+
 def test_a_pickle_that_runs_code_is_refused_by_every_upload(app_server):
     client, ws, run, base = app_server
     pwned = base / "pwned-by-app"
@@ -177,9 +189,14 @@ def test_a_pickle_that_runs_code_is_refused_by_every_upload(app_server):
     photo = next((ws.datasets_dir / "hardhat-tiny" / "images" / "val").glob("*.jpg"))
     runs = [(r["id"], r["status"]) for r in ws.runs()]
     _refused(client, "'posix.system'", "hardhat-tiny", "yolov11n", 1, 64, 8, "cpu", handle_file(str(evil)), api_name="/start_training")
+    assert not list(_uploads().rglob("evil.pt")), "a refused upload stayed in the upload folder"
     _refused(client, "'posix.system'", None, "val", handle_file(str(evil)), "hardhat-tiny", api_name="/evaluate")
+    assert not list(_uploads().rglob("evil.pt")), "a refused upload stayed in the upload folder"
+    assert not list((ws.root / "weights").rglob("evil.pt")), "a refused file was kept"
     _refused(client, "'posix.system'", None, handle_file(str(photo)), 0.25, handle_file(str(evil)), api_name="/predict")
+    assert not list(_uploads().rglob("evil.pt")) and not list(_uploads().rglob(photo.name)), "a refused upload stayed in the upload folder"
     _refused(client, "'posix.system'", None, handle_file(str(evil)), "x", api_name="/publish_model")
+    assert not list(_uploads().rglob("evil.pt")), "a refused upload stayed in the upload folder"
     assert not pwned.exists()
     assert [(r["id"], r["status"]) for r in ws.runs()] == runs
     _still_serving(client)
@@ -195,4 +212,130 @@ def test_a_resume_that_cannot_run_is_refused_and_leaves_the_run_as_it_was(app_se
     assert ws.run(run)["status"] == "done"
     assert client.predict("", api_name="/training_status")["queue"] == []
     _refused(client, "no-such-run", "no-such-run", api_name="/training_status")
+    _still_serving(client)
+
+
+def test_uploaded_weights_are_kept_for_the_next_press_and_the_upload_goes(app_server):
+    """Evaluate with uploaded weights, pressed again: the browser sends the same upload path,
+    whose file is gone from the upload folder by then; the weights kept by the first press
+    answer the second."""
+    client, ws, run, base = app_server
+    weights = base / "from-elsewhere.pt"
+    weights.write_bytes(Path(ws.run(run)["dir"], "weights", "best.pt").read_bytes())
+    _, _, _, _, first = client.predict(None, "val", handle_file(str(weights)), "hardhat-tiny", api_name="/evaluate")
+    assert not list(_uploads().rglob(weights.name)), "the used upload stayed in the upload folder"
+    kept = list((ws.root / "weights").rglob(weights.name))
+    assert len(kept) == 1 and kept[0].read_bytes() == weights.read_bytes()
+    upload = httpx.post(f"{client.src}gradio_api/upload", files=[("files", (weights.name, weights.read_bytes()))]).json()[0]
+    Path(upload).unlink()  # the path the browser holds (the same bytes get the same path), of an upload already used
+    answer = _raw_call(client, "evaluate", [None, "val", {"path": upload, "meta": {"_type": "gradio.FileData"}}, "hardhat-tiny"], (4, "false"))
+    assert "event: complete" in answer and first in answer, answer
+
+
+def _send_upload(url: str, name: str, declared: int, data: bytes) -> socket.socket:
+    """An upload over a raw socket: headers declaring ``declared`` bytes of body, the part's
+    headers for ``name``, then ``data``; the socket, still open, with the rest unsent."""
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    part = f'--b0undary\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n\r\n'.encode()
+    head = f"POST /gradio_api/upload HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: {declared}\r\n\r\n"
+    sock.sendall(head.encode() + part + data)
+    return sock
+
+
+def _answer(sock: socket.socket) -> tuple[int, str]:
+    raw = b""
+    while b"\r\n\r\n" not in raw or len(raw.split(b"\r\n\r\n", 1)[1]) < int(raw.split(b"content-length: ")[1].split(b"\r\n")[0]):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+def _loose_files() -> set[str]:
+    """Files at the top of the upload folder: where Gradio writes an upload while it arrives
+    (and, a Gradio leak, an empty file each time a gr.File input is read)."""
+    return {p.name for p in _uploads().iterdir() if p.is_file() and p.name != ".owner"}
+
+
+def _nothing_partial_left(before: set[str]) -> None:
+    """No upload half stored: no file at the top of the upload folder but those of ``before``."""
+    deadline = time.monotonic() + 10
+    while _loose_files() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _loose_files() - before == set()
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [("photo.JPG", "image"), ("clip.mp4", "video"), ("best.pt", "weights"), ("model.onnx", "weights"), ("site.zip", "zip"),
+     ("model.yaml", "other"), ("no-suffix", "other")],
+)
+def test_each_kind_of_upload_is_refused_as_soon_as_it_passes_its_cap(app_server, name, kind):
+    """Gradio's one upload route, as any HTTP client can use it: the refusal (413, one line naming
+    the file, its cap and the setting) comes while the client is still sending, and nothing of
+    the upload stays; the same kind at its cap is taken."""
+    client, ws, _, _ = app_server
+    cap = getattr(CAPS, kind)
+    flag = {"other": "--max-upload-other"}.get(kind, f"--max-upload-{kind}")
+    before = _loose_files()
+    sock = _send_upload(client.src, name, 4 * cap, os.urandom(cap + 16 * KB))  # a quarter of the body sent
+    with sock:
+        assert _answer(sock) == (413, f"{name}: over the {human(cap)} limit for {NOUNS[kind]} here ({flag})\n")
+    _nothing_partial_left(before)
+    assert not list(_uploads().rglob(name))
+    taken = httpx.post(f"{client.src}gradio_api/upload", files=[("files", (name, os.urandom(cap)))])
+    assert taken.status_code == 200, taken.text
+    Path(taken.json()[0]).unlink()
+    _still_serving(client)
+
+
+def test_an_upload_cut_off_midway_leaves_nothing(app_server):
+    client, _, _, _ = app_server
+    before = _loose_files()
+    with _send_upload(client.src, "site.zip", 400 * KB, os.urandom(200 * KB)):
+        deadline = time.monotonic() + 10
+        while not _loose_files() - before and time.monotonic() < deadline:
+            time.sleep(0.05)  # Gradio has begun storing it
+        assert _loose_files() - before, "the upload was never stored"
+    _nothing_partial_left(before)  # the client went away: the partial file is deleted at once, not hours later
+    _still_serving(client)
+
+
+def test_other_routes_and_bodies_are_capped(app_server):
+    """A form field, an event call's JSON body and a component-server body have caps too (a JSON
+    call may carry a data: URL image, which Gradio decodes into the upload folder); Gradio's
+    webcam-recording route, which leaves its temporary files behind, is closed (no component
+    of this app records)."""
+    client, _, _, _ = app_server
+    url = client.src
+    before = _loose_files()
+    field = httpx.post(f"{url}gradio_api/upload", files=[("files", ("a.jpg", b"x"))], data={"note": "x" * (1 * MB + 1)})
+    assert (field.status_code, field.text) == (413, "form field 'note': over the 1 MB limit for a form field\n")
+    call = httpx.post(f"{url}gradio_api/call/predict", json={"data": [None, {"url": "data:image/png;base64," + "A" * CAPS.other}]})
+    body = f"request body over the {human(CAPS.other)} limit for a request here (--max-upload-other)\n"
+    assert (call.status_code, call.text) == (413, body)
+    server = httpx.post(f"{url}gradio_api/component_server", files=[("files", ("a.bin", os.urandom(CAPS.other + 1)))],
+                        data={"component_id": "1", "session_hash": "x", "fn_name": "ls"})
+    assert (server.status_code, server.text) == (413, body)
+    recording = httpx.post(f"{url}gradio_api/process_recording", files=[("video", ("rec.mp4", b"\0" * 1000))])
+    assert (recording.status_code, recording.text) == (404, "this app records no video: upload a file instead\n")
+    _nothing_partial_left(before)
+    _still_serving(client)
+
+
+def test_gradio_client_gets_the_reason_of_a_refused_upload(app_server):
+    """Through gradio_client's handle_file: the upload fails with HTTP 413 and the same line."""
+    client, ws, _, base = app_server
+    photo = base / "too-big.jpg"
+    photo.write_bytes(os.urandom(CAPS.image + 1))
+    runs, before = [(r["id"], r["status"]) for r in ws.runs()], _loose_files()
+    with pytest.raises(httpx.HTTPStatusError) as err:
+        client.predict(None, handle_file(str(photo)), 0.25, api_name="/predict")
+    assert err.value.response.status_code == 413
+    assert err.value.response.text == f"too-big.jpg: over the {human(CAPS.image)} limit for an image here (--max-upload-image)\n"
+    assert [(r["id"], r["status"]) for r in ws.runs()] == runs
+    _nothing_partial_left(before)
     _still_serving(client)

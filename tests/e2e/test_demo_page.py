@@ -53,7 +53,7 @@ def test_demo_page_shows_the_published_model_and_predicts_a_dropped_photo(browse
         expect(page.locator("#demo-summary")).to_have_text(re.compile(rf"Found {expected} objects?: .+"))  # as predict finds at 25%
         size = drawn.evaluate("img => { const r = img.getBoundingClientRect(), s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight); return getComputedStyle(img).objectFit === 'contain' ? s * img.naturalHeight : Math.min(r.height, img.naturalHeight); }")
         assert size >= 300, f"the result is drawn large, not {size:.0f} px tall"
-        annotated = list(ws.predictions_dir.rglob(f"{photo.stem}.jpg"))
+        annotated = list(ws.predictions_dir.glob(f"*/{photo.stem}.jpg"))  # (the visitor's photo is kept beside it, in upload/)
         assert len(annotated) == 1
         assert page.request.get(drawn.get_attribute("src")).body() == annotated[0].read_bytes()  # the drawn copy is shown
     finally:
