@@ -10,29 +10,27 @@ import gradio as gr
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, json_safe, relisted, run_choices, same_call, shows_user_errors
-from yolov11 import detections_verdict, int8_summary, latency_notes
+from yolov11 import latency_notes
 
 AXES = {"batch only": "batch", "batch, height, width": "full"}
 LATENCY_HEADERS = ["batch", "eager ms", "exported ms", "speed-up"]
 
 
 def _checks(r: dict) -> str:
-    """The verification verdict in a few lines of markdown."""
+    """The verification verdict in a few lines of markdown: the report's own sentences ("checks"),
+    which say what each number measures where it looks alarming."""
     v = r.get("verify")
-    if not v:
+    if not v and not r.get("quantization"):
         return ""
-    m = v.get("map50_95")
-    lines = [
-        f"**{r['format']} {r['precision']}** ({r['size_mb']} MB), checked on {v['images']} validation image(s):",
-        f"- {v['compared']}: max |difference| vs eager **{v['max_abs_diff']:.2e}**",
-        f"- after NMS at confidence {v['conf']}: **{detections_verdict(v)}**",
-    ]
-    if m:
-        lines.append(f"- mAP50-95 on the validation split: eager **{m['eager']:.4f}**, exported **{m['exported']:.4f}** ({m['exported'] - m['eager']:+.4f})")
-    if r.get("quantization"):
-        lines.append(f"- {int8_summary(r['quantization'])}")
-    lines.append(f"- latency: median of {v['latency_ms']['repeats']} calls, {v['latency_ms']['device']}, {v['latency_ms']['exported_runtime']}")
-    return "\n".join(lines)
+    checked = f", checked on {v['images']} validation image(s)" if v else ""
+    return "\n".join([f"**{r['format']} {r['precision']}** ({r['size_mb']} MB){checked}:", *(f"- {line}" for line in r.get("checks", []))])
+
+
+def snippet_options(options: dict, r: dict) -> dict:
+    """The options the "Same in Python / in a shell" snippet shows: those set, as the export applied
+    them (the report's values); one the format did not use (simplify for OpenVINO) is left out, as
+    the report's "not_applied" says."""
+    return {k: v for k, v in options.items() if (v or k in ("format", "run", "simplify")) and k not in r.get("not_applied", {})}
 
 
 def latency_text(v: dict | None) -> str:
@@ -52,7 +50,7 @@ def build_export(ctx: AppContext) -> gr.Tab:
             axes = gr.Radio(list(AXES), value="batch, height, width", label="Dynamic axes", elem_id="export-axes")
             nms = gr.Checkbox(label="NMS in the graph", value=False, elem_id="export-nms")
             opset = gr.Number(label="ONNX opset (0: newest)", value=0, precision=0, minimum=0, elem_id="export-opset")
-            simplify = gr.Checkbox(label="Simplify (onnxslim)", value=True)
+            simplify = gr.Checkbox(label="Simplify (onnxslim; ONNX only)", value=True)
         go = gr.Button("Export and verify", variant="primary", elem_id="export-button")
         checks = gr.Markdown(elem_id="export-checks")
         latency = gr.Dataframe(headers=LATENCY_HEADERS, label="Latency (eager PyTorch vs exported)", interactive=False, elem_id="export-latency")
@@ -72,7 +70,7 @@ def build_export(ctx: AppContext) -> gr.Tab:
         dyn = AXES.get(axes, "full") if dynamic else False
         options = {"format": fmt, "run": run_id, "dynamic": dyn, "half": half, "int8": int8, "nms": nms, "opset": int(opset) if opset else None, "simplify": simplify}
         r = yolov11.export_model(**options, verify=True, workspace=ctx.workspace)
-        shown = {k: v for k, v in options.items() if v or k in ("format", "run", "simplify")}
+        shown = snippet_options(options, r)
         snippet = same_call(ctx, "export_model", "exported", {**shown, "verify": True}, "export", {**shown, "verify": True})
         rows = [[b, row["eager"], row["exported"], row["speedup"]] for b, row in r["verify"]["latency_ms"]["by_batch"].items()]
         model_file = r["path"] if os.path.isfile(r["path"]) else r["bundle"]  # an OpenVINO IR is a folder: its bundle holds it

@@ -40,12 +40,16 @@ def assert_verified_like_eager(v: dict, tol: float = 1e-4, nms: bool = False) ->
     assert v["detections_match"], v["detections"]
     assert v["detections"]["min_iou"] >= 0.99
     assert v["max_abs_diff_normalized" if "max_abs_diff_normalized" in v else "max_abs_diff"] < tol, v
-    assert v["map50_95"]["eager"] > 0.1, v["map50_95"]  # the fixture model finds things: a real comparison
+    m = v["map50_95"]
+    assert m["eager"] > 0.1, m  # the fixture model finds things: a real comparison
+    # eager is the one FP32 baseline (Evaluate's); the export's own change is against eager scored as the export is
+    assert m["export_change"] == round(m["exported"] - m["eager_as_exported"], 5), m
+    assert m["input_change"] == round(m["eager_as_exported"] - m["eager"], 5), m
     if nms:  # eager is scored with multi-label NMS, the graph keeps one class a box: a little lower, said so
-        assert -1e-3 < v["map50_95"]["eager"] - v["map50_95"]["exported"] < 0.08, v["map50_95"]
-        assert "multi-label" in v["map50_95"]["note"], v["map50_95"]
+        assert -0.08 < m["export_change"] < 1e-3, m
+        assert "multi-label" in m["note"], m
     else:
-        assert abs(v["map50_95"]["eager"] - v["map50_95"]["exported"]) < 1e-3, v["map50_95"]
+        assert abs(m["export_change"]) < 1e-3, m
 
 
 def test_onnx_fp32_static_verifies_and_writes_report_and_bundle(trained_run):
@@ -62,7 +66,7 @@ def test_onnx_fp32_static_verifies_and_writes_report_and_bundle(trained_run):
     assert lat["exported"] > 0
     assert lat["by_batch"]["1"]["speedup"] > 0
     assert lat["by_batch"]["8"]["exported"] is None
-    assert "dimensions" in lat["by_batch"]["8"]["note"]  # a static export takes batch 1 only
+    assert lat["by_batch"]["8"]["note"].startswith("this export takes batch 1 only")  # a static export: said in words
     assert lat["by_batch"]["8"]["eager"] > 0
     assert json.loads(Path(r["report"]).read_text())["verify"]["detections"] == v["detections"]
     with zipfile.ZipFile(r["bundle"]) as zf:
@@ -134,15 +138,16 @@ def test_onnx_int8_calibrated_on_the_runs_images(trained_run):
     assert r["size_mb"] < (0.5 if q["kept_float"] in ([], head) else 1.0) * fp32.stat().st_size / 2**20
     # The guard: FP32 and INT8 scored on the val split like verification, the loss bound held.
     assert q["tolerance"] == 0.01
-    assert abs(q["map50_95"]["fp32"] - v["map50_95"]["eager"]) < 1e-3, (q, v)  # the FP32 ONNX scores as eager
+    assert q["map50_95"]["fp32"] == v["map50_95"]["eager"], (q, v)  # one FP32 baseline, Evaluate's
+    assert q["map50_95"]["fp32_as_exported"] == v["map50_95"]["eager_as_exported"], (q, v)  # the guard's reference: eager on the same input
     assert q["map50_95"]["int8"] == v["map50_95"]["exported"], (q, v)  # the file kept is the file verified
-    assert q["loss"] == round(q["map50_95"]["fp32"] - q["map50_95"]["int8"], 4) == min(a["loss"] for a in q["attempts"])
+    assert q["loss"] == round(q["map50_95"]["fp32_as_exported"] - q["map50_95"]["int8"], 5) == min(a["loss"] for a in q["attempts"])
     assert 1 <= len(q["attempts"]) <= MAX_ATTEMPTS
     assert q["attempts"][0]["kept_float"] == 0  # all convolutions first, then the head in float, ...
     assert [a["kept_float"] for a in q["attempts"][1:2]] in ([], [len(head)])
     if q["met"]:
         assert q["loss"] <= q["tolerance"], q
-        assert v["map50_95"]["eager"] - v["map50_95"]["exported"] <= q["tolerance"] + 1e-3, v["map50_95"]
+        assert -v["map50_95"]["export_change"] <= q["tolerance"], v["map50_95"]
         assert "message" not in q
     else:
         assert q["loss"] > q["tolerance"], q
@@ -150,7 +155,8 @@ def test_onnx_int8_calibrated_on_the_runs_images(trained_run):
         assert "could not meet" in q["message"], q
         assert "without --int8" in q["message"], q
     # Measured in five separate pytest processes on this 2-core machine, the same every time
-    # (training, calibration and scoring are deterministic on one machine): FP32 0.3209; all 88
+    # (training, calibration and scoring are deterministic on one machine): FP32 0.3209 (on the
+    # export's square input: "fp32_as_exported", the guard's reference; Evaluate's 0.34 is "fp32"); all 88
     # convolutions INT8 0.3016 (loss 0.0193, over the tolerance); the 25 head convolutions in
     # float 0.3233 (loss -0.0024, met at the second attempt); INT8 0.66-0.86x FP32's speed. The
     # fixture itself is not the same model everywhere: Ultralytics trains on the CPU with
@@ -171,13 +177,25 @@ def test_onnx_int8_calibrated_on_the_runs_images(trained_run):
     assert lat["int8"] > 0
     assert lat["speedup"] == round(lat["fp32"] / lat["int8"], 2)
     line = int8_summary(q)
-    assert f"loss {q['loss']:.4f} vs tolerance 0.01" in line
+    change = f"a loss of {q['loss']:.4f}" if q["loss"] > 0 else f"no loss (INT8 is {-q['loss']:.4f} higher)"
+    assert f"INT8 {q['map50_95']['int8']:.4f} against FP32 {q['map50_95']['fp32_as_exported']:.4f}, {change}" in line
+    assert "the tolerance accepts a loss of at most 0.01" in line
     assert ("INT8 guard met" if q["met"] else "INT8 guard NOT met") in line
-    assert f"{len(q['kept_float'])} of 88 convolutions kept in float" in line or "all 88 convolutions quantized" in line
+    assert f"{len(q['kept_float'])} of 88 convolutions kept in float" in line or "All 88 convolutions quantized" in line
     assert "ms vs FP32" in line
     assert line in _export_summary(r)  # the CLI prints it
     with zipfile.ZipFile(r["bundle"]) as zf:
         assert json.loads(zf.read("metadata.json"))["precision"] == "int8"
+    # Issue 21 item 19, as for OpenVINO INT8 (test_export_openvino.py): the report explains its numbers in words
+    checks = "\n".join(r["checks"])
+    assert "the number Evaluate shows for these weights" in checks
+    assert f"The export's own change: {v['map50_95']['export_change']:+.4f}" in checks
+    assert "a max over every anchor (336 per image, 8 image(s))" in checks  # the raw max is over junk anchors too: said
+    if not v["detections_match"]:
+        assert "Expected for INT8" in checks, checks
+    assert line in checks
+    assert v["latency_ms"]["by_batch"]["8"]["note"].startswith("this export takes batch 1 only")  # words, not onnxruntime's message
+    assert r["simplify"] is True and "not_applied" not in r  # onnxslim ran on the FP32 graph it quantized
 
 
 def test_int8_guard_that_cannot_be_met_says_so_and_offers_fp32(trained_run, tmp_path):
@@ -255,7 +273,7 @@ def test_export_tab_reports_and_refuses_clearly(trained_run):
         assert Path(bundle).name == "best-dynbatch-nms.bundle.zip"
         assert [row[0] for row in latency["data"]] == ["1", "8"]
         assert all(row[2] for row in latency["data"])
-        assert "mAP50-95 on the validation split" in checks
+        assert "mAP50-95 on the val split" in checks and "the number Evaluate shows for these weights" in checks
         assert "--dynamic batch --nms" in code
 
 

@@ -18,7 +18,8 @@ from yolov11.eval.thresholds import Detections, confusion, counts
 
 @pytest.fixture(scope="module")
 def evaluated(trained_run):
-    return yolov11.evaluate(run=trained_run["run"], workspace=trained_run["workspace"], imgsz=128, batch=4)
+    """The Evaluate tab's call (pages/evaluate_handlers.py), its defaults: the run's 128 px, batch 16."""
+    return yolov11.evaluate(run=trained_run["run"], workspace=trained_run["workspace"])
 
 
 def _explorer_view(matrix: list[list[int]]) -> list[tuple[int, int, int]]:
@@ -151,6 +152,14 @@ def test_a_verification_that_matched_says_match(nothing_detected, trained_run):
     assert yolov11.detections_verdict(v).startswith("detections match:")
 
 
+def test_export_fp32_baseline_is_evaluates_number(evaluated, nothing_detected):
+    """Issue 21 item 19: the FP32 mAP50-95 an export reports is the one Evaluate shows for the same
+    weights and split (here a copy of the run's weights, exported in a workspace of its own)."""
+    m = nothing_detected["verify"]["map50_95"]
+    assert abs(m["eager"] - evaluated["metrics"]["mAP50-95"]) < 1e-5, (m, evaluated["metrics"])
+    assert "the number Evaluate shows for these weights" in "\n".join(nothing_detected["checks"])
+
+
 def test_latency_table_notes(nothing_detected):
     from pages.export import latency_text
 
@@ -159,6 +168,8 @@ def test_latency_table_notes(nothing_detected):
     assert batch8["exported"] is None and batch8["note"]  # a static export refuses a batch of 8
     text = latency_text(v)
     assert "Batch 8: no exported number: this export takes batch 1 only" in text and batch8["note"] in text
+    for raw in ("ONNXRuntimeError", "INVALID_ARGUMENT", "dimensions", "Got:"):  # onnxruntime's own words stay in the log
+        assert raw not in text and raw not in batch8["note"], raw
     # A speed-up below 1 (timings vary, so the real row is set to one that is slower, and to one faster)
     one = v["latency_ms"]["by_batch"]["1"]
     slower = {**one, "exported": one["eager"] * 1.25, "speedup": 0.8}

@@ -158,18 +158,11 @@ def eval_(args: argparse.Namespace, ws) -> tuple[object, str]:
 
 def _export_summary(r: dict) -> str:
     lines = [f"{r['format']} {r['precision']} -> {r['path']} ({r['size_mb']} MB)", f"  bundle -> {r['bundle']}"]
-    if r.get("quantization"):
-        from yolov11.export.quantize import int8_summary
-
-        lines.append(f"  {int8_summary(r['quantization'])}")
+    lines += [f"  {line}" for line in r.get("checks", [])]  # the verification and the INT8 guard, in words (export/explain.py)
     v = r.get("verify")
     if v:
-        from yolov11.export.verify import detections_verdict, latency_notes
+        from yolov11.export.verify import latency_notes
 
-        m = v.get("map50_95") or {}
-        lines.append(f"  max |diff| vs eager {v['max_abs_diff']:.2e}; {detections_verdict(v)}")
-        if m:
-            lines.append(f"  mAP50-95 eager {m['eager']:.4f}, exported {m['exported']:.4f}")
         rows = [{"batch": b, **row} for b, row in v["latency_ms"]["by_batch"].items()]
         lines += ["  " + line for line in table(rows, ["batch", "eager", "exported", "speedup"]).splitlines()]
         lines.append(f"  (ms, median of {v['latency_ms']['repeats']}, {v['latency_ms']['device']})")

@@ -2,6 +2,11 @@
 not), TorchScript or OpenVINO IR (FP32, FP16, INT8 by NNCF with accuracy control: openvino.py),
 verify against eager PyTorch, and pack a bundle to deploy elsewhere.
 
+One FP32 mAP50-95 baseline (accuracy.py: Evaluate's number for the same weights and split) is
+computed once here and handed to the INT8 guards and the verification; the report's options are
+the ones applied (an option a format ignores says so under "not_applied"), and ``checks``
+(explain.py) says in words what each number is and why some look alarming.
+
 Ultralytics' exporter writes the file (opset, dynamic axes, onnxslim, FP16, NMS); INT8 is
 onnxruntime's static quantization calibrated on the run's own training images (quantize.py);
 verification runs on real validation images (verify.py). Everything lands in
@@ -27,7 +32,9 @@ from yolov11 import checkpoints, liveness
 from yolov11.compat import offline
 from yolov11.compat.export import mark_not_dynamic
 from yolov11.errors import UserError, plain
+from yolov11.export import accuracy
 from yolov11.export.bundle import deploy_metadata, write_bundle
+from yolov11.export.explain import export_checks
 from yolov11.export.settings import ExportSettings
 from yolov11.export.verify import summary as verification_summary
 from yolov11.export.verify import verify_export
@@ -109,18 +116,21 @@ def _file_name(stem: str, fmt: str, dynamic, half: bool, int8: bool, nms: bool, 
     return "-".join([stem, *filter(None, tags)]) + FORMATS[fmt]
 
 
-def _pin_image_size(path: Path, imgsz: int) -> None:
+def _pin_image_size(path: Path, imgsz: int, simplify: bool) -> None:
     """A fully dynamic ONNX -> batch-only: fix height and width, let onnxslim fold the anchor
-    grid into constants, and tell Ultralytics' loader the file is not fully dynamic."""
+    grid into constants (when ``simplify``: without it the grid is computed from the fixed height
+    and width at run time, the same numbers), and tell Ultralytics' loader the file is not fully dynamic."""
     import onnx
-    import onnxslim
 
     model = onnx.load(str(path))
     for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
         dim.ClearField("dim_param")
         dim.dim_value = imgsz
     props = {p.key: p for p in model.metadata_props}
-    model = onnxslim.slim(model)
+    if simplify:
+        import onnxslim
+
+        model = onnxslim.slim(model)
     del model.metadata_props[:]
     model.metadata_props.extend(props.values())
     # Ultralytics' loader takes a named output batch axis (or "dynamic" in the metadata) for fully
@@ -153,7 +163,16 @@ def _run_exporter(weights: Path, dest: Path, fmt: str, owners: Path, **kwargs) -
         shutil.move(str(produced), dest)
 
 
-def _refuse_int8(dest: Path, fp32: Path, m: dict, tolerance: float, where: str) -> None:
+def _not_applied(fmt: str, simplify: bool) -> dict:
+    """Options asked for that this format does not use, each with why: the report says so rather than
+    recording a value nothing acted on."""
+    if simplify and fmt != "onnx":
+        how = "converts the PyTorch model to an IR directly" if fmt == "openvino" else "traces the PyTorch model"
+        return {"simplify": f"onnxslim simplifies ONNX graphs only; Ultralytics' {fmt} export {how}, so it was not run"}
+    return {}
+
+
+def _refuse_int8(dest: Path, fp32: Path, m: dict, tolerance: float) -> None:
     """INT8 over the tolerance is never shipped: remove it, keep the FP32 IR under its own name, say so."""
     shutil.rmtree(dest, ignore_errors=True)
     plain_fp32 = fp32.with_name(fp32.name.replace("-fp32" + FORMATS["openvino"], FORMATS["openvino"]).replace("-int8", ""))
@@ -161,8 +180,9 @@ def _refuse_int8(dest: Path, fp32: Path, m: dict, tolerance: float, where: str) 
         shutil.rmtree(plain_fp32)
     fp32.rename(plain_fp32)
     raise UserError(
-        f"--int8-tolerance {tolerance}: INT8 could not stay within it: mAP50-95 {m['fp32']:.4f} (FP32) -> {m['int8']:.4f} (INT8), "
-        f"a loss of {m['loss']:.4f} in {where}, even with layers put back into float by NNCF's accuracy control. "
+        f"--int8-tolerance {tolerance}: INT8 could not stay within it: mAP50-95 {m['fp32_as_exported']:.4f} (FP32) -> "
+        f"{m['int8']:.4f} (INT8) on the same input, a loss of {m['loss']:.4f} on {m['measured_on']}, "
+        "even with layers put back into float by NNCF's accuracy control. "
         f"No INT8 model was kept; FP32 is offered instead: {plain_fp32} (export --format openvino without --int8 verifies and bundles it)"
     )
 
@@ -233,7 +253,7 @@ def export_model(
         fp32 = dest.with_name(dest.name.removesuffix(FORMATS[format]) + "-fp32" + FORMATS[format])
     _run_exporter(weights_path, fp32, format, ws.owners_dir, **exporter_args)
     if dynamic == "batch" and format == "onnx":
-        _pin_image_size(fp32, imgsz)
+        _pin_image_size(fp32, imgsz, simplify)
     if dynamic == "batch" and format == "openvino":
         from yolov11.export.openvino import pin_image_size
 
@@ -241,27 +261,41 @@ def export_model(
     result = {"path": str(dest), "format": format, "weights": str(weights_path), "imgsz": imgsz, "dynamic": dynamic, "half": half}
     result.update(int8=int8, precision="int8" if int8 else "fp16" if half else "fp32", nms=nms, opset=opset, simplify=simplify and format == "onnx")
     result.update(conf=conf, iou=iou, max_det=MAX_DET, data=str(data_yaml) if data_yaml else None, device=exporter_args["device"])
+    if _not_applied(format, simplify):
+        result["not_applied"] = _not_applied(format, simplify)
     if nms and dynamic:
         result["max_batch"] = NMS_MAX_BATCH
+    # The one FP32 baseline (and eager scored on the export's input), for the INT8 guards and the verification.
+    val_images = _split_images(data_yaml, "val")
+    reference = None
+    if data_yaml and (verify or int8):
+        reference = accuracy.reference(weights_path, data_yaml, imgsz, len(val_images), out_dir, conf=conf if nms else None)
+    exported_map = None  # the exported file's mAP, when an INT8 guard has scored that very file
     if int8 and format == "openvino":
         from yolov11.export.openvino import quantize_int8 as openvino_int8
 
         try:
-            result["quantization"] = openvino_int8(fp32, dest, _split_images(data_yaml, "train"), _split_images(data_yaml, "val"), imgsz, int8_tolerance)
+            q = openvino_int8(fp32, dest, _split_images(data_yaml, "train"), val_images, imgsz, int8_tolerance)
+            int8_map = accuracy.score_export(dest, data_yaml, reference, out_dir)  # the validator's verdict, not NNCF's search's
+            q.update(accuracy.guard(reference, int8_map, int8_tolerance))
         except Exception as exc:  # no val images, or NNCF refusing the graph: one line, nothing left behind
             shutil.rmtree(fp32, ignore_errors=True)
             shutil.rmtree(dest, ignore_errors=True)
             raise UserError(f"--int8: OpenVINO INT8 of {weights_path.name} failed: {type(exc).__name__}: {plain(exc)[:300]}") from None
-        if not result["quantization"]["met"]:
-            _refuse_int8(dest, fp32, result["quantization"]["map50_95"], int8_tolerance, "NNCF's validation")
+        result["quantization"] = q
+        if not q["met"]:
+            _refuse_int8(dest, fp32, q["map50_95"], int8_tolerance)
+        exported_map = q["map50_95"]["int8"]
     elif int8:
         from yolov11.export.quantize import quantize_int8
 
-        calibration = _split_images(data_yaml, "train") or _split_images(data_yaml, "val")
+        calibration = _split_images(data_yaml, "train") or val_images
         try:
-            result["quantization"] = quantize_int8(fp32, dest, calibration, (imgsz, imgsz), data_yaml=data_yaml, tolerance=int8_tolerance)
+            result["quantization"] = quantize_int8(fp32, dest, calibration, (imgsz, imgsz), data_yaml=data_yaml, tolerance=int8_tolerance,
+                                                   reference=reference)
         finally:
             fp32.unlink(missing_ok=True)
+        exported_map = (result["quantization"]["map50_95"] or {}).get("int8")
     if half and format == "openvino":
         result["fp16"] = "Ultralytics' exporter: OpenVINO IR with FP16-compressed weights (the CPU plugin computes in f32; float32 inputs and outputs)"
     elif half:
@@ -271,25 +305,25 @@ def export_model(
     result["size_mb"] = round(folder_size(dest) / 2**20, 2)
     try:
         if verify:
-            x = _sample_input(_split_images(data_yaml, "val"), imgsz)
+            x = _sample_input(val_images, imgsz)
             try:
-                result["verify"] = verify_export(dest, format, weights_path, x, data_yaml=data_yaml, conf=conf, iou=iou, nms=nms, repeats=repeats)
+                result["verify"] = verify_export(dest, format, weights_path, x, data_yaml=data_yaml, conf=conf, iou=iou, nms=nms,
+                                                 repeats=repeats, reference=reference, exported_map=exported_map)
             except UserError:
                 raise
             except Exception as exc:  # e.g. an opset the runtime cannot run, or a graph it refuses
                 raise UserError(f"{dest.name}: exported but does not run: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
-            m = result["verify"].get("map50_95")
-            if int8 and format == "openvino" and m and m["eager"] - m["exported"] > int8_tolerance:  # the validator on the whole val split
-                _refuse_int8(dest, fp32, {"fp32": m["eager"], "int8": m["exported"], "loss": round(m["eager"] - m["exported"], 4)}, int8_tolerance, "the verification (Ultralytics' validator, eager PyTorch vs INT8)")
     finally:
         if int8 and format == "openvino":  # the FP32 IR NNCF started from (a refusal has moved it to its own name)
             shutil.rmtree(fp32, ignore_errors=True)
+    result["checks"] = export_checks(result)
     report = dest.with_name(dest.name + ".verify.json")
     result["report"] = str(report)
     if bundle:
         result["bundle"] = str(write_bundle(dest.with_name(dest.stem + ".bundle.zip"), result, deploy_metadata(result, list(model.names.values()), strides)))
     report.write_text(json.dumps(result, indent=1, default=str))
     if run:  # what a run's notebook needs to make the same export again
-        options = dict(format=format, imgsz=imgsz, dynamic=dynamic, half=half, int8=int8, int8_tolerance=int8_tolerance, nms=nms, opset=opset, simplify=simplify, data=data, conf=conf, iou=iou, verify=verify, bundle=bundle, repeats=repeats)
+        options = dict(format=format, imgsz=imgsz, dynamic=dynamic, half=half, int8=int8, int8_tolerance=int8_tolerance, nms=nms, opset=opset)
+        options.update(simplify=result["simplify"], data=data, conf=conf, iou=iou, verify=verify, bundle=bundle, repeats=repeats)
         ws.add_export(run, dest, format, options, verification_summary(result.get("verify")))
     return result

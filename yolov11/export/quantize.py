@@ -8,8 +8,9 @@ convolutions are quantized: the head's decode mixes box pixels (0..imgsz) and cl
 same nodes for the same reason). Weights are quantized per output channel, activations per
 tensor, in the QDQ format that onnxruntime fuses into integer kernels on x86 and ARM.
 
-The guard (when the dataset is known): mAP50-95 of the FP32 and the INT8 file on the val split
-(Ultralytics' validator, conf 0.001 as verification); while the loss is above the tolerance,
+The guard (when the dataset is known): mAP50-95 of the INT8 file on the val split against FP32 on
+the same input (Ultralytics' validator as verification scores them: accuracy.py, whose FP32
+baseline, Evaluate's number, the report shows as "fp32"); while the loss is above the tolerance,
 keep more convolutions in float and quantize again: first the detection head (every Conv of the
 Detect module, the graph's last ``/model.N/``), then the non-head convolutions most sensitive
 on their own (the relative output error of each, with only its input and weights quantized, on
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from yolov11.export import accuracy
 from yolov11.export.deploy.infer import letterbox, load_rgb, to_input
 
 CALIBRATION_IMAGES = 64  # enough for stable min/max ranges; each is one forward pass of the FP32 model
@@ -185,11 +187,14 @@ def _latency(fp32: Path, int8: Path, x: np.ndarray) -> dict:
     return {"fp32": fp32_ms, "int8": int8_ms, "speedup": round(fp32_ms / int8_ms, 2) if int8_ms else None, "batch": 1, "device": f"cpu ({threads} threads, onnxruntime)", "repeats": LATENCY_CALLS}
 
 
-def quantize_int8(fp32: Path, dest: Path, images: list[Path], imgsz: tuple[int, int], limit: int = CALIBRATION_IMAGES, *, data_yaml: Path | None = None, tolerance: float = 0.01) -> dict:
+def quantize_int8(fp32: Path, dest: Path, images: list[Path], imgsz: tuple[int, int], limit: int = CALIBRATION_IMAGES, *,
+                  data_yaml: Path | None = None, tolerance: float = 0.01, reference: dict | None = None) -> dict:
     """Write ``dest``, the INT8 version of ``fp32``, calibrated on up to ``limit`` of ``images``,
-    guarded by the mAP50-95 loss on ``data_yaml``'s val split (see the module's docstring).
+    guarded by the mAP50-95 loss on ``data_yaml``'s val split (see the module's docstring) against
+    ``reference`` (``accuracy.reference`` of the eager model; without it, the FP32 file scored).
     Returns what was done, for the report: method, calibration_images, quantized_nodes, and the
-    guard's map50_95 {fp32, int8}, loss, tolerance, met, attempts, kept_float, latency_ms, message."""
+    guard's map50_95 {fp32, fp32_as_exported, int8, loss}, loss, tolerance, met, attempts, kept_float,
+    latency_ms, message."""
     import onnx
 
     fp32, dest = Path(fp32), Path(dest)
@@ -203,13 +208,10 @@ def quantize_int8(fp32: Path, dest: Path, images: list[Path], imgsz: tuple[int, 
         report["message"] = "INT8 guard: not measured (no dataset to score mAP50-95 on): every convolution is quantized, its loss unknown"
         return report
 
-    from yolov11.export.verify import map50_95
-
     head = head_convs(model)
     with tempfile.TemporaryDirectory(prefix="int8-guard-", dir=dest.parent) as tmp:
         tmp = Path(tmp)
-        score = lambda path: map50_95(path, data_yaml, imgsz[0], 0.001, tmp)  # noqa: E731  (conf as verification)
-        fp32_map = score(fp32)
+        ref = reference or accuracy.file_reference(fp32, data_yaml, imgsz[0], tmp)
         plans: list[list[str]] = [[]]
         if head:
             plans.append(head)
@@ -218,12 +220,13 @@ def quantize_int8(fp32: Path, dest: Path, images: list[Path], imgsz: tuple[int, 
             float_convs = plans[len(attempts)]
             path = tmp / f"attempt{len(attempts)}.onnx"
             _quantize(fp32, path, model, picked, imgsz, set(float_convs))
-            int8_map = score(path)
-            attempt = {"kept_float": len(float_convs), "quantized": len(convs) - len(float_convs), "map50_95": int8_map, "loss": round(fp32_map - int8_map, 4), "path": path, "names": float_convs}
+            verdict = accuracy.guard(ref, accuracy.score_export(path, data_yaml, ref, tmp), tolerance)
+            attempt = {"kept_float": len(float_convs), "quantized": len(convs) - len(float_convs), "map50_95": verdict["map50_95"]["int8"],
+                       "loss": verdict["loss"], "path": path, "names": float_convs, "verdict": verdict}
             attempts.append(attempt)
             if best is None or attempt["loss"] < best["loss"]:
                 best = attempt
-            if attempt["loss"] <= tolerance:
+            if verdict["met"]:
                 break
             if len(attempts) == 1:  # the all-convs file: rank the non-head convs by their own error
                 rest = [c for c in convs if c not in head]
@@ -234,21 +237,23 @@ def quantize_int8(fp32: Path, dest: Path, images: list[Path], imgsz: tuple[int, 
         shutil.move(str(best["path"]), dest)
         x = to_input([letterbox(load_rgb(picked[0]), imgsz)[0]]) if picked else np.random.default_rng(0).random((1, 3, *imgsz), dtype=np.float32)
         latency = _latency(fp32, dest, x)
-    met = best["loss"] <= tolerance
-    report.update(quantized_nodes=best["quantized"], kept_float=best["names"], met=met, map50_95={"fp32": fp32_map, "int8": best["map50_95"], "loss": best["loss"]}, loss=best["loss"])
+    report.update(quantized_nodes=best["quantized"], kept_float=best["names"], **best["verdict"])
     report["attempts"] = [{k: a[k] for k in ("kept_float", "quantized", "map50_95", "loss")} for a in attempts]
     report["latency_ms"] = latency
-    if not met:
+    if not report["met"]:
+        m = report["map50_95"]
         report["message"] = (
             f"INT8 could not meet the mAP50-95 tolerance {tolerance:g}: the best of {len(attempts)} attempts lost {best['loss']:.4f} "
-            f"(FP32 {fp32_map:.4f} -> INT8 {best['map50_95']:.4f}) with {len(best['names'])} of {len(convs)} convolutions kept in float. "
+            f"(FP32 {m['fp32_as_exported']:.4f} -> INT8 {m['int8']:.4f} on the same input) "
+            f"with {len(best['names'])} of {len(convs)} convolutions kept in float. "
             "That file is kept, flagged; for the accuracy, export FP32 instead (the same export without --int8)."
         )
     return report
 
 
 def int8_summary(q: dict | None) -> str:
-    """One line on the INT8 guard of a ``quantize_int8`` report, for the CLI and the Export tab."""
+    """What the INT8 guard of a report (this module's ``quantize_int8`` or OpenVINO's) measured and
+    decided, in words, for the CLI and the Export tab."""
     if not q:
         return ""
     if q.get("met") is None:
@@ -257,12 +262,19 @@ def int8_summary(q: dict | None) -> str:
     if "kept_float" in q:  # onnxruntime's: this module's guard
         total = q["quantized_nodes"] + len(q["kept_float"])
         kept = f"{len(q['kept_float'])} of {total} convolutions kept in float" if q["kept_float"] else f"all {total} convolutions quantized"
+        tries = f" after {len(q['attempts'])} attempt(s)"
     else:  # OpenVINO's (export/openvino.py): NNCF's accuracy control puts layers back itself
-        kept = f"NNCF accuracy control, {q.get('fake_quantize_ops', 0)} quantize ops, the head's decode in float"
+        search = q.get("search") or {}
+        kept = (f"NNCF's accuracy control chose the layers on {search.get('images', '?')} val images "
+                f"(its own scoring, max drop {q['tolerance']:g}): {q.get('fake_quantize_ops', 0)} quantize ops, the head's decode in float")
+        tries = ""
     speed = f"; INT8 {lat['int8']:g} ms vs FP32 {lat['fp32']:g} ms ({lat['speedup']:g}x, {lat['device']})" if lat.get("int8") else ""
     if lat.get("speedup") is not None and lat["speedup"] < 1:
         speed += ": INT8 is no faster than FP32 here, so FP32 is the better export on this machine"
+    fp32 = m.get("fp32_as_exported", m["fp32"])
     verdict = "met" if q["met"] else "NOT met"
-    tries = f" after {len(q['attempts'])} attempt(s)" if "attempts" in q else ""
-    line = f"INT8 guard {verdict}: mAP50-95 FP32 {m['fp32']:.4f} -> INT8 {m['int8']:.4f}, loss {q['loss']:.4f} vs tolerance {q['tolerance']:g}{tries}; {kept}{speed}"
+    change = f"a loss of {q['loss']:.4f}" if q["loss"] > 0 else f"no loss (INT8 is {-q['loss']:.4f} higher)"
+    line = (f"INT8 guard {verdict}{tries}, measured on {m.get('measured_on', 'the val split')}: "
+            f"INT8 {m['int8']:.4f} against FP32 {fp32:.4f}, {change}; the tolerance accepts a loss of at most {q['tolerance']:g}. "
+            f"{kept[0].upper()}{kept[1:]}{speed}")
     return line if q["met"] else f"{line}. {q['message']}"
