@@ -210,6 +210,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)  # bad input, as in the CLI
     yolov11.ensure_demo_dataset()  # the app opens on a dataset ready to train
+    from pages.console import quiet_stdout
+
+    quiet_stdout()  # without Gradio's line for each custom component file it serves (pages/console.py)
     serve(build_app(), host=args.host, port=args.port, share=args.share, auth=auth, upload_limits=limits)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import html
 import math
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+import plotly.io as pio
 
 LOSSES = ("box_loss", "cls_loss", "dfl_loss")
 METRICS = ("mAP50", "mAP50-95", "precision", "recall")
@@ -40,24 +42,52 @@ def interval_losses(batches: list[dict]) -> list[dict]:
     return out
 
 
-def training_figure(status: dict) -> go.Figure:
-    """Training losses by batch (left: the mean over each interval between two points, see
-    interval_losses) and validation metrics by epoch (right), both over the run's planned epochs."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "validation metrics"))
+def training_spec(status: dict) -> dict:
+    """The live training chart as Plotly's JSON structure ({"data", "layout"}): training losses by
+    batch (left: the mean over each interval between two points, see interval_losses) and
+    validation metrics by epoch (right), both over the run's planned epochs. Built as plain data:
+    the Train tab redraws it each time a batch event arrives, and plotly's figure objects (their
+    validation, make_subplots) took 50-120 ms for a long run where this takes a few."""
     steps = interval_losses(status.get("batches", []))
-    for name in LOSSES:
-        fig.add_trace(go.Scatter(x=[s["step"] for s in steps], y=[s.get(name) for s in steps], name=name, mode="lines"), row=1, col=1)
     history = status.get("history", [])
-    for name in METRICS:
-        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h.get(name) for h in history], name=name, mode="lines+markers"), row=1, col=2)
-    last = max([s["step"] for s in steps] + [h["epoch"] for h in history] + [status.get("epochs") or 1])
-    fig.update_xaxes(title_text="epoch", range=[0, last], row=1, col=1)
-    fig.update_xaxes(title_text="epoch", range=[0, last + 0.25], row=1, col=2)  # room for the last marker
-    if not steps:
-        fig.update_yaxes(range=[0, 1], row=1, col=1)  # nothing yet: an empty 0..1 axis, not Plotly's -1..6
-    fig.update_yaxes(range=[0, 1], row=1, col=2)
-    fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.25), uirevision="keep")
-    return fig
+    xs = [s["step"] for s in steps]
+    data = [{"type": "scatter", "mode": "lines", "name": name, "x": xs, "y": [s.get(name) for s in steps], "xaxis": "x", "yaxis": "y"}
+            for name in LOSSES]
+    epochs = [h["epoch"] for h in history]
+    data += [{"type": "scatter", "mode": "lines+markers", "name": name, "x": epochs, "y": [h.get(name) for h in history], "xaxis": "x2", "yaxis": "y2"}
+             for name in METRICS]
+    last = max(xs + epochs + [status.get("epochs") or 1])
+
+    def title(text: str, x: float) -> dict:  # a subplot's title, placed as make_subplots places it
+        return {"text": text, "x": x, "xref": "paper", "xanchor": "center", "y": 1.0, "yref": "paper", "yanchor": "bottom",
+                "showarrow": False, "font": {"size": 16}}
+
+    layout = {
+        "template": _template(),
+        "xaxis": {"anchor": "y", "domain": [0.0, 0.45], "title": {"text": "epoch"}, "range": [0, last]},
+        "yaxis": {"anchor": "x", "domain": [0.0, 1.0], **({} if steps else {"range": [0, 1]})},  # nothing yet: 0..1, not Plotly's -1..6
+        "xaxis2": {"anchor": "y2", "domain": [0.55, 1.0], "title": {"text": "epoch"}, "range": [0, last + 0.25]},  # room for the last marker
+        "yaxis2": {"anchor": "x2", "domain": [0.0, 1.0], "range": [0, 1]},
+        "annotations": [title("training loss", 0.225), title("validation metrics", 0.775)],
+        "height": 340, "margin": {"l": 40, "r": 20, "t": 40, "b": 40}, "legend": {"orientation": "h", "y": -0.25}, "uirevision": "keep",
+    }
+    return {"data": data, "layout": layout}
+
+
+def training_figure(status: dict) -> go.Figure:
+    """``training_spec`` as a plotly Figure."""
+    return go.Figure(training_spec(status))
+
+
+def spec_json(spec: dict) -> str:
+    """A figure's JSON structure as the JSON text gr.Plot sends for a plotly Figure."""
+    return pio.to_json(spec, validate=False)
+
+
+@functools.cache
+def _template() -> dict:
+    """Plotly's default template (colours, grid) as data: what a Figure would carry."""
+    return pio.templates[pio.templates.default].to_plotly_json()
 
 
 def class_counts_figure(report: dict) -> go.Figure:
@@ -101,10 +131,16 @@ def zoo_figure(zoo: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def as_text(value: object) -> str:
+    """A string for a Plotly label that shows as written: Plotly draws a subset of HTML in
+    labels (<b>, <a href=...>, <br>), so a name from a user's files is escaped."""
+    return html.escape(str(value), quote=False)
+
+
 def compare_figure(histories: dict[str, list[dict]], metric: str) -> go.Figure:
-    """One line per run: ``metric`` by epoch."""
+    """One line per run: ``metric`` by epoch (run names drawn as text)."""
     fig = go.Figure()
     for run, history in histories.items():
-        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h.get(metric) for h in history], mode="lines+markers", name=run))
-    fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), xaxis_title="epoch", yaxis_title=metric)
+        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h.get(metric) for h in history], mode="lines+markers", name=as_text(run)))
+    fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), xaxis_title="epoch", yaxis_title=as_text(metric))
     return fig

@@ -1,26 +1,43 @@
 """Train tab: pick data, model and settings, start; live chart, progress and log; stop.
 
 Training runs in the core's job thread, so this page only polls: a gr.Timer asks for the run's
-status every second. A reload (or a second browser) re-attaches to the running run. This
-module lays the tab out and wires its events; what they do is in ``pages.train_handlers``.
+status twice a second, outside Gradio's queue (a plain request: nothing to wait behind). A reload
+(or a second browser) re-attaches to the running run. This module lays the tab out and wires its
+events; what they do is in ``pages.train_handlers``.
 """
 
 from __future__ import annotations
+
+import functools
 
 import gradio as gr
 
 import pages.train_handlers as h
 from pages.cluster import build_cluster
-from pages.common import AppContext, bind, dataset_choices, relisted
+from pages.common import AppContext, bind, dataset_choices
 from pages.runs import build_runs
 from pages.train_settings import FORM, build_settings, field_input
 from pages.zoo import build_zoo
 from yolov11 import TrainSettings, zoo_names
 from yolov11 import describe_setting as describe_field
 
-POLL_S = 1.0  # chart and log refresh; an epoch event shows within this
+POLL_S = 0.5  # chart and log refresh: an epoch shows in the chart within this and the drawing (1 s let the worst take 1.2 s)
+PASS_ON = "(values) => values"  # a hidden JSON's list, one value (or update) per output
 # The log box follows its newest line (Gradio's autoscroll leaves a non-interactive box at the top).
 FOLLOW_LOG = "() => { setTimeout(() => { const box = document.querySelector('#train-log textarea'); if (box) box.scrollTop = box.scrollHeight; }, 50); }"
+
+
+def in_the_event_loop(event):
+    """``event`` as a coroutine function, so Gradio runs it in its event loop instead of handing it
+    to a worker thread and back: with a training thread holding the GIL most of the time, each
+    hand-over waited for it. For a call of about a millisecond (run_status folds only the events
+    appended since the last call; the first call for a long run reads its whole file once)."""
+
+    @functools.wraps(event)
+    async def run_here(*args, **kwargs):
+        return event(*args, **kwargs)
+
+    return run_here
 
 
 def build_train(ctx: AppContext) -> gr.Tab:
@@ -49,6 +66,7 @@ def build_train(ctx: AppContext) -> gr.Tab:
         build_runs(ctx)
         timer = gr.Timer(POLL_S)
         shown = gr.State(None)  # what this browser last drew, per session
+        listing, form_values = gr.JSON(visible="hidden"), gr.JSON(visible="hidden")  # server values for the form (below)
 
     inputs = [dataset, model, epochs, imgsz, batch, device, weights, *(form[name] for name in FORM), trust]  # START_INPUTS, in order
     start.click(
@@ -57,11 +75,17 @@ def build_train(ctx: AppContext) -> gr.Tab:
     )
     stop.click(bind(ctx, h.stop_training), run_id, progress, api_name="stop_training")
     resume.click(bind(ctx, h.resume_training), [run_id, epochs], [run_id, code], api_name="resume_training")
-    timer.tick(bind(ctx, h.poll), [run_id, shown], [progress, chart, log, shown, stop], show_progress="hidden", api_visibility="private")
+    timer.tick(bind(ctx, h.poll), [run_id, shown], [progress, chart, log, shown, stop], show_progress="hidden", api_visibility="private", queue=False)
     log.change(None, None, None, js=FOLLOW_LOG)
     with tab:  # gr.api adds a component; inside the tab, not directly under gr.Tabs
-        gr.api(bind(ctx, h.training_status), api_name="training_status", queue=False)  # a cheap read: answered at once, never queued behind work
-    tab.select(lambda cur: relisted(dataset_choices(ctx), cur), dataset, dataset, api_visibility="private")
+        gr.api(in_the_event_loop(bind(ctx, h.training_status)), api_name="training_status", queue=False)  # a cheap read: answered at once
+    # The form's fields are written by the browser only. Gradio's page keeps a field's check message
+    # (the start's validator, app_error) in the field's status, and every later server event of the
+    # page (this timer's poll, twice a second) puts back the status of each field that some server
+    # event writes to, without the message: it would last under a second. So the server's values
+    # for the fields travel through a hidden JSON and a browser step sets them.
     restored = {"dataset": dataset, "model": model, "epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device, **form}
-    ctx.blocks.load(bind(ctx, h.attach), None, [run_id, *(restored[name] for name in h.RESTORED)], api_visibility="private")
+    tab.select(bind(ctx, h.relist_datasets), dataset, listing, api_visibility="private").then(None, listing, dataset, js=PASS_ON)
+    ctx.blocks.load(bind(ctx, h.restore_form), None, [run_id, form_values], api_visibility="private").then(
+        None, form_values, [restored[name] for name in h.RESTORED], js=PASS_ON)
     return tab

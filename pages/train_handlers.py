@@ -3,14 +3,26 @@ values (``pages.common.bind`` turns them into Gradio events), so each runs witho
 
 from __future__ import annotations
 
-import shutil
+import threading
+from collections import OrderedDict
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 import yolov11
-from pages.charts import training_figure
-from pages.common import AppContext, dataset_choices, from_the_app, in_app_words, keep_upload, refreshed, same_call, shows_user_errors
+from pages.charts import spec_json, training_spec
+from pages.common import (
+    AppContext,
+    dataset_choices,
+    from_the_app,
+    in_app_words,
+    refreshed,
+    relisted,
+    same_call,
+    shows_user_errors,
+)
 from pages.train_settings import FORM, collect, field_messages, form_values
+from pages.uploads import used_upload
 from yolov11 import TrainSettings, run_status, transfer_report
 
 BASICS = ["dataset", "model", "epochs", "imgsz", "batch", "device", "weights"]
@@ -51,15 +63,16 @@ def start_training(ctx: AppContext, dataset: str, model: str, epochs: float, img
     settings = dict(**basics, device=device or "cpu", **changed)
     note = ""
     if weights:
-        kept = keep_upload(ctx, weights, "weights")  # weights/<content hash>/<name>: two uploads named best.pt stay apart
-        if trusted:
-            yolov11.trust_weights(kept)
-        record = ctx.workspace.dataset(dataset or "")
-        try:
-            t = transfer_report(model, kept, len(record["classes"]) if record else 80)
-        except yolov11.UserError:
-            shutil.rmtree(kept.parent, ignore_errors=True)  # refused: not kept
-            raise
+        with used_upload(ctx, weights) as upload:  # the upload deleted once kept or refused; Start pressed again finds the kept copy
+            kept = upload.keep_by_content("weights")  # weights/<content hash>/<name>: two uploads named best.pt stay apart
+            if trusted:
+                yolov11.trust_weights(kept)
+            record = ctx.workspace.dataset(dataset or "")
+            try:
+                t = transfer_report(model, kept, len(record["classes"]) if record else 80)
+            except yolov11.UserError:
+                upload.forget()  # refused: not kept (a copy kept earlier, which a run may use, stays)
+                raise
         settings["weights"] = str(kept)
         note = f"Starting from **{kept.name}**: {t['transferred']} of {t['total']} tensors transfer."
     run = ctx.jobs.submit(dataset or "", model, **settings)
@@ -76,15 +89,20 @@ def check_fields(ctx: AppContext, dataset: str, model: str, epochs: float, imgsz
     return [picked, fine, *field_messages(settings, ["epochs", "imgsz", "batch", "device"]), fine, *field_messages(settings, list(FORM)), fine]
 
 
-@shows_user_errors
-def training_status(ctx: AppContext, run: str = "") -> dict:
-    """Status of a run, or of the running (else newest) run when ``run`` is empty: status,
-    epoch/epochs, progress 0..1, ETA, latest metrics, per-epoch history, batch losses, log tail."""
+def status_of(ctx: AppContext, run: str = "") -> dict:
+    """``training_status`` without its error display (UserError for an unknown run)."""
     run = run or ctx.jobs.latest()
     if not run:
         return {"run": None, "status": "none", "queue": ctx.jobs.queued()}
     queue = ctx.jobs.queued()
     return {**run_status(run, ctx.workspace), "queue": queue, "queue_position": queue.index(run) + 1 if run in queue else None}
+
+
+@shows_user_errors
+def training_status(ctx: AppContext, run: str = "") -> dict:
+    """Status of a run, or of the running (else newest) run when ``run`` is empty: status,
+    epoch/epochs, progress 0..1, ETA, latest metrics, per-epoch history, batch losses, log tail."""
+    return status_of(ctx, run)
 
 
 def stop_button(status: str) -> dict:
@@ -94,14 +112,37 @@ def stop_button(status: str) -> dict:
 
 def poll(ctx: AppContext, run: str, shown: tuple | None):
     """The timer's view of training_status: redraws only when something new arrived; returns
-    progress, chart, log, what was drawn and the Stop button."""
-    s = training_status(ctx, run)
+    progress, chart, log, what was drawn and the Stop button. A run deleted meanwhile is said in
+    the progress line (not as an error each second)."""
+    try:
+        s = status_of(ctx, run)
+    except yolov11.UserError as exc:
+        return in_app_words(str(exc)), None, "", None, stop_button("none")
     if s["status"] == "none":
         return "No training run yet: pick a dataset and press Start.", None, "", None, stop_button("none")
     seen = (s["run"], s["status"], len(s["batches"]), len(s["history"]), len(s["log"]))
     if shown is not None and tuple(shown) == seen:  # nothing new: leave the browser's chart alone
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return progress_text(s), training_figure(s), "\n".join(s["log"][-60:]), seen, stop_button(s["status"])
+    return progress_text(s), chart_of(s, seen), "\n".join(s["log"][-60:]), seen, stop_button(s["status"])
+
+
+_charts: OrderedDict[tuple, PlotData] = OrderedDict()  # (what was drawn) -> the chart as gr.Plot sends it
+_charts_lock = threading.Lock()
+CHARTS_KEPT = 8
+
+
+def chart_of(s: dict, seen: tuple) -> PlotData:
+    """The live chart of status ``s`` as gr.Plot's data, drawn once for every browser that shows
+    the same run at the same point (each polls; ten viewers drew it ten times)."""
+    with _charts_lock:
+        chart = _charts.get(seen)
+    if chart is None:
+        chart = PlotData(type="plotly", plot=spec_json(training_spec(s)))
+        with _charts_lock:
+            _charts[seen] = chart
+            while len(_charts) > CHARTS_KEPT:
+                _charts.popitem(last=False)
+    return chart
 
 
 def attach(ctx: AppContext) -> list:
@@ -117,6 +158,24 @@ def attach(ctx: AppContext) -> list:
     values = {"dataset": record["dataset"], "model": settings.get("model") or record["model"], **form_values(settings)}
     picker = gr.update(choices=dataset_choices(ctx), value=values["dataset"])
     return [run, picker, *[values[name] if name in values else gr.skip() for name in RESTORED[1:]]]
+
+
+def for_the_browser(values: list) -> list:
+    """Values for outputs that the page sets itself (pages.train: the form's fields are filled in
+    by the browser, not by a server event): an update's dropdown choices as Gradio's frontend holds
+    them, [label, value] pairs (what Gradio makes of them when a server event returns them)."""
+    return [{**v, "choices": [[str(c), c] for c in v["choices"]]} if isinstance(v, dict) and "choices" in v else v for v in values]
+
+
+def restore_form(ctx: AppContext) -> tuple[str, list]:
+    """``attach`` for the page load: the run id, and the form's values for the browser to fill in."""
+    run, *values = attach(ctx)
+    return run, for_the_browser(values)
+
+
+def relist_datasets(ctx: AppContext, current: str | None) -> list:
+    """The Train tab opened: the dataset picker's choices refreshed (``relisted``), for the browser."""
+    return for_the_browser([relisted(dataset_choices(ctx), current)])
 
 
 @shows_user_errors

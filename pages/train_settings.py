@@ -3,6 +3,7 @@ each field shows its own message when its value is wrong, before anything starts
 
 from __future__ import annotations
 
+import json
 import math
 
 import gradio as gr
@@ -59,7 +60,11 @@ def build_settings(basics: dict[str, gr.components.Component]) -> dict[str, gr.c
 
     targets = {**basics, **form}
     names = [n for n in PRESETS["quick look"] if n in targets]
-    preset.change(lambda p: [PRESETS[p][n] for n in names], preset, [targets[n] for n in names], api_visibility="private")
+    # In the browser, not the server: a field that any server event writes to loses the message the
+    # start's check shows next to it at the next event of the page (the live view's poll, twice a
+    # second; see pages.train). The presets are constants, so the page can fill them in itself.
+    table = json.dumps({p: [PRESETS[p][n] for n in names] for p in PRESETS})
+    preset.change(None, preset, [targets[n] for n in names], js=f"(p) => ({table})[p]", api_visibility="private")
     return form
 
 

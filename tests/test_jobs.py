@@ -83,6 +83,56 @@ def test_following_events_written_by_another_process(tmp_path):
     assert json.loads(path.read_text().splitlines()[-1])["batch"] == 49
 
 
+def _session(epochs: int, start: tuple[int, int], end: tuple[int, int], nb: int = 10) -> list[dict]:
+    """The events one process writes while it trains batches ``start``..``end`` (epoch, batch;
+    inclusive) of a run planned for ``epochs``, a batch event every third batch and at each
+    epoch's last, as runner.py writes them."""
+    out = [{"type": "status", "status": "running", "epochs": epochs}]
+    for epoch in range(start[0], end[0] + 1):
+        first, last = (start[1] if epoch == start[0] else 1), (end[1] if epoch == end[0] else nb)
+        for b in range(first, last + 1):
+            if b % 3 == 0 or b == nb or b == first:
+                out.append({"type": "batch", "epoch": epoch, "epochs": epochs, "batch": b, "batches": nb, "lr": 0.01, "images_per_s": 9.0,
+                            "eta_s": 1.0, "gpu_mem_gb": None, "losses": {"box_loss": 2.0 - epoch / 10 - b / 100, "cls_loss": 3.0, "dfl_loss": 1.5}})
+        if last == nb:
+            out += [{"type": "log", "level": "info", "message": f"{epoch}/{epochs} row"},
+                    {"type": "epoch", "epoch": epoch, "epochs": epochs, "train_losses": {"box_loss": 1.0}, "val_losses": {"box_loss": 1.1},
+                     "metrics": {"mAP50": epoch / 10}, "lr": 0.01, "epoch_time_s": 3.0}]
+    return out
+
+
+def test_progress_never_goes_back_for_one_target_and_each_poll_reads_only_what_is_new(workspace):
+    """A viewer polls run_status while the events arrive, one line at a time: stopped after batch
+    7 of epoch 2 (of 3), resumed (epoch 2 re-run from its start: progress used to fall from 0.53
+    to 0.37), then resumed to 5 epochs (a new target: less of it is done)."""
+    run, whole = "20260101-000000-yolov11n", "20260101-000001-yolov11n"
+    for run_id in (run, whole):
+        workspace.add_run(run_id, "demo-hardhat", "yolov11n", {"epochs": 3}, status="running")
+    lines = _session(3, (1, 1), (2, 7)) + [{"type": "status", "status": "stopped"}]
+    lines += _session(3, (2, 1), (3, 10)) + [{"type": "status", "status": "done"}] + _session(5, (4, 1), (5, 3))
+    path = workspace.runs_dir / run / "events.jsonl"
+    seen = []
+    for i, fields in enumerate(lines):
+        line = json.dumps({"t": 1000.0 + i, "run": run, **fields}) + "\n"
+        with open(path, "a") as f:  # a line arrives in two writes, as a reader may catch it
+            f.write(line[:15])
+            f.flush()
+            seen.append(yolov11.run_status(run, workspace))
+            f.write(line[15:])
+        seen.append(yolov11.run_status(run, workspace))
+    progress = [(s["epochs"], s["progress"]) for s in seen]
+    for (target, p), (next_target, q) in zip(progress, progress[1:]):
+        assert q >= p or next_target != target, (target, p, q)
+    assert progress[-1] == (5, 43 / 50)  # batch 3 of epoch 5
+    assert (workspace.runs_dir / whole / "events.jsonl").write_text(path.read_text())
+    at_once = yolov11.run_status(whole, workspace)  # the same file folded in one read
+    for key in ("epoch", "epochs", "progress", "history", "batches", "log", "metrics", "duration_s", "val_mAP50"):
+        assert seen[-1][key] == at_once[key], key
+    assert [h["epoch"] for h in at_once["history"]] == [1, 2, 3, 4]
+    path.write_text(json.dumps({"t": 1.0, "run": run, **lines[0]}) + "\n")  # the run's folder now holds another run's file
+    assert yolov11.run_status(run, workspace)["history"] == []
+
+
 def test_one_run_per_device_first_come_first_served():
     # The scheduling rule on its own (this machine has one device, the CPU, which the queue test
     # above exercises for real): a run starts when its devices are free and no older waiting

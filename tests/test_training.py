@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
 import yolov11
 from yolov11.training.events import read_events
+
+
+def column_ends(line: str) -> list[int]:
+    """Where each of a table line's columns ends (Ultralytics right-aligns them)."""
+    return [m.end() for m in re.finditer(r"\S+", line)]
 
 
 def test_two_epoch_run_writes_complete_ordered_events(tiny_zip, workspace):
@@ -43,6 +49,19 @@ def test_two_epoch_run_writes_complete_ordered_events(tiny_zip, workspace):
     assert status["progress"] == 1.0
     assert len(status["history"]) == 2
     assert status["batches"]
+    log = [e["message"] for e in events if e["type"] == "log"]
+    # Ultralytics prints each epoch's row and the validation's header through its progress bar:
+    # the log had its "Epoch ... Size" header followed by the validation's "all 4 15 ..." row.
+    headers = [i for i, line in enumerate(log) if line.split()[:3] == ["Epoch", "GPU_mem", "box_loss"]]
+    assert len(headers) == 2
+    for epoch, i in enumerate(headers, 1):
+        header, row, val_header, val_row = log[i:i + 4]
+        assert re.fullmatch(rf" +{epoch}/2 +0G( +[\d.e+-]+){{3}} +- +64", row), row  # CPU: 0G, as Ultralytics says
+        assert column_ends(row) == column_ends(header), (header, row)
+        assert val_header.split() == ["Class", "Images", "Instances", "Box(P", "R", "mAP50", "mAP50-95)"]
+        assert val_row.split()[0] == "all" and column_ends(val_row) == column_ends(val_header), (val_header, val_row)
+    assert not [line for line in log if set(line) & set("\U0001F680\u2705\u26A0\u274C\uFE0F")]  # no emoji: boxes without an emoji font
+    assert any(line.startswith("Ultralytics ") and " Python-" in line for line in log)  # "Ultralytics 8.4.190 🚀 Python-..." without its rocket
 
 
 def test_stop_ends_the_run_within_one_batch(tiny_zip, workspace):
@@ -113,6 +132,12 @@ def test_resume_continues_a_stopped_run_and_extends_a_finished_one(tiny_zip, wor
 
     with pytest.raises(yolov11.UserError, match="has done 4 of 4 epochs: pass --epochs N with N > 4"):
         yolov11.resume(first["run"], workspace=workspace)
+    # The ETA of a resumed run comes from its own pace. From 3 epochs done, the first batch of
+    # epoch 4 said 0.0 s for the 2 batches left (that process's time over all 10 batches of the
+    # run), where they took 0.13-0.31 s; now about the time they take (1.0-1.5x in 10 runs here).
+    first, *_, last = [e for e in events[max(i for i, e in enumerate(events) if e.get("status") == "running"):] if e["type"] == "batch"]
+    assert (first["epoch"], first["batch"], last["batch"]) == (4, 1, 3)
+    assert first["eta_s"] >= 0.4 * (last["t"] - first["t"]), (first, last)
 
 
 def test_settings_report_every_bad_field_and_presets_are_valid():

@@ -1,7 +1,18 @@
-"""A run's state as views need it, folded from its registry row and events.jsonl."""
+"""A run's state as views need it, folded from its registry row and events.jsonl.
+
+Viewers ask often (the Train tab each second, ``/training_status`` clients, the runs table for
+every run), and a long run's events.jsonl holds tens of thousands of lines. So each run's file
+is folded once and then only what was appended since is read: ``_Fold`` keeps the state and the
+byte offset it has read to (``events.read_events``), and starts over when the file is another
+one (a run deleted and a new one given its name: another inode, or other first bytes) or shorter
+than that offset.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict, deque
 from pathlib import Path
 
 from yolov11.training.events import read_events
@@ -9,6 +20,8 @@ from yolov11.workspace import Workspace
 
 LOG_TAIL = 200  # log lines a status carries; the whole log stays in events.jsonl
 WEAK_MAP50 = 0.05  # below this val mAP50 a finished model finds almost nothing: say so, not "done" alone
+FOLDS_KEPT = 64  # runs whose folded events stay in memory (most recently asked); the rest are read again when asked
+HEAD_BYTES = 256  # the file's first bytes, kept to tell it from a new file that reuses its inode
 
 
 def weak_model_warning(metrics: dict | None) -> str | None:
@@ -19,64 +32,135 @@ def weak_model_warning(metrics: dict | None) -> str | None:
     return f"the model finds almost nothing (val mAP50 {map50:.2f}): train more epochs, use a bigger image size, or check the labels"
 
 
+class _Fold:
+    """What a run's events say so far, and the byte offset of events.jsonl read up to."""
+
+    def __init__(self, file_id: tuple[int, int] | None = None):
+        self.file_id, self.offset, self.head, self.lock = file_id, 0, b"", threading.Lock()
+        self.epoch, self.epochs, self.eta_s, self.images_per_s, self.gpu_mem_gb = 0, None, None, None, None
+        self.progress: float | None = None  # None until a batch event
+        self.history: list[dict] = []
+        self.batches: list[dict] = []
+        self.log: deque[str] = deque(maxlen=LOG_TAIL)
+        self.metrics: dict | None = None  # the last epoch's
+        self.error: str | None = None
+        self.started: float | None = None  # the first "running" status
+        self.last_t: float | None = None
+
+    def add(self, e: dict) -> None:
+        kind = e["type"]
+        self.last_t = e["t"]
+        if kind == "batch":
+            self.epoch, self.eta_s, self.images_per_s, self.gpu_mem_gb = e["epoch"], e["eta_s"], e["images_per_s"], e.get("gpu_mem_gb")
+            position = ((e["epoch"] - 1) * e["batches"] + e["batch"]) / (e["epochs"] * e["batches"])
+            # Never backwards for one target: an epoch re-run after a stop in its middle covers ground
+            # already counted. A resume to more epochs is a new target, over which less is done.
+            same_target = self.progress is not None and self.epochs == e["epochs"]
+            self.progress = max(self.progress, position) if same_target else position
+            self.epochs = e["epochs"]
+            step = round(e["epoch"] - 1 + e["batch"] / e["batches"], 4)
+            while self.batches and self.batches[-1]["step"] >= step:  # an epoch re-run after a mid-epoch stop
+                self.batches.pop()
+            self.batches.append({"step": step, **e["losses"]})
+        elif kind == "epoch":
+            entry = {"epoch": e["epoch"], **e["train_losses"], **{f"val_{k}": v for k, v in e["val_losses"].items()}, **e["metrics"], "lr": e["lr"]}
+            if self.history and self.history[-1]["epoch"] >= e["epoch"]:  # a re-run epoch replaces its first pass
+                self.history = [h for h in self.history if h["epoch"] < e["epoch"]]
+            self.history.append(entry)
+            self.metrics = e["metrics"]
+        elif kind == "log":
+            self.log.append(e["message"])
+        elif kind == "status":
+            if e.get("error"):
+                self.error = e["error"]
+            if e.get("status") == "running" and self.started is None:
+                self.started = e["t"]
+
+
+_folds: OrderedDict[str, _Fold] = OrderedDict()
+_folds_lock = threading.Lock()
+
+
+def _file_id(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _head(path: Path, n: int) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(n)
+
+
+def folded(path: Path) -> _Fold:
+    """The events of ``path`` folded up to its end now (a line still being written waits)."""
+    key = str(path)
+    try:
+        st = os.stat(path)
+        with _folds_lock:
+            fold = _folds.get(key)
+            if fold is None or fold.file_id != _file_id(st) or st.st_size < fold.offset or (fold.head and _head(path, len(fold.head)) != fold.head):
+                fold = _folds[key] = _Fold(_file_id(st))
+            _folds.move_to_end(key)
+            while len(_folds) > FOLDS_KEPT:
+                _folds.popitem(last=False)
+        with fold.lock:  # one reader per run; other runs' viewers are not held up
+            if st.st_size > fold.offset:
+                events, offset = read_events(path, fold.offset)
+                try:
+                    for e in events:
+                        fold.add(e)
+                except Exception:  # a line it cannot fold: forgotten, so the next call says so again
+                    with _folds_lock:
+                        if _folds.get(key) is fold:
+                            del _folds[key]
+                    raise
+                fold.offset = offset
+                if len(fold.head) < HEAD_BYTES:
+                    fold.head = _head(path, min(HEAD_BYTES, fold.offset))
+            return fold
+    except (FileNotFoundError, NotADirectoryError):
+        return _Fold()  # no events yet (a queued run), or a run deleted meanwhile
+
+
 def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> dict:
     """{"run", "status", "epoch", "epochs", "progress", "eta_s", "metrics", "history", "log", ...}.
 
     ``history`` holds one entry per finished epoch (losses and metrics; an epoch re-run after a
     stop in its middle keeps its second pass), ``batches`` the training
     losses at each batch event (``step`` in fractional epochs), ``progress`` is 0..1 over all
-    batches, ``log`` the last log lines. ``val_mAP50`` is the final validation's mAP50 (else the
-    last epoch's, else None); ``warning`` is None, or a sentence when the run ended ``done`` with
-    a model that finds almost nothing (val mAP50 below WEAK_MAP50).
+    batches and never goes back while the planned epochs stay the same (an epoch re-run after a
+    stop in its middle holds it), ``log`` the last log lines. ``val_mAP50`` is the final
+    validation's mAP50 (else the last epoch's, else None); ``warning`` is None, or a sentence
+    when the run ended ``done`` with a model that finds almost nothing (val mAP50 below
+    WEAK_MAP50).
     """
     ws = Workspace.at(workspace)
     record = ws.require_run(run_id)
-    events, _ = read_events(Path(record["dir"]) / "events.jsonl")
-    state = {
-        "run": run_id,
-        "status": record["status"],
-        "dataset": record["dataset"],
-        "model": record["model"],
-        "dir": record["dir"],
-        "epoch": 0,
-        "epochs": (record["settings"] or {}).get("epochs"),
-        "progress": 0.0,
-        "eta_s": None,
-        "images_per_s": None,
-        "gpu_mem_gb": None,
-        "metrics": record["metrics"] or {},
-        "history": [],
-        "batches": [],
-        "log": [],
-        "error": None,
-        "duration_s": None,
-        "val_mAP50": None,
-        "warning": None,
-    }
-    for e in events:
-        kind = e["type"]
-        if kind == "batch":
-            state.update(epoch=e["epoch"], epochs=e["epochs"], eta_s=e["eta_s"], images_per_s=e["images_per_s"], gpu_mem_gb=e.get("gpu_mem_gb"))
-            state["progress"] = ((e["epoch"] - 1) * e["batches"] + e["batch"]) / (e["epochs"] * e["batches"])
-            step = round(e["epoch"] - 1 + e["batch"] / e["batches"], 4)
-            while state["batches"] and state["batches"][-1]["step"] >= step:  # an epoch re-run after a mid-epoch stop
-                state["batches"].pop()
-            state["batches"].append({"step": step, **e["losses"]})
-        elif kind == "epoch":
-            entry = {"epoch": e["epoch"], **e["train_losses"], **{f"val_{k}": v for k, v in e["val_losses"].items()}, **e["metrics"], "lr": e["lr"]}
-            state["history"] = [h for h in state["history"] if h["epoch"] < e["epoch"]] + [entry]  # a re-run epoch replaces its first pass
-            state["metrics"] = e["metrics"]
-        elif kind == "log":
-            state["log"].append(e["message"])
-        elif kind == "status" and e.get("error"):
-            state["error"] = e["error"]
-    started = [e["t"] for e in events if e["type"] == "status" and e.get("status") == "running"]
-    if started:
-        state["duration_s"] = round(events[-1]["t"] - started[0], 1)
+    fold = folded(Path(record["dir"]) / "events.jsonl")
+    with fold.lock:  # a consistent copy: the lists go on growing in the fold
+        state = {
+            "run": run_id,
+            "status": record["status"],
+            "dataset": record["dataset"],
+            "model": record["model"],
+            "dir": record["dir"],
+            "epoch": fold.epoch,
+            "epochs": fold.epochs if fold.epochs is not None else (record["settings"] or {}).get("epochs"),
+            "progress": fold.progress or 0.0,
+            "eta_s": fold.eta_s,
+            "images_per_s": fold.images_per_s,
+            "gpu_mem_gb": fold.gpu_mem_gb,
+            "metrics": fold.metrics if fold.metrics is not None else record["metrics"] or {},
+            "history": list(fold.history),
+            "batches": list(fold.batches),
+            "log": list(fold.log),
+            "error": fold.error,
+            "duration_s": round(fold.last_t - fold.started, 1) if fold.started is not None else None,
+            "val_mAP50": None,
+            "warning": None,
+        }
     map50 = {**state["metrics"], **(record["metrics"] or {})}.get("mAP50")  # the final validation (of best.pt), else the last epoch's
     state["val_mAP50"] = round(float(map50), 4) if isinstance(map50, (int, float)) else None
     if state["status"] == "done":
         state["progress"] = 1.0
         state["warning"] = weak_model_warning({"mAP50": state["val_mAP50"]})
-    state["log"] = state["log"][-LOG_TAIL:]
     return state
