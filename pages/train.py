@@ -8,6 +8,7 @@ events; what they do is in ``pages.train_handlers``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 import gradio as gr
@@ -27,17 +28,19 @@ PASS_ON = "(values) => values"  # a hidden JSON's list, one value (or update) pe
 FOLLOW_LOG = "() => { setTimeout(() => { const box = document.querySelector('#train-log textarea'); if (box) box.scrollTop = box.scrollHeight; }, 50); }"
 
 
-def in_the_event_loop(event):
-    """``event`` as a coroutine function, so Gradio runs it in its event loop instead of handing it
-    to a worker thread and back: with a training thread holding the GIL most of the time, each
-    hand-over waited for it. For a call of about a millisecond (run_status folds only the events
-    appended since the last call; the first call for a long run reads its whole file once)."""
+def in_the_event_loop(at_once, otherwise):
+    """A coroutine function that answers with ``at_once`` in Gradio's event loop, instead of
+    handing the call to a worker thread and back (with a training thread holding the GIL most of
+    the time, each hand-over waited for it), and with ``otherwise`` in a worker thread when
+    ``at_once`` says None: it would wait for another reader of the run, or read much of its file
+    (a long run's first call), which would hold up every request meanwhile."""
 
-    @functools.wraps(event)
-    async def run_here(*args, **kwargs):
-        return event(*args, **kwargs)
+    @functools.wraps(otherwise)
+    async def answer(*args, **kwargs):
+        quick = at_once(*args, **kwargs)
+        return quick if quick is not None else await asyncio.to_thread(otherwise, *args, **kwargs)
 
-    return run_here
+    return answer
 
 
 def build_train(ctx: AppContext) -> gr.Tab:
@@ -78,7 +81,7 @@ def build_train(ctx: AppContext) -> gr.Tab:
     timer.tick(bind(ctx, h.poll), [run_id, shown], [progress, chart, log, shown, stop], show_progress="hidden", api_visibility="private", queue=False)
     log.change(None, None, None, js=FOLLOW_LOG)
     with tab:  # gr.api adds a component; inside the tab, not directly under gr.Tabs
-        gr.api(in_the_event_loop(bind(ctx, h.training_status)), api_name="training_status", queue=False)  # a cheap read: answered at once
+        gr.api(in_the_event_loop(bind(ctx, h.training_status_at_once), bind(ctx, h.training_status)), api_name="training_status", queue=False)  # a cheap read: answered at once
     # The form's fields are written by the browser only. Gradio's page keeps a field's check message
     # (the start's validator, app_error) in the field's status, and every later server event of the
     # page (this timer's poll, twice a second) puts back the status of each field that some server

@@ -89,13 +89,17 @@ def check_fields(ctx: AppContext, dataset: str, model: str, epochs: float, imgsz
     return [picked, fine, *field_messages(settings, ["epochs", "imgsz", "batch", "device"]), fine, *field_messages(settings, list(FORM)), fine]
 
 
-def status_of(ctx: AppContext, run: str = "") -> dict:
-    """``training_status`` without its error display (UserError for an unknown run)."""
+def status_of(ctx: AppContext, run: str = "", wait: bool = True) -> dict | None:
+    """``training_status`` without its error display (UserError for an unknown run); with
+    ``wait=False``, None where it would wait for another reader of the run or read much."""
     run = run or ctx.jobs.latest()
     if not run:
         return {"run": None, "status": "none", "queue": ctx.jobs.queued()}
+    state = run_status(run, ctx.workspace, wait=wait)
+    if state is None:
+        return None
     queue = ctx.jobs.queued()
-    return {**run_status(run, ctx.workspace), "queue": queue, "queue_position": queue.index(run) + 1 if run in queue else None}
+    return {**state, "queue": queue, "queue_position": queue.index(run) + 1 if run in queue else None}
 
 
 @shows_user_errors
@@ -103,6 +107,13 @@ def training_status(ctx: AppContext, run: str = "") -> dict:
     """Status of a run, or of the running (else newest) run when ``run`` is empty: status,
     epoch/epochs, progress 0..1, ETA, latest metrics, per-epoch history, batch losses, log tail."""
     return status_of(ctx, run)
+
+
+@shows_user_errors
+def training_status_at_once(ctx: AppContext, run: str = "") -> dict | None:
+    """``training_status`` when it needs no waiting (pages.train answers it in the event loop),
+    else None."""
+    return status_of(ctx, run, wait=False)
 
 
 def stop_button(status: str) -> dict:
@@ -120,10 +131,13 @@ def poll(ctx: AppContext, run: str, shown: tuple | None):
         return in_app_words(str(exc)), None, "", None, stop_button("none")
     if s["status"] == "none":
         return "No training run yet: pick a dataset and press Start.", None, "", None, stop_button("none")
-    seen = (s["run"], s["status"], len(s["batches"]), len(s["history"]), len(s["log"]))
-    if shown is not None and tuple(shown) == seen:  # nothing new: leave the browser's chart alone
+    # What was drawn. The log carries its last LOG_TAIL lines, so its length stops growing: its
+    # last line tells a new one. The chart's key adds the workspace (two apps may share a process).
+    last_step = s["batches"][-1]["step"] if s["batches"] else None
+    seen = [s["run"], s["status"], len(s["batches"]), last_step, len(s["history"]), len(s["log"]), s["log"][-1] if s["log"] else None]
+    if shown is not None and list(shown) == seen:  # nothing new: leave the browser's chart alone
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return progress_text(s), chart_of(s, seen), "\n".join(s["log"][-60:]), seen, stop_button(s["status"])
+    return progress_text(s), chart_of(s, (str(ctx.workspace.root), *seen)), "\n".join(s["log"][-60:]), seen, stop_button(s["status"])
 
 
 _charts: OrderedDict[tuple, PlotData] = OrderedDict()  # (what was drawn) -> the chart as gr.Plot sends it

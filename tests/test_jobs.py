@@ -133,6 +133,25 @@ def test_progress_never_goes_back_for_one_target_and_each_poll_reads_only_what_i
     assert yolov11.run_status(run, workspace)["history"] == []
 
 
+def test_a_status_that_would_wait_is_not_answered_at_once(workspace):
+    """run_status(wait=False), what the app answers in its event loop, never blocks: None while
+    another reader folds the run or much of its file is unread; the waiting call then answers."""
+    from yolov11.training import status
+
+    run = "20260101-000002-yolov11n"
+    workspace.add_run(run, "demo-hardhat", "yolov11n", {"epochs": 3}, status="running")
+    path = workspace.runs_dir / run / "events.jsonl"
+    lines = _session(3, (1, 1), (3, 10))
+    path.write_text("".join(json.dumps({"t": 1000.0 + i, "run": run, **f}) + "\n" for i, f in enumerate(lines)))
+    path.write_text(path.read_text() * (status.QUICK_BYTES // path.stat().st_size + 1))  # a long run's file, not folded yet
+    assert yolov11.run_status(run, workspace, wait=False) is None
+    assert yolov11.run_status(run, workspace)["epoch"] == 3  # folded now
+    assert yolov11.run_status(run, workspace, wait=False)["epoch"] == 3  # nothing unread: at once
+    fold = status.folded(path)
+    with fold.lock:  # another viewer's thread reading the run
+        assert yolov11.run_status(run, workspace, wait=False) is None
+
+
 def test_one_run_per_device_first_come_first_served():
     # The scheduling rule on its own (this machine has one device, the CPU, which the queue test
     # above exercises for real): a run starts when its devices are free and no older waiting

@@ -149,6 +149,17 @@ def test_the_box_table_is_read_again_when_the_dataset_changes(ds):
     assert set(dataset_boxes(ds)["split"]) == {"train"} and "val" in set(first["split"])
 
 
+def test_the_box_table_reads_a_label_file_it_cannot_split_with_the_parser(ds):
+    """A label file whose every line has 6 numbers (30 values: as many as six 5-number boxes) is
+    no box list: the table's quick read hands it to the importer's parser, which names file:line."""
+    from yolov11.data.stats import dataset_boxes
+
+    label = next((ds / "labels" / "train").glob("*.txt"))
+    label.write_text("0 0.5 0.5 0.1 0.1 0.9\n" * 5)
+    with pytest.raises(UserError, match=rf"{label.name}:1: 6 columns"):
+        dataset_boxes(ds)
+
+
 def test_augmentation_preview_writes_a_grid_of_augmented_samples(ds, tmp_path):
     out = augmentation_preview(ds / "data.yaml", tmp_path / "aug" / "preview.jpg", imgsz=64, n=16, seed=0)
 

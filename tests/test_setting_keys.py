@@ -51,6 +51,9 @@ def _calls(tree: ast.AST) -> list[str]:
 
 
 def test_extra_keys_are_ultralytics_train_arguments():
+    from yolov11.compat import offline
+
+    offline.prepare()  # before Ultralytics is imported: its import runs an online check otherwise
     from ultralytics.cfg import DEFAULT_CFG_DICT
 
     from yolov11.compat.trainer import train_arguments

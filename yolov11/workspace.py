@@ -303,7 +303,7 @@ class Workspace:
                 run_dir.rename(aside)
                 liveness.mark(aside, self.owners_dir)  # a crash before the end: reconcile finishes the delete
             except OSError as exc:
-                raise UserError(f"run {run_id}: its folder {run_dir} cannot be deleted ({exc.strerror})") from None
+                raise UserError(f"run {run_id}: its folder cannot be deleted ({exc.strerror})") from None
             try:
                 liveness.refuse_while_used(aside, self.owners_dir, f"run {run_id}")
             except UserError:

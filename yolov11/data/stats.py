@@ -45,11 +45,14 @@ def _rows(label: str, n_classes: int) -> np.ndarray:
     try:
         with open(label, encoding="utf-8") as f:
             lines = [line.split() for line in f.read().splitlines() if line.strip()]
-        rows = np.array(lines, dtype=float).reshape(-1, 5).astype(np.float32) if lines else np.zeros((0, 5), np.float32)  # as read_label_boxes
+        rows = np.array(lines, dtype=float).astype(np.float32) if lines else np.zeros((0, 5), np.float32)  # as read_label_boxes
     except (ValueError, OSError, UnicodeDecodeError):
         return read_label_boxes(Path(label))
-    ids = rows[:, 0]
-    if len(rows) and (np.any(ids != np.floor(ids)) or ids.min() < 0 or ids.max() >= n_classes):
+    if rows.ndim != 2 or rows.shape[1] != 5:  # polygons, or lines of another column count: the parser says what they are
+        return read_label_boxes(Path(label))
+    ids, coords = rows[:, 0], rows[:, 1:]
+    well_formed = np.isfinite(rows).all() and (coords >= 0).all() and (coords <= 1).all() and (rows[:, 3:] > 0).all()
+    if len(rows) and (not well_formed or np.any(ids != np.floor(ids)) or ids.min() < 0 or ids.max() >= n_classes):
         return read_label_boxes(Path(label))
     return rows
 

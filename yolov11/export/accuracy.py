@@ -46,16 +46,20 @@ def validator_map(model: Path, data_yaml: Path, imgsz: int, save_dir: Path, *, c
     return {"map": round(float(m.box.map), DIGITS), "conf": float(args.conf), "iou": float(args.iou)}
 
 
-def reference(weights: Path, data_yaml: Path, imgsz: int, images: int, scratch: Path, *, conf: float | None = None) -> dict:
-    """The eager model's two numbers: the baseline (as Evaluate) and as the export is scored (square
-    ``imgsz`` input; ``conf`` for an NMS graph, which drops everything under its baked-in threshold).
-    ``images``: how many the val split holds, for the report."""
+def reference(weights: Path, data_yaml: Path, imgsz: int, images: int, scratch: Path, *, conf: float | None = None,
+              baseline_imgsz: int | None = None) -> dict:
+    """The eager model's two numbers: the baseline (as Evaluate: at ``baseline_imgsz``, the size the
+    weights were trained at, which Evaluate uses; default ``imgsz``) and as the export is scored
+    (square ``imgsz`` input; ``conf`` for an NMS graph, which drops everything under its baked-in
+    threshold). An export at another size than the training's shows that change as the input's
+    share too. ``images``: how many the val split holds, for the report."""
     with tempfile.TemporaryDirectory(prefix="accuracy-", dir=scratch) as tmp:
-        baseline = validator_map(weights, data_yaml, imgsz, Path(tmp))
+        baseline = validator_map(weights, data_yaml, baseline_imgsz or imgsz, Path(tmp))
         as_exported = validator_map(weights, data_yaml, imgsz, Path(tmp), conf=conf, rect=False)
     return {
         "baseline": baseline["map"],
         "baseline_conf": baseline["conf"],
+        "baseline_imgsz": baseline_imgsz or imgsz,
         "eager_as_exported": as_exported["map"],
         "conf": as_exported["conf"],
         "iou": as_exported["iou"],
@@ -93,6 +97,7 @@ def compared(ref: dict, exported: float) -> dict:
         "images": ref["images"],
         "baseline": BASELINE,
         "baseline_conf": ref["baseline_conf"],
+        "baseline_imgsz": ref.get("baseline_imgsz", ref["imgsz"]),
         "eager_as_exported": as_exported,
         "input_change": round(as_exported - ref["baseline"], DIGITS),
         "export_change": round(exported - as_exported, DIGITS),

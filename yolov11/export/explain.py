@@ -56,13 +56,16 @@ def detections(v: dict, precision: str) -> str:
 def accuracy(v: dict, nms: bool) -> str:
     m = v["map50_95"]
     change = f"{m['exported'] - m['eager']:+.4f}"
-    line = (f"mAP50-95 on the {m['split']} split (Ultralytics' validator, conf {m['baseline_conf']:g}, IoU {m['iou']:g}, {m['imgsz']} px): "
+    line = (f"mAP50-95 on the {m['split']} split (Ultralytics' validator, conf {m['baseline_conf']:g}, IoU {m['iou']:g}, "
+            f"{m.get('baseline_imgsz', m['imgsz'])} px): "
             f"FP32 {m['eager']:.4f}, the number Evaluate shows for these weights; exported {m['exported']:.4f} ({change})")
     if m["input_change"]:
         how = f"a fixed {m['imgsz']}x{m['imgsz']} square input"
         if nms:
             how += f" and the graph's confidence {m['conf']:g} (its NMS drops everything scored under it)"
         evaluate = "a padded rectangle" + (f" and keeps scores down to {m['baseline_conf']:g}" if nms else "")
+        if m.get("baseline_imgsz", m["imgsz"]) != m["imgsz"]:
+            evaluate += f" at the {m['baseline_imgsz']} px the weights were trained at"
         line += (f". Of that, {m['input_change']:+.4f} is not the export's doing: the exported model takes {how} and is scored that way, "
                  f"while Evaluate lets the validator letterbox each batch into {evaluate}; "
                  f"eager PyTorch scored the exported way gets {m['eager_as_exported']:.4f}")

@@ -269,7 +269,8 @@ def export_model(
     val_images = _split_images(data_yaml, "val")
     reference = None
     if data_yaml and (verify or int8):
-        reference = accuracy.reference(weights_path, data_yaml, imgsz, len(val_images), out_dir, conf=conf if nms else None)
+        reference = accuracy.reference(weights_path, data_yaml, imgsz, len(val_images), out_dir, conf=conf if nms else None,
+                                       baseline_imgsz=trained_imgsz(train_args) or 640)  # as Evaluate picks it
     exported_map = None  # the exported file's mAP, when an INT8 guard has scored that very file
     if int8 and format == "openvino":
         from yolov11.export.openvino import quantize_int8 as openvino_int8

@@ -17,8 +17,9 @@ from yolov11 import checkpoints, liveness
 from yolov11.compat import offline
 from yolov11.errors import UserError
 from yolov11.training import distributed
+from yolov11.training.callbacks import RESUME_FILE
 from yolov11.training.events import EventLog
-from yolov11.training.runner import RESUME_FILE, record_failure, run_trainer, train_launched
+from yolov11.training.runner import record_failure, run_trainer, train_launched
 from yolov11.workspace import Workspace
 
 

@@ -20,7 +20,10 @@ from yolov11.workspace import Workspace
 
 LOG_TAIL = 200  # log lines a status carries; the whole log stays in events.jsonl
 WEAK_MAP50 = 0.05  # below this val mAP50 a finished model finds almost nothing: say so, not "done" alone
-FOLDS_KEPT = 64  # runs whose folded events stay in memory (most recently asked); the rest are read again when asked
+# Runs whose folded events stay in memory (most recently asked); the rest are read again when asked.
+# A fold holds every batch event of its run (two a second: a ten-hour run, some 14 MB), so few.
+FOLDS_KEPT = 16
+QUICK_BYTES = 256 << 10  # with wait=False: more unread events than this are read by the caller's worker, not at once
 HEAD_BYTES = 256  # the file's first bytes, kept to tell it from a new file that reuses its inode
 
 
@@ -36,7 +39,12 @@ class _Fold:
     """What a run's events say so far, and the byte offset of events.jsonl read up to."""
 
     def __init__(self, file_id: tuple[int, int] | None = None):
-        self.file_id, self.offset, self.head, self.lock = file_id, 0, b"", threading.Lock()
+        self.lock = threading.Lock()
+        self.clear(file_id)
+
+    def clear(self, file_id: tuple[int, int] | None) -> None:
+        """Forget what was folded (another file now has the run's name); the lock stays."""
+        self.file_id, self.offset, self.head = file_id, 0, b""
         self.epoch, self.epochs, self.eta_s, self.images_per_s, self.gpu_mem_gb = 0, None, None, None, None
         self.progress: float | None = None  # None until a batch event
         self.history: list[dict] = []
@@ -90,19 +98,28 @@ def _head(path: Path, n: int) -> bytes:
         return f.read(n)
 
 
-def folded(path: Path) -> _Fold:
-    """The events of ``path`` folded up to its end now (a line still being written waits)."""
+def folded(path: Path, wait: bool = True) -> _Fold | None:
+    """The events of ``path`` folded up to its end now (a line still being written waits).
+    ``wait=False``: None instead of waiting for another reader of the run or reading more than
+    QUICK_BYTES (a caller that must not block, such as an answer given in the event loop)."""
     key = str(path)
     try:
         st = os.stat(path)
         with _folds_lock:
             fold = _folds.get(key)
-            if fold is None or fold.file_id != _file_id(st) or st.st_size < fold.offset or (fold.head and _head(path, len(fold.head)) != fold.head):
+            if fold is None or fold.file_id != _file_id(st):
                 fold = _folds[key] = _Fold(_file_id(st))
             _folds.move_to_end(key)
             while len(_folds) > FOLDS_KEPT:
                 _folds.popitem(last=False)
-        with fold.lock:  # one reader per run; other runs' viewers are not held up
+        if not fold.lock.acquire(blocking=wait):
+            return None
+        try:  # one reader per run; other runs' viewers are not held up
+            st = os.stat(path)  # again, under the lock: the offset it is compared with is this reader's
+            if st.st_size < fold.offset or (fold.head and _head(path, len(fold.head)) != fold.head):
+                fold.clear(_file_id(st))  # another file under the run's name (a run deleted, its id reused)
+            if not wait and st.st_size - fold.offset > QUICK_BYTES:
+                return None
             if st.st_size > fold.offset:
                 events, offset = read_events(path, fold.offset)
                 try:
@@ -117,11 +134,13 @@ def folded(path: Path) -> _Fold:
                 if len(fold.head) < HEAD_BYTES:
                     fold.head = _head(path, min(HEAD_BYTES, fold.offset))
             return fold
+        finally:
+            fold.lock.release()
     except (FileNotFoundError, NotADirectoryError):
         return _Fold()  # no events yet (a queued run), or a run deleted meanwhile
 
 
-def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> dict:
+def run_status(run_id: str, workspace: Workspace | str | Path | None = None, *, wait: bool = True) -> dict | None:
     """{"run", "status", "epoch", "epochs", "progress", "eta_s", "metrics", "history", "log", ...}.
 
     ``history`` holds one entry per finished epoch (losses and metrics; an epoch re-run after a
@@ -131,12 +150,17 @@ def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> 
     stop in its middle holds it), ``log`` the last log lines. ``val_mAP50`` is the final
     validation's mAP50 (else the last epoch's, else None); ``warning`` is None, or a sentence
     when the run ended ``done`` with a model that finds almost nothing (val mAP50 below
-    WEAK_MAP50).
+    WEAK_MAP50). ``wait=False``: None instead of waiting for another reader of the run or
+    reading much of its file (see ``folded``).
     """
     ws = Workspace.at(workspace)
     record = ws.require_run(run_id)
-    fold = folded(Path(record["dir"]) / "events.jsonl")
-    with fold.lock:  # a consistent copy: the lists go on growing in the fold
+    fold = folded(Path(record["dir"]) / "events.jsonl", wait)
+    if fold is None:
+        return None
+    if not fold.lock.acquire(blocking=wait):  # a consistent copy: the lists go on growing in the fold
+        return None
+    try:
         state = {
             "run": run_id,
             "status": record["status"],
@@ -158,6 +182,8 @@ def run_status(run_id: str, workspace: Workspace | str | Path | None = None) -> 
             "val_mAP50": None,
             "warning": None,
         }
+    finally:
+        fold.lock.release()
     map50 = {**state["metrics"], **(record["metrics"] or {})}.get("mAP50")  # the final validation (of best.pt), else the last epoch's
     state["val_mAP50"] = round(float(map50), 4) if isinstance(map50, (int, float)) else None
     if state["status"] == "done":
