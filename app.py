@@ -135,13 +135,15 @@ def build_app(workspace=None):
     from pages.export import build_export
     from pages.predict import build_predict
     from pages.public_demo import build_public_demo
+    from pages.text import md_code
     from pages.train import build_train
     from yolov11.training.jobs import TrainingJobs
 
     ws = Workspace.at(workspace)
     with gr.Blocks(title="yolov11 workbench", analytics_enabled=False, delete_cache=UPLOAD_CLEANUP) as app:
         gr.Navbar(main_page_name="Workbench")
-        gr.Markdown(f"# yolov11 workbench\nTrain a custom object detector: data → train → evaluate → export. Workspace: `{ws.root}`", elem_id="app-header")
+        header = f"# yolov11 workbench\nTrain a custom object detector: data → train → evaluate → export. Workspace: {md_code(ws.root)}"
+        gr.Markdown(header, elem_id="app-header")
         ctx = AppContext(workspace=ws, jobs=TrainingJobs(ws), blocks=app)
         with gr.Tabs():
             build_data(ctx)

@@ -1,15 +1,17 @@
-"""Plotly figures the tabs show; they only draw what the core computed."""
+"""Plotly figures the tabs show; they only draw what the core computed. Names from a user's data
+(classes, runs) reach plotly through ``pages.text.plot_text``: plotly reads HTML in labels."""
 
 from __future__ import annotations
 
 import functools
-import html
 import math
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import plotly.io as pio
+
+from pages.text import plot_text
 
 LOSSES = ("box_loss", "cls_loss", "dfl_loss")
 METRICS = ("mAP50", "mAP50-95", "precision", "recall")
@@ -91,7 +93,7 @@ def _template() -> dict:
 
 
 def class_counts_figure(report: dict) -> go.Figure:
-    rows = [{"split": split, "class": name, "boxes": n} for split, v in report["splits"].items() for name, n in v["per_class"].items()]
+    rows = [{"split": split, "class": plot_text(name), "boxes": n} for split, v in report["splits"].items() for name, n in v["per_class"].items()]
     fig = px.bar(pd.DataFrame(rows), x="class", y="boxes", color="split", barmode="group", title="boxes per class and split")
     fig.update_layout(height=320, margin=dict(l=40, r=20, t=40, b=40))
     return fig
@@ -99,6 +101,7 @@ def class_counts_figure(report: dict) -> go.Figure:
 
 def per_class_figure(result: dict) -> go.Figure:
     df = pd.DataFrame(result["per_class"])
+    df["class"] = df["class"].map(plot_text)
     fig = px.bar(df.melt(id_vars="class", value_vars=["mAP50", "mAP50-95"]), x="class", y="value", color="variable", barmode="group", title="per-class mAP")
     fig.update_layout(height=320, margin=dict(l=40, r=20, t=40, b=40), yaxis_range=[0, 1])
     return fig
@@ -106,6 +109,7 @@ def per_class_figure(result: dict) -> go.Figure:
 
 def box_size_figure(boxes: pd.DataFrame) -> go.Figure:
     sample = boxes.dropna(subset=["w"]).sample(n=min(5000, boxes["w"].notna().sum()), random_state=0) if len(boxes) else boxes
+    sample = sample.assign(**{"class": sample["class"].map(plot_text)}) if len(sample) else sample
     fig = px.scatter(sample, x="w", y="h", color="class", opacity=0.5, title="box width and height (fraction of the image)")
     fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), xaxis_range=[0, 1], yaxis_range=[0, 1])
     return fig
@@ -131,16 +135,10 @@ def zoo_figure(zoo: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def as_text(value: object) -> str:
-    """A string for a Plotly label that shows as written: Plotly draws a subset of HTML in
-    labels (<b>, <a href=...>, <br>), so a name from a user's files is escaped."""
-    return html.escape(str(value), quote=False)
-
-
 def compare_figure(histories: dict[str, list[dict]], metric: str) -> go.Figure:
     """One line per run: ``metric`` by epoch (run names drawn as text)."""
     fig = go.Figure()
     for run, history in histories.items():
-        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h.get(metric) for h in history], mode="lines+markers", name=as_text(run)))
-    fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), xaxis_title="epoch", yaxis_title=as_text(metric))
+        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h.get(metric) for h in history], mode="lines+markers", name=plot_text(run)))
+    fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), xaxis_title="epoch", yaxis_title=plot_text(metric))
     return fig

@@ -13,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 from gradio.context import LocalContext
 
+from pages.text import fenced, html_text
 from yolov11 import TrainingJobs, TrainSettings, UserError, Workspace, describe_setting, python_call, shell_command
 
 GPU_BOUND = "gpu"  # concurrency_id of events that run models: one at a time, cheap events not queued behind
@@ -172,20 +173,29 @@ def app_error(exc: UserError) -> gr.Error:
     get an error event). For the app's page, the app's words, next to the input it is about, in
     the form Gradio gives a validator's verdict: the outputs keep what they showed (no "Error"
     badge over them) and the message stays until the next event of that input; an event without
-    a suitable input shows it in a toast that stays until closed."""
+    a suitable input shows it in a toast that stays until closed. The message quotes names from
+    users' files: a field shows it as text, a toast as HTML, so the toast's is escaped."""
     if not from_the_app():
         return gr.Error(str(exc), print_exception=False)
     text = in_app_words(str(exc))
     inputs = _event_inputs()
     at = _shown_by(inputs, exc.parts()[0]) if inputs else None
     if at is None:
-        return gr.Error(text, duration=None, print_exception=False)
+        return gr.Error(html_text(text), duration=None, print_exception=False)
     return gr.Error([gr.validate(i != at, text if i == at else "") for i in range(len(inputs))], duration=None, print_exception=False)
+
+
+def toast_text(message: str) -> str:
+    """A message for a toast (gr.Warning, gr.Info): the app's page renders it as HTML, so it is
+    escaped there (it may quote names from the user's files); API clients get it as written."""
+    return html_text(message) if from_the_app() else message
 
 
 def shows_user_errors(fn):
     """Turn UserError into gr.Error (see app_error): a clear message in the browser and the API,
-    the app keeps serving."""
+    the app keeps serving. Any other error (a bug) stays what it was, but on the app's page its
+    message, which Gradio shows in a toast as HTML (show_error) and which may quote a name from
+    the user's files, is escaped; the traceback is logged as before."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -193,6 +203,12 @@ def shows_user_errors(fn):
             return fn(*args, **kwargs)
         except UserError as exc:
             raise app_error(exc) from None
+        except gr.Error:
+            raise
+        except Exception as exc:
+            if from_the_app():
+                raise gr.Error(html_text(exc)) from exc
+            raise
 
     return wrapper
 
@@ -223,10 +239,17 @@ def relisted(choices: list[str], current: str | None = None) -> dict:
 def same_call(ctx: AppContext, function: str, result: str | None, kwargs: dict, command: str, flags: dict, positional: tuple = ()) -> str:
     """Markdown showing the notebook and shell equivalents of what the tab just did, on this
     app's workspace: ``yolov11.<function>(**kwargs)`` and ``python -m yolov11 <command>`` with
-    ``flags`` (parser destinations; see yolov11.shell_command), both runnable as printed."""
+    ``flags`` (parser destinations; see yolov11.shell_command), both runnable as printed, each in a
+    code block that the names they quote cannot end (``pages.text.fenced``)."""
     python = python_call(function, result, **kwargs, workspace=str(ctx.workspace.root))
     cli = shell_command(command, *positional, **flags, workspace=str(ctx.workspace.root))
-    return f"**Same in Python**\n```python\nimport yolov11\n{python}\n```\n**Same in a shell**\n```bash\n{cli}\n```"
+    return "\n".join(["**Same in Python**", fenced(f"import yolov11\n{python}", "python"), "**Same in a shell**", fenced(cli, "bash")])
+
+
+def said_empty(label: str, items: list | None, reason: str, **update) -> dict:
+    """A gallery's update that says why it shows nothing: ``label``, followed by ``reason`` when
+    ``items`` is empty (a blank gallery with no word looks broken). ``update``: more of it (value)."""
+    return gr.update(label=label if items else f"{label}: {reason}", **update)
 
 
 def json_safe(result: dict) -> dict:

@@ -3,7 +3,6 @@ versions (each label edit saved is one, with its diff), edit labels, retrain on 
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from pages.common import (
 )
 from pages.data_health import build_health, gallery_images
 from pages.label_editor import build_label_editor, open_image, save_version, saved_text
+from pages.text import fenced, md_text
 from pages.train_handlers import start_training
 from pages.train_settings import FORM, form_values
 from yolov11 import summarize_report as summarize
@@ -108,14 +108,8 @@ def retrain_on_version(ctx: AppContext, version: str, run: str = "") -> tuple[st
     model = settings.get("model") or record["model"]
     started, _, _ = start_training(ctx, version, model, values.get("epochs"), values.get("imgsz"), values.get("batch"), values.get("device", "cpu"),
                                    None, False, **{k: values[k] for k in FORM if k in values})
-    return f"Started run **{started}** on {version} with the settings of run {run} (follow it in the Train tab).", started
-
-
-def fenced(text: str) -> str:
-    """``text`` in a Markdown code block, shown as written: the fence is longer than any run of
-    backticks inside it, so nothing the importer quotes can end the block early."""
-    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
-    return f"{fence}\n{text}\n{fence}"
+    said = f"Started run **{md_text(started)}** on {md_text(version)} with the settings of run {md_text(run)} (follow it in the Train tab)."
+    return said, started
 
 
 def build_data(ctx: AppContext) -> gr.Tab:
@@ -173,7 +167,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
             if key not in _imported:
                 raise yolov11.UserError(f"{Path(file).name}: this upload was already imported and removed; drop the zip again")
             r, options = _imported[key]
-            note = f"{Path(file).name} was imported when it was dropped; drop it again to import it with other options.\n\n"
+            note = f"{md_text(Path(file).name)} was imported when it was dropped; drop it again to import it with other options.\n\n"
         else:
             try:
                 r = yolov11.import_dataset(

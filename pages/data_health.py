@@ -11,7 +11,6 @@ so a filter change reads no label file and a second pick draws nothing."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ import gradio as gr
 import pandas as pd
 
 from pages.charts import box_centre_figure, box_size_figure, boxes_per_image_figure, class_counts_figure
-from pages.common import AppContext, app_error, bind, json_safe, shows_user_errors
+from pages.common import AppContext, app_error, bind, json_safe, said_empty, shows_user_errors
+from pages.text import md_text
 from yolov11 import UserError, augmentation_preview, dataset_boxes, draw_pairs, draw_samples, images_with
 
 HEALTH_VIEW = "health-view"  # concurrency_id of the view's redraws
@@ -32,6 +32,7 @@ ON_SCREEN = 2 * GALLERY_COLUMNS  # the gallery's first rows, drawn and sent firs
 PAIRS_SHOWN = 24  # duplicate pairs drawn side by side, near ones first
 PAIRS_ON_SCREEN = 6  # the pairs gallery's first rows
 KEPT = 4  # datasets whose report and charts are kept in memory (a pick of one of them again is instant)
+GALLERY_LABEL = "Images with their labels"
 PROBLEMS = {
     "any image": None,
     "no labels": "no_labels",
@@ -84,22 +85,19 @@ def _report(ctx: AppContext, name: str | None) -> dict | None:
     return _reports.get(stamp, lambda: json.loads(Path(stamp[0]).read_text())) if stamp else None
 
 
-def literal(text: object) -> str:
-    """``text`` as Markdown that shows it as written: every ASCII punctuation mark backslash-escaped
-    (CommonMark), so "<annotation>" stays text instead of an HTML tag and "_" no emphasis; line
-    breaks become spaces (one item stays one line)."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", " ".join(str(text).split()))
+literal = md_text  # its former name here (pages.resplit_view imports it): new code imports pages.text.md_text
 
 
 def health_summary(r: dict) -> str:
     """The header of the health view (Markdown); what the importer wrote is shown literally."""
-    head = f"**{literal(r['name'])}** · {literal(r['format'])} ({literal(r['reason'])}) · {sum(r['images'].values())} images · {r['boxes']} boxes"
-    lines = [f"{head} · split: {literal(r['split_method'])}"]
-    lines += [f"- ⚠️ {literal(w)}" for w in r["warnings"]]
-    lines += [f"- ℹ️ {literal(n)}" for n in r.get("notes", [])]  # what the import did on the user's behalf
+    head = (f"**{md_text(r['name'])}** · {md_text(r['format'])} ({md_text(r['reason'])}) · {sum(r['images'].values())} images"
+            f" · {r['boxes']} boxes")
+    lines = [f"{head} · split: {md_text(r['split_method'])}"]
+    lines += [f"- ⚠️ {md_text(w)}" for w in r["warnings"]]
+    lines += [f"- ℹ️ {md_text(n)}" for n in r.get("notes", [])]  # what the import did on the user's behalf
     counts = {k: v for k, v in r["counts"].items() if v}
     if counts:
-        lines.append("- counts: " + ", ".join(f"{literal(k.replace('_', ' '))} {v}" for k, v in counts.items()))
+        lines.append("- counts: " + ", ".join(f"{md_text(k.replace('_', ' '))} {v}" for k, v in counts.items()))
     dups = r.get("duplicates", {})
     shown = " (side by side below)" if dups.get("exact") or dups.get("near") else ""
     lines.append(f"- duplicates: {len(dups.get('exact', []))} exact group(s), {len(dups.get('near', []))} near pair(s), {len(dups.get('leakage', []))} crossing splits{shown}")
@@ -177,6 +175,17 @@ def _pairs(ctx: AppContext, r: dict | None, limit: int) -> dict:
     return gr.update(value=drawn, visible=True, label=label)
 
 
+def _shown(items: list, name: str | None, class_name: str, problem: str) -> dict:
+    """The gallery's update: its drawings, and when there are none, why (in its label)."""
+    if not name:
+        why = "pick a dataset to see its images"
+    elif class_name in (None, "", "all classes") and not PROBLEMS.get(problem):
+        why = "this dataset has no images"
+    else:
+        why = f"no image matches this filter ({class_name or 'all classes'} · {problem})"
+    return said_empty(GALLERY_LABEL, items, why, value=items)
+
+
 def draw_gallery(ctx: AppContext, name: str | None, class_name: str, problem: str):
     """The gallery under these filters, as a generator: its first rows (what is on screen) first,
     then all of it. Drawings are kept on disk (preview.draw_samples), so a filter change or a
@@ -184,12 +193,12 @@ def draw_gallery(ctx: AppContext, name: str | None, class_name: str, problem: st
     try:
         root, chosen = gallery_images(ctx, name, class_name, problem)
         if root is None:
-            yield []
+            yield _shown([], None, class_name, problem)
             return
         first = _gallery(ctx, name, root, chosen[:ON_SCREEN])
-        yield first
+        yield _shown(first, name, class_name, problem)
         if len(chosen) > ON_SCREEN:
-            yield first + _gallery(ctx, name, root, chosen[ON_SCREEN:])
+            yield _shown(first + _gallery(ctx, name, root, chosen[ON_SCREEN:]), name, class_name, problem)
     except UserError as exc:  # shows_user_errors' work, for a generator
         raise app_error(exc) from None
 
@@ -201,11 +210,11 @@ def draw_view(ctx: AppContext, name: str | None, class_name: str, problem: str):
         r = _report(ctx, name)
         root, chosen = gallery_images(ctx, name, class_name, problem)
         if root is None:
-            yield [], _pairs(ctx, None, 0)
+            yield _shown([], None, class_name, problem), _pairs(ctx, None, 0)
             return
         first = _gallery(ctx, name, root, chosen[:ON_SCREEN])
-        yield first, _pairs(ctx, r, PAIRS_ON_SCREEN)
-        yield first + _gallery(ctx, name, root, chosen[ON_SCREEN:]), _pairs(ctx, r, PAIRS_SHOWN)
+        yield _shown(first, name, class_name, problem), _pairs(ctx, r, PAIRS_ON_SCREEN)
+        yield _shown(first + _gallery(ctx, name, root, chosen[ON_SCREEN:]), name, class_name, problem), _pairs(ctx, r, PAIRS_SHOWN)
     except UserError as exc:
         raise app_error(exc) from None
 
@@ -252,7 +261,7 @@ def build_health(ctx: AppContext, picked: gr.Dropdown) -> HealthView:
     # Whole images at a fixed tile size (object_fit="contain", fit_columns=False): with few
     # items Gradio would otherwise widen the columns and crop each tile to a square.
     whole = {"object_fit": "contain", "fit_columns": False}
-    gallery = gr.Gallery(label="Images with their labels", columns=GALLERY_COLUMNS, height=420, elem_id="dataset-gallery", **whole)
+    gallery = gr.Gallery(label=GALLERY_LABEL, columns=GALLERY_COLUMNS, height=420, elem_id="dataset-gallery", **whole)
     pairs = gr.Gallery(label="Duplicate pairs, side by side", columns=3, height=440, visible=False, elem_id="duplicate-pairs", **whole)
     with gr.Row():
         augment_btn = gr.Button("Show augmented training samples (mosaic, flips, HSV…)", elem_id="augment-button")

@@ -1,10 +1,13 @@
-"""Plotly figures and tables of the Evaluate tab; they only draw what yolov11.evaluate computed."""
+"""Plotly figures and tables of the Evaluate tab; they only draw what yolov11.evaluate computed.
+Class and run names reach plotly through ``plot_text`` (plotly reads HTML in labels)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from pages.text import plot_text
 
 _LAYOUT = dict(height=380, margin=dict(l=50, r=20, t=40, b=40), legend=dict(title="click to hide / show"))
 CURVE_TITLES = {
@@ -37,7 +40,7 @@ def pr_figure(curves: dict) -> go.Figure:
     """Precision-recall at IoU 0.5, one line per class (AP50 in the legend) and their mean."""
     fig = go.Figure()
     for name, ap, row in zip(curves["classes"], curves["ap50"], curves["precision_recall"]):
-        fig.add_trace(go.Scatter(x=curves["x"], y=row, name=f"{name} {ap:.3f}", mode="lines"))
+        fig.add_trace(go.Scatter(x=curves["x"], y=row, name=f"{plot_text(name)} {ap:.3f}", mode="lines"))
     mean_ap = np.mean(curves["ap50"]) if curves["ap50"] else 0.0
     fig.add_trace(_mean_trace(curves["x"], curves["precision_recall"], f"all classes {mean_ap:.3f} mAP50"))
     fig.update_layout(title="precision-recall (IoU 0.5)", xaxis_title="recall", yaxis_title="precision", xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LAYOUT)
@@ -51,7 +54,7 @@ def confidence_figure(curves: dict, kind: str = "f1_confidence") -> go.Figure:
     rows = curves[kind]
     fig = go.Figure()
     for name, row in zip(curves["classes"], rows):
-        fig.add_trace(go.Scatter(x=curves["x"], y=row, name=name, mode="lines"))
+        fig.add_trace(go.Scatter(x=curves["x"], y=row, name=plot_text(name), mode="lines"))
     if rows:
         mean = np.mean(rows, 0)
         best = int(mean.argmax())
@@ -69,7 +72,9 @@ def confusion_figure(confusion: dict, normalised: bool = False) -> go.Figure:
     m = np.asarray(confusion["matrix"], float)
     z = m / (m.sum(0, keepdims=True) + 1e-9) if normalised else m
     text = [[f"{v:.2f}" if normalised else f"{int(v)}" for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(z=z, x=confusion["names"], y=confusion["names"], text=text, texttemplate="%{text}", colorscale="Blues", hovertemplate="true %{x}<br>predicted %{y}<br>%{text}<extra></extra>"))
+    names = [plot_text(n) for n in confusion["names"]]
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues",
+                               hovertemplate="true %{x}<br>predicted %{y}<br>%{text}<extra></extra>"))
     title = "confusion matrix" + (" (share of each true class)" if normalised else " (counts)")
     if confusion.get("rule"):
         title += f"<br><sup>{_wrapped(confusion['rule'])}</sup>"
@@ -78,14 +83,14 @@ def confusion_figure(confusion: dict, normalised: bool = False) -> go.Figure:
 
 
 def _wrapped(text: str, width: int = 95) -> str:
-    """``text`` broken into lines of about ``width`` characters for a plotly title."""
+    """``text`` broken into lines of about ``width`` characters for a plotly title (each shown as written)."""
     lines, line = [], ""
     for word in text.split():
         if line and len(line) + len(word) >= width:
             lines.append(line)
             line = ""
         line = f"{line} {word}".strip()
-    return "<br>".join([*lines, line])
+    return "<br>".join(plot_text(each) for each in [*lines, line])
 
 
 def compare_pr_figure(curves_by_run: dict[str, dict]) -> go.Figure:
@@ -94,7 +99,8 @@ def compare_pr_figure(curves_by_run: dict[str, dict]) -> go.Figure:
     for run, curves in curves_by_run.items():
         rows = curves["precision_recall"]
         mean_ap = np.mean(curves["ap50"]) if curves["ap50"] else 0.0
-        fig.add_trace(go.Scatter(x=curves["x"], y=np.mean(rows, 0) if rows else [], name=f"{run} {mean_ap:.3f} mAP50", mode="lines"))
+        name = f"{plot_text(run)} {mean_ap:.3f} mAP50"
+        fig.add_trace(go.Scatter(x=curves["x"], y=np.mean(rows, 0) if rows else [], name=name, mode="lines"))
     fig.update_layout(title="precision-recall (IoU 0.5), all classes", xaxis_title="recall", yaxis_title="precision", xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LAYOUT)
     return fig
 

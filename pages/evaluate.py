@@ -33,7 +33,7 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
         with gr.Row():
             table = gr.Dataframe(headers=h.METRICS_HEADERS, label="Metrics (Ultralytics val; click a header to sort)", interactive=False, elem_id="eval-table", scale=3)
             coco = gr.Dataframe(headers=COCO_HEADERS, label="COCO metrics (faster-coco-eval, same predictions; n/a: no objects of that size)", interactive=False, elem_id="eval-coco", scale=1)
-        chart = gr.Plot(label="Per-class mAP")
+        chart = gr.Plot(label="Per-class mAP", elem_id="eval-per-class")
         folder = gr.Textbox(label="Evaluation folder (metrics.json, curves.json, coco_gt.json, coco_dt.json)", interactive=False, elem_id="eval-folder")
         code = gr.Markdown()
         with gr.Row():
@@ -60,13 +60,17 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
         with gr.Row():
             criterion = gr.Dropdown(list(CRITERIA), value=CRITERIA[0], label="Sort by", elem_id="gallery-criterion")
             only = gr.Dropdown([h.ALL_CLASSES], value=h.ALL_CLASSES, label="Class", elem_id="eval-gallery-class", allow_custom_value=True)  # its choices follow the evaluation; API callers name a class directly
-        gallery = gr.Gallery(label="Worst images", columns=4, height="auto", elem_id="eval-gallery")
+        # Whole images at a tile's size (object_fit="contain", fit_columns=False): with few items Gradio
+        # would widen the columns and crop each tile to a square, a blown-up fragment.
+        gallery = gr.Gallery(label=f"{h.GALLERY_LABEL}: evaluate a run to see them", columns=4, height=460, object_fit="contain",
+                             fit_columns=False, elem_id="eval-gallery")
         build_label_issues(ctx, run)
         build_compare(ctx)
 
     # The explorer and gallery read saved files: cheap, never queued behind GPU work.
     explore = dict(fn=bind(ctx, h.threshold_explorer), inputs=[folder, conf, iou], outputs=[explored, explored_classes])
     draw = dict(fn=bind(ctx, h.error_gallery), inputs=[folder, criterion, only, conf, iou], outputs=gallery)
+    relabel = dict(fn=h.gallery_label, inputs=[gallery, criterion, only], outputs=gallery, api_visibility="private")  # says why it is empty
     # The confusion matrix follows the explorer's sliders (redrawn when they are released).
     matrix = dict(fn=bind(ctx, h.confusion_chart), inputs=[folder, normalised, source, conf, iou], outputs=confusion, api_visibility="private")
     analysis = bind(ctx, h.analysis)
@@ -75,11 +79,13 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
        .success(bind(ctx, h.class_choices), folder, only, api_visibility="private")
        .success(**explore, api_name="explore_after_evaluate", api_visibility="private")
        .success(**matrix, api_name="confusion_after_evaluate")
-       .success(**draw, api_name="gallery_after_evaluate", api_visibility="private"))
+       .success(**draw, api_name="gallery_after_evaluate", api_visibility="private")
+       .then(**relabel))
     (gr.on([conf.release, iou.release], **explore, api_name="threshold_explorer")
        .success(**matrix, api_name="confusion_after_explore")
-       .success(**draw, api_name="gallery_after_explore", api_visibility="private"))
-    gr.on([criterion.change, only.input], **draw, api_name="error_gallery")
+       .success(**draw, api_name="gallery_after_explore", api_visibility="private")
+       .then(**relabel))
+    gr.on([criterion.change, only.input], **draw, api_name="error_gallery").then(**relabel)
     gr.on(curve_kind.change, analysis, [folder, curve_kind], [pr, conf_curve], api_visibility="private")
     gr.on([normalised.change, source.change], **matrix, api_name="confusion_chart")
     gr.on([tab.select, ctx.blocks.load], lambda cur, ds: (relisted(run_choices(ctx), cur), relisted(dataset_choices(ctx), ds)), [run, dataset], [run, dataset], api_visibility="private")

@@ -10,8 +10,9 @@ import pandas as pd
 
 import yolov11
 from pages.charts import per_class_figure
-from pages.common import AppContext, same_call, shows_user_errors
+from pages.common import AppContext, said_empty, same_call, shows_user_errors
 from pages.eval_charts import coco_table, confidence_figure, confusion_figure, pr_figure
+from pages.text import fenced
 from pages.uploads import used_upload
 
 ALL_CLASSES = "all classes"
@@ -20,6 +21,8 @@ ULTRALYTICS = "ultralytics"  # the one Ultralytics' validator counted, at its ow
 METRICS_HEADERS = ["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"]
 COUNTS_HEADERS = ["TP", "FP", "FN", "precision", "recall", "F1"]
 CLASS_COUNTS_HEADERS = ["class", *COUNTS_HEADERS]
+GALLERY_LABEL = "Worst images"
+MISSING = {"most FP": "a false positive", "most FN": "a missed object", "lowest-confidence TP": "a true positive"}  # what each ranks by
 
 
 def metrics_table(result: dict) -> pd.DataFrame:
@@ -59,7 +62,7 @@ def evaluate(ctx: AppContext, run_id: str, split: str, weights_file: str | None 
         r = yolov11.evaluate(run=run_id, split=split, workspace=ctx.workspace)
         snippet = same_call(ctx, "evaluate", "metrics", {"run": run_id, "split": split}, "eval", {"run": run_id, "split": split})
     rescore = yolov11.shell_command("eval", coco_gt=r["files"]["coco_gt"], coco_dt=r["files"]["coco_dt"], json=True)
-    snippet += f"\n**Re-score the saved detections**\n```bash\n{rescore}\n```"
+    snippet += f"\n**Re-score the saved detections**\n{fenced(rescore, 'bash')}"
     return metrics_table(r), per_class_figure(r), snippet, coco_table(r), r["dir"]
 
 @shows_user_errors
@@ -97,3 +100,10 @@ def error_gallery(ctx: AppContext, where: str, by: str, cls: str, conf_thr: floa
     if not where:
         return []
     return yolov11.worst_images(where, by, None if cls in (None, "", ALL_CLASSES) else cls, conf_thr, iou_thr, workspace=ctx.workspace)
+
+
+def gallery_label(items: list | None, by: str, cls: str | None) -> dict:
+    """The worst-images gallery's label, saying why it is empty (no image with what ``by`` ranks
+    by at these thresholds; for one class)."""
+    of = "" if cls in (None, "", ALL_CLASSES) else f" of class {cls}"
+    return said_empty(GALLERY_LABEL, items, f"no image has {MISSING.get(by, 'what this sorts by')}{of} at the explorer's thresholds")

@@ -29,6 +29,7 @@ from gradio_image_annotation import image_annotator
 
 import yolov11
 from pages.common import AppContext, shows_user_errors
+from pages.text import md_text
 from yolov11 import dataset_boxes, image_labels, images_with
 
 PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#7f7f7f", "#bcbd22", "#e377c2"]  # one colour per class
@@ -150,7 +151,7 @@ def edited_boxes(value: dict | None, original: list[dict], scale: int = 1, size:
 def open_image(ctx: AppContext, dataset: str | None, image: str | None, suggested: list[dict] | None = None,
                questioned: list[dict] | None = None, hint: str = "") -> tuple:
     """What the editor shows for ``image`` of ``dataset`` (with ``suggested`` boxes pre-drawn and
-    the ``questioned`` labels in red; ``hint`` ends the message): updates of (image picker,
+    the ``questioned`` labels in red; ``hint``, Markdown whose names are escaped, ends the message): updates of (image picker,
     editor, boxes read, message, what is open: [dataset, image])."""
     if not dataset and image:
         raise yolov11.UserError("--data : pick a dataset first")
@@ -160,7 +161,8 @@ def open_image(ctx: AppContext, dataset: str | None, image: str | None, suggeste
     labels = image_labels(dataset, image, workspace=ctx.workspace)
     names = ctx.workspace.dataset(dataset)["classes"] or []
     value = editor_value(ctx, dataset, labels, suggested, questioned)
-    note = f"**{labels['name']}** of {dataset}: {len(labels['boxes'])} box(es), {labels['width']}x{labels['height']} pixels."
+    size = f"{labels['width']}x{labels['height']}"
+    note = f"**{md_text(labels['name'])}** of {md_text(dataset)}: {len(labels['boxes'])} box(es), {size} pixels."
     scale = shown_scale(labels["width"], labels["height"])
     if scale > 1:
         note += f" Shown {scale}x enlarged."
@@ -187,7 +189,7 @@ def save_version(ctx: AppContext, dataset: str, image: str, value: dict | None, 
 
 def saved_text(version: dict) -> str:
     d = version["diff"]
-    return f"Saved **{version['name']}**: {d['added']} added, {d['removed']} removed, {d['changed']} changed."
+    return f"Saved **{md_text(version['name'])}**: {d['added']} added, {d['removed']} removed, {d['changed']} changed."
 
 
 @dataclass

@@ -8,12 +8,14 @@ import gradio as gr
 import pandas as pd
 
 import yolov11
-from pages.common import GPU_BOUND, AppContext, bind, same_call, shows_user_errors
+from pages.common import GPU_BOUND, AppContext, bind, said_empty, same_call, shows_user_errors
 from pages.label_editor import build_label_editor, open_image
+from pages.text import md_text
 
 ALL_KINDS, ALL_CLASSES = "all kinds", "all classes"
 SHOWN = 24  # drawings in the gallery; the table lists every issue
 HEADERS = ["score", "kind", "image", "class", "box", "suggested class", "suggested box"]
+GALLERY_LABEL = "Label (left) and the model's suggestion (right)"
 KIND_WORDS = (
     "**missing**: the model finds an object no label has · **spurious**: a label where the model sees nothing · "
     "**wrong_class**: a confident box of another class covers it · **badly_located**: the model's box of that class overlaps it, but not well"
@@ -43,7 +45,8 @@ def _gallery(ctx: AppContext, result: dict, issues: list[dict]) -> list[tuple[st
 
 def _summary(result: dict, shown: int) -> str:
     counts = ", ".join(f"{n} {k}" for k, n in result["counts"].items())
-    head = f"**{len(result['issues'])} suspicious labels** in {result['images']} {result['split']} images of {result['dataset']} ({counts})"
+    head = (f"**{len(result['issues'])} suspicious labels** in {result['images']} {result['split']} images of {md_text(result['dataset'])}"
+            f" ({counts})")
     return head + (f"; the gallery draws the first {shown}" if len(result["issues"]) > shown else "") + f"\n\n{KIND_WORDS}"
 
 
@@ -85,7 +88,7 @@ def _issue_picked(result: dict, kind: str | None, cls: str | None, evt: gr.Selec
 
 def issue_hint(issue: dict) -> str:
     """What to do in the editor about ``issue``, in the editor's colours."""
-    c, sc = issue["class"], issue["suggested_class"]
+    c, sc = (md_text(name) if name else name for name in (issue["class"], issue["suggested_class"]))  # names from the dataset, as text
     return {
         "missing": f"The model finds a **{sc}** (orange) that no label has: keep the orange box to add it, delete it if nothing is there.",
         "spurious": f"The model sees nothing at the red **{c}** box: delete it if nothing is there; keep it (save nothing) if the model is wrong.",
@@ -112,6 +115,15 @@ def open_issue(ctx: AppContext, run_id: str | None, split: str, kind: str, cls: 
     return (*open_image(ctx, dataset, issue["image"], suggested, questioned, issue_hint(issue)), dataset)
 
 
+def gallery_label(issues: list | None, kind: str | None, cls: str | None) -> dict:
+    """The gallery's label, saying why it is empty: nothing found, or nothing of this kind and class."""
+    if (kind and kind != ALL_KINDS) or (cls and cls != ALL_CLASSES):
+        why = f"no suspicious label of this kind and class ({kind or ALL_KINDS} · {cls or ALL_CLASSES})"
+    else:
+        why = "no suspicious labels found for this run and split"
+    return said_empty(GALLERY_LABEL, issues, why)
+
+
 @shows_user_errors
 def narrow(ctx: AppContext, run_id: str | None, split: str, kind: str, cls: str):
     """The saved issues of a run and split, filtered by kind and class: gallery and table."""
@@ -136,14 +148,18 @@ def build_label_issues(ctx: AppContext, run: gr.Dropdown):
         cls = gr.Dropdown([ALL_CLASSES], value=ALL_CLASSES, label="Class", allow_custom_value=True, elem_id="issues-class")
     # Whole drawings at a tile's size: with few issues Gradio would widen the columns and crop
     # each drawing to a square (fit_columns, object_fit="cover").
-    gallery = gr.Gallery(label="Label (left) and the model's suggestion (right)", columns=3, height=480, object_fit="contain", fit_columns=False,
-                         elem_id="issues-gallery")
+    gallery = gr.Gallery(label=f"{GALLERY_LABEL}: press Find suspicious labels", columns=3, height=480, object_fit="contain",
+                         fit_columns=False, elem_id="issues-gallery")
     table = gr.Dataframe(headers=HEADERS, label="All suspicious labels (click a header to sort)", interactive=False, elem_id="issues-table")
     with gr.Accordion("As JSON (what label-issues --json prints)", open=False):
         as_json = gr.JSON(elem_id="issues-json")
     code = gr.Markdown()
-    go.click(bind(ctx, find), [run, split, folds], [summary, gallery, table, as_json, cls, code], api_name="label_issues", concurrency_id=GPU_BOUND)
-    gr.on([kind.input, cls.input], bind(ctx, narrow), [run, split, kind, cls], [gallery, table], api_name="label_issues_gallery")
+    relabel = dict(fn=gallery_label, inputs=[gallery, kind, cls], outputs=gallery, api_visibility="private")  # says why it is empty
+    found = go.click(bind(ctx, find), [run, split, folds], [summary, gallery, table, as_json, cls, code], api_name="label_issues",
+                     concurrency_id=GPU_BOUND)
+    found.then(**relabel)
+    narrowed = gr.on([kind.input, cls.input], bind(ctx, narrow), [run, split, kind, cls], [gallery, table], api_name="label_issues_gallery")
+    narrowed.then(**relabel)
     gr.on([split.change, folds.release, run.change], bind(ctx, estimate), [run, split, folds], cost, api_visibility="private")
     gr.Markdown("#### Fix a label\nClick a suspicious label in the gallery or the table: its image opens here with the label in question "
                 "in red and the model's suggestion in orange.")

@@ -9,14 +9,16 @@ import gradio as gr
 import pandas as pd
 
 import yolov11
-from pages.common import GPU_BOUND, AppContext, relisted, run_choices, same_call, shows_user_errors
+from pages.common import GPU_BOUND, AppContext, relisted, run_choices, same_call, shows_user_errors, toast_text
 from pages.stoppable import run_stoppable, stop_when_closed
+from pages.text import md_text
 from pages.uploads import Upload, refused_on_arrival, upload_path, used_upload, used_uploads
-from pages.video_view import counts_table, detections_over_time_figure, warning_note
+from pages.video_view import COUNT_COLUMNS, counts_table, detections_over_time_figure, warning_note
 from pages.zoo import PICKLE_WARNING
 
 WEIGHT_TYPES = [".pt", ".onnx", ".torchscript"]
 VIDEO_TYPES = ", ".join(sorted(yolov11.VIDEO_SUFFIXES))
+DETECTION_COLUMNS = ["class", "confidence", "box"]
 
 
 def video_progress(progress):
@@ -27,7 +29,7 @@ def video_progress(progress):
 def detections_table(found: dict) -> pd.DataFrame:
     """One image's detections (an item of yolov11.predict()["images"]) as a table."""
     rows = [{**d, "box": ", ".join(f"{v:.0f}" for v in d["box"])} for d in found["detections"]]
-    return pd.DataFrame(rows, columns=["class", "confidence", "box"])
+    return pd.DataFrame(rows, columns=DETECTION_COLUMNS)
 
 
 def _caption(found: dict) -> str:
@@ -61,9 +63,11 @@ def build_predict(ctx: AppContext) -> gr.Tab:
                 photos = gr.File(label="More photos", file_count="multiple", file_types=["image"], type="filepath", height=120, elem_id="predict-photos")
             with gr.Column():
                 annotated = gr.Image(label="Detections", interactive=False, elem_id="predict-output")
-                gallery = gr.Gallery(label="All photos: pick one to see its table", columns=4, height=220, visible=False, elem_id="predict-gallery")
+                # Whole photos at a tile's size: with few photos Gradio would widen the columns and crop each to a square.
+                gallery = gr.Gallery(label="All photos: pick one to see its table", columns=4, height=320, object_fit="contain",
+                                     fit_columns=False, visible=False, elem_id="predict-gallery")
         go = gr.Button("Detect", variant="primary", elem_id="predict-button")
-        table = gr.Dataframe(label="Detections", interactive=False, elem_id="predict-table")
+        table = gr.Dataframe(headers=DETECTION_COLUMNS, label="Detections", interactive=False, elem_id="predict-table")
         code = gr.Markdown()
         with gr.Group():
             gr.Markdown(f"### Video\nTrack objects through a short clip ({VIDEO_TYPES}; up to a minute): each object keeps its number from frame to frame, so the counts are of distinct objects, not of detections.")
@@ -73,7 +77,8 @@ def build_predict(ctx: AppContext) -> gr.Tab:
             video_note = gr.Markdown(elem_id="predict-video-note")  # why a dropped video was refused, as soon as it landed
             video_go = gr.Button("Track objects in the video", variant="primary", elem_id="predict-video-button")
             with gr.Row():
-                video_counts = gr.Dataframe(label="Distinct objects per class", interactive=False, elem_id="predict-video-counts")
+                video_counts = gr.Dataframe(headers=COUNT_COLUMNS, label="Distinct objects per class", interactive=False,
+                                            elem_id="predict-video-counts")
                 video_chart = gr.Plot(label="Detections per class over time", elem_id="predict-video-chart")
             video_code = gr.Markdown(elem_id="predict-video-code")
         with gr.Accordion("Share on the /demo page", open=False):
@@ -152,12 +157,13 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         source = {"weights": str(weights)} if uploaded else {"run": run_id}
         card = yolov11.publish(**source, name=name.strip() or None, workspace=ctx.workspace)
         quality = "" if card["val_mAP50"] is None else f"; val mAP50 {card['val_mAP50']:.2f}"
-        warning = f"**Warning: {card['warning']}.** /demo visitors will see it find little or nothing.\n\n" if card["warning"] else ""
+        weak = f"**Warning: {md_text(card['warning'])}.** /demo visitors will see it find little or nothing.\n\n" if card["warning"] else ""
         if card["warning"]:
-            gr.Warning(f"Published {card['name']}, but {card['warning']}")
+            gr.Warning(toast_text(f"Published {card['name']}, but {card['warning']}"))
+        classes = md_text(", ".join(card["classes"]))
         return (
-            warning
-            + f"Published **{card['name']}** ({', '.join(card['classes'])}{quality}): open [/demo](demo) to try it, or share that link.\n\n"
+            weak
+            + f"Published **{md_text(card['name'])}** ({classes}{quality}): open [/demo](demo) to try it, or share that link.\n\n"
             + same_call(ctx, "publish", "card", {**source, "name": card["name"]}, "publish", {**source, "name": card["name"]})
         )
 

@@ -11,18 +11,21 @@ import pandas as pd
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, shows_user_errors
-from pages.predict import VIDEO_TYPES, detections_table, video_progress
+from pages.predict import DETECTION_COLUMNS, VIDEO_TYPES, detections_table, video_progress
 from pages.stoppable import run_stoppable, stop_when_closed
+from pages.text import md_text
 from pages.uploads import upload_path, used_upload
 from pages.video_view import COUNT_COLUMNS, counts_sentence, counts_table, detections_over_time_figure, warning_note
 
 NOTHING_PUBLISHED = "No model is published yet: ask your ML engineer to publish one from the workbench's Predict tab."
 MIN_CONF = 0.05  # the slider's lowest confidence
-# The page's browser tab carries the header's title (Gradio gives all pages the app's title), and
-# Enter in the slider's number box commits the value as letting go of the slider does: Gradio's
-# Slider sends "release" when that box loses focus, and nothing on Enter.
+DEMO_COLUMNS = DETECTION_COLUMNS[:2]  # class, confidence
+# The page's browser tab carries the header's title (Gradio gives all pages the app's title; the
+# header's Markdown escapes, backslashes, taken out: document.title is text), and Enter in the
+# slider's number box commits the value as letting go of the slider does: Gradio's Slider sends
+# "release" when that box loses focus, and nothing on Enter.
 PAGE_JS = """(header) => {
-    const title = (header || "").split("\\n")[0].replace(/^#+\\s*/, "");
+    const title = (header || "").split("\\n")[0].replace(/^#+\\s*/, "").replace(/\\\\(.)/g, "$1");
     if (title) document.title = title;
     if (window.demoEnterCommits) return;
     window.demoEnterCommits = true;
@@ -47,9 +50,12 @@ def demo_title(card: dict | None) -> str:
 
 
 def model_header(card: dict | None) -> str:
+    """The page's header (Markdown): the title, then what the model finds; names from the
+    model's dataset shown as text."""
     if card is None:
         return f"## {demo_title(card)}\n{NOTHING_PUBLISHED}"
-    return f"## {demo_title(card)}\nFinds **{', '.join(card['classes'])}**. Drop a photo below, or take one with your webcam."
+    finds = md_text(", ".join(card["classes"]))
+    return f"## {md_text(demo_title(card))}\nFinds **{finds}**. Drop a photo below, or take one with your webcam."
 
 
 def summary(found: dict, conf: float) -> str:
@@ -59,7 +65,7 @@ def summary(found: dict, conf: float) -> str:
     if not counts:
         return f"Nothing found at {conf:.0%} confidence or more. Try a lower confidence."
     total = sum(counts.values())
-    parts = ", ".join(f"{n} {name}" for name, n in counts.most_common())
+    parts = ", ".join(f"{n} {md_text(name)}" for name, n in counts.most_common())
     return f"Found {total} object{'s' if total > 1 else ''}: {parts}."
 
 
@@ -72,21 +78,21 @@ def build_public_demo(ctx: AppContext) -> None:
         annotated = gr.Image(label="What the model found", interactive=False, height=560, elem_id="demo-output")
     conf = gr.Slider(MIN_CONF, 0.95, value=0.25, step=0.05, label="How sure must the model be? (confidence)", elem_id="demo-conf")
     found_text = gr.Markdown(elem_id="demo-summary")
-    table = gr.Dataframe(label="Objects found", interactive=False, elem_id="demo-table")
+    table = gr.Dataframe(headers=DEMO_COLUMNS, label="Objects found", interactive=False, elem_id="demo-table")
     gr.Markdown(f"### Or drop a short video\n{VIDEO_TYPES}, up to a minute: each object is followed from frame to frame, so it is counted once.")
     with gr.Row(equal_height=True):
         video = gr.Video(label="Your video", sources=["upload"], height=420, elem_id="demo-video")
         tracked = gr.Video(label="What the model found, object by object", interactive=False, height=420, elem_id="demo-video-output")
     video_text = gr.Markdown(elem_id="demo-video-summary")
     with gr.Row():
-        video_counts = gr.Dataframe(label="Different objects seen", interactive=False, elem_id="demo-video-counts")
+        video_counts = gr.Dataframe(headers=COUNT_COLUMNS, label="Different objects seen", interactive=False, elem_id="demo-video-counts")
         video_chart = gr.Plot(label="Objects in view over time", elem_id="demo-video-chart")
 
     @shows_user_errors
     def detect(image: dict | str | None, conf: float):
         """Detect objects in one photo with the published model."""
         if not upload_path(image):  # the photo was cleared
-            return None, "", pd.DataFrame(columns=["class", "confidence"])
+            return None, "", pd.DataFrame(columns=DEMO_COLUMNS)
         # Gradio's raw value (the event skips its preprocessing, which would open a photo already
         # moved): strict, only this app's uploads. Kept beside its drawing (pruned with it) for the
         # slider's re-runs; refused, or used and not kept, the upload is deleted.
@@ -97,7 +103,7 @@ def build_public_demo(ctx: AppContext) -> None:
             r = yolov11.predict(card["weights"], photo.path, conf=conf, workspace=ctx.workspace)
             photo.keep(Path(r["dir"]) / "upload" / photo.name)
         found = r["images"][0]
-        return found["annotated"], summary(found, conf), detections_table(found)[["class", "confidence"]]
+        return found["annotated"], summary(found, conf), detections_table(found)[DEMO_COLUMNS]
 
     @shows_user_errors
     def track_video(video_path: str | None, conf: float, progress, *, stop):

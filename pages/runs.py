@@ -13,6 +13,8 @@ from pages.charts import compare_figure
 from pages.common import AppContext, relisted, run_choices, shows_user_errors
 from yolov11 import run_status
 
+RUN_COLUMNS = ["run", "status", "dataset", "model", "epochs", "imgsz", "batch", "best mAP50-95", "duration (s)"]
+
 
 def runs_table(ctx: AppContext) -> pd.DataFrame:
     rows = []
@@ -25,7 +27,7 @@ def runs_table(ctx: AppContext) -> pd.DataFrame:
             "epochs": f"{len(s['history'])}/{settings.get('epochs', '?')}", "imgsz": settings.get("imgsz"), "batch": settings.get("batch"),
             "best mAP50-95": round(best, 4) if best is not None else None, "duration (s)": s["duration_s"],
         })
-    return pd.DataFrame(rows, columns=["run", "status", "dataset", "model", "epochs", "imgsz", "batch", "best mAP50-95", "duration (s)"])
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
 def served_notebook(ctx: AppContext, run: str) -> Path:
@@ -42,7 +44,7 @@ def served_notebook(ctx: AppContext, run: str) -> Path:
 
 def build_runs(ctx: AppContext) -> None:
     with gr.Accordion("Runs: history, compare, delete", open=False):
-        table = gr.Dataframe(interactive=False, elem_id="runs-table")
+        table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="runs-table")
         with gr.Row():
             chosen = gr.Dropdown(label="Runs to compare or delete", multiselect=True, allow_custom_value=True, elem_id="runs-chosen")
             metric = gr.Dropdown(["mAP50-95", "mAP50", "precision", "recall", "box_loss", "cls_loss"], value="mAP50-95", label="Curve")

@@ -21,6 +21,7 @@ from pages.common import (
     same_call,
     shows_user_errors,
 )
+from pages.text import md_text
 from pages.train_settings import FORM, collect, field_messages, form_values
 from pages.uploads import used_upload
 from yolov11 import TrainSettings, run_status, transfer_report
@@ -34,7 +35,7 @@ NO_DATASET = "--data : pick a dataset (a workspace dataset name or a data.yaml p
 
 
 def progress_text(s: dict) -> str:
-    line = f"**{s['run']}** · {s['status']} · epoch {s['epoch']}/{s['epochs'] or '?'} · {s['progress']:.0%}"
+    line = f"**{md_text(s['run'])}** · {s['status']} · epoch {s['epoch']}/{s['epochs'] or '?'} · {s['progress']:.0%}"
     if s.get("queue_position"):
         line += f" · position {s['queue_position']} in the queue"
     elif s.get("queue"):
@@ -46,9 +47,9 @@ def progress_text(s: dict) -> str:
     if s["metrics"]:
         line += " · " + ", ".join(f"{k} {v:.3f}" for k, v in s["metrics"].items() if isinstance(v, float))
     if s.get("warning"):
-        line += f"\n\n**Warning:** {s['warning']}"
+        line += f"\n\n**Warning:** {md_text(s['warning'])}"
     if s["error"]:
-        line += f"\n\n**Error:** {s['error']}"
+        line += f"\n\n**Error:** {md_text(s['error'])}"
     return line
 
 
@@ -74,7 +75,7 @@ def start_training(ctx: AppContext, dataset: str, model: str, epochs: float, img
                 upload.forget()  # refused: not kept (a copy kept earlier, which a run may use, stays)
                 raise
         settings["weights"] = str(kept)
-        note = f"Starting from **{kept.name}**: {t['transferred']} of {t['total']} tensors transfer."
+        note = f"Starting from **{md_text(kept.name)}**: {t['transferred']} of {t['total']} tensors transfer."
     run = ctx.jobs.submit(dataset or "", model, **settings)
     call = {"data": dataset, "model": model, **settings}
     snippet = same_call(ctx, "train", "result", call, "train", {**call, "trust_weights": trusted and bool(weights)})
@@ -128,7 +129,7 @@ def poll(ctx: AppContext, run: str, shown: tuple | None):
     try:
         s = status_of(ctx, run)
     except yolov11.UserError as exc:
-        return in_app_words(str(exc)), None, "", None, stop_button("none")
+        return md_text(in_app_words(str(exc))), None, "", None, stop_button("none")
     if s["status"] == "none":
         return "No training run yet: pick a dataset and press Start.", None, "", None, stop_button("none")
     # What was drawn. The log carries its last LOG_TAIL lines, so its length stops growing: its
@@ -196,7 +197,7 @@ def relist_datasets(ctx: AppContext, current: str | None) -> list:
 def stop_training(ctx: AppContext, run: str):
     """Stop a running run within one batch, or cancel a queued one."""
     run = run or ctx.jobs.latest()
-    return f"{run}: {ctx.jobs.stop(run)}" if run else "nothing to stop"
+    return md_text(f"{run}: {ctx.jobs.stop(run)}") if run else "nothing to stop"
 
 
 @shows_user_errors

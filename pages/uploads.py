@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import threading
 from collections import OrderedDict
@@ -35,6 +34,7 @@ from typing import Callable, Iterator
 import gradio as gr
 
 from pages.common import AppContext, discard_upload
+from pages.text import md_text
 from yolov11 import UserError
 
 REMEMBERED = 1024  # kept uploads this process remembers (the newest)
@@ -181,12 +181,6 @@ def used_uploads(ctx: AppContext, values, strict: bool = False) -> Iterator[list
         yield [u for u in (stack.enter_context(used_upload(ctx, v, strict)) for v in values or []) if u is not None]
 
 
-def as_text(text: str) -> str:
-    """``text`` (a message naming a visitor's file) for a gr.Markdown, shown as written: Markdown
-    and HTML characters escaped, so a file name cannot become a link, an image or markup."""
-    return re.sub(r"([\\`*_{}\[\]()<>#+!|~&\"'-])", r"\\\1", text)
-
-
 def refused_on_arrival(ctx: AppContext, check: Callable[[Path], object]):
     """An ``.upload`` event function of one file control, with outputs (that control, a Markdown
     beside it): ``check(path)`` runs as soon as the file lands. Refused (a UserError), the upload
@@ -204,7 +198,7 @@ def refused_on_arrival(ctx: AppContext, check: Callable[[Path], object]):
             with _LOCK:
                 if not _USERS.get((str(ctx.workspace.root), os.path.abspath(path))):
                     discard_upload(ctx, path)
-            return None, f"**Refused:** {as_text(str(exc))}"
+            return None, f"**Refused:** {md_text(exc)}"
         return gr.skip(), ""
 
     return arrived

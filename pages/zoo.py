@@ -18,9 +18,13 @@ PICKLE_WARNING = (
 )
 
 
+ZOO_COLUMNS = ["name", "family", "scale", "params (M)", "gflops", "CPU ms @320", "strides", "description"]
+CARD_COLUMNS = ["layer", "from", "module", "params"]  # yolov11.model_card's fields
+
+
 def zoo_table(scales: str) -> pd.DataFrame:
     rows = [{**m, "params (M)": round(m["params"] / 1e6, 2), "CPU ms @320": measure_latency(m["name"])} for m in list_models(scales)]
-    return pd.DataFrame(rows, columns=["name", "family", "scale", "params (M)", "gflops", "CPU ms @320", "strides", "description"])
+    return pd.DataFrame(rows, columns=ZOO_COLUMNS)
 
 
 def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Checkbox, gr.Markdown]:
@@ -30,9 +34,9 @@ def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Checkbox
         with gr.Row():
             scales = gr.CheckboxGroup(["n", "s", "m", "l", "x"], value=["n", "s"], label="Scales to compare (larger ones take a while to measure)")
             compare = gr.Button("Compare models", elem_id="zoo-compare")
-        table = gr.Dataframe(interactive=False, elem_id="zoo-table")
+        table = gr.Dataframe(headers=ZOO_COLUMNS, interactive=False, elem_id="zoo-table")
         chart = gr.Plot()
-        card = gr.Dataframe(label="Model card: layers of the chosen model", interactive=False, elem_id="model-card")
+        card = gr.Dataframe(headers=CARD_COLUMNS, label="Model card: layers of the chosen model", interactive=False, elem_id="model-card")
         with gr.Row():
             own_yaml = gr.File(label="Your model YAML (Ultralytics format; may use CBAM, SPPFWide, AttnDetect)", file_types=[".yaml", ".yml"], elem_id="model-yaml")
             with gr.Column():
@@ -47,7 +51,7 @@ def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Checkbox
 
     @shows_user_errors
     def show_card(name: str):
-        return pd.DataFrame(model_card(name)) if name else None
+        return pd.DataFrame(model_card(name) if name else [], columns=CARD_COLUMNS)
 
     @shows_user_errors
     def add_yaml(file: str | None):

@@ -5,10 +5,13 @@ on real workspaces, real settings and a real (tiny) training run."""
 from __future__ import annotations
 
 import contextvars
+import html
+import re
 
 import gradio as gr
 import pytest
 from gradio.context import LocalContext
+from markdown_it import MarkdownIt
 from starlette.requests import Request as StarletteRequest
 
 import pages.train_handlers as h
@@ -17,6 +20,13 @@ from pages.charts import interval_losses, training_figure
 from pages.common import AppContext, app_error, from_the_app, in_app_words
 from pages.train_settings import FORM, collect, field_input, form_values
 from yolov11 import TrainingJobs, TrainSettings, UserError, run_status
+
+
+def shown_text(markdown: str) -> str:
+    """The text a browser shows of ``markdown``: rendered by a CommonMark renderer that passes raw
+    HTML through (as Gradio's Markdown does; with GitHub's tables and strikethrough), tags taken out."""
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
 
 
 def as_sent_by(who: str | None, fn, *args, **kwargs):
@@ -128,7 +138,8 @@ def test_a_reload_puts_the_shown_runs_settings_back(workspace, tiny_zip):
     assert stop["variant"] == "secondary"  # done: nothing to stop
     assert "done" in progress
     s = run_status(done["run"], workspace)
-    assert h.progress_text({**s, "warning": "This model finds almost nothing."}).count("**Warning:** This model finds almost nothing.") == 1
+    weak = h.progress_text({**s, "warning": "This model finds almost nothing."})
+    assert shown_text(weak).count("Warning: This model finds almost nothing.") == 1
     assert "Warning" not in h.progress_text({**s, "warning": None})
     assert h.poll(ctx, done["run"], seen)[0] is not progress  # unchanged: skipped
     assert h.stop_button("running")["variant"] == h.stop_button("queued")["variant"] == "stop"
@@ -167,3 +178,141 @@ def test_an_empty_chart_spans_the_planned_epochs():
     assert tuple(fig.layout.yaxis.range) == (0, 1)
     assert fig.layout.xaxis2.range[0] == 0
     assert fig.layout.xaxis2.range[1] >= 3
+
+
+# Issue 21 item 1: names from a user's data as text. A class name, a file name, a run id.
+HOSTILE = [
+    '<div id="pwn" style="position:fixed;inset:0">Session expired: sign in again</div>',
+    '<img src="http://other-host.invalid/x.png">',
+    "[Session expired](http://evil.example) **bold** _it_ ~~gone~~ `code` $$x^2$$ &amp; a|b",
+    "- a list? # a heading? 1. an item? > a quote?",
+    "sign in at www.evil.example, https://evil.example or help@evil.example",
+]
+
+
+def rendered_html(markdown: str) -> str:
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_md_text_shows_any_name_as_written(name):
+    from pages.text import md_text
+
+    shown = md_text(name)
+    body = rendered_html(shown)
+    assert body.startswith("<p>") and body.count("<") == 2, body  # one paragraph of text: no element, link, code or list
+    assert shown_text(shown) == name
+    assert shown_text(f"**{shown}** of {md_text('site-a')}") == f"{name} of site-a"  # inside emphasis too
+    # GitHub's autolinks (Gradio's renderer makes links of bare addresses; this renderer does not): broken up
+    assert not re.search(r"(https?|ftp)://|www\.|\w@\w", shown), shown
+
+
+def test_names_in_the_pages_markdown_are_text():
+    from pages.label_editor import saved_text
+    from pages.label_issues_view import _summary, issue_hint
+    from pages.public_demo import model_header, summary
+    from pages.video_view import counts_sentence, warning_note
+
+    a, b, c = HOSTILE[:3]
+    card = {"name": "run-1", "source_run": "run-1", "classes": [a, b, c]}
+    found = {"detections": [{"class": a}, {"class": b}, {"class": b}]}
+    video = {"counts": {a: 2, c: 1}, "duration_s": 3.0, "conf": 0.25, "warning": f"{b} ends early: 3 of 9 frames"}
+    issue = {"kind": "wrong_class", "class": a, "suggested_class": c}
+    result = {"issues": [issue], "images": 4, "split": "val", "dataset": b, "counts": {"wrong_class": 1}}
+    version = {"name": c, "diff": {"added": 1, "removed": 0, "changed": 0}}
+    for markdown, names in [
+        (model_header(card), [f"{a}, {b} and {c} detector", f"Finds {a}, {b}, {c}."]),
+        (summary(found, 0.25), [f"2 {b}, 1 {a}"]),
+        (counts_sentence(video), [f"2 {a}, 1 {c}"]),
+        (warning_note(video), [f"Note: {b} ends early: 3 of 9 frames."]),
+        (issue_hint(issue), [f"The model sees a {c} (orange) where the red box says {a}"]),
+        (_summary(result, 24), [f"images of {b} (1 wrong_class)"]),
+        (saved_text(version), [f"Saved {c}: 1 added"]),
+    ]:
+        tags = re.findall(r"<[^>]+>", rendered_html(markdown))
+        assert not [t for t in tags if re.match(r"</?(p|h2|strong|em)>$", t) is None], (tags, markdown)  # only the page's own
+        for text in names:
+            assert text in shown_text(markdown), (text, shown_text(markdown))
+
+
+def test_a_snippet_is_one_code_block_whatever_the_names_hold(workspace):
+    from pages.common import same_call
+    from pages.text import fenced, md_code
+
+    ctx = AppContext(workspace=workspace, jobs=None, blocks=None)
+    name = "a\n```\n<img src=x id=pwn>\n```` [link](http://evil.example).zip"  # a shell word keeps its line breaks: a line of ``` alone
+    markdown = same_call(ctx, "import_dataset", "report", {"src": name}, "import", {}, (name,))
+    tokens = MarkdownIt("commonmark").parse(markdown)
+    blocks = [t for t in tokens if t.type == "fence"]
+    assert [b.info for b in blocks] == ["python", "bash"]
+    assert [t.type for t in tokens if t.type in ("fence", "html_block")] == ["fence", "fence"]
+    assert repr(name) in blocks[0].content and "<img src=x id=pwn>" in blocks[1].content
+    assert fenced("plain") == "```\nplain\n```"  # the usual fence when nothing needs more
+    assert MarkdownIt("commonmark").parse(md_code("a ``b`` <i>c</i>"))[1].children[0].content == "a ``b`` <i>c</i>"
+
+
+def test_a_toast_shows_the_message_as_text_and_api_callers_get_it_as_written():
+    """A message with no field to stand by goes in a toast, which Gradio renders as HTML: escaped
+    for the app's page only; a field's message is text already (tests/e2e/test_user_strings.py)."""
+    message = "<img src=x id=pwn-file>.jpg: not a readable image"
+    assert as_sent_by("app", app_error, UserError(message)).message == html.escape(message)
+    assert as_sent_by("api", app_error, UserError(message)).message == message
+
+
+def test_a_bugs_message_reaches_the_page_as_text():
+    """Gradio shows an unexpected error's message (show_error) in a toast, as HTML; it may quote a
+    name from the user's files."""
+    from pages.common import shows_user_errors
+
+    @shows_user_errors
+    def broken(name):
+        raise KeyError(name)
+
+    with pytest.raises(gr.Error) as shown:
+        as_sent_by("app", broken, "<a href=http://evil.example>x</a>")
+    assert shown.value.message == html.escape(str(KeyError("<a href=http://evil.example>x</a>")))
+    with pytest.raises(KeyError):  # API callers: as before
+        as_sent_by("api", broken, "<b>x</b>")
+
+
+def test_charts_draw_names_as_text():
+    """Plotly reads HTML in titles, ticks, legends and hover text: class and run names escaped."""
+    from pages.eval_charts import compare_pr_figure, confidence_figure, confusion_figure, pr_figure
+    from pages.video_view import detections_over_time_figure
+
+    a, b = HOSTILE[:2]
+    curves = {"classes": [a, b], "ap50": [0.5, 0.25], "x": [0.0, 1.0], "precision_recall": [[1, 0], [1, 0]],
+              "f1_confidence": [[0, 1], [0, 1]]}
+    matrix = {"matrix": [[1, 0, 0], [0, 1, 0], [0, 0, 0]], "names": [a, b, "background"], "rule": "conf > 0.25 & IoU > 0.5"}
+    video = {"per_frame": [{"t": 0.0, "detections": [{"class": a}]}], "duration_s": 1.0}
+    labels = []
+    figures = [pr_figure(curves), confidence_figure(curves), confusion_figure(matrix), compare_pr_figure({b: curves}),
+               detections_over_time_figure(video)]
+    for fig in figures:
+        labels += [str(t.name) for t in fig.data] + [str(v) for t in fig.data for v in (getattr(t, "x", None) or [])]
+        labels.append(str(fig.layout.title.text))
+    assert html.escape(a, quote=False) in labels[0] and html.escape(b, quote=False) in " ".join(labels)
+    assert not any(re.search(r"<(?!br>|/?sup>)", label) for label in labels), labels  # only the charts' own <br>, <sup>
+
+
+def test_health_and_metric_charts_and_the_progress_line_show_names_as_text():
+    """The Data tab's and the per-class charts (pages/charts.py) and the Train tab's progress line
+    (a run id holds the model file's stem; an error quotes names) show names as text."""
+    import pandas as pd
+
+    from pages.charts import box_size_figure, class_counts_figure, per_class_figure
+
+    a, b = HOSTILE[:2]
+    figures = [
+        class_counts_figure({"splits": {"train": {"per_class": {a: 3, b: 1}}, "val": {"per_class": {a: 1}}}}),
+        per_class_figure({"per_class": [{"class": a, "mAP50": 0.5, "mAP50-95": 0.25}, {"class": b, "mAP50": 0.1, "mAP50-95": 0.05}]}),
+        box_size_figure(pd.DataFrame({"class": [a, b], "w": [0.1, 0.2], "h": [0.3, 0.4]})),
+    ]
+    labels = [str(v) for fig in figures for t in fig.data for v in [t.name, *(t.x if t.x is not None else [])]]
+    assert html.escape(a, quote=False) in labels and html.escape(b, quote=False) in labels
+    assert not any("<" in label for label in labels), labels
+    status = {"run": "20260101-000000-yolov11n-<b id=pwn>", "status": "failed", "epoch": 1, "epochs": 2, "progress": 0.5, "eta_s": None,
+              "metrics": {}, "warning": None, "error": f"{b}.jpg: not a readable image"}
+    line = h.progress_text(status)
+    assert "<b" not in rendered_html(line) and "<img" not in rendered_html(line), line
+    assert f"Error: {b}.jpg: not a readable image" in shown_text(line) and "yolov11n-<b id=pwn>" in shown_text(line)

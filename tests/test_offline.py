@@ -67,3 +67,16 @@ def test_amp_check_needs_no_weights():
 
     assert offline.autocast_agrees(Overflows(), "cpu", torch.bfloat16) is False
     assert model.training  # the check leaves the model in the mode it found it
+
+
+def test_a_class_name_with_dollars_is_drawn_as_text(tmp_path):
+    """Ultralytics' matplotlib plots (confusion matrix, label charts, curves) take class names from
+    a user's data.yaml: "$$x$$" in one was read as mathtext and the plot failed (training with
+    plots on raised). Prepared, matplotlib reads no mathtext and the plot is written."""
+    offline.prepare()
+    from ultralytics.utils.metrics import ConfusionMatrix
+
+    matrix = ConfusionMatrix(names={0: "**bold** $$x$$", 1: "helmet"})
+    matrix.matrix = np.array([[3, 1, 0], [0, 2, 1], [1, 0, 0]], dtype=float)
+    matrix.plot(save_dir=tmp_path)
+    assert (tmp_path / "confusion_matrix_normalized.png").is_file()

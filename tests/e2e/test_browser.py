@@ -7,15 +7,9 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-from ui import pick
+from ui import open_tab, pick
 
 pytestmark = pytest.mark.browser
-
-
-def open_tab(page: Page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-
-
 
 
 def chart_points(page: Page) -> int:
@@ -30,6 +24,26 @@ def test_demo_dataset_is_listed_without_upload(page: Page):
     expect(page.locator("#dataset-gallery img").first).to_be_visible()  # labels drawn on the demo images
     pick(page, "gallery-problem", "no labels")
     expect(page.locator("#dataset-gallery img")).to_have_count(0)  # every demo image has boxes
+    expect(page.locator("#dataset-gallery")).to_contain_text("no image matches this filter (all classes · no labels)")  # not blank
+
+
+def column_headers(page: Page, elem_id: str) -> list[str]:
+    table = page.locator(f"#{elem_id}")
+    expect(table.get_by_role("columnheader").first).to_be_visible()
+    return [h.strip() for h in table.get_by_role("columnheader").all_inner_texts()]
+
+
+def test_empty_tables_show_their_headers(page: Page, app_url):
+    """A table with nothing yet shows what its columns will be, not Gradio's "1 | 2 | 3"."""
+    open_tab(page, "Predict")
+    assert column_headers(page, "predict-table") == ["class", "confidence", "box"]
+    assert column_headers(page, "predict-video-counts") == ["class", "objects"]
+    open_tab(page, "Train")
+    page.get_by_text("Model zoo, model card, your own YAML or weights").click()
+    assert column_headers(page, "zoo-table")[:3] == ["name", "family", "scale"]
+    page.goto(app_url + "demo")
+    assert column_headers(page, "demo-table") == ["class", "confidence"]
+    assert column_headers(page, "demo-video-counts") == ["class", "objects"]
 
 
 def test_upload_train_evaluate_export(page: Page, upload_zip):

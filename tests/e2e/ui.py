@@ -8,6 +8,11 @@ from gradio_client import Client
 from playwright.sync_api import Page, expect
 
 
+def open_tab(page: Page, name: str) -> None:
+    """Open the tab (of the app's tabs, or a view's) named ``name`` exactly."""
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
 def pick(page: Page, elem_id: str, value: str) -> None:
     """Choose ``value`` in the dropdown ``elem_id`` as a user does: open it, click the option."""
     box = page.locator(f"#{elem_id} input")

@@ -13,7 +13,8 @@ imports Ultralytics only after it; ``prepare()`` sets up:
   weights directories pointed into the workspace;
 * fonts: ``Arial.ttf`` and ``Arial.Unicode.ttf`` resolved to local files (DejaVu Sans that
   matplotlib ships, and a packaged Noto Sans CJK so Chinese class names render) and matplotlib
-  told about the CJK font, so no plot ever downloads a font;
+  told about the CJK font, so no plot ever downloads a font, and to read no mathtext in labels
+  (a class name is text: "$$x$$" would fail the plot);
 * datasets: a data.yaml's ``download:`` (a URL, or Python that Ultralytics exec()s) is never run;
 * checkpoints: every ``.pt`` Ultralytics opens goes through torch's restricted unpickler
   (``yolov11/checkpoints.py``), so a pickled payload cannot run;
@@ -137,7 +138,16 @@ def _place_font(src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
+def _plain_text_in_plots() -> None:
+    """Class names are a user's text: matplotlib (Ultralytics' plots of labels, confusion matrices,
+    curves) must not read "$...$" in one as mathtext, which fails the whole plot on "$$x$$"."""
+    from matplotlib import rcParams
+
+    rcParams["text.parse_math"] = False
+
+
 def _prepare_fonts(cfg: Path) -> None:
+    _plain_text_in_plots()
     cfg.mkdir(parents=True, exist_ok=True)
     latin = _latin_font()
     cjk = cjk_font()
