@@ -84,10 +84,12 @@ def upload_limits(args: argparse.Namespace):
 
 _UPLOADS = None  # this process's upload folder, once the first app is built
 GIL_SWITCH_S = 0.001  # see main()
-# Every 10 min, Gradio deletes files of the upload folder older than 6 h. An upload an event used
+# Every 5 min, Gradio deletes files of the upload folder older than 1 h. An upload an event used
 # or refused is gone at once (pages.uploads); the sweep takes uploads no event used and Gradio's
-# copies of the outputs it served (which count toward --upload-quota meanwhile).
-UPLOAD_CLEANUP = (600, 6 * 3600)
+# copies of the outputs it served, which count toward --upload-quota meanwhile: within the hour,
+# so a visitor who fills the quota with files no event uses blocks uploads for an hour at most
+# (an event that names such a file later is told to drop it again).
+UPLOAD_CLEANUP = (300, 3600)
 
 
 def _own_uploads(ws) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -39,17 +40,6 @@ def upload_dir(ws: Workspace) -> Path:
     return ws.root / ".uploads"
 
 
-def keep_upload(ctx: AppContext, path: str | os.PathLike, folder: str) -> Path:
-    """Keep an upload as ``<workspace>/<folder>/<sha256 prefix>/<name>`` (uploads of different
-    files with one name stay apart) and delete the upload; returns the kept file. A later event
-    naming the same upload gets the kept file (pages.uploads remembers it); a file from outside
-    the upload folder is copied."""
-    from pages.uploads import used_upload  # it builds on this module
-
-    with used_upload(ctx, path) as upload:
-        return upload.keep_by_content(folder)
-
-
 def discard_upload(ctx: AppContext, path: str | os.PathLike | None) -> None:
     """Delete an upload once it has been imported or copied into the workspace (only files in
     the app's upload folder; a path elsewhere is never touched)."""
@@ -84,9 +74,14 @@ def bind(ctx: AppContext, handler, names: list[str] | None = None, defaults: dic
         params = [p if i < first_default or p.default is not inspect.Parameter.empty else p.replace(default=None) for i, p in enumerate(params)]
     order = [p.name for p in params]
 
-    @functools.wraps(handler)
-    def event(*args, **kwargs):
-        return handler(ctx, **dict(zip(order, args)), **kwargs)
+    if inspect.isgeneratorfunction(handler):  # a view drawn in steps: Gradio streams what each step yields
+        @functools.wraps(handler)
+        def event(*args, **kwargs):
+            yield from handler(ctx, **dict(zip(order, args)), **kwargs)
+    else:
+        @functools.wraps(handler)
+        def event(*args, **kwargs):
+            return handler(ctx, **dict(zip(order, args)), **kwargs)
 
     event.__signature__ = inspect.Signature(params, return_annotation=signature.return_annotation)
     return event
@@ -195,12 +190,13 @@ def shows_user_errors(fn):
     """Turn UserError into gr.Error (see app_error): a clear message in the browser and the API,
     the app keeps serving. Any other error (a bug) stays what it was, but on the app's page its
     message, which Gradio shows in a toast as HTML (show_error) and which may quote a name from
-    the user's files, is escaped; the traceback is logged as before."""
+    the user's files, is escaped; the traceback is logged as before. A generator function (a
+    view drawn in steps) is wrapped as a generator: its errors are raised while it is iterated."""
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    @contextlib.contextmanager
+    def shown():
         try:
-            return fn(*args, **kwargs)
+            yield
         except UserError as exc:
             raise app_error(exc) from None
         except gr.Error:
@@ -209,6 +205,19 @@ def shows_user_errors(fn):
             if from_the_app():
                 raise gr.Error(html_text(exc)) from exc
             raise
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def steps(*args, **kwargs):
+            with shown():
+                yield from fn(*args, **kwargs)
+
+        return steps
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with shown():
+            return fn(*args, **kwargs)
 
     return wrapper
 

@@ -21,9 +21,9 @@ import gradio as gr
 import pandas as pd
 
 from pages.charts import box_centre_figure, box_size_figure, boxes_per_image_figure, class_counts_figure
-from pages.common import AppContext, app_error, bind, json_safe, said_empty, shows_user_errors
+from pages.common import AppContext, bind, json_safe, said_empty, shows_user_errors
 from pages.text import md_text
-from yolov11 import UserError, augmentation_preview, dataset_boxes, draw_pairs, draw_samples, images_with
+from yolov11 import augmentation_preview, dataset_boxes, draw_pairs, draw_samples, images_with
 
 HEALTH_VIEW = "health-view"  # concurrency_id of the view's redraws
 GALLERY_SIZE = 24  # images drawn per filter change: enough to judge, quick to draw
@@ -186,37 +186,33 @@ def _shown(items: list, name: str | None, class_name: str, problem: str) -> dict
     return said_empty(GALLERY_LABEL, items, why, value=items)
 
 
+@shows_user_errors
 def draw_gallery(ctx: AppContext, name: str | None, class_name: str, problem: str):
     """The gallery under these filters, as a generator: its first rows (what is on screen) first,
     then all of it. Drawings are kept on disk (preview.draw_samples), so a filter change or a
     second pick redraws nothing it drew before."""
-    try:
-        root, chosen = gallery_images(ctx, name, class_name, problem)
-        if root is None:
-            yield _shown([], None, class_name, problem)
-            return
-        first = _gallery(ctx, name, root, chosen[:ON_SCREEN])
-        yield _shown(first, name, class_name, problem)
-        if len(chosen) > ON_SCREEN:
-            yield _shown(first + _gallery(ctx, name, root, chosen[ON_SCREEN:]), name, class_name, problem)
-    except UserError as exc:  # shows_user_errors' work, for a generator
-        raise app_error(exc) from None
+    root, chosen = gallery_images(ctx, name, class_name, problem)
+    if root is None:
+        yield _shown([], None, class_name, problem)
+        return
+    first = _gallery(ctx, name, root, chosen[:ON_SCREEN])
+    yield _shown(first, name, class_name, problem)
+    if len(chosen) > ON_SCREEN:
+        yield _shown(first + _gallery(ctx, name, root, chosen[ON_SCREEN:]), name, class_name, problem)
 
 
+@shows_user_errors
 def draw_view(ctx: AppContext, name: str | None, class_name: str, problem: str):
     """The gallery and the duplicate pairs after a pick, as a generator: what is on screen of
     each first (the gallery's first rows, the first pairs), then all of both."""
-    try:
-        r = _report(ctx, name)
-        root, chosen = gallery_images(ctx, name, class_name, problem)
-        if root is None:
-            yield _shown([], None, class_name, problem), _pairs(ctx, None, 0)
-            return
-        first = _gallery(ctx, name, root, chosen[:ON_SCREEN])
-        yield _shown(first, name, class_name, problem), _pairs(ctx, r, PAIRS_ON_SCREEN)
-        yield _shown(first + _gallery(ctx, name, root, chosen[ON_SCREEN:]), name, class_name, problem), _pairs(ctx, r, PAIRS_SHOWN)
-    except UserError as exc:
-        raise app_error(exc) from None
+    r = _report(ctx, name)
+    root, chosen = gallery_images(ctx, name, class_name, problem)
+    if root is None:
+        yield _shown([], None, class_name, problem), _pairs(ctx, None, 0)
+        return
+    first = _gallery(ctx, name, root, chosen[:ON_SCREEN])
+    yield _shown(first, name, class_name, problem), _pairs(ctx, r, PAIRS_ON_SCREEN)
+    yield _shown(first + _gallery(ctx, name, root, chosen[ON_SCREEN:]), name, class_name, problem), _pairs(ctx, r, PAIRS_SHOWN)
 
 
 @shows_user_errors
@@ -273,15 +269,10 @@ def build_health(ctx: AppContext, picked: gr.Dropdown) -> HealthView:
 
     # A pick shows what report.json alone gives, then what is on screen of the two galleries, then
     # the rest of them, then the charts of the tabs not open: each step as soon as it is ready.
-    def draw(name: str | None, class_name: str, problem: str):
-        yield from draw_gallery(ctx, name, class_name, problem)
-
-    def draw_both(name: str | None, class_name: str, problem: str):
-        yield from draw_view(ctx, name, class_name, problem)
-
+    draw = bind(ctx, draw_gallery, ["name", "class_name", "problem"])
     def refresh(dependency):
         shown = dependency.then(bind(ctx, show_health, ["name"]), picked, [summary, counts_chart, issues, report, class_filter], **in_order)
-        drawn = shown.then(draw_both, [picked, class_filter, problem_filter], [gallery, pairs], **in_order)
+        drawn = shown.then(bind(ctx, draw_view, ["name", "class_name", "problem"]), [picked, class_filter, problem_filter], [gallery, pairs], **in_order)
         drawn.then(bind(ctx, box_charts, ["name"]), picked, [size_chart, per_image_chart, centre_chart], **in_order)
         return drawn
 

@@ -20,7 +20,9 @@ back into the image's own pixels before saving.
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +77,7 @@ def _shown_image(ctx: AppContext, dataset: str, labels: dict, scale: int) -> Pat
         shown = folder / labels["name"]
         if not shown.is_file() or shown.stat().st_size != source.stat().st_size:
             shown.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, shown)
+            _written_whole(lambda tmp: shutil.copyfile(source, tmp), shown)
         return shown
     shown = folder / f"{labels['name']}.x{scale}.png"
     if not shown.is_file() or shown.stat().st_mtime < source.stat().st_mtime:
@@ -86,8 +88,20 @@ def _shown_image(ctx: AppContext, dataset: str, labels: dict, scale: int) -> Pat
             upright = ImageOps.exif_transpose(im)
             if upright.mode not in ("RGB", "RGBA", "L", "LA", "P"):  # CMYK, 16-bit...: what a PNG and a browser take
                 upright = upright.convert("RGB")
-            upright.resize((upright.width * scale, upright.height * scale), Image.NEAREST).save(shown)
+            big = upright.resize((upright.width * scale, upright.height * scale), Image.NEAREST)
+            _written_whole(lambda tmp: big.save(tmp, "PNG"), shown)
     return shown
+
+
+def _written_whole(write, dest: Path) -> None:
+    """Write through a temporary file and rename: two browsers opening one image at once never
+    get a half-written copy (the app serves what it finds in previews/)."""
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def editor_value(ctx: AppContext, dataset: str, labels: dict, suggested: list[dict] | None = None, questioned: list[dict] | None = None) -> dict:

@@ -23,6 +23,7 @@ reason shown beside it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -79,14 +80,19 @@ class Upload:
         there (copied while another event still reads it; a file from outside the upload folder
         is copied), and remembered. Returns ``dest``."""
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         with _LOCK:
-            if dest.resolve() == self.path.resolve():
-                return dest
-            if self.kind == "foreign" or self._shared():
-                shutil.copyfile(self.path, dest)
-            else:
-                shutil.move(self.path, dest)
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if dest.resolve() == self.path.resolve():
+                    return dest
+                if self.kind == "foreign" or self._shared():
+                    shutil.copyfile(self.path, dest)
+                else:
+                    shutil.move(self.path, dest)
+            except OSError as exc:  # a full disk, say: said in words, never with the server's paths
+                dest.unlink(missing_ok=True)
+                why = "the server's disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or type(exc).__name__
+                raise UserError(f"{self.name}: could not keep it on the server ({why})") from None
             self.created = dest
             self._remember(dest)
         return dest

@@ -143,14 +143,17 @@ def test_weights_are_kept_by_content_once_and_a_refused_keep_is_forgotten(ctx):
     """Predict's Detect, Publish and Track, and Train's Start pressed twice, name one upload:
     the first keeps it in weights/<hash>/, the others find that copy. A file refused after it
     was kept goes (a copy kept by an earlier event, which a run may use, stays)."""
-    from pages.common import keep_upload
     from pages.uploads import used_upload
 
+    def keep(given):
+        with used_upload(ctx, given) as upload:
+            return upload.keep_by_content("weights")
+
     given = _uploaded(ctx, "best.pt", b"weights")
-    kept = keep_upload(ctx, given, "weights")
+    kept = keep(given)
     assert kept.parent.parent == ctx.workspace.root / "weights" and kept.read_bytes() == b"weights"
     assert not Path(given).exists()
-    assert keep_upload(ctx, given, "weights") == kept  # pressed again: the same copy
+    assert keep(given) == kept  # pressed again: the same copy
     again = _uploaded(ctx, "best.pt", b"weights")  # the same file uploaded anew
     with used_upload(ctx, again) as upload:
         assert upload.keep_by_content("weights") == kept
