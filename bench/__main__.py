@@ -40,6 +40,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "demo_learnability": ([], ["--epochs", "3"]),
     "zoo_compare": ([], ["--families", "yolov11,yolov11-cbam", "--epochs", "1", "--imgsz", "160"]),
     "health_view": (["--images", "6000", "--repeats", "3"], ["--images", "5000", "--repeats", "1"]),
+    "families": (["--families", "300", "--seeds", "20", "--sizes", "2000,5000"], ["--families", "60", "--seeds", "3", "--sizes", "500"]),
     "gpu_check": ([], ["--quick"]),
 }
 NEEDS_GPU = {"gpu_check"}

@@ -246,6 +246,9 @@ def build_data(ctx: AppContext) -> gr.Tab:
     health.refresh(editor.save.click(save, [editor.image, picked, editor.annotator, editor.boxes], [editor.saved, table, versions, version_pick, picked], api_visibility="private"))
     health.gallery.select(edit_from_gallery, [picked, health.class_filter, health.problem_filter], editor.outputs, api_visibility="private")
     retrain_btn.click(bind(ctx, retrain_on_version), [version_pick, retrain_run], [retrain_msg, started], api_name="retrain_on_version")
+    # A re-split picks its new version: the tables list it, the view redraws on it.
+    health.refresh(health.resplit.event.then(lambda cur: (datasets_table(ctx), *show_versions(cur, cur)), picked, [table, versions, version_pick],
+                                             api_visibility="private"))
     with tab:  # API-only endpoints, inside the tab they belong to
         gr.api(edit_labels, api_name="edit_labels")
         gr.api(dataset_versions, api_name="dataset_versions", queue=False)

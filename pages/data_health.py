@@ -22,6 +22,7 @@ import pandas as pd
 
 from pages.charts import box_centre_figure, box_size_figure, boxes_per_image_figure, class_counts_figure
 from pages.common import AppContext, bind, json_safe, said_empty, shows_user_errors
+from pages.resplit_view import ResplitView, build_resplit
 from pages.text import md_text
 from yolov11 import augmentation_preview, dataset_boxes, draw_pairs, draw_samples, images_with
 
@@ -40,6 +41,7 @@ PROBLEMS = {
     "label errors": "label_errors",
     "duplicates": "duplicates",
     "train/val leakage": "leakage",
+    "families across splits": "families_crossing",
     "EXIF-rotated": "exif_rotated",
     "tiny boxes": "tiny_boxes",
 }
@@ -85,7 +87,6 @@ def _report(ctx: AppContext, name: str | None) -> dict | None:
     return _reports.get(stamp, lambda: json.loads(Path(stamp[0]).read_text())) if stamp else None
 
 
-literal = md_text  # its former name here (pages.resplit_view imports it): new code imports pages.text.md_text
 
 
 def health_summary(r: dict) -> str:
@@ -233,11 +234,13 @@ class HealthView:
     gallery: gr.Gallery
     class_filter: gr.Dropdown
     problem_filter: gr.Dropdown
+    resplit: ResplitView  # families across splits under the summary, "Re-split by family" (pages.resplit_view)
 
 
 def build_health(ctx: AppContext, picked: gr.Dropdown) -> HealthView:
     """Components and events of the health view, driven by the dataset picker ``picked``."""
     summary = gr.Markdown(elem_id="health-summary", latex_delimiters=[])  # "$" in a file name is no formula
+    resplit = build_resplit(ctx, picked)  # beside the summary's warning
     with gr.Tabs():
         with gr.Tab("Class counts"):
             counts_chart = gr.Plot()
@@ -279,4 +282,4 @@ def build_health(ctx: AppContext, picked: gr.Dropdown) -> HealthView:
     refresh(picked.input(lambda: None, None, None, api_visibility="private"))  # the user picked another dataset
     gr.on([class_filter.input, problem_filter.input], draw, [picked, class_filter, problem_filter], gallery, **in_order)
     augment_btn.click(bind(ctx, augment, ["name"]), picked, augmented, api_name="augmentation_preview")
-    return HealthView(refresh, gallery, class_filter, problem_filter)
+    return HealthView(refresh, gallery, class_filter, problem_filter, resplit)

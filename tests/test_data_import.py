@@ -149,6 +149,7 @@ def test_demo_dataset_is_deterministic_and_ready(workspace):
     assert report["images"] == {"train": 240, "val": 60}
     assert report["classes"] == CLASSES
     assert all(report["boxes_per_class"][c] > 100 for c in CLASSES)
+    assert report["families"]["count"] == 0  # look-alike site scenes, each drawn once: no family of copies (issue 21, item 5)
     assert yolov11.ensure_demo_dataset(workspace)["name"] == "demo-hardhat"
     assert len(workspace.datasets()) == 1
 

@@ -4,11 +4,13 @@ One run that finds things is trained, evaluated and exported; its notebook is wr
 CLI and executed headless (nbclient + ipykernel). Training on the CPU with a fixed seed is
 deterministic, so the rerun's metrics equal the run's.
 
-A second, tiny run trains on a dataset version (two label edits deep), is stopped and resumed,
+A second, tiny run trains on a dataset version (a label edit, a re-split by family, a label
+edit), is stopped and resumed,
 in a container's layout: the app serves a workspace outside both its current folder and its
 temp folder. Its notebook downloads through /download_notebook, says its numbers will differ,
 and runs in a fresh kernel whose current folder is elsewhere: it rebuilds the version with the
-same label files byte for byte and leaves no ``./workspace`` behind (issue 21, items 11, 12, 14, 20).
+same label files byte for byte, in the same splits, and leaves no ``./workspace`` behind (issue 21,
+items 5, 11, 12, 14, 20).
 """
 
 from __future__ import annotations
@@ -136,8 +138,9 @@ def _labels(root: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def versioned(tmp_path_factory):
-    """Dataset "tiny" edited twice (tiny@v2, then tiny@v3: boxes changed, added, removed, a class
-    changed), a 2-epoch run on tiny@v3 stopped after epoch 1 and resumed, its notebook written
+    """Dataset "tiny" edited (tiny@v2: boxes changed, added, removed), re-split by family (tiny@v3:
+    images moved between train and val), edited again (tiny@v4: a class changed), a 2-epoch run on
+    tiny@v4 stopped after epoch 1 and resumed, its notebook written
     and executed from a fresh kernel (no YOLOV11_WORKSPACE, current folder: the notebook's), while
     an app serving that workspace starts in a container's layout."""
     base = tmp_path_factory.mktemp("versioned")
@@ -146,15 +149,17 @@ def versioned(tmp_path_factory):
     first = yolov11.image_labels("tiny", sorted(os.listdir(ws.datasets_dir / "tiny/images/train"))[0], workspace=ws)
     moved = [{"class": b["class"], "box": [b["box"][0] + 0.71, b["box"][1], b["box"][2] - 0.37, b["box"][3]]} for b in first["boxes"][1:]]
     yolov11.edit_labels("tiny", {first["name"]: [*moved, {"class": 0, "box": [3.3, 4.1, 20.7, 19.9]}]}, workspace=ws)  # changed, added, removed
-    second = yolov11.image_labels("tiny@v2", sorted(os.listdir(ws.datasets_dir / "tiny/images/val"))[0], workspace=ws)
+    resplit = yolov11.resplit_dataset("tiny@v2", val_fraction=0.25, seed=3, workspace=ws)
+    assert (resplit["name"], resplit["images"]["train"]) == ("tiny@v3", 6) and resplit["moved"] > 0, resplit  # 2 batches an epoch: a stop lands in epoch 2
+    second = yolov11.image_labels("tiny@v3", sorted(os.listdir(ws.datasets_dir / "tiny@v3/images/val"))[0], workspace=ws)
     other = {"helmet": "head", "head": "vest", "vest": "helmet"}
     relabelled = [{"class": other[b["class"]], "box": b["box"]} for b in second["boxes"]]
-    assert yolov11.edit_labels("tiny@v2", {second["name"]: relabelled}, workspace=ws)["name"] == "tiny@v3"
+    assert yolov11.edit_labels("tiny@v3", {second["name"]: relabelled}, workspace=ws)["name"] == "tiny@v4"
 
     stop = threading.Event()
     on_event = lambda e: stop.set() if e["type"] == "epoch" else None  # noqa: E731  (takes effect in epoch 2)
     tiny = dict(epochs=2, imgsz=32, batch=4, workers=0, seed=0, plots=False)  # plots: most of a tiny run's time
-    run = yolov11.train("tiny@v3", "yolov11n", workspace=ws, stop=stop, on_event=on_event, **tiny)
+    run = yolov11.train("tiny@v4", "yolov11n", workspace=ws, stop=stop, on_event=on_event, **tiny)
     assert run["status"] == "stopped", run
     assert yolov11.resume(run["run"], workspace=ws)["status"] == "done"
 
@@ -192,12 +197,15 @@ def test_the_notebook_rebuilds_the_version_byte_for_byte(versioned):
     ws, run, folder = versioned["ws"], versioned["run"], versioned["folder"]
     assert versioned["failed"] is None, versioned["failed"]
     rebuilt = yolov11.Workspace.at(folder / f"workspace-{run}")
-    assert [d["name"] for d in rebuilt.datasets()] == ["tiny", "tiny@v2", "tiny@v3"]
-    for name in ("tiny@v2", "tiny@v3"):
+    assert [d["name"] for d in rebuilt.datasets()] == ["tiny", "tiny@v2", "tiny@v3", "tiny@v4"]
+    for name in ("tiny@v2", "tiny@v3", "tiny@v4"):  # label files by path: the same boxes in the same splits
         assert _labels(Path(rebuilt.dataset(name)["path"])) == _labels(ws.datasets_dir / name), name
-    assert _labels(ws.datasets_dir / "tiny@v3") != _labels(ws.datasets_dir / "tiny")  # the edits are there to replay
+    assert rebuilt.dataset("tiny@v3")["diff"]["resplit"] == ws.dataset("tiny@v3")["diff"]["resplit"]  # replayed, not imported as a folder
+    assert any("resplit_dataset(" in c.source and "seed=3" in c.source for c in versioned["nb"].cells)
+    assert sorted(_labels(ws.datasets_dir / "tiny@v3")) != sorted(_labels(ws.datasets_dir / "tiny@v2"))  # the re-split moved images
+    assert _labels(ws.datasets_dir / "tiny@v4") != _labels(ws.datasets_dir / "tiny")  # the edits are there to replay
     assert [r["status"] for r in rebuilt.runs()] == ["done"]  # it trained on the version
-    assert rebuilt.runs()[0]["dataset"] == "tiny@v3"
+    assert rebuilt.runs()[0]["dataset"] == "tiny@v4"
 
 
 def test_running_the_notebook_leaves_nothing_in_its_current_folder(versioned):

@@ -18,6 +18,7 @@ from yolov11.data.demo import ensure_demo_dataset
 from yolov11.data.importer import import_dataset
 from yolov11.data.preview import augmentation_preview, draw_pairs, draw_samples
 from yolov11.data.report import summarize as summarize_report
+from yolov11.data.resplit import resplit_dataset
 from yolov11.data.stats import dataset_boxes, images_with
 from yolov11.data.versions import dataset_versions, edit_labels, image_labels
 from yolov11.errors import UserError
@@ -96,6 +97,7 @@ __all__ = [
     "publish",
     "python_call",
     "published",
+    "resplit_dataset",
     "resume",
     "run_status",
     "saved_evaluation",

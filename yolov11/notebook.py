@@ -12,8 +12,10 @@ literals, the same as the app's "Same in Python" snippets.
 A registry row is data, whoever wrote it: keys and values reach the code as literals only
 (``snippets.keyword_args``), and names and paths reach the markdown as text, never as HTML. A run
 on a dataset version (``<base>@vN``) rebuilds it: the base is imported as any dataset, then each
-label edit of its chain is replayed with ``edit_labels`` and the edited images' full box lists,
-read from the version folders as the notebook is written (``dataset_cells``).
+step of its chain is replayed: a label edit with ``edit_labels`` and the edited images' full box
+lists, read from the version folders as the notebook is written; a re-split by family with
+``resplit_dataset`` and its recorded seed and val fraction (the same files give the same split)
+(``dataset_cells``).
 """
 
 from __future__ import annotations
@@ -96,18 +98,29 @@ def _import_cells(dataset: dict) -> tuple[str, str]:
 
 def _label_edit(version: dict) -> bool:
     """Whether ``version`` was made by ``edit_labels``: its diff names each edited image with the
-    boxes added, removed and changed (other kinds of version, such as a re-split, are not replayed)."""
+    boxes added, removed and changed."""
     images = (version.get("diff") or {}).get("images")
     return isinstance(images, dict) and bool(images) and all(isinstance(c, dict) and "added" in c for c in images.values())
 
 
+def _resplit(version: dict) -> dict | None:
+    """The ``resplit_dataset`` keywords that made ``version`` (its recorded seed and val fraction), or None."""
+    lineage = (version.get("diff") or {}).get("resplit")
+    if not isinstance(lineage, dict):
+        return None
+    seed, fraction = lineage.get("seed"), lineage.get("val_fraction")
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and isinstance(fraction, (int, float)) and not isinstance(fraction, bool)):
+        return None
+    return {"val_fraction": fraction, "seed": seed}
+
+
 def _chain(ws: Workspace, dataset: dict) -> list[dict] | None:
     """The datasets from the import to ``dataset``, each the parent of the next; None when a link
-    is gone or one of them is no label edit."""
+    is gone or one of them is neither a label edit nor a re-split."""
     chain, seen = [dataset], {dataset["name"]}
     while chain[0].get("parent"):
         parent = ws.dataset(chain[0]["parent"])
-        if parent is None or parent["name"] in seen or not _label_edit(chain[0]):
+        if parent is None or parent["name"] in seen or not (_label_edit(chain[0]) or _resplit(chain[0])):
             return None
         chain.insert(0, parent)
         seen.add(parent["name"])
@@ -135,6 +148,13 @@ def dataset_cells(ws: Workspace, dataset: dict) -> list[tuple[str, str]]:
     cells = [_import_cells(chain[0])]
     for version in chain[1:]:
         diff = version["diff"]
+        if _resplit(version):
+            args = _resplit(version)
+            md = (f"### Version {text(version['name'])}\nThe re-split by family that made it from {text(version['parent'])}: "
+                  f"train and val split again with each family of augmented copies on one side (val fraction {text(args['val_fraction'])}, "
+                  f"seed {text(args['seed'])}; a test split kept). The same images, fraction and seed give the same split.")
+            cells.append((md, _call("resplit_dataset", "ds", "ds['name']", args) + "\nds['name']"))
+            continue
         md = (f"### Version {text(version['name'])}\nThe label edit that made it from {text(version['parent'])}: "
               f"{len(diff['images'])} image(s), {diff.get('added', 0)} box(es) added, {diff.get('removed', 0)} removed, "
               f"{diff.get('changed', 0)} changed. Each edited image's full box list, as saved (pixels), so the label files "

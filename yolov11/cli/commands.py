@@ -66,6 +66,17 @@ def import_(args: argparse.Namespace, ws) -> tuple[object, str]:
     return r, summarize(r)
 
 
+def resplit(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    r = yolov11.resplit_dataset(args.data, val_fraction=args.val_fraction, seed=args.seed, workspace=ws)
+    split_txt = ", ".join(f"{k} {n}" for k, n in r["images"].items())
+    still = f"; {r['crossing_after']} still cross into the test split (kept as given)" if r["crossing_after"] else ""
+    return r, (f"{r['name']}: {r['parent']} re-split by family ({split_txt}; val fraction {args.val_fraction}, seed {args.seed}): "
+               f"{r['moved']} image(s) moved, {r['families']} families kept whole, {r['crossing_before']} crossed splits before{still}"
+               f"\n  -> {r['path']}")
+
+
 def demo(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
     from yolov11.data.report import summarize
@@ -82,6 +93,9 @@ def datasets(args: argparse.Namespace, ws) -> tuple[object, str]:
 
 
 def _changes(diff: dict | None) -> str:
+    if diff and "resplit" in diff:
+        r = diff["resplit"]
+        return f"re-split by family: {r.get('moved', '?')} images moved (val fraction {r.get('val_fraction')}, seed {r.get('seed')})"
     return "" if not diff else f"+{diff.get('added', 0)} -{diff.get('removed', 0)} ~{diff.get('changed', 0)} boxes"
 
 

@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep images that no annotation names (no Pascal VOC XML or LabelMe JSON, not listed by the CreateML "
                         "JSON or CVAT XML) as backgrounds; by default they are left out and named in the report "
                         "(YOLO: an image without a .txt is a background either way)")
+    c = cmd("resplit", "re-split a dataset's train and val by family (augmented copies of one photo kept on one side) as a new "
+                       "version NAME@vN (a test split stays as it is)", commands.resplit)
+    c.add_argument("--data", required=True, help="the workspace dataset (or version) to re-split")
+    c.add_argument("--val-fraction", type=float, default=0.2, help="share of the images that go to val (default: 0.2)")
+    c.add_argument("--seed", type=int, default=0, help="the split's seed: the same seed gives the same split (default: 0)")
     cmd("datasets", "list the workspace's datasets", commands.datasets)
     cmd("runs", "list the workspace's training runs", commands.runs)
     c = cmd("models", "list the model zoo with params and GFLOPs", commands.models)

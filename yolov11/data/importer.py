@@ -5,8 +5,10 @@
 
 Formats are detected (the report says which and why): YOLO (Ultralytics, flat, Roboflow),
 COCO JSON, Pascal VOC, CVAT XML 1.1, LabelMe JSON and CreateML JSON. Splits come from the source when it has
-them, else a seeded split stratified by class. Every image is checked (readable, pixel cap,
-truncation, EXIF rotation, exact and near duplicates) and every label line validated; an image
+them, else a seeded split stratified by class that keeps each family of augmented copies on one
+side (splits.py, families.py); the report names the families a given split cuts. Every image is
+checked (readable, pixel cap, truncation, EXIF rotation, exact and near duplicates, its family
+descriptor) and every label line validated; an image
 that no annotation names is left out unless asked for (tidy.py). The dataset is written to a temporary folder and renamed into place
 at the end, so a failure never leaves a half-imported dataset; a name already taken gets a new
 version (name-2, name-3, ...) instead of mixing two imports.
@@ -15,12 +17,11 @@ version (name-2, name-3, ...) instead of mixing two imports.
 from __future__ import annotations
 
 import os
-import random
 import re
 import shutil
 import tempfile
 import unicodedata
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
@@ -35,9 +36,11 @@ from yolov11.data.checks import ImageInfo, inspect_image, resave_whole
 from yolov11.data.coco_format import looks_like_coco, read_coco
 from yolov11.data.createml_format import looks_like_createml, read_createml
 from yolov11.data.cvat_format import looks_like_cvat, read_cvat
+from yolov11.data.families import MAX_CONTENT_IMAGES, Families, Thumbnails, features, find_families
 from yolov11.data.labelme_format import looks_like_labelme, read_labelme
 from yolov11.data.report import build_report, write_report
 from yolov11.data.source import CONVERTED_SUFFIXES, Issue, Sample, SourceDataset, files_under, forget_scans, images_under
+from yolov11.data.splits import assign_splits, check_fraction
 from yolov11.data.tidy import drop_duplicate_boxes, drop_repeated_images, note_unread_files, settle_unlabelled, unique_names
 from yolov11.data.voc_format import looks_like_voc, read_voc
 from yolov11.data.yolo_format import find_yaml, looks_like_yolo, read_yolo
@@ -106,43 +109,6 @@ def _dataset_name(src: Path, name: str | None, ws: Workspace) -> str:
     return candidate
 
 
-def assign_splits(samples: list[Sample], val_fraction: float, seed: int) -> str:
-    """Keep the source's splits when it has train and val; else a seeded split stratified by class.
-
-    Each image joins the group of its rarest class (backgrounds form a group of their own) and
-    every group gives ``val_fraction`` of its images to val, so rare classes reach val too.
-    A source test split stays test. Returns how the split was made, for the report.
-    """
-    have = {s.split for s in samples}
-    if "train" in have and "val" in have:
-        for s in samples:
-            s.split = s.split or "train"
-        return "from the source"
-    if not 0.0 < val_fraction < 1.0:
-        raise UserError(f"--val-fraction {val_fraction}: must be between 0 and 1 (exclusive)")
-    only_val = "val" in have and "train" not in have
-    if only_val:  # a source with a val split alone (COCO's instances_val2017): split it into train and val
-        for s in samples:
-            s.split = None if s.split == "val" else s.split
-    pool = [s for s in samples if s.split in (None, "train")]
-    freq = Counter(int(c) for s in pool for c in s.boxes[:, 0])
-    groups: dict[int, list[Sample]] = defaultdict(list)
-    for s in pool:
-        classes = {int(c) for c in s.boxes[:, 0]}
-        groups[min(classes, key=lambda c: (freq[c], c)) if classes else -1].append(s)
-    rng = random.Random(seed)
-    for key in sorted(groups):
-        members = groups[key]
-        rng.shuffle(members)
-        n_val = round(len(members) * val_fraction)
-        for rank, s in enumerate(members):
-            s.split = "val" if rank < n_val else "train"
-    if pool and not any(s.split == "val" for s in pool) and len(pool) > 1:
-        pool[0].split = "val"  # tiny sources: at least one validation image
-    how = f"seeded split stratified by class (val fraction {val_fraction}, seed {seed})"
-    return f"the source has a val split only: {how}" if only_val else how
-
-
 def _link_or_copy(src: Path, dest: Path) -> None:
     """Hard-link an image of a source folder (no second copy on disk, and fast); copy across
     filesystems. Tools replace images by writing new files, so the link never sees later edits."""
@@ -186,53 +152,74 @@ def _workers() -> int:
 
 class _Checks:
     """The image checks of an import, started on a thread pool as soon as the source's files are
-    known, so they run while the main thread detects the format and parses the annotations.
+    known, so they run while the main thread detects the format and parses the annotations. Each
+    batch also computes its images' family features (``families.features``) and, with
+    ``thumbnails``, moves their thumbnails out of the heap.
 
-    Once placing starts, ``stop`` withdraws the batches not begun yet: the placing threads then
-    check those images themselves, so decoding (CPU) and file creation (disk) interleave on the
-    pool. ``get`` returns a file's check: the one made ahead (waiting for it), else one made
-    there and then (also for an image the folder walk did not list: a reader may name one)."""
+    The import waits for every check before it splits (``_check_all``: the families decide the
+    split), so placing finds them made; ``stop`` withdraws the batches not begun yet, should
+    placing start earlier. ``get_many`` returns files' checks: those made ahead (waiting for
+    them), else made there and then, once (also for an image the folder walk did not list: a
+    reader may name one)."""
 
-    def __init__(self, paths: list[Path], pool: ThreadPoolExecutor) -> None:
+    def __init__(self, paths: list[Path], pool: ThreadPoolExecutor, thumbnails: Thumbnails | None = None, family: bool = True) -> None:
         self._ahead: dict[str, tuple[Future, int]] = {}
+        self._made: dict[str, ImageInfo] = {}  # checks made on demand, kept: an image is checked once
         self._futures: list[Future] = []
+        self._thumbnails, self._family = thumbnails, family
         for batch in _batches(paths):
-            future = pool.submit(lambda b: [inspect_image(p) for p in b], batch)
+            future = pool.submit(self.inspect, batch)
             self._futures.append(future)
             for k, p in enumerate(batch):
                 self._ahead[os.path.normpath(p)] = (future, k)
+
+    def inspect(self, paths: list[Path]) -> list[ImageInfo]:
+        """The checks of ``paths``, made here, with their family features (a batch at a time: vectorised)."""
+        infos = [inspect_image(p, self._family) for p in paths]
+        described = [i for i in infos if i.family is not None]
+        for info, desc in zip(described, features([i.family for i in described])):
+            info.family = self._thumbnails.keep(desc) if self._thumbnails else desc
+        return infos
 
     def stop(self) -> None:
         for future in self._futures:
             future.cancel()  # only those not running yet: the others finish
 
+    def get_many(self, paths: list[Path]) -> list[ImageInfo]:
+        """The checks of ``paths``: made ahead (waiting for them), the others made here as one batch."""
+        out: list[ImageInfo | None] = []
+        for path in paths:
+            ahead = self._ahead.get(os.path.normpath(path))
+            out.append(ahead[0].result()[ahead[1]] if ahead and not ahead[0].cancelled() else self._made.get(os.path.normpath(path)))
+        missing = [k for k, info in enumerate(out) if info is None]
+        for k, info in zip(missing, self.inspect([paths[k] for k in missing])):
+            out[k] = self._made[os.path.normpath(paths[k])] = info
+        return out
+
     def get(self, path: Path) -> ImageInfo:
-        ahead = self._ahead.get(os.path.normpath(path))
-        if ahead and not ahead[0].cancelled():
-            return ahead[0].result()[ahead[1]]
-        return inspect_image(path)
+        return self.get_many([path])[0]
 
 
 def _place(jobs: list[tuple[Sample, Path, Path, bool]], checks: _Checks) -> list[ImageInfo]:
     """Check each image and, when usable, link/move (or convert) it and write its label file (runs in a pool)."""
-    infos = []
-    for sample, img_out, lbl_out, move in jobs:
-        info = checks.get(sample.image)
+    infos = checks.get_many([sample.image for sample, *_ in jobs])
+    for (sample, img_out, lbl_out, move), info in zip(jobs, infos):
         if not (info.problem or info.truncated):  # truncated ones are re-saved afterwards, one at a time
             if sample.image.suffix.lower() in CONVERTED_SUFFIXES:
                 _convert_to_png(sample.image, img_out)
             else:
                 (shutil.move if move else _link_or_copy)(sample.image, img_out)
             _write_label(lbl_out, sample.boxes)
-        infos.append(info)
     return infos
 
 
-def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None, checks: _Checks, pool: ThreadPoolExecutor) -> tuple[list[Sample], list[ImageInfo]]:
-    """Check every image, place the usable ones and write their labels; returns them with their checks.
+def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None, checks: _Checks,
+           pool: ThreadPoolExecutor) -> tuple[list[Sample], list[ImageInfo], list[int]]:
+    """Check every image, place the usable ones and write their labels; returns them with their
+    checks and their places in ``ds.samples``.
 
-    Per image: read + hash + reduced-scale decode (CPU, partly done ahead by ``checks``) and two
-    file creations (disk latency), in batches on the pool, so both cores and the disk stay busy."""
+    Per image: two file creations (disk latency; the checks are made by then, ``_check_all``), in
+    batches on the pool, beside the family grouping of a given split (``import_dataset``)."""
     jobs, used = [], set()
     for i, s in enumerate(ds.samples):
         stem = s.image.stem
@@ -244,7 +231,7 @@ def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None,
     for split in {s.split for s in ds.samples}:
         (dest / "images" / split).mkdir(parents=True, exist_ok=True)
         (dest / "labels" / split).mkdir(parents=True, exist_ok=True)
-    kept, kept_infos, total = [], [], len(jobs)
+    kept, kept_infos, kept_index, total = [], [], [], len(jobs)
     batches = list(_batches(jobs))
     # Submitted alternating between splits, so threads creating files at once mostly work in
     # different folders (file creation locks its folder); results are taken in sample order.
@@ -263,7 +250,7 @@ def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None,
         for (s, img_out, lbl_out, _), info in zip(batch, future.result()):
             i, done = done, done + 1
             if progress and (i % 200 == 0 or i == total - 1):
-                progress(0.1 + 0.8 * (i + 1) / total, f"checking and writing images {i + 1}/{total}")
+                progress(0.55 + 0.35 * (i + 1) / total, f"writing images {i + 1}/{total}")
             if info.problem:
                 ds.issues.append(Issue(s.image.name, info.problem, "skipped"))
                 continue
@@ -279,7 +266,27 @@ def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None,
                 ds.issues.append(Issue(s.image.name, "GIF image", "fixed: first frame imported as PNG"))
             kept.append(Sample(img_out, s.boxes, s.split, s.label_issues, unlabelled=s.unlabelled))
             kept_infos.append(info)
-    return kept, kept_infos
+            kept_index.append(i)
+    return kept, kept_infos, kept_index
+
+
+def _check_all(ds: SourceDataset, checks: _Checks, pool: ThreadPoolExecutor, progress: Progress | None) -> list[ImageInfo]:
+    """Every sample's image check, in sample order, with progress: those made ahead waited for,
+    the others (images a reader named that the folder walk did not list) made on the pool."""
+    out: list[ImageInfo] = []
+    # queued behind every check made ahead, so a waiting task never holds a thread those need
+    futures = [pool.submit(checks.get_many, [s.image for s in batch]) for batch in _batches(ds.samples, 8 * BATCH)]
+    for future in futures:
+        out += future.result()
+        if progress:
+            progress(0.1 + 0.4 * len(out) / len(ds.samples), f"checking images {len(out)}/{len(ds.samples)}")
+    return out
+
+
+def _families(ds: SourceDataset, infos: list[ImageInfo], index: list[int], content: bool) -> Families:
+    """The families among the images ``infos`` checked (``index``: their samples), by their names
+    in the source (the import may rename a file whose name another split holds) and by content."""
+    return find_families([i.family for i in infos], names=[ds.samples[k].image.name for k in index], content=content)
 
 
 def import_dataset(
@@ -318,7 +325,9 @@ def import_dataset(
             warnings = extract_zip(src, root)
         else:
             raise UserError(f"{src.name}: expected a .zip archive or a folder")
-        checks = _Checks(images_under(root), pool)  # runs while the annotations are read
+        paths = images_under(root)
+        content = len(paths) <= MAX_CONTENT_IMAGES
+        checks = _Checks(paths, pool, Thumbnails(scratch / "thumbnails", len(paths) if content else 0), content)  # while annotations are read
         ds = detect_format(root, include_difficult)
         if not ds.names:
             raise UserError(f"{src.name}: the {FORMAT_NAMES[ds.format]} annotations name no class")
@@ -328,12 +337,28 @@ def import_dataset(
         drop_repeated_images(ds)
         settle_unlabelled(ds, root, unlabelled_as_background)
         drop_duplicate_boxes(ds)
-        split_how = assign_splits(ds.samples, val_fraction, seed)
+        # Every image's check first (most are done: they ran while the annotations were read). The
+        # families decide the split when it is ours to make; where the source gives it, they are
+        # for the report only and are grouped on the pool while the files are written.
+        every = list(range(len(ds.samples)))
+        given = {"train", "val"} <= {s.split for s in ds.samples}
+        if not given:
+            check_fraction(val_fraction)  # before the wait for the checks
+        checked = _check_all(ds, checks, pool, progress)
+        if progress and not given:
+            progress(0.5, f"finding families of augmented copies among {len(every)} images")
+        found = None if given else _families(ds, checked, every, content)
+        split_how = assign_splits(ds.samples, val_fraction, seed, found.keys if found else None, ds.warnings)
+        grouping = pool.submit(_families, ds, checked, every, content) if given else None
         final_name = _dataset_name(src, name, ws)
         out = scratch / "out"
-        kept, infos = _write(ds, out, move, progress, checks, pool)
+        kept, infos, index = _write(ds, out, move, progress, checks, pool)
         if not kept:
             raise UserError(f"{src.name}: no readable images")
+        found = (grouping.result() if grouping else found).subset(index)  # less the images that could not be read
+        if not content:
+            ds.notes.append(f"{len(paths):,} images: more than {MAX_CONTENT_IMAGES:,}, so augmented copies were grouped by "
+                            "their Roboflow names only (the content test was skipped)")
         splits = sorted({s.split for s in kept}, key=["train", "val", "test"].index)
         data = {"names": dict(enumerate(ds.names)), "nc": len(ds.names)}
         data.update({split: f"images/{split}" for split in splits})
@@ -341,7 +366,7 @@ def import_dataset(
             data["val"] = data["train"]
         (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
         dest = ws.datasets_dir / final_name
-        report = build_report(final_name, dest, src, ds, kept, infos, split_how, out)
+        report = build_report(final_name, dest, src, ds, kept, infos, split_how, out, found)
         write_report(report, out / "report.json")
         out.rename(dest)  # atomic: the dataset appears whole or not at all
         try:

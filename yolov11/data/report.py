@@ -12,11 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from yolov11.data.checks import ImageInfo, find_duplicates
+from yolov11.data.families import Families, crossing
 from yolov11.data.source import Sample, SourceDataset
 
 MAX_LISTED_ISSUES = 500  # report.json stays readable; issue_count keeps the true total
 MAX_LISTED_IMAGES = 200  # per problem, for the gallery filter
 TINY_BOX = 0.01  # boxes under 1% of the image side are hard to learn at small imgsz
+MAX_LISTED_FAMILIES = 200  # crossing families listed, each with its pair (crossing_count keeps the true total)
+MAX_FAMILY_SHOWN = 20  # members listed per family
 
 
 def _rel(sample: Sample, root: Path) -> str:
@@ -31,9 +34,43 @@ def _duplicates(kept: list[Sample], infos: list[ImageInfo], root: Path) -> dict:
     return {"exact": groups, "near": pairs, "leakage": crossing}
 
 
-def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list[Sample], infos: list[ImageInfo], split_how: str, root: Path) -> dict:
+def families_section(kept: list[Sample], found: Families, root: Path) -> dict:
+    """report.json's "families": how many families of augmented copies, how they were found, and
+    those that cross splits, each with its members and one pair (a link between two splits) to show."""
+    splits = [s.split for s in kept]
+    across = crossing(found, splits)
+    how: dict[int, set[str]] = {}
+    for i, _, kind in found.links:
+        how.setdefault(found.keys[i], set()).add(kind)
+    return {
+        "count": len(found.groups),
+        "images": sum(map(len, found.groups)),
+        "by_name": sum("name" in kinds for kinds in how.values()),
+        "by_content": sum("content" in kinds for kinds in how.values()),
+        "content_test": found.content,
+        "crossing_count": len(across),
+        "crossing": [{"images": [_rel(kept[k], root) for k in group[:MAX_FAMILY_SHOWN]], "size": len(group),
+                      "pair": [_rel(kept[a], root), _rel(kept[b], root)]} for group, (a, b) in across[:MAX_LISTED_FAMILIES]],
+        "crossing_images": sorted(_rel(kept[k], root) for group, _ in across for k in group),
+    }
+
+
+def crossing_warning(section: dict, name: str) -> str | None:
+    """The warning of a report whose families cross its splits, naming one pair; None when none do."""
+    n = section.get("crossing_count", 0)
+    if not n:
+        return None
+    a, b = section["crossing"][0]["pair"]
+    return (f"{n} famil{'y' if n == 1 else 'ies'} of augmented copies (one photo flipped, turned, cropped or recoloured) "
+            f"cross splits, e.g. {a} and {b}: validation scores will be optimistic; re-split by family "
+            f"(python -m yolov11 resplit --data {name})")
+
+
+def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list[Sample], infos: list[ImageInfo], split_how: str, root: Path,
+                 families: Families | None = None) -> dict:
     """The health report of an import; ``kept`` are the samples as written under ``root`` (the
-    folder that becomes ``dest``), ``infos`` their image checks."""
+    folder that becomes ``dest``), ``infos`` their image checks, ``families`` the families among
+    them (None: no "families" section, as for a label edit, which carries its parent's over)."""
     splits: dict[str, dict] = {}
     for s in kept:
         entry = splits.setdefault(s.split, {"images": 0, "boxes": 0, "images_without_labels": 0, "per_class": dict.fromkeys(ds.names, 0)})
@@ -58,6 +95,9 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
         warnings.append(f"{n_tiny} tiny boxes (under {TINY_BOX:.0%} of the image side): train at a larger imgsz")
     if dups["leakage"]:
         warnings.append(f"{len(dups['leakage'])} duplicate image group(s) cross splits: validation scores will be optimistic")
+    fams = families_section(kept, families, root) if families is not None else None
+    if fams and crossing_warning(fams, name):
+        warnings.append(crossing_warning(fams, name))
     problems = {
         "no_labels": [_rel(s, root) for s in kept if not len(s.boxes)],
         "label_errors": [_rel(s, root) for s in kept if s.label_issues],
@@ -66,13 +106,14 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
         "leakage": sorted({p for g in dups["leakage"] for p in g}),
         "tiny_boxes": [_rel(s, root) for s in tiny],
         "unlabelled": [_rel(s, root) for s in kept if s.unlabelled],  # no annotation named them: kept as backgrounds
+        "families_crossing": fams.pop("crossing_images") if fams else [],  # members of families of copies in two splits
     }
     notes = list(ds.notes)
     if problems["exif_rotated"]:
         notes.append(f"{len(problems['exif_rotated'])} photo(s) carry an EXIF rotation: imported unchanged; training turns them upright "
                      "as a phone shows them (Ultralytics applies the rotation), as the gallery draws them, so their boxes belong to the "
                      "turned picture (the 'EXIF-rotated' filter shows them)")
-    return {
+    report = {
         "name": name,
         "path": str(dest),
         "data_yaml": str(dest / "data.yaml"),
@@ -95,6 +136,9 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
         "source_warnings": list(ds.warnings),  # the warnings about the source itself (a version carries them over)
         "notes": notes,  # what import did on the user's behalf (difficult boxes, EXIF rotations, backgrounds asked for)
     }
+    if fams is not None:
+        report["families"] = fams
+    return report
 
 
 def write_report(report: dict, path: Path) -> None:

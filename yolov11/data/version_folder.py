@@ -1,9 +1,11 @@
-"""The folder of a new dataset version (yolov11.data.versions): built whole in a scratch folder,
-renamed into place, then registered; the parent's files are only read.
+"""The folder of a new dataset version (yolov11.data.versions, yolov11.data.resplit): built whole
+in a scratch folder, renamed into place, then registered; the parent's files are only read.
 
     datasets/.version-<pid>-XXXX/out/   images hard-linked (copied across filesystems), label
-                                         files copied, the edited ones written anew, data.yaml,
-                                         report.json  ->  renamed to datasets/<base>@v<N>/
+                                         files copied, the edited ones written anew, images a
+                                         re-split moves placed in their new split's folders with
+                                         their labels, data.yaml, report.json
+                                         ->  renamed to datasets/<base>@v<N>/
 
 Two processes (the app and a notebook, two app workers) may save versions of one dataset at the
 same moment and pick the same N. The rename is the arbiter: it fails when ``<base>@v<N>`` is there
@@ -18,11 +20,13 @@ import re
 import shutil
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from yolov11 import liveness
 from yolov11.data.checks import ImageInfo
-from yolov11.data.report import build_report, write_report
+from yolov11.data.families import Families
+from yolov11.data.report import build_report, crossing_warning, write_report
 from yolov11.data.source import Sample, SourceDataset
 from yolov11.data.yolo_format import label_path, read_label_boxes
 from yolov11.errors import UserError, os_error_text
@@ -31,6 +35,16 @@ from yolov11.workspace import VERSION_MARK, VERSION_SCRATCH_PREFIX, Workspace, c
 
 _LOCK = threading.Lock()  # two saves in one process never pick the same version number
 ATTEMPTS = 20  # numbers tried before giving up (each lost race means another process saved one)
+
+
+@dataclass
+class Resplit:
+    """What a re-split does to its parent's files (``write_version``)."""
+
+    moved: dict[str, str]  # image path in the dataset -> its new path (another split's folder)
+    families: Families  # the families among the images
+    paths: list[str]  # the path in the new version of each image the families number
+    split_method: str  # the report's words for the split
 
 
 class _Taken(Exception):
@@ -53,17 +67,26 @@ def _link_or_copy(src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
-def _fill(src: Path, out: Path, dest: Path, edited: dict[str, list[str]]) -> None:
+def _label_rel(image_rel: str) -> str:
+    """images/<split>/<stem>.<ext> -> labels/<split>/<stem>.txt"""
+    _, split, name = image_rel.split("/", 2)
+    return f"labels/{split}/{Path(name).stem}.txt"
+
+
+def _fill(src: Path, out: Path, dest: Path, edited: dict[str, list[str]], moved: dict[str, str]) -> None:
     """The parent's images (linked), label files (copied; Ultralytics' .cache files left out),
-    data.yaml (its ``path:``, if any, set to ``dest``, the final folder) and the edited label files."""
+    data.yaml (its ``path:``, if any, set to ``dest``, the final folder; its splits those the
+    folder has), the edited label files, and the images ``moved`` (image path -> new path) with
+    their label files at their new places."""
+    renamed = {**moved, **{_label_rel(a): _label_rel(b) for a, b in moved.items()}}
     for kind in ("images", "labels"):
         for folder in sorted(p for p in (src / kind).iterdir() if p.is_dir()):
             (out / kind / folder.name).mkdir(parents=True, exist_ok=True)
             for f in sorted(folder.iterdir()):
-                if kind == "images" and f.is_file():
-                    _link_or_copy(f, out / kind / folder.name / f.name)
-                elif f.suffix == ".txt" and f.is_file():
-                    shutil.copyfile(f, out / kind / folder.name / f.name)
+                rel = renamed.get(f"{kind}/{folder.name}/{f.name}", f"{kind}/{folder.name}/{f.name}")
+                if (kind == "images" and f.is_file()) or (f.suffix == ".txt" and f.is_file()):
+                    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                    (_link_or_copy if kind == "images" else shutil.copyfile)(f, out / rel)
     for rel, lines in edited.items():
         target = label_path(out / rel)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -71,24 +94,47 @@ def _fill(src: Path, out: Path, dest: Path, edited: dict[str, list[str]]) -> Non
         tmp.write_bytes("".join(f"{line}\n" for line in lines).encode("ascii"))
         os.replace(tmp, target)
     doc = load_yaml(src / "data.yaml")
-    if isinstance(doc, dict) and "path" in doc:
+    if moved and isinstance(doc, dict):  # a re-split may give val (or train) images to a dataset that had none
+        present = [split for split in ("train", "val", "test") if (out / "images" / split).is_dir()]
+        for split in ("train", "val", "test"):
+            doc.pop(split, None)
+        doc.update({split: f"images/{split}" for split in present})
+        doc.setdefault("val", doc.get("train"))
+    if isinstance(doc, dict) and ("path" in doc or moved):
         import yaml
 
-        doc["path"] = str(dest)
+        if "path" in doc:
+            doc["path"] = str(dest)
         (out / "data.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     else:
         shutil.copyfile(src / "data.yaml", out / "data.yaml")  # relative entries: they resolve in the new folder
 
 
-def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict) -> dict:
+def _moved_paths(old: dict, moved: dict[str, str]) -> tuple[dict, dict]:
+    """The parent report's duplicates and per-problem image lists with the paths a re-split moved
+    renamed, and the duplicates that now cross splits recomputed (``leakage``)."""
+    rename = lambda paths: [moved.get(p, p) for p in paths]  # noqa: E731
+    dups = old.get("duplicates", {})
+    exact, near = [rename(g) for g in dups.get("exact", [])], [rename(g) for g in dups.get("near", [])]
+    leakage = [g for g in exact + near if len({p.split("/")[1] for p in g}) > 1]
+    problems = {k: rename(v) for k, v in old.get("problem_images", {}).items()}
+    if moved:
+        problems["leakage"] = sorted({p for g in leakage for p in g})
+    return {"exact": exact, "near": near, "leakage": leakage}, problems
+
+
+def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict, resplit: Resplit | None = None) -> dict:
     """The health report of a version: counts, per class and split, warnings and label problems
     recomputed by the importer's build_report from the new labels; what depends on the images
-    alone (their checks, duplicates, the import's issues) carried over from the parent's report."""
+    alone (their checks, duplicates, families, the import's issues) carried over from the parent's
+    report, with the paths of the images a ``resplit`` moved renamed and its families' crossings
+    recomputed."""
     try:
         old = json.loads((src / "report.json").read_text())
     except (OSError, ValueError):
         old = {}
-    problems = old.get("problem_images", {})
+    moved = resplit.moved if resplit else {}
+    dups, problems = _moved_paths(old, moved)
     flagged = set(problems.get("label_errors", []))
     samples = []
     for image in sorted(p for p in (out / "images").glob("*/*") if p.is_file()):
@@ -96,9 +142,19 @@ def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict) -
         samples.append(Sample(image, read_label_boxes(label_path(image)), image.parent.name, int(rel in flagged)))
     ds = SourceDataset(old.get("format", "yolo"), class_names(out), [], old.get("reason", ""), old.get("issues", []), dict(old.get("counts", {})),
                        warnings=list(old.get("source_warnings", [])), notes=list(old.get("notes", [])))  # about the source: still true
-    report = build_report(name, dest, Path(old.get("source", src.name)), ds, samples, [ImageInfo() for _ in samples], old.get("split_method", ""), out)
-    dups = old.get("duplicates", report["duplicates"])
-    leakage = [w for w in old.get("warnings", []) if "duplicate image group" in w]  # the images did not change
+    found = None
+    if resplit:  # renumbered in the order of the samples
+        index = {rel: k for k, rel in enumerate(resplit.paths)}
+        found = resplit.families.subset([index[str(s.image.relative_to(out))] for s in samples])
+    split_how = resplit.split_method if resplit else old.get("split_method", "")
+    report = build_report(name, dest, Path(old.get("source", src.name)), ds, samples, [ImageInfo() for _ in samples], split_how, out, found)
+    if found is None and "families" in old:  # the images did not change: their families neither
+        report["families"] = old["families"]
+        report["problem_images"]["families_crossing"] = problems.get("families_crossing", [])
+        if crossing_warning(old["families"], name):
+            report["warnings"].append(crossing_warning(old["families"], name))
+    leakage = ([f"{len(dups['leakage'])} duplicate image group(s) cross splits: validation scores will be optimistic"] if dups["leakage"]
+               else [])  # recomputed from the carried-over duplicates: a re-split may have moved them
     report.update(
         class_map=old.get("class_map", {}),
         duplicates=dups,
@@ -111,20 +167,21 @@ def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict) -
     return report
 
 
-def write_version(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict) -> dict:
+def write_version(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict, resplit: Resplit | None = None) -> dict:
     """Write and register the next version of ``parent`` (a datasets row) with the label files
-    ``edited`` (image path in the dataset -> label lines) and ``diff``; returns the version."""
+    ``edited`` (image path in the dataset -> label lines), the images moved by a ``resplit``, and
+    ``diff``; returns the version."""
     with _LOCK:
         for _ in range(ATTEMPTS):
             try:
-                return _write(ws, parent, edited, diff, next_version(ws, parent["base"]))
+                return _write(ws, parent, edited, diff, next_version(ws, parent["base"]), resplit)
             except _Taken:
                 continue  # another process saved this number first: build again under the next one
     raise UserError(f"{parent['name']}: the new version was not saved, nothing was added "
                     f"({ATTEMPTS} version numbers in a row were taken by other processes saving at the same time: try again)")
 
 
-def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict, version: int) -> dict:
+def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict, version: int, resplit: Resplit | None) -> dict:
     base, src = parent["base"], Path(parent["path"])
     name = f"{base}{VERSION_MARK}{version}"
     dest = ws.datasets_dir / name
@@ -133,9 +190,9 @@ def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict
         liveness.mark(scratch, ws.owners_dir)  # a later start removes it only once this process is gone
         out = scratch / "out"
         out.mkdir()
-        _fill(src, out, dest, edited)
+        _fill(src, out, dest, edited, resplit.moved if resplit else {})
         lineage = {"base": base, "version": version, "parent": parent["name"], "diff": diff}
-        report = version_report(src, out, dest, name, lineage)
+        report = version_report(src, out, dest, name, lineage, *([resplit] if resplit else []))
         write_report(report, out / "report.json")
         try:
             out.rename(dest)  # atomic: the version appears whole or not at all

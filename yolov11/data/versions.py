@@ -41,7 +41,8 @@ MAX_BOXES = 2000
 BIG_CELLS = 64  # a box over more cells of the diff's grid than this is compared with every box (see _neighbours)
 
 
-def _record(ws: Workspace, dataset: str) -> dict:
+def dataset_record(ws: Workspace, dataset: str) -> dict:
+    """The registry row of workspace dataset ``dataset``; a UserError listing the known ones when there is none."""
     record = ws.dataset(str(dataset or ""))
     if record is None:
         known = ", ".join(d["name"] for d in ws.datasets()) or "none yet"
@@ -230,7 +231,10 @@ def diff_lines(old: list[str], new: list[str], names: list[str], size: tuple[int
 
 
 def _summary(diff: dict | None) -> dict | None:
-    return {k: diff[k] for k in ("added", "removed", "changed")} if diff else None
+    """A version's diff counts; a re-split's lineage (seed, val fraction, images moved) besides."""
+    if not diff:
+        return None
+    return {k: diff.get(k, 0) for k in ("added", "removed", "changed")} | ({"resplit": diff["resplit"]} if "resplit" in diff else {})
 
 
 def edit_labels(
@@ -254,7 +258,7 @@ def edit_labels(
     from yolov11.data.version_folder import write_version
 
     ws = Workspace.at(workspace)
-    parent = _record(ws, dataset)
+    parent = dataset_record(ws, dataset)
     if image is not None or boxes is not None:
         if edits:
             raise UserError("edit_labels: give edits or image= and boxes=, not both")
@@ -285,11 +289,11 @@ def edit_labels(
 def dataset_versions(name: str, workspace: Workspace | str | Path | None = None) -> list[dict]:
     """Every version of the dataset ``name`` belongs to, v1 first: ``{"name", "version",
     "parent", "created", "images", "boxes", "path", "diff"}`` (diff: added/removed/changed
-    counts against the parent; None for v1)."""
+    counts against the parent, and for a re-split its ``resplit`` lineage; None for v1)."""
     import json
 
     ws = Workspace.at(workspace)
-    base = _record(ws, name)["base"]
+    base = dataset_record(ws, name)["base"]
     out = []
     for row in sorted((d for d in ws.datasets() if d["base"] == base), key=lambda d: d["version"]):
         try:
@@ -305,7 +309,7 @@ def image_labels(dataset: str, image: str, workspace: Workspace | str | Path | N
     path in the dataset, "width", "height", "boxes": [{"class": name, "box": [x1, y1, x2, y2]}]}``
     (pixels at full precision: passed back to edit_labels untouched they are unchanged)."""
     ws = Workspace.at(workspace)
-    record = _record(ws, dataset)
+    record = dataset_record(ws, dataset)
     root = Path(record["path"])
     rel = find_image(root, image, record["name"])
     names = class_names(root)
