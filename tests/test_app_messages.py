@@ -187,6 +187,10 @@ HOSTILE = [
     "[Session expired](http://evil.example) **bold** _it_ ~~gone~~ `code` $$x^2$$ &amp; a|b",
     "- a list? # a heading? 1. an item? > a quote?",
     "sign in at www.evil.example, https://evil.example or help@evil.example",
+    "# a heading",
+    "12. an item",
+    "3) an item",
+    "= underline",
 ]
 
 
@@ -205,6 +209,14 @@ def test_md_text_shows_any_name_as_written(name):
     assert shown_text(f"**{shown}** of {md_text('site-a')}") == f"{name} of site-a"  # inside emphasis too
     # GitHub's autolinks (Gradio's renderer makes links of bare addresses; this renderer does not): broken up
     assert not re.search(r"(https?|ftp)://|www\.|\w@\w", shown), shown
+
+
+def test_md_text_leaves_plain_sentences_as_written():
+    """A sentence of ours read through a client carries no backslashes where nothing is markup."""
+    from pages.text import md_text
+
+    for plain in ("the file ends early: 30 of 50 frames", "the model finds almost nothing (val mAP50 0.00): train more", "site-a, 3.5 s"):
+        assert md_text(plain) == plain
 
 
 def test_names_in_the_pages_markdown_are_text():

@@ -5,6 +5,7 @@ pass as a match; a latency table's odd cells are explained; empty tables show th
 
 from __future__ import annotations
 
+import html
 import inspect
 import shutil
 
@@ -99,10 +100,10 @@ def test_confusion_chart_follows_the_explorer_and_says_its_thresholds(trained_ru
     fig = h.confusion_chart(ctx, evaluated["dir"], False, h.EXPLORER, 0.3, 0.45)
     expected = yolov11.threshold_confusion(evaluated["dir"], 0.3, 0.45, workspace=trained_run["workspace"])
     assert np.array_equal(np.asarray(fig.data[0].z), np.asarray(expected["matrix"], float))
-    assert "confidence ≥ 0.3, IoU ≥ 0.45" in fig.layout.title.text
+    assert "confidence ≥ 0.3, IoU ≥ 0.45" in html.unescape(fig.layout.title.text)  # plotly reads entities back
     theirs = h.confusion_chart(ctx, evaluated["dir"], False, h.ULTRALYTICS, 0.3, 0.45)
     assert np.array_equal(np.asarray(theirs.data[0].z), np.asarray(evaluated["confusion"]["matrix"], float))
-    assert "Ultralytics' validator: confidence > 0.001, IoU > 0.45" in theirs.layout.title.text
+    assert "Ultralytics' validator: confidence > 0.001, IoU > 0.45" in html.unescape(theirs.layout.title.text)
 
 
 def test_undefined_coco_numbers_show_as_na(trained_run, evaluated):
