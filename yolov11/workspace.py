@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from yolov11 import liveness
+from yolov11.class_names import class_names
 from yolov11.errors import UserError
+from yolov11.recovery import DELETING_PREFIX
 
 LOG = logging.getLogger("yolov11")
 
@@ -54,11 +56,7 @@ CREATE TABLE IF NOT EXISTS exports (
 # written before them read as version 1 of their own name.
 _MIGRATIONS = {"runs": {"owner": "TEXT"}, "datasets": {"origin": "TEXT", "base": "TEXT", "version": "INTEGER", "parent": "TEXT", "diff": "TEXT"}}
 _JSON_FIELDS = ("classes", "splits", "settings", "metrics", "origin", "options", "diff")
-SCRATCH_PREFIX = ".import-"  # datasets/.import-<pid>-*: an import in progress
-VERSION_SCRATCH_PREFIX = ".version-"  # datasets/.version-<pid>-*: a dataset version being written
 VERSION_MARK = "@v"  # "<base>@v<N>": version N of dataset <base> (import names never hold "@")
-EXPORT_SCRATCH_PREFIX = "export-"  # exports/<run>/export-<pid>-*: Ultralytics' exporter at work
-DELETING_PREFIX = ".deleting-"  # runs/.deleting-<pid>-<run id>: a run folder being deleted
 RUN_STATES = ("queued", "running", "done", "stopped", "failed", "interrupted")
 
 
@@ -320,39 +318,11 @@ class Workspace:
 
     # --- after a crash ---------------------------------------------------------------------
     def reconcile(self) -> dict[str, list[str]]:
-        """Repair what processes that died left behind; returns what was done, by kind."""
-        done: dict[str, list[str]] = {"interrupted": [], "failed": [], "scratch_removed": [], "datasets_registered": []}
-        try:
-            runs = self.runs()
-        except UserError:
-            return done
-        for run in runs:
-            if run["status"] not in ("queued", "running") or liveness.alive(run.get("owner"), self.owners_dir):
-                continue
-            if run.get("owner") is None and run["pid"] != os.getpid() and liveness.pid_exists(run["pid"]):
-                continue  # a row written before owners were recorded, by a process still running
-            error = _unresumable(Path(run["dir"]) / "weights")
-            status, fields = ("interrupted", {}) if error is None else ("failed", {"metrics": {**(run["metrics"] or {}), "error": f"its process ended and {error}"}})
-            try:
-                if self._settle(run, status, **fields):
-                    done[status].append(run["id"])
-            except UserError:
-                return done  # a read-only registry (full disk): the next start tries again
-        for aside in self.runs_dir.glob(f"{DELETING_PREFIX}*"):  # a delete cut short after the move: finish it
-            if not liveness.owned_by_the_living(aside, self.owners_dir):
-                try:
-                    self._forget_run(aside.name[len(DELETING_PREFIX):].split("-", 1)[-1], aside)
-                except UserError:
-                    return done
-                done["scratch_removed"].append(str(aside.relative_to(self.root)))
-        scratch_dirs = [*self.datasets_dir.glob(f"{SCRATCH_PREFIX}*"), *self.datasets_dir.glob(f"{VERSION_SCRATCH_PREFIX}*"), *self.exports_dir.glob(f"*/{EXPORT_SCRATCH_PREFIX}*")]
-        for scratch in scratch_dirs:
-            if not liveness.owned_by_the_living(scratch, self.owners_dir):
-                shutil.rmtree(scratch, ignore_errors=True)
-                done["scratch_removed"].append(str(scratch.relative_to(self.root)))
-        done["datasets_registered"] = self._register_orphan_datasets()
-        liveness.forget_stale(self.owners_dir)
-        return done
+        """Repair what processes that died left behind; returns what was done, by kind
+        (``yolov11.recovery``)."""
+        from yolov11.recovery import reconcile
+
+        return reconcile(self)
 
     def _settle(self, run: dict, status: str, **fields: Any) -> bool:
         """Give a dead run its end state, unless it changed since it was read (another process
@@ -370,23 +340,6 @@ class Workspace:
         if changed:
             self._write_run_json(run["id"])
         return bool(changed)
-
-    def _register_orphan_datasets(self) -> list[str]:
-        """A dataset folder is renamed into place whole, then registered: a crash between the two
-        leaves a complete folder that no row lists. Register it from its report.json."""
-        known = {d["name"] for d in self.datasets()}
-        found = []
-        for folder in sorted(self.datasets_dir.iterdir()) if self.datasets_dir.is_dir() else []:
-            if folder.name.startswith(".") or folder.name in known or not (folder / "data.yaml").is_file():
-                continue
-            try:
-                report = json.loads((folder / "report.json").read_text())
-                lineage = report.get("version") or {}  # a label edit's version says whose it is
-                self.add_dataset(folder.name, folder, report["format"], sum(report["images"].values()), report["classes"], report["images"], **lineage)
-            except (OSError, ValueError, KeyError, TypeError, AttributeError, UserError):
-                continue  # not one of ours: left alone
-            found.append(folder.name)
-        return found
 
     def run_weights(self, run_id: str) -> Path:
         """best.pt of a run, else last.pt (a run stopped before its first save has neither)."""
@@ -413,47 +366,3 @@ def _versioned(row: dict[str, Any]) -> dict[str, Any]:
 def best_weights(run_dir: Path) -> Path | None:
     """A run folder's best.pt, else its last.pt, else None: the model a run stands for."""
     return next((p for p in (run_dir / "weights" / "best.pt", run_dir / "weights" / "last.pt") if p.is_file()), None)
-
-
-def _unresumable(weights: Path) -> str | None:
-    """None when a run's weights folder holds a training state to resume from, else why not."""
-    if not any((weights / n).is_file() for n in ("resume.pt", "last.pt")):
-        return "no epoch had been saved: start the run again"
-    from yolov11.training.resume import training_state  # loads checkpoints (Ultralytics): only for runs found dead
-
-    try:
-        training_state(weights)
-    except UserError as exc:
-        return str(exc)
-    return None
-
-
-def class_names(data: str | os.PathLike) -> list[str]:
-    """The class names of a data.yaml (or a dataset folder holding one), in class-id order: the
-    one reader of names, for imports and every view. ``names`` may be a list or a mapping of ids
-    0..n-1 (ints, or digit strings such as "00") to names; anything else is a UserError naming
-    the file."""
-    from yolov11.safe_yaml import load_yaml
-
-    path = Path(data)
-    path = path / "data.yaml" if path.is_dir() else path
-    doc = load_yaml(path)
-    names = doc.get("names") if isinstance(doc, dict) else None
-    where = f"{path.name}: field 'names'"
-    if names is None or (isinstance(names, (list, dict)) and not names):
-        raise UserError(f"{where} is empty: list the class names (names: [helmet, head])")
-    if isinstance(names, dict):
-        by_id = {}
-        for key, value in names.items():
-            if isinstance(key, bool) or not (isinstance(key, int) or (isinstance(key, str) and key.strip().isdigit())):
-                raise UserError(f"{where} must map integer ids to names, not {key!r}")
-            by_id[int(key)] = value
-        if sorted(by_id) != list(range(len(by_id))):
-            raise UserError(f"{where} ids must be 0..{len(by_id) - 1}, got {sorted(by_id)}")
-        names = [by_id[i] for i in range(len(by_id))]
-    if not isinstance(names, list):
-        raise UserError(f"{where} must be a list or a mapping")
-    for value in names:
-        if isinstance(value, (dict, list)) or value is None or not str(value).strip():
-            raise UserError(f"{where} holds {value!r}: each class name must be a non-empty word")
-    return [str(v).strip() for v in names]

@@ -22,9 +22,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from yolov11.boxes import cxcywh_to_xyxy
+from yolov11.class_names import class_names
 from yolov11.data.yolo_format import read_label_boxes
 from yolov11.errors import UserError, os_error_text
-from yolov11.workspace import class_names
 
 
 def _yaml_names(dataset_dir: Path) -> dict[int, str]:

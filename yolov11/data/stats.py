@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from yolov11.class_names import class_names
 from yolov11.data.yolo_format import read_label_boxes
-from yolov11.workspace import class_names
 
 COLUMNS = ["image", "split", "class", "cx", "cy", "w", "h"]
 KEPT = 4  # box tables kept (one per dataset folder): a 6,000-image table is about 10 MB

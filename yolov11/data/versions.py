@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from yolov11.boxes import box_iou, cxcywh_to_xyxy
+from yolov11.class_names import class_names
 from yolov11.data.source import IMAGE_SUFFIXES
 from yolov11.data.yolo_format import label_path, read_label_boxes
 from yolov11.errors import UserError
-from yolov11.workspace import Workspace, class_names, split_version
+from yolov11.workspace import Workspace, split_version
 
 CHANGED_IOU = 0.1  # an old and a new box overlapping more than this are one box changed, not one removed and one added
 LINE = "%d %.6f %.6f %.6f %.6f"  # the importer's label line: what "equal" means

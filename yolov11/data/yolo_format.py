@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from yolov11.class_names import class_names
 from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, files_under, images_under, listed_file, split_of
 from yolov11.errors import UserError
 from yolov11.safe_yaml import YamlRefused, load_yaml
-from yolov11.workspace import class_names
 
 NAME_FILES = ("classes.txt", "obj.names", "_darknet.labels")
 MAX_LABEL_BYTES = 8 << 20  # a label line is ~40 bytes: 8 MiB is 200,000 boxes in one image

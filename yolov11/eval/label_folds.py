@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from yolov11.class_names import class_names
 from yolov11.data.source import IMAGE_SUFFIXES
 from yolov11.errors import UserError
-from yolov11.workspace import Workspace, class_names
+from yolov11.workspace import Workspace
 
 MAX_FOLDS = 10
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from yolov11.class_names import class_names
 from yolov11.errors import UserError
 from yolov11.models import check_model, transfer_report
 from yolov11.training.distributed import gpu_ids
@@ -25,7 +26,7 @@ from yolov11.training.events import EventLog
 from yolov11.training.resume import resume, resume_plan
 from yolov11.training.runner import check_dataset, record_failure, train
 from yolov11.training.settings import TrainSettings
-from yolov11.workspace import Workspace, class_names
+from yolov11.workspace import Workspace
 
 LOG = logging.getLogger("yolov11")
 RECONCILE_S = 60.0  # how often a long-lived app settles runs whose owner died

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from yolov11 import checkpoints, liveness
+from yolov11.class_names import class_names
 from yolov11.compat import offline
 from yolov11.compat import trainer as trainer_compat
 from yolov11.errors import UserError, os_error_text, plain
@@ -29,7 +30,7 @@ from yolov11.training.callbacks import Callbacks, LogToEvents, _torch
 from yolov11.training.distributed import Launch
 from yolov11.training.events import EventLog
 from yolov11.training.settings import TrainSettings
-from yolov11.workspace import Workspace, best_weights, class_names
+from yolov11.workspace import Workspace, best_weights
 
 _long_lived_frozen = False
 
