@@ -25,9 +25,8 @@ from pages.common import (
 from pages.data_health import build_health, gallery_images
 from pages.label_editor import build_label_editor, open_image, save_version, saved_text
 from pages.text import fenced, md_text
-from pages.train_handlers import start_training
-from pages.train_settings import FORM, form_values
 from yolov11 import summarize_report as summarize
+from yolov11.notebook import train_kwargs
 
 DATASET_COLUMNS = ["name", "format", "images", "train images", "val images", "classes"]
 IMPORT_QUEUE = "dataset-import"  # concurrency_id: a dropped zip and the Import button import one at a time
@@ -96,7 +95,9 @@ def default_run(ctx: AppContext, version: str | None) -> str | None:
 @shows_user_errors
 def retrain_on_version(ctx: AppContext, version: str, run: str = "") -> tuple[str, str]:
     """Start a run on dataset ``version`` with the settings of ``run`` (default: the newest run on
-    its parent) through the Train tab's start; returns a message and the new run's id."""
+    its parent): every recorded setting, the extra Ultralytics arguments and the starting weights
+    included (``yolov11.notebook.train_kwargs``: what the run's notebook replays); returns a
+    message and the new run's id."""
     if not ctx.workspace.dataset(version or ""):
         ctx.workspace.resolve_data(version or "")  # says what the workspace has
     run = run or default_run(ctx, version)
@@ -104,10 +105,7 @@ def retrain_on_version(ctx: AppContext, version: str, run: str = "") -> tuple[st
         raise yolov11.UserError("--run : no run to take the settings from yet: train one on this dataset first (Train tab)")
     record = ctx.workspace.require_run(run)
     settings = record["settings"] or {}
-    values = form_values(settings)
-    model = settings.get("model") or record["model"]
-    started, _, _ = start_training(ctx, version, model, values.get("epochs"), values.get("imgsz"), values.get("batch"), values.get("device", "cpu"),
-                                   None, False, **{k: values[k] for k in FORM if k in values})
+    started = ctx.jobs.submit(version, settings.get("model") or record["model"], **train_kwargs(settings))
     said = f"Started run **{md_text(started)}** on {md_text(version)} with the settings of run {md_text(run)} (follow it in the Train tab)."
     return said, started
 

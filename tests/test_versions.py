@@ -284,7 +284,7 @@ def test_a_run_on_v2_records_v2_and_retrain_on_v3_reuses_its_settings(tmp_path):
     image = sorted(p.name for p in (ws.datasets_dir / "hardhat-tiny/images/val").iterdir())[0]
     boxes = yolov11.image_labels("hardhat-tiny", image, workspace=ws)["boxes"]
     version = yolov11.edit_labels("hardhat-tiny", image=image, boxes=boxes[1:], workspace=ws)
-    result = yolov11.train(version["name"], "yolov11n", epochs=1, imgsz=64, batch=4, workers=0, workspace=ws)
+    result = yolov11.train(version["name"], "yolov11n", epochs=1, imgsz=64, batch=4, workers=0, workspace=ws, plots=False)
     assert result["status"] == "done"
     assert ws.run(result["run"])["dataset"] == "hardhat-tiny@v2"
     assert json.loads((Path(result["dir"]) / "run.json").read_text())["dataset"] == "hardhat-tiny@v2"
