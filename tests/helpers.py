@@ -5,6 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -22,6 +26,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_app(env: dict, cwd: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """``python app.py`` in its own process on a free port (``env`` its whole environment, what it
+    prints written to ``log``); returns the process and its URL at once (``wait_serving`` waits)."""
+    port = free_port()
+    with open(log, "w") as out:  # the child keeps its own copy of the handle
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{port}/"
+
+
+def wait_serving(proc: subprocess.Popen, url: str, log: Path, seconds: float = 180) -> None:
+    """Until the app at ``url`` answers; what it printed is the error when it exits first."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app.py exited: {log.read_text()[-3000:]}") from None
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"app.py did not start serving within {seconds:.0f} s")
 
 
 @contextlib.contextmanager

@@ -123,7 +123,7 @@ def test_a_runs_record_comes_back_as_the_form_that_started_it(given):
 
 def test_a_reload_puts_the_shown_runs_settings_back(workspace, tiny_zip):
     yolov11.import_dataset(tiny_zip, workspace=workspace)
-    done = yolov11.train("hardhat-tiny", "yolov11n", epochs=2, imgsz=32, batch=4, close_mosaic=0, workspace=workspace)
+    done = yolov11.train("hardhat-tiny", "yolov11n", epochs=2, imgsz=32, batch=4, close_mosaic=0, workspace=workspace, plots=False)
     ctx = AppContext(workspace=workspace, jobs=TrainingJobs(workspace), blocks=None)
     out = h.attach(ctx)
     assert len(out) == 1 + len(h.RESTORED)

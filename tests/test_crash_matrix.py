@@ -163,7 +163,7 @@ def test_sigkill_while_saving_a_checkpoint_resumes_from_the_previous_epoch(crash
 
 
 def test_sigkill_during_export_leaves_no_scratch(crash_ws):
-    done = yolov11.train("hardhat-tiny", "yolov11n", epochs=1, imgsz=32, batch=4, workspace=crash_ws)
+    done = yolov11.train("hardhat-tiny", "yolov11n", epochs=1, imgsz=32, batch=4, workspace=crash_ws, plots=False)
     proc = _cli(crash_ws, "export", "--run", done["run"], "--format", "onnx", kill_at="export")
     assert proc.returncode == -signal.SIGKILL
     assert list(crash_ws.exports_dir.glob("*/export-*")), "the kill should have left the exporter's scratch"

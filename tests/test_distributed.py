@@ -94,7 +94,7 @@ def test_cli_dry_run_and_bad_launches(ws):
 
 def test_launched_run_writes_and_follows_events(ws):
     seen: list[dict] = []
-    r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=2, imgsz=64, batch=4, on_event=seen.append)
+    r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=2, imgsz=64, batch=4, plots=False, on_event=seen.append)
     assert r["status"] == "done"
     assert Path(r["weights"]).is_file()
     events = [json.loads(line) for line in (Path(r["dir"]) / "events.jsonl").read_text().splitlines()]
@@ -123,7 +123,7 @@ def test_launched_run_stops_within_a_batch(ws):
             batches.append(event)
             stop.set()
 
-    r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=10, imgsz=64, batch=2, stop=stop, on_event=on_event)
+    r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=10, imgsz=64, batch=2, plots=False, stop=stop, on_event=on_event)
     assert r["status"] == "stopped"
     assert ws.require_run(r["run"])["status"] == "stopped"
     run_dir = Path(r["dir"])

@@ -181,7 +181,7 @@ def test_error_gallery_and_compare_endpoints(trained_run, evaluated, tmp_path):
     from gradio_client import Client
 
     ws = trained_run["workspace"]
-    weak = yolov11.train(trained_run["dataset"], "yolov11n", workspace=ws, epochs=1, imgsz=128, batch=8, workers=0)  # a second, weaker run
+    weak = yolov11.train(trained_run["dataset"], "yolov11n", workspace=ws, epochs=1, imgsz=128, batch=8, workers=0, plots=False)  # a second, weaker run
     with serving(ws) as url:
         client = Client(url, verbose=False)
         shown = client.predict(evaluated["dir"], "most FN", "vest", 0.25, 0.5, api_name="/error_gallery")

@@ -37,7 +37,7 @@ def app_server(tmp_path_factory, tiny_zip):
     base = tmp_path_factory.mktemp("hostile-app")
     ws = yolov11.Workspace.at(base / "ws")
     yolov11.import_dataset(tiny_zip, workspace=ws)
-    done = yolov11.train("hardhat-tiny", "yolov11n", epochs=1, imgsz=32, batch=4, workspace=ws)
+    done = yolov11.train("hardhat-tiny", "yolov11n", epochs=1, imgsz=32, batch=4, workspace=ws, plots=False)
     with serving(ws, upload_limits=CAPS) as url:
         yield Client(url, verbose=False), ws, done["run"], base
 

@@ -71,7 +71,7 @@ def shared(tmp_path_factory) -> hc.Ctx:
     ws = yolov11.Workspace.at(base / "ws")
     try:
         data = yolov11.import_dataset(write_yolo_folder(base / "tiny", n_images=8, size=64), name="tiny", workspace=ws)
-        r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=1, imgsz=32, batch=4, workers=0, seed=0, close_mosaic=0, warmup_epochs=0)
+        r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=1, imgsz=32, batch=4, workers=0, seed=0, close_mosaic=0, warmup_epochs=0, plots=False)
     finally:
         _restore(saved)
     assert r["status"] == "done", r

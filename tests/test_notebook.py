@@ -21,8 +21,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -34,7 +32,7 @@ from nbclient.exceptions import CellExecutionError
 import yolov11
 from yolov11.data.demo import write_demo
 
-from helpers import ROOT, free_port, write_yolo_folder
+from helpers import ROOT, start_app, wait_serving, write_yolo_folder
 
 
 @pytest.fixture(scope="module")
@@ -113,23 +111,7 @@ def _app(cwd: Path, tmp: Path, ws: Path) -> tuple[subprocess.Popen, str]:
     """app.py as a container runs it: its current folder, its temp folder and the workspace apart."""
     for d in (cwd, tmp):
         d.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {**os.environ, "TMPDIR": str(tmp), "YOLOV11_WORKSPACE": str(ws)}
-    with open(cwd / "app.log", "w") as log:  # the child keeps its own copy of the handle
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return proc, f"http://127.0.0.1:{port}/"
-
-
-def _wait_serving(proc: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.3)
-    raise AssertionError("app.py did not start serving within 180 s")
+    return start_app({**os.environ, "TMPDIR": str(tmp), "YOLOV11_WORKSPACE": str(ws)}, cwd, cwd / "app.log")
 
 
 def _labels(root: Path) -> dict[str, bytes]:
@@ -184,7 +166,7 @@ def versioned(tmp_path_factory):
 
 
 def test_the_app_hands_out_the_notebook_from_a_workspace_outside_cwd_and_temp(versioned):
-    _wait_serving(versioned["app"], versioned["url"], versioned["log"])
+    wait_serving(versioned["app"], versioned["url"], versioned["log"])
     downloaded = Client(versioned["url"], verbose=False).predict(versioned["run"], api_name="/download_notebook")
     downloaded = nbformat.read(downloaded, as_version=4)
     nbformat.validate(downloaded)

@@ -74,7 +74,7 @@ def test_stop_ends_the_run_within_one_batch(tiny_zip, workspace):
             requested_at.append(e["batch"])
             stop.set()
 
-    result = yolov11.train("hardhat-tiny", "yolov11n", epochs=5, imgsz=64, batch=2, workspace=workspace, stop=stop, on_event=on_event)
+    result = yolov11.train("hardhat-tiny", "yolov11n", epochs=5, imgsz=64, batch=2, workspace=workspace, stop=stop, on_event=on_event, plots=False)
     assert result["status"] == "stopped"
     events, _ = read_events(Path(result["dir"]) / "events.jsonl")
     batches = [e for e in events if e["type"] == "batch"]
@@ -113,7 +113,7 @@ def test_resume_continues_a_stopped_run_and_extends_a_finished_one(tiny_zip, wor
         if e["type"] == "epoch":
             stop.set()  # takes effect at the first batch of epoch 2, which Ultralytics then saves as epoch 2
 
-    first = yolov11.train("hardhat-tiny", "yolov11n", epochs=3, imgsz=64, batch=4, workspace=workspace, stop=stop, on_event=stop_after_epoch_one)
+    first = yolov11.train("hardhat-tiny", "yolov11n", epochs=3, imgsz=64, batch=4, workspace=workspace, stop=stop, on_event=stop_after_epoch_one, plots=False)
     assert first["status"] == "stopped"
     resumed = yolov11.resume(first["run"], workspace=workspace)
     assert resumed["status"] == "done"

@@ -31,7 +31,7 @@ def useless(tmp_path_factory, trained_run) -> dict:
     base = tmp_path_factory.mktemp("useless")
     ws = yolov11.Workspace.at(base / "ws")
     data = yolov11.import_dataset(write_yolo_folder(base / "hardhat-tiny"), workspace=ws)
-    r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=1, imgsz=64, batch=4, workers=0, seed=0)
+    r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=1, imgsz=64, batch=4, workers=0, seed=0, plots=False)
     assert r["status"] == "done", r
     run_dir = ws.add_run(GOOD_RUN, trained_run["dataset"], "yolov11n", {}, status="done")
     (run_dir / "weights").mkdir()

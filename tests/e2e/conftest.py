@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, free_port, write_yolo_folder, zip_folder
+from helpers import ROOT, start_app, wait_serving, write_yolo_folder, zip_folder
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
@@ -21,28 +18,13 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
 def app_url(tmp_path_factory):
     """python app.py on a free port with a fresh workspace, as `make run` starts it."""
     ws = tmp_path_factory.mktemp("e2e") / "workspace"
-    port = free_port()
-    log = open(ws.parent / "app.log", "w")
     env = {**os.environ, "YOLOV11_WORKSPACE": str(ws), "HF_HUB_OFFLINE": "", "HF_HUB_DISABLE_TELEMETRY": ""}
     env = {k: v for k, v in env.items() if v != ""}  # the app must switch telemetry off by itself
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app.py exited: {(ws.parent / 'app.log').read_text()[-3000:]}") from None
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("app.py did not start serving within 180 s")
+    proc, url = start_app(env, ROOT, ws.parent / "app.log")
+    wait_serving(proc, url, ws.parent / "app.log")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
-    log.close()
 
 
 @pytest.fixture(scope="session")
