@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
@@ -265,3 +266,18 @@ def json_safe(result: dict) -> dict:
     """A core result for a gr.JSON output: gradio_client takes any dict with a "path" key for a
     file to download, so that key is shown as "location"."""
     return {("location" if k == "path" else k): v for k, v in result.items()}
+
+
+def in_the_event_loop(at_once, otherwise):
+    """A coroutine function that answers with ``at_once`` in Gradio's event loop, instead of
+    handing the call to a worker thread and back (with a training thread holding the GIL most of
+    the time, each hand-over waited for it), and with ``otherwise`` in a worker thread when
+    ``at_once`` says None: it would wait for another reader of the run, or read much of its file
+    (a long run's first call), which would hold up every request meanwhile."""
+
+    @functools.wraps(otherwise)
+    async def answer(*args, **kwargs):
+        quick = at_once(*args, **kwargs)
+        return quick if quick is not None else await asyncio.to_thread(otherwise, *args, **kwargs)
+
+    return answer

@@ -10,16 +10,25 @@ import pandas as pd
 
 import yolov11
 from pages.charts import compare_figure
-from pages.common import AppContext, relisted, run_choices, shows_user_errors
+from pages.common import AppContext, in_the_event_loop, relisted, run_choices, shows_user_errors
 from yolov11 import run_status
 
 RUN_COLUMNS = ["run", "status", "dataset", "model", "epochs", "imgsz", "batch", "best mAP50-95", "duration (s)"]
+AT_ONCE_RUNS = 64  # /list_runs answers in the event loop up to this many runs; more go to a worker thread
 
 
-def runs_table(ctx: AppContext) -> pd.DataFrame:
+def runs_table(ctx: AppContext, wait: bool = True) -> pd.DataFrame | None:
+    """The runs table; with ``wait=False``, None where a run's status would wait or read much
+    (``run_status``), or the workspace holds more runs than an answer in the event loop should
+    read (AT_ONCE_RUNS)."""
     rows = []
-    for r in ctx.workspace.runs():
-        s = run_status(r["id"], ctx.workspace)
+    runs = ctx.workspace.runs()
+    if not wait and len(runs) > AT_ONCE_RUNS:
+        return None
+    for r in runs:
+        s = run_status(r["id"], ctx.workspace, wait=wait)
+        if s is None:
+            return None
         settings = r["settings"] or {}
         best = max((h.get("mAP50-95", 0) for h in s["history"]), default=None)
         rows.append({
@@ -86,7 +95,11 @@ def build_runs(ctx: AppContext) -> None:
             raise yolov11.UserError("pick a run first")
         return str(yolov11.write_notebook(run, out=served_notebook(ctx, run), workspace=ctx.workspace))
 
-    gr.api(list_runs, api_name="list_runs", queue=False)  # a cheap read, like training_status
+    def list_runs_at_once() -> list[dict] | None:
+        table = runs_table(ctx, wait=False)
+        return None if table is None else table.to_dict(orient="records")
+
+    gr.api(in_the_event_loop(list_runs_at_once, list_runs), api_name="list_runs", queue=False)  # a cheap read, like training_status
     notebook_btn.click(download_notebook, notebook_run, notebook_file, api_name="download_notebook")
     gr.on([refresh.click, ctx.blocks.load], lambda cur: relisted(run_choices(ctx, with_weights=False), cur), notebook_run, notebook_run, api_visibility="private")
     gr.on([refresh.click, ctx.blocks.load], listing, None, [table, chosen], api_visibility="private")

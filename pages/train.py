@@ -8,14 +8,11 @@ events; what they do is in ``pages.train_handlers``.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-
 import gradio as gr
 
 import pages.train_handlers as h
 from pages.cluster import build_cluster
-from pages.common import AppContext, bind, dataset_choices
+from pages.common import AppContext, bind, dataset_choices, in_the_event_loop
 from pages.runs import build_runs
 from pages.train_settings import FORM, build_settings, field_input
 from pages.zoo import build_zoo
@@ -26,21 +23,6 @@ POLL_S = 0.5  # chart and log refresh: an epoch shows in the chart within this a
 PASS_ON = "(values) => values"  # a hidden JSON's list, one value (or update) per output
 # The log box follows its newest line (Gradio's autoscroll leaves a non-interactive box at the top).
 FOLLOW_LOG = "() => { setTimeout(() => { const box = document.querySelector('#train-log textarea'); if (box) box.scrollTop = box.scrollHeight; }, 50); }"
-
-
-def in_the_event_loop(at_once, otherwise):
-    """A coroutine function that answers with ``at_once`` in Gradio's event loop, instead of
-    handing the call to a worker thread and back (with a training thread holding the GIL most of
-    the time, each hand-over waited for it), and with ``otherwise`` in a worker thread when
-    ``at_once`` says None: it would wait for another reader of the run, or read much of its file
-    (a long run's first call), which would hold up every request meanwhile."""
-
-    @functools.wraps(otherwise)
-    async def answer(*args, **kwargs):
-        quick = at_once(*args, **kwargs)
-        return quick if quick is not None else await asyncio.to_thread(otherwise, *args, **kwargs)
-
-    return answer
 
 
 def build_train(ctx: AppContext) -> gr.Tab:

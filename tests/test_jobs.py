@@ -12,7 +12,7 @@ import time
 
 import yolov11
 from yolov11.training.events import read_events
-from yolov11.training.jobs import TrainingJobs, devices_of, startable
+from yolov11.training.jobs import TrainingJobs, devices_of, startable, training_niceness
 
 from helpers import ROOT
 
@@ -163,3 +163,18 @@ def test_one_run_per_device_first_come_first_served():
     assert startable(w(("c", "0,1"), ("d", "1"), ("e", "2")), {"0"}) == ["e"]  # d waits behind c on GPU 1
     assert startable(w(("x", "cpu"), ("y", "cpu"), ("g", "0")), set()) == ["x", "g"]
     assert startable(w(("y", "cpu")), {"cpu"}) == []
+
+
+def test_the_training_niceness_is_the_apps_unless_asked(monkeypatch, caplog):
+    """Default 0 (a nicer training thread held the GIL while descheduled and slowed the app's
+    requests: bench/load_status.py); YOLOV11_TRAINING_NICENESS sets it, a bad value is said once."""
+    monkeypatch.delenv("YOLOV11_TRAINING_NICENESS", raising=False)
+    assert training_niceness() == 0
+    monkeypatch.setenv("YOLOV11_TRAINING_NICENESS", "7")
+    assert training_niceness() == 7
+    for bad in ("-3", "20", "ten"):
+        monkeypatch.setenv("YOLOV11_TRAINING_NICENESS", bad)
+        with caplog.at_level("WARNING", logger="yolov11"):
+            assert training_niceness() == 0
+        assert f"YOLOV11_TRAINING_NICENESS={bad}: not a niceness from 0 to 19" in caplog.text
+

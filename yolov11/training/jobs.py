@@ -31,9 +31,22 @@ from yolov11.workspace import Workspace
 LOG = logging.getLogger("yolov11")
 RECONCILE_S = 60.0  # how often a long-lived app settles runs whose owner died
 # A job's thread runs at this niceness (Linux: per thread; the threads it starts, torch's CPU
-# pool included, inherit it). The app's requests then get the cores first while a run trains on
-# them: each is a few milliseconds, the run loses only those. bench/load_status.py measures it.
-TRAINING_NICENESS = 10
+# pool included, inherit it), from YOLOV11_TRAINING_NICENESS; by default the app's own. A nicer
+# training thread made the app slower, not faster (bench/load_status.py, 2026-12-05, alternating
+# runs: p95 431 and 254 ms at +10 against 166 and 219 ms at 0, training 0.64-0.71x of its speed
+# against 0.85-0.87x): the thread holds Python's lock while it is descheduled, and the app's
+# requests wait for that lock, not for a core.
+TRAINING_NICENESS_VAR = "YOLOV11_TRAINING_NICENESS"
+
+
+def training_niceness() -> int:
+    """The niceness YOLOV11_TRAINING_NICENESS asks for (0 to 19; anything else: 0, logged)."""
+    raw = os.environ.get(TRAINING_NICENESS_VAR, "").strip()
+    if raw.isdigit() and int(raw) <= 19:
+        return int(raw)
+    if raw:
+        LOG.warning("%s=%s: not a niceness from 0 to 19; training runs at the app's priority", TRAINING_NICENESS_VAR, raw)
+    return 0
 
 
 def devices_of(device: str | None) -> frozenset[str]:
@@ -155,7 +168,7 @@ class TrainingJobs:
 
     def _run(self, run_id: str, kwargs: dict) -> None:
         stop = self._stops.get(run_id) or threading.Event()
-        lower_priority(TRAINING_NICENESS)
+        lower_priority(training_niceness())
         try:
             if stop.is_set():  # cancelled between being scheduled and starting
                 return
