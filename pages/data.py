@@ -26,7 +26,6 @@ from pages.data_health import build_health, gallery_images
 from pages.label_editor import build_label_editor, open_image, save_version, saved_text
 from pages.text import fenced, md_text
 from yolov11 import summarize_report as summarize
-from yolov11.notebook import train_kwargs
 
 DATASET_COLUMNS = ["name", "format", "images", "train images", "val images", "classes"]
 IMPORT_QUEUE = "dataset-import"  # concurrency_id: a dropped zip and the Import button import one at a time
@@ -96,7 +95,7 @@ def default_run(ctx: AppContext, version: str | None) -> str | None:
 def retrain_on_version(ctx: AppContext, version: str, run: str = "") -> tuple[str, str]:
     """Start a run on dataset ``version`` with the settings of ``run`` (default: the newest run on
     its parent): every recorded setting, the extra Ultralytics arguments and the starting weights
-    included (``yolov11.notebook.train_kwargs``: what the run's notebook replays); returns a
+    included (``yolov11.run_train_kwargs``: what the run's notebook replays); returns a
     message and the new run's id."""
     if not ctx.workspace.dataset(version or ""):
         ctx.workspace.resolve_data(version or "")  # says what the workspace has
@@ -105,7 +104,7 @@ def retrain_on_version(ctx: AppContext, version: str, run: str = "") -> tuple[st
         raise yolov11.UserError("--run : no run to take the settings from yet: train one on this dataset first (Train tab)")
     record = ctx.workspace.require_run(run)
     settings = record["settings"] or {}
-    started = ctx.jobs.submit(version, settings.get("model") or record["model"], **train_kwargs(settings))
+    started = ctx.jobs.submit(version, settings.get("model") or record["model"], **yolov11.run_train_kwargs(settings))
     said = f"Started run **{md_text(started)}** on {md_text(version)} with the settings of run {md_text(run)} (follow it in the Train tab)."
     return said, started
 

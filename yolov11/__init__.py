@@ -36,6 +36,7 @@ from yolov11.export.quantize import int8_summary
 from yolov11.export.verify import detections_verdict, latency_notes
 from yolov11.models import check_model_yaml, list_models, measure_latency, model_card, transfer_report, zoo_names
 from yolov11.models import describe as describe_model
+from yolov11.notebook import train_kwargs as run_train_kwargs
 from yolov11.notebook import write_notebook
 from yolov11.serve.predict import predict
 from yolov11.serve.publish import publish, published
@@ -100,6 +101,7 @@ __all__ = [
     "resplit_dataset",
     "resume",
     "run_status",
+    "run_train_kwargs",
     "saved_evaluation",
     "saved_label_issues",
     "shell_command",
