@@ -280,7 +280,7 @@ def test_export_tab_reports_and_refuses_clearly(trained_run):
 def test_latency_uses_the_cpus_the_os_reports_where_there_is_no_affinity(monkeypatch):
     import os
 
-    from yolov11.export.verify import usable_cpus
+    from yolov11.machine import usable_cpus
 
     assert usable_cpus() == len(os.sched_getaffinity(0))
     monkeypatch.delattr(os, "sched_getaffinity")  # macOS and Windows have none

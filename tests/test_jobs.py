@@ -52,7 +52,8 @@ def test_a_killed_training_is_marked_interrupted_and_resumes(tiny_zip, workspace
         run = _wait(lambda: workspace.runs() and workspace.runs()[0]["id"], what="the run to register")
         events = workspace.runs_dir / run / "events.jsonl"
         _wait(lambda: any(e["type"] == "epoch" for e in read_events(events)[0]), what="a finished epoch")
-        assert TrainingJobs(workspace)
+        jobs = TrainingJobs(workspace)  # what the app does when it starts: reconcile the workspace
+        assert run not in jobs.reconciled["interrupted"] + jobs.reconciled["failed"]
         assert workspace.run(run)["status"] == "running"  # its process is alive: left alone
     finally:
         proc.send_signal(signal.SIGKILL)

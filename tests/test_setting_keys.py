@@ -18,7 +18,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 import yolov11
-from yolov11.cli.snippets import python_call
+from yolov11.codegen.snippets import python_call
 
 
 def _payload(target: Path) -> str:

@@ -153,7 +153,8 @@ def test_settings_report_every_bad_field_and_presets_are_valid():
 
 
 def test_gpu_runs_get_workers_amp_and_a_ram_cache_where_left_at_the_defaults():
-    from yolov11.training.settings import TrainSettings, usable_cpus
+    from yolov11.machine import usable_cpus
+    from yolov11.training.settings import TrainSettings
 
     cpu = TrainSettings().ultralytics_args()  # CPU behaviour is unchanged
     assert (cpu["workers"], cpu["cache"], cpu["amp"]) == (0, False, False)

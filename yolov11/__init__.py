@@ -13,7 +13,8 @@ by default the one of ``YOLOV11_WORKSPACE`` or ``./workspace``.
 """
 
 from yolov11.checkpoints import trust as trust_weights
-from yolov11.cli.snippets import python_call, shell_command
+from yolov11.codegen.notebook import write_notebook
+from yolov11.codegen.snippets import python_call, shell_command
 from yolov11.data.demo import ensure_demo_dataset
 from yolov11.data.importer import import_dataset
 from yolov11.data.preview import augmentation_preview, draw_pairs, draw_samples
@@ -36,8 +37,6 @@ from yolov11.export.quantize import int8_summary
 from yolov11.export.verify import detections_verdict, latency_notes
 from yolov11.models import check_model_yaml, list_models, measure_latency, model_card, transfer_report, zoo_names
 from yolov11.models import describe as describe_model
-from yolov11.notebook import train_kwargs as run_train_kwargs
-from yolov11.notebook import write_notebook
 from yolov11.serve.predict import predict
 from yolov11.serve.publish import publish, published
 from yolov11.serve.video import VIDEO_SUFFIXES, predict_video
@@ -49,6 +48,7 @@ from yolov11.training.resume import resume
 from yolov11.training.runner import train
 from yolov11.training.settings import PRESETS, TrainSettings
 from yolov11.training.settings import describe_field as describe_setting
+from yolov11.training.settings import run_keywords as run_train_kwargs
 from yolov11.training.status import run_status
 from yolov11.workspace import Workspace
 

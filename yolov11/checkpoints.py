@@ -22,8 +22,10 @@ import re
 import threading
 from pathlib import Path
 
+from yolov11.compat import offline
 from yolov11.errors import UserError
 from yolov11.nn.graph_check import check_graph
+from yolov11.nn.registered import checkpoint_classes
 
 _TRUSTED: set[str] = set()  # SHA-256 of files the user vouched for
 _LOCK = threading.Lock()
@@ -58,14 +60,6 @@ def is_trusted(path: str | Path) -> bool:
         return digest in _TRUSTED
 
 
-def _our_modules() -> list[type]:
-    from yolov11.nn.cbam import CBAM, ChannelAttention, SpatialAttention
-    from yolov11.nn.heads import AttnDetect
-    from yolov11.nn.sppf import SPPFWide
-
-    return [CBAM, ChannelAttention, SpatialAttention, AttnDetect, SPPFWide]
-
-
 def _refused_global(path: Path, exc: BaseException) -> str | None:
     """The first global the restricted unpickler refused: from torch's message, else the file's
     list of globals minus those registered as safe."""
@@ -92,7 +86,7 @@ def install() -> None:
     """Make restricted loading the default of Ultralytics' checkpoint loader (idempotent)."""
     from yolov11.compat import checkpoints as loader
 
-    loader.install(lambda weight: not is_trusted(weight), _our_modules())
+    loader.install(lambda weight: not is_trusted(weight), checkpoint_classes())
 
 
 def load(path: str | Path, field: str = "--weights") -> dict:
@@ -100,7 +94,6 @@ def load(path: str | Path, field: str = "--weights") -> dict:
     trusted; UserError naming ``field``, the file and what is wrong (not a checkpoint, or the
     global it wanted) otherwise."""
     from yolov11.compat import checkpoints as loader
-    from yolov11.compat import offline
 
     offline.prepare()
 
@@ -135,3 +128,6 @@ def check(path: str | Path, field: str = "--weights") -> Path:
     """Refuse now, with a clear message, a .pt that would be refused (or fail) when loaded later."""
     load(path, field)
     return Path(path).expanduser()
+
+
+offline.when_prepared(install)  # the fence runs it once Ultralytics is prepared

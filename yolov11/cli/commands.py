@@ -233,7 +233,7 @@ def publish(args: argparse.Namespace, ws) -> tuple[object, str]:
 
 
 def notebook(args: argparse.Namespace, ws) -> tuple[object, str]:
-    from yolov11.notebook import write_notebook
+    from yolov11.codegen.notebook import write_notebook
 
     path = write_notebook(args.run, args.out, workspace=ws)
     return {"run": args.run, "path": str(path)}, f"{path}: the steps of run {args.run} as a notebook (jupyter lab {path.name}, or run it with jupyter nbconvert --execute)"

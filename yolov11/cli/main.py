@@ -18,6 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
+from yolov11.cli import commands
 from yolov11.cli.commands import close_bars
 from yolov11.cli.parser import build_parser
 
@@ -45,7 +46,7 @@ def run_command(args: argparse.Namespace) -> tuple[object, str]:
         ws.reconcile()  # runs of processes that died, scratch of dead imports: repaired before anything reads them
     if getattr(args, "trust_weights", False):
         _trust(args, ws)
-    return args.func(args, ws)
+    return getattr(commands, args.func)(args, ws)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
-"""The CLI's arguments: one subparser per command, each bound to its function in
-``cli.commands`` (``set_defaults(func=...)``). Every TrainSettings field is a ``train`` flag,
-with its help, range and choices from the field's metadata."""
+"""The CLI's arguments: one subparser per command, each naming its function in ``cli.commands``
+(``set_defaults(func="<function name>")``, which ``cli.main`` looks up: the parser imports no
+command, so the snippet builders can read its flags). Every TrainSettings field is a ``train``
+flag, with its help, range and choices from the field's metadata."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import argparse
 import json
 from dataclasses import fields
 
-from yolov11.cli import commands
 from yolov11.eval.settings import EvalSettings
 from yolov11.export.settings import ExportSettings, help_of
 from yolov11.training.settings import PRESETS, TrainSettings, describe_field
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", help="workspace folder (default: $YOLOV11_WORKSPACE or ./workspace)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def cmd(name: str, help: str, func, weights: bool = False) -> argparse.ArgumentParser:
+    def cmd(name: str, help: str, func: str, weights: bool = False) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help)
         c.set_defaults(func=func)
         c.add_argument("--json", action="store_true", help="print one JSON document instead of a summary")
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--trust-weights", action="store_true", help=TRUST_HELP)
         return c
 
-    c = cmd("import", "import a dataset zip or folder (YOLO, COCO JSON, Pascal VOC, CVAT XML, LabelMe, CreateML JSON)", commands.import_)
+    c = cmd("import", "import a dataset zip or folder (YOLO, COCO JSON, Pascal VOC, CVAT XML, LabelMe, CreateML JSON)", "import_")
     c.add_argument("src")
     c.add_argument("--name")
     c.add_argument("--val-fraction", type=float, default=0.2)
@@ -69,17 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "JSON or CVAT XML) as backgrounds; by default they are left out and named in the report "
                         "(YOLO: an image without a .txt is a background either way)")
     c = cmd("resplit", "re-split a dataset's train and val by family (augmented copies of one photo kept on one side) as a new "
-                       "version NAME@vN (a test split stays as it is)", commands.resplit)
+                       "version NAME@vN (a test split stays as it is)", "resplit")
     c.add_argument("--data", required=True, help="the workspace dataset (or version) to re-split")
     c.add_argument("--val-fraction", type=float, default=0.2, help="share of the images that go to val (default: 0.2)")
     c.add_argument("--seed", type=int, default=0, help="the split's seed: the same seed gives the same split (default: 0)")
-    cmd("datasets", "list the workspace's datasets", commands.datasets)
-    cmd("runs", "list the workspace's training runs", commands.runs)
-    c = cmd("models", "list the model zoo with params and GFLOPs", commands.models)
+    cmd("datasets", "list the workspace's datasets", "datasets")
+    cmd("runs", "list the workspace's training runs", "runs")
+    c = cmd("models", "list the model zoo with params and GFLOPs", "models")
     c.add_argument("--scales", default="ns", help="which scales to build and list (default: ns; all: nsmlx)")
-    cmd("demo", "generate the embedded demo dataset into the workspace if absent", commands.demo)
+    cmd("demo", "generate the embedded demo dataset into the workspace if absent", "demo")
 
-    c = cmd("train", "train a detector", commands.train, weights=True)
+    c = cmd("train", "train a detector", "train", weights=True)
     c.add_argument("--data", required=True, help="workspace dataset name or data.yaml path")
     c.add_argument("--model", default=TrainSettings.model, help=_help("model"))
     c.add_argument("--preset", choices=list(PRESETS), help="start from a preset; flags given override it (default: quick look)")
@@ -97,11 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--torchrun", action="store_true", help="launch through torchrun even for one process")
     g.add_argument("--dry-run", action="store_true", help="print each node's torchrun command and exit")
 
-    c = cmd("resume", "continue a stopped or interrupted run, optionally to more epochs", commands.resume, weights=True)
+    c = cmd("resume", "continue a stopped or interrupted run, optionally to more epochs", "resume", weights=True)
     c.add_argument("--run", required=True)
     c.add_argument("--epochs", type=int, help="total epochs to reach (default: the run's plan)")
 
-    c = cmd("eval", "evaluate a run or weights; or COCO JSON detections against ground truth", commands.eval_, weights=True)
+    c = cmd("eval", "evaluate a run or weights; or COCO JSON detections against ground truth", "eval_", weights=True)
     c.add_argument("--run")
     c.add_argument("--weights")
     c.add_argument("--data")
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--coco-dt", help="COCO detections JSON: a list of {image_id, category_id, bbox, score}")
     c.add_argument("--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"], help="COCO evaluator of --coco-gt/--coco-dt")
 
-    c = cmd("export", "export weights to ONNX, TorchScript or OpenVINO and verify", commands.export, weights=True)
+    c = cmd("export", "export weights to ONNX, TorchScript or OpenVINO and verify", "export", weights=True)
     c.add_argument("--weights")
     c.add_argument("--run")
     x = ExportSettings
@@ -132,26 +132,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--repeats", type=int, default=x.repeats, help=help_of(x, "repeats"))
     c.add_argument("--verify", action="store_true", help="compare with eager PyTorch (outputs, detections, mAP) and time both")
 
-    c = cmd("predict", "detect objects in images, or track them through a video (.mp4, .webm, .mov)", commands.predict, weights=True)
+    c = cmd("predict", "detect objects in images, or track them through a video (.mp4, .webm, .mov)", "predict", weights=True)
     c.add_argument("--weights", required=True)
     c.add_argument("--source", required=True, help="an image, a folder of images, or a video: per-frame detections, track ids and per-class counts, and an annotated video")
     c.add_argument("--conf", type=float, default=0.25)
     c.add_argument("--imgsz", type=int)
     c.add_argument("--device", help="cpu or a GPU index (default: the first GPU when there is one)")
 
-    c = cmd("label-issues", "rank the labels a run's model disagrees with: missing, spurious, wrong_class, badly_located", commands.label_issues)
+    c = cmd("label-issues", "rank the labels a run's model disagrees with: missing, spurious, wrong_class, badly_located", "label_issues")
     c.add_argument("--run", required=True)
     c.add_argument("--split", default="val", choices=["val", "train"], help="val: the run's model predicts it; train: cross-validation, --folds models trained on the other folds (default: val)")
     c.add_argument("--folds", type=int, default=2, help="folds of the train split's cross-validation, 2 to 10 (default: 2)")
     c.add_argument("--fold-epochs", type=int, help="epochs of each fold model (default: the run's)")
     c.add_argument("--top", type=int, default=20, help="issues the summary lists (--json: all) (default: 20)")
 
-    c = cmd("publish", "make a run's model (or a weights file) the one the app's /demo page shows", commands.publish, weights=True)
+    c = cmd("publish", "make a run's model (or a weights file) the one the app's /demo page shows", "publish", weights=True)
     c.add_argument("--run")
     c.add_argument("--weights", help=".pt, .onnx or .torchscript file")
     c.add_argument("--name", help="the name /demo shows (default: the run id or the file's stem)")
 
-    c = cmd("notebook", "write a run's steps (import, training, evaluations, exports, a prediction) as a Jupyter notebook that reruns them", commands.notebook)
+    c = cmd("notebook", "write a run's steps (import, training, evaluations, exports, a prediction) as a Jupyter notebook that reruns them", "notebook")
     c.add_argument("--run", required=True)
     c.add_argument("--out", help="the .ipynb to write (default: runs/<run>/<run>.ipynb)")
     return p

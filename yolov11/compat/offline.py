@@ -17,7 +17,7 @@ imports Ultralytics only after it; ``prepare()`` sets up:
   (a class name is text: "$$x$$" would fail the plot);
 * datasets: a data.yaml's ``download:`` (a URL, or Python that Ultralytics exec()s) is never run;
 * checkpoints: every ``.pt`` Ultralytics opens goes through torch's restricted unpickler
-  (``yolov11/checkpoints.py``), so a pickled payload cannot run;
+  (``yolov11/checkpoints.py``, installed through ``when_prepared``), so a pickled payload cannot run;
 * OpenVINO / NNCF telemetry: ``NNCF_CI`` set, which makes NNCF use its telemetry stub, and
   ``openvino_telemetry`` (what ``import openvino`` and ``convert_model`` report to Google
   Analytics unless a consent file in ``~/intel`` says no) told the user declined and left with a
@@ -50,9 +50,10 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from yolov11.workspace import default_root
+from yolov11.workspace.paths import default_root
 
 LOG = logging.getLogger("yolov11")
 
@@ -217,24 +218,25 @@ def _patch_ultralytics() -> None:
         SETTINGS.update(wanted)
     checks.check_amp = trainer.check_amp = _offline_check_amp
     _never_autodownload()
-    _openvino_telemetry_off()
     from yolov11.compat.export import openvino_at_f32
 
     openvino_at_f32()  # Ultralytics' OpenVINO predictions at the precision exports are verified at
-    from yolov11 import checkpoints
-    from yolov11.compat import registry
-
-    registry.install()  # our modules become nameable in model YAMLs
-    checkpoints.install()  # every .pt opens through torch's restricted unpickler unless trusted
 
 
-def _openvino_telemetry_off() -> None:
-    """``import openvino`` and ``openvino.convert_model`` (Ultralytics' OpenVINO export) send usage
-    events to Google Analytics when no consent file says otherwise. The bundle's infer.py switches
-    that off the same way before its own import, so both share its function."""
-    from yolov11.export.deploy.infer import openvino_telemetry_off
-
-    openvino_telemetry_off()
+def when_prepared(hook: Callable[[], None]) -> None:
+    """Run ``hook`` once ``prepare()`` has patched Ultralytics, before any caller goes on (at once,
+    when it already has). This is how the floors above the fence install themselves into it
+    without the fence importing them: the checkpoint gate (``yolov11.checkpoints``: every .pt
+    through torch's restricted unpickler), our layers in Ultralytics' YAML parser
+    (``yolov11.nn.registered``) and OpenVINO's telemetry switch (``yolov11.export.formats``).
+    Each registers at import, and ``import yolov11`` imports them all."""
+    with _lock:
+        if hook in _hooks:
+            return
+        _hooks.append(hook)
+        ready = _patched
+    if ready:
+        hook()
 
 
 def _never_autodownload() -> None:
@@ -260,8 +262,10 @@ def _never_autodownload() -> None:
 
 
 _prepared = False
+_patched = False  # Ultralytics patched, hooks running (a hook that calls prepare() returns at once)
 _environment_ready = False
-_lock = threading.Lock()  # the app's event threads may reach their first Ultralytics call together
+_lock = threading.RLock()  # the app's event threads may reach their first Ultralytics call together
+_hooks: list[Callable[[], None]] = []
 
 
 def prepare_environment() -> None:
@@ -278,12 +282,21 @@ def prepare_environment() -> None:
 
 
 def prepare() -> None:
-    """Make the process network-free for Ultralytics; safe to call more than once, from any thread."""
-    global _prepared
+    """Make the process network-free for Ultralytics, then run the hooks (``when_prepared``); safe
+    to call more than once, from any thread: a second thread waits until the hooks have run."""
+    global _prepared, _patched
     if _prepared:
         return
     prepare_environment()
     with _lock:
-        if not _prepared:
-            _patch_ultralytics()
-            _prepared = True
+        if _prepared or _patched:
+            return
+        _patch_ultralytics()
+        _patched = True
+        try:
+            for hook in list(_hooks):
+                hook()
+        except BaseException:
+            _patched = False  # the next call tries again (each hook is idempotent): never half prepared
+            raise
+        _prepared = True

@@ -1,7 +1,8 @@
 """Wraps ultralytics.nn.tasks.parse_model: model YAMLs may name our modules, and every graph is
 checked (``graph_check``) before Ultralytics builds it.
 
-Ultralytics' ``parse_model`` finds modules in its own globals and computes channel arguments
+The modules themselves live above the fence (``yolov11.nn``): ``yolov11.nn.registered`` hands
+them and the graph check to ``install``. Ultralytics' ``parse_model`` finds modules in its own globals and computes channel arguments
 only for modules it knows (by identity). Rather than editing its source, ``install()`` wraps
 it: each row naming one of our modules is first built as a *stand-in* that Ultralytics sizes
 the same way (CBAM keeps channels like ``nn.Identity``; SPPFWide maps c1 -> c2 like ``SPPF``;
@@ -25,7 +26,6 @@ import torch
 
 from yolov11.compat import check_version
 from yolov11.errors import UserError
-from yolov11.nn.graph_check import check_graph
 
 
 @dataclass(frozen=True)
@@ -33,18 +33,6 @@ class Registered:
     stand_in: str  # an Ultralytics module parse_model already sizes like ours
     stand_in_args: Callable[[list], list]  # our YAML args -> args the stand-in accepts
     build: Callable[[object, list, torch.nn.Module], torch.nn.Module]  # (input channels, YAML args, stand-in) -> ours
-
-
-def _modules() -> dict[str, Registered]:
-    from yolov11.nn.cbam import CBAM
-    from yolov11.nn.heads import AttnDetect
-    from yolov11.nn.sppf import SPPFWide
-
-    return {
-        "CBAM": Registered("nn.Identity", lambda a: [], lambda c1, a, old: CBAM(c1, *a)),
-        "SPPFWide": Registered("SPPF", lambda a: a[:1], lambda c1, a, old: SPPFWide(c1, old.cv2.conv.out_channels, *a[1:])),
-        "AttnDetect": Registered("Detect", lambda a: a, lambda c1, a, old: AttnDetect(old.nc, old.reg_max, old.end2end, tuple(c1))),
-    }
 
 
 def _input_channels(model: torch.nn.Sequential, ch: int) -> dict[int, int | list[int]]:
@@ -91,8 +79,10 @@ def _check_rows(d: dict, ours: dict[str, Registered]) -> None:
             raise UserError(f"model YAML row {i} [{f}, {n}, {name}, {args}]: unknown module {name!r} (ours: {', '.join(ours)})")
 
 
-def install() -> None:
-    """Wrap ultralytics.nn.tasks.parse_model (idempotent); refuses untested Ultralytics versions."""
+def install(layers: Callable[[], dict[str, Registered]], check_graph: Callable[[dict], None]) -> None:
+    """Wrap ultralytics.nn.tasks.parse_model (idempotent); refuses untested Ultralytics versions.
+    ``layers``: our modules by YAML name (``yolov11.nn.registered``, which calls this through
+    ``offline.when_prepared``); ``check_graph``: the check every graph passes first."""
     from ultralytics.nn import tasks
     from ultralytics.utils import LOGGER
 
@@ -102,7 +92,7 @@ def install() -> None:
     original = tasks.parse_model
 
     def parse_model(d, ch, verbose=True):
-        ours = _modules()
+        ours = layers()
         check_graph(d)  # every build: a YAML, or the graph dict inside a .pt (Ultralytics eval()s its activation)
         _check_rows(d, ours)
         rows = d["backbone"] + d["head"]

@@ -45,9 +45,9 @@ from yolov11.data.tidy import drop_duplicate_boxes, drop_repeated_images, note_u
 from yolov11.data.voc_format import looks_like_voc, read_voc
 from yolov11.data.yolo_format import find_yaml, looks_like_yolo, read_yolo
 from yolov11.errors import UserError, os_error_text
-from yolov11.recovery import SCRATCH_PREFIX
-from yolov11.training.settings import usable_cpus
+from yolov11.machine import usable_cpus
 from yolov11.workspace import Workspace
+from yolov11.workspace.paths import SCRATCH_PREFIX
 
 Progress = Callable[[float, str], None]
 BATCH = 32  # images per pool task: one future and one GIL hand-off per batch, not per image

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from yolov11.boxes import cxcywh_to_xyxy
-from yolov11.class_names import class_names
+from yolov11.data.class_names import class_names
 from yolov11.data.yolo_format import read_label_boxes
 from yolov11.errors import UserError, os_error_text
 

@@ -29,9 +29,9 @@ from yolov11.data.version_folder import Resplit, write_version
 from yolov11.data.versions import dataset_images, dataset_record
 from yolov11.data.yolo_format import label_path, read_label_boxes
 from yolov11.errors import UserError
-from yolov11.recovery import VERSION_SCRATCH_PREFIX
-from yolov11.training.settings import usable_cpus
+from yolov11.machine import usable_cpus
 from yolov11.workspace import Workspace
+from yolov11.workspace.paths import VERSION_SCRATCH_PREFIX
 
 BATCH = 32  # images described per pool task
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from yolov11.class_names import class_names
+from yolov11.data.class_names import class_names
 from yolov11.data.yolo_format import read_label_boxes
 
 COLUMNS = ["image", "split", "class", "cx", "cy", "w", "h"]

@@ -24,16 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from yolov11 import liveness
-from yolov11.class_names import class_names
 from yolov11.data.checks import ImageInfo
+from yolov11.data.class_names import class_names
 from yolov11.data.families import Families
 from yolov11.data.report import build_report, crossing_warning, write_report
 from yolov11.data.source import Sample, SourceDataset
 from yolov11.data.yolo_format import label_path, read_label_boxes
 from yolov11.errors import UserError, os_error_text
-from yolov11.recovery import VERSION_SCRATCH_PREFIX
 from yolov11.safe_yaml import load_yaml
 from yolov11.workspace import VERSION_MARK, Workspace, split_version
+from yolov11.workspace.paths import VERSION_SCRATCH_PREFIX
 
 _LOCK = threading.Lock()  # two saves in one process never pick the same version number
 ATTEMPTS = 20  # numbers tried before giving up (each lost race means another process saved one)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from yolov11.boxes import box_iou, cxcywh_to_xyxy
-from yolov11.class_names import class_names
+from yolov11.data.class_names import class_names
 from yolov11.data.source import IMAGE_SUFFIXES
 from yolov11.data.yolo_format import label_path, read_label_boxes
 from yolov11.errors import UserError

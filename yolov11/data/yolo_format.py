@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from yolov11.class_names import class_names
+from yolov11.data.class_names import class_names
 from yolov11.data.source import Issue, Sample, SourceDataset, empty_boxes, files_under, images_under, listed_file, split_of
 from yolov11.errors import UserError
 from yolov11.safe_yaml import YamlRefused, load_yaml

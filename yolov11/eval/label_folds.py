@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from yolov11.class_names import class_names
+from yolov11.data.class_names import class_names
 from yolov11.data.source import IMAGE_SUFFIXES
 from yolov11.errors import UserError
 from yolov11.workspace import Workspace
@@ -69,11 +69,11 @@ def _fold_yaml(dest: Path, names: list[str], train: list[Path], held_out: list[P
 def predictions(ws: Workspace, run: str, folds: int, fold_epochs: int | None, notify) -> tuple[dict, list[dict]]:
     """(COCO ground truth, detections) of every train image, each predicted by the model that did not train on it."""
     from yolov11.eval.evaluate import evaluate
-    from yolov11.notebook import train_kwargs
     from yolov11.training.runner import train
+    from yolov11.training.settings import run_keywords
 
     record, data_yaml, images = _check(ws, run, folds)
-    settings = train_kwargs(record["settings"] or {})
+    settings = run_keywords(record["settings"] or {})
     if fold_epochs:
         settings["epochs"] = int(fold_epochs)
     names = class_names(data_yaml)

@@ -38,9 +38,9 @@ from yolov11.export.explain import export_checks
 from yolov11.export.settings import ExportSettings
 from yolov11.export.verify import summary as verification_summary
 from yolov11.export.verify import verify_export
-from yolov11.recovery import EXPORT_SCRATCH_PREFIX
 from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
+from yolov11.workspace.paths import EXPORT_SCRATCH_PREFIX
 
 __all__ = ["FORMATS", "export_model", "verify_export"]
 

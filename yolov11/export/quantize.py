@@ -179,7 +179,8 @@ def conv_sensitivity(fp32_model, qdq_path: Path, inputs: list[np.ndarray], convs
 def _latency(fp32: Path, int8: Path, x: np.ndarray) -> dict:
     """Median ms per batch-1 call in onnxruntime, FP32 next to INT8, on this machine's CPU (both
     timed in alternating blocks): INT8 is only worth its loss when it is faster."""
-    from yolov11.export.verify import load_runner, median_ms, usable_cpus
+    from yolov11.export.verify import load_runner, median_ms
+    from yolov11.machine import usable_cpus
 
     threads = usable_cpus()
     run_fp32, run_int8 = load_runner(fp32, "onnx", "cpu", threads)[0], load_runner(int8, "onnx", "cpu", threads)[0]

@@ -20,7 +20,6 @@ Four checks, all on real validation images when the dataset is known:
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +34,7 @@ from yolov11.compat import offline
 from yolov11.errors import UserError
 from yolov11.export import accuracy
 from yolov11.export.settings import LATENCY_RUNS
+from yolov11.machine import usable_cpus
 
 LATENCY_BATCHES = (1, 8)
 MATCH_IOU = 0.99
@@ -210,12 +210,6 @@ def verify_export(
             result["map50_95"]["note"] = "eager is scored with Ultralytics' multi-label NMS (a box may count for several classes); the graph's NMS keeps one class per box, so its mAP can be a little lower"
     result["latency_ms"] = measure_latency(eager, path, fmt, x, repeats, batches)
     return result
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on: its affinity where the OS has one (Linux), else the count."""
-    affinity = getattr(os, "sched_getaffinity", None)  # not on macOS or Windows
-    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
 
 
 def measure_latency(eager: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, repeats: int, batches: tuple[int, ...]) -> dict:

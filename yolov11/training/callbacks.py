@@ -22,12 +22,12 @@ from yolov11.compat import trainer as trainer_compat
 from yolov11.compat.trainer import TrainerView
 from yolov11.training import distributed
 from yolov11.training.events import EventLog
+from yolov11.training.state import RESUME_FILE
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ultralytics colours its log lines
 # Ultralytics' own emoji (the set its utils.emojis() strips on Windows), with the space after one:
 # a browser without an emoji font draws them as boxes (Debian's Chromium here).
 EMOJI = re.compile("[\U0001F680\u2705\u274C\u26A0\U0001F4A1\u26A1\u23F1\u274E\u2754\U0001F603]\uFE0F? ?|\uFE0F")
-RESUME_FILE = "resume.pt"  # weights/ copy of last.pt with optimizer state, for resume
 BATCH_EVENT_INTERVAL = 0.5  # seconds: live enough for a chart, small files for long runs
 # Ultralytics prints a row per epoch under its "Epoch GPU_mem box_loss ... Instances Size" header
 # through its progress bar (not its logger), and the validation's header the same way: the log

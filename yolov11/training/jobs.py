@@ -18,13 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from yolov11.class_names import class_names
 from yolov11.errors import UserError
-from yolov11.models import check_model, transfer_report
 from yolov11.training.distributed import gpu_ids
 from yolov11.training.events import EventLog
+from yolov11.training.request import TrainRequest
 from yolov11.training.resume import resume, resume_plan
-from yolov11.training.runner import check_dataset, record_failure, train
+from yolov11.training.runner import record_failure, run_request
 from yolov11.training.settings import TrainSettings
 from yolov11.workspace import Workspace
 
@@ -102,17 +101,16 @@ class TrainingJobs:
 
     def submit(self, data: str, model: str = TrainSettings.model, **settings: Any) -> str:
         """Validate, register as queued and enqueue; returns the run id at once."""
-        cfg = TrainSettings.of(model, **settings)
-        data_yaml = self.ws.resolve_data(data)
-        if not self.ws.dataset(data):
-            check_dataset(data_yaml, data)
-        check_model(model)
-        if cfg.weights:
-            transfer_report(model, cfg.weights, len(class_names(data_yaml)))  # refuses a file that is no checkpoint, now
-        run_id = self.ws.new_run_id(model)
-        dataset = data if self.ws.dataset(data) else str(data_yaml)
-        self.ws.add_run(run_id, dataset, model, cfg.record(), status="queued")
-        self._enqueue(run_id, devices_of(cfg.device), {"data": data, "model": model, **settings})
+        return self.submit_request(TrainRequest.check(data, model, settings, self.ws, with_transfer=True))
+
+    def submit_request(self, request: TrainRequest) -> str:
+        """Register a checked request (``TrainRequest.check``) as queued and enqueue it; returns
+        the run id at once. The job runs it as it is: nothing is checked twice."""
+        if request.ws.root != self.ws.root:
+            raise UserError(f"--workspace {request.ws.root}: this queue trains in {self.ws.root}")
+        run_id = self.ws.new_run_id(request.model)
+        self.ws.add_run(run_id, request.dataset, request.model, request.cfg.record(), status="queued")
+        self._enqueue(run_id, devices_of(request.cfg.device), {"request": request})
         return run_id
 
     def resume(self, run_id: str, epochs: int | None = None) -> str:
@@ -175,7 +173,7 @@ class TrainingJobs:
             if kwargs.pop("resume", False):
                 resume(run_id, kwargs["epochs"], workspace=self.ws, stop=stop)
             else:
-                train(workspace=self.ws, run_id=run_id, stop=stop, **kwargs)
+                run_request(kwargs["request"], run_id=run_id, stop=stop)
         except Exception as exc:  # train() and resume() record their own ends; this catches the rest
             (LOG.warning if isinstance(exc, UserError) else LOG.exception)("training run %s failed: %s", run_id, exc)  # the server's log; users see the run's status
             record_failure(self.ws, run_id, EventLog(self.ws.runs_dir / run_id / "events.jsonl", run_id), True, exc)

@@ -13,32 +13,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from yolov11 import checkpoints, liveness
+from yolov11 import liveness
 from yolov11.compat import offline
 from yolov11.errors import UserError
 from yolov11.training import distributed
-from yolov11.training.callbacks import RESUME_FILE
 from yolov11.training.events import EventLog
 from yolov11.training.runner import record_failure, run_trainer, train_launched
+from yolov11.training.state import RESUME_FILE, training_state
 from yolov11.workspace import Workspace
-
-
-def training_state(weights: Path) -> tuple[Path, dict]:
-    """The checkpoint in a run's ``weights`` folder that a resume continues from, and its
-    contents: resume.pt first, else last.pt; a file that cannot be read (a crash during its save)
-    is passed over for the other. UserError saying why when there is none."""
-    unreadable = []
-    for path in (weights / RESUME_FILE, weights / "last.pt"):
-        if path.is_file():
-            try:
-                ckpt = checkpoints.load(path, "resume")
-            except UserError as exc:
-                unreadable.append(str(exc))
-                continue
-            if ckpt.get("optimizer") is not None and ckpt.get("epoch", -1) >= 0:
-                return path, ckpt
-    why = f" ({'; '.join(unreadable)})" if unreadable else ""
-    raise UserError(f"no training state to resume in {weights}{why} (start a new run with --weights {weights / 'last.pt'})")
 
 
 def resumable_checkpoint(ws: Workspace, run_id: str) -> tuple[Path, dict]:

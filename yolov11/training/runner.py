@@ -20,15 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from yolov11 import checkpoints, liveness
-from yolov11.class_names import class_names
-from yolov11.compat import offline
 from yolov11.compat import trainer as trainer_compat
 from yolov11.errors import UserError, os_error_text, plain
-from yolov11.models import check_model, transfer_report
 from yolov11.training import distributed, loggers
 from yolov11.training.callbacks import Callbacks, LogToEvents, _torch
 from yolov11.training.distributed import Launch
 from yolov11.training.events import EventLog
+from yolov11.training.request import TrainRequest, launches
 from yolov11.training.settings import TrainSettings
 from yolov11.workspace import Workspace, best_weights
 
@@ -47,16 +45,6 @@ def freeze_long_lived() -> None:
         _long_lived_frozen = True
         gc.collect()
         gc.freeze()
-
-
-def check_dataset(data_yaml: Path, data: str) -> None:
-    """Refuse, before a run is registered, a data.yaml whose image folders Ultralytics cannot
-    find (its ``download:`` is never run: offline.py)."""
-    offline.prepare()
-    try:
-        trainer_compat.check_dataset(data_yaml)
-    except Exception as exc:  # Ultralytics says what is missing in its own words
-        raise UserError(f"--data {data}: {plain(exc)}") from None
 
 
 def train(
@@ -78,38 +66,38 @@ def train(
     process follows the run's events. Returns ``{"run", "dir", "status", "metrics", "weights",
     "transfer"}``.
     """
-    offline.prepare()
-    ws = Workspace.at(workspace)
-    cfg = TrainSettings.of(model, **settings)
-    data_yaml = ws.resolve_data(data)
-    if not ws.dataset(str(data)):
-        check_dataset(data_yaml, str(data))  # a data.yaml from elsewhere: its images must exist
-    model_src = check_model(model)  # a broken YAML or a refused .pt fails here, before a run is registered
-    dataset = str(data) if ws.dataset(str(data)) else str(data_yaml)
-    run_id = run_id or ws.new_run_id(str(model))
-    if launch is None and len(distributed.gpu_ids(cfg.device)) > 1:
+    request = TrainRequest.check(data, model, settings, workspace, launch)
+    return run_request(request, run_id=run_id, stop=stop, on_event=on_event, launch=launch)
+
+
+def run_request(request: TrainRequest, *, run_id: str | None = None, stop: threading.Event | None = None,
+                on_event: Callable[[dict], None] | None = None, launch: Launch | None = None) -> dict:
+    """Run a checked request (``TrainRequest.check``): registers the run unless it is registered
+    (the app's queue registers it when queued), then trains in this process or launches torchrun.
+    Nothing is checked again here."""
+    ws, cfg, model = request.ws, request.cfg, request.model
+    run_id = run_id or ws.new_run_id(model)
+    launching = launches(cfg.device, launch)
+    if launching and launch is None:
         launch = distributed.local_launch(cfg.device)
-    launching = launch is not None and not distributed.in_torchrun()
     if launching:
         distributed.check_launch(launch, cfg.device)
-    transfer = None
-    if cfg.weights and not launching:  # the ranks report it themselves
-        transfer = transfer_report(str(model), cfg.weights, len(class_names(data_yaml)))
+    transfer = None if launching else request.transfer  # the ranks report it themselves
     primary = distributed.is_primary()
     # One record per run: node 0's launcher or rank 0 (other nodes' ranks only train).
     if primary and (not launching or launch.node_rank == 0) and ws.run(run_id) is None:
-        ws.add_run(run_id, dataset, str(model), cfg.record())
+        ws.add_run(run_id, request.dataset, model, cfg.record())
     run_dir = ws.runs_dir / run_id
     stop = stop or threading.Event()
     events = EventLog(run_dir / "events.jsonl" if primary else None, run_id, on_event)
     try:
         if launching:
-            trusted = [p for p in (cfg.weights, model_src) if p and str(p).endswith(".pt") and checkpoints.is_trusted(p)]
-            argv = distributed.train_argv(ws.root, str(data), str(model), {**settings, "device": cfg.device}, run_id) + ["--trust-weights"] * bool(trusted)
+            trusted = [p for p in (cfg.weights, request.model_src) if p and str(p).endswith(".pt") and checkpoints.is_trusted(p)]
+            argv = distributed.train_argv(ws.root, request.data, model, {**request.settings, "device": cfg.device}, run_id) + ["--trust-weights"] * bool(trusted)
             return train_launched(ws, run_id, distributed.torchrun_command(argv, launch), stop, on_event, records=launch.node_rank == 0)
         if transfer:
             events.write("log", level="info", message=f"initialising from {Path(cfg.weights).name}: {transfer['transferred']}/{transfer['total']} tensors transfer")
-        overrides = {"model": model_src, "data": str(data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True, **cfg.ultralytics_args()}
+        overrides = {"model": request.model_src, "data": str(request.data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True, **cfg.ultralytics_args()}
         return {**run_trainer(ws, run_id, overrides, events, stop, cfg.loggers), "transfer": transfer}
     except BaseException as exc:
         record_failure(ws, run_id, events, primary, exc)  # whatever went wrong, the run does not stay queued

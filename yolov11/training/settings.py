@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from yolov11.errors import UserError
+from yolov11.machine import usable_cpus
 from yolov11.training import loggers
 
 OPTIMIZERS = ("auto", "SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSProp")
@@ -123,6 +123,34 @@ class TrainSettings:
         trackers (a resume needs all three)."""
         return {"model": self.model, **self.ultralytics_args(), "loggers": self.loggers}
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "TrainSettings":
+        """The settings a run was started with, read back from what ``record()`` wrote: the one
+        inverse of ``record()`` (the notebook, the Train form and "Retrain on this version" use
+        it), so ``TrainSettings.from_record(s.record()).record() == s.record()``. Values derived
+        at record time go back to what derives them (``pretrained`` -> ``weights``, a ``nbs``
+        equal to the batch -> None, ``cache`` False -> ""); ``amp`` follows the device; any other
+        key is an Ultralytics argument (``extra``). Not validated: an older record may hold
+        values this version refuses, which ``of()`` then names."""
+        known = {f.name for f in fields(cls)} - {"extra", "weights"}
+        values = {k: v for k, v in record.items() if k in known}
+        batch = values.get("batch", cls.batch)
+        if values.get("nbs") == (batch if isinstance(batch, int) and batch > 0 else 64):
+            values["nbs"] = None
+        if values.get("cache") is False or values.get("cache") is None:
+            values["cache"] = ""
+        elif values.get("cache") is True:
+            values["cache"] = "ram"
+        extra = {k: v for k, v in record.items() if k not in known and k not in ("pretrained", "amp")}
+        return cls(**values, weights=record.get("pretrained"), extra=extra)
+
+    def keywords(self) -> dict[str, Any]:
+        """These settings as keywords of ``yolov11.train`` besides ``data`` and ``model``
+        (``TrainSettings.of(model, **s.keywords())`` gives them back): every field, then the
+        extra arguments; ``weights`` and ``nbs`` only when set."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("model", "extra") and not (k in ("weights", "nbs") and v is None)}
+        return {**out, **self.extra}
+
     def ultralytics_args(self) -> dict[str, Any]:
         args = {k: v for k, v in asdict(self).items() if k not in ("model", "extra", "weights", "loggers")}
         if self.weights:
@@ -134,6 +162,13 @@ class TrainSettings:
             args.update(gpu_defaults(self.device, self.workers, self.cache))
         args.update(self.extra)
         return args
+
+
+def run_keywords(record: dict[str, Any]) -> dict[str, Any]:
+    """A run's recorded settings (``TrainSettings.record``) as ``yolov11.train`` keywords besides
+    ``data`` and ``model`` (``yolov11.run_train_kwargs``): what its notebook replays and "Retrain
+    on this version" starts again."""
+    return TrainSettings.from_record(record).keywords()
 
 
 def unknown_extra(extra: dict) -> str | None:
@@ -154,14 +189,6 @@ def unknown_extra(extra: dict) -> str | None:
     close = difflib.get_close_matches(key, sorted(known - RESERVED_EXTRA), n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(close)}?" if close else "the train arguments are listed at docs.ultralytics.com/usage/cfg"
     return f"--extra {shown}: not an Ultralytics train argument ({hint})"
-
-
-def usable_cpus() -> int:
-    """CPU cores this process may run on (its affinity: a container's or a scheduler's share)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def gpu_defaults(device: str, workers: int, cache: str) -> dict[str, Any]:

@@ -26,22 +26,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from yolov11.cli.snippets import keyword_args, literal
+from yolov11.codegen.snippets import keyword_args, literal
 from yolov11.errors import UserError
 from yolov11.training.events import read_events
+from yolov11.training.settings import run_keywords
 from yolov11.workspace import Workspace
 
-DERIVED = ("model", "amp")  # recorded settings TrainSettings derives again (amp: from the device)
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
-
-
-def train_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
-    """A run's recorded settings (Ultralytics' arguments, ``TrainSettings.record``) as
-    ``yolov11.train`` keywords; ``TrainSettings.of(**train_kwargs(r)).record() == r``."""
-    out = {k: v for k, v in settings.items() if k not in DERIVED}
-    if "pretrained" in out:
-        out["weights"] = out.pop("pretrained")
-    return out
 
 
 def text(value: object) -> str:
@@ -212,7 +203,7 @@ def build(run_id: str, workspace: Workspace | str | Path | None = None):
         data = literal(run["dataset"])
     cells += [
         md(f"## Training\nThe settings and seed of run {code(run_id)} ({text(run['status'])}). The app showed: {_shown(run['metrics'])}."),
-        cell(_call("train", "result", data, {"model": run["model"], **train_kwargs(settings)}) + "\nresult['metrics']"),
+        cell(_call("train", "result", data, {"model": run["model"], **run_keywords(settings)}) + "\nresult['metrics']"),
     ]
     for saved in sorted(Path(run["dir"]).glob("eval-*/metrics.json")):
         split = saved.parent.name.removeprefix("eval-")

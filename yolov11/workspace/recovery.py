@@ -16,16 +16,11 @@ from typing import TYPE_CHECKING
 
 from yolov11 import liveness
 from yolov11.errors import UserError
+from yolov11.workspace.paths import DELETING_PREFIX, EXPORT_SCRATCH_PREFIX, SCRATCH_PREFIX, VERSION_SCRATCH_PREFIX
 
 if TYPE_CHECKING:
     from yolov11.workspace import Workspace
 
-# Scratch and aside folders, each named by the process that made it (its pid), removed here once
-# that process is gone.
-SCRATCH_PREFIX = ".import-"  # datasets/.import-<pid>-*: an import in progress
-VERSION_SCRATCH_PREFIX = ".version-"  # datasets/.version-<pid>-*: a dataset version being written
-EXPORT_SCRATCH_PREFIX = "export-"  # exports/<run>/export-<pid>-*: Ultralytics' exporter at work
-DELETING_PREFIX = ".deleting-"  # runs/.deleting-<pid>-<run id>: a run folder being deleted
 
 
 def reconcile(ws: "Workspace") -> dict[str, list[str]]:
@@ -86,7 +81,7 @@ def _unresumable(weights: Path) -> str | None:
     """None when a run's weights folder holds a training state to resume from, else why not."""
     if not any((weights / n).is_file() for n in ("resume.pt", "last.pt")):
         return "no epoch had been saved: start the run again"
-    from yolov11.training.resume import training_state  # loads checkpoints (Ultralytics): only for runs found dead
+    from yolov11.training.state import training_state  # loads checkpoints (Ultralytics): only for runs found dead
 
     try:
         training_state(weights)

@@ -1,22 +1,9 @@
-"""Where datasets, runs and exports live on disk, and the SQLite registry that indexes them.
+"""The SQLite registry that indexes a workspace's datasets, runs and exports, and the
+``Workspace`` handle that owns the folders (layout: ``yolov11.workspace``).
 
-Layout (DESIGN.md)::
-
-    <workspace>/
-      datasets/<name>/   images/{train,val}, labels/{train,val}, data.yaml, report.json
-      runs/<run-id>/     Ultralytics save dir (weights/, results.csv, ...) + events.jsonl + run.json
-      exports/<run-id>/  exported models
-      predictions/       annotated images of predict calls
-      previews/          dataset gallery images and augmentation grids (derived, safe to delete)
-      published/<name>/  models published to the app's /demo page (weights copy + model.json)
-      registry.sqlite    datasets and runs tables (WAL, one short connection per call, so
-                         threads and processes can share it)
-      .owners/           heartbeats of the processes that own runs (yolov11.liveness)
-
-``reconcile()`` (run when the app or a CLI command starts) repairs what a dead process left:
-runs still ``queued``/``running`` whose owner is gone become ``interrupted`` (resumable) or
-``failed`` (no checkpoint yet), scratch folders of dead imports are removed, and a dataset
-folder that was renamed into place but not registered is registered from its report.json.
+``registry.sqlite`` holds the datasets, runs and exports tables (WAL, one short connection per
+call, so threads and processes can share it). ``reconcile()`` (run when the app or a CLI command
+starts) repairs what a dead process left (``yolov11.workspace.recovery``).
 """
 
 from __future__ import annotations
@@ -33,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from yolov11 import liveness
-from yolov11.class_names import class_names
+from yolov11.data.class_names import class_names
 from yolov11.errors import UserError
-from yolov11.recovery import DELETING_PREFIX
+from yolov11.workspace.paths import DELETING_PREFIX, default_root
 
 LOG = logging.getLogger("yolov11")
 
@@ -59,10 +46,6 @@ _JSON_FIELDS = ("classes", "splits", "settings", "metrics", "origin", "options",
 VERSION_MARK = "@v"  # "<base>@v<N>": version N of dataset <base> (import names never hold "@")
 RUN_STATES = ("queued", "running", "done", "stopped", "failed", "interrupted")
 
-
-def default_root() -> Path:
-    """The process's workspace: ``YOLOV11_WORKSPACE``, else ``./workspace``."""
-    return Path(os.environ.get("YOLOV11_WORKSPACE") or "workspace").expanduser().resolve()
 
 
 def _row(cur: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
@@ -319,8 +302,8 @@ class Workspace:
     # --- after a crash ---------------------------------------------------------------------
     def reconcile(self) -> dict[str, list[str]]:
         """Repair what processes that died left behind; returns what was done, by kind
-        (``yolov11.recovery``)."""
-        from yolov11.recovery import reconcile
+        (``yolov11.workspace.recovery``)."""
+        from yolov11.workspace.recovery import reconcile
 
         return reconcile(self)
 

@@ -1,0 +1,22 @@
+"""The workspace's root and the names of the scratch folders a process leaves while it works.
+
+Leaf module (imports nothing of the project), so the Ultralytics fence can find the workspace
+without importing the registry above it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Scratch and aside folders, each named by the process that made it (its pid), removed here once
+# that process is gone.
+SCRATCH_PREFIX = ".import-"  # datasets/.import-<pid>-*: an import in progress
+VERSION_SCRATCH_PREFIX = ".version-"  # datasets/.version-<pid>-*: a dataset version being written
+EXPORT_SCRATCH_PREFIX = "export-"  # exports/<run>/export-<pid>-*: Ultralytics' exporter at work
+DELETING_PREFIX = ".deleting-"  # runs/.deleting-<pid>-<run id>: a run folder being deleted
+
+
+def default_root() -> Path:
+    """The process's workspace: ``YOLOV11_WORKSPACE``, else ``./workspace``."""
+    return Path(os.environ.get("YOLOV11_WORKSPACE") or "workspace").expanduser().resolve()
