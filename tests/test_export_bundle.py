@@ -45,14 +45,15 @@ def assert_same(a: list[dict], b: list[dict]) -> None:
     assert m["detections"]["max_score_diff"] <= 1e-3
 
 
-def fresh_venv(dest: Path) -> Path:
-    """A venv without system site-packages where only numpy, Pillow and onnxruntime (found where
-    this interpreter imports them from) are importable, linked in with their vendored libraries."""
+def fresh_venv(dest: Path, runtime: str = "onnxruntime") -> Path:
+    """A venv without system site-packages where only numpy, Pillow and the model's ``runtime``
+    (found where this interpreter imports them from) are importable, linked in with their vendored
+    libraries."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True)
     python = dest / "bin" / "python"
     site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True).stdout.strip())
     assert site != Path(sysconfig.get_paths()["purelib"])
-    for package, dist in (("numpy", "numpy"), ("PIL", "pillow"), ("onnxruntime", "onnxruntime")):
+    for package, dist in (("numpy", "numpy"), ("PIL", "pillow"), (runtime, runtime)):
         src = Path(importlib.util.find_spec(package).submodule_search_locations[0])
         for path in (src, src.with_name(f"{dist}.libs")):  # manylinux wheels keep their shared libraries beside the package
             if path.exists():

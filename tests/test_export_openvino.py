@@ -32,9 +32,11 @@ from test_export_bundle import assert_same, val_images
 import yolov11
 from pages.common import AppContext, same_call
 from pages.export import _checks, latency_text, snippet_options
-from yolov11.export.openvino import SUFFIX
+from yolov11.export.formats import FORMATS
 
 from helpers import GUARD_DIR, ROOT
+
+SUFFIX = FORMATS["openvino"].suffix
 
 CONF = 0.001
 

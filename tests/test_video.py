@@ -166,7 +166,7 @@ def test_messages_name_files_by_their_name_never_a_server_path(shapes_model, sha
     broken.write_bytes(shapes_clip.read_bytes()[:2000])
     calls = {
         "--weights gone.pt: no such file": lambda: yolov11.predict_video(tmp_path / "gone.pt", shapes_clip, workspace=tmp_path / "ws"),
-        "--weights model.bin: expected a .onnx, .pt, .torchscript file or a *_openvino_model folder": lambda: yolov11.predict_video(tmp_path / "model.bin", shapes_clip, workspace=tmp_path / "ws"),
+        "--weights model.bin: expected a .onnx, .pt, .torchscript file or a *_openvino_model or *_ncnn_model folder": lambda: yolov11.predict_video(tmp_path / "model.bin", shapes_clip, workspace=tmp_path / "ws"),
         "--source gone.png: no such file or folder": lambda: yolov11.predict(shapes_model["weights"], tmp_path / "gone.png", workspace=tmp_path / "ws"),
         "broken.mp4: not a readable video (Invalid data found when processing input)": lambda: yolov11.predict_video(shapes_model["weights"], broken, workspace=tmp_path / "ws"),
     }

@@ -10,6 +10,7 @@ import json
 from dataclasses import fields
 
 from yolov11.eval.settings import EvalSettings
+from yolov11.export.formats import FORMATS, model_names
 from yolov11.export.settings import ExportSettings, help_of
 from yolov11.training.settings import PRESETS, TrainSettings, describe_field
 
@@ -42,6 +43,9 @@ TRUST_HELP = (
     "load the given .pt even if it needs Python classes beyond a detector's (checkpoints are pickles: "
     "such a file can run code when loaded; only for files you trust)"
 )
+
+
+MODEL_HELP = f"a .pt, or an exported model: {', '.join(model_names())}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,11 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--coco-dt", help="COCO detections JSON: a list of {image_id, category_id, bbox, score}")
     c.add_argument("--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"], help="COCO evaluator of --coco-gt/--coco-dt")
 
-    c = cmd("export", "export weights to ONNX, TorchScript or OpenVINO and verify", "export", weights=True)
+    c = cmd("export", f"export weights to {', '.join(f.label for f in FORMATS.values())} and verify", "export", weights=True)
     c.add_argument("--weights")
     c.add_argument("--run")
     x = ExportSettings
-    c.add_argument("--format", default=x.format, choices=["onnx", "torchscript", "openvino"], help=help_of(x, "format"))
+    c.add_argument("--format", default=x.format, choices=list(FORMATS), help=help_of(x, "format"))
     c.add_argument("--imgsz", type=int, help=help_of(x, "imgsz"))
     c.add_argument("--dynamic", nargs="?", const="full", default=x.dynamic, choices=["batch", "full"], help=help_of(x, "dynamic"))
     c.add_argument("--half", action="store_true", help=help_of(x, "half"))
@@ -133,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--verify", action="store_true", help="compare with eager PyTorch (outputs, detections, mAP) and time both")
 
     c = cmd("predict", "detect objects in images, or track them through a video (.mp4, .webm, .mov)", "predict", weights=True)
-    c.add_argument("--weights", required=True)
+    c.add_argument("--weights", required=True, help=MODEL_HELP)
     c.add_argument("--source", required=True, help="an image, a folder of images, or a video: per-frame detections, track ids and per-class counts, and an annotated video")
     c.add_argument("--conf", type=float, default=0.25)
     c.add_argument("--imgsz", type=int)
@@ -148,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = cmd("publish", "make a run's model (or a weights file) the one the app's /demo page shows", "publish", weights=True)
     c.add_argument("--run")
-    c.add_argument("--weights", help=".pt, .onnx or .torchscript file")
+    c.add_argument("--weights", help=MODEL_HELP)
     c.add_argument("--name", help="the name /demo shows (default: the run id or the file's stem)")
 
     c = cmd("notebook", "write a run's steps (import, training, evaluations, exports, a prediction) as a Jupyter notebook that reruns them", "notebook")

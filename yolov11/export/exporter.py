@@ -30,11 +30,11 @@ import numpy as np
 
 from yolov11 import checkpoints, liveness
 from yolov11.compat import offline
-from yolov11.compat.export import mark_not_dynamic
 from yolov11.errors import UserError, plain
-from yolov11.export import accuracy
+from yolov11.export import accuracy, formats
 from yolov11.export.bundle import deploy_metadata, write_bundle
 from yolov11.export.explain import export_checks
+from yolov11.export.formats import FORMATS, ExportFormat
 from yolov11.export.settings import ExportSettings
 from yolov11.export.verify import summary as verification_summary
 from yolov11.export.verify import verify_export
@@ -44,7 +44,6 @@ from yolov11.workspace.paths import EXPORT_SCRATCH_PREFIX
 
 __all__ = ["FORMATS", "export_model", "verify_export"]
 
-FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript", "openvino": "_openvino_model"}  # openvino: a folder
 VERIFY_IMAGES = 8  # validation images compared one by one (and tiled into the batch-8 latency input)
 NMS_MAX_BATCH = 8  # an NMS graph unrolls its per-image loop: dynamic NMS exports take at most this many
 MAX_DET = 300
@@ -114,35 +113,7 @@ def _sample_input(images: list[Path], imgsz: int) -> np.ndarray:
 
 def _file_name(stem: str, fmt: str, dynamic, half: bool, int8: bool, nms: bool, opset: int | None) -> str:
     tags = [{"batch": "dynbatch", "full": "dynamic"}.get(dynamic or "", ""), "nms" * nms, f"opset{opset}" if opset else "", "fp16" * half, "int8" * int8]
-    return "-".join([stem, *filter(None, tags)]) + FORMATS[fmt]
-
-
-def _pin_image_size(path: Path, imgsz: int, simplify: bool) -> None:
-    """A fully dynamic ONNX -> batch-only: fix height and width, let onnxslim fold the anchor
-    grid into constants (when ``simplify``: without it the grid is computed from the fixed height
-    and width at run time, the same numbers), and tell Ultralytics' loader the file is not fully dynamic."""
-    import onnx
-
-    model = onnx.load(str(path))
-    for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
-        dim.ClearField("dim_param")
-        dim.dim_value = imgsz
-    props = {p.key: p for p in model.metadata_props}
-    if simplify:
-        import onnxslim
-
-        model = onnxslim.slim(model)
-    del model.metadata_props[:]
-    model.metadata_props.extend(props.values())
-    # Ultralytics' loader takes a named output batch axis (or "dynamic" in the metadata) for fully
-    # dynamic and then letterboxes to minimal rectangles, which this model refuses: its batch axis
-    # stays unnamed (still any size, and onnxruntime infers the output's as unnamed too) and the
-    # metadata says dynamic=False, so Ultralytics loads it as a fixed-imgsz model.
-    for value in (model.graph.input[0], model.graph.output[0]):
-        value.type.tensor_type.shape.dim[0].ClearField("dim_param")
-    del model.graph.value_info[:]  # intermediate shape notes still naming "batch"; onnxruntime re-infers them
-    mark_not_dynamic(model)
-    onnx.save(model, str(path))
+    return "-".join([stem, *filter(None, tags)]) + formats.get(fmt).suffix
 
 
 def _run_exporter(weights: Path, dest: Path, fmt: str, owners: Path, **kwargs) -> None:
@@ -164,28 +135,48 @@ def _run_exporter(weights: Path, dest: Path, fmt: str, owners: Path, **kwargs) -
         shutil.move(str(produced), dest)
 
 
-def _not_applied(fmt: str, simplify: bool) -> dict:
+def _check_options(fmt: ExportFormat, dynamic, half: bool, int8: bool, nms: bool, opset: int | None, gpu: bool) -> None:
+    """Options the format cannot take, refused before anything is exported (what each supports:
+    ``formats.FORMATS``)."""
+    if dynamic and dynamic not in fmt.dynamic:
+        raise UserError(f"--dynamic {dynamic}: {fmt.label} exports take a fixed input size and batch; export without --dynamic")
+    if int8 and (not fmt.int8 or half):
+        made = " or ".join(f"{f.label} ({f.int8})" for f in FORMATS.values() if f.int8)
+        without = " or ".join(f.name for f in FORMATS.values() if not f.int8)
+        raise UserError(f"--int8: INT8 is an {made} precision; not with --format {without} or --half")
+    if nms and not fmt.nms:
+        raise UserError(f"--nms: {fmt.label} exports keep the raw output (apply NMS after the model); export without --nms")
+    if int8 and nms and not fmt.int8_nms:
+        raise UserError(f"--nms: {fmt.label} INT8 is scored on the raw output (the validator's NMS); export it without --nms")
+    if opset is not None and not fmt.opset:
+        raise UserError(f"--opset {opset}: only for --format {' or '.join(f.name for f in FORMATS.values() if f.opset)}")
+    if half and not fmt.half:
+        raise UserError(f"--half: {fmt.label} exports are FP32 here; export without --half")
+    if half and fmt.half == "gpu" and not gpu:
+        raise UserError(f"--half: FP16 {fmt.label} needs a GPU and this machine has none; ONNX FP16 exports on CPU")
+
+
+def _not_applied(fmt: ExportFormat, simplify: bool) -> dict:
     """Options asked for that this format does not use, each with why: the report says so rather than
     recording a value nothing acted on."""
-    if simplify and fmt != "onnx":
-        how = "converts the PyTorch model to an IR directly" if fmt == "openvino" else "traces the PyTorch model"
-        return {"simplify": f"onnxslim simplifies ONNX graphs only; Ultralytics' {fmt} export {how}, so it was not run"}
+    if simplify and not fmt.simplify:
+        return {"simplify": f"onnxslim simplifies ONNX graphs only; Ultralytics' {fmt.name} export {fmt.converts}, so it was not run"}
     return {}
 
 
-def _refuse_int8(dest: Path, fp32: Path, m: dict, tolerance: float) -> None:
-    """INT8 over the tolerance is never shipped: remove it, keep the FP32 IR under its own name, say so."""
-    shutil.rmtree(dest, ignore_errors=True)
-    plain_fp32 = fp32.with_name(fp32.name.replace("-fp32" + FORMATS["openvino"], FORMATS["openvino"]).replace("-int8", ""))
-    if plain_fp32.exists():
-        shutil.rmtree(plain_fp32)
-    fp32.rename(plain_fp32)
-    raise UserError(
-        f"--int8-tolerance {tolerance}: INT8 could not stay within it: mAP50-95 {m['fp32_as_exported']:.4f} (FP32) -> "
-        f"{m['int8']:.4f} (INT8) on the same input, a loss of {m['loss']:.4f} on {m['measured_on']}, "
-        "even with layers put back into float by NNCF's accuracy control. "
-        f"No INT8 model was kept; FP32 is offered instead: {plain_fp32} (export --format openvino without --int8 verifies and bundles it)"
-    )
+def _fp16_note(fmt: ExportFormat, device: str) -> str:
+    if fmt.fp16_note:
+        return fmt.fp16_note
+    if device != "cpu":
+        return "Ultralytics' exporter: FP16 traced on the GPU"
+    return "Ultralytics' exporter: FP32 graph converted to FP16 (onnxruntime float16, float32 inputs and outputs)"
+
+
+def _fp32_path(dest: Path, fmt: ExportFormat) -> Path:
+    """Where an INT8 export's FP32 model goes first (a folder model keeps the ending Ultralytics' loader knows)."""
+    if fmt.folder:
+        return dest.with_name(dest.name.removesuffix(fmt.suffix) + "-fp32" + fmt.suffix)
+    return dest.with_name(dest.stem + "-fp32" + dest.suffix)
 
 
 def export_model(
@@ -219,17 +210,9 @@ def export_model(
     import torch
     from ultralytics import YOLO
 
-    if format not in FORMATS:
-        raise UserError(f"--format {format}: choose one of {', '.join(FORMATS)}")
+    fmt = formats.get(format)
     dynamic = _dynamic(dynamic)
-    if int8 and (format == "torchscript" or half):
-        raise UserError("--int8: INT8 is an ONNX (onnxruntime static quantization) or OpenVINO (NNCF) precision; not with --format torchscript or --half")
-    if int8 and format == "openvino" and nms:
-        raise UserError("--nms: OpenVINO INT8 is scored on the raw output (the validator's NMS); export it without --nms")
-    if opset is not None and format != "onnx":
-        raise UserError(f"--opset {opset}: only for --format onnx")
-    if half and format == "torchscript" and not torch.cuda.is_available():
-        raise UserError("--half: FP16 TorchScript needs a GPU and this machine has none; ONNX FP16 exports on CPU")
+    _check_options(fmt, dynamic, half, int8, nms, opset, torch.cuda.is_available())
     ws = Workspace.at(workspace)
     weights_path, label = _weights(ws, run, weights)
     model = YOLO(str(weights_path))
@@ -247,23 +230,16 @@ def export_model(
     dest = out_dir / _file_name(weights_path.stem, format, dynamic, half, int8, nms, opset)
     exporter_args = dict(imgsz=imgsz, dynamic=bool(dynamic), nms=nms, conf=conf, iou=iou, max_det=MAX_DET, device="0" if half and torch.cuda.is_available() else "cpu")
     exporter_args.update(batch=NMS_MAX_BATCH if nms and dynamic else 1, quantize=16 if half else None)
-    if format == "onnx":
-        exporter_args.update(opset=opset, simplify=simplify)
-    fp32 = dest.with_name(dest.stem + "-fp32" + dest.suffix) if int8 else dest
-    if int8 and format == "openvino":  # the FP32 IR NNCF starts from, in a folder Ultralytics' loader also knows
-        fp32 = dest.with_name(dest.name.removesuffix(FORMATS[format]) + "-fp32" + FORMATS[format])
+    exporter_args.update(fmt.exporter_args(opset, simplify))
+    fp32 = _fp32_path(dest, fmt) if int8 else dest  # INT8 is made from an FP32 export (removed after)
     _run_exporter(weights_path, fp32, format, ws.owners_dir, **exporter_args)
-    if dynamic == "batch" and format == "onnx":
-        _pin_image_size(fp32, imgsz, simplify)
-    if dynamic == "batch" and format == "openvino":
-        from yolov11.export.openvino import pin_image_size
-
-        pin_image_size(fp32, imgsz, half)
+    if dynamic == "batch" and fmt.pin:
+        fmt.hook("pin")(fp32, imgsz, simplify, half)
     result = {"path": str(dest), "format": format, "weights": str(weights_path), "imgsz": imgsz, "dynamic": dynamic, "half": half}
-    result.update(int8=int8, precision="int8" if int8 else "fp16" if half else "fp32", nms=nms, opset=opset, simplify=simplify and format == "onnx")
+    result.update(int8=int8, precision="int8" if int8 else "fp16" if half else "fp32", nms=nms, opset=opset, simplify=simplify and fmt.simplify)
     result.update(conf=conf, iou=iou, max_det=MAX_DET, data=str(data_yaml) if data_yaml else None, device=exporter_args["device"])
-    if _not_applied(format, simplify):
-        result["not_applied"] = _not_applied(format, simplify)
+    if _not_applied(fmt, simplify):
+        result["not_applied"] = _not_applied(fmt, simplify)
     if nms and dynamic:
         result["max_batch"] = NMS_MAX_BATCH
     # The one FP32 baseline (and eager scored on the export's input), for the INT8 guards and the verification.
@@ -273,51 +249,24 @@ def export_model(
         reference = accuracy.reference(weights_path, data_yaml, imgsz, len(val_images), out_dir, conf=conf if nms else None,
                                        baseline_imgsz=trained_imgsz(train_args) or 640)  # as Evaluate picks it
     exported_map = None  # the exported file's mAP, when an INT8 guard has scored that very file
-    if int8 and format == "openvino":
-        from yolov11.export.openvino import quantize_int8 as openvino_int8
-
-        try:
-            q = openvino_int8(fp32, dest, _split_images(data_yaml, "train"), val_images, imgsz, int8_tolerance)
-            int8_map = accuracy.score_export(dest, data_yaml, reference, out_dir)  # the validator's verdict, not NNCF's search's
-            q.update(accuracy.guard(reference, int8_map, int8_tolerance))
-        except Exception as exc:  # no val images, or NNCF refusing the graph: one line, nothing left behind
-            shutil.rmtree(fp32, ignore_errors=True)
-            shutil.rmtree(dest, ignore_errors=True)
-            raise UserError(f"--int8: OpenVINO INT8 of {weights_path.name} failed: {type(exc).__name__}: {plain(exc)[:300]}") from None
-        result["quantization"] = q
-        if not q["met"]:
-            _refuse_int8(dest, fp32, q["map50_95"], int8_tolerance)
-        exported_map = q["map50_95"]["int8"]
-    elif int8:
-        from yolov11.export.quantize import quantize_int8
-
-        calibration = _split_images(data_yaml, "train") or val_images
-        try:
-            result["quantization"] = quantize_int8(fp32, dest, calibration, (imgsz, imgsz), data_yaml=data_yaml, tolerance=int8_tolerance,
-                                                   reference=reference)
-        finally:
-            fp32.unlink(missing_ok=True)
-        exported_map = (result["quantization"]["map50_95"] or {}).get("int8")
-    if half and format == "openvino":
-        result["fp16"] = "Ultralytics' exporter: OpenVINO IR with FP16-compressed weights (the CPU plugin computes in f32; float32 inputs and outputs)"
-    elif half:
-        result["fp16"] = "Ultralytics' exporter: FP16 traced on the GPU" if exporter_args["device"] != "cpu" else "Ultralytics' exporter: FP32 graph converted to FP16 (onnxruntime float16, float32 inputs and outputs)"
+    if int8:
+        result["quantization"], exported_map = fmt.hook("quantize")(
+            fp32, dest, train_images=_split_images(data_yaml, "train"), val_images=val_images, imgsz=imgsz, tolerance=int8_tolerance,
+            reference=reference, data_yaml=data_yaml, out_dir=out_dir, weights_name=weights_path.name)
+    if half:
+        result["fp16"] = _fp16_note(fmt, exporter_args["device"])
     from yolov11.export.openvino import folder_size  # a file's size, or an IR folder's files together
 
     result["size_mb"] = round(folder_size(dest) / 2**20, 2)
-    try:
-        if verify:
-            x = _sample_input(val_images, imgsz)
-            try:
-                result["verify"] = verify_export(dest, format, weights_path, x, data_yaml=data_yaml, conf=conf, iou=iou, nms=nms,
-                                                 repeats=repeats, reference=reference, exported_map=exported_map)
-            except UserError:
-                raise
-            except Exception as exc:  # e.g. an opset the runtime cannot run, or a graph it refuses
-                raise UserError(f"{dest.name}: exported but does not run: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
-    finally:
-        if int8 and format == "openvino":  # the FP32 IR NNCF started from (a refusal has moved it to its own name)
-            shutil.rmtree(fp32, ignore_errors=True)
+    if verify:
+        x = _sample_input(val_images, imgsz)
+        try:
+            result["verify"] = verify_export(dest, format, weights_path, x, data_yaml=data_yaml, conf=conf, iou=iou, nms=nms,
+                                             repeats=repeats, reference=reference, exported_map=exported_map)
+        except UserError:
+            raise
+        except Exception as exc:  # e.g. an opset the runtime cannot run, or a graph it refuses
+            raise UserError(f"{dest.name}: exported but does not run: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
     result["checks"] = export_checks(result)
     report = dest.with_name(dest.name + ".verify.json")
     result["report"] = str(report)

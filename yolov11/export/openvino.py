@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from yolov11.export.deploy.infer import letterbox, load_rgb, to_input
+from yolov11.export.deploy.infer import MODEL_NAMES, letterbox, load_rgb, to_input
 
-SUFFIX = "_openvino_model"  # the folder name Ultralytics' loader recognises as OpenVINO
+SUFFIX = MODEL_NAMES["openvino"][1]  # an IR folder, as Ultralytics names it
 CALIBRATION_IMAGES = 64  # activation statistics: one FP32 forward pass each
 VALIDATION_IMAGES = 64  # val images each candidate model is scored on (the fixture has 16)
 MAX_ITERATIONS = 8  # at most this many groups of layers put back into float by the accuracy control
@@ -44,28 +44,11 @@ def model_xml(folder: Path) -> Path:
     return found[0]
 
 
-def is_openvino(path: str | Path) -> bool:
-    """An IR folder (``*_openvino_model/``) or an IR .xml with its .bin."""
-    path = Path(path)
-    return (path.is_dir() and path.name.endswith(SUFFIX) and any(path.glob("*.xml"))) or (path.suffix == ".xml" and path.with_suffix(".bin").is_file())
-
-
 def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) if Path(path).is_dir() else Path(path).stat().st_size
 
 
-def compile_model(path: Path, threads: int = 0):
-    """An OpenVINO CPU compiled model at f32 precision (no bf16 on CPUs that have it: the numbers
-    verified here are the ones deployed); ``threads`` 0: OpenVINO's default."""
-    import openvino as ov
-
-    config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = threads
-    return ov.Core().compile_model(str(model_xml(path)), "CPU", config)
-
-
-def pin_image_size(folder: Path, imgsz: int, half: bool) -> None:
+def pin_image_size(folder: Path, imgsz: int, simplify: bool, half: bool) -> None:
     """A fully dynamic IR -> batch-only: height and width fixed at ``imgsz``, and Ultralytics'
     loader told it is not fully dynamic (else it letterboxes to minimal rectangles)."""
     import openvino as ov
@@ -199,3 +182,44 @@ def quantize_int8(fp32: Path, dest: Path, calibration: list[Path], validation: l
         "convolutions": len(convs),
         "float_head_ops": len(scope.names) if scope else 0,
     }
+
+
+def export_int8(fp32: Path, dest: Path, *, train_images: list[Path], val_images: list[Path], imgsz: int, tolerance: float,
+                reference: dict | None, data_yaml: Path, out_dir: Path, weights_name: str) -> tuple[dict, float | None]:
+    """The exporter's OpenVINO INT8 step (``formats``' "quantize" hook): NNCF from the FP32 IR
+    ``fp32`` (removed after), then the validator's verdict on the INT8 folder. Over the tolerance
+    nothing INT8 is kept: the FP32 IR is offered under its own name (UserError saying so). Returns
+    the report's "quantization" and the INT8 folder's mAP50-95."""
+    from yolov11.errors import UserError, plain
+    from yolov11.export import accuracy
+
+    try:
+        try:
+            q = quantize_int8(fp32, dest, train_images, val_images, imgsz, tolerance)
+            int8_map = accuracy.score_export(dest, data_yaml, reference, out_dir)  # the validator's verdict, not NNCF's search's
+            q.update(accuracy.guard(reference, int8_map, tolerance))
+        except Exception as exc:  # no val images, or NNCF refusing the graph: one line, nothing left behind
+            shutil.rmtree(dest, ignore_errors=True)
+            raise UserError(f"--int8: OpenVINO INT8 of {weights_name} failed: {type(exc).__name__}: {plain(exc)[:300]}") from None
+        if not q["met"]:
+            _refuse_int8(dest, fp32, q["map50_95"], tolerance)
+        return q, q["map50_95"]["int8"]
+    finally:
+        shutil.rmtree(fp32, ignore_errors=True)  # the FP32 IR NNCF started from (a refusal has moved it to its own name)
+
+
+def _refuse_int8(dest: Path, fp32: Path, m: dict, tolerance: float) -> None:
+    """INT8 over the tolerance is never shipped: remove it, keep the FP32 IR under its own name, say so."""
+    from yolov11.errors import UserError
+
+    shutil.rmtree(dest, ignore_errors=True)
+    plain_fp32 = fp32.with_name(fp32.name.replace(f"-fp32{SUFFIX}", SUFFIX).replace("-int8", ""))
+    if plain_fp32.exists():
+        shutil.rmtree(plain_fp32)
+    fp32.rename(plain_fp32)
+    raise UserError(
+        f"--int8-tolerance {tolerance}: INT8 could not stay within it: mAP50-95 {m['fp32_as_exported']:.4f} (FP32) -> "
+        f"{m['int8']:.4f} (INT8) on the same input, a loss of {m['loss']:.4f} on {m['measured_on']}, "
+        "even with layers put back into float by NNCF's accuracy control. "
+        f"No INT8 model was kept; FP32 is offered instead: {plain_fp32} (export --format openvino without --int8 verifies and bundles it)"
+    )

@@ -179,11 +179,12 @@ def conv_sensitivity(fp32_model, qdq_path: Path, inputs: list[np.ndarray], convs
 def _latency(fp32: Path, int8: Path, x: np.ndarray) -> dict:
     """Median ms per batch-1 call in onnxruntime, FP32 next to INT8, on this machine's CPU (both
     timed in alternating blocks): INT8 is only worth its loss when it is faster."""
-    from yolov11.export.verify import load_runner, median_ms
+    from yolov11.export.deploy.infer import RUNTIMES
+    from yolov11.export.verify import median_ms
     from yolov11.machine import usable_cpus
 
     threads = usable_cpus()
-    run_fp32, run_int8 = load_runner(fp32, "onnx", "cpu", threads)[0], load_runner(int8, "onnx", "cpu", threads)[0]
+    run_fp32, run_int8 = RUNTIMES["onnx"](fp32, "cpu", threads), RUNTIMES["onnx"](int8, "cpu", threads)
     fp32_ms, int8_ms = median_ms(lambda: run_fp32(x), lambda: run_int8(x), runs=LATENCY_CALLS)
     return {"fp32": fp32_ms, "int8": int8_ms, "speedup": round(fp32_ms / int8_ms, 2) if int8_ms else None, "batch": 1, "device": f"cpu ({threads} threads, onnxruntime)", "repeats": LATENCY_CALLS}
 
@@ -279,3 +280,15 @@ def int8_summary(q: dict | None) -> str:
             f"INT8 {m['int8']:.4f} against FP32 {fp32:.4f}, {change}; the tolerance accepts a loss of at most {q['tolerance']:g}. "
             f"{kept[0].upper()}{kept[1:]}{speed}")
     return line if q["met"] else f"{line}. {q['message']}"
+
+
+def export_int8(fp32: Path, dest: Path, *, train_images: list[Path], val_images: list[Path], imgsz: int, tolerance: float,
+                reference: dict | None, data_yaml: Path, out_dir: Path, weights_name: str) -> tuple[dict, float | None]:
+    """The exporter's ONNX INT8 step (``formats``' "quantize" hook): ``dest`` from the FP32 export
+    ``fp32`` (removed after), calibrated on the train images (the val ones when there are none).
+    Returns the report's "quantization" and the INT8 file's mAP50-95 when the guard scored it."""
+    try:
+        q = quantize_int8(fp32, dest, train_images or val_images, (imgsz, imgsz), data_yaml=data_yaml, tolerance=tolerance, reference=reference)
+    finally:
+        Path(fp32).unlink(missing_ok=True)
+    return q, (q["map50_95"] or {}).get("int8")

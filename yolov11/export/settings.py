@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from yolov11.export.formats import FORMATS
+
 LATENCY_RUNS = 10  # median of this many timed calls, after one warm-up
 
 
@@ -15,7 +17,7 @@ def option(default, help: str):
 
 @dataclass(frozen=True)
 class ExportSettings:
-    format: str = option("onnx", "onnx, torchscript or openvino (an IR folder: .xml, .bin, metadata.yaml)")
+    format: str = option("onnx", "; ".join(f"{f.name}: {f.help}" for f in FORMATS.values()))
     imgsz: int | None = option(None, "input size (default: the size the model was trained at)")
     dynamic: bool | str = option(False, "dynamic axes: batch, or full (batch, height, width; what --dynamic alone means)")
     half: bool = option(False, "FP16")

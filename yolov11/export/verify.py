@@ -33,6 +33,7 @@ from yolov11.boxes import box_iou
 from yolov11.compat import offline
 from yolov11.errors import UserError
 from yolov11.export import accuracy
+from yolov11.export.formats import load_runner
 from yolov11.export.settings import LATENCY_RUNS
 from yolov11.machine import usable_cpus
 
@@ -61,38 +62,6 @@ def median_ms(*fns, runs: int = LATENCY_RUNS, rounds: int = 2) -> list[float]:
 
 def _first(out) -> torch.Tensor:
     return out[0] if isinstance(out, (list, tuple)) else out
-
-
-def load_runner(path: Path, fmt: str, device: str, threads: int = 0):
-    """A callable (N, 3, h, w) float32 numpy -> first output as float32 numpy, and a device label.
-    ``threads``: onnxruntime's intra-op (OpenVINO's inference) threads (0: its default)."""
-    import torch
-
-    if fmt == "onnx":
-        import onnxruntime as ort
-
-        cuda = device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers()
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        session = ort.InferenceSession(str(path), options, providers=providers)
-        name, dtype = session.get_inputs()[0].name, np.float16 if "float16" in session.get_inputs()[0].type else np.float32  # GPU FP16 exports take float16
-        return lambda x: session.run(None, {name: x.astype(dtype)})[0].astype(np.float32), f"onnxruntime {session.get_providers()[0]}"
-    if fmt == "openvino":  # the IR on OpenVINO's CPU plugin at f32 (its output 0 has eager's layout)
-        from yolov11.export.openvino import compile_model
-
-        compiled = compile_model(path, threads)
-        return lambda x: np.asarray(compiled(np.ascontiguousarray(x, np.float32))[0], np.float32), "openvino CPU"
-    module = torch.jit.load(str(path), map_location=device).eval()
-    half = next(iter(module.parameters()), torch.empty(0)).dtype == torch.float16
-
-    def run(x):
-        with torch.inference_mode():
-            xt = torch.from_numpy(x).to(device)
-            out = _first(module(xt.half() if half else xt)).float().cpu().numpy()
-        return out
-
-    return run, f"torch.jit {device}"
 
 
 def _greedy(e: np.ndarray, x: np.ndarray, iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
@@ -163,7 +132,7 @@ def verify_export(
     reference: dict | None = None,
     exported_map: float | None = None,
 ) -> dict:
-    """Compare ``path`` (onnx, torchscript or an OpenVINO IR folder) with the eager ``weights`` on ``x``, (N, 3, h, w)
+    """Compare ``path`` (a model of export format ``fmt``: yolov11.export.formats) with the eager ``weights`` on ``x``, (N, 3, h, w)
     float32 letterboxed images in 0..1, fed one at a time; mAP on ``data_yaml``'s val split if given.
     ``reference``: the eager numbers (``accuracy.reference``) when the caller has them already;
     ``exported_map``: the exported file's mAP when an INT8 guard has just scored this very file."""

@@ -1,5 +1,6 @@
-"""Predict: detections as JSON and annotated images, from .pt, .onnx or .torchscript weights or an
-OpenVINO IR folder (``*_openvino_model/``, or the .xml inside it).
+"""Predict: detections as JSON and annotated images, from .pt weights or a model of any export
+format (``yolov11.export.formats``: .onnx, .torchscript, an OpenVINO IR or NCNN folder, or the
+.xml / .param inside it), loaded by Ultralytics' own backend for the format.
 
 Each call writes into a folder of its own, ``predictions/<call>/``; the newest KEEP_PREDICTIONS
 calls are kept (a public demo must not fill the disk). A call still running is never pruned, by
@@ -29,11 +30,10 @@ from yolov11.compat import offline
 from yolov11.data.checks import inspect_image
 from yolov11.data.source import IMAGE_SUFFIXES
 from yolov11.errors import UserError, plain
+from yolov11.export import formats
 from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
 
-WEIGHT_SUFFIXES = {".pt", ".onnx", ".torchscript"}
-OPENVINO_SUFFIX = "_openvino_model"  # an IR folder: what Ultralytics' loader recognises as OpenVINO
 CACHED_MODELS = 4  # loaded detectors kept: the published one, a run or two being tried
 KEEP_PREDICTIONS = 200  # newest predict calls whose annotated images stay in predictions/
 IN_FLIGHT = ".predicting"  # <workspace>/.predicting/<call>/.owner: a predictions/<call>/ being written, and by whom
@@ -75,11 +75,8 @@ def _sources(source: str | Path | list) -> list[Path]:
 
 
 def weights_path(weights: str | Path) -> Path:
-    """The weights as predict loads them: a file, or an OpenVINO IR folder (its .xml -> the folder)."""
-    weights = Path(weights).expanduser()
-    if weights.suffix == ".xml" and weights.parent.name.endswith(OPENVINO_SUFFIX):
-        return weights.parent
-    return weights
+    """The weights as predict loads them: a file, or a folder model (its .xml or .param -> the folder)."""
+    return formats.model_path(weights)
 
 
 def _stamp(weights: Path) -> tuple[int, int]:
@@ -91,14 +88,16 @@ def _stamp(weights: Path) -> tuple[int, int]:
 
 def checked_weights(weights: str | Path) -> Path:
     """The weights as predict loads them (see weights_path), refused with a UserError naming
-    them unless they are a .pt/.onnx/.torchscript file or an OpenVINO IR folder."""
+    them unless they are a .pt or a model of an export format (yolov11.export.formats)."""
     weights = weights_path(weights)
-    if weights.name.endswith(OPENVINO_SUFFIX):
-        if not weights.is_dir() or not any(weights.glob("*.xml")):
-            raise UserError(f"--weights {weights.name}: not an OpenVINO IR folder (no .xml inside)")
-    elif weights.suffix not in WEIGHT_SUFFIXES:
-        raise UserError(f"--weights {weights.name}: expected a {', '.join(sorted(WEIGHT_SUFFIXES))} file or a *{OPENVINO_SUFFIX} folder")
-    elif not weights.is_file():
+    fmt = formats.of_path(weights)
+    if fmt is not None:
+        return fmt.check(weights)
+    if weights.suffix != ".pt":
+        files = sorted([".pt", *(n for n in formats.model_names() if not n.endswith("/"))])
+        folders = [n.rstrip("/") for n in formats.model_names() if n.endswith("/")]
+        raise UserError(f"--weights {weights.name}: expected a {', '.join(files)} file or a {' or '.join(folders)} folder")
+    if not weights.is_file():
         raise UserError(f"--weights {weights.name}: no such file")
     return weights
 
@@ -110,7 +109,7 @@ def fresh_detector(weights: str | Path):
 
 
 def load_detector(weights: str | Path):
-    """A YOLO detector from .pt, .onnx or .torchscript weights or an OpenVINO IR folder; bad files
+    """A YOLO detector from .pt weights or an exported model (yolov11.export.formats); bad files
     get a UserError naming them.
 
     Loaded models are kept (the last CACHED_MODELS files, keyed by path, size and mtime), so a

@@ -3,7 +3,7 @@
 Publishing copies the weights, so retraining or deleting the run leaves the demo as it was::
 
     <workspace>/published/<name>/model.<pt|onnx|torchscript>   the copy /demo predicts with
-                                     (or model_openvino_model/, an OpenVINO IR folder)
+                                     (or model_openvino_model/, model_ncnn_model/: a folder model)
     <workspace>/published/<name>/model.json                    its card: name, source, classes, when,
                                                                the run's val mAP50 and a warning if it is weak
     <workspace>/published/current.json                         {"name": ...}: the one /demo shows
@@ -24,7 +24,8 @@ from pathlib import Path
 
 from yolov11 import checkpoints
 from yolov11.errors import UserError
-from yolov11.serve.predict import OPENVINO_SUFFIX, WEIGHT_SUFFIXES, load_detector, weights_path
+from yolov11.export import formats
+from yolov11.serve.predict import load_detector, weights_path
 from yolov11.training.status import run_status, weak_model_warning
 from yolov11.workspace import Workspace
 
@@ -45,7 +46,7 @@ def publish(
     name: str | None = None,
     workspace: Workspace | str | os.PathLike | None = None,
 ) -> dict:
-    """Copy a run's best weights (or a .pt/.onnx/.torchscript file or an OpenVINO IR folder) to published/ and make it
+    """Copy a run's best weights (or a .pt, or an exported model of any format) to published/ and make it
     the model /demo shows. Returns its card; publishing a name again replaces that model.
 
     A run's card carries its ``val_mAP50``; ``warning`` is a sentence when that is so low the
@@ -64,10 +65,10 @@ def publish(
 
     dest = ws.published_dir / name
     dest.mkdir(parents=True, exist_ok=True)
-    openvino = source.is_dir()
-    model = dest / (f"model{OPENVINO_SUFFIX}" if openvino else f"model{source.suffix}")
+    fmt = formats.of_path(source)  # None: a .pt
+    model = dest / f"model{fmt.suffix if fmt else source.suffix}"
     tmp = dest / f".{model.name}.tmp"
-    if openvino:  # an IR folder: copied whole, then swapped in (the old one removed after)
+    if source.is_dir():  # a folder model (an OpenVINO IR, NCNN): copied whole, then swapped in (the old one removed after)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(source, tmp)
         old = dest / f".{model.name}.old"
@@ -80,12 +81,12 @@ def publish(
         shutil.copyfile(source, tmp)
         os.replace(tmp, model)  # a /demo request running meanwhile keeps reading the old file
     for stale in dest.glob("model*"):  # republished in another format
-        if stale != model and (stale.suffix in WEIGHT_SUFFIXES or stale.name == f"model{OPENVINO_SUFFIX}"):
+        if stale != model and (stale.suffix == ".pt" or formats.of_path(stale) is not None):
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     card = {
         "name": name,
         "weights": model.name,
-        "format": "openvino" if openvino else source.suffix.lstrip("."),
+        "format": fmt.name if fmt else "pt",
         "source_run": run,
         "source": str(source),
         "classes": classes,

@@ -1,14 +1,16 @@
-"""Run an exported YOLO detector anywhere: onnxruntime (or openvino), numpy and Pillow only (no torch, no ultralytics).
+"""Run an exported YOLO detector anywhere: its runtime, numpy and Pillow only (no ultralytics).
 
     pip install onnxruntime numpy pillow        # an .onnx model
     pip install openvino numpy pillow           # an OpenVINO IR (a *_openvino_model folder)
+    pip install ncnn numpy pillow               # an NCNN model (a *_ncnn_model folder: .param + .bin)
     python infer.py photo.jpg [more.jpg ...] [--model model.onnx] [--conf 0.25] [--iou 0.7]
 
 Prints one JSON document: {"model", "images": [{"image", "detections": [{"class", "class_id",
 "confidence", "box": [x1, y1, x2, y2]}]}]}, boxes in pixels of the original image. Everything the
 model needs to know (class names, input size, letterbox, output layout) is read from
-metadata.json next to the model. The runtime follows the model: .onnx onnxruntime, an IR folder
-or .xml openvino, .torchscript torch (each imported only when its model is used).
+metadata.json next to the model. The runtime follows the model (``model_format``): .onnx
+onnxruntime, an IR folder or .xml openvino, an NCNN folder or .param ncnn, .torchscript torch (each
+imported only when its model is used).
 
 The preprocessing reproduces the training pipeline's (Ultralytics' LetterBox with OpenCV's
 bilinear resize), so the numbers match the app's predictions; Pillow's own resize would not.
@@ -127,31 +129,90 @@ def openvino_telemetry_off() -> None:
     sender.TelemetrySender.send = lambda self, backend, message: None
 
 
-def runner(model: Path):
-    """(N, 3, H, W) float32 -> the model's first output as float32, on the runtime its file needs."""
-    if model.suffix == ".torchscript":
-        import torch  # only for TorchScript bundles
+def model_format(model: Path) -> str:
+    """The runtime a model needs, read from its name: ``.onnx`` onnxruntime, ``.torchscript`` torch,
+    an OpenVINO IR (a ``*_openvino_model`` folder, or its .xml) openvino, an NCNN model (a
+    ``*_ncnn_model`` folder, or its .param) ncnn. ValueError for anything else."""
+    model = Path(model)
+    for fmt, (file_suffix, folder_suffix) in MODEL_NAMES.items():
+        if (file_suffix and model.suffix == file_suffix) or (folder_suffix and model.name.endswith(folder_suffix)):
+            return fmt
+    known = ", ".join(f or d for f, d in MODEL_NAMES.values())
+    raise ValueError(f"{model.name}: not an exported model this script runs ({known})")
 
-        module = torch.jit.load(str(model), map_location="cpu").eval()
 
-        def run(x):
-            with torch.inference_mode():
-                out = module(torch.from_numpy(x))
-            return (out[0] if isinstance(out, (list, tuple)) else out).float().numpy()
+def runner(model: Path, device: str = "cpu", threads: int = 0):
+    """(N, 3, H, W) float32 -> the model's first output as float32, on the runtime its file needs
+    (``model_format``). ``device``: "cpu", or "cuda" where the runtime has it (onnxruntime's CUDA
+    provider, torch); ``threads``: the runtime's threads (0: its default). The workbench verifies
+    and times exports through this same function, so the numbers it reports are this script's."""
+    return RUNTIMES[model_format(model)](Path(model), device, threads)
 
-        return run
-    if model.is_dir() or model.suffix == ".xml":  # an OpenVINO IR: the folder holding .xml + .bin, or the .xml
-        openvino_telemetry_off()  # before the import, which is when it first reports
-        import openvino as ov  # only for OpenVINO bundles
 
-        xml = model if model.suffix == ".xml" else sorted(model.glob("*.xml"))[0]
-        compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})  # f32 as verified, also on bf16 CPUs
-        return lambda x: np.asarray(compiled(np.ascontiguousarray(x, np.float32))[0], np.float32)
-    import onnxruntime as ort
+def _torchscript(model: Path, device: str, threads: int):
+    import torch  # only for TorchScript bundles
 
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    name, dtype = session.get_inputs()[0].name, np.float16 if "float16" in session.get_inputs()[0].type else np.float32
+    module = torch.jit.load(str(model), map_location=device).eval()
+    half = next(iter(module.parameters()), torch.empty(0)).dtype == torch.float16  # a GPU FP16 export takes float16
+
+    def run(x):
+        with torch.inference_mode():
+            xt = torch.from_numpy(x).to(device)
+            out = module(xt.half() if half else xt)
+        return (out[0] if isinstance(out, (list, tuple)) else out).float().cpu().numpy()
+
+    return run
+
+
+def _onnx(model: Path, device: str, threads: int):
+    import onnxruntime as ort  # only for ONNX bundles
+
+    cuda = device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(model), options, providers=["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"])
+    name, dtype = session.get_inputs()[0].name, np.float16 if "float16" in session.get_inputs()[0].type else np.float32  # GPU FP16 exports take float16
     return lambda x: session.run(None, {name: x.astype(dtype)})[0].astype(np.float32)
+
+
+def _openvino(model: Path, device: str, threads: int):
+    openvino_telemetry_off()  # before the import, which is when it first reports
+    import openvino as ov  # only for OpenVINO bundles
+
+    xml = model if model.suffix == ".xml" else sorted(model.glob("*.xml"))[0]
+    config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}  # f32 as verified, also on bf16 CPUs
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
+    compiled = ov.Core().compile_model(str(xml), "CPU", config)
+    return lambda x: np.asarray(compiled(np.ascontiguousarray(x, np.float32))[0], np.float32)
+
+
+def _ncnn(model: Path, device: str, threads: int):
+    import ncnn  # only for NCNN bundles
+
+    param = model if model.suffix == ".param" else sorted(model.glob("*.param"))[0]
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    if threads:
+        net.opt.num_threads = threads  # read when the model loads: set before
+    net.load_param(str(param))
+    net.load_model(str(param.with_suffix(".bin")))
+    inputs, outputs = net.input_names(), sorted(net.output_names())
+
+    def run(x):
+        out = []
+        for sample in np.ascontiguousarray(x, np.float32):  # NCNN's graph has no batch axis: one image at a time
+            with net.create_extractor() as ex:
+                ex.input(inputs[0], ncnn.Mat(np.ascontiguousarray(sample)))
+                out.append(np.array(ex.extract(outputs[0])[1], np.float32))
+        return np.stack(out)
+
+    return run
+
+
+# format -> (file suffix, folder suffix): the names Ultralytics' loader recognises too
+MODEL_NAMES = {"onnx": (".onnx", ""), "torchscript": (".torchscript", ""), "openvino": (".xml", "_openvino_model"), "ncnn": (".param", "_ncnn_model")}
+RUNTIMES = {"onnx": _onnx, "torchscript": _torchscript, "openvino": _openvino, "ncnn": _ncnn}
 
 
 class Detector:
