@@ -10,8 +10,21 @@ from __future__ import annotations
 import gradio as gr
 
 import yolov11
-from pages.common import AppContext, shows_user_errors
+from pages.common import AppContext, bind, shows_user_errors
 from yolov11 import gpu_ids
+
+
+@shows_user_errors
+def torchrun_commands(ctx: AppContext, dataset: str, model: str, device: str, epochs: float, imgsz: float, batch: float, nnodes: float,
+                      addr: str, port: float) -> str:
+    """Each node's torchrun command for training ``model`` on ``dataset`` with the GPUs of
+    ``device`` on every node; one line per node, node 0 first."""
+    gpus = max(len(gpu_ids(device or "cpu")), 1)
+    launch = yolov11.Launch(nproc_per_node=gpus, nnodes=int(nnodes or 1), master_addr=(addr or "").strip(),
+                            master_port=int(port or 0))
+    plan = yolov11.torchrun_plan(dataset or "", model, launch, workspace=ctx.workspace, device=device or "cpu", epochs=int(epochs),
+                                 imgsz=int(imgsz), batch=int(batch))
+    return "\n".join(f"# node {k} of {plan['nnodes']} ({plan['world_size']} processes in all)\n{c}" for k, c in enumerate(plan["commands"]))
 
 
 def build_cluster(ctx: AppContext, dataset: gr.Dropdown, model: gr.Dropdown, device: gr.Textbox, basics: list[gr.components.Component]) -> None:
@@ -26,13 +39,4 @@ def build_cluster(ctx: AppContext, dataset: gr.Dropdown, model: gr.Dropdown, dev
         show = gr.Button("Show the commands", elem_id="cluster-show")
         commands = gr.Code(label="Run on each node", language="shell", interactive=False, elem_id="cluster-commands")
 
-    @shows_user_errors
-    def torchrun_commands(dataset: str, model: str, device: str, epochs: float, imgsz: float, batch: float, nnodes: float, addr: str, port: float) -> str:
-        """Each node's torchrun command for training ``model`` on ``dataset`` with the GPUs of
-        ``device`` on every node; one line per node, node 0 first."""
-        gpus = max(len(gpu_ids(device or "cpu")), 1)
-        launch = yolov11.Launch(nproc_per_node=gpus, nnodes=int(nnodes or 1), master_addr=(addr or "").strip(), master_port=int(port or 0))
-        plan = yolov11.torchrun_plan(dataset or "", model, launch, workspace=ctx.workspace, device=device or "cpu", epochs=int(epochs), imgsz=int(imgsz), batch=int(batch))
-        return "\n".join(f"# node {k} of {plan['nnodes']} ({plan['world_size']} processes in all)\n{c}" for k, c in enumerate(plan["commands"]))
-
-    show.click(torchrun_commands, [dataset, model, device, *basics, nnodes, addr, port], commands, api_name="torchrun_commands")
+    show.click(bind(ctx, torchrun_commands), [dataset, model, device, *basics, nnodes, addr, port], commands, api_name="torchrun_commands")

@@ -100,12 +100,6 @@ PICK = {  # flag -> (the app's label for it, what to say when it was given nothi
     "--split": ("Split", "Pick a split first"),
     "--name": ("Name", "Type a name first"),
 }
-DETAILS = [  # the core's wording -> the app's (paths of the server's workspace are no help here)
-    (re.compile(r"not a dataset of workspace .* \(known: (.*)\) nor a data\.yaml file"), r"not in the workspace (it has: \1)"),
-    (re.compile(r"no such run in workspace .*"), "no such run in this workspace"),
-]
-
-
 def _short(label: str) -> str:
     return label.split(" (")[0]
 
@@ -119,18 +113,21 @@ def field_label(flag: str) -> str | None:
     return _short(describe_setting(name)["label"]) if name in TrainSettings.__dataclass_fields__ else None
 
 
-def in_app_words(message: str) -> str:
-    """A UserError message as the app says it: "--epochs 0: must be a positive integer" ->
+def in_app_words(error: UserError | str) -> str:
+    """A UserError (or its message) as the app says it: "--epochs 0: must be a positive integer" ->
     "Epochs 0: must be a positive integer", "--data : not a dataset ..." -> "Pick a dataset first";
-    a message that names no flag keeps its words (a sentence with a capital first letter)."""
-    flag, value, detail = UserError(message).parts()
+    the error's ``field`` named by its form label (the settings' metadata), its ``brief`` detail
+    where it has one (no server paths); a message that names no flag keeps its words (a sentence
+    with a capital first letter)."""
+    exc = error if isinstance(error, UserError) else UserError(error)
+    flag, value, detail = exc.parts()
     label = field_label(flag) if flag else None
     if label is None:  # a sentence gets its capital; a message that starts with a file name keeps it as it is
+        message = str(exc)
         return message[:1].upper() + message[1:] if re.match(r"[a-z]+(\s|$)", message) else message
     if value == "" and flag in PICK:
         return PICK[flag][1]
-    for pattern, words in DETAILS:
-        detail = pattern.sub(words, detail)
+    detail = exc.brief or detail
     return f"{label} {value}: {detail}" if value else f"{label}: {detail}"
 
 
@@ -173,9 +170,9 @@ def app_error(exc: UserError) -> gr.Error:
     users' files: a field shows it as text, a toast as HTML, so the toast's is escaped."""
     if not from_the_app():
         return gr.Error(str(exc), print_exception=False)
-    text = in_app_words(str(exc))
+    text = in_app_words(exc)
     inputs = _event_inputs()
-    at = _shown_by(inputs, exc.parts()[0]) if inputs else None
+    at = _shown_by(inputs, exc.field) if inputs else None
     if at is None:
         return gr.Error(html_text(text), duration=None, print_exception=False)
     return gr.Error([gr.validate(i != at, text if i == at else "") for i in range(len(inputs))], duration=None, print_exception=False)

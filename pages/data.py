@@ -109,6 +109,110 @@ def retrain_on_version(ctx: AppContext, version: str, run: str = "") -> tuple[st
     return said, started
 
 
+def run_import(ctx: AppContext, file: str | None, name: str, val_fraction: float, include_difficult: bool, unlabelled_as_background: bool,
+               progress, dropped: bool):
+    """Summary, datasets table, report, snippet and picker of importing ``file``. An upload is
+    deleted once imported; one imported when dropped is shown again when Import is pressed."""
+    key = (str(ctx.workspace.root), str(file))
+    if not file:
+        raise yolov11.UserError("choose a .zip file first")
+    note = ""
+    if not Path(file).is_file():
+        if key in _refused:  # Import pressed after a refused drop: say why again, not "already imported"
+            raise yolov11.UserError(_refused[key])
+        if key not in _imported:
+            raise yolov11.UserError(f"{Path(file).name}: this upload was already imported and removed; drop the zip again")
+        r, options = _imported[key]
+        note = f"{md_text(Path(file).name)} was imported when it was dropped; drop it again to import it with other options.\n\n"
+    else:
+        try:
+            r = yolov11.import_dataset(
+                file,
+                name=name or None,  # none typed: derived from the file name ("Site Übung.zip" -> Site-Ubung)
+                val_fraction=val_fraction,
+                include_difficult=include_difficult,
+                unlabelled_as_background=unlabelled_as_background,
+                workspace=ctx.workspace,
+                progress=lambda f, msg: progress(f, desc=msg),
+            )
+        except yolov11.UserError as exc:
+            if dropped:
+                _remember(_refused, key, str(exc))
+            raise
+        finally:
+            discard_upload(ctx, file)  # imported (or refused): the upload is not kept twice
+        options = {"name": r["name"], "val_fraction": val_fraction, "include_difficult": include_difficult,
+                   "unlabelled_as_background": unlabelled_as_background}
+        if dropped:
+            _remember(_imported, key, (r, options))
+    snippet = same_call(ctx, "import_dataset", "report", {"src": Path(file).name, **options}, "import", options, (Path(file).name,))
+    return note + fenced(summarize(r)), datasets_table(ctx), json_safe(r), snippet, refreshed(dataset_choices(ctx), r["name"])
+
+
+@shows_user_errors
+def import_dataset(ctx: AppContext, file: str | None, name: str, val_fraction: float, include_difficult: bool = False,
+                   unlabelled_as_background: bool = False,
+                   progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
+    """Import an uploaded zip into the workspace; returns summary, datasets table, report, snippet, picker.
+    ``unlabelled_as_background`` keeps images no annotation names as backgrounds (left out by default)."""
+    return run_import(ctx, file, name, val_fraction, include_difficult, unlabelled_as_background, progress, dropped=False)
+
+
+@shows_user_errors
+def import_dropped(ctx: AppContext, file: str | None, name: str, val_fraction: float, include_difficult: bool = False,
+                   unlabelled_as_background: bool = False, progress=gr.Progress()):  # noqa: B008 - as above
+    """The same import, started by dropping the zip (a private event)."""
+    return run_import(ctx, file, name, val_fraction, include_difficult, unlabelled_as_background, progress, dropped=True)
+
+
+def show_versions(ctx: AppContext, name: str | None, current: str | None = None):
+    choices = version_choices(ctx, name)
+    return versions_table(ctx, name), refreshed(choices, current)
+
+
+def show_version(ctx: AppContext, version: str | None):
+    return diff_table(ctx, version), gr.update(choices=run_choices(ctx, with_weights=False), value=default_run(ctx, version))
+
+
+@shows_user_errors
+def save(ctx: AppContext, image: str, dataset: str, value: dict | None, original: list[dict]):
+    """The editor's boxes saved as a new version: message, datasets table, versions, version
+    picked and the dataset picker on the new version (the next save builds on it)."""
+    version = save_version(ctx, dataset=dataset, image=image, value=value, original=original)
+    new = version["name"]
+    return saved_text(version), datasets_table(ctx), *show_versions(ctx, dataset, new), refreshed(dataset_choices(ctx), new)
+
+
+def edit_labels(ctx: AppContext, dataset: str, image: str, boxes: list) -> dict:
+    """Save ``boxes`` (the full new list, each {"class": name or id, "box": [x1, y1, x2, y2]} in
+    pixels) of ``image`` as a new version of ``dataset``: {"name", "base", "version", "parent", "location", "data_yaml", "diff"}."""
+    return json_safe(shows_user_errors(yolov11.edit_labels)(dataset, image=image, boxes=boxes, workspace=ctx.workspace))
+
+
+def dataset_versions(ctx: AppContext, dataset: str) -> list[dict]:
+    """Every version of ``dataset``'s base, v1 first: name, version, parent, created, images, boxes, location, diff counts."""
+    return [json_safe(v) for v in shows_user_errors(yolov11.dataset_versions)(dataset, workspace=ctx.workspace)]
+
+
+@shows_user_errors
+def edit_from_gallery(ctx: AppContext, name: str | None, class_name: str, problem: str, evt: gr.SelectData):
+    """An image clicked in the health view's gallery, opened in the editor below."""
+    _, chosen = gallery_images(ctx, name, class_name, problem)
+    if not isinstance(evt.index, int) or not 0 <= evt.index < len(chosen):
+        raise yolov11.UserError("that image is no longer in the gallery: pick it again")
+    return open_image(ctx, name, chosen[evt.index])
+
+
+def after_resplit(ctx: AppContext, cur: str | None):
+    """A re-split picked its new version ``cur``: the datasets table, and the versions with it picked."""
+    return datasets_table(ctx), *show_versions(ctx, cur, cur)
+
+
+def show_datasets(ctx: AppContext, cur: str | None):
+    """The tab opened (or the page loaded): the datasets table and the picker's list (``relisted``)."""
+    return datasets_table(ctx), relisted(dataset_choices(ctx), cur)
+
+
 def build_data(ctx: AppContext) -> gr.Tab:
     with gr.Tab("Data") as tab:
         gr.Markdown(
@@ -134,7 +238,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
                     result = gr.JSON()
                 code = gr.Markdown()
         gr.Markdown("### Datasets in the workspace")
-        table = gr.Dataframe(value=lambda: datasets_table(ctx), headers=DATASET_COLUMNS, interactive=False, elem_id="datasets-table")
+        table = gr.Dataframe(value=bind(ctx, datasets_table), headers=DATASET_COLUMNS, interactive=False, elem_id="datasets-table")
         picked = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), elem_id="data-picker", allow_custom_value=True)
         health = build_health(ctx, picked)
         gr.Markdown("### Versions\nEach label edit saved is a new version of the dataset (`name@v2`, ...); every version stays intact and trainable.")
@@ -150,105 +254,22 @@ def build_data(ctx: AppContext) -> gr.Tab:
         gr.Markdown("### Edit labels\nClick an image in the gallery above to open it here, or pick one below.")
         editor = build_label_editor(ctx, picked, wire_save=False)
 
-    def run_import(file: str | None, name: str, val_fraction: float, include_difficult: bool, unlabelled_as_background: bool, progress,
-                   dropped: bool):
-        """Summary, datasets table, report, snippet and picker of importing ``file``. An upload is
-        deleted once imported; one imported when dropped is shown again when Import is pressed."""
-        key = (str(ctx.workspace.root), str(file))
-        if not file:
-            raise yolov11.UserError("choose a .zip file first")
-        note = ""
-        if not Path(file).is_file():
-            if key in _refused:  # Import pressed after a refused drop: say why again, not "already imported"
-                raise yolov11.UserError(_refused[key])
-            if key not in _imported:
-                raise yolov11.UserError(f"{Path(file).name}: this upload was already imported and removed; drop the zip again")
-            r, options = _imported[key]
-            note = f"{md_text(Path(file).name)} was imported when it was dropped; drop it again to import it with other options.\n\n"
-        else:
-            try:
-                r = yolov11.import_dataset(
-                    file,
-                    name=name or None,  # none typed: derived from the file name ("Site Übung.zip" -> Site-Ubung)
-                    val_fraction=val_fraction,
-                    include_difficult=include_difficult,
-                    unlabelled_as_background=unlabelled_as_background,
-                    workspace=ctx.workspace,
-                    progress=lambda f, msg: progress(f, desc=msg),
-                )
-            except yolov11.UserError as exc:
-                if dropped:
-                    _remember(_refused, key, str(exc))
-                raise
-            finally:
-                discard_upload(ctx, file)  # imported (or refused): the upload is not kept twice
-            options = {"name": r["name"], "val_fraction": val_fraction, "include_difficult": include_difficult,
-                       "unlabelled_as_background": unlabelled_as_background}
-            if dropped:
-                _remember(_imported, key, (r, options))
-        snippet = same_call(ctx, "import_dataset", "report", {"src": Path(file).name, **options}, "import", options, (Path(file).name,))
-        return note + fenced(summarize(r)), datasets_table(ctx), json_safe(r), snippet, refreshed(dataset_choices(ctx), r["name"])
-
-    @shows_user_errors
-    def import_dataset(file: str | None, name: str, val_fraction: float, include_difficult: bool = False,
-                       unlabelled_as_background: bool = False,
-                       progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
-        """Import an uploaded zip into the workspace; returns summary, datasets table, report, snippet, picker.
-        ``unlabelled_as_background`` keeps images no annotation names as backgrounds (left out by default)."""
-        return run_import(file, name, val_fraction, include_difficult, unlabelled_as_background, progress, dropped=False)
-
-    @shows_user_errors
-    def import_dropped(file: str | None, name: str, val_fraction: float, include_difficult: bool = False,
-                       unlabelled_as_background: bool = False, progress=gr.Progress()):  # noqa: B008 - as above
-        """The same import, started by dropping the zip (a private event)."""
-        return run_import(file, name, val_fraction, include_difficult, unlabelled_as_background, progress, dropped=True)
-
     # New inputs go last: callers of /import_dataset pass them by position.
     inputs, outs = [upload, name, val_fraction, difficult, unlabelled], [summary, table, result, code, picked]
-    health.refresh(import_btn.click(import_dataset, inputs, outs, api_name="import_dataset", concurrency_id=IMPORT_QUEUE))
-    health.refresh(upload.upload(import_dropped, inputs, outs, api_visibility="private", concurrency_id=IMPORT_QUEUE))
-    def show_versions(name: str | None, current: str | None = None):
-        choices = version_choices(ctx, name)
-        return versions_table(ctx, name), refreshed(choices, current)
-
-    def show_version(version: str | None):
-        return diff_table(ctx, version), gr.update(choices=run_choices(ctx, with_weights=False), value=default_run(ctx, version))
-
-    @shows_user_errors
-    def save(image: str, dataset: str, value: dict | None, original: list[dict]):
-        """The editor's boxes saved as a new version: message, datasets table, versions, version
-        picked and the dataset picker on the new version (the next save builds on it)."""
-        version = save_version(ctx, dataset=dataset, image=image, value=value, original=original)
-        return saved_text(version), datasets_table(ctx), *show_versions(dataset, version["name"]), refreshed(dataset_choices(ctx), version["name"])
-
-    def edit_labels(dataset: str, image: str, boxes: list) -> dict:
-        """Save ``boxes`` (the full new list, each {"class": name or id, "box": [x1, y1, x2, y2]} in
-        pixels) of ``image`` as a new version of ``dataset``: {"name", "base", "version", "parent", "location", "data_yaml", "diff"}."""
-        return json_safe(shows_user_errors(yolov11.edit_labels)(dataset, image=image, boxes=boxes, workspace=ctx.workspace))
-
-    def dataset_versions(dataset: str) -> list[dict]:
-        """Every version of ``dataset``'s base, v1 first: name, version, parent, created, images, boxes, location, diff counts."""
-        return [json_safe(v) for v in shows_user_errors(yolov11.dataset_versions)(dataset, workspace=ctx.workspace)]
-
-    @shows_user_errors
-    def edit_from_gallery(name: str | None, class_name: str, problem: str, evt: gr.SelectData):
-        """An image clicked in the health view's gallery, opened in the editor below."""
-        _, chosen = gallery_images(ctx, name, class_name, problem)
-        if not isinstance(evt.index, int) or not 0 <= evt.index < len(chosen):
-            raise yolov11.UserError("that image is no longer in the gallery: pick it again")
-        return open_image(ctx, name, chosen[evt.index])
-
-    picked.change(show_versions, [picked, version_pick], [versions, version_pick], api_visibility="private")
-    version_pick.change(show_version, version_pick, [diff, retrain_run], api_visibility="private")
-    health.refresh(editor.save.click(save, [editor.image, picked, editor.annotator, editor.boxes], [editor.saved, table, versions, version_pick, picked], api_visibility="private"))
-    health.gallery.select(edit_from_gallery, [picked, health.class_filter, health.problem_filter], editor.outputs, api_visibility="private")
+    health.refresh(import_btn.click(bind(ctx, import_dataset), inputs, outs, api_name="import_dataset", concurrency_id=IMPORT_QUEUE))
+    health.refresh(upload.upload(bind(ctx, import_dropped), inputs, outs, api_visibility="private", concurrency_id=IMPORT_QUEUE))
+    picked.change(bind(ctx, show_versions), [picked, version_pick], [versions, version_pick], api_visibility="private")
+    version_pick.change(bind(ctx, show_version), version_pick, [diff, retrain_run], api_visibility="private")
+    health.refresh(editor.save.click(bind(ctx, save), [editor.image, picked, editor.annotator, editor.boxes],
+                                     [editor.saved, table, versions, version_pick, picked], api_visibility="private"))
+    health.gallery.select(bind(ctx, edit_from_gallery), [picked, health.class_filter, health.problem_filter], editor.outputs,
+                          api_visibility="private")
     retrain_btn.click(bind(ctx, retrain_on_version), [version_pick, retrain_run], [retrain_msg, started], api_name="retrain_on_version")
     # A re-split picks its new version: the tables list it, the view redraws on it.
-    health.refresh(health.resplit.event.then(lambda cur: (datasets_table(ctx), *show_versions(cur, cur)), picked, [table, versions, version_pick],
-                                             api_visibility="private"))
+    health.refresh(health.resplit.event.then(bind(ctx, after_resplit), picked, [table, versions, version_pick], api_visibility="private"))
     with tab:  # API-only endpoints, inside the tab they belong to
-        gr.api(edit_labels, api_name="edit_labels")
-        gr.api(dataset_versions, api_name="dataset_versions", queue=False)
-    listing = gr.on([tab.select, ctx.blocks.load], lambda cur: (datasets_table(ctx), relisted(dataset_choices(ctx), cur)), picked, [table, picked], api_visibility="private")
+        gr.api(bind(ctx, edit_labels), api_name="edit_labels")
+        gr.api(bind(ctx, dataset_versions), api_name="dataset_versions", queue=False)
+    listing = gr.on([tab.select, ctx.blocks.load], bind(ctx, show_datasets), picked, [table, picked], api_visibility="private")
     health.refresh(listing)
     return tab

@@ -224,17 +224,40 @@ def augment(ctx: AppContext, name: str | None):
     return str(augmentation_preview(Path(r["data_yaml"]), ctx.workspace.previews_dir / r["name"] / "augmented.jpg", n=16))
 
 
+def picked_by_user() -> None:
+    """The user picked another dataset: nothing to do but start the view's redraw (``HealthView.refresh``)."""
+
+
+# The view is redrawn after several events (the page load, an import, a pick): one at a time,
+# in the order asked, so an earlier redraw that runs long cannot land over a later one.
+IN_ORDER = {"api_visibility": "private", "concurrency_id": HEALTH_VIEW, "concurrency_limit": 1}
+
+
 @dataclass
 class HealthView:
     """What the Data tab wires beyond the view itself: ``refresh(dependency)`` redraws the view
     after another event (an import, the page load); a ``gallery`` click names the image drawn
     at that place through ``gallery_images`` with the two filters' values."""
 
-    refresh: Callable
+    ctx: AppContext
+    picked: gr.Dropdown
+    first: list  # what report.json alone gives: show_health's outputs (summary, class counts, issues, report, class filter)
     gallery: gr.Gallery
+    pairs: gr.Gallery
+    charts: list  # the other tabs' charts: box_charts' outputs
     class_filter: gr.Dropdown
     problem_filter: gr.Dropdown
     resplit: ResplitView  # families across splits under the summary, "Re-split by family" (pages.resplit_view)
+
+    def refresh(self, dependency):
+        """Redraw the view after ``dependency`` (an event): what report.json alone gives, then what
+        is on screen of the two galleries, then the rest of them, then the charts of the tabs not
+        open, each step as soon as it is ready; returns the galleries' step."""
+        filters = [self.picked, self.class_filter, self.problem_filter]
+        shown = dependency.then(bind(self.ctx, show_health, ["name"]), self.picked, self.first, **IN_ORDER)
+        drawn = shown.then(bind(self.ctx, draw_view, ["name", "class_name", "problem"]), filters, [self.gallery, self.pairs], **IN_ORDER)
+        drawn.then(bind(self.ctx, box_charts, ["name"]), self.picked, self.charts, **IN_ORDER)
+        return drawn
 
 
 def build_health(ctx: AppContext, picked: gr.Dropdown) -> HealthView:
@@ -266,20 +289,10 @@ def build_health(ctx: AppContext, picked: gr.Dropdown) -> HealthView:
         augment_btn = gr.Button("Show augmented training samples (mosaic, flips, HSV…)", elem_id="augment-button")
     augmented = gr.Image(label="Augmented samples, as Ultralytics will feed them to training", interactive=False, elem_id="augment-image")
 
-    # The view is redrawn after several events (the page load, an import, a pick): one at a time,
-    # in the order asked, so an earlier redraw that runs long cannot land over a later one.
-    in_order = {"api_visibility": "private", "concurrency_id": HEALTH_VIEW, "concurrency_limit": 1}
-
-    # A pick shows what report.json alone gives, then what is on screen of the two galleries, then
-    # the rest of them, then the charts of the tabs not open: each step as soon as it is ready.
-    draw = bind(ctx, draw_gallery, ["name", "class_name", "problem"])
-    def refresh(dependency):
-        shown = dependency.then(bind(ctx, show_health, ["name"]), picked, [summary, counts_chart, issues, report, class_filter], **in_order)
-        drawn = shown.then(bind(ctx, draw_view, ["name", "class_name", "problem"]), [picked, class_filter, problem_filter], [gallery, pairs], **in_order)
-        drawn.then(bind(ctx, box_charts, ["name"]), picked, [size_chart, per_image_chart, centre_chart], **in_order)
-        return drawn
-
-    refresh(picked.input(lambda: None, None, None, api_visibility="private"))  # the user picked another dataset
-    gr.on([class_filter.input, problem_filter.input], draw, [picked, class_filter, problem_filter], gallery, **in_order)
+    first, charts = [summary, counts_chart, issues, report, class_filter], [size_chart, per_image_chart, centre_chart]
+    view = HealthView(ctx, picked, first, gallery, pairs, charts, class_filter, problem_filter, resplit)
+    view.refresh(picked.input(picked_by_user, None, None, api_visibility="private"))  # the user picked another dataset
+    gr.on([class_filter.input, problem_filter.input], bind(ctx, draw_gallery, ["name", "class_name", "problem"]),
+          [picked, class_filter, problem_filter], gallery, **IN_ORDER)
     augment_btn.click(bind(ctx, augment, ["name"]), picked, augmented, api_name="augmentation_preview")
-    return HealthView(refresh, gallery, class_filter, problem_filter, resplit)
+    return view

@@ -6,8 +6,26 @@ from __future__ import annotations
 import gradio as gr
 
 import yolov11
-from pages.common import GPU_BOUND, AppContext, relisted, run_choices, shows_user_errors
+from pages.common import GPU_BOUND, AppContext, bind, relisted, run_choices, shows_user_errors
 from pages.eval_charts import compare_pr_figure, compare_table
+
+
+@shows_user_errors
+def compare(ctx: AppContext, run_a: str, run_b: str, split: str):
+    """Metrics of two runs side by side and their PR curves overlaid (evaluating a run first if needed)."""
+    runs = [r for r in dict.fromkeys([run_a, run_b]) if r]
+    if len(runs) < 2:
+        raise yolov11.UserError("pick two different runs to compare")
+    ws = ctx.workspace
+    results = {r: yolov11.saved_evaluation(r, split, workspace=ws) or yolov11.evaluate(run=r, split=split, workspace=ws) for r in runs}
+    curves = {r: yolov11.evaluation_curves(res["dir"], ws) for r, res in results.items()}
+    datasets = {r: (ws.run(r) or {}).get("dataset") or "" for r in runs}  # a version's runs say which version
+    return compare_table(results, datasets), compare_pr_figure(curves)
+
+
+def relist_compared_runs(ctx: AppContext, a: str | None, b: str | None):
+    """The section opened: both run pickers' lists refreshed (``relisted``)."""
+    return relisted(run_choices(ctx), a), relisted(run_choices(ctx), b)
 
 
 def build_compare(ctx: AppContext) -> None:
@@ -20,16 +38,5 @@ def build_compare(ctx: AppContext) -> None:
         table = gr.Dataframe(headers=["metric", "run A", "run B"], label="Side by side (n/a: no objects of that size)", interactive=False, elem_id="compare-table")
         chart = gr.Plot(label="Precision-recall, all classes", elem_id="compare-pr")
 
-    @shows_user_errors
-    def compare(run_a: str, run_b: str, split: str):
-        """Metrics of two runs side by side and their PR curves overlaid (evaluating a run first if needed)."""
-        runs = [r for r in dict.fromkeys([run_a, run_b]) if r]
-        if len(runs) < 2:
-            raise yolov11.UserError("pick two different runs to compare")
-        results = {r: yolov11.saved_evaluation(r, split, workspace=ctx.workspace) or yolov11.evaluate(run=r, split=split, workspace=ctx.workspace) for r in runs}
-        curves = {r: yolov11.evaluation_curves(res["dir"], ctx.workspace) for r, res in results.items()}
-        datasets = {r: (ctx.workspace.run(r) or {}).get("dataset") or "" for r in runs}  # a version's runs say which version
-        return compare_table(results, datasets), compare_pr_figure(curves)
-
-    go.click(compare, [first, second, split], [table, chart], api_name="compare_runs", concurrency_id=GPU_BOUND)
-    section.expand(lambda a, b: (relisted(run_choices(ctx), a), relisted(run_choices(ctx), b)), [first, second], [first, second], api_visibility="private")
+    go.click(bind(ctx, compare), [first, second, split], [table, chart], api_name="compare_runs", concurrency_id=GPU_BOUND)
+    section.expand(bind(ctx, relist_compared_runs), [first, second], [first, second], api_visibility="private")

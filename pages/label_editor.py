@@ -30,7 +30,7 @@ import gradio as gr
 from gradio_image_annotation import image_annotator
 
 import yolov11
-from pages.common import AppContext, shows_user_errors
+from pages.common import AppContext, bind, dataset_choices, shows_user_errors
 from pages.text import md_text
 from yolov11 import dataset_boxes, image_labels, images_with
 
@@ -206,6 +206,40 @@ def saved_text(version: dict) -> str:
     return f"Saved **{md_text(version['name'])}**: {d['added']} added, {d['removed']} removed, {d['changed']} changed."
 
 
+@shows_user_errors
+def opened(ctx: AppContext, name: str | None, picked: str | None):
+    """An image picked: open it in the editor."""
+    return open_image(ctx, name, picked)
+
+
+def reopened(ctx: AppContext, name: str | None, current: str | None, showing: list):
+    """Another dataset picked (or a version just saved): the same image in it when it has
+    one, else none open. The picker set again to what is open leaves the editor (and the
+    edits not saved yet) alone."""
+    if list(showing or []) == [name, current]:
+        return [gr.skip()] * 5
+    try:
+        return open_image(ctx, name, current)
+    except yolov11.UserError:
+        return open_image(ctx, name, None)
+
+
+@shows_user_errors
+def save_here(ctx: AppContext, picked: str | None, name: str | None, value: dict | None, original: list[dict]) -> tuple[str, str]:
+    """Save (``build_label_editor``'s own): the editor's boxes of image ``picked`` saved as a new
+    version of dataset ``name``; what was saved, and the new version's name for the dataset field."""
+    version = save_version(ctx, dataset=name, image=picked, value=value, original=original)
+    return saved_text(version), version["name"]
+
+
+@shows_user_errors
+def save_to_picker(ctx: AppContext, picked: str | None, name: str | None, value: dict | None, original: list[dict]) -> tuple[str, dict]:
+    """``save_here`` for a dataset picker (a dropdown): set to the new version, which its refreshed
+    choices list."""
+    said, new = save_here(ctx, picked, name, value, original)
+    return said, gr.update(choices=dataset_choices(ctx), value=new)
+
+
 @dataclass
 class LabelEditor:
     """The editor's components. ``outputs`` (image picker, editor, boxes read, message, what is
@@ -244,31 +278,10 @@ def build_label_editor(ctx: AppContext, dataset: gr.components.Component, prefix
     message = gr.Markdown(elem_id=f"{prefix}-message")
     saved = gr.Markdown(elem_id=f"{prefix}-saved")
 
-    @shows_user_errors
-    def opened(name: str | None, picked: str | None):
-        return open_image(ctx, name, picked)
-
-    def reopened(name: str | None, current: str | None, showing: list):
-        """Another dataset picked (or a version just saved): the same image in it when it has
-        one, else none open. The picker set again to what is open leaves the editor (and the
-        edits not saved yet) alone."""
-        if list(showing or []) == [name, current]:
-            return [gr.skip()] * 5
-        try:
-            return open_image(ctx, name, current)
-        except yolov11.UserError:
-            return open_image(ctx, name, None)
-
-    @shows_user_errors
-    def save_here(picked: str | None, name: str | None, value: dict | None, original: list[dict]):
-        version = save_version(ctx, dataset=name, image=picked, value=value, original=original)
-        new = version["name"]
-        choices = [d["name"] for d in reversed(ctx.workspace.datasets())]
-        return saved_text(version), gr.update(choices=choices, value=new) if isinstance(dataset, gr.Dropdown) else new
-
     editor = LabelEditor(image, annotator, boxes, message, save, saved, shown)
-    image.input(opened, [dataset, image], editor.outputs, api_visibility="private")
-    dataset.change(reopened, [dataset, image, shown], editor.outputs, api_visibility="private")
-    if wire_save:
-        save.click(save_here, [image, dataset, annotator, boxes], [saved, dataset], api_visibility="private")
+    image.input(bind(ctx, opened), [dataset, image], editor.outputs, api_visibility="private")
+    dataset.change(bind(ctx, reopened), [dataset, image, shown], editor.outputs, api_visibility="private")
+    if wire_save:  # a picker is set to the new version among its refreshed choices, a textbox or State to its name
+        saved_to = save_to_picker if isinstance(dataset, gr.Dropdown) else save_here
+        save.click(bind(ctx, saved_to), [image, dataset, annotator, boxes], [saved, dataset], api_visibility="private")
     return editor

@@ -24,7 +24,7 @@ from pages.common import (
 from pages.text import md_text
 from pages.train_settings import FORM, collect, field_messages, form_values
 from pages.uploads import used_upload
-from yolov11 import TrainSettings, run_status, transfer_report
+from yolov11 import TrainRequest, TrainSettings, run_status
 
 BASICS = ["dataset", "model", "epochs", "imgsz", "batch", "device", "weights"]
 START_INPUTS = [*BASICS, *FORM, "trusted"]  # /start_training's inputs, in order (clients call it positionally)
@@ -68,15 +68,18 @@ def start_training(ctx: AppContext, dataset: str, model: str, epochs: float, img
             kept = upload.keep_by_content("weights")  # weights/<content hash>/<name>: two uploads named best.pt stay apart
             if trusted:
                 yolov11.trust_weights(kept)
-            record = ctx.workspace.dataset(dataset or "")
+            settings["weights"] = str(kept)
             try:
-                t = transfer_report(model, kept, len(record["classes"]) if record else 80)
-            except yolov11.UserError:
-                upload.forget()  # refused: not kept (a copy kept earlier, which a run may use, stays)
+                request = TrainRequest.check(dataset or "", model, settings, ctx.workspace, with_transfer=True)  # the file opened once
+            except yolov11.UserError as exc:
+                if exc.field == "--weights":
+                    upload.forget()  # refused: not kept (a copy kept earlier, which a run may use, stays)
                 raise
-        settings["weights"] = str(kept)
+        t = request.transfer
         note = f"Starting from **{md_text(kept.name)}**: {t['transferred']} of {t['total']} tensors transfer."
-    run = ctx.jobs.submit(dataset or "", model, **settings)
+    else:
+        request = TrainRequest.check(dataset or "", model, settings, ctx.workspace)
+    run = ctx.jobs.submit_request(request)
     call = {"data": dataset, "model": model, **settings}
     snippet = same_call(ctx, "train", "result", call, "train", {**call, "trust_weights": trusted and bool(weights)})
     return run, snippet, note

@@ -95,25 +95,24 @@ def field_messages(settings: dict, order: list[str]) -> list[dict]:
     """One gr.validate per input in ``order``: the message of TrainSettings.problems for that
     field, in the form's words on the app's page ("Epochs 0: must be a positive integer"), as
     the core says it for API clients ("--epochs 0: ...")."""
-    problems = TrainSettings(**{k: v for k, v in settings.items() if k in TrainSettings.__dataclass_fields__}).problems()
+    errors = TrainSettings(**{k: v for k, v in settings.items() if k in TrainSettings.__dataclass_fields__}).errors()
     say = in_app_words if from_the_app() else str
-    return [gr.validate(name not in problems, say(problems.get(name, ""))) for name in order]
+    return [gr.validate(name not in errors, say(errors[name]) if name in errors else "") for name in order]
 
 
 def form_values(settings: dict) -> dict:
     """A run's recorded settings (``TrainSettings.record()``: Ultralytics' arguments) as values of
-    the form's fields (``collect`` read backwards), by field name; a field the record lacks, or
-    whose value the form cannot hold, is left out."""
+    the form's fields, by field name: ``TrainSettings.from_record`` (the one inverse of
+    ``record()``), then each value as the form holds it (``collect`` read backwards); a field the
+    record lacks, or whose value the form cannot hold, is left out."""
+    cfg = TrainSettings.from_record(settings)
     out = {}
     for name in ("epochs", "imgsz", "batch", "device", *FORM):
         if name not in settings:
             continue
-        value = settings[name]
-        if name == "nbs":  # recorded resolved: the batch (Ultralytics' 64 for auto) means the form's 0
-            batch = settings.get("batch")
-            value = 0 if value == (batch if isinstance(batch, int) and batch > 0 else 64) else value
-        elif name == "cache":
-            value = value if value in ("ram", "disk") else ("ram" if value is True else "")
+        value = getattr(cfg, name)
+        if name == "nbs":  # None: the batch's own (the form's 0)
+            value = value or 0
         elif name == "loggers":
             value = [v for v in str(value or "").split(",") if v in ("wandb", "mlflow")]
         elif name == "device":

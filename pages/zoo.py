@@ -7,7 +7,7 @@ import gradio as gr
 import pandas as pd
 
 from pages.charts import zoo_figure
-from pages.common import AppContext, shows_user_errors
+from pages.common import AppContext, bind, shows_user_errors
 from pages.uploads import used_upload
 from yolov11 import check_model_yaml, list_models, measure_latency, model_card, zoo_names
 from yolov11 import describe_model as describe
@@ -27,6 +27,36 @@ def zoo_table(scales: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ZOO_COLUMNS)
 
 
+@shows_user_errors
+def compare_models(picked: list[str]):
+    """The zoo table and chart of the ``picked`` scales (n when none)."""
+    df = zoo_table("".join(picked) or "n")
+    return df, zoo_figure(df)
+
+
+@shows_user_errors
+def show_card(name: str):
+    """The layer card of model ``name`` (empty when none is picked)."""
+    return pd.DataFrame(model_card(name) if name else [], columns=CARD_COLUMNS)
+
+
+@shows_user_errors
+def add_yaml(ctx: AppContext, file: str | None):
+    """An uploaded model YAML, checked and kept under models/, offered and picked in the model picker."""
+    if not file:
+        return gr.update()
+    with used_upload(ctx, file) as upload:  # the upload is deleted once kept or refused
+        dest = upload.keep_by_content("models")  # models/<content hash>/<name>: Ultralytics reads the scale from the name
+        try:
+            check_model_yaml(dest)  # read safely and sized first: a wrong row or module is reported here, naming the row
+            describe(str(dest))
+        except Exception:
+            upload.forget()  # not kept: it would be offered as a model
+            raise
+    choices = [*zoo_names(), *(str(p) for p in sorted((ctx.workspace.root / "models").glob("*/*.y*ml")))]
+    return gr.update(choices=choices, value=str(dest))
+
+
 def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Checkbox, gr.Markdown]:
     """Zoo table, chart and model card around the Train tab's ``model`` picker; returns the
     weights upload, its "I trust this file" box and the markdown line that reports what it will transfer."""
@@ -44,31 +74,7 @@ def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Checkbox
                 trust = gr.Checkbox(label="I trust this file", value=False, info=PICKLE_WARNING, elem_id="start-weights-trust")
         transfer = gr.Markdown(elem_id="weights-transfer")
 
-    @shows_user_errors
-    def compare_models(picked: list[str]):
-        df = zoo_table("".join(picked) or "n")
-        return df, zoo_figure(df)
-
-    @shows_user_errors
-    def show_card(name: str):
-        return pd.DataFrame(model_card(name) if name else [], columns=CARD_COLUMNS)
-
-    @shows_user_errors
-    def add_yaml(file: str | None):
-        if not file:
-            return gr.update()
-        with used_upload(ctx, file) as upload:  # the upload is deleted once kept or refused
-            dest = upload.keep_by_content("models")  # models/<content hash>/<name>: Ultralytics reads the scale from the name
-            try:
-                check_model_yaml(dest)  # read safely and sized first: a wrong row or module is reported here, naming the row
-                describe(str(dest))
-            except Exception:
-                upload.forget()  # not kept: it would be offered as a model
-                raise
-        choices = [*zoo_names(), *(str(p) for p in sorted((ctx.workspace.root / "models").glob("*/*.y*ml")))]
-        return gr.update(choices=choices, value=str(dest))
-
     compare.click(compare_models, scales, [table, chart], api_visibility="private")
     gr.on([model.change, ctx.blocks.load], show_card, model, card, api_visibility="private")
-    own_yaml.upload(add_yaml, own_yaml, model, api_visibility="private")
+    own_yaml.upload(bind(ctx, add_yaml), own_yaml, model, api_visibility="private")
     return weights, trust, transfer

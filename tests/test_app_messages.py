@@ -41,20 +41,21 @@ def as_sent_by(who: str | None, fn, *args, **kwargs):
     return contextvars.copy_context().run(call)
 
 
-def core_message(fn, *args) -> str:
+def core_error(fn, *args) -> UserError:
     with pytest.raises(UserError) as err:
         fn(*args)
-    return str(err.value)
+    return err.value
 
 
 def test_the_cores_messages_in_the_apps_words(workspace):
     workspace.root.mkdir(parents=True, exist_ok=True)
-    no_dataset = core_message(workspace.resolve_data, "")
-    assert no_dataset.startswith("--data : not a dataset")  # what the CLI says
+    no_dataset = core_error(workspace.resolve_data, "")
+    assert str(no_dataset).startswith("--data : not a dataset")  # what the CLI says
+    assert (no_dataset.field, no_dataset.value) == ("--data", "")  # structured: the app reads the field, not the text
     assert in_app_words(no_dataset) == "Pick a dataset first"
-    assert in_app_words(core_message(workspace.require_run, "")) == "Pick a run first"
-    assert in_app_words(core_message(workspace.resolve_data, "site-photos")) == "Dataset site-photos: not in the workspace (it has: none yet)"
-    assert in_app_words(core_message(workspace.require_run, "nope")) == "Run nope: no such run in this workspace"
+    assert in_app_words(core_error(workspace.require_run, "")) == "Pick a run first"
+    assert in_app_words(core_error(workspace.resolve_data, "site-photos")) == "Dataset site-photos: not in the workspace (it has: none yet)"
+    assert in_app_words(core_error(workspace.require_run, "nope")) == "Run nope: no such run in this workspace"
     problems = TrainSettings(epochs=0, imgsz=100, batch=0, lr0=0.0).problems()
     assert in_app_words(problems["epochs"]) == "Epochs 0: must be a positive integer"
     assert in_app_words(problems["imgsz"]) == "Image size 100: must be a multiple of 32 (the largest stride)"

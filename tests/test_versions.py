@@ -278,7 +278,7 @@ def test_a_version_renamed_into_place_but_not_registered_is_registered_with_its_
     assert row["diff"] == version["diff"]
 
 
-def test_a_run_on_v2_records_v2_and_retrain_on_v3_reuses_its_settings(tmp_path):
+def test_a_run_on_v2_records_v2_and_retrain_on_v3_reuses_all_its_settings(tmp_path):
     yolov11.import_dataset(write_yolo_folder(tmp_path / "hardhat-tiny"), workspace=tmp_path / "ws")
     ws = yolov11.Workspace.at(tmp_path / "ws")
     image = sorted(p.name for p in (ws.datasets_dir / "hardhat-tiny/images/val").iterdir())[0]
@@ -289,22 +289,30 @@ def test_a_run_on_v2_records_v2_and_retrain_on_v3_reuses_its_settings(tmp_path):
     assert ws.run(result["run"])["dataset"] == "hardhat-tiny@v2"
     assert json.loads((Path(result["dir"]) / "run.json").read_text())["dataset"] == "hardhat-tiny@v2"
 
+    # A second run on v2 from the first one's weights, with settings away from their defaults (an
+    # extra Ultralytics argument too): "as the run" means every one of them.
+    tuned = yolov11.train(version["name"], "yolov11n", epochs=1, imgsz=64, batch=4, workers=0, workspace=ws, plots=False,
+                          weights=result["weights"], seed=3, deterministic=False, mosaic=0.5, flipud=0.1)
+    assert tuned["status"] == "done"
+    recorded = ws.run(tuned["run"])["settings"]
+    assert (recorded["pretrained"], recorded["seed"], recorded["deterministic"], recorded["flipud"]) == (result["weights"], 3, False, 0.1)
+
     # "Retrain on this version" (the Data tab's handler, as the page calls it): v3's parent is v2,
-    # so the run just made is the one whose settings it takes.
+    # so the newest run on it is the one whose settings it takes.
     from pages.common import AppContext
     from pages.data import retrain_on_version
 
     v3 = yolov11.edit_labels(version["name"], image=image, boxes=boxes[2:], workspace=ws)
     ctx = AppContext(workspace=ws, jobs=yolov11.TrainingJobs(ws), blocks=None)
     message, started = retrain_on_version(ctx, v3["name"])
-    assert f"settings of run {result['run']}" in message
+    assert f"settings of run {tuned['run']}" in message
     deadline = time.time() + 120
     while ws.run(started)["status"] in ("queued", "running") and time.time() < deadline:
         time.sleep(0.5)
     again = ws.run(started)
     assert again["status"] == "done"
     assert again["dataset"] == "hardhat-tiny@v3"
-    assert again["settings"] == ws.run(result["run"])["settings"]
+    assert again["settings"] == recorded  # starting weights, seed, deterministic, the extra argument: all but the dataset
 
 
 def test_a_version_keeps_what_the_import_said_about_its_source(tmp_path):

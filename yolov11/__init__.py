@@ -44,6 +44,7 @@ from yolov11.serve.video_file import probe as probe_video
 from yolov11.training.distributed import Launch, gpu_ids
 from yolov11.training.distributed import plan as torchrun_plan
 from yolov11.training.jobs import TrainingJobs
+from yolov11.training.request import TrainRequest
 from yolov11.training.resume import resume
 from yolov11.training.runner import train
 from yolov11.training.settings import PRESETS, TrainSettings
@@ -59,6 +60,7 @@ __all__ = [
     "LABEL_ISSUE_KINDS",
     "Launch",
     "PRESETS",
+    "TrainRequest",
     "TrainingJobs",
     "TrainSettings",
     "UserError",

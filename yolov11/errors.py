@@ -1,8 +1,9 @@
 """The one exception type for bad input: its message names the file, line or field at fault.
 
 A message about a setting starts with its flag: ``--epochs 0: must be a positive integer``
-(``--data : ...`` when none was given). The CLI prints it as one line and exits 2; the app
-reads the flag back (``UserError.parts``) to say it in the words of its form, next to the field.
+(``--data : ...`` when none was given), written from its parts (``field=``, ``value=``,
+``detail=``). The CLI prints it as one line and exits 2; the app maps ``field`` to its form's
+words (the settings' metadata) and shows ``brief`` (or ``detail``) next to that field.
 """
 
 import re
@@ -10,14 +11,37 @@ import re
 FLAG_MESSAGE = re.compile(r"(--[a-z][a-z0-9-]*(?: or --[a-z][a-z0-9-]*)?)( (?P<value>.*?))?: (?P<detail>.*)", re.S)
 
 
+_UNSET = object()
+
+
 class UserError(ValueError):
-    """Input the user can fix (a broken zip, a wrong label line, a bad flag)."""
+    """Input the user can fix (a broken zip, a wrong label line, a bad flag).
+
+    Written whole, ``UserError("site.zip: not a readable zip archive")``, or from its parts,
+    ``UserError(field="--epochs", value=0, detail="must be a positive integer")``, whose text is
+    the same "--epochs 0: must be a positive integer" (``value=""``: "--data : ...", no value:
+    "--run or --weights: ..."). ``brief``: the detail without what only the server's operator
+    needs (its paths), for a page to show. A message written whole that starts with a flag has
+    its parts read back from the text, so ``field``, ``value`` and ``detail`` are there either way.
+    """
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, value: object = _UNSET, detail: str | None = None,
+                 brief: str | None = None):
+        if message is None:
+            named = field if value is _UNSET else f"{field} {value}"
+            message = f"{named}: {detail}" if field else str(detail)
+        super().__init__(message)
+        if field is None:  # written whole: its parts read back from the text
+            field, shown, detail = message_parts(message)
+        else:
+            shown = None if value is _UNSET else f"{value}"
+        self.field, self.value, self.detail, self.brief = field, shown, detail, brief
 
     def parts(self) -> tuple[str | None, str | None, str]:
-        """``(flag, value, what is wrong)`` of a "--flag value: what is wrong" message: value ""
-        when the flag was given nothing, None when the message names no value ("--data: pick
-        one"); ``(None, None, message)`` for a message that names no flag."""
-        return message_parts(str(self))
+        """``(flag, value, what is wrong)``: value "" when the flag was given nothing, None when
+        the message names no value ("--data: pick one"); ``(None, None, message)`` for a message
+        that names no flag."""
+        return self.field, self.value, self.detail if self.field else str(self)
 
 
 def message_parts(message: str) -> tuple[str | None, str | None, str]:

@@ -52,9 +52,9 @@ def resolve_model(model: str | Path) -> str:
     path = Path(text).expanduser()
     if path.suffix in {".yaml", ".yml", ".pt"}:
         if not path.is_file():
-            raise UserError(f"--model {text}: file not found")
+            raise UserError(field="--model", value=text, detail="file not found")
         return str(path.resolve())
-    raise UserError(f"--model {text}: not a zoo model ({', '.join(zoo_names()[:5])}, ...), a .yaml or a .pt file")
+    raise UserError(field="--model", value=text, detail=f"not a zoo model ({', '.join(zoo_names()[:5])}, ...), a .yaml or a .pt file")
 
 
 MAX_PARAMS = 500_000_000  # yolov11x has 57M; a graph 10x that does not train on any one GPU here

@@ -231,12 +231,12 @@ def write_notebook(run_id: str, out: str | Path | None = None, workspace: Worksp
     ws = Workspace.at(workspace)
     path = Path(out).expanduser() if out else Path(ws.require_run(run_id)["dir"]) / f"{run_id}.ipynb"
     if path.suffix != ".ipynb":
-        raise UserError(f"--out {path}: a notebook's file name ends in .ipynb")
+        raise UserError(field="--out", value=path, detail="a notebook's file name ends in .ipynb")
     nb = build(run_id, ws)
     nbformat.validate(nb)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, str(path))
     except OSError as exc:
-        raise UserError(f"--out {path}: cannot write it ({exc.strerror})") from None
+        raise UserError(field="--out", value=path, detail=f"cannot write it ({exc.strerror})") from None
     return path

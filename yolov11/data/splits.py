@@ -20,7 +20,7 @@ MAX_FAMILY_SHARE = 0.5  # one family holding more of the images than this (frame
 
 def check_fraction(val_fraction: float) -> None:
     if not 0.0 < val_fraction < 1.0:
-        raise UserError(f"--val-fraction {val_fraction}: must be between 0 and 1 (exclusive)")
+        raise UserError(field="--val-fraction", value=val_fraction, detail="must be between 0 and 1 (exclusive)")
 
 
 def assign_splits(samples: list[Sample], val_fraction: float, seed: int, families: Sequence[int] | None = None,

@@ -47,7 +47,8 @@ def dataset_record(ws: Workspace, dataset: str) -> dict:
     record = ws.dataset(str(dataset or ""))
     if record is None:
         known = ", ".join(d["name"] for d in ws.datasets()) or "none yet"
-        raise UserError(f"--data {dataset}: not a dataset of workspace {ws.root} (known: {known}) nor a data.yaml file")
+        raise UserError(field="--data", value=dataset, detail=f"not a dataset of workspace {ws.root} (known: {known}) nor a data.yaml file",
+                        brief=f"not in the workspace (it has: {known})")
     return record
 
 

@@ -41,7 +41,7 @@ def _box(value: object) -> bool:
 
 def _checked(gt_doc, dt_doc, gt_name: str, dt_name: str) -> tuple[dict, list]:
     if not isinstance(gt_doc, dict) or not all(isinstance(gt_doc.get(k), list) for k in ("images", "annotations", "categories")):
-        raise UserError(f"--coco-gt {gt_name}: needs 'images', 'annotations' and 'categories' lists")
+        raise UserError(field="--coco-gt", value=gt_name, detail="needs 'images', 'annotations' and 'categories' lists")
     for key, needs in (("images", ("id",)), ("categories", ("id",)), ("annotations", ("image_id", "category_id", "bbox"))):
         for i, item in enumerate(gt_doc[key]):
             ids_ok = isinstance(item, dict) and all(isinstance(item.get(k), (int, str)) for k in needs if k.endswith("id"))
@@ -50,19 +50,19 @@ def _checked(gt_doc, dt_doc, gt_name: str, dt_name: str) -> tuple[dict, list]:
     if isinstance(dt_doc, dict) and "annotations" in dt_doc:  # a whole COCO document of detections
         dt_doc = dt_doc["annotations"]
     if not isinstance(dt_doc, list):
-        raise UserError(f"--coco-dt {dt_name}: expected a list of detections")
+        raise UserError(field="--coco-dt", value=dt_name, detail="expected a list of detections")
     for i, d in enumerate(dt_doc):
         if not isinstance(d, dict):
-            raise UserError(f"--coco-dt {dt_name}: detection {i} is not an object {{image_id, category_id, bbox, score}}")
+            raise UserError(field="--coco-dt", value=dt_name, detail=f"detection {i} is not an object {{image_id, category_id, bbox, score}}")
         missing = {"image_id", "category_id", "bbox", "score"} - set(d)
         if missing:
-            raise UserError(f"--coco-dt {dt_name}: detection {i} lacks {', '.join(sorted(missing))}")
+            raise UserError(field="--coco-dt", value=dt_name, detail=f"detection {i} lacks {', '.join(sorted(missing))}")
         if not all(isinstance(d[k], (int, str)) for k in ("image_id", "category_id")) or not _box(d["bbox"]) or not isinstance(d["score"], (int, float)) or not math.isfinite(d["score"]):
-            raise UserError(f"--coco-dt {dt_name}: detection {i}: ids must be numbers, bbox four numbers and score a number")
+            raise UserError(field="--coco-dt", value=dt_name, detail=f"detection {i}: ids must be numbers, bbox four numbers and score a number")
     known = {img["id"] for img in gt_doc["images"]}
     stray = next((d["image_id"] for d in dt_doc if d["image_id"] not in known), None)
     if stray is not None:
-        raise UserError(f"--coco-dt {dt_name}: image_id {stray!r} is not an image of --coco-gt {gt_name}")
+        raise UserError(field="--coco-dt", value=dt_name, detail=f"image_id {stray!r} is not an image of --coco-gt {gt_name}")
     return gt_doc, dt_doc
 
 
@@ -72,7 +72,7 @@ def coco_stats(gt_doc: dict, detections: list[dict], evaluator: str = "faster-co
     Both libraries write into the dicts they are given (ids, areas), so they get copies.
     """
     if evaluator not in EVALUATORS:
-        raise UserError(f"--evaluator {evaluator}: use {' or '.join(EVALUATORS)}")
+        raise UserError(field="--evaluator", value=evaluator, detail=f"use {' or '.join(EVALUATORS)}")
     if not detections:  # both libraries refuse an empty result list; nothing detected scores 0
         return dict.fromkeys(COCO_NAMES, 0.0)
     gt_doc, detections = copy.deepcopy(gt_doc), copy.deepcopy(detections)

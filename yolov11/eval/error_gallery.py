@@ -63,7 +63,7 @@ def _rank(errors: list[dict], by: str) -> list[dict]:
         return sorted((e for e in errors if e["fn"]), key=lambda e: (-e["fn"], -e["fp"]))
     if by == "lowest-confidence TP":
         return sorted((e for e in errors if e["tp"]), key=lambda e: e["min_tp_conf"])
-    raise UserError(f"--by {by}: use one of {', '.join(CRITERIA)}")
+    raise UserError(field="--by", value=by, detail=f"use one of {', '.join(CRITERIA)}")
 
 
 def _draw(e: dict, names: list[str], dest: Path) -> None:

@@ -46,9 +46,9 @@ def _sources(ws: Workspace, run: str | None, weights: str | None, data: str | No
         raise UserError("eval: give --run R, or --weights W with --data D")
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise UserError(f"--weights {weights}: file not found")
+        raise UserError(field="--weights", value=weights, detail="file not found")
     if not data:
-        raise UserError("--data: required with --weights (a workspace dataset name or a data.yaml path)")
+        raise UserError(field="--data", detail="required with --weights (a workspace dataset name or a data.yaml path)")
     return path.resolve(), ws.resolve_data(data), {}
 
 
@@ -82,7 +82,7 @@ def evaluate(
     ws = Workspace.at(workspace)
     weights_path, data_yaml, settings = _sources(ws, run, str(weights) if weights else None, data)
     if split not in ("train", "val", "test"):
-        raise UserError(f"--split {split}: use train, val or test")
+        raise UserError(field="--split", value=split, detail="use train, val or test")
     out_dir = _out_dir(ws, run, weights_path, data_yaml, split)
     checkpoints.check(weights_path, "--weights")  # a refused or broken .pt is one clear line, not a validator traceback
     model = YOLO(str(weights_path))
@@ -103,7 +103,7 @@ def evaluate(
             plots=True,  # also what makes the validator fill its confusion matrix
         )
     except (FileNotFoundError, KeyError) as exc:
-        raise UserError(f"--data {data_yaml}: {exc}") from None
+        raise UserError(field="--data", value=data_yaml, detail=f"{exc}") from None
     per_class = validator.per_class(m)
     save_dir = Path(m.save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)

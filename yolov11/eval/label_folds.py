@@ -32,11 +32,11 @@ def _train_images(data_yaml: Path) -> list[Path]:
 def _check(ws: Workspace, run: str, folds: int) -> tuple[dict, Path, list[Path]]:
     record = ws.require_run(run)
     if not isinstance(folds, int) or isinstance(folds, bool) or not 2 <= folds <= MAX_FOLDS:
-        raise UserError(f"--folds {folds}: use 2 to {MAX_FOLDS}")
+        raise UserError(field="--folds", value=folds, detail=f"use 2 to {MAX_FOLDS}")
     data_yaml = ws.resolve_data(record["dataset"])
     images = _train_images(data_yaml)
     if len(images) < 2 * folds:
-        raise UserError(f"--folds {folds}: the train split of {record['dataset']} has {len(images)} images, too few for {folds} folds")
+        raise UserError(field="--folds", value=folds, detail=f"the train split of {record['dataset']} has {len(images)} images, too few for {folds} folds")
     return record, data_yaml, images
 
 

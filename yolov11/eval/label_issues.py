@@ -192,17 +192,17 @@ def label_issues(run: str, split: str = "val", folds: int = 2, *, fold_epochs: i
     ws = Workspace.at(workspace)
     record = ws.require_run(run)
     if split not in SPLITS:
-        raise UserError(f"--split {split}: use val or train")
+        raise UserError(field="--split", value=split, detail="use val or train")
     if record["status"] not in ("done", "stopped", "interrupted"):
-        raise UserError(f"--run {run}: it is {record['status']}; label issues need a finished run")
+        raise UserError(field="--run", value=run, detail=f"it is {record['status']}; label issues need a finished run")
     job = f"label issues of its {split} split" + (f" ({folds} folds: fold models train in its folder)" if split == "train" else "")
     with ExitStack() as held:
         try:  # the run's folder is marked as used: deleting the run is refused until this ends
             held.enter_context(liveness.using(Path(record["dir"]), ws.owners_dir, job))
         except FileNotFoundError:
-            raise UserError(f"--run {run}: its folder is gone (the run was deleted)") from None
+            raise UserError(field="--run", value=run, detail="its folder is gone (the run was deleted)") from None
         if ws.run(run) is None:
-            raise UserError(f"--run {run}: the run was deleted")
+            raise UserError(field="--run", value=run, detail="the run was deleted")
         return _find(ws, run, record, split, folds, fold_epochs, progress or (lambda fraction, message: None))
 
 

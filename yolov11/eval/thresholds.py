@@ -194,9 +194,9 @@ def saved_detections(where: str | Path, iou: float, workspace: Workspace | str |
 
 def _checked(conf: float, iou: float) -> None:
     if not 0 <= conf <= 1:
-        raise UserError(f"--conf {conf}: must be between 0 and 1")
+        raise UserError(field="--conf", value=conf, detail="must be between 0 and 1")
     if not 0 < iou <= 1:
-        raise UserError(f"--iou {iou}: must be above 0 and at most 1")
+        raise UserError(field="--iou", value=iou, detail="must be above 0 and at most 1")
 
 
 def explore_thresholds(where: str | Path, conf: float = 0.25, iou: float = 0.5, workspace: Workspace | str | Path | None = None) -> dict:

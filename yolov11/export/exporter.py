@@ -66,7 +66,7 @@ def _dynamic(value) -> str | bool:
         return "full"
     if value == "batch":
         return "batch"
-    raise UserError(f"--dynamic {value}: use batch (batch axis only) or full (batch, height and width)")
+    raise UserError(field="--dynamic", value=value, detail="use batch (batch axis only) or full (batch, height and width)")
 
 
 def _data_yaml(ws: Workspace, run: str | None, data: str | None, train_args: dict) -> Path | None:
@@ -94,7 +94,7 @@ def _split_images(data_yaml: Path | None, split: str) -> list[Path]:
     try:
         entries = split_entries(data_yaml, split)
     except Exception as exc:  # a moved or broken dataset: say which file
-        raise UserError(f"--data {data_yaml}: {type(exc).__name__}: {plain(exc)}") from None
+        raise UserError(field="--data", value=data_yaml, detail=f"{type(exc).__name__}: {plain(exc)}") from None
     files: list[Path] = []
     for p in entries:
         files += images_under(p) if p.is_dir() else [Path(line.strip()) for line in p.read_text().splitlines() if line.strip()] if p.is_file() else []
@@ -139,21 +139,21 @@ def _check_options(fmt: ExportFormat, dynamic, half: bool, int8: bool, nms: bool
     """Options the format cannot take, refused before anything is exported (what each supports:
     ``formats.FORMATS``)."""
     if dynamic and dynamic not in fmt.dynamic:
-        raise UserError(f"--dynamic {dynamic}: {fmt.label} exports take a fixed input size and batch; export without --dynamic")
+        raise UserError(field="--dynamic", value=dynamic, detail=f"{fmt.label} exports take a fixed input size and batch; export without --dynamic")
     if int8 and (not fmt.int8 or half):
         made = " or ".join(f"{f.label} ({f.int8})" for f in FORMATS.values() if f.int8)
         without = " or ".join(f.name for f in FORMATS.values() if not f.int8)
-        raise UserError(f"--int8: INT8 is an {made} precision; not with --format {without} or --half")
+        raise UserError(field="--int8", detail=f"INT8 is an {made} precision; not with --format {without} or --half")
     if nms and not fmt.nms:
-        raise UserError(f"--nms: {fmt.label} exports keep the raw output (apply NMS after the model); export without --nms")
+        raise UserError(field="--nms", detail=f"{fmt.label} exports keep the raw output (apply NMS after the model); export without --nms")
     if int8 and nms and not fmt.int8_nms:
-        raise UserError(f"--nms: {fmt.label} INT8 is scored on the raw output (the validator's NMS); export it without --nms")
+        raise UserError(field="--nms", detail=f"{fmt.label} INT8 is scored on the raw output (the validator's NMS); export it without --nms")
     if opset is not None and not fmt.opset:
-        raise UserError(f"--opset {opset}: only for --format {' or '.join(f.name for f in FORMATS.values() if f.opset)}")
+        raise UserError(field="--opset", value=opset, detail=f"only for --format {' or '.join(f.name for f in FORMATS.values() if f.opset)}")
     if half and not fmt.half:
-        raise UserError(f"--half: {fmt.label} exports are FP32 here; export without --half")
+        raise UserError(field="--half", detail=f"{fmt.label} exports are FP32 here; export without --half")
     if half and fmt.half == "gpu" and not gpu:
-        raise UserError(f"--half: FP16 {fmt.label} needs a GPU and this machine has none; ONNX FP16 exports on CPU")
+        raise UserError(field="--half", detail=f"FP16 {fmt.label} needs a GPU and this machine has none; ONNX FP16 exports on CPU")
 
 
 def _not_applied(fmt: ExportFormat, simplify: bool) -> dict:
@@ -220,10 +220,10 @@ def export_model(
     strides = [int(s) for s in model.model.stride]
     imgsz = imgsz or trained_imgsz(train_args) or 640
     if imgsz % max(strides):
-        raise UserError(f"--imgsz {imgsz}: must be a multiple of {max(strides)}")
+        raise UserError(field="--imgsz", value=imgsz, detail=f"must be a multiple of {max(strides)}")
     data_yaml = _data_yaml(ws, run, data, train_args)
     if int8 and not data_yaml:
-        raise UserError("--int8: needs calibration images; give --run R or --data D (a dataset name or data.yaml)")
+        raise UserError(field="--int8", detail="needs calibration images; give --run R or --data D (a dataset name or data.yaml)")
 
     out_dir = ws.exports_dir / label
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -200,7 +200,7 @@ def export_int8(fp32: Path, dest: Path, *, train_images: list[Path], val_images:
             q.update(accuracy.guard(reference, int8_map, tolerance))
         except Exception as exc:  # no val images, or NNCF refusing the graph: one line, nothing left behind
             shutil.rmtree(dest, ignore_errors=True)
-            raise UserError(f"--int8: OpenVINO INT8 of {weights_name} failed: {type(exc).__name__}: {plain(exc)[:300]}") from None
+            raise UserError(field="--int8", detail=f"OpenVINO INT8 of {weights_name} failed: {type(exc).__name__}: {plain(exc)[:300]}") from None
         if not q["met"]:
             _refuse_int8(dest, fp32, q["map50_95"], tolerance)
         return q, q["map50_95"]["int8"]

@@ -63,14 +63,14 @@ def _sources(source: str | Path | list) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise UserError(f"--source {path.name}: no such file or folder")
+            raise UserError(field="--source", value=path.name, detail="no such file or folder")
     if not files:
         named = ", ".join(Path(item).name for item in items)
-        raise UserError(f"--source {named}: no images found")
+        raise UserError(field="--source", value=named, detail="no images found")
     for path in files:
         problem = inspect_image(path).problem  # what an import checks: readable, not a pixel bomb
         if problem:
-            raise UserError(f"--source {path.name}: {no_paths(problem, path)}")
+            raise UserError(field="--source", value=path.name, detail=f"{no_paths(problem, path)}")
     return files
 
 
@@ -96,9 +96,9 @@ def checked_weights(weights: str | Path) -> Path:
     if weights.suffix != ".pt":
         files = sorted([".pt", *(n for n in formats.model_names() if not n.endswith("/"))])
         folders = [n.rstrip("/") for n in formats.model_names() if n.endswith("/")]
-        raise UserError(f"--weights {weights.name}: expected a {', '.join(files)} file or a {' or '.join(folders)} folder")
+        raise UserError(field="--weights", value=weights.name, detail=f"expected a {', '.join(files)} file or a {' or '.join(folders)} folder")
     if not weights.is_file():
-        raise UserError(f"--weights {weights.name}: no such file")
+        raise UserError(field="--weights", value=weights.name, detail="no such file")
     return weights
 
 
@@ -139,7 +139,7 @@ def _load(weights: Path):
         model = YOLO(str(weights), task="detect")
         _ = model.names  # exported formats open their runtime session here: a broken file fails now, not mid-batch
     except Exception as exc:
-        raise UserError(f"--weights {weights.name}: could not load the model ({type(exc).__name__}: {no_paths(plain(exc), weights)})") from None
+        raise UserError(field="--weights", value=weights.name, detail=f"could not load the model ({type(exc).__name__}: {no_paths(plain(exc), weights)})") from None
     model.lock = threading.Lock()  # one prediction at a time per model: Ultralytics' predictor keeps state
     return model
 
@@ -156,7 +156,7 @@ def one_device(device: str | None) -> str:
 
     device = normalize_device(device if device is not None else ("0" if _has_gpu() else "cpu"))
     if "," in device:
-        raise UserError(f"--device {device}: predict runs on one device, e.g. --device 0")
+        raise UserError(field="--device", value=device, detail="predict runs on one device, e.g. --device 0")
     return device
 
 
@@ -229,7 +229,7 @@ def predict(
     """Detect objects in ``source`` (image, folder or list); annotated copies go to predictions/.
     ``device``: "cpu", a GPU index, or None for the first GPU when there is one."""
     if not 0.0 <= conf <= 1.0:
-        raise UserError(f"--conf {conf}: must be between 0 and 1")
+        raise UserError(field="--conf", value=conf, detail="must be between 0 and 1")
     device = one_device(device)
     ws = Workspace.at(workspace)
     files = _sources(source)

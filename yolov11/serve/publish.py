@@ -54,12 +54,12 @@ def publish(
     Uploaded weights carry neither (None): nothing says how well they do."""
     ws = Workspace.at(workspace)
     if bool(run) == bool(weights):
-        raise UserError("--run or --weights: give exactly one of them")
+        raise UserError(field="--run or --weights", detail="give exactly one of them")
     source = ws.run_weights(run) if run else weights_path(weights).resolve()
     name = name or run or source.stem
     if not isinstance(name, str) or not _NAME.fullmatch(name) or name == _CURRENT:
         shown = name if isinstance(name, str) and name.isprintable() else repr(name)  # a newline shown as \n: the message stays one line
-        raise UserError(f"--name {shown}: use up to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)")
+        raise UserError(field="--name", value=shown, detail="use up to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)")
     classes = list(load_detector(source).names.values())  # also proves the file loads before /demo relies on it
     map50 = run_status(run, ws)["val_mAP50"] if run else None
 

@@ -75,7 +75,7 @@ def predict_video(
     nothing behind. One video at a time per model file.
     """
     if not 0.0 <= conf <= 1.0:
-        raise UserError(f"--conf {conf}: must be between 0 and 1")
+        raise UserError(field="--conf", value=conf, detail="must be between 0 and 1")
     device = one_device(device)
     ws = Workspace.at(workspace)
     source = Path(source).expanduser()

@@ -168,9 +168,9 @@ def check_launch(launch: Launch, device: str) -> None:
     launch.validate()
     gpus = gpu_ids(device)
     if not gpus and launch.nproc_per_node * launch.nnodes > 1:
-        raise UserError(f"--device {device}: several training processes need GPUs; give one per process, e.g. --device 0,1")
+        raise UserError(field="--device", value=device, detail="several training processes need GPUs; give one per process, e.g. --device 0,1")
     if gpus and len(gpus) != launch.nproc_per_node:
-        raise UserError(f"--nproc-per-node {launch.nproc_per_node}: --device {device} names {len(gpus)} GPU(s); give one GPU per process")
+        raise UserError(field="--nproc-per-node", value=launch.nproc_per_node, detail=f"--device {device} names {len(gpus)} GPU(s); give one GPU per process")
 
 
 def adopt_world_size(trainer) -> None:

@@ -107,7 +107,7 @@ class TrainingJobs:
         """Register a checked request (``TrainRequest.check``) as queued and enqueue it; returns
         the run id at once. The job runs it as it is: nothing is checked twice."""
         if request.ws.root != self.ws.root:
-            raise UserError(f"--workspace {request.ws.root}: this queue trains in {self.ws.root}")
+            raise UserError(field="--workspace", value=request.ws.root, detail=f"this queue trains in {self.ws.root}")
         run_id = self.ws.new_run_id(request.model)
         self.ws.add_run(run_id, request.dataset, request.model, request.cfg.record(), status="queued")
         self._enqueue(run_id, devices_of(request.cfg.device), {"request": request})

@@ -30,7 +30,7 @@ def check_dataset(data_yaml: Path, data: str) -> None:
     try:
         trainer_compat.check_dataset(data_yaml)
     except Exception as exc:  # Ultralytics says what is missing in its own words
-        raise UserError(f"--data {data}: {plain(exc)}") from None
+        raise UserError(field="--data", value=data, detail=f"{plain(exc)}") from None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def resume_plan(ws: Workspace, run_id: str, epochs: int | None = None) -> tuple[
     """(checkpoint, its contents, epochs done, epochs to reach): everything a resume needs,
     checked when it is asked for, so a resume that cannot run is refused at once."""
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-        raise UserError(f"--epochs {epochs}: must be a positive integer")
+        raise UserError(field="--epochs", value=epochs, detail="must be a positive integer")
     path, ckpt = resumable_checkpoint(ws, run_id)
     done, planned = ckpt["epoch"] + 1, ckpt["train_args"]["epochs"]
     target = epochs or planned

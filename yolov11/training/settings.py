@@ -76,45 +76,50 @@ class TrainSettings:
     def problems(self) -> dict[str, str]:
         """Field name -> what is wrong with its value (empty when all is well), each rule read from
         the fields' metadata (``setting``)."""
-        out: dict[str, str] = {}
+        return {name: str(error) for name, error in self.errors().items()}
+
+    def errors(self) -> dict[str, UserError]:
+        """``problems()`` as UserErrors, each with its ``field`` (the flag), ``value`` and ``detail``."""
+        out: dict[str, UserError] = {}
         for f in fields(self):
             meta, value, flag = f.metadata, getattr(self, f.name), f"--{_flag(f.name)}"
             if meta.get("kind") is int and not (f.name == "nbs" and value is None):
                 if not isinstance(value, int) or isinstance(value, bool) or value < meta["low"] or (f.name == "batch" and value == 0):
-                    out[f.name] = f"{flag} {value}: must be " + ("a positive integer (or -1 for auto)" if f.name == "batch" else "a positive integer" if meta["low"] > 0 else "0 or more")
+                    out[f.name] = UserError(field=flag, value=value, detail="must be " + (
+                        "a positive integer (or -1 for auto)" if f.name == "batch" else "a positive integer" if meta["low"] > 0 else "0 or more"))
                 elif value > meta["high"]:
-                    out[f.name] = f"{flag} {value}: at most {meta['high']:,} ({meta['why']})"
+                    out[f.name] = UserError(field=flag, value=value, detail=f"at most {meta['high']:,} ({meta['why']})")
             elif meta.get("kind") is float:
                 if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                    out[f.name] = f"{flag} {value}: must be a finite number"
+                    out[f.name] = UserError(field=flag, value=value, detail="must be a finite number")
                 elif f.name == "lr0" and value <= 0:
-                    out[f.name] = f"--lr0 {value}: the learning rate must be positive"
+                    out[f.name] = UserError(field="--lr0", value=value, detail="the learning rate must be positive")
                 elif value < meta["low"] or value > meta["high"] or (meta["open_low"] and value == meta["low"]):
-                    out[f.name] = f"{flag} {value}: must be {_range_text(meta['low'], meta['high'])}"
+                    out[f.name] = UserError(field=flag, value=value, detail=f"must be {_range_text(meta['low'], meta['high'])}")
             elif meta.get("choices") is not None and (value or "") not in meta["choices"]:
-                out[f.name] = f"{flag} {value}: choose one of {', '.join(c or 'nothing' for c in meta['choices'])}"
+                out[f.name] = UserError(field=flag, value=value, detail=f"choose one of {', '.join(c or 'nothing' for c in meta['choices'])}")
         if "imgsz" not in out and self.imgsz % 32:
-            out["imgsz"] = f"--imgsz {self.imgsz}: must be a multiple of 32 (the largest stride)"
+            out["imgsz"] = UserError(field="--imgsz", value=self.imgsz, detail="must be a multiple of 32 (the largest stride)")
         if loggers.problem(self.loggers):
-            out["loggers"] = loggers.problem(self.loggers)
+            out["loggers"] = UserError(loggers.problem(self.loggers))
         try:
             normalize_device(self.device)
         except UserError as exc:
-            out["device"] = str(exc)
+            out["device"] = exc
         reserved = sorted(set(self.extra) & RESERVED_EXTRA)
         if reserved:
-            out["extra"] = f"--extra {reserved[0]}: set by the workbench itself (the run's folder, data and model), not an extra argument"
+            out["extra"] = UserError(field="--extra", value=reserved[0], detail="set by the workbench itself (the run's folder, data and model), not an extra argument")
         elif self.extra:
             unknown = unknown_extra(self.extra)
             if unknown:
-                out["extra"] = unknown
+                out["extra"] = UserError(unknown)
         return out
 
     def validate(self) -> "TrainSettings":
         """Raise UserError naming the first field at fault, before anything starts."""
-        problems = self.problems()
-        if problems:
-            raise UserError(next(iter(problems.values())))
+        errors = self.errors()
+        if errors:
+            raise next(iter(errors.values()))
         self.device = normalize_device(self.device)
         return self
 
@@ -251,11 +256,11 @@ def normalize_device(device: str | int | None, present: bool = True) -> str:
         return "cpu"
     ids = text.split(",")
     if not all(i.isdigit() for i in ids) or len(set(ids)) != len(ids):
-        raise UserError(f"--device {device}: use 'cpu', a GPU index such as '0', or a list such as '0,1'")
+        raise UserError(field="--device", value=device, detail="use 'cpu', a GPU index such as '0', or a list such as '0,1'")
     import torch  # here, not at import: `import yolov11` (and the app's start) does not load torch
 
     have = torch.cuda.device_count()
     missing = [i for i in ids if int(i) >= have]
     if present and missing:
-        raise UserError(f"--device {device}: GPU {','.join(missing)} not found ({have} CUDA GPU(s) here); use --device cpu")
+        raise UserError(field="--device", value=device, detail=f"GPU {','.join(missing)} not found ({have} CUDA GPU(s) here); use --device cpu")
     return ",".join(ids)

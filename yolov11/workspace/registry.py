@@ -200,10 +200,11 @@ class Workspace:
             path = path / "data.yaml"
         if path.suffix in {".yaml", ".yml"} and path.is_file():
             if not class_names(path):  # read with the bounds of safe_yaml: a bomb or a broken file fails here
-                raise UserError(f"--data {data}: field 'names' is empty")
+                raise UserError(field="--data", value=data, detail="field 'names' is empty")
             return path.resolve()
         known = ", ".join(d["name"] for d in self.datasets()) or "none yet"
-        raise UserError(f"--data {data}: not a dataset of workspace {self.root} (known: {known}) nor a data.yaml file")
+        raise UserError(field="--data", value=data, detail=f"not a dataset of workspace {self.root} (known: {known}) nor a data.yaml file",
+                        brief=f"not in the workspace (it has: {known})")
 
     # --- runs ----------------------------------------------------------------------------
     def new_run_id(self, model: str) -> str:
@@ -264,7 +265,7 @@ class Workspace:
     def require_run(self, run_id: str) -> dict[str, Any]:
         record = self.run(run_id)
         if record is None:
-            raise UserError(f"--run {run_id}: no such run in workspace {self.root}")
+            raise UserError(field="--run", value=run_id, detail=f"no such run in workspace {self.root}", brief="no such run in this workspace")
         return record
 
     def delete_run(self, run_id: str) -> None:
