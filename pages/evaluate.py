@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 import pages.evaluate_handlers as h
-from pages.common import GPU_BOUND, AppContext, bind, dataset_choices, relisted, run_choices
+from pages.common import GPU_BOUND, AppContext, bind, dataset_choices, run_choices
 from pages.eval_charts import COCO_HEADERS, CURVE_TITLES
 from pages.eval_compare import build_compare
 from pages.label_issues_view import build_label_issues
@@ -88,5 +88,5 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
     gr.on([criterion.change, only.input], **draw, api_name="error_gallery").then(**relabel)
     gr.on(curve_kind.change, analysis, [folder, curve_kind], [pr, conf_curve], api_visibility="private")
     gr.on([normalised.change, source.change], **matrix, api_name="confusion_chart")
-    gr.on([tab.select, ctx.blocks.load], lambda cur, ds: (relisted(run_choices(ctx), cur), relisted(dataset_choices(ctx), ds)), [run, dataset], [run, dataset], api_visibility="private")
+    gr.on([tab.select, ctx.blocks.load], bind(ctx, h.relist_pickers), [run, dataset], [run, dataset], api_visibility="private")
     return tab

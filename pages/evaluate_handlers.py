@@ -10,7 +10,7 @@ import pandas as pd
 
 import yolov11
 from pages.charts import per_class_figure
-from pages.common import AppContext, said_empty, same_call, shows_user_errors
+from pages.common import AppContext, dataset_choices, relisted, run_choices, said_empty, same_call, shows_user_errors
 from pages.eval_charts import coco_table, confidence_figure, confusion_figure, pr_figure
 from pages.text import fenced
 from pages.uploads import used_upload
@@ -107,3 +107,8 @@ def gallery_label(items: list | None, by: str, cls: str | None) -> dict:
     by at these thresholds; for one class)."""
     of = "" if cls in (None, "", ALL_CLASSES) else f" of class {cls}"
     return said_empty(GALLERY_LABEL, items, f"no image has {MISSING.get(by, 'what this sorts by')}{of} at the explorer's thresholds")
+
+
+def relist_pickers(ctx: AppContext, run: str | None, dataset: str | None) -> tuple:
+    """The run and dataset pickers listed again (the tab opened, the page loaded), each keeping its choice."""
+    return relisted(run_choices(ctx), run), relisted(dataset_choices(ctx), dataset)

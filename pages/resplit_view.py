@@ -85,6 +85,11 @@ class ResplitView:
     event: object
 
 
+def shown() -> dict:
+    """Show what was hidden until the first re-split (the new version's details)."""
+    return gr.update(visible=True)
+
+
 def build_resplit(ctx: AppContext, picked: gr.Dropdown) -> ResplitView:
     """Components and events of the families view, driven by the dataset picker ``picked``."""
     callout = gr.Markdown(visible=False, elem_id="families-crossing", latex_delimiters=[])
@@ -100,5 +105,5 @@ def build_resplit(ctx: AppContext, picked: gr.Dropdown) -> ResplitView:
     picked.change(bind(ctx, show_crossing, ["name"]), picked, [callout, row, pairs], api_visibility="private")
     event = button.click(bind(ctx, resplit_dataset, ["name", "val_fraction", "seed"]), [picked, fraction, seed], [message, result, picked],
                          api_name="resplit_dataset")
-    event.then(lambda: gr.update(visible=True), None, more, api_visibility="private")
+    event.then(shown, None, more, api_visibility="private")
     return ResplitView(event)
