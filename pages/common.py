@@ -79,6 +79,10 @@ def bind(ctx: AppContext, handler, names: list[str] | None = None, defaults: dic
         @functools.wraps(handler)
         def event(*args, **kwargs):
             yield from handler(ctx, **dict(zip(order, args)), **kwargs)
+    elif inspect.iscoroutinefunction(handler):  # awaited in Gradio's event loop, where an API cancel or a closed page reaches it
+        @functools.wraps(handler)
+        async def event(*args, **kwargs):
+            return await handler(ctx, **dict(zip(order, args)), **kwargs)
     else:
         @functools.wraps(handler)
         def event(*args, **kwargs):

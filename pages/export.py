@@ -1,6 +1,8 @@
 """Export tab: ONNX (FP32 / FP16 / INT8, dynamic axes, NMS in the graph), TorchScript or OpenVINO
 (FP32 / FP16 / INT8 by NNCF with accuracy control), verified
-against eager PyTorch (outputs, detections, mAP, latency), with the model and a deploy bundle to download."""
+against eager PyTorch (outputs, detections, mAP, latency), with the model and a deploy bundle to download.
+``build_export`` lays the tab out and wires its events; the handlers are the module's functions
+(``pages.common.bind`` gives them the app context)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import os
 import gradio as gr
 
 import yolov11
-from pages.common import GPU_BOUND, AppContext, json_safe, relisted, run_choices, same_call, shows_user_errors
+from pages.common import GPU_BOUND, AppContext, bind, json_safe, run_choices, same_call, shows_user_errors
+from pages.runs import relist_runs
 from yolov11 import latency_notes
 
 AXES = {"batch only": "batch", "batch, height, width": "full"}
@@ -38,6 +41,29 @@ def latency_text(v: dict | None) -> str:
     return "\n".join(f"- {note}" for note in latency_notes(v))
 
 
+@shows_user_errors
+def export_model(ctx: AppContext, run_id: str, fmt: str, dynamic: bool, half: bool, axes: str = "batch, height, width", int8: bool = False,
+                 nms: bool = False, opset: float | None = 0, simplify: bool = True):
+    """Export a run's best weights, verify them against eager PyTorch and pack a deploy bundle.
+    Returns the model, the report, a snippet, the bundle, the latency table and the verdict."""
+    if not run_id:
+        raise yolov11.UserError("pick a finished run first")
+    dyn = AXES.get(axes, "full") if dynamic else False
+    options = {"format": fmt, "run": run_id, "dynamic": dyn, "half": half, "int8": int8, "nms": nms, "opset": int(opset) if opset else None,
+               "simplify": simplify}
+    r = yolov11.export_model(**options, verify=True, workspace=ctx.workspace)
+    shown = snippet_options(options, r)
+    snippet = same_call(ctx, "export_model", "exported", {**shown, "verify": True}, "export", {**shown, "verify": True})
+    rows = [[b, row["eager"], row["exported"], row["speedup"]] for b, row in r["verify"]["latency_ms"]["by_batch"].items()]
+    model_file = r["path"] if os.path.isfile(r["path"]) else r["bundle"]  # an OpenVINO IR is a folder: its bundle holds it
+    return model_file, json_safe(r), snippet, r["bundle"], rows, _checks(r)
+
+
+def latency_notes_of(shown: dict | None) -> str:
+    """``latency_text`` of the report the export showed (none before one)."""
+    return latency_text(shown.get("verify") if shown else None)
+
+
 def build_export(ctx: AppContext) -> gr.Tab:
     with gr.Tab("Export") as tab:
         with gr.Row():
@@ -61,23 +87,9 @@ def build_export(ctx: AppContext) -> gr.Tab:
         report = gr.JSON(label="Verification report", elem_id="export-report")
         code = gr.Markdown()
 
-    @shows_user_errors
-    def export_model(run_id: str, fmt: str, dynamic: bool, half: bool, axes: str = "batch, height, width", int8: bool = False, nms: bool = False, opset: float | None = 0, simplify: bool = True):
-        """Export a run's best weights, verify them against eager PyTorch and pack a deploy bundle.
-        Returns the model, the report, a snippet, the bundle, the latency table and the verdict."""
-        if not run_id:
-            raise yolov11.UserError("pick a finished run first")
-        dyn = AXES.get(axes, "full") if dynamic else False
-        options = {"format": fmt, "run": run_id, "dynamic": dyn, "half": half, "int8": int8, "nms": nms, "opset": int(opset) if opset else None, "simplify": simplify}
-        r = yolov11.export_model(**options, verify=True, workspace=ctx.workspace)
-        shown = snippet_options(options, r)
-        snippet = same_call(ctx, "export_model", "exported", {**shown, "verify": True}, "export", {**shown, "verify": True})
-        rows = [[b, row["eager"], row["exported"], row["speedup"]] for b, row in r["verify"]["latency_ms"]["by_batch"].items()]
-        model_file = r["path"] if os.path.isfile(r["path"]) else r["bundle"]  # an OpenVINO IR is a folder: its bundle holds it
-        return model_file, json_safe(r), snippet, r["bundle"], rows, _checks(r)
-
     inputs = [run, fmt, dynamic, half, axes, int8, nms, opset, simplify]
-    (go.click(export_model, inputs, [download, report, code, bundle, latency, checks], api_name="export_model", concurrency_id=GPU_BOUND)
-       .success(lambda shown: latency_text(shown.get("verify") if shown else None), report, latency_why, api_visibility="private"))
-    gr.on([tab.select, ctx.blocks.load], lambda cur: relisted(run_choices(ctx), cur), run, run, api_visibility="private")
+    outputs = [download, report, code, bundle, latency, checks]
+    (go.click(bind(ctx, export_model), inputs, outputs, api_name="export_model", concurrency_id=GPU_BOUND)
+       .success(latency_notes_of, report, latency_why, api_visibility="private"))
+    gr.on([tab.select, ctx.blocks.load], bind(ctx, relist_runs), run, run, api_visibility="private")
     return tab

@@ -1,5 +1,7 @@
 """The /demo page: the published model, a big drop zone, results drawn large. For people who
-don't write code, so nothing to pick or configure but how sure the model must be."""
+don't write code, so nothing to pick or configure but how sure the model must be.
+``build_public_demo`` lays the page out and wires its events; the handlers are the module's
+functions (``pages.common.bind`` gives them the app context)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import gradio as gr
 import pandas as pd
 
 import yolov11
-from pages.common import GPU_BOUND, AppContext, shows_user_errors
+from pages.common import GPU_BOUND, AppContext, bind, shows_user_errors
 from pages.predict import DETECTION_COLUMNS, VIDEO_TYPES, detections_table, video_progress
 from pages.stoppable import run_stoppable, stop_when_closed
 from pages.text import md_text
@@ -69,6 +71,50 @@ def summary(found: dict, conf: float) -> str:
     return f"Found {total} object{'s' if total > 1 else ''}: {parts}."
 
 
+@shows_user_errors
+def detect(ctx: AppContext, image: dict | str | None, conf: float):
+    """Detect objects in one photo with the published model."""
+    if not upload_path(image):  # the photo was cleared
+        return None, "", pd.DataFrame(columns=DEMO_COLUMNS)
+    # Gradio's raw value (the event skips its preprocessing, which would open a photo already
+    # moved): strict, only this app's uploads. Kept beside its drawing (pruned with it) for the
+    # slider's re-runs; refused, or used and not kept, the upload is deleted.
+    with used_upload(ctx, image, strict=True) as photo:
+        card = yolov11.published(ctx.workspace)
+        if card is None:
+            raise yolov11.UserError(NOTHING_PUBLISHED)
+        r = yolov11.predict(card["weights"], photo.path, conf=conf, workspace=ctx.workspace)
+        photo.keep(Path(r["dir"]) / "upload" / photo.name)
+    found = r["images"][0]
+    return found["annotated"], summary(found, conf), detections_table(found)[DEMO_COLUMNS]
+
+
+@shows_user_errors
+def track_video(ctx: AppContext, video_path: str | None, conf: float, progress, *, stop):
+    """``detect_video``'s work, in a worker thread that stops when ``stop`` is set."""
+    if not video_path:  # the video was cleared
+        return None, "", pd.DataFrame(columns=COUNT_COLUMNS), None
+    with used_upload(ctx, video_path) as clip:  # run once, when dropped: used or refused, the upload is deleted
+        card = yolov11.published(ctx.workspace)
+        if card is None:
+            raise yolov11.UserError(NOTHING_PUBLISHED)
+        r = yolov11.predict_video(card["weights"], clip.path, conf=conf, workspace=ctx.workspace,
+                                  progress=video_progress(progress), stop=stop)
+    return r["video"], warning_note(r) + counts_sentence(r), counts_table(r), detections_over_time_figure(r)
+
+
+async def detect_video(ctx: AppContext, video_path: str | None, conf: float, request: gr.Request = None,
+                       progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
+    """Track objects through one video with the published model: the annotated video, a
+    sentence, distinct objects per class and detections per class over time. Cancelling the
+    call (or leaving the page) stops it within a frame."""
+    return await run_stoppable(request, track_video, ctx, video_path, conf, progress)
+
+
+def current_header(ctx: AppContext) -> str:
+    return model_header(yolov11.published(ctx.workspace))
+
+
 def build_public_demo(ctx: AppContext) -> None:
     """Build the page's components; call inside ``with blocks.route("Demo", "/demo")``."""
     gr.Navbar(main_page_name=False)  # no link to the workbench from here (Gradio ignores visible=False on a page's Navbar)
@@ -88,51 +134,16 @@ def build_public_demo(ctx: AppContext) -> None:
         video_counts = gr.Dataframe(headers=COUNT_COLUMNS, label="Different objects seen", interactive=False, elem_id="demo-video-counts")
         video_chart = gr.Plot(label="Objects in view over time", elem_id="demo-video-chart")
 
-    @shows_user_errors
-    def detect(image: dict | str | None, conf: float):
-        """Detect objects in one photo with the published model."""
-        if not upload_path(image):  # the photo was cleared
-            return None, "", pd.DataFrame(columns=DEMO_COLUMNS)
-        # Gradio's raw value (the event skips its preprocessing, which would open a photo already
-        # moved): strict, only this app's uploads. Kept beside its drawing (pruned with it) for the
-        # slider's re-runs; refused, or used and not kept, the upload is deleted.
-        with used_upload(ctx, image, strict=True) as photo:
-            card = yolov11.published(ctx.workspace)
-            if card is None:
-                raise yolov11.UserError(NOTHING_PUBLISHED)
-            r = yolov11.predict(card["weights"], photo.path, conf=conf, workspace=ctx.workspace)
-            photo.keep(Path(r["dir"]) / "upload" / photo.name)
-        found = r["images"][0]
-        return found["annotated"], summary(found, conf), detections_table(found)[DEMO_COLUMNS]
-
-    @shows_user_errors
-    def track_video(video_path: str | None, conf: float, progress, *, stop):
-        if not video_path:  # the video was cleared
-            return None, "", pd.DataFrame(columns=COUNT_COLUMNS), None
-        with used_upload(ctx, video_path) as clip:  # run once, when dropped: used or refused, the upload is deleted
-            card = yolov11.published(ctx.workspace)
-            if card is None:
-                raise yolov11.UserError(NOTHING_PUBLISHED)
-            r = yolov11.predict_video(card["weights"], clip.path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress), stop=stop)
-        return r["video"], warning_note(r) + counts_sentence(r), counts_table(r), detections_over_time_figure(r)
-
-    async def detect_video(video_path: str | None, conf: float, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
-        """Track objects through one video with the published model: the annotated video, a
-        sentence, distinct objects per class and detections per class over time. Cancelling the
-        call (or leaving the page) stops it within a frame."""
-        return await run_stoppable(request, track_video, video_path, conf, progress)
-
-    def current_header() -> str:
-        return model_header(yolov11.published(ctx.workspace))
-
+    shown_header = bind(ctx, current_header)
     # A drop (or snapshot) runs at once; so does letting go of the slider, or Enter in its number
     # box (PAGE_JS): no button to find. Published meanwhile? The header follows the model used.
-    found = gr.on([image.change, conf.release], detect, [image, conf], [annotated, found_text, table], api_name="demo_predict", concurrency_id=GPU_BOUND,
-                  preprocess=False)
-    found.success(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
+    found = gr.on([image.change, conf.release], bind(ctx, detect), [image, conf], [annotated, found_text, table], api_name="demo_predict",
+                  concurrency_id=GPU_BOUND, preprocess=False)
+    found.success(shown_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
     # A dropped video runs at once too, at the slider's confidence (letting go of the slider
     # re-runs the photo only: a video takes a while).
-    followed = video.change(detect_video, [video, conf], [tracked, video_text, video_counts, video_chart], api_name="demo_predict_video", concurrency_id=GPU_BOUND)
+    followed = video.change(bind(ctx, detect_video), [video, conf], [tracked, video_text, video_counts, video_chart],
+                            api_name="demo_predict_video", concurrency_id=GPU_BOUND)
     stop_when_closed(ctx.blocks)
-    followed.success(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
-    ctx.blocks.load(current_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
+    followed.success(shown_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
+    ctx.blocks.load(shown_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)

@@ -1,5 +1,7 @@
 """The runs section of the Train tab: history from the registry, curves of chosen runs
-overlaid, delete (with files), and any run as a Jupyter notebook that reruns it."""
+overlaid, delete (with files), and any run as a Jupyter notebook that reruns it; and the run
+pickers' refresh, which the other tabs share. ``build_runs`` lays the section out and wires its
+events; the handlers are the module's functions (``pages.common.bind`` gives them the app context)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pandas as pd
 
 import yolov11
 from pages.charts import compare_figure
-from pages.common import AppContext, in_the_event_loop, relisted, run_choices, shows_user_errors
+from pages.common import AppContext, bind, in_the_event_loop, relisted, run_choices, shows_user_errors
 from yolov11 import run_status
 
 RUN_COLUMNS = ["run", "status", "dataset", "model", "epochs", "imgsz", "batch", "best mAP50-95", "duration (s)"]
@@ -51,6 +53,55 @@ def served_notebook(ctx: AppContext, run: str) -> Path:
     return out
 
 
+def listing(ctx: AppContext):
+    """The runs table, and its runs as the choices of the picker of runs to compare or delete."""
+    df = runs_table(ctx)
+    return df, gr.update(choices=list(df["run"]))
+
+
+@shows_user_errors
+def compare(ctx: AppContext, runs: list[str], name: str):
+    return compare_figure({r: run_status(r, ctx.workspace)["history"] for r in runs or []}, name)
+
+
+@shows_user_errors
+def remove(ctx: AppContext, runs: list[str]):
+    for r in runs or []:
+        ctx.workspace.delete_run(r)
+    df = runs_table(ctx)
+    return df, gr.update(choices=list(df["run"]), value=[])
+
+
+def list_runs(ctx: AppContext) -> list[dict]:
+    """Every run of the workspace, newest first: run, status, dataset, model, epochs done/planned,
+    image size, batch, best mAP50-95 and duration (what the runs table shows)."""
+    return runs_table(ctx).to_dict(orient="records")
+
+
+def list_runs_at_once(ctx: AppContext) -> list[dict] | None:
+    """``list_runs`` when it needs no waiting (answered in the event loop), else None."""
+    table = runs_table(ctx, wait=False)
+    return None if table is None else table.to_dict(orient="records")
+
+
+@shows_user_errors
+def download_notebook(ctx: AppContext, run: str):
+    """The run's notebook (.ipynb): import, training, evaluations, exports and a prediction, rerunnable."""
+    if not run:
+        raise yolov11.UserError("pick a run first")
+    return str(yolov11.write_notebook(run, out=served_notebook(ctx, run), workspace=ctx.workspace))
+
+
+def relist_runs(ctx: AppContext, current: str | None) -> dict:
+    """A picker of runs to use (Export, Predict) refreshed (``relisted``): the runs that have weights."""
+    return relisted(run_choices(ctx), current)
+
+
+def relist_all_runs(ctx: AppContext, current: str | None) -> dict:
+    """The notebook's run picker refreshed (``relisted``): every run."""
+    return relisted(run_choices(ctx, with_weights=False), current)
+
+
 def build_runs(ctx: AppContext) -> None:
     with gr.Accordion("Runs: history, compare, delete", open=False):
         table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="runs-table")
@@ -68,40 +119,10 @@ def build_runs(ctx: AppContext) -> None:
             notebook_btn = gr.Button("Download as notebook", elem_id="notebook-button")
             notebook_file = gr.File(label="Notebook (.ipynb)", interactive=False, elem_id="notebook-file")
 
-    def listing():
-        df = runs_table(ctx)
-        return df, gr.update(choices=list(df["run"]))
-
-    @shows_user_errors
-    def compare(runs: list[str], name: str):
-        return compare_figure({r: run_status(r, ctx.workspace)["history"] for r in runs or []}, name)
-
-    @shows_user_errors
-    def remove(runs: list[str]):
-        for r in runs or []:
-            ctx.workspace.delete_run(r)
-        df = runs_table(ctx)
-        return df, gr.update(choices=list(df["run"]), value=[])
-
-    def list_runs() -> list[dict]:
-        """Every run of the workspace, newest first: run, status, dataset, model, epochs done/planned,
-        image size, batch, best mAP50-95 and duration (what the runs table shows)."""
-        return runs_table(ctx).to_dict(orient="records")
-
-    @shows_user_errors
-    def download_notebook(run: str):
-        """The run's notebook (.ipynb): import, training, evaluations, exports and a prediction, rerunnable."""
-        if not run:
-            raise yolov11.UserError("pick a run first")
-        return str(yolov11.write_notebook(run, out=served_notebook(ctx, run), workspace=ctx.workspace))
-
-    def list_runs_at_once() -> list[dict] | None:
-        table = runs_table(ctx, wait=False)
-        return None if table is None else table.to_dict(orient="records")
-
-    gr.api(in_the_event_loop(list_runs_at_once, list_runs), api_name="list_runs", queue=False)  # a cheap read, like training_status
-    notebook_btn.click(download_notebook, notebook_run, notebook_file, api_name="download_notebook")
-    gr.on([refresh.click, ctx.blocks.load], lambda cur: relisted(run_choices(ctx, with_weights=False), cur), notebook_run, notebook_run, api_visibility="private")
-    gr.on([refresh.click, ctx.blocks.load], listing, None, [table, chosen], api_visibility="private")
-    gr.on([chosen.change, metric.change], compare, [chosen, metric], chart, api_visibility="private")
-    delete.click(remove, chosen, [table, chosen], api_name="delete_runs")
+    # A cheap read, like training_status: answered in the event loop.
+    gr.api(in_the_event_loop(bind(ctx, list_runs_at_once), bind(ctx, list_runs)), api_name="list_runs", queue=False)
+    notebook_btn.click(bind(ctx, download_notebook), notebook_run, notebook_file, api_name="download_notebook")
+    gr.on([refresh.click, ctx.blocks.load], bind(ctx, relist_all_runs), notebook_run, notebook_run, api_visibility="private")
+    gr.on([refresh.click, ctx.blocks.load], bind(ctx, listing), None, [table, chosen], api_visibility="private")
+    gr.on([chosen.change, metric.change], bind(ctx, compare), [chosen, metric], chart, api_visibility="private")
+    delete.click(bind(ctx, remove), chosen, [table, chosen], api_name="delete_runs")

@@ -3,8 +3,9 @@
 Importing it touches no network: each function that uses Ultralytics calls
 ``yolov11.compat.offline.prepare()`` before importing it. The packages say what they hold: ``data``
 (import and health), ``nn`` (our modules), ``training``, ``eval``, ``export``, ``serve``
-(predict, publish); the public functions below are the API. Every public function takes an optional ``workspace`` (a path or a ``Workspace``);
-by default the one of ``YOLOV11_WORKSPACE`` or ``./workspace``.
+(predict, publish); the public functions below are the API. Every public function takes an
+optional ``workspace`` (a path or a ``Workspace``); by default the one of ``YOLOV11_WORKSPACE``
+or ``./workspace``.
 
     >>> import yolov11
     >>> ds = yolov11.import_dataset("hardhats.zip")
@@ -33,6 +34,7 @@ from yolov11.eval.label_issues import label_issues, saved_label_issues
 from yolov11.eval.label_issues_draw import draw_label_issues
 from yolov11.eval.thresholds import explore_thresholds, threshold_confusion
 from yolov11.export.exporter import export_model
+from yolov11.export.formats import FORMATS as EXPORT_FORMATS
 from yolov11.export.quantize import int8_summary
 from yolov11.export.verify import detections_verdict, latency_notes
 from yolov11.models import check_model_yaml, list_models, measure_latency, model_card, transfer_report, zoo_names
@@ -55,6 +57,7 @@ from yolov11.workspace import Workspace
 
 __version__ = "0.1.0"
 __all__ = [
+    "EXPORT_FORMATS",
     "GALLERY_CRITERIA",
     "GALLERY_LEGEND",
     "LABEL_ISSUE_KINDS",
