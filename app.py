@@ -125,7 +125,8 @@ def build_app(workspace=None):
     from yolov11 import Workspace
     from yolov11.compat import offline
 
-    offline.prepare_environment()  # before gradio: the telemetry-off variables huggingface_hub reads at import; Ultralytics waits for first use
+    # before gradio: the telemetry-off variables huggingface_hub reads at import; Ultralytics waits for first use
+    offline.prepare_environment()
     _own_uploads(Workspace.at(workspace))
     # every event while training threads plot; a pyplot half-imported by one of them breaks the other)
     import gradio as gr

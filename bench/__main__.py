@@ -30,7 +30,8 @@ BENCH = Path(__file__).resolve().parent
 
 # name -> (full arguments, --quick arguments); the order they run in
 SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
-    "import_speed": (["--images", "2000", "--repeats", "5", "--cache", "/tmp/yolov11-bench-coco-2000"], ["--images", "500", "--repeats", "2", "--cache", "/tmp/yolov11-bench-coco-500"]),
+    "import_speed": (["--images", "2000", "--repeats", "5", "--cache", "/tmp/yolov11-bench-coco-2000"],
+                     ["--images", "500", "--repeats", "2", "--cache", "/tmp/yolov11-bench-coco-500"]),
     "trainer_overhead": ([], ["--epochs", "1", "--imgsz", "160", "--repeats", "2"]),
     "startup": (["--repeats", "5"], ["--repeats", "2"]),
     "chart_latency": ([], ["--epochs", "2", "--runs", "1"]),
@@ -121,9 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes: a check that every script runs (about 15 min)")
     p.add_argument("--only", default="", help=f"comma-separated scripts to run (default all: {','.join(SCRIPTS)})")
-    p.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md", help="the markdown written (default BENCHMARKS.md at the repository root)")
+    p.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md",
+                   help="the markdown written (default BENCHMARKS.md at the repository root)")
     p.add_argument("--logs", type=Path, default=None, help="folder for each script's log and JSON (default: a new temp folder)")
-    p.add_argument("--keep", type=Path, default=None, help="an earlier run's results.json: its scripts this run does not run are kept, marked with its date")
+    p.add_argument("--keep", type=Path, default=None,
+                   help="an earlier run's results.json: its scripts this run does not run are kept, marked with its date")
     p.add_argument("--timeout", type=float, default=None, help="seconds one script may run (default 1800 with --quick, 10800 without)")
     args = p.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(SCRIPTS)
@@ -145,16 +148,21 @@ def main(argv: list[str] | None = None) -> int:
         full, quick = SCRIPTS[name]
         script_args = quick if args.quick else full
         if name in NEEDS_GPU and not where["gpus"]:
-            results.append({"script": name, "args": [f"bench/{name}.py", *script_args], "status": "skipped", "error": "no CUDA GPU visible (nvidia-smi)", "figures": [], "notes": []})
+            results.append({"script": name, "args": [f"bench/{name}.py", *script_args], "status": "skipped",
+                            "error": "no CUDA GPU visible (nvidia-smi)", "figures": [], "notes": []})
         else:
             print(f"{name}: running {shlex.join(script_args)} ...", file=sys.stderr, flush=True)
             results.append(run_script(name, script_args, logs, timeout))
         r = results[-1]
         took = f" in {r['seconds']:.0f} s" if r.get("seconds") is not None else ""
-        print(f"{name}: {r['status']}{took}" + (f": {r['error']}" if r.get("error") else ""), file=sys.stderr, flush=True)
-        args.out.write_text(render_markdown(_in_order(results + kept), where, date=date, command=command, seconds=time.time() - t0, title=title))
-        (logs / "results.json").write_text(json.dumps({"machine": where, "date": date, "command": command, "results": _in_order(results + kept)}, indent=1))
-    print(f"wrote {args.out} ({sum(r['status'] == 'failed' for r in results)} failed); raw results in {logs / 'results.json'}", file=sys.stderr)
+        print(f"{name}: {r['status']}{took}" + (f": {r['error']}" if r.get("error") else ""),
+              file=sys.stderr, flush=True)
+        args.out.write_text(render_markdown(_in_order(results + kept), where, date=date, command=command,
+                                            seconds=time.time() - t0, title=title))
+        (logs / "results.json").write_text(json.dumps({"machine": where, "date": date, "command": command,
+                                                       "results": _in_order(results + kept)}, indent=1))
+    print(f"wrote {args.out} ({sum(r['status'] == 'failed' for r in results)} failed); raw results in {logs / 'results.json'}",
+          file=sys.stderr)
     return 1 if any(r["status"] == "failed" for r in results) else 0
 
 

@@ -19,7 +19,8 @@ import time
 import report  # bench/ is the script's folder, so on sys.path
 from served_app import served_app
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-quic"]
 
 
 def one_run(epochs: int) -> tuple[list[float], list[int], str]:
@@ -33,10 +34,12 @@ def one_run(epochs: int) -> tuple[list[float], list[int], str]:
             page = browser.new_page()
             page.goto(url)
             page.get_by_role("tab", name="Train").click()
-            run, _, _ = Client(url, verbose=False).predict("demo-hardhat", "yolov11n", epochs, 160, 16, "cpu", None, api_name="/start_training")
+            run, _, _ = Client(url, verbose=False).predict("demo-hardhat", "yolov11n", epochs, 160, 16, "cpu", None,
+                                                           api_name="/start_training")
             seen: dict[int, float] = {}
             load_before = os.getloadavg()[0]  # the machine's: other work on it moves these figures
-            count = "() => { const p = document.querySelector('#train-chart .js-plotly-plot'); return p && p.data ? p.data[3].x.length : 0; }"
+            count = ("() => { const p = document.querySelector('#train-chart .js-plotly-plot'); "
+                     "return p && p.data ? p.data[3].x.length : 0; }")
             deadline = time.time() + 900
             while len(seen) < epochs and time.time() < deadline:
                 n = page.evaluate(count)
@@ -57,7 +60,8 @@ def one_run(epochs: int) -> tuple[list[float], list[int], str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--runs", type=int, default=3, help="whole runs (app, training, browser); the figure is the median of their worst epochs")
+    p.add_argument("--runs", type=int, default=3,
+                   help="whole runs (app, training, browser); the figure is the median of their worst epochs")
     report.add_json_flag(p)
     args = p.parse_args()
     report.start(args)
@@ -70,9 +74,10 @@ def main() -> None:
         print(notes[-1])
     value = statistics.median(worst)
     print(f"median of the runs' worst epochs {value:.2f} s  target <= 1 s: {'met' if value <= 1 else 'NOT MET'}")
-    fig = report.figure("epoch -> chart latency (worst epoch, median of runs)", value, "s", baseline_name="the epoch event's timestamp", target="worst <= 1 s",
-                        met=value <= 1 and not missing, samples=worst,
-                        note=f"{args.runs} runs of {args.epochs} epochs, Chromium, the page polling twice a second; spread over the runs' worst epochs")
+    fig = report.figure("epoch -> chart latency (worst epoch, median of runs)", value, "s", baseline_name="the epoch event's timestamp",
+                        target="worst <= 1 s", met=value <= 1 and not missing, samples=worst,
+                        note=f"{args.runs} runs of {args.epochs} epochs, Chromium, the page polling twice a second; "
+                             "spread over the runs' worst epochs")
     report.finish(args, "chart_latency", [fig], [*notes, f"epochs never shown: {missing}" if missing else ""])
 
 

@@ -66,7 +66,8 @@ def main() -> None:
         report.figure(f"demo learnability: seconds to mAP50 >= {TARGET_MAP50}", reached, "s", baseline=BUDGET_S, baseline_name="budget",
                       ratio=reached / BUDGET_S if reached is not None else None, ratio_of="time / budget", target="ratio <= 1.0",
                       met=reached is not None and reached <= BUDGET_S, note=setup + ("" if reached is not None else ": not reached")),
-        report.figure("demo learnability: final mAP50 (best.pt)", result["metrics"].get("mAP50"), "", note=f"mAP50-95 {result['metrics'].get('mAP50-95', 0):.3f}"),
+        report.figure("demo learnability: final mAP50 (best.pt)", result["metrics"].get("mAP50"), "",
+                      note=f"mAP50-95 {result['metrics'].get('mAP50-95', 0):.3f}"),
     ]
     notes = [f"epoch {e['epoch']}: {e['t'] - start:.0f} s, mAP50 {e['metrics'].get('mAP50', 0):.3f}" for e in epochs]
     report.finish(args, "demo_learnability", figures, notes)

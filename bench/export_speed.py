@@ -60,12 +60,14 @@ def main() -> None:
             weights = Path(args.weights).resolve()
         else:
             t = time.time()
-            weights = Path(yolov11.train("demo-hardhat", "yolov11n", workspace=ws, **{**PRESETS["quick look"], "epochs": args.epochs})["weights"])
+            weights = Path(yolov11.train("demo-hardhat", "yolov11n", workspace=ws,
+                                         **{**PRESETS["quick look"], "epochs": args.epochs})["weights"])
             print(f"trained {weights} in {time.time() - t:.0f} s", file=sys.stderr)
         results, unavailable = {}, {}
         for name in args.variants.split(","):
             try:
-                results[name] = yolov11.export_model(weights, imgsz=args.imgsz, data="demo-hardhat", repeats=args.repeats, workspace=ws, **VARIANTS[name])
+                results[name] = yolov11.export_model(weights, imgsz=args.imgsz, data="demo-hardhat", repeats=args.repeats, workspace=ws,
+                                                     **VARIANTS[name])
             except Exception as exc:  # noqa: BLE001  (a variant that cannot be built here is reported, the others still run)
                 unavailable[name] = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
                 print(f"{name}: unavailable: {unavailable[name]}", file=sys.stderr, flush=True)
@@ -97,8 +99,9 @@ def main() -> None:
             detail += f", mAP50-95 eager {m['eager_as_exported']:.4f} -> {m['exported']:.4f} at the export's {m['imgsz']} px input"
             if m.get("baseline_imgsz", m["imgsz"]) != m["imgsz"]:  # Evaluate's number, at the trained size: another input, not a loss
                 detail += f" (Evaluate: {m['eager']:.4f} at the {m['baseline_imgsz']} px trained)"
-            figures.append(report.figure(f"export {name}, batch {batch}", row["exported"], "ms", baseline=row["eager"], baseline_name="eager PyTorch",
-                                         ratio=row["speedup"], ratio_of="eager / export (speed-up)", target=target, met=met,
+            figures.append(report.figure(f"export {name}, batch {batch}", row["exported"], "ms", baseline=row["eager"],
+                                         baseline_name="eager PyTorch", ratio=row["speedup"], ratio_of="eager / export (speed-up)",
+                                         target=target, met=met,
                                          note=(detail if batch == "1" else "static shape: batch 1 only" if not row["exported"] else "")))
         print("".join(cells))
     for name, why in unavailable.items():
@@ -109,7 +112,9 @@ def main() -> None:
             v = results[name]["verify"]
             x, drop = v["latency_ms"]["by_batch"]["1"]["speedup"], -v["map50_95"]["export_change"]
             ok = x >= speed and (loss is None or drop <= loss)
-            print(f"{name}: {x:.2f}x at batch 1 (target >= {speed}x)" + (f", mAP50-95 loss {drop:.4f} (target <= {loss})" if loss else "") + f": {'met' if ok else 'NOT MET'}")
+            print(f"{name}: {x:.2f}x at batch 1 (target >= {speed}x)"
+                  + (f", mAP50-95 loss {drop:.4f} (target <= {loss})" if loss else "")
+                  + f": {'met' if ok else 'NOT MET'}")
     notes = [f"imgsz {args.imgsz}, median of {args.repeats} calls in alternating blocks, CPU threads shared alike"]
     report.finish(args, "export_speed", figures, notes + [f"{name}: unavailable: {why}" for name, why in unavailable.items()])
 

@@ -52,8 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET_VS_PLAIN, TARGET_VS_LIMIT = 1.2, 0.9
 # import name -> what to pip install; "required" ones stop the script, the others fail their check only
-REQUIRED = {"torch": "torch", "ultralytics": "ultralytics", "yaml": "pyyaml", "PIL": "pillow", "numpy": "numpy", "cv2": "opencv-python-headless",
-            "faster_coco_eval": "faster-coco-eval", "fontTools": "fonttools", "matplotlib": "matplotlib"}
+REQUIRED = {"torch": "torch", "ultralytics": "ultralytics", "yaml": "pyyaml", "PIL": "pillow", "numpy": "numpy",
+            "cv2": "opencv-python-headless", "faster_coco_eval": "faster-coco-eval", "fontTools": "fonttools", "matplotlib": "matplotlib"}
 OPTIONAL = {"onnx": ("onnx", "onnx_fp16, tensorrt_fp16"), "onnxslim": ("onnxslim", "onnx_fp16, tensorrt_fp16"),
             "onnxruntime": ("onnxruntime-gpu", "onnx_fp16"), "tensorrt": ("tensorrt", "tensorrt_fp16"),
             "tensorboard": ("tensorboard", "ours (TensorBoard scalars)")}
@@ -78,7 +78,8 @@ def missing_packages() -> dict[str, dict]:
             import onnxruntime
 
             if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
-                out["onnxruntime"] = {"pip": "onnxruntime-gpu (the installed onnxruntime has no CUDAExecutionProvider)", "needed_by": "onnx_fp16"}
+                out["onnxruntime"] = {"pip": "onnxruntime-gpu (the installed onnxruntime has no CUDAExecutionProvider)",
+                                      "needed_by": "onnx_fp16"}
         except Exception as exc:  # noqa: BLE001  (a broken install is as good as missing)
             out["onnxruntime"] = {"pip": f"onnxruntime-gpu ({type(exc).__name__}: {exc})", "needed_by": "onnx_fp16"}
     return out
@@ -158,7 +159,8 @@ def make_data(ws, n_images: int, iterations: int, batch: int) -> dict:
     doc.update(path=str(root), train=str(listing), val=str(root / "images" / "val"))
     data_yaml = root / "data-gpu-check.yaml"
     data_yaml.write_text(yaml.safe_dump(doc))
-    return {"data_yaml": str(data_yaml), "train_images": len(train) * repeat, "distinct_train_images": len(train), "iterations": len(train) * repeat // batch}
+    return {"data_yaml": str(data_yaml), "train_images": len(train) * repeat, "distinct_train_images": len(train),
+            "iterations": len(train) * repeat // batch}
 
 
 def train_ours(ws, data_yaml: str, args) -> dict:
@@ -173,13 +175,15 @@ def train_ours(ws, data_yaml: str, args) -> dict:
             samples.append((e["t"], e["batch"]))
 
     with contextlib.redirect_stdout(sys.stderr):
-        r = yolov11.train(data_yaml, "yolov11n", workspace=ws, device="0", epochs=1, imgsz=args.imgsz, batch=args.batch, on_event=on_event, plots=False)
+        r = yolov11.train(data_yaml, "yolov11n", workspace=ws, device="0", epochs=1, imgsz=args.imgsz, batch=args.batch,
+                          on_event=on_event, plots=False)
     record = ws.require_run(r["run"])["settings"] or {}
     batches = [e for e in events if e["type"] == "batch"]
     ips = rate(samples, args.batch, args.warmup)
     return {"ok": r["status"] == "done" and ips is not None, "run": r["run"], "weights": r["weights"], "images_per_s": ips,
             "gpu_mem_gb": max((b.get("gpu_mem_gb") or 0) for b in batches) if batches else None,
-            "settings": {k: record.get(k) for k in ("amp", "workers", "cache", "batch", "imgsz", "device", "deterministic")}, "metrics": r["metrics"]}
+            "settings": {k: record.get(k) for k in ("amp", "workers", "cache", "batch", "imgsz", "device", "deterministic")},
+            "metrics": r["metrics"]}
 
 
 def train_plain(ws, data_yaml: str, args) -> dict:
@@ -201,8 +205,10 @@ def train_plain(ws, data_yaml: str, args) -> dict:
     model = YOLO(resolve_model("yolov11n"))
     model.add_callback("on_train_epoch_start", on_epoch_start)
     model.add_callback("on_train_batch_end", on_batch_end)
-    with contextlib.redirect_stdout(sys.stderr):  # Ultralytics' defaults, but what the comparison fixes: data, size, batch, one epoch, the folder
-        model.train(data=data_yaml, epochs=1, imgsz=args.imgsz, batch=args.batch, device=0, project=str(ws.root / "plain"), name="plain", exist_ok=True)
+    # Ultralytics' defaults, but what the comparison fixes: data, size, batch, one epoch, the folder
+    with contextlib.redirect_stdout(sys.stderr):
+        model.train(data=data_yaml, epochs=1, imgsz=args.imgsz, batch=args.batch, device=0, project=str(ws.root / "plain"), name="plain",
+                    exist_ok=True)
     ips = rate(samples, args.batch, args.warmup)
     return {"ok": ips is not None, "images_per_s": ips, "settings": {"workers": 8, "cache": False, "amp": True}}
 
@@ -227,7 +233,8 @@ def gpu_limit(args, iterations: int) -> dict:
     per = 6  # boxes per image
     batch = {"img": img, "batch_idx": torch.arange(b, device="cuda").repeat_interleave(per).float(),
              "cls": torch.randint(0, 3, (b * per, 1), device="cuda", generator=g).float(),
-             "bboxes": torch.cat([torch.rand(b * per, 2, device="cuda", generator=g) * 0.6 + 0.2, torch.rand(b * per, 2, device="cuda", generator=g) * 0.2 + 0.05], 1)}
+             "bboxes": torch.cat([torch.rand(b * per, 2, device="cuda", generator=g) * 0.6 + 0.2,
+                                  torch.rand(b * per, 2, device="cuda", generator=g) * 0.2 + 0.05], 1)}
 
     def step() -> None:
         with torch.autocast("cuda"):
@@ -245,7 +252,8 @@ def gpu_limit(args, iterations: int) -> dict:
         step()
     torch.cuda.synchronize()
     secs = time.perf_counter() - t
-    return {"images_per_s": iterations * b / secs, "iterations": iterations, "peak_mem_gb": round(torch.cuda.max_memory_reserved() / 2**30, 2)}
+    return {"images_per_s": iterations * b / secs, "iterations": iterations,
+            "peak_mem_gb": round(torch.cuda.max_memory_reserved() / 2**30, 2)}
 
 
 def amp_check(ws) -> dict:
@@ -297,16 +305,19 @@ def tensorrt_fp16(ws, weights: str, args) -> dict:
     same = sum(c["pt"] == c["engine"] for c in counts)
     med = {k: float(np.median(v[3:] or v)) for k, v in latencies.items()}  # the first calls warm up
     return {"ok": same >= 0.9 * len(counts), "path": str(engine), "images": len(counts), "same_box_count": same,
-            "latency_ms": {"pt_fp16": round(med["pt"], 2), "engine_fp16": round(med["engine"], 2), "speedup": round(med["pt"] / med["engine"], 2) if med["engine"] else None}}
+            "latency_ms": {"pt_fp16": round(med["pt"], 2), "engine_fp16": round(med["engine"], 2),
+                           "speedup": round(med["pt"] / med["engine"], 2) if med["engine"] else None}}
 
 
 def ddp(ws, data_yaml: str, args) -> dict:
     import yolov11
 
     with contextlib.redirect_stdout(sys.stderr):
-        r = yolov11.train(data_yaml, "yolov11n", workspace=ws, device="0,1", epochs=1, imgsz=args.imgsz, batch=args.batch * 2, fraction=0.25, plots=False)
+        r = yolov11.train(data_yaml, "yolov11n", workspace=ws, device="0,1", epochs=1, imgsz=args.imgsz, batch=args.batch * 2,
+                          fraction=0.25, plots=False)
     written = [json.loads(line)["type"] for line in (Path(r["dir"]) / "events.jsonl").read_text().splitlines()]
-    return {"ok": r["status"] == "done" and written.count("epoch") == 1, "status": r["status"], "epoch_events": written.count("epoch"), "metrics": r["metrics"]}
+    return {"ok": r["status"] == "done" and written.count("epoch") == 1, "status": r["status"], "epoch_events": written.count("epoch"),
+            "metrics": r["metrics"]}
 
 
 def main() -> int:
@@ -338,7 +349,8 @@ def main() -> int:
         return 1
     import torch
 
-    report.update(torch=torch.__version__, cuda=torch.version.cuda, gpus=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+    report.update(torch=torch.__version__, cuda=torch.version.cuda,
+                  gpus=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
                   usable_cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     if not report["gpus"]:
         report.update(error="no CUDA GPU visible", failed=["cuda"], seconds=round(time.time() - t0, 1))
@@ -361,7 +373,10 @@ def main() -> int:
     checks.run("amp", 30, amp_check, ws)
     if ours and ours.get("run"):
         if "onnxruntime" in missing or "onnx" in missing or "onnxslim" in missing:
-            checks.report["checks"]["onnx_fp16"] = {"ok": False, "error": "missing: " + ", ".join(missing[n]["pip"] for n in ("onnx", "onnxslim", "onnxruntime") if n in missing)}
+            checks.report["checks"]["onnx_fp16"] = {
+                "ok": False,
+                "error": "missing: " + ", ".join(missing[n]["pip"] for n in ("onnx", "onnxslim", "onnxruntime") if n in missing),
+            }
             checks.report["failed"].append("onnx_fp16")
         else:
             checks.run("onnx_fp16", 90, onnx_fp16, ws, ours["run"])
@@ -379,11 +394,13 @@ def main() -> int:
     lim = (limit or {}).get("images_per_s")
     figs = report["figures"]
     if o and pl:
-        figs.append({"name": "GPU: our defaults vs plain Ultralytics (images/s)", "value": o, "unit": "images/s", "baseline": pl, "baseline_name": "plain YOLO().train()",
-                     "ratio": o / pl, "ratio_of": "ours / plain", "target": f">= {TARGET_VS_PLAIN}", "met": o / pl >= TARGET_VS_PLAIN, "repeats": 1})
+        figs.append({"name": "GPU: our defaults vs plain Ultralytics (images/s)", "value": o, "unit": "images/s", "baseline": pl,
+                     "baseline_name": "plain YOLO().train()", "ratio": o / pl, "ratio_of": "ours / plain",
+                     "target": f">= {TARGET_VS_PLAIN}", "met": o / pl >= TARGET_VS_PLAIN, "repeats": 1})
     if o and lim:
-        figs.append({"name": "GPU: our training vs the GPU-bound limit (images/s)", "value": o, "unit": "images/s", "baseline": lim, "baseline_name": "synthetic tensors, no loader",
-                     "ratio": o / lim, "ratio_of": "ours / limit", "target": f">= {TARGET_VS_LIMIT}", "met": o / lim >= TARGET_VS_LIMIT, "repeats": 1})
+        figs.append({"name": "GPU: our training vs the GPU-bound limit (images/s)", "value": o, "unit": "images/s", "baseline": lim,
+                     "baseline_name": "synthetic tensors, no loader", "ratio": o / lim, "ratio_of": "ours / limit",
+                     "target": f">= {TARGET_VS_LIMIT}", "met": o / lim >= TARGET_VS_LIMIT, "repeats": 1})
     for name, fig in (("vs_plain", o and pl and o / pl >= TARGET_VS_PLAIN), ("vs_limit", o and lim and o / lim >= TARGET_VS_LIMIT)):
         if o and not fig:
             checks.report["failed"].append(f"target_{name}")

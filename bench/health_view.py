@@ -218,7 +218,8 @@ def export_ref(ref: str, dest: Path) -> Path:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=int, default=6000, help="images in the generated dataset (default 6000, at least 5000 for the target)")
-    p.add_argument("--cache", type=Path, default=None, help="where the dataset and its workspace are kept (default /tmp/yolov11-bench-health-N)")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="where the dataset and its workspace are kept (default /tmp/yolov11-bench-health-N)")
     p.add_argument("--repeats", type=int, default=3, help="fresh processes per code version; medians are reported")
     p.add_argument("--baseline-ref", default="", help="also measure the code of this git commit (e.g. the one before a change)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="threads drawing the dataset (generation only)")
@@ -245,7 +246,8 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     med = {k: {m: statistics.median(r[m] for r in runs) for m in runs[0]} for k, runs in results.items()}
-    keys = ["import_ultralytics", "first_show", "first_complete", "editor_images", "filter_class", "filter_problem", "second_show", "max_rss_mb"]
+    keys = ["import_ultralytics", "first_show", "first_complete", "editor_images", "filter_class", "filter_problem", "second_show",
+            "max_rss_mb"]
     print(f"{'':<28}" + "".join(f"{k:>22}" for k in versions))
     for m in keys:
         print(f"{m:<28}" + "".join(f"{med[k][m]:>22.2f}" for k in versions))
@@ -253,12 +255,15 @@ def main() -> None:
     base_key = next((k for k in versions if k != "now"), None)
     base = med[base_key] if base_key else {}
     figures = [
-        report.figure(f"health view of {args.images} images: picked to gallery and duplicate pairs on screen", med["now"]["first_show"], "s",
+        report.figure(f"health view of {args.images} images: picked to gallery and duplicate pairs on screen",
+                      med["now"]["first_show"], "s",
                       baseline=base.get("first_show"), baseline_name=base_key or "", target=f"<= {TARGET_S:.0f} s",
                       met=med["now"]["first_show"] <= TARGET_S, samples=[r["first_show"] for r in now],
-                      note=f"no drawings on disk yet, Ultralytics imported (once per app process: {med['now']['import_ultralytics']:.1f} s); "
+                      note=f"no drawings on disk yet, Ultralytics imported "
+                           f"(once per app process: {med['now']['import_ultralytics']:.1f} s); "
                            f"the editor's image list, refreshed by the same pick: {med['now']['editor_images']:.2f} s"),
-        report.figure("health view: picked to every output in (both galleries whole, the charts of the other tabs)", med["now"]["first_complete"], "s",
+        report.figure("health view: picked to every output in (both galleries whole, the charts of the other tabs)",
+                      med["now"]["first_complete"], "s",
                       baseline=base.get("first_complete"), baseline_name=base_key or "", samples=[r["first_complete"] for r in now]),
         report.figure("health view: gallery redrawn on a filter change", med["now"]["filter_class"], "s",
                       baseline=base.get("filter_class"), baseline_name=base_key or "", samples=[r["filter_class"] for r in now]),

@@ -184,12 +184,13 @@ def main() -> None:
     note = f"{ours[1]} images, {ours[2]} boxes; fastest of {args.repeats}"
     figures = [
         report.figure("import: images/s, ours vs Ultralytics convert_coco + label scan", ips, "images/s", baseline=base_ips,
-                      baseline_name="Ultralytics", ratio=ratio, ratio_of="ours / baseline images/s, fastest runs", target=f"ratio >= {TARGET_RATIO:.1f}",
-                      met=ratio >= TARGET_RATIO, samples=pair_ratios, note=note),
+                      baseline_name="Ultralytics", ratio=ratio, ratio_of="ours / baseline images/s, fastest runs",
+                      target=f"ratio >= {TARGET_RATIO:.1f}", met=ratio >= TARGET_RATIO, samples=pair_ratios, note=note),
         report.figure("import: images/s", ips, "images/s", target=f">= {TARGET_IPS:.0f} images/s", met=ips >= TARGET_IPS,
                       samples=[o[1] / o[0] for o in ours_runs]),
     ]
-    report.finish(args, "import_speed", figures, [f"ours s: {', '.join(f'{o[0]:.2f}' for o in ours_runs)}; baseline s: {', '.join(f'{b[0]:.2f}' for b in base_runs)}"])
+    report.finish(args, "import_speed", figures, [f"ours s: {', '.join(f'{o[0]:.2f}' for o in ours_runs)}; "
+                                                  f"baseline s: {', '.join(f'{b[0]:.2f}' for b in base_runs)}"])
 
 
 if __name__ == "__main__":

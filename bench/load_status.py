@@ -94,7 +94,8 @@ def one_run(args) -> dict:
     for name, values in latencies.items():
         everything += values
         n_err = sum(e.startswith(name) for e in errors)
-        print(f"{name:<18} {len(values):>6} {n_err:>6} {statistics.median(values) if values else float('nan'):>8.1f} {_percentile(values, 0.95):>8.1f} {max(values, default=float('nan')):>8.1f}")
+        print(f"{name:<18} {len(values):>6} {n_err:>6} {statistics.median(values) if values else float('nan'):>8.1f} "
+              f"{_percentile(values, 0.95):>8.1f} {max(values, default=float('nan')):>8.1f}")
     p50 = statistics.median(everything) if everything else float("nan")
     p95 = _percentile(everything, 0.95)
     print(f"all calls: p50 {p50:.1f} ms, p95 {p95:.1f} ms, errors {len(errors)}; {load}")
@@ -114,7 +115,8 @@ def main() -> None:
     args = p.parse_args()
     report.start(args)
     pace = f"a call every {args.interval:g} s each" if args.interval else "back to back"
-    print(f"{args.clients} {args.client} clients ({pace}) for {args.seconds:.0f} s while yolov11n trains on the demo set (imgsz 320, batch 8, CPU), {args.runs} runs")
+    print(f"{args.clients} {args.client} clients ({pace}) for {args.seconds:.0f} s "
+          f"while yolov11n trains on the demo set (imgsz 320, batch 8, CPU), {args.runs} runs")
     runs = []
     for k in range(args.runs):
         print(f"run {k + 1}:")
@@ -122,12 +124,14 @@ def main() -> None:
     p95s, p50s = [r["p95"] for r in runs], [r["p50"] for r in runs]
     p95, p50 = statistics.median(p95s), statistics.median(p50s)
     errors = [e for r in runs for e in r["errors"]]
-    print(f"median of {args.runs} runs: p50 {p50:.1f} ms, p95 {p95:.1f} ms (target <= 200: {'met' if p95 <= 200 and not errors else 'NOT met'}), errors {len(errors)}")
+    print(f"median of {args.runs} runs: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
+          f"(target <= 200: {'met' if p95 <= 200 and not errors else 'NOT met'}), errors {len(errors)}")
     speeds = [(r["baseline"], r["under_load"]) for r in runs if r["baseline"] and r["under_load"]]
     ratios = [under / before for before, under in speeds]
     for before, under in speeds:
         print(f"training images/s: {before:.1f} before the load, {under:.1f} under it (ratio {under / before:.2f})")
-    note = f"{args.clients} {args.client} clients, {pace}, {args.seconds:.0f} s, while yolov11n trains (CPU); median of {args.runs} runs, spread over their p95s"
+    note = (f"{args.clients} {args.client} clients, {pace}, {args.seconds:.0f} s, while yolov11n trains (CPU); "
+            f"median of {args.runs} runs, spread over their p95s")
     figures = [
         report.figure(f"status latency, {args.clients} viewers: p95", p95, "ms", target=f"p95 <= {TARGET_P95_MS:.0f} ms and 0 errors",
                       met=p95 <= TARGET_P95_MS and not errors, samples=p95s, note=note),
@@ -135,9 +139,12 @@ def main() -> None:
         report.figure("status calls that failed", len(errors), "errors", target="0", met=not errors),
     ]
     if speeds:
-        figures.append(report.figure("training speed under the load", statistics.median(u for _, u in speeds), "images/s", baseline=statistics.median(b for b, _ in speeds),
-                                     baseline_name="before the load", ratio=statistics.median(ratios), ratio_of="under load / before", samples=ratios))
-    report.finish(args, "load_status", figures, [*(f"run {k + 1}: p95 {r['p95']:.0f} ms, p50 {r['p50']:.0f} ms; {r['load']}" for k, r in enumerate(runs)), *(f"error: {e}" for e in errors[:3])])
+        figures.append(report.figure("training speed under the load", statistics.median(u for _, u in speeds), "images/s",
+                                     baseline=statistics.median(b for b, _ in speeds), baseline_name="before the load",
+                                     ratio=statistics.median(ratios), ratio_of="under load / before", samples=ratios))
+    report.finish(args, "load_status", figures, [*(f"run {k + 1}: p95 {r['p95']:.0f} ms, p50 {r['p50']:.0f} ms; {r['load']}"
+                                                   for k, r in enumerate(runs)),
+                                                 *(f"error: {e}" for e in errors[:3])])
 
 
 if __name__ == "__main__":

@@ -47,9 +47,10 @@ def main() -> None:
         print(f"after run {i + 1}: RSS {rss[-1]:.0f} MB", flush=True)
     growth = rss[-1] - rss[0]
     print(f"growth from run 1 to run {args.runs}: {growth:+.0f} MB  target <= 100 MB: {'met' if growth <= 100 else 'NOT MET'}")
-    fig = report.figure(f"memory: RSS growth over {args.runs} trainings in one process", growth, "MB", baseline=rss[0], baseline_name="RSS after run 1",
-                        ratio=rss[-1] / rss[0], ratio_of=f"RSS after run {args.runs} / after run 1", target=f"growth <= {TARGET_MB:.0f} MB",
-                        met=growth <= TARGET_MB, samples=rss, note=f"spread of RSS (MB) after each run; {args.epochs} epoch(s), imgsz {args.imgsz}")
+    fig = report.figure(f"memory: RSS growth over {args.runs} trainings in one process", growth, "MB", baseline=rss[0],
+                        baseline_name="RSS after run 1", ratio=rss[-1] / rss[0], ratio_of=f"RSS after run {args.runs} / after run 1",
+                        target=f"growth <= {TARGET_MB:.0f} MB", met=growth <= TARGET_MB, samples=rss,
+                        note=f"spread of RSS (MB) after each run; {args.epochs} epoch(s), imgsz {args.imgsz}")
     report.finish(args, "memory_growth", [fig], [f"RSS MB after each run: {', '.join(f'{x:.0f}' for x in rss)}"])
 
 

@@ -36,7 +36,8 @@ _real_stdout = None
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON document (figures, notes) on stdout; the human report goes to stderr")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document (figures, notes) on stdout; the human report goes to stderr")
 
 
 def start(args: argparse.Namespace) -> None:
@@ -125,7 +126,8 @@ def _ram_gb() -> float | None:
 def _gpus() -> list[str]:
     """GPU names from nvidia-smi (no torch import, no CUDA context); [] when there is none."""
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return []
     return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
@@ -139,7 +141,8 @@ def machine() -> dict:
         "cpu": _cpu_model(), "cores": os.cpu_count(), "usable_cores": usable, "ram_gb": _ram_gb(), "gpus": _gpus(),
         "os": platform.platform(), "python": platform.python_version(),
         "torch": _version("torch"), "ultralytics": _version("ultralytics"), "openvino": _version("openvino"),
-        "onnxruntime": _version("onnxruntime"), "gradio": _version("gradio"), "load_1min_at_start": round(load, 2) if load is not None else None,
+        "onnxruntime": _version("onnxruntime"), "gradio": _version("gradio"),
+        "load_1min_at_start": round(load, 2) if load is not None else None,
     }
 
 
@@ -175,7 +178,8 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(results: list[dict], machine: dict, *, date: str, command: str, seconds: float | None = None, title: str = "Benchmarks") -> str:
+def render_markdown(results: list[dict], machine: dict, *, date: str, command: str, seconds: float | None = None,
+                    title: str = "Benchmarks") -> str:
     """BENCHMARKS.md from the collected results: one dict per script,
     ``{"script", "status" ("ok" | "failed" | "skipped"), "error", "seconds", "figures", "notes", "args"}``."""
     gpus = ", ".join(machine.get("gpus") or []) or "none"
@@ -191,14 +195,16 @@ def render_markdown(results: list[dict], machine: dict, *, date: str, command: s
         f"- machine: {machine.get('cpu')}, {machine.get('cores')} cores ({machine.get('usable_cores')} usable), "
         f"{_num(machine.get('ram_gb'))} GB RAM, GPU: {gpus}; load {machine.get('load_1min_at_start')} at start",
         f"- software: Python {machine.get('python')}, torch {machine.get('torch')}, ultralytics {machine.get('ultralytics')}, "
-        f"openvino {machine.get('openvino')}, onnxruntime {machine.get('onnxruntime')}, gradio {machine.get('gradio')} ({machine.get('os')})",
+        f"openvino {machine.get('openvino')}, onnxruntime {machine.get('onnxruntime')}, gradio {machine.get('gradio')} "
+        f"({machine.get('os')})",
         "",
     ]
     counted = [f for r in results for f in r.get("figures") or [] if f.get("met") is not None]
     summary = f"{sum(bool(f['met']) for f in counted)} of {len(counted)} targets met"
     failed = [r["script"] for r in results if r.get("status") == "failed"]
     lines += [f"**{summary}**" + (f"; failed: {', '.join(failed)}" if failed else "") + ".", ""]
-    lines += ["| script | figure | value | baseline | ratio | spread: median (range, n) | target | |", "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
+    lines += ["| script | figure | value | baseline | ratio | spread: median (range, n) | target | |",
+              "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
     for r in results:
         if r.get("status") != "ok":
             what = "failed" if r.get("status") == "failed" else "skipped"
@@ -210,7 +216,8 @@ def render_markdown(results: list[dict], machine: dict, *, date: str, command: s
                 base += f" ({f['baseline_name']})"
             ratio = _num(f.get("ratio")) + (f" ({f['ratio_of']})" if f.get("ratio_of") and f.get("ratio") is not None else "")
             name = f["name"] + (f" ({f['note']})" if f.get("note") else "")
-            lines.append(f"| {r['script']} | {_cell(name)} | {_cell(_num(f.get('value'), f.get('unit', '')))} | {_cell(base)} | {_cell(ratio)} "
+            lines.append(f"| {r['script']} | {_cell(name)} | {_cell(_num(f.get('value'), f.get('unit', '')))} "
+                         f"| {_cell(base)} | {_cell(ratio)} "
                          f"| {_cell(_spread_text(f))} | {_cell(f.get('target') or '–')} | {_met_text(f.get('met'))} |")
     lines.append("")
     noted = [r for r in results if r.get("notes") or r.get("status") == "ok"]

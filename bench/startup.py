@@ -61,8 +61,10 @@ def main() -> None:
     args = ap.parse_args()
     report.start(args)
     ws = Path(tempfile.mkdtemp(prefix="bench-startup-")) / "workspace"
-    env = {**os.environ, "YOLOV11_WORKSPACE": str(ws), "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    subprocess.run([sys.executable, "-m", "yolov11", "demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)  # as `make run` does first
+    env = {**os.environ, "YOLOV11_WORKSPACE": str(ws), "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    # as `make run` does first
+    subprocess.run([sys.executable, "-m", "yolov11", "demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     baseline = Path(ws.parent / "baseline_app.py")
     baseline.write_text(BASELINE)
     app, base = [], []
@@ -76,12 +78,14 @@ def main() -> None:
     print(f"ratio app / baseline: {statistics.median(app) / statistics.median(base):.2f}  (target: app median <= 8 s)")
     med = statistics.median(app)
     figures = [
-        report.figure("start-up: python app.py to /config", med, "s", baseline=statistics.median(base), baseline_name="one-Markdown Gradio app",
-                      ratio=med / statistics.median(base), ratio_of="app / baseline medians", target=f"app median <= {TARGET_S:g} s", met=med <= TARGET_S,
+        report.figure("start-up: python app.py to /config", med, "s", baseline=statistics.median(base),
+                      baseline_name="one-Markdown Gradio app", ratio=med / statistics.median(base), ratio_of="app / baseline medians",
+                      target=f"app median <= {TARGET_S:g} s", met=med <= TARGET_S,
                       samples=app, note="spread of the app's seconds; demo set in the workspace"),
         report.figure("start-up: baseline Gradio app", statistics.median(base), "s", samples=base),
     ]
-    report.finish(args, "startup", figures, [f"pairs alternate app, baseline; per-pair ratios {', '.join(f'{a / b:.2f}' for a, b in zip(app, base))}"])
+    report.finish(args, "startup", figures,
+                  [f"pairs alternate app, baseline; per-pair ratios {', '.join(f'{a / b:.2f}' for a, b in zip(app, base))}"])
 
 
 if __name__ == "__main__":

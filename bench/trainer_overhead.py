@@ -41,7 +41,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--imgsz", type=int, default=320)
     p.add_argument("--repeats", type=int, default=5, help="pairs (one run of each side); odd pairs run ours first, even ones plain first")
-    p.add_argument("--baseline-tensorboard", choices=["off", "on"], default="off", help="plain Ultralytics' TensorBoard logging (default off: Ultralytics' own default)")
+    p.add_argument("--baseline-tensorboard", choices=["off", "on"], default="off",
+                   help="plain Ultralytics' TensorBoard logging (default off: Ultralytics' own default)")
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed first run of each side")
     report.add_json_flag(p)
     args = p.parse_args()
@@ -60,7 +61,8 @@ def main() -> None:
 
     data = str(yolov11.Workspace.at(ws).resolve_data("demo-hardhat"))
     settings = dict(epochs=args.epochs, imgsz=args.imgsz, plots=False)
-    plain_args = {**TrainSettings.of("yolov11n", **settings).ultralytics_args(), "data": data, "project": str(Path(ws) / "plain"), "exist_ok": True}
+    plain_args = {**TrainSettings.of("yolov11n", **settings).ultralytics_args(), "data": data, "project": str(Path(ws) / "plain"),
+                  "exist_ok": True}
     ours, plain = "yolov11.train", "YOLO().train"
     times: dict[str, list[float]] = {ours: [], plain: []}
     ours_tensorboard = SETTINGS["tensorboard"]  # offline.prepare switched it on
@@ -96,11 +98,14 @@ def main() -> None:
     for k, v in times.items():
         print(f"{k:<16}{statistics.median(v):>10.1f}{f'{min(v):.1f}-{max(v):.1f}':>16}   {', '.join(f'{x:.1f}' for x in v)}")
     print(f"ratio ours / plain per pair: {', '.join(f'{r:.3f}' for r in ratios)}")
-    print(f"median {median:.3f} (range {min(ratios):.3f}-{max(ratios):.3f}, n={len(ratios)})  target <= {TARGET}: {'met' if median <= TARGET else 'NOT MET'}")
+    print(f"median {median:.3f} (range {min(ratios):.3f}-{max(ratios):.3f}, n={len(ratios)})  "
+          f"target <= {TARGET}: {'met' if median <= TARGET else 'NOT MET'}")
     figures = [
-        report.figure("trainer overhead: yolov11.train / YOLO().train", statistics.median(times[ours]), "s", baseline=statistics.median(times[plain]),
-                      baseline_name="YOLO().train", ratio=median, ratio_of="per-pair ratio, median", target=f"ratio <= {TARGET}", met=median <= TARGET,
-                      samples=ratios, note=f"yolov11n, {args.epochs} epochs, imgsz {args.imgsz}, ABBA pairs, plain TensorBoard {args.baseline_tensorboard}"),
+        report.figure("trainer overhead: yolov11.train / YOLO().train", statistics.median(times[ours]), "s",
+                      baseline=statistics.median(times[plain]), baseline_name="YOLO().train", ratio=median,
+                      ratio_of="per-pair ratio, median", target=f"ratio <= {TARGET}", met=median <= TARGET, samples=ratios,
+                      note=f"yolov11n, {args.epochs} epochs, imgsz {args.imgsz}, ABBA pairs, "
+                           f"plain TensorBoard {args.baseline_tensorboard}"),
         report.figure("trainer overhead: our wall time", statistics.median(times[ours]), "s", samples=times[ours]),
         report.figure("trainer overhead: plain wall time", statistics.median(times[plain]), "s", samples=times[plain]),
     ]

@@ -57,11 +57,13 @@ def main() -> None:
     figures = []
     for name, m, info, latency, seconds in rows:
         first = name == base_name
-        figures.append(report.figure(f"zoo: {name} mAP50-95", m["mAP50-95"], "", baseline=None if first else base_m["mAP50-95"], baseline_name=base_name,
-                                     ratio=None if first or not base_m["mAP50-95"] else m["mAP50-95"] / base_m["mAP50-95"], ratio_of=f"vs {base_name}",
+        figures.append(report.figure(f"zoo: {name} mAP50-95", m["mAP50-95"], "", baseline=None if first else base_m["mAP50-95"],
+                                     baseline_name=base_name,
+                                     ratio=None if first or not base_m["mAP50-95"] else m["mAP50-95"] / base_m["mAP50-95"],
+                                     ratio_of=f"vs {base_name}",
                                      note=f"{info['params']:,} params, {info['gflops']:.1f} GFLOPs, train {seconds:.0f} s"))
-        figures.append(report.figure(f"zoo: {name} CPU latency @{args.imgsz}", latency, "ms", baseline=None if first else base_latency, baseline_name=base_name,
-                                     ratio=None if first else latency / base_latency, ratio_of=f"vs {base_name}"))
+        figures.append(report.figure(f"zoo: {name} CPU latency @{args.imgsz}", latency, "ms", baseline=None if first else base_latency,
+                                     baseline_name=base_name, ratio=None if first else latency / base_latency, ratio_of=f"vs {base_name}"))
     report.finish(args, "zoo_compare", figures, [f"{args.epochs} epochs, imgsz {args.imgsz}, one seed: a smoke comparison, not a verdict"])
 
 
