@@ -112,7 +112,9 @@ def load(path: str | Path, field: str = "--weights") -> dict:
                 f"{field} {path.name}: refused to load: the checkpoint needs {refused!r}, which {PICKLE_HINT} "
                 "(pass --trust-weights, or tick 'I trust this file', only for a file you trust)"
             ) from None
-        raise UserError(f"{field} {path.name}: not a PyTorch checkpoint: the file is empty, damaged or of another kind ({type(exc).__name__})") from None
+        raise UserError(
+            f"{field} {path.name}: not a PyTorch checkpoint: the file is empty, damaged or of another kind ({type(exc).__name__})"
+        ) from None
     import torch
 
     model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None

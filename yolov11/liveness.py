@@ -117,7 +117,10 @@ def alive(owner: str | None, folder: Path) -> bool:
     parts = owner.split("|")
     if len(parts) == 5:
         host, boot, namespace, pid, started = parts
-        if (host, boot, namespace) == (socket.gethostname(), _read("/proc/sys/kernel/random/boot_id"), _pid_namespace()) and pid.isdigit() and "-" not in (boot, namespace):
+        if (
+            (host, boot, namespace) == (socket.gethostname(), _read("/proc/sys/kernel/random/boot_id"), _pid_namespace())
+            and pid.isdigit() and "-" not in (boot, namespace)
+        ):
             now = _start_time(int(pid))
             if now is None:
                 return False  # provably gone, a second after a SIGKILL as much as a day later

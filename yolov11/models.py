@@ -81,7 +81,10 @@ def _check_buildable(path: Path, doc: dict, where: str) -> None:
     except Exception as exc:  # any error of the graph's rows
         raise UserError(f"{where}: cannot be built ({type(exc).__name__}: {str(exc)[:160]})") from None
     if params > MAX_PARAMS:
-        raise UserError(f"{where}: {params / 1e6:,.0f} million parameters, beyond the {MAX_PARAMS // 10**6} million this app trains (yolov11x has 57 million)")
+        raise UserError(
+            f"{where}: {params / 1e6:,.0f} million parameters, beyond the {MAX_PARAMS // 10**6} million this app trains "
+            "(yolov11x has 57 million)"
+        )
 
 
 def check_model(model: str | Path, field: str = "--model") -> str:

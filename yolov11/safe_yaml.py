@@ -33,7 +33,9 @@ def read_yaml_text(path: Path) -> str:
     path = Path(path)
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise YamlRefused(f"{path.name}: refused, {size / 2**20:.1f} MiB is too large for a YAML settings file (at most {MAX_BYTES // 2**20} MiB)")
+        raise YamlRefused(
+            f"{path.name}: refused, {size / 2**20:.1f} MiB is too large for a YAML settings file (at most {MAX_BYTES // 2**20} MiB)"
+        )
     return path.read_bytes().decode("utf-8-sig", errors="replace")
 
 

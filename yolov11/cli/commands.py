@@ -53,7 +53,10 @@ def _run_summary(r: dict) -> str:
 
     m = r["metrics"]
     warning = weak_model_warning(m) if r["status"] == "done" else None
-    return f"run {r['run']} {r['status']}: mAP50 {m.get('mAP50', 0):.3f}, mAP50-95 {m.get('mAP50-95', 0):.3f}\n  -> {r['dir']}" + (f"\n  warning: {warning}" if warning else "")
+    return (
+        f"run {r['run']} {r['status']}: mAP50 {m.get('mAP50', 0):.3f}, mAP50-95 {m.get('mAP50-95', 0):.3f}\n  -> {r['dir']}"
+        + (f"\n  warning: {warning}" if warning else "")
+    )
 
 
 def import_(args: argparse.Namespace, ws) -> tuple[object, str]:
@@ -101,10 +104,15 @@ def _changes(diff: dict | None) -> str:
 
 def runs(args: argparse.Namespace, ws) -> tuple[object, str]:
     rows = [
-        {"id": r["id"], "status": r["status"], "dir": r["dir"], "dataset": r["dataset"], "model": r["model"], "metrics": r["metrics"], "created": r["created"]}
+        {
+            "id": r["id"], "status": r["status"], "dir": r["dir"], "dataset": r["dataset"], "model": r["model"],
+            "metrics": r["metrics"], "created": r["created"],
+        }
         for r in ws.runs()
     ]
-    return rows, table([{**r, "mAP50-95": (r["metrics"] or {}).get("mAP50-95", "")} for r in rows], ["id", "status", "dataset", "model", "mAP50-95"])
+    return rows, table(
+        [{**r, "mAP50-95": (r["metrics"] or {}).get("mAP50-95", "")} for r in rows], ["id", "status", "dataset", "model", "mAP50-95"]
+    )
 
 
 def models(args: argparse.Namespace, ws) -> tuple[object, str]:
@@ -138,7 +146,9 @@ def train(args: argparse.Namespace, ws) -> tuple[object, str]:
     launch = _launch(args)
     if args.dry_run:
         r = yolov11.torchrun_plan(args.data, args.model, launch or yolov11.Launch(), workspace=ws, run_id=args.run_id, **settings)
-        return r, f"run {r['run']}: {r['nnodes']} node(s) x {r['nproc_per_node']} process(es); on each node run:\n" + "\n".join(f"  node {k}: {c}" for k, c in enumerate(r["commands"]))
+        return r, f"run {r['run']}: {r['nnodes']} node(s) x {r['nproc_per_node']} process(es); on each node run:\n" + "\n".join(
+            f"  node {k}: {c}" for k, c in enumerate(r["commands"])
+        )
     if launch and launch.nnodes > 1 and launch.node_rank == 0:
         plan = yolov11.torchrun_plan(args.data, args.model, launch, workspace=ws, run_id=args.run_id, **settings)
         args.run_id = plan["run"]
@@ -163,11 +173,17 @@ def eval_(args: argparse.Namespace, ws) -> tuple[object, str]:
             raise yolov11.UserError("--coco-gt and --coco-dt go together")
         r = yolov11.coco_evaluate(args.coco_gt, args.coco_dt, evaluator=args.evaluator)
         return r, "\n".join(f"{k:>6} {v:.4f}" for k, v in r["coco"].items())
-    r = yolov11.evaluate(run=args.run, weights=args.weights, data=args.data, split=args.split, imgsz=args.imgsz, batch=args.batch, device=args.device, workspace=ws)
+    r = yolov11.evaluate(
+        run=args.run, weights=args.weights, data=args.data, split=args.split, imgsz=args.imgsz, batch=args.batch, device=args.device,
+        workspace=ws,
+    )
     head = "  ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())
     coco = "  ".join(f"{k} {v:.4f}" for k, v in r["coco"].items())
     per_class = table(r["per_class"], ["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"])
-    return r, f"{r['split']}: {head}\n{per_class}\nCOCO: {coco}\n  -> {r['dir']} (coco_gt.json, coco_dt.json: re-score with eval --coco-gt/--coco-dt)"
+    return r, (
+        f"{r['split']}: {head}\n{per_class}\nCOCO: {coco}\n"
+        f"  -> {r['dir']} (coco_gt.json, coco_dt.json: re-score with eval --coco-gt/--coco-dt)"
+    )
 
 
 def _export_summary(r: dict) -> str:
@@ -188,7 +204,8 @@ def export(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 
     r = yolov11.export_model(
-        args.weights, args.format, run=args.run, imgsz=args.imgsz, dynamic=args.dynamic, half=args.half, int8=args.int8, int8_tolerance=args.int8_tolerance, nms=args.nms, opset=args.opset,
+        args.weights, args.format, run=args.run, imgsz=args.imgsz, dynamic=args.dynamic, half=args.half, int8=args.int8,
+        int8_tolerance=args.int8_tolerance, nms=args.nms, opset=args.opset,
         simplify=args.simplify, data=args.data, conf=args.conf, iou=args.iou, verify=args.verify, repeats=args.repeats, workspace=ws,
     )
     return r, _export_summary(r)
@@ -198,10 +215,15 @@ def predict(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 
     if Path(args.source).suffix.lower() in yolov11.VIDEO_SUFFIXES:  # a clip: tracked, annotated video written
-        r = yolov11.predict_video(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, device=args.device, workspace=ws, progress=None if args.json else progress_bar())
+        r = yolov11.predict_video(
+            args.weights, args.source, conf=args.conf, imgsz=args.imgsz, device=args.device, workspace=ws,
+            progress=None if args.json else progress_bar(),
+        )
         counts = ", ".join(f"{n} {c}" for c, n in r["counts"].items()) or "nothing"
-        return r, f"{Path(r['source']).name}: {r['frames']} frames, {r['duration_s']:.1f} s; distinct objects: {counts}\n  -> {r['video']}" + (
-            f"\n  warning: {r['warning']}" if r.get("warning") else "")
+        return r, (
+            f"{Path(r['source']).name}: {r['frames']} frames, {r['duration_s']:.1f} s; distinct objects: {counts}\n  -> {r['video']}"
+            + (f"\n  warning: {r['warning']}" if r.get("warning") else "")
+        )
     r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws, device=args.device)
     return r, "\n".join(f"{Path(i['image']).name}: {len(i['detections'])} detections -> {i['annotated']}" for i in r["images"])
 
@@ -212,12 +234,18 @@ def label_issues(args: argparse.Namespace, ws) -> tuple[object, str]:
 
     if args.split == "train":  # k trainings: say how long before they start
         print(f"cross-validation of the train split: {estimate(args.run, args.folds, args.fold_epochs, ws)['text']}", file=sys.stderr)
-    r = yolov11.label_issues(args.run, args.split, args.folds, fold_epochs=args.fold_epochs, workspace=ws, progress=None if args.json else progress_bar())
+    r = yolov11.label_issues(
+        args.run, args.split, args.folds, fold_epochs=args.fold_epochs, workspace=ws, progress=None if args.json else progress_bar()
+    )
     shown = r["issues"][: args.top]
     rows = [{**i, "box": _box(i["box"]), "suggested": f"{i['suggested_class'] or ''} {_box(i['suggested_box'])}".strip()} for i in shown]
     counts = ", ".join(f"{n} {k}" for k, n in r["counts"].items())
     more = f"\n  ({len(r['issues']) - len(shown)} more: --json lists all)" if len(r["issues"]) > len(shown) else ""
-    return r, f"{r['split']} split of {r['dataset']}: {len(r['issues'])} suspicious labels in {r['images']} images ({counts})\n" + table(rows, ["score", "kind", "image", "class", "box", "suggested"]) + more
+    return r, (
+        f"{r['split']} split of {r['dataset']}: {len(r['issues'])} suspicious labels in {r['images']} images ({counts})\n"
+        + table(rows, ["score", "kind", "image", "class", "box", "suggested"])
+        + more
+    )
 
 
 def _box(box: list | None) -> str:
@@ -229,11 +257,16 @@ def publish(args: argparse.Namespace, ws) -> tuple[object, str]:
 
     r = yolov11.publish(run=args.run, weights=args.weights, name=args.name, workspace=ws)
     warning = f"\n  warning: {r['warning']}" if r.get("warning") else ""
-    return r, f"published {r['name']} ({r['format']}, classes: {', '.join(r['classes'])}): the app's /demo page shows it\n  -> {r['weights']}{warning}"
+    return r, (
+        f"published {r['name']} ({r['format']}, classes: {', '.join(r['classes'])}): the app's /demo page shows it\n"
+        f"  -> {r['weights']}{warning}"
+    )
 
 
 def notebook(args: argparse.Namespace, ws) -> tuple[object, str]:
     from yolov11.codegen.notebook import write_notebook
 
     path = write_notebook(args.run, args.out, workspace=ws)
-    return {"run": args.run, "path": str(path)}, f"{path}: the steps of run {args.run} as a notebook (jupyter lab {path.name}, or run it with jupyter nbconvert --execute)"
+    return {"run": args.run, "path": str(path)}, (
+        f"{path}: the steps of run {args.run} as a notebook (jupyter lab {path.name}, or run it with jupyter nbconvert --execute)"
+    )

@@ -89,7 +89,11 @@ def _thread_failed(info: threading.ExceptHookArgs) -> None:
         return
     name = info.thread.name if info.thread else "a thread"
     path = _log_crash(info.exc_value, f" (thread {name})")
-    print(f"warning: background task {name} failed: {info.exc_type.__name__}: {' '.join(str(info.exc_value).split())[:200]} (details in {path})", file=sys.stderr)
+    print(
+        f"warning: background task {name} failed: {info.exc_type.__name__}: {' '.join(str(info.exc_value).split())[:200]} "
+        f"(details in {path})",
+        file=sys.stderr,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--batch", type=int, default=EvalSettings.batch, help=help_of(EvalSettings, "batch"))
     c.add_argument("--coco-gt", help="COCO ground truth JSON (with --coco-dt: score saved detections, no model)")
     c.add_argument("--coco-dt", help="COCO detections JSON: a list of {image_id, category_id, bbox, score}")
-    c.add_argument("--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"], help="COCO evaluator of --coco-gt/--coco-dt")
+    c.add_argument(
+        "--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"], help="COCO evaluator of --coco-gt/--coco-dt"
+    )
 
     c = cmd("export", f"export weights to {', '.join(f.label for f in FORMATS.values())} and verify", "export", weights=True)
     c.add_argument("--weights")
@@ -138,14 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = cmd("predict", "detect objects in images, or track them through a video (.mp4, .webm, .mov)", "predict", weights=True)
     c.add_argument("--weights", required=True, help=MODEL_HELP)
-    c.add_argument("--source", required=True, help="an image, a folder of images, or a video: per-frame detections, track ids and per-class counts, and an annotated video")
+    c.add_argument(
+        "--source", required=True,
+        help="an image, a folder of images, or a video: per-frame detections, track ids and per-class counts, and an annotated video",
+    )
     c.add_argument("--conf", type=float, default=0.25)
     c.add_argument("--imgsz", type=int)
     c.add_argument("--device", help="cpu or a GPU index (default: the first GPU when there is one)")
 
     c = cmd("label-issues", "rank the labels a run's model disagrees with: missing, spurious, wrong_class, badly_located", "label_issues")
     c.add_argument("--run", required=True)
-    c.add_argument("--split", default="val", choices=["val", "train"], help="val: the run's model predicts it; train: cross-validation, --folds models trained on the other folds (default: val)")
+    c.add_argument(
+        "--split", default="val", choices=["val", "train"],
+        help="val: the run's model predicts it; train: cross-validation, --folds models trained on the other folds (default: val)",
+    )
     c.add_argument("--folds", type=int, default=2, help="folds of the train split's cross-validation, 2 to 10 (default: 2)")
     c.add_argument("--fold-epochs", type=int, help="epochs of each fold model (default: the run's)")
     c.add_argument("--top", type=int, default=20, help="issues the summary lists (--json: all) (default: 20)")
@@ -155,7 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--weights", help=MODEL_HELP)
     c.add_argument("--name", help="the name /demo shows (default: the run id or the file's stem)")
 
-    c = cmd("notebook", "write a run's steps (import, training, evaluations, exports, a prediction) as a Jupyter notebook that reruns them", "notebook")
+    c = cmd(
+        "notebook", "write a run's steps (import, training, evaluations, exports, a prediction) as a Jupyter notebook that reruns them",
+        "notebook",
+    )
     c.add_argument("--run", required=True)
     c.add_argument("--out", help="the .ipynb to write (default: runs/<run>/<run>.ipynb)")
     return p

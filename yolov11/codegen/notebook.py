@@ -216,7 +216,8 @@ def build(run_id: str, workspace: Workspace | str | Path | None = None):
                   cell(_call("export_model", "exported", None, {"run": Code("result['run']"), **export["options"]}) + "\nexported['path']")]
     images = "Path(WS.dataset(ds['name'])['path']) / 'images' / 'val'" if dataset is not None else None
     if images:
-        cells += [md("## Prediction\nThe trained model on the first validation image (the annotated copy lands in `WS`'s predictions folder)."),
+        cells += [md("## Prediction\nThe trained model on the first validation image "
+                     "(the annotated copy lands in `WS`'s predictions folder)."),
                   cell(f"first = sorted(({images}).iterdir())[0]\n"
                        "found = yolov11.predict(result['weights'], first, workspace=WS)\n"
                        "found['images'][0]['detections']")]

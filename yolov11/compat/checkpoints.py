@@ -23,7 +23,9 @@ def install(restricted: Callable[[str], bool], extra_classes: list[type]) -> Non
     if getattr(tasks.torch_safe_load, "yolov11_gate", False):
         return
     if not tasks._SafeLoad.SUPPORTED:
-        raise RuntimeError(f"torch {torch.__version__} cannot load checkpoints restricted (needs torch 2.6 or newer): pip install -r requirements.txt")
+        raise RuntimeError(
+            f"torch {torch.__version__} cannot load checkpoints restricted (needs torch 2.6 or newer): pip install -r requirements.txt"
+        )
     torch.serialization.add_safe_globals(extra_classes)
     original = tasks.torch_safe_load
 

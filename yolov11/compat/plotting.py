@@ -27,7 +27,8 @@ def class_color(c: int) -> tuple[int, int, int]:
     return colors(int(c), True)
 
 
-def draw_boxes(rgb: Image.Image, boxes: list[tuple[list[float], str, tuple[int, int, int]]], dest: Path, example: str, line_width: int | None = None) -> None:
+def draw_boxes(rgb: Image.Image, boxes: list[tuple[list[float], str, tuple[int, int, int]]], dest: Path, example: str,
+               line_width: int | None = None) -> None:
     """Draw ``boxes`` ((x1, y1, x2, y2) pixels, label, BGR colour) on ``rgb`` as Ultralytics'
     own plots do, and save a JPEG at ``dest``; ``example`` holds the class names (a non-Latin
     one makes Annotator use its Unicode font)."""

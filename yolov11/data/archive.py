@@ -49,7 +49,10 @@ def _check_member(m: zipfile.ZipInfo, name: str, limits: ZipLimits) -> None:
     if m.flag_bits & 0x1:
         raise UserError(f"{name}: refused, member {m.filename!r} is encrypted (zip it again without a password)")
     if m.compress_type not in SUPPORTED_METHODS:
-        raise UserError(f"{name}: member {m.filename!r} uses compression method {m.compress_type}, which Python cannot unpack (zip it again with Deflate)")
+        raise UserError(
+            f"{name}: member {m.filename!r} uses compression method {m.compress_type}, "
+            "which Python cannot unpack (zip it again with Deflate)"
+        )
     if m.compress_size and m.file_size / m.compress_size > limits.max_ratio and m.file_size > 2**20:
         raise UserError(f"{name}: refused, member {m.filename!r} expands {m.file_size / m.compress_size:.0f}x (zip bomb?)")
 
@@ -59,10 +62,15 @@ def _check_totals(src: Path, members: list[zipfile.ZipInfo], dest: Path, limits:
         raise UserError(f"{src.name}: refused, {len(members)} files exceed the cap of {limits.max_files}")
     total = sum(m.file_size for m in members)
     if total > limits.max_total_bytes:
-        raise UserError(f"{src.name}: refused, {total / 2**30:.1f} GiB uncompressed exceeds the cap of {limits.max_total_bytes / 2**30:.0f} GiB")
+        raise UserError(
+            f"{src.name}: refused, {total / 2**30:.1f} GiB uncompressed exceeds the cap of {limits.max_total_bytes / 2**30:.0f} GiB"
+        )
     ratio = total / max(src.stat().st_size, 1)
     if total > limits.ratio_floor and ratio > limits.max_ratio:
-        raise UserError(f"{src.name}: refused, {src.stat().st_size / 2**20:.1f} MiB expand to {total / 2**30:.2f} GiB ({ratio:.0f}x): a zip bomb, not a dataset")
+        raise UserError(
+            f"{src.name}: refused, {src.stat().st_size / 2**20:.1f} MiB expand to {total / 2**30:.2f} GiB ({ratio:.0f}x): "
+            "a zip bomb, not a dataset"
+        )
     free = shutil.disk_usage(dest if dest.exists() else dest.parent).free
     if total > free:
         raise UserError(f"{src.name}: needs {total / 2**30:.2f} GiB unpacked but the workspace disk has {free / 2**30:.2f} GiB free")

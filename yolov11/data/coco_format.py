@@ -146,7 +146,9 @@ def _usable_images(doc: dict, rel: Path, issues: list[Issue], counts: dict) -> l
         if key is None:
             issues.append(Issue(f"{rel}: images", f"{n} image(s) without an integer id", "skipped"))
         elif n > 1:
-            issues.append(Issue(f"{rel}: image id {key}", f"{n} images share this id, so their annotations cannot be told apart", "skipped"))
+            issues.append(
+                Issue(f"{rel}: image id {key}", f"{n} images share this id, so their annotations cannot be told apart", "skipped")
+            )
             counts["duplicate_image_ids"] += n
     return [img for img in images if _int(img.get("id")) is not None and uses[_int(img.get("id"))] == 1]
 
@@ -205,7 +207,9 @@ def read_coco(root: Path, reason: str) -> SourceDataset:
     unreferenced = [p for p in on_disk if os.path.normpath(p) not in referenced]
     if unreferenced:
         counts["unreferenced_images"] = len(unreferenced)
-        issues.append(Issue(str(unreferenced[0].relative_to(root)), f"{len(unreferenced)} image(s) not referenced by any COCO JSON", "skipped"))
+        issues.append(
+            Issue(str(unreferenced[0].relative_to(root)), f"{len(unreferenced)} image(s) not referenced by any COCO JSON", "skipped")
+        )
     if not samples:
         raise UserError(f"{files[0][0].name}: COCO JSON found but none of its images exist under the archive")
     return SourceDataset("coco", names, samples, reason, issues, counts, {str(cid): i for cid, i in cat_map.items()})

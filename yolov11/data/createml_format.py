@@ -108,7 +108,9 @@ def read_createml(root: Path, reason: str) -> SourceDataset:
             counts["backgrounds"] += int(not entry["annotations"])
             samples.append(Sample(image, as_boxes(rows), split_of(image, root), len(issues) - before, source=rel))
     if not samples:
-        raise UserError(f"{files[0][0].relative_to(root) if files else root.name}: CreateML JSON found but none of its images exist under the archive")
+        raise UserError(
+            f"{files[0][0].relative_to(root) if files else root.name}: CreateML JSON found but none of its images exist under the archive"
+        )
     unlisted = unlabelled_images(root, referenced)
     counts["unreferenced_images"] = len(unlisted)  # the older name of unlabelled_images, kept for readers of report.json
     samples += [Sample(p, empty_boxes(), split_of(p, root), unlabelled=True) for p in unlisted]

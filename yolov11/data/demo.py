@@ -149,7 +149,9 @@ def write_demo(dest: Path, n_images: int = 300, size: int = 320, seed: int = 0, 
         (dest / "images" / split).mkdir(parents=True, exist_ok=True)
         (dest / "labels" / split).mkdir(parents=True, exist_ok=True)
         img.save(dest / "images" / split / f"site_{i:04d}.jpg", quality=90)
-        (dest / "labels" / split / f"site_{i:04d}.txt").write_text("".join(f"{int(r[0])} {r[1]:.6f} {r[2]:.6f} {r[3]:.6f} {r[4]:.6f}\n" for r in rows))
+        (dest / "labels" / split / f"site_{i:04d}.txt").write_text(
+            "".join(f"{int(r[0])} {r[1]:.6f} {r[2]:.6f} {r[3]:.6f} {r[4]:.6f}\n" for r in rows)
+        )
     data = {"names": dict(enumerate(CLASSES)), "nc": len(CLASSES), "train": "images/train", "val": "images/val"}
     (dest / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return dest / "data.yaml"

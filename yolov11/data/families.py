@@ -43,7 +43,10 @@ import numpy as np
 from yolov11.data.family_features import DRAFT, WINDOWS, Descriptor, Thumbnails, describe, describe_file, features
 from yolov11.data.family_match import Pyramid, compare
 
-__all__ = ["DRAFT", "MAX_CONTENT_IMAGES", "Descriptor", "Families", "Thumbnails", "crossing", "describe", "describe_file", "find_families", "name_key"]
+__all__ = [
+    "DRAFT", "MAX_CONTENT_IMAGES", "Descriptor", "Families", "Thumbnails", "crossing", "describe", "describe_file", "find_families",
+    "name_key",
+]
 
 MAX_CONTENT_IMAGES = 50_000  # beyond this the content test is skipped (names only): its candidate search grows with
 #                              the square of the images (~1 min at 100k on 2 cores), its thumbnails (on disk) with them

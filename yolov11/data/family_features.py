@@ -142,7 +142,8 @@ def histograms(descs: Sequence[Descriptor]) -> np.ndarray:
     low = np.floor(bins).astype(np.int64)
     hue36 = _row_hist(low % 36, 36, weight * (1 - (bins - low))) + _row_hist((low + 1) % 36, 36, weight * (bins - low))
     levels = _label_hist(np.clip((z + 2.5) / 5 * 16, 0, 15).astype(np.uint8), 16)
-    texture = np.concatenate([_unit(_lbp(g64, 1)), _unit(_lbp(smooth, 2)), _unit(_lbp(g32, 1))], 1) / 3 ** 0.5  # a Python float keeps float32
+    # a Python float keeps float32
+    texture = np.concatenate([_unit(_lbp(g64, 1)), _unit(_lbp(smooth, 2)), _unit(_lbp(g32, 1))], 1) / 3 ** 0.5
     feats = np.concatenate([_unit(hue36), _unit(hue_level), 0.7 * texture, 0.7 * _unit(levels)], 1)
     return feats / (np.linalg.norm(feats, axis=1, keepdims=True) + 1e-9)
 

@@ -51,7 +51,9 @@ from yolov11.workspace.paths import SCRATCH_PREFIX
 
 Progress = Callable[[float, str], None]
 BATCH = 32  # images per pool task: one future and one GIL hand-off per batch, not per image
-FORMAT_NAMES = {"coco": "COCO JSON", "voc": "Pascal VOC", "cvat": "CVAT XML", "labelme": "LabelMe JSON", "createml": "CreateML JSON", "yolo": "YOLO"}
+FORMAT_NAMES = {
+    "coco": "COCO JSON", "voc": "Pascal VOC", "cvat": "CVAT XML", "labelme": "LabelMe JSON", "createml": "CreateML JSON", "yolo": "YOLO",
+}
 
 
 def detect_format(root: Path, include_difficult: bool = False) -> SourceDataset:
@@ -75,7 +77,10 @@ def detect_format(root: Path, include_difficult: bool = False) -> SourceDataset:
         n_img = len(images_under(root))
         n_txt, n_xml, n_json = (len(files_under(root, f".{ext}")) for ext in ("txt", "xml", "json"))
         looked = "; ".join(f"{FORMAT_NAMES[name]} ({why})" for name, (_, why) in found.items())
-        raise UserError(f"{root.name}: no supported format found. Looked for {looked}. Found {n_img} images, {n_txt} .txt, {n_xml} .xml, {n_json} .json files")
+        raise UserError(
+            f"{root.name}: no supported format found. Looked for {looked}. "
+            f"Found {n_img} images, {n_txt} .txt, {n_xml} .xml, {n_json} .json files"
+        )
     choice = "yolo" if "yolo" in matched and find_yaml(root) else matched[0]
     others = ", ".join(FORMAT_NAMES[m] for m in matched if m != choice)
     reason = found[choice][1] + (f" (also matched: {others})" if others else "")
@@ -328,7 +333,8 @@ def import_dataset(
             raise UserError(f"{src.name}: expected a .zip archive or a folder")
         paths = images_under(root)
         content = len(paths) <= MAX_CONTENT_IMAGES
-        checks = _Checks(paths, pool, Thumbnails(scratch / "thumbnails", len(paths) if content else 0), content)  # while annotations are read
+        # while annotations are read
+        checks = _Checks(paths, pool, Thumbnails(scratch / "thumbnails", len(paths) if content else 0), content)
         ds = detect_format(root, include_difficult)
         if not ds.names:
             raise UserError(f"{src.name}: the {FORMAT_NAMES[ds.format]} annotations name no class")

@@ -2,8 +2,9 @@
 augmentations make of them.
 
 ``draw_samples`` draws the stored YOLO labels on chosen images (a quick check that boxes sit
-where they should), ``draw_pairs`` joins duplicate pairs side by side; ``augmentation_preview`` builds the training split the way Ultralytics'
-trainer does and plots a batch of augmented samples (mosaic, HSV, flips, scale...), so the
+where they should), ``draw_pairs`` joins duplicate pairs side by side; ``augmentation_preview``
+builds the training split the way Ultralytics' trainer does and plots a batch of augmented
+samples (mosaic, HSV, flips, scale...), so the
 effect of an augmentation setting is visible without starting a run. All drawing is
 Ultralytics' own (Annotator, plot_images), so previews look like the trainer's plots.
 """

@@ -66,8 +66,8 @@ def crossing_warning(section: dict, name: str) -> str | None:
             f"(python -m yolov11 resplit --data {name})")
 
 
-def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list[Sample], infos: list[ImageInfo], split_how: str, root: Path,
-                 families: Families | None = None) -> dict:
+def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list[Sample], infos: list[ImageInfo], split_how: str,
+                 root: Path, families: Families | None = None) -> dict:
     """The health report of an import; ``kept`` are the samples as written under ``root`` (the
     folder that becomes ``dest``), ``infos`` their image checks, ``families`` the families among
     them (None: no "families" section, as for a label edit, which carries its parent's over)."""
@@ -149,7 +149,8 @@ def summarize(report: dict) -> str:
     split_txt = ", ".join(f"{k} {n}" for k, n in report["images"].items())
     lines = [
         f"dataset {report['name']} ({report['format']}: {report['reason']})",
-        f"  {sum(report['images'].values())} images ({split_txt}; {report['split_method']}), {report['boxes']} boxes, {len(report['classes'])} classes: {', '.join(report['classes'])}",
+        f"  {sum(report['images'].values())} images ({split_txt}; {report['split_method']}), {report['boxes']} boxes, "
+        f"{len(report['classes'])} classes: {', '.join(report['classes'])}",
     ]
     lines += [f"  warning: {w}" for w in report["warnings"]]
     lines += [f"  note: {n}" for n in report.get("notes", [])]  # reports written before notes existed have none

@@ -87,7 +87,9 @@ def resplit_dataset(data: str, val_fraction: float = 0.2, seed: int = 0, workspa
     samples = [Sample(root / rel, read_label_boxes(label_path(root / rel)), rel.split("/")[1]) for rel in rels]
     old = [s.split for s in samples]
     if not {"train", "val"} & set(old):
-        raise UserError(field="--data", value=parent['name'], detail=f"it has no train or val split to re-split (only {', '.join(sorted(set(old)))})")
+        raise UserError(
+            field="--data", value=parent['name'], detail=f"it has no train or val split to re-split (only {', '.join(sorted(set(old)))})"
+        )
     content = len(rels) <= MAX_CONTENT_IMAGES
     scratch = Path(tempfile.mkdtemp(prefix=f"{VERSION_SCRATCH_PREFIX}{os.getpid()}-", dir=ws.datasets_dir))
     try:

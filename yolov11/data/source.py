@@ -169,7 +169,9 @@ def read_xml(path: Path, rel: str):
     try:
         return SafeET.parse(path).getroot()
     except DefusedXmlException as exc:
-        raise UserError(f"{rel}: refused, the XML declares entities or a DTD ({type(exc).__name__}), which annotation exports never need") from None
+        raise UserError(
+            f"{rel}: refused, the XML declares entities or a DTD ({type(exc).__name__}), which annotation exports never need"
+        ) from None
     except ParseError as exc:
         raise UserError(f"{rel}: not valid XML ({exc})") from None
     except RecursionError:
@@ -193,7 +195,8 @@ def finite_number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def pixel_box(cls: int, x1: float, y1: float, x2: float, y2: float, width: float, height: float, at: str, issues: list[Issue]) -> tuple | None:
+def pixel_box(cls: int, x1: float, y1: float, x2: float, y2: float, width: float, height: float, at: str,
+              issues: list[Issue]) -> tuple | None:
     """A box in pixel corners -> (class, cx, cy, w, h) normalised, clipped to the image.
 
     Readers of pixel-based formats (COCO, VOC, CVAT, LabelMe) share it, so each reports a box

@@ -70,7 +70,8 @@ def _table(root: Path) -> pd.DataFrame:
     image_col, split_col, blocks = [], [], []
     splits = sorted(set(_names(f"{root}/images")) & set(_names(f"{root}/labels")))
     for split in splits:
-        images = {os.path.splitext(n)[0]: n for n in sorted(_names(f"{root}/images/{split}"), reverse=True)}  # the first name wins, as the glob did
+        # the first name wins, as the glob did
+        images = {os.path.splitext(n)[0]: n for n in sorted(_names(f"{root}/images/{split}"), reverse=True)}
         for label in sorted(n for n in _names(f"{root}/labels/{split}") if n.endswith(".txt")):
             image = images.get(label[:-4])
             if image is None:

@@ -123,7 +123,12 @@ def note_unread_files(ds: SourceDataset, root: Path) -> None:
     Ultralytics does not train on."""
     links = links_under(root)
     if links:
-        ds.issues.append(Issue(str(links[0].relative_to(root)), f"{len(links)} symbolic link(s) not followed (a folder import reads only files inside it)", "skipped"))
+        ds.issues.append(Issue(
+            str(links[0].relative_to(root)), f"{len(links)} symbolic link(s) not followed (a folder import reads only files inside it)",
+            "skipped",
+        ))
         ds.counts["symlinks_skipped"] = len(links)
     for path in files_under(root, *UNSUPPORTED_IMAGE_SUFFIXES):
-        ds.issues.append(Issue(str(path.relative_to(root)), f"{path.suffix.lower()} images are not supported (convert to JPEG or PNG)", "skipped"))
+        ds.issues.append(
+            Issue(str(path.relative_to(root)), f"{path.suffix.lower()} images are not supported (convert to JPEG or PNG)", "skipped")
+        )

@@ -142,7 +142,8 @@ def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict, r
     for image in sorted(p for p in (out / "images").glob("*/*") if p.is_file()):
         rel = str(image.relative_to(out))
         samples.append(Sample(image, read_label_boxes(label_path(image)), image.parent.name, int(rel in flagged)))
-    ds = SourceDataset(old.get("format", "yolo"), class_names(out), [], old.get("reason", ""), old.get("issues", []), dict(old.get("counts", {})),
+    ds = SourceDataset(old.get("format", "yolo"), class_names(out), [], old.get("reason", ""), old.get("issues", []),
+                       dict(old.get("counts", {})),
                        warnings=list(old.get("source_warnings", [])), notes=list(old.get("notes", [])))  # about the source: still true
     found = None
     if resplit:  # renumbered in the order of the samples
@@ -203,7 +204,9 @@ def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict
                 raise _Taken from None
             raise
         try:
-            ws.add_dataset(name, dest, parent["format"], sum(report["images"].values()), report["classes"], report["images"], None, **lineage)
+            ws.add_dataset(
+                name, dest, parent["format"], sum(report["images"].values()), report["classes"], report["images"], None, **lineage
+            )
         except BaseException:
             shutil.rmtree(dest, ignore_errors=True)  # not listed, so not kept
             raise
@@ -211,4 +214,7 @@ def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict
         raise UserError(f"{parent['name']}: the new version was not saved, nothing was added ({os_error_text(exc)})") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return {"name": name, "base": base, "version": version, "parent": parent["name"], "path": str(dest), "data_yaml": str(dest / "data.yaml"), "diff": diff}
+    return {
+        "name": name, "base": base, "version": version, "parent": parent["name"], "path": str(dest), "data_yaml": str(dest / "data.yaml"),
+        "diff": diff,
+    }

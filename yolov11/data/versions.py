@@ -71,7 +71,10 @@ def find_image(root: Path, image: str, dataset: str) -> str:
         return named[0]
     if named:
         raise UserError(f"image {text}: {len(named)} images of dataset {dataset} have this name ({', '.join(named[:3])}): give its path")
-    raise UserError(f"image {text or '(none)'}: not an image of dataset {dataset} (give its path, e.g. {images[0] if images else 'images/val/x.jpg'}, or its file name)")
+    raise UserError(
+        f"image {text or '(none)'}: not an image of dataset {dataset} "
+        f"(give its path, e.g. {images[0] if images else 'images/val/x.jpg'}, or its file name)"
+    )
 
 
 def shown_size(path: Path) -> tuple[int, int]:
@@ -118,7 +121,10 @@ def parse_boxes(image: str, boxes: object, names: list[str], size: tuple[int, in
         else:
             raise UserError(f"{where} field 'class' {cls!r}: not a class of this dataset (classes: {', '.join(names)})")
         box = entry["box"]
-        numeric = isinstance(box, (list, tuple)) and len(box) == 4 and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in box)
+        numeric = (
+            isinstance(box, (list, tuple)) and len(box) == 4
+            and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in box)
+        )
         try:
             finite = numeric and all(math.isfinite(float(v)) for v in box)
         except OverflowError:  # an int beyond any float (10**400)
@@ -302,7 +308,10 @@ def dataset_versions(name: str, workspace: Workspace | str | Path | None = None)
             boxes = json.loads((Path(row["path"]) / "report.json").read_text()).get("boxes")
         except (OSError, ValueError):
             boxes = None
-        out.append({k: row.get(k) for k in ("name", "version", "parent", "created", "images", "path")} | {"boxes": boxes, "diff": _summary(row.get("diff"))})
+        out.append(
+            {k: row.get(k) for k in ("name", "version", "parent", "created", "images", "path")}
+            | {"boxes": boxes, "diff": _summary(row.get("diff"))}
+        )
     return out
 
 

@@ -126,7 +126,9 @@ def read_voc(root: Path, reason: str, include_difficult: bool = False) -> Source
         if unreadable:
             more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
             raise UserError(f"{root.name}: no Pascal VOC XML could be read: {unreadable[0]}{more}")
-        raise UserError(f"{root.name}: Pascal VOC XML found but none matches an image (first looked for: {issues[0].problem if issues else '?'})")
+        raise UserError(
+            f"{root.name}: Pascal VOC XML found but none matches an image (first looked for: {issues[0].problem if issues else '?'})"
+        )
     ds = SourceDataset("voc", names, samples, reason, issues, counts, dict(index))
     n = counts["difficult_boxes"]
     if n:

@@ -74,9 +74,13 @@ def parse_label_file(path: Path, where: str, nc: int | None, issues: list[Issue]
     """Parse one label file into (n, 5) rows; every bad line becomes an Issue with file:line."""
     rows = []
     if path.stat().st_size > MAX_LABEL_BYTES:
-        issues.append(Issue(where, f"label file of {path.stat().st_size / 2**20:.0f} MiB (at most {MAX_LABEL_BYTES // 2**20} MiB: ~200,000 boxes)", "skipped"))
+        issues.append(Issue(
+            where, f"label file of {path.stat().st_size / 2**20:.0f} MiB (at most {MAX_LABEL_BYTES // 2**20} MiB: ~200,000 boxes)",
+            "skipped",
+        ))
         return empty_boxes()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):  # -sig: a BOM is not part of the first number
+    # -sig: a BOM is not part of the first number
+    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
         fields = line.split()
         if not fields:
             continue

@@ -36,7 +36,9 @@ def _load_json(path: str | Path, flag: str):
 
 
 def _box(value: object) -> bool:
-    return isinstance(value, list) and len(value) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    return isinstance(value, list) and len(value) == 4 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    )
 
 
 def _checked(gt_doc, dt_doc, gt_name: str, dt_name: str) -> tuple[dict, list]:
@@ -46,19 +48,29 @@ def _checked(gt_doc, dt_doc, gt_name: str, dt_name: str) -> tuple[dict, list]:
         for i, item in enumerate(gt_doc[key]):
             ids_ok = isinstance(item, dict) and all(isinstance(item.get(k), (int, str)) for k in needs if k.endswith("id"))
             if not ids_ok or any(k not in item for k in needs) or (key == "annotations" and not _box(item["bbox"])):
-                raise UserError(f"--coco-gt {gt_name}: {key}[{i}] is not an object with {', '.join(needs)}" + (" (bbox: four numbers)" if key == "annotations" else ""))
+                raise UserError(
+                    f"--coco-gt {gt_name}: {key}[{i}] is not an object with {', '.join(needs)}"
+                    + (" (bbox: four numbers)" if key == "annotations" else "")
+                )
     if isinstance(dt_doc, dict) and "annotations" in dt_doc:  # a whole COCO document of detections
         dt_doc = dt_doc["annotations"]
     if not isinstance(dt_doc, list):
         raise UserError(field="--coco-dt", value=dt_name, detail="expected a list of detections")
     for i, d in enumerate(dt_doc):
         if not isinstance(d, dict):
-            raise UserError(field="--coco-dt", value=dt_name, detail=f"detection {i} is not an object {{image_id, category_id, bbox, score}}")
+            raise UserError(
+                field="--coco-dt", value=dt_name, detail=f"detection {i} is not an object {{image_id, category_id, bbox, score}}"
+            )
         missing = {"image_id", "category_id", "bbox", "score"} - set(d)
         if missing:
             raise UserError(field="--coco-dt", value=dt_name, detail=f"detection {i} lacks {', '.join(sorted(missing))}")
-        if not all(isinstance(d[k], (int, str)) for k in ("image_id", "category_id")) or not _box(d["bbox"]) or not isinstance(d["score"], (int, float)) or not math.isfinite(d["score"]):
-            raise UserError(field="--coco-dt", value=dt_name, detail=f"detection {i}: ids must be numbers, bbox four numbers and score a number")
+        if (
+            not all(isinstance(d[k], (int, str)) for k in ("image_id", "category_id")) or not _box(d["bbox"])
+            or not isinstance(d["score"], (int, float)) or not math.isfinite(d["score"])
+        ):
+            raise UserError(
+                field="--coco-dt", value=dt_name, detail=f"detection {i}: ids must be numbers, bbox four numbers and score a number"
+            )
     known = {img["id"] for img in gt_doc["images"]}
     stray = next((d["image_id"] for d in dt_doc if d["image_id"] not in known), None)
     if stray is not None:

@@ -26,7 +26,8 @@ COLORS = {"TP": (0, 170, 0), "FP": (0, 0, 230), "FN": (0, 140, 255)}  # BGR, as 
 LEGEND = "boxes: green = true positive (TP), red = false positive (FP), orange = missed ground truth (FN)"
 
 
-def image_errors(where: str | Path, conf: float = 0.25, iou: float = 0.5, cls: str | None = None, workspace: Workspace | str | Path | None = None) -> list[dict]:
+def image_errors(where: str | Path, conf: float = 0.25, iou: float = 0.5, cls: str | None = None,
+                 workspace: Workspace | str | Path | None = None) -> list[dict]:
     """Per image of the evaluation: {"image", "path", "fp", "fn", "tp", "min_tp_conf", "boxes"}
     where boxes are (status, class index, conf or None, xyxy); only class ``cls`` if given."""
     d, (dt_gt, gt_dt) = saved_detections(where, iou, workspace)
@@ -42,7 +43,9 @@ def image_errors(where: str | Path, conf: float = 0.25, iou: float = 0.5, cls: s
     found = np.zeros(len(d.gt_cls), bool)
     found[dt_gt[tp]] = True  # matched by a detection that passes the confidence threshold
     fn = want_gt & ~found
-    by_image = lambda idx, mask: np.split(np.flatnonzero(mask)[np.argsort(idx[mask], kind="stable")], np.cumsum(np.bincount(idx[mask], minlength=len(d.images)))[:-1])  # noqa: E731
+    by_image = lambda idx, mask: np.split(  # noqa: E731
+        np.flatnonzero(mask)[np.argsort(idx[mask], kind="stable")], np.cumsum(np.bincount(idx[mask], minlength=len(d.images)))[:-1]
+    )
     out = []
     for img, dets, missed in zip(d.images, by_image(d.dt_img, want_dt), by_image(d.gt_img, fn)):
         boxes = [("TP" if tp[j] else "FP", int(d.dt_cls[j]), float(d.dt_score[j]), d.dt_xyxy[j]) for j in dets]
@@ -71,7 +74,10 @@ def _draw(e: dict, names: list[str], dest: Path) -> None:
         raise UserError(f"{e['image']}: image file not found at {e['path']} (moved or deleted since the evaluation?)")
     with Image.open(e["path"]) as src:
         rgb = _to_rgb(src)
-    boxes = [(xyxy, f"{status} {names[c]}" + (f" {score:.2f}" if score is not None else ""), COLORS[status]) for status, c, score, xyxy in e["boxes"]]
+    boxes = [
+        (xyxy, f"{status} {names[c]}" + (f" {score:.2f}" if score is not None else ""), COLORS[status])
+        for status, c, score, xyxy in e["boxes"]
+    ]
     draw_boxes(rgb, boxes, dest, example=str(names))
 
 

@@ -126,7 +126,9 @@ def evaluate(
         # rows: predicted class, columns: true class; the last of each is background (a FP's
         # "true" class, a FN's "predicted" one). Counts at the validator's conf and IoU 0.45;
         # thresholds.threshold_confusion gives the one at the explorer's thresholds.
-        "confusion": {"names": [*names, "background"], "matrix": validator.confusion_counts(m), **_confusion_thresholds(finished[-1].args.conf)},
+        "confusion": {
+            "names": [*names, "background"], "matrix": validator.confusion_counts(m), **_confusion_thresholds(finished[-1].args.conf)
+        },
         "speed_ms": {k: round(float(v), 3) for k, v in m.speed.items()},
         "dir": str(save_dir),
         "files": files,
@@ -151,7 +153,8 @@ def open_evaluation(where: str | Path, workspace: Workspace | str | Path | None 
     return path
 
 
-def saved_evaluation(run: str | None = None, split: str = "val", where: str | Path | None = None, workspace: Workspace | str | Path | None = None) -> dict | None:
+def saved_evaluation(run: str | None = None, split: str = "val", where: str | Path | None = None,
+                     workspace: Workspace | str | Path | None = None) -> dict | None:
     """The result an earlier ``evaluate`` saved, for a run and split (or an evaluation folder); None if there is none."""
     ws = Workspace.at(workspace)
     if where is not None:

@@ -36,7 +36,10 @@ def _check(ws: Workspace, run: str, folds: int) -> tuple[dict, Path, list[Path]]
     data_yaml = ws.resolve_data(record["dataset"])
     images = _train_images(data_yaml)
     if len(images) < 2 * folds:
-        raise UserError(field="--folds", value=folds, detail=f"the train split of {record['dataset']} has {len(images)} images, too few for {folds} folds")
+        raise UserError(
+            field="--folds", value=folds,
+            detail=f"the train split of {record['dataset']} has {len(images)} images, too few for {folds} folds",
+        )
     return record, data_yaml, images
 
 
@@ -50,7 +53,10 @@ def estimate(run: str, folds: int = 2, fold_epochs: int | None = None, workspace
     run_epochs = int(settings.get("epochs") or 1)
     took = max(1.0, float(record["updated"] or 0) - float(record["created"] or 0))
     seconds = folds * took * (folds - 1) / folds * epochs / run_epochs  # each fold model trains on (k-1)/k of the images
-    return {"trainings": folds, "epochs": epochs, "seconds": round(seconds), "text": f"{folds} trainings of {epochs} epochs on {folds - 1}/{folds} of the train images: about {_minutes(seconds)}"}
+    return {
+        "trainings": folds, "epochs": epochs, "seconds": round(seconds),
+        "text": f"{folds} trainings of {epochs} epochs on {folds - 1}/{folds} of the train images: about {_minutes(seconds)}",
+    }
 
 
 def _minutes(seconds: float) -> str:
@@ -91,10 +97,15 @@ def predictions(ws: Workspace, run: str, folds: int, fold_epochs: int | None, no
         fold_yaml = _fold_yaml(home / f"fold-{f + 1}", names, train_on, held_out)
         r = train(str(fold_yaml), record["model"], workspace=fold_ws, **settings)
         if r["status"] != "done" or not r.get("weights"):
-            raise UserError(f"label issues, fold {f + 1}/{folds}: its training {r['status']} ({(r.get('metrics') or {}).get('error', 'no weights')})")
+            raise UserError(
+                f"label issues, fold {f + 1}/{folds}: its training {r['status']} ({(r.get('metrics') or {}).get('error', 'no weights')})"
+            )
         notify(0.9 * (f + 0.8) / folds, f"fold {f + 1}/{folds}: predicting its {len(held_out)} images")
         ev = evaluate(weights=r["weights"], data=str(fold_yaml), split="val", workspace=fold_ws)
-        _merge(gt_doc, detections, json.loads(Path(ev["files"]["coco_gt"]).read_text()), json.loads(Path(ev["files"]["coco_dt"]).read_text()), data_yaml.parent)
+        _merge(
+            gt_doc, detections, json.loads(Path(ev["files"]["coco_gt"]).read_text()), json.loads(Path(ev["files"]["coco_dt"]).read_text()),
+            data_yaml.parent,
+        )
     notify(0.9, f"{folds} folds predicted in {_minutes(time.time() - started)}")
     return gt_doc, detections
 

@@ -107,11 +107,15 @@ def _overlooked(im: dict, ious: np.ndarray, n_classes: int) -> list[tuple[int, f
     labels it does not touch."""
     from cleanlab.object_detection import rank
 
-    candidates = [j for j in range(len(im["pred"])) if im["conf"][j] >= SEEN_CONF and (ious.shape[0] == 0 or ious[:, j].max() < TOUCHES_IOU)]
+    candidates = [
+        j for j in range(len(im["pred"])) if im["conf"][j] >= SEEN_CONF and (ious.shape[0] == 0 or ious[:, j].max() < TOUCHES_IOU)
+    ]
     scored = []
     for j in candidates:
         apart = ious[:, j] == 0 if ious.shape[0] else np.zeros(0, bool)
-        one = {"pred": im["pred"], "pred_cls": im["pred_cls"], "conf": im["conf"], "boxes": im["boxes"][apart], "classes": im["classes"][apart]}
+        one = {
+            "pred": im["pred"], "pred_cls": im["pred_cls"], "conf": im["conf"], "boxes": im["boxes"][apart], "classes": im["classes"][apart]
+        }
         labels, predictions = _cleanlab_inputs([one], n_classes)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -168,7 +172,8 @@ def find_issues(gt_doc: dict, detections: list[dict], names: list[str]) -> list[
             if found:
                 issues.append(found)
         kept: list[int] = []
-        for j, score in _overlooked(im, ious, len(names)):  # the best-scored suggestion of each object: a helmet and a head box at one place are one object
+        # the best-scored suggestion of each object: a helmet and a head box at one place are one object
+        for j, score in _overlooked(im, ious, len(names)):
             if kept and box_iou(im["pred"][[j]], im["pred"][kept]).max() >= DUPLICATE_IOU:
                 continue
             kept.append(j)
@@ -180,7 +185,8 @@ def issues_path(ws: Workspace, run: str, split: str) -> Path:
     return Path(ws.require_run(run)["dir"]) / f"label-issues-{split}.json"
 
 
-def label_issues(run: str, split: str = "val", folds: int = 2, *, fold_epochs: int | None = None, workspace: Workspace | str | Path | None = None, progress=None) -> dict:
+def label_issues(run: str, split: str = "val", folds: int = 2, *, fold_epochs: int | None = None,
+                 workspace: Workspace | str | Path | None = None, progress=None) -> dict:
     """Rank the labels of ``split`` that run ``run``'s model disagrees with (see the module docstring).
 
     ``val``: the run's model on the val split (its saved evaluation, else one now). ``train``:

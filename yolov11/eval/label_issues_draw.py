@@ -64,9 +64,15 @@ def draw_label_issues(issues: list[dict], dataset_dir: str | Path, out_dir: str 
             with Image.open(path) as src:
                 rgb = _to_rgb(src)
             crop = _crop(rgb.width, rgb.height, [b for b in (issue["box"], issue["suggested_box"]) if b])
-            left = _panel(rgb, crop, issue["box"], f"label: {issue['class']}" if issue["box"] else "", LABEL_COLOR, names, out_dir / "parts" / f"{key}-a.jpg")
+            left = _panel(
+                rgb, crop, issue["box"], f"label: {issue['class']}" if issue["box"] else "", LABEL_COLOR, names,
+                out_dir / "parts" / f"{key}-a.jpg",
+            )
             right_class = issue["suggested_class"] or issue["class"]
-            right = _panel(rgb, crop, issue["suggested_box"] or (issue["box"] if issue["suggested_class"] else None), f"model: {right_class}", SUGGESTION_COLOR, names, out_dir / "parts" / f"{key}-b.jpg")
+            right = _panel(
+                rgb, crop, issue["suggested_box"] or (issue["box"] if issue["suggested_class"] else None), f"model: {right_class}",
+                SUGGESTION_COLOR, names, out_dir / "parts" / f"{key}-b.jpg",
+            )
             gap = 8
             joined = Image.new("RGB", (left.width + gap + right.width, PANEL_HEIGHT), "white")
             joined.paste(left, (0, 0))

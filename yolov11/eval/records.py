@@ -33,7 +33,10 @@ def coco_documents(records: list[dict], names: dict[int, str], dataset_root: Pat
         images.append({"id": image_id, "file_name": file_name, "path": str(path), "width": rec["width"], "height": rec["height"]})
         for c, box in zip(rec["gt_cls"], rec["gt_xyxy"]):
             bbox = xyxy_to_xywh(box)
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": int(c) + 1, "bbox": bbox, "area": round(bbox[2] * bbox[3], 3), "iscrowd": 0})
+            annotations.append({
+                "id": len(annotations) + 1, "image_id": image_id, "category_id": int(c) + 1, "bbox": bbox,
+                "area": round(bbox[2] * bbox[3], 3), "iscrowd": 0,
+            })
         for c, s, box in zip(rec["cls"], rec["conf"], rec["xyxy"]):
             detections.append({"image_id": image_id, "category_id": int(c) + 1, "bbox": xyxy_to_xywh(box), "score": round(float(s), 5)})
     categories = [{"id": i + 1, "name": n} for i, n in sorted(names.items())]

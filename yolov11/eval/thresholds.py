@@ -165,7 +165,10 @@ def confusion(d: Detections, conf: float, iou: float, matched: tuple[np.ndarray,
     np.add.at(m, (d.dt_cls[cross_dt], d.gt_cls[cross_gt]), 1)
     np.add.at(m, (d.dt_cls[lone_dt], nc), 1)
     np.add.at(m, (nc, d.gt_cls[lone_gt]), 1)
-    rule = f"confidence ≥ {conf:g}, IoU ≥ {iou:g}, counted as the threshold explorer does: diagonal = TP, rest of a row = FP, rest of a column = FN"
+    rule = (
+        f"confidence ≥ {conf:g}, IoU ≥ {iou:g}, counted as the threshold explorer does: "
+        "diagonal = TP, rest of a row = FP, rest of a column = FN"
+    )
     return {"conf": conf, "iou": iou, "names": [*d.names, "background"], "matrix": m.tolist(), "rule": rule}
 
 
@@ -181,7 +184,8 @@ def _matched(folder: str, stamp: float, iou: float) -> tuple[np.ndarray, np.ndar
     return match(_load(folder, stamp), iou)
 
 
-def saved_detections(where: str | Path, iou: float, workspace: Workspace | str | Path | None = None) -> tuple[Detections, tuple[np.ndarray, np.ndarray]]:
+def saved_detections(where: str | Path, iou: float,
+                     workspace: Workspace | str | Path | None = None) -> tuple[Detections, tuple[np.ndarray, np.ndarray]]:
     """An evaluation folder's detections and their matching at ``iou``, cached in memory: the
     explorer's sliders ask again and again, and a big split's detections take seconds to parse."""
     folder = open_evaluation(where, workspace)

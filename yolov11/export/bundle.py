@@ -1,4 +1,5 @@
-"""The download bundle: model (a file, or a folder model: OpenVINO IR, NCNN) + metadata.json + infer.py + README.md (+ the verification report).
+"""The download bundle: model (a file, or a folder model: OpenVINO IR, NCNN) + metadata.json + infer.py + README.md
+(+ the verification report).
 
 metadata.json is the contract between the export and whoever deploys it: everything needed to
 feed the model and read its output without Ultralytics. infer.py and README.md ship from
@@ -44,9 +45,14 @@ def deploy_metadata(result: dict, names: list[str], strides: list[int]) -> dict:
         "imgsz": [result["imgsz"], result["imgsz"]],
         "stride": stride,
         "dynamic": dynamic or False,
-        "input": {"name": io[0], "layout": "NCHW", "dtype": "float16" if result["half"] and result.get("device") != "cpu" else "float32", "color": "RGB", "scale": "pixel / 255", "mean": [0, 0, 0], "std": [1, 1, 1]},
+        "input": {
+            "name": io[0], "layout": "NCHW", "dtype": "float16" if result["half"] and result.get("device") != "cpu" else "float32",
+            "color": "RGB", "scale": "pixel / 255", "mean": [0, 0, 0], "std": [1, 1, 1],
+        },
         # auto: pad only to a multiple of the stride (fully dynamic models take any stride multiple)
-        "letterbox": {"auto": dynamic == "full", "stride": stride, "pad_value": 114, "center": True, "resize": "bilinear (OpenCV INTER_LINEAR)"},
+        "letterbox": {
+            "auto": dynamic == "full", "stride": stride, "pad_value": 114, "center": True, "resize": "bilinear (OpenCV INTER_LINEAR)"
+        },
         "output": {"name": io[1], **output},
         "defaults": {"conf": result["conf"], "iou": result["iou"], "max_det": result["max_det"]},
         "opset": result.get("opset"),

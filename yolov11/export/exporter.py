@@ -97,7 +97,11 @@ def _split_images(data_yaml: Path | None, split: str) -> list[Path]:
         raise UserError(field="--data", value=data_yaml, detail=f"{type(exc).__name__}: {plain(exc)}") from None
     files: list[Path] = []
     for p in entries:
-        files += images_under(p) if p.is_dir() else [Path(line.strip()) for line in p.read_text().splitlines() if line.strip()] if p.is_file() else []
+        files += (
+            images_under(p) if p.is_dir()
+            else [Path(line.strip()) for line in p.read_text().splitlines() if line.strip()] if p.is_file()
+            else []
+        )
     return files
 
 
@@ -112,7 +116,10 @@ def _sample_input(images: list[Path], imgsz: int) -> np.ndarray:
 
 
 def _file_name(stem: str, fmt: str, dynamic, half: bool, int8: bool, nms: bool, opset: int | None) -> str:
-    tags = [{"batch": "dynbatch", "full": "dynamic"}.get(dynamic or "", ""), "nms" * nms, f"opset{opset}" if opset else "", "fp16" * half, "int8" * int8]
+    tags = [
+        {"batch": "dynbatch", "full": "dynamic"}.get(dynamic or "", ""), "nms" * nms, f"opset{opset}" if opset else "", "fp16" * half,
+        "int8" * int8,
+    ]
     return "-".join([stem, *filter(None, tags)]) + formats.get(fmt).suffix
 
 
@@ -139,7 +146,9 @@ def _check_options(fmt: ExportFormat, dynamic, half: bool, int8: bool, nms: bool
     """Options the format cannot take, refused before anything is exported (what each supports:
     ``formats.FORMATS``)."""
     if dynamic and dynamic not in fmt.dynamic:
-        raise UserError(field="--dynamic", value=dynamic, detail=f"{fmt.label} exports take a fixed input size and batch; export without --dynamic")
+        raise UserError(
+            field="--dynamic", value=dynamic, detail=f"{fmt.label} exports take a fixed input size and batch; export without --dynamic"
+        )
     if int8 and (not fmt.int8 or half):
         made = " or ".join(f"{f.label} ({f.int8})" for f in FORMATS.values() if f.int8)
         without = " or ".join(f.name for f in FORMATS.values() if not f.int8)
@@ -147,9 +156,13 @@ def _check_options(fmt: ExportFormat, dynamic, half: bool, int8: bool, nms: bool
     if nms and not fmt.nms:
         raise UserError(field="--nms", detail=f"{fmt.label} exports keep the raw output (apply NMS after the model); export without --nms")
     if int8 and nms and not fmt.int8_nms:
-        raise UserError(field="--nms", detail=f"{fmt.label} INT8 is scored on the raw output (the validator's NMS); export it without --nms")
+        raise UserError(
+            field="--nms", detail=f"{fmt.label} INT8 is scored on the raw output (the validator's NMS); export it without --nms"
+        )
     if opset is not None and not fmt.opset:
-        raise UserError(field="--opset", value=opset, detail=f"only for --format {' or '.join(f.name for f in FORMATS.values() if f.opset)}")
+        raise UserError(
+            field="--opset", value=opset, detail=f"only for --format {' or '.join(f.name for f in FORMATS.values() if f.opset)}"
+        )
     if half and not fmt.half:
         raise UserError(field="--half", detail=f"{fmt.label} exports are FP32 here; export without --half")
     if half and fmt.half == "gpu" and not gpu:
@@ -228,7 +241,10 @@ def export_model(
     out_dir = ws.exports_dir / label
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = out_dir / _file_name(weights_path.stem, format, dynamic, half, int8, nms, opset)
-    exporter_args = dict(imgsz=imgsz, dynamic=bool(dynamic), nms=nms, conf=conf, iou=iou, max_det=MAX_DET, device="0" if half and torch.cuda.is_available() else "cpu")
+    exporter_args = dict(
+        imgsz=imgsz, dynamic=bool(dynamic), nms=nms, conf=conf, iou=iou, max_det=MAX_DET,
+        device="0" if half and torch.cuda.is_available() else "cpu",
+    )
     exporter_args.update(batch=NMS_MAX_BATCH if nms and dynamic else 1, quantize=16 if half else None)
     exporter_args.update(fmt.exporter_args(opset, simplify))
     fp32 = _fp32_path(dest, fmt) if int8 else dest  # INT8 is made from an FP32 export (removed after)
@@ -236,7 +252,9 @@ def export_model(
     if dynamic == "batch" and fmt.pin:
         fmt.hook("pin")(fp32, imgsz, simplify, half)
     result = {"path": str(dest), "format": format, "weights": str(weights_path), "imgsz": imgsz, "dynamic": dynamic, "half": half}
-    result.update(int8=int8, precision="int8" if int8 else "fp16" if half else "fp32", nms=nms, opset=opset, simplify=simplify and fmt.simplify)
+    result.update(
+        int8=int8, precision="int8" if int8 else "fp16" if half else "fp32", nms=nms, opset=opset, simplify=simplify and fmt.simplify
+    )
     result.update(conf=conf, iou=iou, max_det=MAX_DET, data=str(data_yaml) if data_yaml else None, device=exporter_args["device"])
     if _not_applied(fmt, simplify):
         result["not_applied"] = _not_applied(fmt, simplify)
@@ -271,10 +289,14 @@ def export_model(
     report = dest.with_name(dest.name + ".verify.json")
     result["report"] = str(report)
     if bundle:
-        result["bundle"] = str(write_bundle(dest.with_name(dest.stem + ".bundle.zip"), result, deploy_metadata(result, list(model.names.values()), strides)))
+        result["bundle"] = str(write_bundle(
+            dest.with_name(dest.stem + ".bundle.zip"), result, deploy_metadata(result, list(model.names.values()), strides)
+        ))
     report.write_text(json.dumps(result, indent=1, default=str))
     if run:  # what a run's notebook needs to make the same export again
-        options = dict(format=format, imgsz=imgsz, dynamic=dynamic, half=half, int8=int8, int8_tolerance=int8_tolerance, nms=nms, opset=opset)
+        options = dict(
+            format=format, imgsz=imgsz, dynamic=dynamic, half=half, int8=int8, int8_tolerance=int8_tolerance, nms=nms, opset=opset
+        )
         options.update(simplify=result["simplify"], data=data, conf=conf, iou=iou, verify=verify, bundle=bundle, repeats=repeats)
         ws.add_export(run, dest, format, options, verification_summary(result.get("verify")))
     return result

@@ -95,11 +95,13 @@ FORMATS: dict[str, ExportFormat] = {
         ExportFormat("onnx", "ONNX", "ONNX (onnxruntime; FP16, INT8, NMS in the graph, dynamic batch or shapes)", "onnxruntime",
                      dynamic=("batch", "full"), half="any", int8="onnxruntime static quantization", nms=True, opset=True, simplify=True,
                      pin="yolov11.export.onnx_graph:pin_image_size", quantize="yolov11.export.quantize:export_int8"),
-        ExportFormat("torchscript", "TorchScript", "TorchScript (torch.jit; FP16 on a GPU)", "torch", dynamic=("batch", "full"), half="gpu", nms=True),
+        ExportFormat("torchscript", "TorchScript", "TorchScript (torch.jit; FP16 on a GPU)", "torch",
+                     dynamic=("batch", "full"), half="gpu", nms=True),
         ExportFormat("openvino", "OpenVINO", "OpenVINO IR (an IR folder: .xml, .bin, metadata.yaml; FP16, INT8 by NNCF)", "openvino",
                      dynamic=("batch", "full"), half="any", int8="NNCF", nms=True, int8_nms=False, inside=("*.xml",),
                      converts="converts the PyTorch model to an IR directly",
-                     fp16_note="Ultralytics' exporter: OpenVINO IR with FP16-compressed weights (the CPU plugin computes in f32; float32 inputs and outputs)",
+                     fp16_note=("Ultralytics' exporter: OpenVINO IR with FP16-compressed weights "
+                                "(the CPU plugin computes in f32; float32 inputs and outputs)"),
                      pin="yolov11.export.openvino:pin_image_size", quantize="yolov11.export.openvino:export_int8"),
         ExportFormat("ncnn", "NCNN", "NCNN (a folder: .param, .bin, metadata.yaml; phones, Raspberry Pi and ARM boards; FP32, fixed input)",
                      "ncnn", inside=("*.param", "*.bin"), converts="traces the PyTorch model (PNNX)", io=("in0", "out0")),
@@ -145,7 +147,10 @@ def load_runner(path: Path, fmt: str, device: str = "cpu", threads: int = 0):
     if runtime == "onnxruntime":
         import onnxruntime as ort
 
-        where = "CUDAExecutionProvider" if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers() else "CPUExecutionProvider"
+        where = (
+            "CUDAExecutionProvider" if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers()
+            else "CPUExecutionProvider"
+        )
     else:
         where = {"torch": device}.get(runtime, "CPU")
     label = {"torch": "torch.jit"}.get(runtime, runtime)

@@ -29,7 +29,10 @@ CALIBRATION_IMAGES = 64  # activation statistics: one FP32 forward pass each
 VALIDATION_IMAGES = 64  # val images each candidate model is scored on (the fixture has 16)
 MAX_ITERATIONS = 8  # at most this many groups of layers put back into float by the accuracy control
 RANKING_IMAGES = 8  # images NNCF ranks the layers' contribution to the loss on
-METHOD = "NNCF quantize_with_accuracy_control (OpenVINO IR, mixed preset: symmetric s8 weights, asymmetric u8 activations; head decode in float)"
+METHOD = (
+    "NNCF quantize_with_accuracy_control (OpenVINO IR, mixed preset: symmetric s8 weights, asymmetric u8 activations; "
+    "head decode in float)"
+)
 LOG = logging.getLogger("yolov11")
 
 
@@ -76,7 +79,10 @@ def head_scope(ov_model):
     if not sigmoids:
         return None
     head = sigmoids[-1].split("/", 1)[0]  # "__module.model.23/aten::sigmoid/Sigmoid" -> the Detect module
-    names = [op.get_friendly_name() for op in ops if op.get_type_name() == "Sigmoid" or op.get_friendly_name().startswith((f"{head}/", f"{head}.dfl"))]
+    names = [
+        op.get_friendly_name() for op in ops
+        if op.get_type_name() == "Sigmoid" or op.get_friendly_name().startswith((f"{head}/", f"{head}.dfl"))
+    ]
     return nncf.IgnoredScope(names=names, validate=False)
 
 
@@ -124,7 +130,8 @@ def _spread(images: list[Path], limit: int) -> list[Path]:
     return [images[i] for i in np.linspace(0, len(images) - 1, min(limit, len(images))).round().astype(int)] if images else []
 
 
-def quantize_int8(fp32: Path, dest: Path, calibration: list[Path], validation: list[Path], imgsz: int, tolerance: float = 0.01, *, max_iterations: int | None = None) -> dict:
+def quantize_int8(fp32: Path, dest: Path, calibration: list[Path], validation: list[Path], imgsz: int, tolerance: float = 0.01, *,
+                  max_iterations: int | None = None) -> dict:
     """Write ``dest`` (an IR folder), the INT8 version of the FP32 IR folder ``fp32``, NNCF keeping
     the loss its search measures within ``tolerance``. Returns what was done; the guard's verdict
     (map50_95, loss, met) is added by the caller from the validator's numbers."""
@@ -137,7 +144,9 @@ def quantize_int8(fp32: Path, dest: Path, calibration: list[Path], validation: l
         raise ValueError("no validation images: INT8 with accuracy control needs the val split")
     core = ov.Core()
     model = core.read_model(str(model_xml(fp32)))
-    calib = nncf.Dataset([to_input([letterbox(load_rgb(p), (imgsz, imgsz))[0]]) for p in _spread(calibration or validation, CALIBRATION_IMAGES)])
+    calib = nncf.Dataset(
+        [to_input([letterbox(load_rgb(p), (imgsz, imgsz))[0]]) for p in _spread(calibration or validation, CALIBRATION_IMAGES)]
+    )
     items = [_item(p, imgsz) for p in _spread(validation, VALIDATION_IMAGES)]
     val = nncf.Dataset(items, lambda item: item[0])
     scope = head_scope(model)
@@ -200,7 +209,9 @@ def export_int8(fp32: Path, dest: Path, *, train_images: list[Path], val_images:
             q.update(accuracy.guard(reference, int8_map, tolerance))
         except Exception as exc:  # no val images, or NNCF refusing the graph: one line, nothing left behind
             shutil.rmtree(dest, ignore_errors=True)
-            raise UserError(field="--int8", detail=f"OpenVINO INT8 of {weights_name} failed: {type(exc).__name__}: {plain(exc)[:300]}") from None
+            raise UserError(
+                field="--int8", detail=f"OpenVINO INT8 of {weights_name} failed: {type(exc).__name__}: {plain(exc)[:300]}"
+            ) from None
         if not q["met"]:
             _refuse_int8(dest, fp32, q["map50_95"], tolerance)
         return q, q["map50_95"]["int8"]

@@ -158,10 +158,14 @@ def conv_sensitivity(fp32_model, qdq_path: Path, inputs: list[np.ndarray], convs
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         w = torch.from_numpy(inits[node.input[1]].astype(np.float32))
         shape = [-1 if i == wq[3] else 1 for i in range(w.ndim)]
-        w_q = torch.from_numpy(((wq[0].astype(np.float32) - wq[2].astype(np.float32).reshape(shape)) * wq[1].astype(np.float32).reshape(shape)))
+        w_q = torch.from_numpy(
+            ((wq[0].astype(np.float32) - wq[2].astype(np.float32).reshape(shape)) * wq[1].astype(np.float32).reshape(shape))
+        )
         b = torch.from_numpy(inits[node.input[2]].astype(np.float32)) if len(node.input) > 2 and node.input[2] in inits else None
         pads = attrs.get("pads", [0, 0, 0, 0])
-        conv = dict(stride=attrs.get("strides", [1, 1]), padding=pads[:2], dilation=attrs.get("dilations", [1, 1]), groups=attrs.get("group", 1))
+        conv = dict(
+            stride=attrs.get("strides", [1, 1]), padding=pads[:2], dilation=attrs.get("dilations", [1, 1]), groups=attrs.get("group", 1)
+        )
         noise = signal = 0.0
         s, z = float(act[1]), float(act[2])
         for feed in feeds:
@@ -186,7 +190,10 @@ def _latency(fp32: Path, int8: Path, x: np.ndarray) -> dict:
     threads = usable_cpus()
     run_fp32, run_int8 = RUNTIMES["onnx"](fp32, "cpu", threads), RUNTIMES["onnx"](int8, "cpu", threads)
     fp32_ms, int8_ms = median_ms(lambda: run_fp32(x), lambda: run_int8(x), runs=LATENCY_CALLS)
-    return {"fp32": fp32_ms, "int8": int8_ms, "speedup": round(fp32_ms / int8_ms, 2) if int8_ms else None, "batch": 1, "device": f"cpu ({threads} threads, onnxruntime)", "repeats": LATENCY_CALLS}
+    return {
+        "fp32": fp32_ms, "int8": int8_ms, "speedup": round(fp32_ms / int8_ms, 2) if int8_ms else None, "batch": 1,
+        "device": f"cpu ({threads} threads, onnxruntime)", "repeats": LATENCY_CALLS,
+    }
 
 
 def quantize_int8(fp32: Path, dest: Path, images: list[Path], imgsz: tuple[int, int], limit: int = CALIBRATION_IMAGES, *,
@@ -232,12 +239,18 @@ def quantize_int8(fp32: Path, dest: Path, images: list[Path], imgsz: tuple[int, 
                 break
             if len(attempts) == 1:  # the all-convs file: rank the non-head convs by their own error
                 rest = [c for c in convs if c not in head]
-                inputs = [to_input([letterbox(load_rgb(p), imgsz)[0]]) for p in picked[:: max(1, len(picked) // SENSITIVITY_IMAGES)][:SENSITIVITY_IMAGES]]
+                inputs = [
+                    to_input([letterbox(load_rgb(p), imgsz)[0]])
+                    for p in picked[:: max(1, len(picked) // SENSITIVITY_IMAGES)][:SENSITIVITY_IMAGES]
+                ]
                 errors = conv_sensitivity(model, path, inputs, rest) if inputs else {}
                 ranked = sorted(rest, key=lambda c: -errors.get(c, 0.0))
                 plans += [head + ranked[: math.ceil(f * len(ranked))] for f in SENSITIVE_STEPS if ranked]
         shutil.move(str(best["path"]), dest)
-        x = to_input([letterbox(load_rgb(picked[0]), imgsz)[0]]) if picked else np.random.default_rng(0).random((1, 3, *imgsz), dtype=np.float32)
+        x = (
+            to_input([letterbox(load_rgb(picked[0]), imgsz)[0]]) if picked
+            else np.random.default_rng(0).random((1, 3, *imgsz), dtype=np.float32)
+        )
         latency = _latency(fp32, dest, x)
     report.update(quantized_nodes=best["quantized"], kept_float=best["names"], **best["verdict"])
     report["attempts"] = [{k: a[k] for k in ("kept_float", "quantized", "map50_95", "loss")} for a in attempts]
@@ -288,7 +301,9 @@ def export_int8(fp32: Path, dest: Path, *, train_images: list[Path], val_images:
     ``fp32`` (removed after), calibrated on the train images (the val ones when there are none).
     Returns the report's "quantization" and the INT8 file's mAP50-95 when the guard scored it."""
     try:
-        q = quantize_int8(fp32, dest, train_images or val_images, (imgsz, imgsz), data_yaml=data_yaml, tolerance=tolerance, reference=reference)
+        q = quantize_int8(
+            fp32, dest, train_images or val_images, (imgsz, imgsz), data_yaml=data_yaml, tolerance=tolerance, reference=reference
+        )
     finally:
         Path(fp32).unlink(missing_ok=True)
     return q, (q["map50_95"] or {}).get("int8")

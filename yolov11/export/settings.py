@@ -21,8 +21,13 @@ class ExportSettings:
     imgsz: int | None = option(None, "input size (default: the size the model was trained at)")
     dynamic: bool | str = option(False, "dynamic axes: batch, or full (batch, height, width; what --dynamic alone means)")
     half: bool = option(False, "FP16")
-    int8: bool = option(False, "INT8 (onnx: onnxruntime static quantization; openvino: NNCF with accuracy control), calibrated on the dataset's train images")
-    int8_tolerance: float = option(0.01, "INT8: the largest mAP50-95 loss on the val split accepted (OpenVINO: NNCF's max_drop; a model over it is refused)")
+    int8: bool = option(
+        False,
+        "INT8 (onnx: onnxruntime static quantization; openvino: NNCF with accuracy control), calibrated on the dataset's train images",
+    )
+    int8_tolerance: float = option(
+        0.01, "INT8: the largest mAP50-95 loss on the val split accepted (OpenVINO: NNCF's max_drop; a model over it is refused)"
+    )
     nms: bool = option(False, "NMS inside the graph (output: max_det x [x1, y1, x2, y2, score, class])")
     opset: int | None = option(None, "ONNX opset (default: the newest this torch supports)")
     simplify: bool = option(True, "run onnxslim on the exported graph")

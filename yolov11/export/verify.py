@@ -176,7 +176,10 @@ def verify_export(
             exported_map = accuracy.score_export(path, data_yaml, reference, path.parent)
         result["map50_95"] = accuracy.compared(reference, exported_map)
         if nms:  # not a numerical difference: a different NMS, which deployments of this file get too
-            result["map50_95"]["note"] = "eager is scored with Ultralytics' multi-label NMS (a box may count for several classes); the graph's NMS keeps one class per box, so its mAP can be a little lower"
+            result["map50_95"]["note"] = (
+                "eager is scored with Ultralytics' multi-label NMS (a box may count for several classes); "
+                "the graph's NMS keeps one class per box, so its mAP can be a little lower"
+            )
     result["latency_ms"] = measure_latency(eager, path, fmt, x, repeats, batches)
     return result
 
@@ -195,7 +198,8 @@ def measure_latency(eager: torch.nn.Module, path: Path, fmt: str, x: np.ndarray,
         torch.set_num_threads(torch_threads)
 
 
-def _latency_table(model: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, repeats: int, batches: tuple[int, ...], device: str, threads: int) -> dict:
+def _latency_table(model: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, repeats: int, batches: tuple[int, ...], device: str,
+                   threads: int) -> dict:
     import torch
 
     run, runtime = load_runner(path, fmt, device, threads)
@@ -221,7 +225,10 @@ def _latency_table(model: torch.nn.Module, path: Path, fmt: str, x: np.ndarray, 
         table[str(b)] = row
     first = table[str(batches[0])]
     device_name = torch.cuda.get_device_name() if device == "cuda" else f"cpu ({threads} threads for both)"
-    return {"eager": first["eager"], "exported": first["exported"], "by_batch": table, "device": device_name, "repeats": repeats, "exported_runtime": runtime}
+    return {
+        "eager": first["eager"], "exported": first["exported"], "by_batch": table, "device": device_name, "repeats": repeats,
+        "exported_runtime": runtime,
+    }
 
 
 def input_batch(path: Path, fmt: str) -> int | None:
@@ -259,7 +266,10 @@ def detections_verdict(v: dict) -> str:
     match: when neither model detects anything at the threshold, the check proved nothing."""
     d = v["detections"]
     if d["eager"] == 0 and d["exported"] == 0:
-        return f"nothing was detected at confidence {v['conf']} by either model, so the detection check proved nothing (outputs were still compared)"
+        return (
+            f"nothing was detected at confidence {v['conf']} by either model, "
+            "so the detection check proved nothing (outputs were still compared)"
+        )
     verdict = "match" if v["detections_match"] else "differ"
     return f"detections {verdict}: {d['matched']} of {d['eager']} eager matched at IoU ≥ {MATCH_IOU}, {d['exported']} exported"
 
@@ -290,5 +300,6 @@ def latency_notes(v: dict | None) -> list[str]:
         elif row.get("speedup") is not None and row["speedup"] < 1:
             notes.append(f"Batch {b}: speed-up {row['speedup']:g}, below 1: the exported model is slower than eager PyTorch here "
                          f"({lat.get('exported_runtime', 'this runtime')} on {lat.get('device', 'this device')}). With a small model, "
-                         "few threads or this runtime, its fixed cost per call can outweigh what it saves; larger models and batches usually gain.")
+                         "few threads or this runtime, its fixed cost per call can outweigh what it saves; "
+                         "larger models and batches usually gain.")
     return notes

@@ -96,7 +96,9 @@ def checked_weights(weights: str | Path) -> Path:
     if weights.suffix != ".pt":
         files = sorted([".pt", *(n for n in formats.model_names() if not n.endswith("/"))])
         folders = [n.rstrip("/") for n in formats.model_names() if n.endswith("/")]
-        raise UserError(field="--weights", value=weights.name, detail=f"expected a {', '.join(files)} file or a {' or '.join(folders)} folder")
+        raise UserError(
+            field="--weights", value=weights.name, detail=f"expected a {', '.join(files)} file or a {' or '.join(folders)} folder"
+        )
     if not weights.is_file():
         raise UserError(field="--weights", value=weights.name, detail="no such file")
     return weights
@@ -139,7 +141,10 @@ def _load(weights: Path):
         model = YOLO(str(weights), task="detect")
         _ = model.names  # exported formats open their runtime session here: a broken file fails now, not mid-batch
     except Exception as exc:
-        raise UserError(field="--weights", value=weights.name, detail=f"could not load the model ({type(exc).__name__}: {no_paths(plain(exc), weights)})") from None
+        raise UserError(
+            field="--weights", value=weights.name,
+            detail=f"could not load the model ({type(exc).__name__}: {no_paths(plain(exc), weights)})",
+        ) from None
     model.lock = threading.Lock()  # one prediction at a time per model: Ultralytics' predictor keeps state
     return model
 
@@ -250,7 +255,10 @@ def predict(
             cv2.imwrite(str(annotated), result.plot())
             boxes = result.boxes
             detections = [
-                {"class": result.names[int(c)], "class_id": int(c), "confidence": round(float(s), 4), "box": [round(float(v), 1) for v in xyxy]}
+                {
+                    "class": result.names[int(c)], "class_id": int(c), "confidence": round(float(s), 4),
+                    "box": [round(float(v), 1) for v in xyxy],
+                }
                 for c, s, xyxy in zip(boxes.cls.tolist(), boxes.conf.tolist(), boxes.xyxy.tolist())
             ]
             images.append({"image": str(path), "annotated": str(annotated), "detections": detections})

@@ -30,7 +30,8 @@ from yolov11.training.status import run_status, weak_model_warning
 from yolov11.workspace import Workspace
 
 _CURRENT = "current.json"  # names the published model /demo shows
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a folder name on every OS, and readable in a URL (fullmatch: "$" lets a final newline by)
+# a folder name on every OS, and readable in a URL (fullmatch: "$" lets a final newline by)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -59,7 +60,9 @@ def publish(
     name = name or run or source.stem
     if not isinstance(name, str) or not _NAME.fullmatch(name) or name == _CURRENT:
         shown = name if isinstance(name, str) and name.isprintable() else repr(name)  # a newline shown as \n: the message stays one line
-        raise UserError(field="--name", value=shown, detail="use up to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)")
+        raise UserError(
+            field="--name", value=shown, detail="use up to 64 letters, digits, '.', '_' or '-' (starting with a letter or digit)"
+        )
     classes = list(load_detector(source).names.values())  # also proves the file loads before /demo relies on it
     map50 = run_status(run, ws)["val_mAP50"] if run else None
 

@@ -95,12 +95,16 @@ def predict_video(
             dest = out_dir / f"{source.stem}{CONTAINER_SUFFIX}"
             per_frame, shape, warning = _track(model, source, dest, info, args, progress, stop)
         result = _summary(per_frame, shape, info["fps"])
-        return {"source": str(source), "weights": str(weights), "video": str(dest), "dir": str(out_dir), "codec": "h264", "conf": conf, **result, "warning": warning}
+        return {
+            "source": str(source), "weights": str(weights), "video": str(dest), "dir": str(out_dir), "codec": "h264", "conf": conf,
+            **result, "warning": warning,
+        }
     finally:
         lock.release()
 
 
-def _track(model, source: Path, dest: Path, info: dict, args: dict, progress: Progress | None, stop: threading.Event | None) -> tuple[list[dict], tuple[int, int], str | None]:
+def _track(model, source: Path, dest: Path, info: dict, args: dict, progress: Progress | None,
+           stop: threading.Event | None) -> tuple[list[dict], tuple[int, int], str | None]:
     """Decode, track, draw and encode frame by frame; returns the per-frame detections, the
     annotated video's (width, height) and the warning (None, or a file that ends early)."""
     import av
@@ -121,7 +125,9 @@ def _track(model, source: Path, dest: Path, info: dict, args: dict, progress: Pr
             t = float(frame.time) if frame.time is not None else i / float(fps)
             start = t if start is None else start
             if i >= MAX_FRAMES or t - start > MAX_SECONDS:
-                raise UserError(f"{source.name}: longer than its header says, over the {MAX_SECONDS:.0f} s / {MAX_FRAMES} frame limit for a video")
+                raise UserError(
+                    f"{source.name}: longer than its header says, over the {MAX_SECONDS:.0f} s / {MAX_FRAMES} frame limit for a video"
+                )
             if stream_out is None:
                 width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
                 stream_out = out.add_stream(CODEC, rate=fps)

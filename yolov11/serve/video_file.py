@@ -167,9 +167,13 @@ class Frames:
         ctx = self.stream.codec_context
         frame = f"frame {self.decoded + 1}"
         if ctx.width * ctx.height > MAX_FRAME_PIXELS:
-            raise UserError(f"{self.path.name}: {frame} is {ctx.width}x{ctx.height}, over the cap of {MAX_FRAME_PIXELS:,} pixels a frame (4K)") from None
+            raise UserError(
+                f"{self.path.name}: {frame} is {ctx.width}x{ctx.height}, over the cap of {MAX_FRAME_PIXELS:,} pixels a frame (4K)"
+            ) from None
         if isinstance(exc, av.ArgumentError):
-            raise UserError(f"{self.path.name}: {frame} is over the cap of {MAX_FRAME_PIXELS:,} pixels a frame (4K), or its size is broken") from None
+            raise UserError(
+                f"{self.path.name}: {frame} is over the cap of {MAX_FRAME_PIXELS:,} pixels a frame (4K), or its size is broken"
+            ) from None
 
     def _more_follows(self) -> bool:
         """Whether the file holds more of the stream after the packet that failed."""

@@ -172,7 +172,8 @@ class Callbacks:
         if self.stopped_mid_epoch:
             epoch, batch, nb = self.stopped_mid_epoch
             note = (f"stopped after batch {batch} of {nb} in epoch {epoch}: resuming re-runs epoch {epoch}" if epoch > 1 else
-                    f"stopped after batch {batch} of {nb} in epoch 1: resuming continues at epoch 2 (Ultralytics cannot resume into a first epoch; start a new run to train it whole)")
+                    f"stopped after batch {batch} of {nb} in epoch 1: resuming continues at epoch 2 "
+                    "(Ultralytics cannot resume into a first epoch; start a new run to train it whole)")
             self.events.write("log", level="info", message=note)
 
     def on_train_epoch_end(self, t: TrainerView) -> None:

@@ -124,7 +124,9 @@ def torchrun_command(train_argv: list[str], launch: Launch, executable: str | No
 def node_commands(train_argv: list[str], launch: Launch) -> list[str]:
     """One shell line per node (node 0 first): what to run on each machine of the cluster."""
     return [
-        shlex.join(torchrun_command(train_argv, Launch(launch.nproc_per_node, launch.nnodes, k, launch.master_addr, launch.master_port), "torchrun"))
+        shlex.join(torchrun_command(
+            train_argv, Launch(launch.nproc_per_node, launch.nnodes, k, launch.master_addr, launch.master_port), "torchrun"
+        ))
         for k in range(launch.nnodes)
     ]
 
@@ -160,7 +162,10 @@ def plan(data: str, model: str, launch: Launch, workspace=None, run_id: str | No
     run_id = run_id or ws.new_run_id(str(model))
     argv = train_argv(ws.root, data, model, {**settings, "device": device}, run_id)
     n = launch.nproc_per_node
-    return {"run": run_id, "nnodes": launch.nnodes, "nproc_per_node": n, "world_size": n * launch.nnodes, "commands": node_commands(argv, launch)}
+    return {
+        "run": run_id, "nnodes": launch.nnodes, "nproc_per_node": n, "world_size": n * launch.nnodes,
+        "commands": node_commands(argv, launch),
+    }
 
 
 def check_launch(launch: Launch, device: str) -> None:
@@ -168,9 +173,14 @@ def check_launch(launch: Launch, device: str) -> None:
     launch.validate()
     gpus = gpu_ids(device)
     if not gpus and launch.nproc_per_node * launch.nnodes > 1:
-        raise UserError(field="--device", value=device, detail="several training processes need GPUs; give one per process, e.g. --device 0,1")
+        raise UserError(
+            field="--device", value=device, detail="several training processes need GPUs; give one per process, e.g. --device 0,1"
+        )
     if gpus and len(gpus) != launch.nproc_per_node:
-        raise UserError(field="--nproc-per-node", value=launch.nproc_per_node, detail=f"--device {device} names {len(gpus)} GPU(s); give one GPU per process")
+        raise UserError(
+            field="--nproc-per-node", value=launch.nproc_per_node,
+            detail=f"--device {device} names {len(gpus)} GPU(s); give one GPU per process",
+        )
 
 
 def adopt_world_size(trainer) -> None:

@@ -175,7 +175,8 @@ class TrainingJobs:
             else:
                 run_request(kwargs["request"], run_id=run_id, stop=stop)
         except Exception as exc:  # train() and resume() record their own ends; this catches the rest
-            (LOG.warning if isinstance(exc, UserError) else LOG.exception)("training run %s failed: %s", run_id, exc)  # the server's log; users see the run's status
+            # the server's log; users see the run's status
+            (LOG.warning if isinstance(exc, UserError) else LOG.exception)("training run %s failed: %s", run_id, exc)
             record_failure(self.ws, run_id, EventLog(self.ws.runs_dir / run_id / "events.jsonl", run_id), True, exc)
         finally:
             self._stops.pop(run_id, None)

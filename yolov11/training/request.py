@@ -70,7 +70,9 @@ class TrainRequest:
         if with_transfer is None:
             with_transfer = not launches(cfg.device, launch)
         transfer = transfer_report(str(model), cfg.weights, len(class_names(data_yaml))) if cfg.weights and with_transfer else None
-        return cls(ws, str(data), data_yaml, str(data) if registered else str(data_yaml), str(model), model_src, cfg, dict(settings), transfer)
+        return cls(
+            ws, str(data), data_yaml, str(data) if registered else str(data_yaml), str(model), model_src, cfg, dict(settings), transfer
+        )
 
 
 def launches(device: str, launch: Launch | None) -> bool:

@@ -28,7 +28,10 @@ def resumable_checkpoint(ws: Workspace, run_id: str) -> tuple[Path, dict]:
     record = ws.require_run(run_id)
     mine = record.get("owner") == liveness.token()  # the app's queue, resuming the run it queued
     if record["status"] in ("running", "queued") and not mine and not distributed.in_torchrun():  # rank 0 may have marked it already
-        raise UserError(f"run {run_id} is {record['status']}" + (": stop it before resuming" if record["status"] == "running" else " (in the app's queue): wait for it, or stop it first"))
+        raise UserError(
+            f"run {run_id} is {record['status']}"
+            + (": stop it before resuming" if record["status"] == "running" else " (in the app's queue): wait for it, or stop it first")
+        )
     try:
         return training_state(Path(record["dir"]) / "weights")
     except UserError as exc:
@@ -75,7 +78,9 @@ def resume(
         ws.update_run(run_id, settings={**settings, "epochs": target})
     stop = stop or threading.Event()
     if len(gpus) > 1 and not distributed.in_torchrun():  # the ranks resume under torchrun, as they trained
-        cmd = distributed.torchrun_command(["--workspace", str(ws.root), "resume", "--run", run_id], distributed.local_launch(settings["device"]))
+        cmd = distributed.torchrun_command(
+            ["--workspace", str(ws.root), "resume", "--run", run_id], distributed.local_launch(settings["device"])
+        )
         return train_launched(ws, run_id, cmd, stop, on_event)
     events = EventLog(ws.runs_dir / run_id / "events.jsonl" if primary else None, run_id, on_event)
     try:

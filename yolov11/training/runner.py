@@ -93,11 +93,20 @@ def run_request(request: TrainRequest, *, run_id: str | None = None, stop: threa
     try:
         if launching:
             trusted = [p for p in (cfg.weights, request.model_src) if p and str(p).endswith(".pt") and checkpoints.is_trusted(p)]
-            argv = distributed.train_argv(ws.root, request.data, model, {**request.settings, "device": cfg.device}, run_id) + ["--trust-weights"] * bool(trusted)
+            argv = (
+                distributed.train_argv(ws.root, request.data, model, {**request.settings, "device": cfg.device}, run_id)
+                + ["--trust-weights"] * bool(trusted)
+            )
             return train_launched(ws, run_id, distributed.torchrun_command(argv, launch), stop, on_event, records=launch.node_rank == 0)
         if transfer:
-            events.write("log", level="info", message=f"initialising from {Path(cfg.weights).name}: {transfer['transferred']}/{transfer['total']} tensors transfer")
-        overrides = {"model": request.model_src, "data": str(request.data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True, **cfg.ultralytics_args()}
+            events.write(
+                "log", level="info",
+                message=f"initialising from {Path(cfg.weights).name}: {transfer['transferred']}/{transfer['total']} tensors transfer",
+            )
+        overrides = {
+            "model": request.model_src, "data": str(request.data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True,
+            **cfg.ultralytics_args(),
+        }
         return {**run_trainer(ws, run_id, overrides, events, stop, cfg.loggers), "transfer": transfer}
     except BaseException as exc:
         record_failure(ws, run_id, events, primary, exc)  # whatever went wrong, the run does not stay queued
@@ -119,7 +128,11 @@ def record_failure(ws: Workspace, run_id: str, events: EventLog, primary: bool, 
         status, message = "interrupted", "interrupted (Ctrl+C)"
     else:
         status = "failed"
-        message = os_error_text(exc) if isinstance(exc, OSError) and exc.errno else str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        message = (
+            os_error_text(exc) if isinstance(exc, OSError) and exc.errno
+            else str(exc) if isinstance(exc, UserError)
+            else f"{type(exc).__name__}: {exc}"
+        )
     _quietly(events.write, "status", status=status, error=message)
     _quietly(ws.update_run, run_id, status=status, metrics={"error": message})
     try:
@@ -143,7 +156,8 @@ def _quietly(fn, *args, **kwargs):
         return None
 
 
-def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.Event, on_event: Callable[[dict], None] | None, records: bool = True) -> dict:
+def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.Event, on_event: Callable[[dict], None] | None,
+                   records: bool = True) -> dict:
     """Run ``cmd`` (torchrun around ``python -m yolov11 train|resume``), follow the events its
     rank 0 writes, and return how the run ended, as ``train`` does; a failed run raises
     UserError with the end of the launch log, as a failed plain run raises. ``records``: this is
@@ -167,7 +181,10 @@ def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.E
         raise UserError(f"run {run_id}: {(record['metrics'] or {}).get('error') or 'failed'} (see {run_dir / distributed.LAUNCH_LOG})")
     weights = best_weights(run_dir)
     weights = str(weights) if weights else None
-    return {"run": run_id, "dir": str(run_dir), "status": record["status"], "metrics": record["metrics"] or {}, "weights": weights, "transfer": None}
+    return {
+        "run": run_id, "dir": str(run_dir), "status": record["status"], "metrics": record["metrics"] or {}, "weights": weights,
+        "transfer": None,
+    }
 
 
 def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, stop: threading.Event, trackers: str = "") -> dict:

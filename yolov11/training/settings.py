@@ -37,33 +37,101 @@ def setting(default: Any, label: str, help: str, *, kind: type | None = None, lo
 
 @dataclass
 class TrainSettings:
-    model: str = setting("yolov11n", "Model", "a zoo name (yolov11n, yolov11s-cbam, ...), a model YAML or a .pt; the smallest zoo model trains on a CPU, a fair first baseline")
-    epochs: int = setting(12, "Epochs", "passes over the training images (the demo set passes mAP50 0.9 from scratch in about 6)", kind=int, low=1, high=100_000, why="a longer run is better split into resumed runs")
-    imgsz: int = setting(320, "Image size", "pixels of the longer side, a multiple of 32 (the demo images are 320 px; 640 for photos with small objects)", kind=int, low=32, high=4096, why="a 4096 px batch of 16 is 3 GB of input before the model sees it")
-    batch: int = setting(8, "Batch", "images per optimizer step, -1 for Ultralytics' auto batch (small batches: more steps per CPU-minute on small datasets)", kind=int, low=-1, high=1024, why="larger batches fit no single GPU at useful image sizes")
-    nbs: int | None = setting(None, "Nominal batch for gradient accumulation (0 = the batch)", "the nominal batch: gradients accumulate until this many images (default: the batch, a step per batch)", kind=int, low=1, high=65_536, why="the nominal batch")
-    warmup_epochs: float = setting(1.0, "Warm-up epochs", "epochs of learning-rate warm-up (Ultralytics' 3 spends a quarter of a short run warming up)", kind=float, low=0.0, high=100_000.0)
-    close_mosaic: int = setting(3, "Epochs without mosaic at the end", "last epochs without mosaic, so the model sees whole images before the end", kind=int, low=0, high=100_000, why="epochs")
+    model: str = setting(
+        "yolov11n", "Model",
+        "a zoo name (yolov11n, yolov11s-cbam, ...), a model YAML or a .pt; the smallest zoo model trains on a CPU, a fair first baseline",
+    )
+    epochs: int = setting(
+        12, "Epochs",
+        "passes over the training images (the demo set passes mAP50 0.9 from scratch in about 6)",
+        kind=int, low=1, high=100_000, why="a longer run is better split into resumed runs",
+    )
+    imgsz: int = setting(
+        320, "Image size",
+        "pixels of the longer side, a multiple of 32 (the demo images are 320 px; 640 for photos with small objects)",
+        kind=int, low=32, high=4096, why="a 4096 px batch of 16 is 3 GB of input before the model sees it",
+    )
+    batch: int = setting(
+        8, "Batch",
+        "images per optimizer step, -1 for Ultralytics' auto batch (small batches: more steps per CPU-minute on small datasets)",
+        kind=int, low=-1, high=1024, why="larger batches fit no single GPU at useful image sizes",
+    )
+    nbs: int | None = setting(
+        None, "Nominal batch for gradient accumulation (0 = the batch)",
+        "the nominal batch: gradients accumulate until this many images (default: the batch, a step per batch)",
+        kind=int, low=1, high=65_536, why="the nominal batch",
+    )
+    warmup_epochs: float = setting(
+        1.0, "Warm-up epochs",
+        "epochs of learning-rate warm-up (Ultralytics' 3 spends a quarter of a short run warming up)",
+        kind=float, low=0.0, high=100_000.0,
+    )
+    close_mosaic: int = setting(
+        3, "Epochs without mosaic at the end",
+        "last epochs without mosaic, so the model sees whole images before the end",
+        kind=int, low=0, high=100_000, why="epochs",
+    )
     device: str = setting("cpu", "Device", "cpu, a GPU index such as 0, or 0,1 for several GPUs (torchrun)")
-    workers: int = setting(0, "Data-loading workers", "0 loads in process on a CPU (no fork inside the app's threads); on a GPU, 0 means one per usable CPU core (up to 16 per GPU)", kind=int, low=0, high=256, why="data-loading processes")
-    seed: int = setting(0, "Seed", "same seed, same split and augmentation order", kind=int, low=0, high=2**32 - 1, why="NumPy's seed range")
+    workers: int = setting(
+        0, "Data-loading workers",
+        "0 loads in process on a CPU (no fork inside the app's threads); on a GPU, 0 means one per usable CPU core (up to 16 per GPU)",
+        kind=int, low=0, high=256, why="data-loading processes",
+    )
+    seed: int = setting(
+        0, "Seed",
+        "same seed, same split and augmentation order",
+        kind=int, low=0, high=2**32 - 1, why="NumPy's seed range",
+    )
     deterministic: bool = setting(True, "Deterministic", "reproducible kernels where PyTorch has them")
-    patience: int = setting(50, "Early-stop patience (epochs)", "stop after this many epochs without improvement", kind=int, low=1, high=100_000, why="epochs")
-    optimizer: str = setting("auto", "Optimizer", "auto lets Ultralytics pick (AdamW for short runs, SGD for long ones)", choices=OPTIMIZERS)
-    lr0: float = setting(0.01, "Initial learning rate (auto picks its own)", "the initial learning rate (ignored by optimizer auto, which sets its own)", kind=float, low=0.0, high=10.0, open_low=True)
+    patience: int = setting(
+        50, "Early-stop patience (epochs)",
+        "stop after this many epochs without improvement",
+        kind=int, low=1, high=100_000, why="epochs",
+    )
+    optimizer: str = setting(
+        "auto", "Optimizer",
+        "auto lets Ultralytics pick (AdamW for short runs, SGD for long ones)",
+        choices=OPTIMIZERS,
+    )
+    lr0: float = setting(
+        0.01, "Initial learning rate (auto picks its own)",
+        "the initial learning rate (ignored by optimizer auto, which sets its own)",
+        kind=float, low=0.0, high=10.0, open_low=True,
+    )
     cos_lr: bool = setting(False, "Cosine LR schedule", "cosine instead of linear decay")
-    cache: str = setting("", "Cache images", "ram or disk keeps decoded images: faster epochs on small sets (on one GPU, nothing means ram when the images fit in free memory)", choices=CACHE)
-    fraction: float = setting(1.0, "Fraction of training images", "train on this share of the training images (a quick look at a big set)", kind=float, low=0.0, high=1.0, open_low=True)
-    mosaic: float = setting(1.0, "Mosaic", "probability of 4-image mosaics: the strongest augmentation for detection", kind=float, low=0.0, high=1.0)
+    cache: str = setting(
+        "", "Cache images",
+        "ram or disk keeps decoded images: faster epochs on small sets (on one GPU, nothing means ram when the images fit in free memory)",
+        choices=CACHE,
+    )
+    fraction: float = setting(
+        1.0, "Fraction of training images",
+        "train on this share of the training images (a quick look at a big set)",
+        kind=float, low=0.0, high=1.0, open_low=True,
+    )
+    mosaic: float = setting(
+        1.0, "Mosaic",
+        "probability of 4-image mosaics: the strongest augmentation for detection",
+        kind=float, low=0.0, high=1.0,
+    )
     mixup: float = setting(0.0, "MixUp", "probability of blending two images", kind=float, low=0.0, high=1.0)
     fliplr: float = setting(0.5, "Horizontal flip", "probability of a horizontal flip", kind=float, low=0.0, high=1.0)
     scale: float = setting(0.5, "Scale jitter", "random zoom range (+/-)", kind=float, low=0.0, high=math.inf)
     hsv_h: float = setting(0.015, "Hue", "hue jitter", kind=float, low=0.0, high=1.0)
     hsv_s: float = setting(0.7, "Saturation", "saturation jitter", kind=float, low=0.0, high=1.0)
     hsv_v: float = setting(0.4, "Brightness", "brightness jitter", kind=float, low=0.0, high=1.0)
-    loggers: str = setting("", "Also log to (when installed; TensorBoard always logs)", "wandb, mlflow or both, when installed; TensorBoard is always on")
-    weights: str | None = setting(None, "Start from weights (.pt, optional)", "a .pt whose matching tensors initialise the model (read by the restricted unpickler)")
-    extra: dict[str, Any] = setting(dict, "Other Ultralytics arguments", "any other Ultralytics train argument, as a JSON object (keys: Ultralytics' own argument names)")
+    loggers: str = setting(
+        "", "Also log to (when installed; TensorBoard always logs)",
+        "wandb, mlflow or both, when installed; TensorBoard is always on",
+    )
+    weights: str | None = setting(
+        None, "Start from weights (.pt, optional)",
+        "a .pt whose matching tensors initialise the model (read by the restricted unpickler)",
+    )
+    extra: dict[str, Any] = setting(
+        dict, "Other Ultralytics arguments",
+        "any other Ultralytics train argument, as a JSON object (keys: Ultralytics' own argument names)",
+    )
 
     @classmethod
     def of(cls, model: str, **settings: Any) -> "TrainSettings":
@@ -86,7 +154,9 @@ class TrainSettings:
             if meta.get("kind") is int and not (f.name == "nbs" and value is None):
                 if not isinstance(value, int) or isinstance(value, bool) or value < meta["low"] or (f.name == "batch" and value == 0):
                     out[f.name] = UserError(field=flag, value=value, detail="must be " + (
-                        "a positive integer (or -1 for auto)" if f.name == "batch" else "a positive integer" if meta["low"] > 0 else "0 or more"))
+                        "a positive integer (or -1 for auto)" if f.name == "batch"
+                        else "a positive integer" if meta["low"] > 0
+                        else "0 or more"))
                 elif value > meta["high"]:
                     out[f.name] = UserError(field=flag, value=value, detail=f"at most {meta['high']:,} ({meta['why']})")
             elif meta.get("kind") is float:
@@ -97,7 +167,9 @@ class TrainSettings:
                 elif value < meta["low"] or value > meta["high"] or (meta["open_low"] and value == meta["low"]):
                     out[f.name] = UserError(field=flag, value=value, detail=f"must be {_range_text(meta['low'], meta['high'])}")
             elif meta.get("choices") is not None and (value or "") not in meta["choices"]:
-                out[f.name] = UserError(field=flag, value=value, detail=f"choose one of {', '.join(c or 'nothing' for c in meta['choices'])}")
+                out[f.name] = UserError(
+                    field=flag, value=value, detail=f"choose one of {', '.join(c or 'nothing' for c in meta['choices'])}"
+                )
         if "imgsz" not in out and self.imgsz % 32:
             out["imgsz"] = UserError(field="--imgsz", value=self.imgsz, detail="must be a multiple of 32 (the largest stride)")
         if loggers.problem(self.loggers):
@@ -108,7 +180,10 @@ class TrainSettings:
             out["device"] = exc
         reserved = sorted(set(self.extra) & RESERVED_EXTRA)
         if reserved:
-            out["extra"] = UserError(field="--extra", value=reserved[0], detail="set by the workbench itself (the run's folder, data and model), not an extra argument")
+            out["extra"] = UserError(
+                field="--extra", value=reserved[0],
+                detail="set by the workbench itself (the run's folder, data and model), not an extra argument",
+            )
         elif self.extra:
             unknown = unknown_extra(self.extra)
             if unknown:
@@ -214,9 +289,16 @@ def gpu_defaults(device: str, workers: int, cache: str) -> dict[str, Any]:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick look": {f.name: f.default for f in fields(TrainSettings) if f.name in ("epochs", "imgsz", "batch", "patience", "cos_lr", "mixup", "close_mosaic", "warmup_epochs")},
-    "balanced": {"epochs": 60, "imgsz": 640, "batch": 16, "patience": 20, "cos_lr": False, "mixup": 0.0, "close_mosaic": 10, "warmup_epochs": 3.0},
-    "best accuracy": {"epochs": 200, "imgsz": 640, "batch": 16, "patience": 50, "cos_lr": True, "mixup": 0.1, "close_mosaic": 15, "warmup_epochs": 3.0},
+    "quick look": {
+        f.name: f.default for f in fields(TrainSettings)
+        if f.name in ("epochs", "imgsz", "batch", "patience", "cos_lr", "mixup", "close_mosaic", "warmup_epochs")
+    },
+    "balanced": {
+        "epochs": 60, "imgsz": 640, "batch": 16, "patience": 20, "cos_lr": False, "mixup": 0.0, "close_mosaic": 10, "warmup_epochs": 3.0
+    },
+    "best accuracy": {
+        "epochs": 200, "imgsz": 640, "batch": 16, "patience": 50, "cos_lr": True, "mixup": 0.1, "close_mosaic": 15, "warmup_epochs": 3.0
+    },
 }
 
 
@@ -262,5 +344,7 @@ def normalize_device(device: str | int | None, present: bool = True) -> str:
     have = torch.cuda.device_count()
     missing = [i for i in ids if int(i) >= have]
     if present and missing:
-        raise UserError(field="--device", value=device, detail=f"GPU {','.join(missing)} not found ({have} CUDA GPU(s) here); use --device cpu")
+        raise UserError(
+            field="--device", value=device, detail=f"GPU {','.join(missing)} not found ({have} CUDA GPU(s) here); use --device cpu"
+        )
     return ",".join(ids)

@@ -71,7 +71,10 @@ class _Fold:
                 self.batches.pop()
             self.batches.append({"step": step, **e["losses"]})
         elif kind == "epoch":
-            entry = {"epoch": e["epoch"], **e["train_losses"], **{f"val_{k}": v for k, v in e["val_losses"].items()}, **e["metrics"], "lr": e["lr"]}
+            entry = {
+                "epoch": e["epoch"], **e["train_losses"], **{f"val_{k}": v for k, v in e["val_losses"].items()}, **e["metrics"],
+                "lr": e["lr"],
+            }
             if self.history and self.history[-1]["epoch"] >= e["epoch"]:  # a re-run epoch replaces its first pass
                 self.history = [h for h in self.history if h["epoch"] < e["epoch"]]
             self.history.append(entry)

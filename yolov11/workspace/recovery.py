@@ -36,7 +36,10 @@ def reconcile(ws: "Workspace") -> dict[str, list[str]]:
         if run.get("owner") is None and run["pid"] != os.getpid() and liveness.pid_exists(run["pid"]):
             continue  # a row written before owners were recorded, by a process still running
         error = _unresumable(Path(run["dir"]) / "weights")
-        status, fields = ("interrupted", {}) if error is None else ("failed", {"metrics": {**(run["metrics"] or {}), "error": f"its process ended and {error}"}})
+        status, fields = (
+            ("interrupted", {}) if error is None
+            else ("failed", {"metrics": {**(run["metrics"] or {}), "error": f"its process ended and {error}"}})
+        )
         try:
             if ws._settle(run, status, **fields):
                 done[status].append(run["id"])
@@ -49,7 +52,10 @@ def reconcile(ws: "Workspace") -> dict[str, list[str]]:
             except UserError:
                 return done
             done["scratch_removed"].append(str(aside.relative_to(ws.root)))
-    scratch_dirs = [*ws.datasets_dir.glob(f"{SCRATCH_PREFIX}*"), *ws.datasets_dir.glob(f"{VERSION_SCRATCH_PREFIX}*"), *ws.exports_dir.glob(f"*/{EXPORT_SCRATCH_PREFIX}*")]
+    scratch_dirs = [
+        *ws.datasets_dir.glob(f"{SCRATCH_PREFIX}*"), *ws.datasets_dir.glob(f"{VERSION_SCRATCH_PREFIX}*"),
+        *ws.exports_dir.glob(f"*/{EXPORT_SCRATCH_PREFIX}*"),
+    ]
     for scratch in scratch_dirs:
         if not liveness.owned_by_the_living(scratch, ws.owners_dir):
             shutil.rmtree(scratch, ignore_errors=True)
@@ -70,7 +76,9 @@ def _register_orphan_datasets(ws: "Workspace") -> list[str]:
         try:
             report = json.loads((folder / "report.json").read_text())
             lineage = report.get("version") or {}  # a label edit's version says whose it is
-            ws.add_dataset(folder.name, folder, report["format"], sum(report["images"].values()), report["classes"], report["images"], **lineage)
+            ws.add_dataset(
+                folder.name, folder, report["format"], sum(report["images"].values()), report["classes"], report["images"], **lineage
+            )
         except (OSError, ValueError, KeyError, TypeError, AttributeError, UserError):
             continue  # not one of ours: left alone
         found.append(folder.name)

@@ -41,7 +41,10 @@ CREATE TABLE IF NOT EXISTS exports (
 # source and options ({"src", "options"} or {"demo", "options"}), what a run's notebook reruns.
 # datasets.base/version/parent/diff: a label edit's new version (yolov11.data.versions); rows
 # written before them read as version 1 of their own name.
-_MIGRATIONS = {"runs": {"owner": "TEXT"}, "datasets": {"origin": "TEXT", "base": "TEXT", "version": "INTEGER", "parent": "TEXT", "diff": "TEXT"}}
+_MIGRATIONS = {
+    "runs": {"owner": "TEXT"},
+    "datasets": {"origin": "TEXT", "base": "TEXT", "version": "INTEGER", "parent": "TEXT", "diff": "TEXT"},
+}
 _JSON_FIELDS = ("classes", "splits", "settings", "metrics", "origin", "options", "diff")
 VERSION_MARK = "@v"  # "<base>@v<N>": version N of dataset <base> (import names never hold "@")
 RUN_STATES = ("queued", "running", "done", "stopped", "failed", "interrupted")
@@ -161,8 +164,12 @@ class Workspace:
         """Register a dataset folder; ``base``/``version``/``parent``/``diff`` for a version made by
         a label edit (a plain import is version 1 of its own name)."""
         self._write(
-            "INSERT OR REPLACE INTO datasets (name, path, format, created, images, classes, splits, origin, base, version, parent, diff) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (name, str(path), fmt, time.time(), images, json.dumps(classes), json.dumps(splits), json.dumps(origin), base, version, parent, json.dumps(diff)),
+            "INSERT OR REPLACE INTO datasets (name, path, format, created, images, classes, splits, origin, base, version, parent, diff) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                name, str(path), fmt, time.time(), images, json.dumps(classes), json.dumps(splits), json.dumps(origin), base, version,
+                parent, json.dumps(diff),
+            ),
         )
 
     def set_origin(self, name: str, origin: dict) -> None:
@@ -222,7 +229,8 @@ class Workspace:
         now = time.time()
         liveness.start_heartbeat(self.owners_dir)
         self._write(
-            "INSERT INTO runs (id, dir, dataset, model, status, created, updated, settings, metrics, pid, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO runs (id, dir, dataset, model, status, created, updated, settings, metrics, pid, owner) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (run_id, str(run_dir), dataset, model, status, now, now, json.dumps(settings), json.dumps({}), os.getpid(), liveness.token()),
         )
         self._write_run_json(run_id)
@@ -265,7 +273,9 @@ class Workspace:
     def require_run(self, run_id: str) -> dict[str, Any]:
         record = self.run(run_id)
         if record is None:
-            raise UserError(field="--run", value=run_id, detail=f"no such run in workspace {self.root}", brief="no such run in this workspace")
+            raise UserError(
+                field="--run", value=run_id, detail=f"no such run in workspace {self.root}", brief="no such run in this workspace"
+            )
         return record
 
     def delete_run(self, run_id: str) -> None:

@@ -170,8 +170,11 @@ def _onnx(model: Path, device: str, threads: int):
     cuda = device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers()
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(model), options, providers=["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"])
-    name, dtype = session.get_inputs()[0].name, np.float16 if "float16" in session.get_inputs()[0].type else np.float32  # GPU FP16 exports take float16
+    session = ort.InferenceSession(
+        str(model), options, providers=["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
+    )
+    # GPU FP16 exports take float16
+    name, dtype = session.get_inputs()[0].name, np.float16 if "float16" in session.get_inputs()[0].type else np.float32
     return lambda x: session.run(None, {name: x.astype(dtype)})[0].astype(np.float32)
 
 
@@ -211,7 +214,9 @@ def _ncnn(model: Path, device: str, threads: int):
 
 
 # format -> (file suffix, folder suffix): the names Ultralytics' loader recognises too
-MODEL_NAMES = {"onnx": (".onnx", ""), "torchscript": (".torchscript", ""), "openvino": (".xml", "_openvino_model"), "ncnn": (".param", "_ncnn_model")}
+MODEL_NAMES = {
+    "onnx": (".onnx", ""), "torchscript": (".torchscript", ""), "openvino": (".xml", "_openvino_model"), "ncnn": (".param", "_ncnn_model"),
+}
 RUNTIMES = {"onnx": _onnx, "torchscript": _torchscript, "openvino": _openvino, "ncnn": _ncnn}
 
 
