@@ -59,9 +59,11 @@ def _as_coco(yolo_dir: Path, dest: Path) -> Path:
             doc["images"].append({"id": image_id, "file_name": img.name, "width": w, "height": h})
             for c, cx, cy, bw, bh in np.loadtxt(yolo_dir / "labels" / split / f"{img.stem}.txt", ndmin=2).reshape(-1, 5):
                 bbox = [(cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h]
-                doc["annotations"].append({"id": len(annotations) + 1, "image_id": image_id, "category_id": cat_ids[int(c)], "bbox": bbox, "area": bbox[2] * bbox[3], "iscrowd": 0})
+                doc["annotations"].append({"id": len(annotations) + 1, "image_id": image_id, "category_id": cat_ids[int(c)], "bbox": bbox,
+                                           "area": bbox[2] * bbox[3], "iscrowd": 0})
                 annotations.append(1)
-        doc["annotations"].append({"id": 999, "image_id": doc["images"][0]["id"], "category_id": 3, "bbox": [0, 0, 5, 5], "area": 25, "iscrowd": 1})
+        doc["annotations"].append({"id": 999, "image_id": doc["images"][0]["id"], "category_id": 3, "bbox": [0, 0, 5, 5], "area": 25,
+                                   "iscrowd": 1})
         (dest / split / "_annotations.coco.json").write_text(json.dumps(doc))
     return dest
 
@@ -117,14 +119,16 @@ def test_broken_zip_and_unknown_layout_say_what_is_wrong(tmp_path, workspace):
     img = tmp_path / "photo.jpg"
     draw_image(0, 0, 64)[0].save(img)
     only_images = _zip(tmp_path / "photos.zip", {"photos/a.jpg": img.read_bytes()})
-    with pytest.raises(yolov11.UserError, match=r"photos: no supported format found\. Looked for COCO JSON .*Pascal VOC .*CVAT XML .*LabelMe JSON .*YOLO .*Found 1 images"):
+    with pytest.raises(yolov11.UserError, match=r"photos: no supported format found\. Looked for COCO JSON .*Pascal VOC .*CVAT XML .*"
+                                                r"LabelMe JSON .*YOLO .*Found 1 images"):
         yolov11.import_dataset(only_images, workspace=workspace)
 
 
 def test_bad_label_lines_are_reported_with_file_and_line(tmp_path, workspace):
     src = write_yolo_folder(tmp_path / "labelled", n_images=8, size=64)
     label = sorted((src / "labels" / "train").glob("*.txt"))[0]
-    label.write_text("0 0.5 0.5 0.2 0.2\n0 0.5 0.5\n7 0.5 0.5 0.2 0.2\n1 nan 0.5 0.2 0.2\n2 0.95 0.5 0.2 0.2\n1 0.5 0.5 0 0.3\n2 0.1 0.1 0.3 0.1 0.3 0.4\n")
+    label.write_text("0 0.5 0.5 0.2 0.2\n0 0.5 0.5\n7 0.5 0.5 0.2 0.2\n1 nan 0.5 0.2 0.2\n2 0.95 0.5 0.2 0.2\n1 0.5 0.5 0 0.3\n"
+                     "2 0.1 0.1 0.3 0.1 0.3 0.4\n")
     report = yolov11.import_dataset(src, workspace=workspace)
     where = f"labels/train/{label.name}"
     issues = "\n".join(report["issues"])
@@ -155,7 +159,7 @@ def test_demo_dataset_is_deterministic_and_ready(workspace):
 
 
 def test_label_lines_are_formatted_as_float32_boxes_print():
-    from yolov11.data.importer import _label_text
+    from yolov11.data.placement import _label_text
 
     rng = np.random.default_rng(0)
     boxes = np.concatenate([rng.integers(0, 80, (200, 1)), rng.random((200, 4))], axis=1).astype(np.float32)
@@ -169,13 +173,13 @@ def test_image_checks_made_ahead_equal_those_made_in_place(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
     from yolov11.data.checks import inspect_image
-    from yolov11.data.importer import _Checks
+    from yolov11.data.placement import ImageChecks
 
     src = write_yolo_folder(tmp_path / "src", n_images=40, size=64)
     images = sorted((src / "images").rglob("*.jpg"))
     assert len(images) == 40
     with ThreadPoolExecutor(2) as pool:
-        checks = _Checks(images[:30], pool)  # the last 10 were not started ahead
+        checks = ImageChecks(images[:30], pool)  # the last 10 were not started ahead
         first = [checks.get(p) for p in images[:5]]
         checks.stop()  # batches not begun are checked in place instead
         rest = [checks.get(p) for p in images[5:]]

@@ -21,36 +21,30 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from collections import defaultdict
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from yolov11 import liveness
 from yolov11.data.archive import extract_zip
-from yolov11.data.checks import ImageInfo, inspect_image, resave_whole
+from yolov11.data.checks import ImageInfo
 from yolov11.data.coco_format import looks_like_coco, read_coco
 from yolov11.data.createml_format import looks_like_createml, read_createml
 from yolov11.data.cvat_format import looks_like_cvat, read_cvat
-from yolov11.data.families import MAX_CONTENT_IMAGES, Families, Thumbnails, features, find_families
+from yolov11.data.families import MAX_CONTENT_IMAGES, Families, Thumbnails, find_families
 from yolov11.data.labelme_format import looks_like_labelme, read_labelme
+from yolov11.data.placement import ImageChecks, Progress, check_all, pool_workers, write_samples
 from yolov11.data.report import build_report, write_report
-from yolov11.data.source import CONVERTED_SUFFIXES, Issue, Sample, SourceDataset, files_under, forget_scans, images_under
+from yolov11.data.source import Issue, SourceDataset, files_under, forget_scans, images_under
 from yolov11.data.splits import assign_splits, check_fraction
 from yolov11.data.tidy import drop_duplicate_boxes, drop_repeated_images, note_unread_files, settle_unlabelled, unique_names
 from yolov11.data.voc_format import looks_like_voc, read_voc
 from yolov11.data.yolo_format import find_yaml, looks_like_yolo, read_yolo
 from yolov11.errors import UserError, os_error_text
-from yolov11.machine import usable_cpus
 from yolov11.workspace import Workspace
 from yolov11.workspace.paths import SCRATCH_PREFIX
 
-Progress = Callable[[float, str], None]
-BATCH = 32  # images per pool task: one future and one GIL hand-off per batch, not per image
 FORMAT_NAMES = {
     "coco": "COCO JSON", "voc": "Pascal VOC", "cvat": "CVAT XML", "labelme": "LabelMe JSON", "createml": "CreateML JSON", "yolo": "YOLO",
 }
@@ -115,180 +109,6 @@ def _dataset_name(src: Path, name: str | None, ws: Workspace) -> str:
     return candidate
 
 
-def _link_or_copy(src: Path, dest: Path) -> None:
-    """Hard-link an image of a source folder (no second copy on disk, and fast); copy across
-    filesystems. Tools replace images by writing new files, so the link never sees later edits."""
-    try:
-        os.link(src, dest)
-    except OSError:
-        shutil.copyfile(src, dest)
-
-
-def _label_text(boxes: np.ndarray) -> str:
-    # Python floats (tolist) format exactly as the float32 scalars did, at a fraction of the cost.
-    return "".join("%d %.6f %.6f %.6f %.6f\n" % (int(c), x, y, w, h) for c, x, y, w, h in boxes.tolist())
-
-
-def _write_label(path: Path, boxes: np.ndarray) -> None:
-    with open(path, "wb") as f:  # ASCII: the bytes write_text would write, without a text layer per file
-        f.write(_label_text(boxes).encode("ascii"))
-
-
-def _convert_to_png(src: Path, dest: Path) -> None:
-    """A GIF's first frame as PNG: Ultralytics trains on neither GIFs nor their animation."""
-    from PIL import Image
-
-    with Image.open(src) as im:
-        im.seek(0)
-        im.convert("RGB").save(dest, "PNG")
-
-
-def _batches(items: list, size: int = BATCH):
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch
-
-
-def _workers() -> int:
-    """Pool threads: four per usable core. Decoding and hashing release the GIL, and file
-    creation mostly waits (on the disk, on the folder's lock). On 2 busy cores, 2,000 images:
-    three threads 6.0 s for 4.6 s of CPU (waiting), eight 4.4 s (medians of 4)."""
-    return min(32, 4 * usable_cpus())
-
-
-class _Checks:
-    """The image checks of an import, started on a thread pool as soon as the source's files are
-    known, so they run while the main thread detects the format and parses the annotations. Each
-    batch also computes its images' family features (``families.features``) and, with
-    ``thumbnails``, moves their thumbnails out of the heap.
-
-    The import waits for every check before it splits (``_check_all``: the families decide the
-    split), so placing finds them made; ``stop`` withdraws the batches not begun yet, should
-    placing start earlier. ``get_many`` returns files' checks: those made ahead (waiting for
-    them), else made there and then, once (also for an image the folder walk did not list: a
-    reader may name one)."""
-
-    def __init__(self, paths: list[Path], pool: ThreadPoolExecutor, thumbnails: Thumbnails | None = None, family: bool = True) -> None:
-        self._ahead: dict[str, tuple[Future, int]] = {}
-        self._made: dict[str, ImageInfo] = {}  # checks made on demand, kept: an image is checked once
-        self._futures: list[Future] = []
-        self._thumbnails, self._family = thumbnails, family
-        for batch in _batches(paths):
-            future = pool.submit(self.inspect, batch)
-            self._futures.append(future)
-            for k, p in enumerate(batch):
-                self._ahead[os.path.normpath(p)] = (future, k)
-
-    def inspect(self, paths: list[Path]) -> list[ImageInfo]:
-        """The checks of ``paths``, made here, with their family features (a batch at a time: vectorised)."""
-        infos = [inspect_image(p, self._family) for p in paths]
-        described = [i for i in infos if i.family is not None]
-        for info, desc in zip(described, features([i.family for i in described])):
-            info.family = self._thumbnails.keep(desc) if self._thumbnails else desc
-        return infos
-
-    def stop(self) -> None:
-        for future in self._futures:
-            future.cancel()  # only those not running yet: the others finish
-
-    def get_many(self, paths: list[Path]) -> list[ImageInfo]:
-        """The checks of ``paths``: made ahead (waiting for them), the others made here as one batch."""
-        out: list[ImageInfo | None] = []
-        for path in paths:
-            ahead = self._ahead.get(os.path.normpath(path))
-            out.append(ahead[0].result()[ahead[1]] if ahead and not ahead[0].cancelled() else self._made.get(os.path.normpath(path)))
-        missing = [k for k, info in enumerate(out) if info is None]
-        for k, info in zip(missing, self.inspect([paths[k] for k in missing])):
-            out[k] = self._made[os.path.normpath(paths[k])] = info
-        return out
-
-    def get(self, path: Path) -> ImageInfo:
-        return self.get_many([path])[0]
-
-
-def _place(jobs: list[tuple[Sample, Path, Path, bool]], checks: _Checks) -> list[ImageInfo]:
-    """Check each image and, when usable, link/move (or convert) it and write its label file (runs in a pool)."""
-    infos = checks.get_many([sample.image for sample, *_ in jobs])
-    for (sample, img_out, lbl_out, move), info in zip(jobs, infos):
-        if not (info.problem or info.truncated):  # truncated ones are re-saved afterwards, one at a time
-            if sample.image.suffix.lower() in CONVERTED_SUFFIXES:
-                _convert_to_png(sample.image, img_out)
-            else:
-                (shutil.move if move else _link_or_copy)(sample.image, img_out)
-            _write_label(lbl_out, sample.boxes)
-    return infos
-
-
-def _write(ds: SourceDataset, dest: Path, move: bool, progress: Progress | None, checks: _Checks,
-           pool: ThreadPoolExecutor) -> tuple[list[Sample], list[ImageInfo], list[int]]:
-    """Check every image, place the usable ones and write their labels; returns them with their
-    checks and their places in ``ds.samples``.
-
-    Per image: two file creations (disk latency; the checks are made by then, ``_check_all``), in
-    batches on the pool, beside the family grouping of a given split (``import_dataset``)."""
-    jobs, used = [], set()
-    for i, s in enumerate(ds.samples):
-        stem = s.image.stem
-        while (s.split, stem) in used:
-            stem = f"{stem}_{i}"
-        used.add((s.split, stem))
-        suffix = ".png" if s.image.suffix.lower() in CONVERTED_SUFFIXES else s.image.suffix.lower()
-        jobs.append((s, dest / "images" / s.split / f"{stem}{suffix}", dest / "labels" / s.split / f"{stem}.txt", move))
-    for split in {s.split for s in ds.samples}:
-        (dest / "images" / split).mkdir(parents=True, exist_ok=True)
-        (dest / "labels" / split).mkdir(parents=True, exist_ok=True)
-    kept, kept_infos, kept_index, total = [], [], [], len(jobs)
-    batches = list(_batches(jobs))
-    # Submitted alternating between splits, so threads creating files at once mostly work in
-    # different folders (file creation locks its folder); results are taken in sample order.
-    by_split: dict[str, list[int]] = defaultdict(list)
-    for k, batch in enumerate(batches):
-        by_split[batch[0][0].split].append(k)
-    checks.stop()
-    futures: dict[int, Future] = {}
-    for turn in range(max(map(len, by_split.values()), default=0)):
-        for ks in by_split.values():
-            if turn < len(ks):
-                futures[ks[turn]] = pool.submit(_place, batches[ks[turn]], checks)
-    done = 0
-    for k, batch in enumerate(batches):
-        future = futures[k]
-        for (s, img_out, lbl_out, _), info in zip(batch, future.result()):
-            i, done = done, done + 1
-            if progress and (i % 200 == 0 or i == total - 1):
-                progress(0.55 + 0.35 * (i + 1) / total, f"writing images {i + 1}/{total}")
-            if info.problem:
-                ds.issues.append(Issue(s.image.name, info.problem, "skipped"))
-                continue
-            if info.truncated:
-                try:
-                    resave_whole(s.image, img_out)  # PIL's truncation switch is global: not in the pool
-                except OSError as exc:
-                    ds.issues.append(Issue(s.image.name, f"truncated JPEG that cannot be decoded ({exc})", "skipped"))
-                    continue
-                _write_label(lbl_out, s.boxes)
-                ds.issues.append(Issue(s.image.name, "truncated JPEG", "fixed: decoded as far as possible and re-saved"))
-            if s.image.suffix.lower() in CONVERTED_SUFFIXES:
-                ds.issues.append(Issue(s.image.name, "GIF image", "fixed: first frame imported as PNG"))
-            kept.append(Sample(img_out, s.boxes, s.split, s.label_issues, unlabelled=s.unlabelled))
-            kept_infos.append(info)
-            kept_index.append(i)
-    return kept, kept_infos, kept_index
-
-
-def _check_all(ds: SourceDataset, checks: _Checks, pool: ThreadPoolExecutor, progress: Progress | None) -> list[ImageInfo]:
-    """Every sample's image check, in sample order, with progress: those made ahead waited for,
-    the others (images a reader named that the folder walk did not list) made on the pool."""
-    out: list[ImageInfo] = []
-    # queued behind every check made ahead, so a waiting task never holds a thread those need
-    futures = [pool.submit(checks.get_many, [s.image for s in batch]) for batch in _batches(ds.samples, 8 * BATCH)]
-    for future in futures:
-        out += future.result()
-        if progress:
-            progress(0.1 + 0.4 * len(out) / len(ds.samples), f"checking images {len(out)}/{len(ds.samples)}")
-    return out
-
-
 def _families(ds: SourceDataset, infos: list[ImageInfo], index: list[int], content: bool) -> Families:
     """The families among the images ``infos`` checked (``index``: their samples), by their names
     in the source (the import may rename a file whose name another split holds) and by content."""
@@ -319,7 +139,7 @@ def import_dataset(
     if not src.exists():
         raise UserError(f"{src}: no such file or folder")
     scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=ws.datasets_dir))
-    pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="import")
+    pool = ThreadPoolExecutor(max_workers=pool_workers(), thread_name_prefix="import")
     try:
         liveness.mark(scratch, ws.owners_dir)  # a later start removes it only once this process is gone
         if src.is_dir():
@@ -334,7 +154,7 @@ def import_dataset(
         paths = images_under(root)
         content = len(paths) <= MAX_CONTENT_IMAGES
         # while annotations are read
-        checks = _Checks(paths, pool, Thumbnails(scratch / "thumbnails", len(paths) if content else 0), content)
+        checks = ImageChecks(paths, pool, Thumbnails(scratch / "thumbnails", len(paths) if content else 0), content)
         ds = detect_format(root, include_difficult)
         if not ds.names:
             raise UserError(f"{src.name}: the {FORMAT_NAMES[ds.format]} annotations name no class")
@@ -351,7 +171,7 @@ def import_dataset(
         given = {"train", "val"} <= {s.split for s in ds.samples}
         if not given:
             check_fraction(val_fraction)  # before the wait for the checks
-        checked = _check_all(ds, checks, pool, progress)
+        checked = check_all(ds, checks, pool, progress)
         if progress and not given:
             progress(0.5, f"finding families of augmented copies among {len(every)} images")
         found = None if given else _families(ds, checked, every, content)
@@ -359,7 +179,7 @@ def import_dataset(
         grouping = pool.submit(_families, ds, checked, every, content) if given else None
         final_name = _dataset_name(src, name, ws)
         out = scratch / "out"
-        kept, infos, index = _write(ds, out, move, progress, checks, pool)
+        kept, infos, index = write_samples(ds, out, move, progress, checks, pool)
         if not kept:
             raise UserError(f"{src.name}: no readable images")
         found = (grouping.result() if grouping else found).subset(index)  # less the images that could not be read
