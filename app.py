@@ -128,9 +128,11 @@ def build_app(workspace=None):
     # before gradio: the telemetry-off variables huggingface_hub reads at import; Ultralytics waits for first use
     offline.prepare_environment()
     _own_uploads(Workspace.at(workspace))
-    # every event while training threads plot; a pyplot half-imported by one of them breaks the other)
     import gradio as gr
-    import matplotlib.pyplot  # noqa: F401  (now, in one thread: Gradio switches matplotlib's backend around
+
+    # pyplot now, in one thread: Gradio switches matplotlib's backend around every event while
+    # training threads plot; a pyplot half-imported by one of them breaks the other
+    import matplotlib.pyplot  # noqa: F401
 
     from pages.common import AppContext
     from pages.data import build_data

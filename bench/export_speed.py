@@ -36,6 +36,7 @@ VARIANTS = {  # name -> export_model options
     "openvino fp32": {"format": "openvino"},
     "openvino fp16": {"format": "openvino", "half": True},
     "openvino int8": {"format": "openvino", "int8": True},
+    "ncnn": {"format": "ncnn"},
 }
 TARGETS = {"onnx fp32": (1.4, None), "onnx int8": (2.0, 0.01)}  # batch-1 speed-up, mAP50-95 loss
 

@@ -56,7 +56,8 @@ def training_spec(status: dict) -> dict:
     data = [{"type": "scatter", "mode": "lines", "name": name, "x": xs, "y": [s.get(name) for s in steps], "xaxis": "x", "yaxis": "y"}
             for name in LOSSES]
     epochs = [h["epoch"] for h in history]
-    data += [{"type": "scatter", "mode": "lines+markers", "name": name, "x": epochs, "y": [h.get(name) for h in history], "xaxis": "x2", "yaxis": "y2"}
+    data += [{"type": "scatter", "mode": "lines+markers", "name": name, "x": epochs, "y": [h.get(name) for h in history],
+              "xaxis": "x2", "yaxis": "y2"}
              for name in METRICS]
     last = max(xs + epochs + [status.get("epochs") or 1])
 
@@ -68,7 +69,8 @@ def training_spec(status: dict) -> dict:
         "template": _template(),
         "xaxis": {"anchor": "y", "domain": [0.0, 0.45], "title": {"text": "epoch"}, "range": [0, last]},
         "yaxis": {"anchor": "x", "domain": [0.0, 1.0], **({} if steps else {"range": [0, 1]})},  # nothing yet: 0..1, not Plotly's -1..6
-        "xaxis2": {"anchor": "y2", "domain": [0.55, 1.0], "title": {"text": "epoch"}, "range": [0, last + 0.25]},  # room for the last marker
+        # room for the last marker
+        "xaxis2": {"anchor": "y2", "domain": [0.55, 1.0], "title": {"text": "epoch"}, "range": [0, last + 0.25]},
         "yaxis2": {"anchor": "x2", "domain": [0.0, 1.0], "range": [0, 1]},
         "annotations": [title("training loss", 0.225), title("validation metrics", 0.775)],
         "height": 340, "margin": {"l": 40, "r": 20, "t": 40, "b": 40}, "legend": {"orientation": "h", "y": -0.25}, "uirevision": "keep",
@@ -93,7 +95,8 @@ def _template() -> dict:
 
 
 def class_counts_figure(report: dict) -> go.Figure:
-    rows = [{"split": split, "class": plot_text(name), "boxes": n} for split, v in report["splits"].items() for name, n in v["per_class"].items()]
+    rows = [{"split": split, "class": plot_text(name), "boxes": n}
+            for split, v in report["splits"].items() for name, n in v["per_class"].items()]
     fig = px.bar(pd.DataFrame(rows), x="class", y="boxes", color="split", barmode="group", title="boxes per class and split")
     fig.update_layout(height=320, margin=dict(l=40, r=20, t=40, b=40))
     return fig
@@ -102,7 +105,8 @@ def class_counts_figure(report: dict) -> go.Figure:
 def per_class_figure(result: dict) -> go.Figure:
     df = pd.DataFrame(result["per_class"])
     df["class"] = df["class"].map(plot_text)
-    fig = px.bar(df.melt(id_vars="class", value_vars=["mAP50", "mAP50-95"]), x="class", y="value", color="variable", barmode="group", title="per-class mAP")
+    fig = px.bar(df.melt(id_vars="class", value_vars=["mAP50", "mAP50-95"]), x="class", y="value", color="variable", barmode="group",
+                 title="per-class mAP")
     fig.update_layout(height=320, margin=dict(l=40, r=20, t=40, b=40), yaxis_range=[0, 1])
     return fig
 
@@ -129,7 +133,8 @@ def box_centre_figure(boxes: pd.DataFrame) -> go.Figure:
 
 
 def zoo_figure(zoo: pd.DataFrame) -> go.Figure:
-    fig = px.scatter(zoo, x="gflops", y="CPU ms @320", size="params (M)", color="family", text="name", title="cost of each model: GFLOPs (640) vs measured CPU latency")
+    fig = px.scatter(zoo, x="gflops", y="CPU ms @320", size="params (M)", color="family", text="name",
+                     title="cost of each model: GFLOPs (640) vs measured CPU latency")
     fig.update_traces(textposition="top center")
     fig.update_layout(height=380, margin=dict(l=40, r=20, t=40, b=40))
     return fig
@@ -139,6 +144,7 @@ def compare_figure(histories: dict[str, list[dict]], metric: str) -> go.Figure:
     """One line per run: ``metric`` by epoch (run names drawn as text)."""
     fig = go.Figure()
     for run, history in histories.items():
-        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h.get(metric) for h in history], mode="lines+markers", name=plot_text(run)))
+        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h.get(metric) for h in history], mode="lines+markers",
+                                 name=plot_text(run)))
     fig.update_layout(height=340, margin=dict(l=40, r=20, t=40, b=40), xaxis_title="epoch", yaxis_title=plot_text(metric))
     return fig

@@ -27,11 +27,13 @@ def torchrun_commands(ctx: AppContext, dataset: str, model: str, device: str, ep
     return "\n".join(f"# node {k} of {plan['nnodes']} ({plan['world_size']} processes in all)\n{c}" for k, c in enumerate(plan["commands"]))
 
 
-def build_cluster(ctx: AppContext, dataset: gr.Dropdown, model: gr.Dropdown, device: gr.Textbox, basics: list[gr.components.Component]) -> None:
+def build_cluster(ctx: AppContext, dataset: gr.Dropdown, model: gr.Dropdown, device: gr.Textbox,
+                  basics: list[gr.components.Component]) -> None:
     """``basics``: the epochs, imgsz and batch inputs, which the commands carry."""
     with gr.Accordion("Several GPUs or machines (torchrun)", open=False):
         gr.Markdown("On one machine, a device list such as `0,1` trains on those GPUs through torchrun, one process each. "
-                    "For several machines, fill this in and run each node's command on that node (a shared filesystem keeps datasets and runs in one place).")
+                    "For several machines, fill this in and run each node's command on that node "
+                    "(a shared filesystem keeps datasets and runs in one place).")
         with gr.Row():
             nnodes = gr.Number(value=2, precision=0, minimum=1, label="Machines (nodes)", elem_id="cluster-nnodes")
             addr = gr.Textbox(value="node0.example", label="Node 0 address", elem_id="cluster-addr")

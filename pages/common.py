@@ -70,9 +70,11 @@ def bind(ctx: AppContext, handler, names: list[str] | None = None, defaults: dic
     else:
         given = {p.name: p.default for p in own if p.kind is not p.VAR_KEYWORD}
         merged = {**(defaults or {}), **{k: v for k, v in given.items() if v is not inspect.Parameter.empty}}
-        params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=merged.get(n, inspect.Parameter.empty)) for n in names]
+        params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=merged.get(n, inspect.Parameter.empty))
+                  for n in names]
         first_default = next((i for i, p in enumerate(params) if p.default is not inspect.Parameter.empty), len(params))
-        params = [p if i < first_default or p.default is not inspect.Parameter.empty else p.replace(default=None) for i, p in enumerate(params)]
+        params = [p if i < first_default or p.default is not inspect.Parameter.empty else p.replace(default=None)
+                  for i, p in enumerate(params)]
     order = [p.name for p in params]
 
     if inspect.isgeneratorfunction(handler):  # a view drawn in steps: Gradio streams what each step yields
@@ -161,7 +163,8 @@ def _shown_by(inputs: list, flag: str | None) -> int | None:
     for i, c in enumerate(inputs):
         if label and _short(str(getattr(c, "label", None) or "")) == label:
             return i
-    shows = [i for i, c in enumerate(inputs) if not isinstance(c, (gr.State, gr.Button, gr.Timer)) and getattr(c, "visible", True) is not False]
+    shows = [i for i, c in enumerate(inputs)
+             if not isinstance(c, (gr.State, gr.Button, gr.Timer)) and getattr(c, "visible", True) is not False]
     return shows[0] if shows else None
 
 

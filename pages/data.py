@@ -41,7 +41,8 @@ def _remember(table: dict, key, value) -> None:
 
 def datasets_table(ctx: AppContext) -> pd.DataFrame:
     rows = [
-        {"name": d["name"], "format": d["format"], "images": d["images"], **{f"{k} images": v for k, v in (d["splits"] or {}).items()}, "classes": ", ".join(d["classes"] or [])}
+        {"name": d["name"], "format": d["format"], "images": d["images"], **{f"{k} images": v for k, v in (d["splits"] or {}).items()},
+         "classes": ", ".join(d["classes"] or [])}
         for d in reversed(ctx.workspace.datasets())
     ]
     return pd.DataFrame(rows, columns=DATASET_COLUMNS if not rows else None)
@@ -57,7 +58,8 @@ def versions_table(ctx: AppContext, dataset: str | None) -> pd.DataFrame:
         return pd.DataFrame(columns=VERSION_COLUMNS)
     rows = [
         {"version": v["version"], "name": v["name"], "parent": v["parent"] or "", "images": v["images"], "boxes": v["boxes"],
-         **{k: (v["diff"] or {}).get(k, "") for k in ("added", "removed", "changed")}, "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(v["created"] or 0))}
+         **{k: (v["diff"] or {}).get(k, "") for k in ("added", "removed", "changed")},
+         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(v["created"] or 0))}
         for v in yolov11.dataset_versions(dataset, workspace=ctx.workspace)
     ]
     return pd.DataFrame(rows, columns=VERSION_COLUMNS)
@@ -68,8 +70,10 @@ def diff_table(ctx: AppContext, version: str | None) -> pd.DataFrame:
     record = ctx.workspace.dataset(version) if version else None
     rows = []
     for image, change in ((record or {}).get("diff") or {}).get("images", {}).items():
-        rows += [{"image": image, "change": kind, "class": b["class"], "box": str(b["box"])} for kind in ("added", "removed") for b in change[kind]]
-        rows += [{"image": image, "change": "changed", "class": f"{c['from']['class']} -> {c['to']['class']}", "box": f"{c['from']['box']} -> {c['to']['box']}"} for c in change["changed"]]
+        rows += [{"image": image, "change": kind, "class": b["class"], "box": str(b["box"])}
+                 for kind in ("added", "removed") for b in change[kind]]
+        rows += [{"image": image, "change": "changed", "class": f"{c['from']['class']} -> {c['to']['class']}",
+                  "box": f"{c['from']['box']} -> {c['to']['box']}"} for c in change["changed"]]
     return pd.DataFrame(rows, columns=DIFF_COLUMNS)
 
 
@@ -88,7 +92,8 @@ def default_run(ctx: AppContext, version: str | None) -> str | None:
         return None
     family = {v["name"] for v in yolov11.dataset_versions(version, workspace=ctx.workspace)}
     runs = ctx.workspace.runs()  # newest first
-    return next((r["id"] for r in runs if r["dataset"] == record["parent"]), None) or next((r["id"] for r in runs if r["dataset"] in family), None)
+    return (next((r["id"] for r in runs if r["dataset"] == record["parent"]), None)
+            or next((r["id"] for r in runs if r["dataset"] in family), None))
 
 
 @shows_user_errors
@@ -241,12 +246,13 @@ def build_data(ctx: AppContext) -> gr.Tab:
         table = gr.Dataframe(value=bind(ctx, datasets_table), headers=DATASET_COLUMNS, interactive=False, elem_id="datasets-table")
         picked = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), elem_id="data-picker", allow_custom_value=True)
         health = build_health(ctx, picked)
-        gr.Markdown("### Versions\nEach label edit saved is a new version of the dataset (`name@v2`, ...); every version stays intact and trainable.")
+        gr.Markdown("### Versions\nEach label edit saved is a new version of the dataset (`name@v2`, ...); "
+                    "every version stays intact and trainable.")
         versions = gr.Dataframe(headers=VERSION_COLUMNS, interactive=False, elem_id="versions-table")
         with gr.Row():
             version_pick = gr.Dropdown(label="Version", choices=[], allow_custom_value=True, elem_id="version-picker")
-            retrain_run = gr.Dropdown(label="Run", choices=run_choices(ctx, with_weights=False), allow_custom_value=True, info="whose settings to train with",
-                                      elem_id="retrain-run")
+            retrain_run = gr.Dropdown(label="Run", choices=run_choices(ctx, with_weights=False), allow_custom_value=True,
+                                      info="whose settings to train with", elem_id="retrain-run")
             retrain_btn = gr.Button("Retrain on this version", elem_id="retrain-button")
         retrain_msg = gr.Markdown(elem_id="retrain-message")
         started = gr.Textbox(label="Run started", interactive=False, elem_id="retrain-started")

@@ -101,7 +101,8 @@ def health_summary(r: dict) -> str:
         lines.append("- counts: " + ", ".join(f"{md_text(k.replace('_', ' '))} {v}" for k, v in counts.items()))
     dups = r.get("duplicates", {})
     shown = " (side by side below)" if dups.get("exact") or dups.get("near") else ""
-    lines.append(f"- duplicates: {len(dups.get('exact', []))} exact group(s), {len(dups.get('near', []))} near pair(s), {len(dups.get('leakage', []))} crossing splits{shown}")
+    lines.append(f"- duplicates: {len(dups.get('exact', []))} exact group(s), {len(dups.get('near', []))} near pair(s), "
+                 f"{len(dups.get('leakage', []))} crossing splits{shown}")
     lines.append(f"- {r['issue_count']} issue(s) found and handled (table below)")
     return "\n".join(lines)
 
@@ -278,7 +279,8 @@ def build_health(ctx: AppContext, picked: gr.Dropdown) -> HealthView:
         with gr.Tab("report.json"):
             report = gr.JSON()
     with gr.Row():
-        class_filter = gr.Dropdown(label="Show class", choices=["all classes"], value="all classes", allow_custom_value=True, elem_id="gallery-class")
+        class_filter = gr.Dropdown(label="Show class", choices=["all classes"], value="all classes", allow_custom_value=True,
+                                   elem_id="gallery-class")
         problem_filter = gr.Dropdown(label="Show problem", choices=list(PROBLEMS), value="any image", elem_id="gallery-problem")
     # Whole images at a fixed tile size (object_fit="contain", fit_columns=False): with few
     # items Gradio would otherwise widen the columns and crop each tile to a square.

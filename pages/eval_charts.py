@@ -43,7 +43,8 @@ def pr_figure(curves: dict) -> go.Figure:
         fig.add_trace(go.Scatter(x=curves["x"], y=row, name=f"{plot_text(name)} {ap:.3f}", mode="lines"))
     mean_ap = np.mean(curves["ap50"]) if curves["ap50"] else 0.0
     fig.add_trace(_mean_trace(curves["x"], curves["precision_recall"], f"all classes {mean_ap:.3f} mAP50"))
-    fig.update_layout(title="precision-recall (IoU 0.5)", xaxis_title="recall", yaxis_title="precision", xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LAYOUT)
+    fig.update_layout(title="precision-recall (IoU 0.5)", xaxis_title="recall", yaxis_title="precision",
+                      xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LAYOUT)
     return fig
 
 
@@ -78,7 +79,8 @@ def confusion_figure(confusion: dict, normalised: bool = False) -> go.Figure:
     title = "confusion matrix" + (" (share of each true class)" if normalised else " (counts)")
     if confusion.get("rule"):
         title += f"<br><sup>{_wrapped(confusion['rule'])}</sup>"
-    fig.update_layout(title=title, xaxis_title="true", yaxis_title="predicted", yaxis_autorange="reversed", height=460, margin=dict(l=60, r=20, t=90, b=50))
+    fig.update_layout(title=title, xaxis_title="true", yaxis_title="predicted", yaxis_autorange="reversed", height=460,
+                      margin=dict(l=60, r=20, t=90, b=50))
     return fig
 
 
@@ -101,7 +103,8 @@ def compare_pr_figure(curves_by_run: dict[str, dict]) -> go.Figure:
         mean_ap = np.mean(curves["ap50"]) if curves["ap50"] else 0.0
         name = f"{plot_text(run)} {mean_ap:.3f} mAP50"
         fig.add_trace(go.Scatter(x=curves["x"], y=np.mean(rows, 0) if rows else [], name=name, mode="lines"))
-    fig.update_layout(title="precision-recall (IoU 0.5), all classes", xaxis_title="recall", yaxis_title="precision", xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LAYOUT)
+    fig.update_layout(title="precision-recall (IoU 0.5), all classes", xaxis_title="recall", yaxis_title="precision",
+                      xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LAYOUT)
     return fig
 
 

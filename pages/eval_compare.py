@@ -35,7 +35,8 @@ def build_compare(ctx: AppContext) -> None:
             second = gr.Dropdown(label="Run B", choices=run_choices(ctx), allow_custom_value=True, elem_id="compare-b")
             split = gr.Radio(["val", "test", "train"], value="val", label="Split")
         go = gr.Button("Compare", elem_id="compare-button")
-        table = gr.Dataframe(headers=["metric", "run A", "run B"], label="Side by side (n/a: no objects of that size)", interactive=False, elem_id="compare-table")
+        table = gr.Dataframe(headers=["metric", "run A", "run B"], label="Side by side (n/a: no objects of that size)", interactive=False,
+                             elem_id="compare-table")
         chart = gr.Plot(label="Precision-recall, all classes", elem_id="compare-pr")
 
     go.click(bind(ctx, compare), [first, second, split], [table, chart], api_name="compare_runs", concurrency_id=GPU_BOUND)

@@ -31,10 +31,14 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
                 dataset = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), allow_custom_value=True, elem_id="eval-dataset")
         go = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
         with gr.Row():
-            table = gr.Dataframe(headers=h.METRICS_HEADERS, label="Metrics (Ultralytics val; click a header to sort)", interactive=False, elem_id="eval-table", scale=3)
-            coco = gr.Dataframe(headers=COCO_HEADERS, label="COCO metrics (faster-coco-eval, same predictions; n/a: no objects of that size)", interactive=False, elem_id="eval-coco", scale=1)
+            table = gr.Dataframe(headers=h.METRICS_HEADERS, label="Metrics (Ultralytics val; click a header to sort)", interactive=False,
+                                 elem_id="eval-table", scale=3)
+            coco = gr.Dataframe(headers=COCO_HEADERS,
+                                label="COCO metrics (faster-coco-eval, same predictions; n/a: no objects of that size)",
+                                interactive=False, elem_id="eval-coco", scale=1)
         chart = gr.Plot(label="Per-class mAP", elem_id="eval-per-class")
-        folder = gr.Textbox(label="Evaluation folder (metrics.json, curves.json, coco_gt.json, coco_dt.json)", interactive=False, elem_id="eval-folder")
+        folder = gr.Textbox(label="Evaluation folder (metrics.json, curves.json, coco_gt.json, coco_dt.json)", interactive=False,
+                            elem_id="eval-folder")
         code = gr.Markdown()
         with gr.Row():
             pr = gr.Plot(label="Precision-recall", elem_id="eval-pr")
@@ -44,7 +48,8 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
         with gr.Row():
             normalised = gr.Radio([("counts", False), ("normalised", True)], value=False, label="Confusion matrix")
             source = gr.Radio(
-                [("at the threshold explorer's confidence and IoU (below)", h.EXPLORER), ("Ultralytics' validator's (confidence > 0.001, IoU > 0.45)", h.ULTRALYTICS)],
+                [("at the threshold explorer's confidence and IoU (below)", h.EXPLORER),
+                 ("Ultralytics' validator's (confidence > 0.001, IoU > 0.45)", h.ULTRALYTICS)],
                 value=h.EXPLORER, label="Counted", elem_id="eval-confusion-source",
             )
         confusion = gr.Plot(label="Confusion matrix (its thresholds in the title)", elem_id="eval-confusion")
@@ -59,7 +64,8 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
         gr.Markdown(f"### Worst images\n{LEGEND}; at the explorer's thresholds.")
         with gr.Row():
             criterion = gr.Dropdown(list(CRITERIA), value=CRITERIA[0], label="Sort by", elem_id="gallery-criterion")
-            only = gr.Dropdown([h.ALL_CLASSES], value=h.ALL_CLASSES, label="Class", elem_id="eval-gallery-class", allow_custom_value=True)  # its choices follow the evaluation; API callers name a class directly
+            # its choices follow the evaluation; API callers name a class directly
+            only = gr.Dropdown([h.ALL_CLASSES], value=h.ALL_CLASSES, label="Class", elem_id="eval-gallery-class", allow_custom_value=True)
         # Whole images at a tile's size (object_fit="contain", fit_columns=False): with few items Gradio
         # would widen the columns and crop each tile to a square, a blown-up fragment.
         gallery = gr.Gallery(label=f"{h.GALLERY_LABEL}: evaluate a run to see them", columns=4, height=460, object_fit="contain",
@@ -72,9 +78,11 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
     draw = dict(fn=bind(ctx, h.error_gallery), inputs=[folder, criterion, only, conf, iou], outputs=gallery)
     relabel = dict(fn=h.gallery_label, inputs=[gallery, criterion, only], outputs=gallery, api_visibility="private")  # says why it is empty
     # The confusion matrix follows the explorer's sliders (redrawn when they are released).
-    matrix = dict(fn=bind(ctx, h.confusion_chart), inputs=[folder, normalised, source, conf, iou], outputs=confusion, api_visibility="private")
+    matrix = dict(fn=bind(ctx, h.confusion_chart), inputs=[folder, normalised, source, conf, iou], outputs=confusion,
+                  api_visibility="private")
     analysis = bind(ctx, h.analysis)
-    (go.click(bind(ctx, h.evaluate), [run, split, weights, dataset, trust], [table, chart, code, coco, folder], api_name="evaluate", concurrency_id=GPU_BOUND)
+    (go.click(bind(ctx, h.evaluate), [run, split, weights, dataset, trust], [table, chart, code, coco, folder], api_name="evaluate",
+              concurrency_id=GPU_BOUND)
        .success(analysis, [folder, curve_kind], [pr, conf_curve], api_visibility="private")
        .success(bind(ctx, h.class_choices), folder, only, api_visibility="private")
        .success(**explore, api_name="explore_after_evaluate", api_visibility="private")

@@ -26,7 +26,8 @@ MISSING = {"most FP": "a false positive", "most FN": "a missed object", "lowest-
 
 
 def metrics_table(result: dict) -> pd.DataFrame:
-    overall = {"class": "all", "images": result.get("images"), "instances": sum(r["instances"] for r in result["per_class"]), **result["metrics"]}
+    overall = {"class": "all", "images": result.get("images"), "instances": sum(r["instances"] for r in result["per_class"]),
+               **result["metrics"]}
     return pd.DataFrame([overall, *result["per_class"]], columns=METRICS_HEADERS).round(4)
 
 

@@ -70,7 +70,8 @@ def build_export(ctx: AppContext) -> gr.Tab:
             run = gr.Dropdown(label="Run", choices=run_choices(ctx), elem_id="export-run", allow_custom_value=True)
             fmt = gr.Radio(["onnx", "torchscript", "openvino"], value="onnx", label="Format", elem_id="export-format")
             half = gr.Checkbox(label="FP16", value=False)
-            int8 = gr.Checkbox(label="INT8 (ONNX or OpenVINO, calibrated on the run's images; OpenVINO keeps the mAP loss within 0.01)", value=False, elem_id="export-int8")
+            int8 = gr.Checkbox(label="INT8 (ONNX or OpenVINO, calibrated on the run's images; "
+                                     "OpenVINO keeps the mAP loss within 0.01)", value=False, elem_id="export-int8")
         with gr.Row():
             dynamic = gr.Checkbox(label="Dynamic shapes", value=False)
             axes = gr.Radio(list(AXES), value="batch, height, width", label="Dynamic axes", elem_id="export-axes")
@@ -79,7 +80,8 @@ def build_export(ctx: AppContext) -> gr.Tab:
             simplify = gr.Checkbox(label="Simplify (onnxslim; ONNX only)", value=True)
         go = gr.Button("Export and verify", variant="primary", elem_id="export-button")
         checks = gr.Markdown(elem_id="export-checks")
-        latency = gr.Dataframe(headers=LATENCY_HEADERS, label="Latency (eager PyTorch vs exported)", interactive=False, elem_id="export-latency")
+        latency = gr.Dataframe(headers=LATENCY_HEADERS, label="Latency (eager PyTorch vs exported)", interactive=False,
+                               elem_id="export-latency")
         latency_why = gr.Markdown(elem_id="export-latency-notes")
         with gr.Row():
             download = gr.File(label="Exported model", interactive=False, elem_id="export-file")

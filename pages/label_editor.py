@@ -104,7 +104,8 @@ def _written_whole(write, dest: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def editor_value(ctx: AppContext, dataset: str, labels: dict, suggested: list[dict] | None = None, questioned: list[dict] | None = None) -> dict:
+def editor_value(ctx: AppContext, dataset: str, labels: dict, suggested: list[dict] | None = None,
+                 questioned: list[dict] | None = None) -> dict:
     """The editor's value: the image (a copy under previews/, enlarged ``shown_scale`` times when
     small) and its boxes in that picture's pixels, each in its class's colour; ``suggested``
     boxes in SUGGESTED, and the label boxes equal to one of ``questioned`` (same class, corners
@@ -119,7 +120,8 @@ def editor_value(ctx: AppContext, dataset: str, labels: dict, suggested: list[di
         return {"xmin": x1, "ymin": y1, "xmax": x2, "ymax": y2, "label": str(b["class"]), "color": _hex_rgb(colour)}
 
     questioned = questioned or []
-    drawn = [box(b, QUESTIONED if any(_same_box(b, q) for q in questioned) else colours.get(b["class"], PALETTE[0])) for b in labels["boxes"]]
+    drawn = [box(b, QUESTIONED if any(_same_box(b, q) for q in questioned) else colours.get(b["class"], PALETTE[0]))
+             for b in labels["boxes"]]
     return {"image": str(shown), "boxes": drawn + [box(b, SUGGESTED) for b in suggested or []]}
 
 
@@ -153,7 +155,8 @@ def edited_boxes(value: dict | None, original: list[dict], scale: int = 1, size:
         if turns:
             x1, y1, x2, y2 = unturned(corners, turns, width, height)
             corners = [min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height)]
-        same = next((o for o in pool if o["class"] == b.get("label") and all(abs(v * scale - c) <= slack for v, c in zip(o["box"], corners))), None)
+        same = next((o for o in pool
+                     if o["class"] == b.get("label") and all(abs(v * scale - c) <= slack for v, c in zip(o["box"], corners))), None)
         if same is not None:
             pool.remove(same)
             out.append(same)

@@ -18,7 +18,8 @@ HEADERS = ["score", "kind", "image", "class", "box", "suggested class", "suggest
 GALLERY_LABEL = "Label (left) and the model's suggestion (right)"
 KIND_WORDS = (
     "**missing**: the model finds an object no label has · **spurious**: a label where the model sees nothing · "
-    "**wrong_class**: a confident box of another class covers it · **badly_located**: the model's box of that class overlaps it, but not well"
+    "**wrong_class**: a confident box of another class covers it · "
+    "**badly_located**: the model's box of that class overlaps it, but not well"
 )
 
 
@@ -27,14 +28,16 @@ def _box(box: list | None) -> str:
 
 
 def issues_table(issues: list[dict]) -> pd.DataFrame:
-    rows = [[i["score"], i["kind"], i["image"], i["class"] or "", _box(i["box"]), i["suggested_class"] or "", _box(i["suggested_box"])] for i in issues]
+    rows = [[i["score"], i["kind"], i["image"], i["class"] or "", _box(i["box"]), i["suggested_class"] or "", _box(i["suggested_box"])]
+            for i in issues]
     return pd.DataFrame(rows, columns=HEADERS)
 
 
 def _filtered(result: dict, kind: str | None, cls: str | None) -> list[dict]:
     return [
         i for i in result["issues"]
-        if (not kind or kind == ALL_KINDS or i["kind"] == kind) and (not cls or cls == ALL_CLASSES or cls in (i["class"], i["suggested_class"]))
+        if (not kind or kind == ALL_KINDS or i["kind"] == kind)
+        and (not cls or cls == ALL_CLASSES or cls in (i["class"], i["suggested_class"]))
     ]
 
 
@@ -68,7 +71,8 @@ def find(ctx: AppContext, run_id: str | None, split: str = "val", folds: float =
     classes = sorted({c for i in r["issues"] for c in (i["class"], i["suggested_class"]) if c})
     kwargs = {"run": run_id, "split": split} | ({"folds": int(folds)} if split == "train" else {})
     code = same_call(ctx, "label_issues", "issues", kwargs, "label-issues", {**kwargs, "json": True})
-    return _summary(r, SHOWN), _gallery(ctx, r, r["issues"]), issues_table(r["issues"]), r, gr.update(choices=[ALL_CLASSES, *classes], value=ALL_CLASSES), code
+    return (_summary(r, SHOWN), _gallery(ctx, r, r["issues"]), issues_table(r["issues"]), r,
+            gr.update(choices=[ALL_CLASSES, *classes], value=ALL_CLASSES), code)
 
 
 def _issue_picked(result: dict, kind: str | None, cls: str | None, evt: gr.SelectData) -> dict:
@@ -91,11 +95,12 @@ def issue_hint(issue: dict) -> str:
     c, sc = (md_text(name) if name else name for name in (issue["class"], issue["suggested_class"]))  # names from the dataset, as text
     return {
         "missing": f"The model finds a **{sc}** (orange) that no label has: keep the orange box to add it, delete it if nothing is there.",
-        "spurious": f"The model sees nothing at the red **{c}** box: delete it if nothing is there; keep it (save nothing) if the model is wrong.",
+        "spurious": f"The model sees nothing at the red **{c}** box: delete it if nothing is there; "
+                    "keep it (save nothing) if the model is wrong.",
         "wrong_class": f"The model sees a **{sc}** (orange) where the red box says **{c}**: keep the orange box and delete the red one, "
                        "or double-click the red box to change its class.",
-        "badly_located": f"The model places this **{sc or c}** elsewhere (orange): keep the better of the red and orange boxes and delete the other, "
-                         "or drag the red one into place.",
+        "badly_located": f"The model places this **{sc or c}** elsewhere (orange): keep the better of the red and orange boxes "
+                         "and delete the other, or drag the red one into place.",
     }[issue["kind"]]
 
 
@@ -136,9 +141,12 @@ def narrow(ctx: AppContext, run_id: str | None, split: str, kind: str, cls: str)
 
 def build_label_issues(ctx: AppContext, run: gr.Dropdown):
     """Lay out the section under the Evaluate tab's run picker."""
-    gr.Markdown("### Suspicious labels\nThe labels this run's model disagrees with most, out of sample (cleanlab's object-detection scores), most suspicious first. Left: the label as it is; right: what the model suggests. Pick one to fix it in the box editor below: saving writes a new dataset version.")
+    gr.Markdown("### Suspicious labels\nThe labels this run's model disagrees with most, out of sample "
+                "(cleanlab's object-detection scores), most suspicious first. Left: the label as it is; right: what the model suggests. "
+                "Pick one to fix it in the box editor below: saving writes a new dataset version.")
     with gr.Row():
-        split = gr.Radio([("val (the run's model predicts it)", "val"), ("train (cross-validation: k models on folds)", "train")], value="val", label="Split", elem_id="issues-split")
+        split = gr.Radio([("val (the run's model predicts it)", "val"), ("train (cross-validation: k models on folds)", "train")],
+                         value="val", label="Split", elem_id="issues-split")
         folds = gr.Slider(2, 10, value=2, step=1, label="Folds (train split)", elem_id="issues-folds")
     cost = gr.Markdown(elem_id="issues-estimate")
     go = gr.Button("Find suspicious labels", elem_id="issues-button")

@@ -20,7 +20,8 @@ from pages.video_view import COUNT_COLUMNS, counts_table, detections_over_time_f
 from pages.zoo import PICKLE_WARNING
 from yolov11 import EXPORT_FORMATS
 
-WEIGHT_TYPES = [".pt", *(f.suffix for f in EXPORT_FORMATS.values() if not f.folder)]  # a folder model is picked by run, or by path in the API
+# a folder model is picked by run, or by path in the API
+WEIGHT_TYPES = [".pt", *(f.suffix for f in EXPORT_FORMATS.values() if not f.folder)]
 VIDEO_TYPES = ", ".join(sorted(yolov11.VIDEO_SUFFIXES))
 DETECTION_COLUMNS = ["class", "confidence", "box"]
 
@@ -154,13 +155,15 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         with gr.Row():
             run = gr.Dropdown(label="Run", choices=run_choices(ctx), elem_id="predict-run", allow_custom_value=True)
             with gr.Column():
-                weights_file = gr.File(label=f"…or upload weights ({', '.join(WEIGHT_TYPES)})", file_types=WEIGHT_TYPES, type="filepath", height=120, elem_id="predict-weights")
+                weights_file = gr.File(label=f"…or upload weights ({', '.join(WEIGHT_TYPES)})", file_types=WEIGHT_TYPES, type="filepath",
+                                       height=120, elem_id="predict-weights")
                 trust = gr.Checkbox(label="I trust this file (.pt)", value=False, info=PICKLE_WARNING, elem_id="predict-weights-trust")
             conf = gr.Slider(0.05, 0.95, value=0.25, step=0.05, label="Confidence threshold")
         with gr.Row():
             with gr.Column():
                 image = gr.Image(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"], elem_id="predict-image")
-                photos = gr.File(label="More photos", file_count="multiple", file_types=["image"], type="filepath", height=120, elem_id="predict-photos")
+                photos = gr.File(label="More photos", file_count="multiple", file_types=["image"], type="filepath", height=120,
+                                 elem_id="predict-photos")
             with gr.Column():
                 annotated = gr.Image(label="Detections", interactive=False, elem_id="predict-output")
                 # Whole photos at a tile's size: with few photos Gradio would widen the columns and crop each to a square.
@@ -170,7 +173,8 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         table = gr.Dataframe(headers=DETECTION_COLUMNS, label="Detections", interactive=False, elem_id="predict-table")
         code = gr.Markdown()
         with gr.Group():
-            gr.Markdown(f"### Video\nTrack objects through a short clip ({VIDEO_TYPES}; up to a minute): each object keeps its number from frame to frame, so the counts are of distinct objects, not of detections.")
+            gr.Markdown(f"### Video\nTrack objects through a short clip ({VIDEO_TYPES}; up to a minute): "
+                        "each object keeps its number from frame to frame, so the counts are of distinct objects, not of detections.")
             with gr.Row():
                 video = gr.Video(label="Video", sources=["upload"], elem_id="predict-video")
                 tracked = gr.Video(label="Tracked objects", interactive=False, elem_id="predict-video-output")
@@ -182,7 +186,8 @@ def build_predict(ctx: AppContext) -> gr.Tab:
                 video_chart = gr.Plot(label="Detections per class over time", elem_id="predict-video-chart")
             video_code = gr.Markdown(elem_id="predict-video-code")
         with gr.Accordion("Share on the /demo page", open=False):
-            gr.Markdown("Publishing copies the model above (the uploaded weights, else the run's best) to the app's **/demo** page: a big drop zone and nothing to configure, for people who don't write code.")
+            gr.Markdown("Publishing copies the model above (the uploaded weights, else the run's best) to the app's **/demo** page: "
+                        "a big drop zone and nothing to configure, for people who don't write code.")
             with gr.Row():
                 name = gr.Textbox(label="Name on /demo", placeholder="default: the run id", elem_id="publish-name")
                 publish = gr.Button("Publish to /demo", elem_id="publish-button")
@@ -194,7 +199,8 @@ def build_predict(ctx: AppContext) -> gr.Tab:
         show_gallery, results, gallery, api_visibility="private"
     )
     gallery.select(pick, results, [annotated, table], api_visibility="private")
-    video.upload(refused_on_arrival(ctx, yolov11.probe_video), video, [video, video_note], api_visibility="private")  # the caps, as soon as it lands
+    # the caps, as soon as it lands
+    video.upload(refused_on_arrival(ctx, yolov11.probe_video), video, [video, video_note], api_visibility="private")
     video.clear(no_note, None, video_note, api_visibility="private")
     video_go.click(bind(ctx, predict_video), [run, video, conf, weights_file, trust],
                    [tracked, video_counts, video_chart, video_code], api_name="predict_video", concurrency_id=GPU_BOUND)

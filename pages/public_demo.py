@@ -125,7 +125,8 @@ def build_public_demo(ctx: AppContext) -> None:
     conf = gr.Slider(MIN_CONF, 0.95, value=0.25, step=0.05, label="How sure must the model be? (confidence)", elem_id="demo-conf")
     found_text = gr.Markdown(elem_id="demo-summary")
     table = gr.Dataframe(headers=DEMO_COLUMNS, label="Objects found", interactive=False, elem_id="demo-table")
-    gr.Markdown(f"### Or drop a short video\n{VIDEO_TYPES}, up to a minute: each object is followed from frame to frame, so it is counted once.")
+    gr.Markdown(f"### Or drop a short video\n{VIDEO_TYPES}, up to a minute: "
+                "each object is followed from frame to frame, so it is counted once.")
     with gr.Row(equal_height=True):
         video = gr.Video(label="Your video", sources=["upload"], height=420, elem_id="demo-video")
         tracked = gr.Video(label="What the model found, object by object", interactive=False, height=420, elem_id="demo-video-output")

@@ -61,8 +61,10 @@ def show_crossing(ctx: AppContext, name: str | None) -> tuple:
     text = crossing_text(r)
     pairs = draw_crossing(ctx, r) if text else []
     n = ((r or {}).get("families") or {}).get("crossing_count", 0)
-    label = f"Families across splits, side by side (the first {len(pairs)} of {n})" if n > len(pairs) else "Families across splits, side by side"
-    return gr.update(value=text, visible=bool(text)), gr.update(visible=bool(text)), gr.update(value=pairs, visible=bool(pairs), label=label)
+    label = (f"Families across splits, side by side (the first {len(pairs)} of {n})" if n > len(pairs)
+             else "Families across splits, side by side")
+    return (gr.update(value=text, visible=bool(text)), gr.update(visible=bool(text)),
+            gr.update(value=pairs, visible=bool(pairs), label=label))
 
 
 @shows_user_errors

@@ -115,7 +115,8 @@ def build_runs(ctx: AppContext) -> None:
         gr.Markdown("**Download as notebook**: the run's steps (dataset import, training with its exact settings and seed, "
                     "evaluations, exports, a prediction) as a Jupyter notebook that reruns them in a workspace of its own.")
         with gr.Row():
-            notebook_run = gr.Dropdown(label="Run", choices=run_choices(ctx, with_weights=False), allow_custom_value=True, elem_id="notebook-run")
+            notebook_run = gr.Dropdown(label="Run", choices=run_choices(ctx, with_weights=False), allow_custom_value=True,
+                                       elem_id="notebook-run")
             notebook_btn = gr.Button("Download as notebook", elem_id="notebook-button")
             notebook_file = gr.File(label="Notebook (.ipynb)", interactive=False, elem_id="notebook-file")
 

@@ -22,7 +22,8 @@ from yolov11 import describe_setting as describe_field
 POLL_S = 0.5  # chart and log refresh: an epoch shows in the chart within this and the drawing (1 s let the worst take 1.2 s)
 PASS_ON = "(values) => values"  # a hidden JSON's list, one value (or update) per output
 # The log box follows its newest line (Gradio's autoscroll leaves a non-interactive box at the top).
-FOLLOW_LOG = "() => { setTimeout(() => { const box = document.querySelector('#train-log textarea'); if (box) box.scrollTop = box.scrollHeight; }, 50); }"
+FOLLOW_LOG = ("() => { setTimeout(() => { const box = document.querySelector('#train-log textarea'); "
+              "if (box) box.scrollTop = box.scrollHeight; }, 50); }")
 
 
 def build_train(ctx: AppContext) -> gr.Tab:
@@ -60,10 +61,12 @@ def build_train(ctx: AppContext) -> gr.Tab:
     )
     stop.click(bind(ctx, h.stop_training), run_id, progress, api_name="stop_training")
     resume.click(bind(ctx, h.resume_training), [run_id, epochs], [run_id, code], api_name="resume_training")
-    timer.tick(bind(ctx, h.poll), [run_id, shown], [progress, chart, log, shown, stop], show_progress="hidden", api_visibility="private", queue=False)
+    timer.tick(bind(ctx, h.poll), [run_id, shown], [progress, chart, log, shown, stop], show_progress="hidden", api_visibility="private",
+               queue=False)
     log.change(None, None, None, js=FOLLOW_LOG)
     with tab:  # gr.api adds a component; inside the tab, not directly under gr.Tabs
-        gr.api(in_the_event_loop(bind(ctx, h.training_status_at_once), bind(ctx, h.training_status)), api_name="training_status", queue=False)  # a cheap read: answered at once
+        gr.api(in_the_event_loop(bind(ctx, h.training_status_at_once), bind(ctx, h.training_status)),
+               api_name="training_status", queue=False)  # a cheap read: answered at once
     # The form's fields are written by the browser only. Gradio's page keeps a field's check message
     # (the start's validator, app_error) in the field's status, and every later server event of the
     # page (this timer's poll, twice a second) puts back the status of each field that some server

@@ -54,7 +54,8 @@ def progress_text(s: dict) -> str:
 
 
 @shows_user_errors
-def start_training(ctx: AppContext, dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str, weights: str | None = None, trusted: bool = False, **more):
+def start_training(ctx: AppContext, dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str,
+                   weights: str | None = None, trusted: bool = False, **more):
     """Queue a training run; returns its id at once (training goes on in the background), the
     equivalent call, and how many tensors of the optional starting weights transfer. ``more``:
     the "More settings" fields by name (pages.train_settings.FORM); ``trusted``: "I trust this
@@ -85,12 +86,15 @@ def start_training(ctx: AppContext, dataset: str, model: str, epochs: float, img
     return run, snippet, note
 
 
-def check_fields(ctx: AppContext, dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str, weights: str | None = None, trusted: bool = False, **more) -> list:
+def check_fields(ctx: AppContext, dataset: str, model: str, epochs: float, imgsz: float, batch: float, device: str,
+                 weights: str | None = None, trusted: bool = False, **more) -> list:
     """/start_training's validator: one gr.validate per input, each field's own message."""
-    settings = collect({"epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device or "cpu", **{k: more[k] for k in FORM if k in more}})
+    settings = collect({"epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device or "cpu",
+                        **{k: more[k] for k in FORM if k in more}})
     fine = gr.validate(True, "")
     picked = gr.validate(bool(dataset), "" if dataset else (in_app_words(NO_DATASET) if from_the_app() else NO_DATASET))
-    return [picked, fine, *field_messages(settings, ["epochs", "imgsz", "batch", "device"]), fine, *field_messages(settings, list(FORM)), fine]
+    return [picked, fine, *field_messages(settings, ["epochs", "imgsz", "batch", "device"]),
+            fine, *field_messages(settings, list(FORM)), fine]
 
 
 def status_of(ctx: AppContext, run: str = "", wait: bool = True) -> dict | None:

@@ -56,7 +56,8 @@ def build_settings(basics: dict[str, gr.components.Component]) -> dict[str, gr.c
             form |= {name: field_input(name) for name in ("mosaic", "mixup", "fliplr", "hsv_h", "hsv_s", "hsv_v")}
             form["scale"] = gr.Slider(0.0, 1.0, step=0.05, **_labelled("scale"))  # the form offers 0..1; the CLI takes more
             form["close_mosaic"] = field_input("close_mosaic")
-        form["loggers"] = gr.CheckboxGroup(["wandb", "mlflow"], value=[], elem_id="train-loggers", **{k: v for k, v in _labelled("loggers").items() if k != "value"})
+        form["loggers"] = gr.CheckboxGroup(["wandb", "mlflow"], value=[], elem_id="train-loggers",
+                                           **{k: v for k, v in _labelled("loggers").items() if k != "value"})
 
     targets = {**basics, **form}
     names = [n for n in PRESETS["quick look"] if n in targets]

@@ -53,7 +53,8 @@ RECORDING_ROUTE = "/gradio_api/process_recording"
 # Each kind of file, by suffix (lower case). Broad on purpose: the component or the core that
 # uses a file refuses a suffix it cannot read; these only say how large it may be.
 KINDS = {
-    "image": {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif", ".jp2", ".ico", ".svg"},
+    "image": {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff",
+              ".gif", ".heic", ".heif", ".avif", ".jp2", ".ico", ".svg"},
     "video": {".mp4", ".webm", ".mov", ".m4v", ".avi", ".mkv", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv", ".3gp", ".ts", ".mts", ".m2ts"},
     "weights": {".pt", ".pth", ".onnx", ".torchscript"},
     "zip": {".zip"},
@@ -295,7 +296,8 @@ class _Request:
         if self.upload and self.multipart:
             self.meter: _PartMeter | _BodyMeter = _PartMeter(options[b"boundary"], limits)
         else:
-            self.meter = _BodyMeter(limits.other, f"request body over the {human(limits.other)} limit for a request here ({FLAGS['other']})")
+            self.meter = _BodyMeter(limits.other,
+                                    f"request body over the {human(limits.other)} limit for a request here ({FLAGS['other']})")
         self.free = 0 if self.upload else SMALL_BODY  # bytes not counted toward the quota
         self.received = self.counted = 0
         self.complete = False

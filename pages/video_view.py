@@ -45,5 +45,6 @@ def detections_over_time_figure(result: dict) -> go.Figure:
     most = max([max(tr.y) for tr in fig.data] + [1])
     fig.update_xaxes(title_text="time in the video (s)", range=[0, max(times + [result["duration_s"]])])
     fig.update_yaxes(title_text="detections", range=[0, most + 0.5], dtick=1 if most <= 10 else None)
-    fig.update_layout(title="detections per class over time", height=320, margin=dict(l=40, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(title="detections per class over time", height=320, margin=dict(l=40, r=20, t=40, b=40),
+                      legend=dict(orientation="h", y=-0.25))
     return fig

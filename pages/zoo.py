@@ -62,13 +62,15 @@ def build_zoo(ctx: AppContext, model: gr.Dropdown) -> tuple[gr.File, gr.Checkbox
     weights upload, its "I trust this file" box and the markdown line that reports what it will transfer."""
     with gr.Accordion("Model zoo, model card, your own YAML or weights", open=False):
         with gr.Row():
-            scales = gr.CheckboxGroup(["n", "s", "m", "l", "x"], value=["n", "s"], label="Scales to compare (larger ones take a while to measure)")
+            scales = gr.CheckboxGroup(["n", "s", "m", "l", "x"], value=["n", "s"],
+                                      label="Scales to compare (larger ones take a while to measure)")
             compare = gr.Button("Compare models", elem_id="zoo-compare")
         table = gr.Dataframe(headers=ZOO_COLUMNS, interactive=False, elem_id="zoo-table")
         chart = gr.Plot()
         card = gr.Dataframe(headers=CARD_COLUMNS, label="Model card: layers of the chosen model", interactive=False, elem_id="model-card")
         with gr.Row():
-            own_yaml = gr.File(label="Your model YAML (Ultralytics format; may use CBAM, SPPFWide, AttnDetect)", file_types=[".yaml", ".yml"], elem_id="model-yaml")
+            own_yaml = gr.File(label="Your model YAML (Ultralytics format; may use CBAM, SPPFWide, AttnDetect)",
+                               file_types=[".yaml", ".yml"], elem_id="model-yaml")
             with gr.Column():
                 weights = gr.File(label="Start from weights (.pt, optional)", file_types=[".pt"], elem_id="start-weights")
                 trust = gr.Checkbox(label="I trust this file", value=False, info=PICKLE_WARNING, elem_id="start-weights-trust")
