@@ -74,7 +74,8 @@ def trained_run(tmp_path_factory) -> dict:
     r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=25, imgsz=128, batch=8, close_mosaic=5, workers=0, seed=0)
     assert r["status"] == "done", r
     assert r["metrics"]["mAP50"] > 0.3, r  # a model that finds things, or the tests prove little
-    return {"workspace": ws, "run": r["run"], "weights": Path(r["weights"]), "dataset": data["name"], "data_yaml": Path(data["data_yaml"]), "metrics": r["metrics"]}
+    return {"workspace": ws, "run": r["run"], "weights": Path(r["weights"]), "dataset": data["name"], "data_yaml": Path(data["data_yaml"]),
+            "metrics": r["metrics"]}
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -39,7 +39,8 @@ def truth(n: int = 12, size: int = 128, seed: int = 3) -> dict[str, dict]:
 
 def _yolo_lines(item: dict) -> str:
     w, h = item["image"].size
-    return "".join(f"{c} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}\n" for c, x1, y1, x2, y2 in item["boxes"])
+    return "".join(f"{c} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}\n"
+                   for c, x1, y1, x2, y2 in item["boxes"])
 
 
 def write_roboflow_yolo(t: dict, root: Path) -> Path:
@@ -91,12 +92,15 @@ def write_coco(t: dict, root: Path, per_split: bool = True) -> Path:
         folder = root / split if per_split else root / "images"
         folder.mkdir(parents=True, exist_ok=True)
         item["image"].save(folder / f"{stem}.jpg", quality=95)
-        doc = docs.setdefault(split, {"images": [], "annotations": [], "categories": [{"id": 0, "name": "hats", "supercategory": "none"}] + [{"id": i, "name": n, "supercategory": "hats"} for i, n in zip(ids, CLASSES)]})
+        doc = docs.setdefault(split, {"images": [], "annotations": [],
+                                      "categories": [{"id": 0, "name": "hats", "supercategory": "none"}]
+                                      + [{"id": i, "name": n, "supercategory": "hats"} for i, n in zip(ids, CLASSES)]})
         image_id = len(doc["images"]) + 100
         w, h = item["image"].size
         doc["images"].append({"id": image_id, "file_name": f"{stem}.jpg", "width": w, "height": h})
         for c, x1, y1, x2, y2 in item["boxes"]:
-            doc["annotations"].append({"id": len(doc["annotations"]) + 1, "image_id": image_id, "category_id": ids[c], "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})
+            doc["annotations"].append({"id": len(doc["annotations"]) + 1, "image_id": image_id, "category_id": ids[c],
+                                       "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})
     for split, doc in docs.items():
         path = root / split / "_annotations.coco.json" if per_split else root / "annotations.json"
         path.write_text(json.dumps(doc))
@@ -151,9 +155,11 @@ def write_cvat(t: dict, root: Path) -> Path:
         item["image"].save(root / "images" / f"{stem}.jpg", quality=95)
         w, h = item["image"].size
         img = _sub(doc, "image")
-        img.attrib.update(id=str(k), name=f"images/{stem}.jpg", width=str(w), height=str(h), subset={"train": "Train", "val": "Validation"}[item["split"]])
+        img.attrib.update(id=str(k), name=f"images/{stem}.jpg", width=str(w), height=str(h),
+                          subset={"train": "Train", "val": "Validation"}[item["split"]])
         for c, x1, y1, x2, y2 in item["boxes"]:
-            _sub(img, "box").attrib.update(label=CLASSES[c], occluded="0", xtl=f"{x1:.2f}", ytl=f"{y1:.2f}", xbr=f"{x2:.2f}", ybr=f"{y2:.2f}")
+            _sub(img, "box").attrib.update(label=CLASSES[c], occluded="0", xtl=f"{x1:.2f}", ytl=f"{y1:.2f}", xbr=f"{x2:.2f}",
+                                           ybr=f"{y2:.2f}")
     ET.ElementTree(doc).write(root / "annotations.xml")
     return root
 
@@ -165,7 +171,8 @@ def write_labelme(t: dict, root: Path) -> Path:
         item["image"].save(root / f"{stem}.jpg", quality=95)
         w, h = item["image"].size
         shapes = [{"label": CLASSES[c], "points": [[x1, y1], [x2, y2]], "shape_type": "rectangle"} for c, x1, y1, x2, y2 in item["boxes"]]
-        (root / f"{stem}.json").write_text(json.dumps({"version": "5.4.1", "shapes": shapes, "imagePath": f"{stem}.jpg", "imageWidth": w, "imageHeight": h}))
+        (root / f"{stem}.json").write_text(json.dumps({"version": "5.4.1", "shapes": shapes, "imagePath": f"{stem}.jpg",
+                                                       "imageWidth": w, "imageHeight": h}))
     return root
 
 
@@ -198,7 +205,8 @@ def pixel_boxes(dataset_dir: Path, names: list[str]) -> dict[str, np.ndarray]:
         w, h = Image.open(img).size
         lines = (dataset_dir / "labels" / img.parent.name / f"{img.stem}.txt").read_text().split()
         rows = np.array(lines, dtype=float).reshape(-1, 5)  # an empty file (a background): no rows
-        px = np.stack([to_demo[rows[:, 0].astype(int)], (rows[:, 1] - rows[:, 3] / 2) * w, (rows[:, 2] - rows[:, 4] / 2) * h, (rows[:, 1] + rows[:, 3] / 2) * w, (rows[:, 2] + rows[:, 4] / 2) * h], 1)
+        px = np.stack([to_demo[rows[:, 0].astype(int)], (rows[:, 1] - rows[:, 3] / 2) * w, (rows[:, 2] - rows[:, 4] / 2) * h,
+                       (rows[:, 1] + rows[:, 3] / 2) * w, (rows[:, 2] + rows[:, 4] / 2) * h], 1)
         out[img.stem] = px[np.lexsort(px.T[::-1])]
     return out
 

@@ -33,7 +33,8 @@ def start_app(env: dict, cwd: Path, log: Path) -> tuple[subprocess.Popen, str]:
     prints written to ``log``); returns the process and its URL at once (``wait_serving`` waits)."""
     port = free_port()
     with open(log, "w") as out:  # the child keeps its own copy of the handle
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
     return proc, f"http://127.0.0.1:{port}/"
 
 

@@ -43,7 +43,8 @@ def corrupt(folder: Path, n_classes: int, seed: int = 0, share: float = 0.1) -> 
                 c = int(rng.choice([k for k in range(n_classes) if k != c]))
                 done.append({**record, "corruption": "swapped", "class": c, "label_box": true_box})
             elif u < 3 * share:
-                moves = [(dx, dy) for dx, dy in ((w / 2, 0), (-w / 2, 0), (0, h / 2), (0, -h / 2)) if w / 2 <= cx + dx <= 1 - w / 2 and h / 2 <= cy + dy <= 1 - h / 2]
+                moves = [(dx, dy) for dx, dy in ((w / 2, 0), (-w / 2, 0), (0, h / 2), (0, -h / 2))
+                         if w / 2 <= cx + dx <= 1 - w / 2 and h / 2 <= cy + dy <= 1 - h / 2]
                 if moves:
                     dx, dy = moves[int(rng.integers(len(moves)))]
                     cx, cy = cx + dx, cy + dy
@@ -83,7 +84,8 @@ def start(base: Path) -> None:
     """Start training the corrupted demo run in the background, into ``base``."""
     if not _STARTED:
         with open(base / "train.log", "w") as log:
-            proc = subprocess.Popen([sys.executable, __file__, str(base)], cwd=Path(__file__).parents[1], stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen([sys.executable, __file__, str(base)], cwd=Path(__file__).parents[1], stdout=log,
+                                    stderr=subprocess.STDOUT)
         _STARTED.append((proc, base))
 
 

@@ -113,7 +113,8 @@ def test_bad_request_gets_a_clear_error_and_the_app_keeps_serving(server):
         client.predict("no-such-dataset", "yolov11n", 1, 64, 8, "cpu", None, api_name="/start_training")
     with pytest.raises(Exception, match="--imgsz 100: must be a multiple of 32"):
         client.predict("hardhat-tiny", "yolov11n", 1, 100, 8, "cpu", None, api_name="/start_training")
-    with pytest.raises(Exception, match=r"failed validation:\n- \S+: --lr0 0(\.0)?: the learning rate must be positive"):  # shown by the field
+    # shown by the field
+    with pytest.raises(Exception, match=r"failed validation:\n- \S+: --lr0 0(\.0)?: the learning rate must be positive"):
         client.predict("hardhat-tiny", "yolov11n", 1, 64, 8, "cpu", None, "auto", 0, api_name="/start_training")
     assert client.predict("", api_name="/training_status")["status"]  # still serving
 

@@ -35,7 +35,8 @@ def as_sent_by(who: str | None, fn, *args, **kwargs):
     def call():
         if who is not None:
             headers = [(b"x-gradio-user", who.encode())]
-            LocalContext.request.set(gr.Request(request=StarletteRequest({"type": "http", "method": "POST", "path": "/", "headers": headers})))
+            LocalContext.request.set(gr.Request(request=StarletteRequest({"type": "http", "method": "POST", "path": "/",
+                                                                          "headers": headers})))
         return fn(*args, **kwargs)
 
     return contextvars.copy_context().run(call)
@@ -109,7 +110,8 @@ def test_the_start_check_flags_each_bad_field_by_its_own_words(workspace):
 
 @pytest.mark.parametrize("given", [
     {"epochs": 3, "imgsz": 64, "batch": 16},
-    {"epochs": 5, "imgsz": 96, "batch": 4, "nbs": 32, "cache": "ram", "optimizer": "AdamW", "lr0": 0.002, "cos_lr": True, "mosaic": 0.5, "fliplr": 0.0},
+    {"epochs": 5, "imgsz": 96, "batch": 4, "nbs": 32, "cache": "ram", "optimizer": "AdamW", "lr0": 0.002, "cos_lr": True, "mosaic": 0.5,
+     "fliplr": 0.0},
     {"batch": -1, "workers": 2, "seed": 7, "fraction": 0.5, "close_mosaic": 1, "patience": 3, "warmup_epochs": 0.5, "scale": 0.25},
 ])
 def test_a_runs_record_comes_back_as_the_form_that_started_it(given):

@@ -22,7 +22,8 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_core_source_never_imports_gradio_or_pages():
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "yolov11").rglob("*.py") if _imports(p) & {"gradio", "gradio_client", "pages", "app"}]
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "yolov11").rglob("*.py")
+                 if _imports(p) & {"gradio", "gradio_client", "pages", "app"}]
     assert offenders == []
 
 
@@ -32,7 +33,8 @@ def test_importing_the_whole_core_loads_no_gradio():
         for p in (ROOT / "yolov11").rglob("*.py")
         if p.name != "__main__.py"
     )
-    code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules) + "print(sorted(m for m in sys.modules if m.split('.')[0] == 'gradio'))"
+    code = ("import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
+            + "print(sorted(m for m in sys.modules if m.split('.')[0] == 'gradio'))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
@@ -40,7 +42,8 @@ def test_importing_the_whole_core_loads_no_gradio():
 
 def test_pages_call_only_the_public_core():
     """pages/ hold no ML logic: no torch, ultralytics or onnxruntime there."""
-    offenders = {str(p.relative_to(ROOT)): sorted(_imports(p) & {"torch", "ultralytics", "onnxruntime", "cv2"}) for p in (ROOT / "pages").rglob("*.py")}
+    offenders = {str(p.relative_to(ROOT)): sorted(_imports(p) & {"torch", "ultralytics", "onnxruntime", "cv2"})
+                 for p in (ROOT / "pages").rglob("*.py")}
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
@@ -71,7 +74,8 @@ def test_every_fence_module_says_what_it_relies_on():
     for p in (ROOT / "yolov11" / "compat").glob("*.py"):
         doc = ast.get_docstring(ast.parse(p.read_text())) or ""
         assert p.name == "__init__.py" or "Relies on:" in doc, f"{p.name}: its docstring must name the Ultralytics internals it relies on"
-        assert p.stem in (ast.get_docstring(ast.parse((p.parent / "__init__.py").read_text())) or "") or p.name == "__init__.py", f"{p.name} is missing from the fence's index"
+        assert (p.stem in (ast.get_docstring(ast.parse((p.parent / "__init__.py").read_text())) or "")
+                or p.name == "__init__.py"), f"{p.name} is missing from the fence's index"
 
 
 def test_the_package_exposes_its_api_without_shadowing_a_submodule():

@@ -27,17 +27,20 @@ def test_markdown_has_each_figure_its_spread_the_failures_and_the_machine():
     ratios = [1.012, 0.995, 1.021, 1.004, 1.031]
     results = [
         {"script": "trainer_overhead", "status": "ok", "seconds": 812.0, "args": ["bench/trainer_overhead.py", "--repeats", "5"],
-         "figures": [figure("trainer overhead", 61.2, "s", baseline=60.4, baseline_name="YOLO().train", ratio=1.012, ratio_of="per-pair ratio, median",
-                            target="ratio <= 1.03", met=True, samples=ratios)],
+         "figures": [figure("trainer overhead", 61.2, "s", baseline=60.4, baseline_name="YOLO().train", ratio=1.012,
+                            ratio_of="per-pair ratio, median", target="ratio <= 1.03", met=True, samples=ratios)],
          "notes": ["per-pair ratios 1.012, 0.995, 1.021, 1.004, 1.031"]},
         {"script": "export_speed", "status": "ok", "seconds": 300.0, "args": ["bench/export_speed.py"],
-         "figures": [figure("export openvino int8", None, "ms", note="unavailable: UserError: --format openvino: not installed")], "notes": []},
+         "figures": [figure("export openvino int8", None, "ms", note="unavailable: UserError: --format openvino: not installed")],
+         "notes": []},
         {"script": "chart_latency", "status": "failed", "seconds": 3.0, "args": ["bench/chart_latency.py"], "figures": [], "notes": [],
          "error": "exit 1: FileNotFoundError: /usr/bin/chromium"},
-        {"script": "gpu_check", "status": "skipped", "args": ["bench/gpu_check.py"], "figures": [], "notes": [], "error": "no CUDA GPU visible (nvidia-smi)"},
+        {"script": "gpu_check", "status": "skipped", "args": ["bench/gpu_check.py"], "figures": [], "notes": [],
+         "error": "no CUDA GPU visible (nvidia-smi)"},
     ]
     machine = {"cpu": "AMD EPYC", "cores": 2, "usable_cores": 2, "ram_gb": 23.5, "gpus": [], "python": "3.11.7", "torch": "2.14.1",
-               "ultralytics": "8.4.190", "openvino": None, "onnxruntime": "1.32.0", "gradio": "6.31.0", "os": "Linux", "load_1min_at_start": 0.4}
+               "ultralytics": "8.4.190", "openvino": None, "onnxruntime": "1.32.0", "gradio": "6.31.0", "os": "Linux",
+               "load_1min_at_start": 0.4}
     md = render_markdown(results, machine, date="2026-12-02 04:00 UTC", command="python -m bench --only trainer_overhead")
 
     assert md.startswith("# Benchmarks\n")

@@ -40,7 +40,8 @@ def test_our_runs_and_a_plain_ultralytics_checkpoint_load_without_opt_in(trained
 
     ws = yolov11.Workspace.at(tmp_path / "ws")
     data = yolov11.import_dataset(tiny_zip, workspace=ws)
-    YOLO("yolo11n.yaml").train(data=data["data_yaml"], epochs=1, imgsz=32, batch=4, workers=0, project=str(tmp_path / "plain"), name="r", plots=False, amp=False, device="cpu")
+    YOLO("yolo11n.yaml").train(data=data["data_yaml"], epochs=1, imgsz=32, batch=4, workers=0, project=str(tmp_path / "plain"), name="r",
+                               plots=False, amp=False, device="cpu")
     best = tmp_path / "plain" / "r" / "weights" / "best.pt"
     assert isinstance(checkpoints.load(best)["model"], torch.nn.Module)
     assert len(YOLO(str(best)).names) == 3  # and through Ultralytics' own loader, gated the same way

@@ -35,7 +35,8 @@ def test_cli_flow_runs_offline(tmp_path, tiny_zip):
     before = netguard_log()
     cli = functools.partial(globals()["cli"], isolated=True)  # every step with no network at all, where root allows
     if NO_NETWORK:
-        probe = subprocess.run([*NO_NETWORK, sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9), timeout=2)"], capture_output=True, text=True)
+        probe = subprocess.run([*NO_NETWORK, sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9), timeout=2)"],
+                               capture_output=True, text=True)
         assert probe.returncode != 0, probe.stderr
         assert "unreachable" in probe.stderr.lower(), probe.stderr  # the namespace really has no network
     imported = json.loads(cli("import", str(tiny_zip), "--name", "hats", "--json", workspace=ws).stdout)
@@ -100,7 +101,8 @@ def test_coco_json_evaluation(tmp_path):
     dt = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "score": 0.9}]
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     (tmp_path / "dt.json").write_text(json.dumps(dt))
-    out = json.loads(cli("eval", "--coco-gt", str(tmp_path / "gt.json"), "--coco-dt", str(tmp_path / "dt.json"), "--json", workspace=tmp_path / "ws").stdout)
+    out = json.loads(cli("eval", "--coco-gt", str(tmp_path / "gt.json"), "--coco-dt", str(tmp_path / "dt.json"), "--json",
+                         workspace=tmp_path / "ws").stdout)
     assert list(out["coco"]) == ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
     assert out["coco"]["AP"] == 1.0
     assert out["coco"]["APm"] == 1.0

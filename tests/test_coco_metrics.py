@@ -25,15 +25,19 @@ def _coco_files(tmp_path, seed: int = 0):
             x, y = rng.uniform(0, W - side), rng.uniform(0, H - side)
             w, h = side, side * rng.uniform(0.6, 1.4)
             crowd = int(rng.random() < 0.1)
-            gts.append({"id": len(gts) + 1, "image_id": img_id, "category_id": int(rng.integers(1, 4)), "bbox": [x, y, w, h], "area": w * h, "iscrowd": crowd})
+            gts.append({"id": len(gts) + 1, "image_id": img_id, "category_id": int(rng.integers(1, 4)), "bbox": [x, y, w, h], "area": w * h,
+                        "iscrowd": crowd})
             if rng.random() < 0.8:  # found, a little off, maybe in the wrong class
                 j = rng.normal(0, 0.08 * side, 4)
                 cat = gts[-1]["category_id"] if rng.random() < 0.85 else int(rng.integers(1, 4))
-                dts.append({"image_id": img_id, "category_id": cat, "bbox": [x + j[0], y + j[1], max(w + j[2], 2), max(h + j[3], 2)], "score": float(rng.uniform(0.3, 1))})
+                dts.append({"image_id": img_id, "category_id": cat, "bbox": [x + j[0], y + j[1], max(w + j[2], 2), max(h + j[3], 2)],
+                            "score": float(rng.uniform(0.3, 1))})
         clutter = 150 if img_id % 4 == 0 else int(rng.integers(0, 20))
         for _ in range(clutter):
             side = float(rng.uniform(8, 200))
-            dts.append({"image_id": img_id, "category_id": int(rng.integers(1, 4)), "bbox": [float(rng.uniform(0, W - side)), float(rng.uniform(0, H - side)), side, side], "score": float(rng.uniform(0, 0.7))})
+            dts.append({"image_id": img_id, "category_id": int(rng.integers(1, 4)),
+                        "bbox": [float(rng.uniform(0, W - side)), float(rng.uniform(0, H - side)), side, side],
+                        "score": float(rng.uniform(0, 0.7))})
     gt = {"images": images, "annotations": gts, "categories": [{"id": i, "name": f"c{i}"} for i in (1, 2, 3)]}
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     (tmp_path / "dt.json").write_text(json.dumps(dts))
@@ -81,8 +85,10 @@ def test_perfect_and_empty_detections(tmp_path):
     "gt, dt, message",
     [
         ({"images": []}, [], "--coco-gt gt.json: needs 'images', 'annotations' and 'categories'"),
-        ({"images": [{"id": 1}], "annotations": [], "categories": []}, [{"image_id": 1, "bbox": [0, 0, 1, 1]}], "detection 0 lacks category_id, score"),
-        ({"images": [{"id": 1}], "annotations": [], "categories": []}, [{"image_id": 7, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1}], "image_id 7 is not an image of --coco-gt gt.json"),
+        ({"images": [{"id": 1}], "annotations": [], "categories": []}, [{"image_id": 1, "bbox": [0, 0, 1, 1]}],
+         "detection 0 lacks category_id, score"),
+        ({"images": [{"id": 1}], "annotations": [], "categories": []},
+         [{"image_id": 7, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1}], "image_id 7 is not an image of --coco-gt gt.json"),
     ],
 )
 def test_bad_files_name_the_flag(tmp_path, gt, dt, message):

@@ -43,7 +43,8 @@ KILL_AT = {
     # the trainer writes last.pt at the end of epoch 2: write half of it, then die
     "checkpoint save": "import os, signal, pathlib; _w = pathlib.Path.write_bytes; _n = [0]\n"
     "def write_bytes(self, data):\n    if self.name == 'last.pt':\n        _n[0] += 1\n"
-    "        if _n[0] == 2:\n            _w(self, data[: len(data) // 2]); os.kill(os.getpid(), signal.SIGKILL)\n    return _w(self, data)\n"
+    "        if _n[0] == 2:\n            _w(self, data[: len(data) // 2]); os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    return _w(self, data)\n"
     "pathlib.Path.write_bytes = write_bytes",
     # torch's ONNX exporter is at work inside the export's scratch folder: die there
     "export": "import os, signal, torch.onnx\ntorch.onnx.export = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)",

@@ -41,7 +41,8 @@ def val_images(trained_run) -> list[Path]:
 def matched(d: dict, candidates: list[dict]) -> bool:
     """A detection of the same class, box within 1 px and confidence within 2e-4 (4-decimal rounding)."""
     return any(
-        c["class"] == d["class"] and max(abs(x - y) for x, y in zip(c["box"], d["box"])) <= 1.0 and abs(c["confidence"] - d["confidence"]) <= 2e-4
+        c["class"] == d["class"] and max(abs(x - y) for x, y in zip(c["box"], d["box"])) <= 1.0
+        and abs(c["confidence"] - d["confidence"]) <= 2e-4
         for c in candidates
     )
 
@@ -202,7 +203,8 @@ def test_auth_refuses_every_page_and_the_api_without_login(protected):
         assert '"auth_required":true' in html.replace(" ", "")
         assert "demo-image" not in html
         assert "predict-run" not in html
-    req = urllib.request.Request(url + "gradio_api/call/demo_predict", data=b'{"data": [null, 0.25]}', headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url + "gradio_api/call/demo_predict", data=b'{"data": [null, 0.25]}',
+                                 headers={"Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError, match="401"):
         urllib.request.urlopen(req)
     assert Client(url, auth=login, verbose=False).predict("", api_name="/training_status")["status"] == "none"
@@ -232,7 +234,8 @@ def test_predict_tab_uploaded_weights_more_photos_and_publish(protected, formats
     with pytest.raises(Exception, match="pick a run or upload weights first"):
         client.predict(None, handle_file(str(val_images[0])), 0.05, api_name="/predict")
     annotated, table, code = client.predict(
-        None, handle_file(str(val_images[0])), 0.05, handle_file(str(formats["torchscript"])), [handle_file(str(p)) for p in val_images[1:3]], api_name="/predict"
+        None, handle_file(str(val_images[0])), 0.05, handle_file(str(formats["torchscript"])),
+        [handle_file(str(p)) for p in val_images[1:3]], api_name="/predict"
     )
     assert Path(annotated).stat().st_size > 1000
     assert table["headers"] == ["class", "confidence", "box"]

@@ -40,7 +40,8 @@ def _train_args(command: str) -> tuple[list[str], object]:
 
 
 def test_one_node_two_gpus(ws):
-    plan = yolov11.torchrun_plan("hardhat-tiny", "yolov11s", yolov11.Launch(nproc_per_node=2), workspace=ws, device="0,1", epochs=30, imgsz=640, batch=32, cos_lr=True)
+    plan = yolov11.torchrun_plan("hardhat-tiny", "yolov11s", yolov11.Launch(nproc_per_node=2), workspace=ws, device="0,1",
+                                 epochs=30, imgsz=640, batch=32, cos_lr=True)
     assert plan["world_size"] == 2
     assert len(plan["commands"]) == 1
     flags, args = _train_args(plan["commands"][0])
@@ -48,12 +49,14 @@ def test_one_node_two_gpus(ws):
     assert args.command == "train"
     assert args.run_id == plan["run"]
     assert args.workspace == str(ws.root)
-    assert (args.data, args.model, args.device, args.epochs, args.imgsz, args.batch, args.cos_lr) == ("hardhat-tiny", "yolov11s", "0,1", 30, 640, 32, True)
+    assert ((args.data, args.model, args.device, args.epochs, args.imgsz, args.batch, args.cos_lr)
+            == ("hardhat-tiny", "yolov11s", "0,1", 30, 640, 32, True))
     assert ws.run(plan["run"]) is None  # a plan starts nothing
 
 
 def test_two_nodes(ws):
-    plan = yolov11.torchrun_plan("hardhat-tiny", "yolov11n", yolov11.Launch(4, nnodes=2, master_addr="10.1.2.3", master_port=29600), workspace=ws, device="0,1,2,3", mosaic=0.5)
+    plan = yolov11.torchrun_plan("hardhat-tiny", "yolov11n", yolov11.Launch(4, nnodes=2, master_addr="10.1.2.3", master_port=29600),
+                                 workspace=ws, device="0,1,2,3", mosaic=0.5)
     assert plan["world_size"] == 8
     assert len(plan["commands"]) == 2
     parsed = [_train_args(c) for c in plan["commands"]]
@@ -71,7 +74,8 @@ def test_two_nodes(ws):
 
 def test_cli_dry_run_and_bad_launches(ws):
     def cli(*argv):
-        return subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), "train", "--data", "hardhat-tiny", *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        return subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), "train", "--data", "hardhat-tiny", *argv],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
 
     p = cli("--device", "0,1", "--nnodes", "2", "--master-addr", "node0", "--dry-run", "--json")
     assert p.returncode == 0, p.stderr
@@ -94,7 +98,8 @@ def test_cli_dry_run_and_bad_launches(ws):
 
 def test_launched_run_writes_and_follows_events(ws):
     seen: list[dict] = []
-    r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=2, imgsz=64, batch=4, plots=False, on_event=seen.append)
+    r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=2, imgsz=64, batch=4,
+                      plots=False, on_event=seen.append)
     assert r["status"] == "done"
     assert Path(r["weights"]).is_file()
     events = [json.loads(line) for line in (Path(r["dir"]) / "events.jsonl").read_text().splitlines()]
@@ -123,7 +128,8 @@ def test_launched_run_stops_within_a_batch(ws):
             batches.append(event)
             stop.set()
 
-    r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=10, imgsz=64, batch=2, plots=False, stop=stop, on_event=on_event)
+    r = yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=10, imgsz=64,
+                      batch=2, plots=False, stop=stop, on_event=on_event)
     assert r["status"] == "stopped"
     assert ws.require_run(r["run"])["status"] == "stopped"
     run_dir = Path(r["dir"])
@@ -161,7 +167,8 @@ def test_a_failed_launch_raises_with_the_ranks_message(ws):
     # An unknown key is refused before any launch (issue 21); a known one with a value only
     # Ultralytics' own check refuses fails inside the rank, which is what this test needs.
     with pytest.raises(yolov11.UserError, match="'flipud=2.0' is an invalid value") as err:
-        yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=1, imgsz=64, flipud=2.0)
+        yolov11.train("hardhat-tiny", "yolov11n", workspace=ws, launch=yolov11.Launch(master_port=free_port()), epochs=1, imgsz=64,
+                      flipud=2.0)
     run = str(err.value).split(":")[0].removeprefix("run ")
     assert ws.require_run(run)["status"] == "failed"
     assert "torchrun.log" in str(err.value)

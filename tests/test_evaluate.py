@@ -35,7 +35,8 @@ def _hand_case() -> tuple[dict, list[dict]]:
     conf 0.5, IoU 0.3: d3 now finds B -> TP 3, FP 1, FN 1: P = R = F1 = 0.75
     conf 0.1, IoU 0.5: all six kept -> TP 2, FP 4, FN 2: P = 1/3, R = 1/2, F1 = 0.4
     """
-    box = lambda i, c, xywh: {"id": i, "image_id": 1 if i < 4 else 2, "category_id": c, "bbox": xywh, "area": xywh[2] * xywh[3], "iscrowd": 0}  # noqa: E731
+    box = lambda i, c, xywh: {"id": i, "image_id": 1 if i < 4 else 2, "category_id": c, "bbox": xywh,  # noqa: E731
+                              "area": xywh[2] * xywh[3], "iscrowd": 0}
     gt = {
         "images": [{"id": 1, "width": 100, "height": 100}, {"id": 2, "width": 100, "height": 100}],
         "annotations": [box(1, 1, [0, 0, 10, 10]), box(2, 1, [20, 0, 10, 10]), box(3, 2, [0, 20, 10, 10]), box(4, 2, [50, 50, 20, 20])],
@@ -51,7 +52,8 @@ def test_threshold_explorer_counts_a_hand_checked_case():
     d = Detections.from_coco(*_hand_case())
     at = lambda conf, iou: counts(d, conf, iou)  # noqa: E731
     first = at(0.5, 0.5)
-    assert {k: first["overall"][k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")} == {"tp": 2, "fp": 2, "fn": 2, "precision": 0.5, "recall": 0.5, "f1": 0.5}
+    assert ({k: first["overall"][k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")}
+            == {"tp": 2, "fp": 2, "fn": 2, "precision": 0.5, "recall": 0.5, "f1": 0.5})
     assert [(c["class"], c["tp"], c["fp"], c["fn"]) for c in first["per_class"]] == [("cat", 1, 2, 1), ("dog", 1, 0, 1)]
     loose = at(0.5, 0.3)["overall"]
     assert (loose["tp"], loose["fp"], loose["fn"], loose["precision"], loose["recall"]) == (3, 1, 1, 0.75, 0.75)
@@ -75,14 +77,17 @@ def test_metrics_equal_ultralytics_val(trained_run, evaluated):
     from ultralytics import YOLO
 
     ws = trained_run["workspace"]
-    plain = YOLO(str(trained_run["weights"])).val(data=str(trained_run["data_yaml"]), imgsz=128, batch=4, split="val", save_json=True, verbose=False, project=str(ws.root / "plain-val"))
+    plain = YOLO(str(trained_run["weights"])).val(data=str(trained_run["data_yaml"]), imgsz=128, batch=4, split="val", save_json=True,
+                                                  verbose=False, project=str(ws.root / "plain-val"))
     theirs = plain.results_dict
     assert evaluated["metrics"]["mAP50"] > 0.3
     assert all(r["mAP50"] > 0 for r in evaluated["per_class"])
-    for name, key in (("precision", "metrics/precision(B)"), ("recall", "metrics/recall(B)"), ("mAP50", "metrics/mAP50(B)"), ("mAP50-95", "metrics/mAP50-95(B)")):
+    for name, key in (("precision", "metrics/precision(B)"), ("recall", "metrics/recall(B)"), ("mAP50", "metrics/mAP50(B)"),
+                      ("mAP50-95", "metrics/mAP50-95(B)")):
         assert evaluated["metrics"][name] == round(theirs[key], 5), name
     rows = [(r["Class"], int(r["Images"]), int(r["Instances"]), r["Box-P"], r["Box-R"], r["mAP50"], r["mAP50-95"]) for r in plain.summary()]
-    assert [(r["class"], r["images"], r["instances"], r["precision"], r["recall"], r["mAP50"], r["mAP50-95"]) for r in evaluated["per_class"]] == rows
+    assert [(r["class"], r["images"], r["instances"], r["precision"], r["recall"], r["mAP50"], r["mAP50-95"])
+            for r in evaluated["per_class"]] == rows
     assert evaluated["confusion"]["matrix"] == plain.confusion_matrix.matrix.astype(int).tolist()
     assert sum(map(sum, evaluated["confusion"]["matrix"])) > 0
     # Ultralytics' own predictions.json (save_json) holds the same detections as our coco_dt.json.
@@ -181,7 +186,8 @@ def test_error_gallery_and_compare_endpoints(trained_run, evaluated, tmp_path):
     from gradio_client import Client
 
     ws = trained_run["workspace"]
-    weak = yolov11.train(trained_run["dataset"], "yolov11n", workspace=ws, epochs=1, imgsz=128, batch=8, workers=0, plots=False)  # a second, weaker run
+    # a second, weaker run
+    weak = yolov11.train(trained_run["dataset"], "yolov11n", workspace=ws, epochs=1, imgsz=128, batch=8, workers=0, plots=False)
     with serving(ws) as url:
         client = Client(url, verbose=False)
         shown = client.predict(evaluated["dir"], "most FN", "vest", 0.25, 0.5, api_name="/error_gallery")

@@ -82,8 +82,10 @@ def test_onnx_fp32_static_verifies_and_writes_report_and_bundle(trained_run):
 
 def test_cli_batch_dynamic_nms_opset_json(trained_run):
     ws = trained_run["workspace"]
-    cmd = [sys.executable, "-m", "yolov11", "--workspace", str(ws.root), "export", "--run", trained_run["run"], "--dynamic", "batch", "--nms", "--opset", "12"]
-    out = subprocess.run([*cmd, "--conf", "0.001", "--repeats", "2", "--verify", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, "-m", "yolov11", "--workspace", str(ws.root), "export", "--run", trained_run["run"], "--dynamic", "batch",
+           "--nms", "--opset", "12"]
+    out = subprocess.run([*cmd, "--conf", "0.001", "--repeats", "2", "--verify", "--json"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(out.stdout)
     assert {"path", "format", "bundle"} <= r.keys()
@@ -246,7 +248,8 @@ def test_torchscript_with_nms(trained_run):
 def test_bad_options_and_broken_exports_get_one_clear_line(trained_run, tmp_path):
     with pytest.raises(yolov11.UserError, match=r"--opset 7: onnx export of best.pt failed: .*opset>=9"):
         export(trained_run, opset=7)
-    with pytest.raises(yolov11.UserError, match=r"--int8: INT8 is an ONNX \(onnxruntime static quantization\) or OpenVINO \(NNCF\) precision; not with --format torchscript"):
+    with pytest.raises(yolov11.UserError, match=r"--int8: INT8 is an ONNX \(onnxruntime static quantization\) "
+                                                r"or OpenVINO \(NNCF\) precision; not with --format torchscript"):
         export(trained_run, format="torchscript", int8=True)
     with pytest.raises(yolov11.UserError, match="--dynamic sideways: use batch"):
         export(trained_run, dynamic="sideways")
@@ -255,7 +258,8 @@ def test_bad_options_and_broken_exports_get_one_clear_line(trained_run, tmp_path
     torch.save(ckpt, tmp_path / "orphan.pt")  # weights whose training set is gone: nothing to calibrate on
     with pytest.raises(yolov11.UserError, match="--int8: needs calibration images"):
         yolov11.export_model(tmp_path / "orphan.pt", int8=True, workspace=tmp_path / "ws")
-    cmd = [sys.executable, "-m", "yolov11", "--workspace", str(trained_run["workspace"].root), "export", "--run", trained_run["run"], "--opset", "7"]
+    cmd = [sys.executable, "-m", "yolov11", "--workspace", str(trained_run["workspace"].root), "export", "--run", trained_run["run"],
+           "--opset", "7"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: --opset 7: onnx export of best.pt failed")
@@ -268,7 +272,8 @@ def test_export_tab_reports_and_refuses_clearly(trained_run):
         client = Client(url, verbose=False)
         with pytest.raises(Exception, match="--opset 7: onnx export of best.pt failed: AssertionError: ONNX export requires opset>=9"):
             client.predict(trained_run["run"], "onnx", True, False, "batch only", False, False, 7, True, api_name="/export_model")
-        path, report, code, bundle, latency, checks = client.predict(trained_run["run"], "onnx", True, False, "batch only", False, True, 0, True, api_name="/export_model")
+        path, report, code, bundle, latency, checks = client.predict(trained_run["run"], "onnx", True, False, "batch only", False, True,
+                                                                     0, True, api_name="/export_model")
         assert Path(path).name == "best-dynbatch-nms.onnx"
         assert Path(bundle).name == "best-dynbatch-nms.bundle.zip"
         assert [row[0] for row in latency["data"]] == ["1", "8"]

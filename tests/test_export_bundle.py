@@ -51,7 +51,8 @@ def fresh_venv(dest: Path, runtime: str = "onnxruntime") -> Path:
     libraries."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True)
     python = dest / "bin" / "python"
-    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True,
+                               check=True).stdout.strip())
     assert site != Path(sysconfig.get_paths()["purelib"])
     for package, dist in (("numpy", "numpy"), ("PIL", "pillow"), (runtime, runtime)):
         src = Path(importlib.util.find_spec(package).submodule_search_locations[0])
@@ -61,20 +62,28 @@ def fresh_venv(dest: Path, runtime: str = "onnxruntime") -> Path:
     return python
 
 
-def test_bundle_infer_runs_with_only_onnxruntime_numpy_pillow(trained_run, exported, tmp_path):
+def run_bundle(bundle_zip: str | Path, python: Path, images: list[Path], tmp_path: Path, absent: tuple[str, ...]) -> tuple[Path, list]:
+    """Unzip a deploy bundle and run its infer.py on ``images`` with ``python`` (a fresh venv), the
+    network guard on and nothing of this repository importable: each of ``absent`` must fail to
+    import there. Returns the bundle's folder and infer.py's "images"."""
     bundle = tmp_path / "bundle"
-    with zipfile.ZipFile(exported["bundle"]) as zf:
+    with zipfile.ZipFile(bundle_zip) as zf:
         zf.extractall(bundle)
-    python = fresh_venv(tmp_path / "venv")
-    env = {**os.environ, "PYTHONPATH": str(GUARD_DIR)}  # the network guard only: no repository, no test venv
-    for missing in ("torch", "ultralytics", "cv2", "yolov11"):
+    env = {**os.environ, "PYTHONPATH": str(GUARD_DIR), "NETGUARD_LOG": str(tmp_path / "net.log")}  # the network guard only
+    for missing in absent:
         probe = subprocess.run([python, "-c", f"import {missing}"], capture_output=True, text=True, env=env)
-        assert probe.returncode == 1, missing
         assert "ModuleNotFoundError" in probe.stderr, missing
-    images = val_images(trained_run)
-    out = subprocess.run([python, str(bundle / "infer.py"), *map(str, images), "--conf", str(CONF)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    out = subprocess.run([python, str(bundle / "infer.py"), *map(str, images), "--conf", str(CONF)], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
-    standalone = json.loads(out.stdout)["images"]
+    assert not (tmp_path / "net.log").exists()
+    return bundle, json.loads(out.stdout)["images"]
+
+
+def test_bundle_infer_runs_with_only_onnxruntime_numpy_pillow(trained_run, exported, tmp_path):
+    images = val_images(trained_run)
+    python = fresh_venv(tmp_path / "venv")
+    _, standalone = run_bundle(exported["bundle"], python, images, tmp_path, ("torch", "ultralytics", "cv2", "yolov11"))
     app = yolov11.predict(exported["path"], images, conf=CONF, workspace=trained_run["workspace"])["images"]
     assert [Path(i["image"]).name for i in standalone] == [Path(i["image"]).name for i in app]
     for mine, theirs in zip(standalone, app):

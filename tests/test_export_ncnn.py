@@ -6,18 +6,16 @@ Pillow installed."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
-from test_export_bundle import CONF, assert_same, fresh_venv, val_images
+from test_export_bundle import CONF, assert_same, fresh_venv, run_bundle, val_images
 
 import yolov11
 
-from helpers import GUARD_DIR, ROOT
+from helpers import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -76,20 +74,11 @@ def test_predict_and_publish_load_the_ncnn_folder(trained_run, ncnn_export, tmp_
 
 
 def test_ncnn_bundle_runs_with_only_ncnn_numpy_pillow(trained_run, ncnn_export, tmp_path):
-    bundle = tmp_path / "bundle"
-    with zipfile.ZipFile(ncnn_export["bundle"]) as zf:
-        zf.extractall(bundle)
+    images = val_images(trained_run)[:4]
+    python = fresh_venv(tmp_path / "venv", runtime="ncnn")
+    bundle, standalone = run_bundle(ncnn_export["bundle"], python, images, tmp_path, ("torch", "ultralytics", "onnxruntime", "yolov11"))
     meta = json.loads((bundle / "metadata.json").read_text())
     assert (meta["format"], meta["model"], meta["input"]["name"], meta["output"]["name"]) == ("ncnn", "best_ncnn_model", "in0", "out0")
-    python = fresh_venv(tmp_path / "venv", runtime="ncnn")
-    env = {**os.environ, "PYTHONPATH": str(GUARD_DIR)}  # the network guard only: no repository, no test venv
-    for missing in ("torch", "ultralytics", "onnxruntime", "yolov11"):
-        probe = subprocess.run([python, "-c", f"import {missing}"], capture_output=True, text=True, env=env)
-        assert "ModuleNotFoundError" in probe.stderr, missing
-    images = val_images(trained_run)[:4]
-    out = subprocess.run([python, str(bundle / "infer.py"), *map(str, images), "--conf", str(CONF)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
-    assert out.returncode == 0, out.stderr
-    standalone = json.loads(out.stdout)["images"]
     app = yolov11.predict(ncnn_export["path"], images, conf=CONF, workspace=trained_run["workspace"])["images"]
     for mine, theirs in zip(standalone, app):
         assert_same(mine["detections"], theirs["detections"])

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from test_export import FAST, assert_verified_like_eager
-from test_export_bundle import assert_same, val_images
+from test_export_bundle import assert_same, run_bundle, val_images
 
 import yolov11
 from pages.common import AppContext, same_call
@@ -42,8 +42,10 @@ CONF = 0.001
 
 
 def cli(ws: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(GUARD_DIR), str(ROOT)]), "NETGUARD_LOG": str(ws.parent / "netguard-openvino.log")}
-    return subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws), *args, "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(GUARD_DIR), str(ROOT)]),
+           "NETGUARD_LOG": str(ws.parent / "netguard-openvino.log")}
+    return subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws), *args, "--json"], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,8 @@ def test_openvino_fp32_ir_verifies_like_eager_with_bundle(trained_run, fp32):
     with zipfile.ZipFile(fp32["bundle"]) as zf:
         names = sorted(zf.namelist())
         meta = json.loads(zf.read("metadata.json"))
-    assert names == ["README.md", f"best{SUFFIX}/best.bin", f"best{SUFFIX}/best.xml", f"best{SUFFIX}/metadata.yaml", "infer.py", "metadata.json", "verification.json"]
+    assert names == ["README.md", f"best{SUFFIX}/best.bin", f"best{SUFFIX}/best.xml", f"best{SUFFIX}/metadata.yaml", "infer.py",
+                     "metadata.json", "verification.json"]
     assert meta["model"] == f"best{SUFFIX}"
     assert meta["format"] == "openvino"
     assert meta["output"]["shape"] == [1, 7, 336]
@@ -207,7 +210,8 @@ def test_openvino_int8_over_the_tolerance_is_refused_and_fp32_kept(trained_run):
     openvino.MAX_ITERATIONS = 1  # one restoring step is enough to show the refusal; the default is kept for real exports
     try:
         with pytest.raises(yolov11.UserError, match=r"--int8-tolerance -1.0: INT8 could not stay within it.*FP32 is offered instead"):
-            yolov11.export_model(run=trained_run["run"], format="openvino", int8=True, int8_tolerance=-1.0, dynamic="batch", verify=False, workspace=ws)
+            yolov11.export_model(run=trained_run["run"], format="openvino", int8=True, int8_tolerance=-1.0, dynamic="batch", verify=False,
+                                 workspace=ws)
     finally:
         openvino.MAX_ITERATIONS = before
     folder = ws.exports_dir / trained_run["run"]
@@ -244,7 +248,8 @@ def openvino_venv(tmp_path_factory) -> Path:
     dest = tmp_path_factory.mktemp("openvino-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True)
     python = dest / "bin" / "python"
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True).stdout.strip()
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True,
+                             check=True).stdout.strip()
     ours = Path(sysconfig.get_paths()["purelib"])
     for name in ("openvino", "openvino-telemetry", "numpy", "pillow"):
         tops = {Path(str(f)).parts[0] for f in distribution(name).files or [] if not str(f).startswith("..")}
@@ -256,18 +261,8 @@ def openvino_venv(tmp_path_factory) -> Path:
 
 
 def test_bundle_infer_runs_with_only_openvino_numpy_pillow(trained_run, fp32, openvino_venv, tmp_path):
-    bundle = tmp_path / "bundle"
-    with zipfile.ZipFile(fp32["bundle"]) as zf:
-        zf.extractall(bundle)
-    env = {**os.environ, "PYTHONPATH": str(GUARD_DIR), "NETGUARD_LOG": str(tmp_path / "net.log")}  # the network guard only
-    for missing in ("torch", "ultralytics", "cv2", "yolov11", "onnxruntime"):
-        probe = subprocess.run([openvino_venv, "-c", f"import {missing}"], capture_output=True, text=True, env=env)
-        assert "ModuleNotFoundError" in probe.stderr, missing
     images = val_images(trained_run)[:4]
-    out = subprocess.run([openvino_venv, str(bundle / "infer.py"), *map(str, images), "--conf", str(CONF)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert not (tmp_path / "net.log").exists()
-    standalone = json.loads(out.stdout)["images"]
+    _, standalone = run_bundle(fp32["bundle"], openvino_venv, images, tmp_path, ("torch", "ultralytics", "cv2", "yolov11", "onnxruntime"))
     app = yolov11.predict(fp32["path"], images, conf=CONF, workspace=trained_run["workspace"])["images"]
     for mine, theirs in zip(standalone, app):
         assert_same(mine["detections"], theirs["detections"])

@@ -246,7 +246,8 @@ def test_a_source_without_families_splits_as_it_did_before_families(tmp_path):
     for i in range(40):
         img, rows = draw_image(11, i, 64)
         img.save(tmp_path / "flat" / "images" / f"site_{i:02d}.jpg", quality=90)
-        (tmp_path / "flat" / "labels" / f"site_{i:02d}.txt").write_text("".join(f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in rows))
+        (tmp_path / "flat" / "labels" / f"site_{i:02d}.txt").write_text("".join(f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n"
+                                                                                for c, x, y, w, h in rows))
     (tmp_path / "flat" / "classes.txt").write_text("\n".join(CLASSES) + "\n")
     before = {0: [0, 3, 5, 11, 12, 13, 24, 29, 33, 35], 5: [2, 4, 10, 11, 12, 17, 19, 20, 21, 25]}
     for seed, val in before.items():

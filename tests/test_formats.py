@@ -80,7 +80,8 @@ def test_coco_export(t, tmp_path, workspace, per_split):
     report = yolov11.import_dataset(ff.write_coco(t, tmp_path / "coco", per_split=per_split), workspace=workspace)
     assert report["format"] == "coco"
     assert_same_boxes(report, t, splits_kept=per_split)
-    assert report["class_map"] == {"3": {"index": 0, "name": "helmet"}, "7": {"index": 1, "name": "head"}, "11": {"index": 2, "name": "vest"}}
+    assert report["class_map"] == {"3": {"index": 0, "name": "helmet"}, "7": {"index": 1, "name": "head"},
+                                   "11": {"index": 2, "name": "vest"}}
     assert any("placeholder category 'hats'" in i for i in report["issues"])
 
 

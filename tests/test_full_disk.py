@@ -22,7 +22,8 @@ from yolov11.training.events import read_events
 
 from helpers import ROOT, write_yolo_folder
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"), reason="mounting a small tmpfs workspace needs root (and mount)")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"),
+                                reason="mounting a small tmpfs workspace needs root (and mount)")
 
 
 @pytest.fixture

@@ -134,7 +134,8 @@ def test_bad_zips_through_the_data_tab(app_server):
     assert not list(ws.datasets_dir.glob(".import-*"))
 
 
-START = ["hardhat-tiny", "yolov11n", 1, 64, 8, "cpu", None, "auto", 0.01]  # dataset, model, epochs, imgsz, batch, device, weights, optimizer, lr0
+# dataset, model, epochs, imgsz, batch, device, weights, optimizer, lr0
+START = ["hardhat-tiny", "yolov11n", 1, 64, 8, "cpu", None, "auto", 0.01]
 
 
 @pytest.mark.parametrize(
@@ -228,7 +229,8 @@ def test_uploaded_weights_are_kept_for_the_next_press_and_the_upload_goes(app_se
     assert len(kept) == 1 and kept[0].read_bytes() == weights.read_bytes()
     upload = httpx.post(f"{client.src}gradio_api/upload", files=[("files", (weights.name, weights.read_bytes()))]).json()[0]
     Path(upload).unlink()  # the path the browser holds (the same bytes get the same path), of an upload already used
-    answer = _raw_call(client, "evaluate", [None, "val", {"path": upload, "meta": {"_type": "gradio.FileData"}}, "hardhat-tiny"], (4, "false"))
+    answer = _raw_call(client, "evaluate", [None, "val", {"path": upload, "meta": {"_type": "gradio.FileData"}}, "hardhat-tiny"],
+                       (4, "false"))
     assert "event: complete" in answer and first in answer, answer
 
 
@@ -238,7 +240,8 @@ def _send_upload(url: str, name: str, declared: int, data: bytes) -> socket.sock
     host, port = url.split("//")[1].rstrip("/").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     part = f'--b0undary\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n\r\n'.encode()
-    head = f"POST /gradio_api/upload HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: {declared}\r\n\r\n"
+    head = (f"POST /gradio_api/upload HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
+            f"Content-Length: {declared}\r\n\r\n")
     sock.sendall(head.encode() + part + data)
     return sock
 

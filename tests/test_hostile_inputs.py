@@ -71,7 +71,8 @@ def shared(tmp_path_factory) -> hc.Ctx:
     ws = yolov11.Workspace.at(base / "ws")
     try:
         data = yolov11.import_dataset(write_yolo_folder(base / "tiny", n_images=8, size=64), name="tiny", workspace=ws)
-        r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=1, imgsz=32, batch=4, workers=0, seed=0, close_mosaic=0, warmup_epochs=0, plots=False)
+        r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=1, imgsz=32, batch=4, workers=0, seed=0, close_mosaic=0,
+                          warmup_epochs=0, plots=False)
     finally:
         _restore(saved)
     assert r["status"] == "done", r
@@ -127,7 +128,8 @@ def _import_problems(c: hc.Case, ctx: hc.Ctx, code: int, out: str) -> tuple[list
         except AssertionError as exc:
             problems.append(f"check failed: {exc}")
     canary = _digest(ctx.tmp / hc.CANARY_JPG)
-    leaked = [str(p) for p in Path(report["path"]).rglob("*") if p.is_file() and p.suffix.lower() in (".jpg", ".png") and _digest(p) == canary]
+    leaked = [str(p) for p in Path(report["path"]).rglob("*")
+              if p.is_file() and p.suffix.lower() in (".jpg", ".png") and _digest(p) == canary]
     if leaked:
         problems.append(f"outside/canary.jpg was imported: {leaked}")
     if hc.SECRET in out:
@@ -183,7 +185,8 @@ def test_hostile_input(case_id: str, shared: hc.Ctx, tmp_path: Path, capsys) -> 
             problems.append(f"{rel} was created (a payload ran or a write escaped)")
     after_files = _files(tmp_path, ws)
     if after_files != before_files:
-        problems.append(f"files outside the workspace changed: added {sorted(after_files - before_files)}, removed {sorted(before_files - after_files)}")
+        problems.append(f"files outside the workspace changed: added {sorted(after_files - before_files)}, "
+                        f"removed {sorted(before_files - after_files)}")
     changed = [p for p, d in canaries.items() if not (tmp_path / p).is_file() or _digest(tmp_path / p) != d]
     if changed:
         problems.append(f"canaries changed: {changed}")

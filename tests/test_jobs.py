@@ -47,7 +47,8 @@ def test_queue_runs_in_order_and_cancels(tiny_zip, workspace):
 def test_a_killed_training_is_marked_interrupted_and_resumes(tiny_zip, workspace):
     yolov11.import_dataset(tiny_zip, workspace=workspace)
     env = {**os.environ, "YOLOV11_WORKSPACE": str(workspace.root)}
-    proc = subprocess.Popen([sys.executable, "-m", "yolov11", "train", "--data", "hardhat-tiny", "--epochs", "30", "--imgsz", "64", "--batch", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "yolov11", "train", "--data", "hardhat-tiny", "--epochs", "30", "--imgsz", "64",
+                             "--batch", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         run = _wait(lambda: workspace.runs() and workspace.runs()[0]["id"], what="the run to register")
         events = workspace.runs_dir / run / "events.jsonl"
@@ -94,7 +95,8 @@ def _session(epochs: int, start: tuple[int, int], end: tuple[int, int], nb: int 
         for b in range(first, last + 1):
             if b % 3 == 0 or b == nb or b == first:
                 out.append({"type": "batch", "epoch": epoch, "epochs": epochs, "batch": b, "batches": nb, "lr": 0.01, "images_per_s": 9.0,
-                            "eta_s": 1.0, "gpu_mem_gb": None, "losses": {"box_loss": 2.0 - epoch / 10 - b / 100, "cls_loss": 3.0, "dfl_loss": 1.5}})
+                            "eta_s": 1.0, "gpu_mem_gb": None,
+                            "losses": {"box_loss": 2.0 - epoch / 10 - b / 100, "cls_loss": 3.0, "dfl_loss": 1.5}})
         if last == nb:
             out += [{"type": "log", "level": "info", "message": f"{epoch}/{epochs} row"},
                     {"type": "epoch", "epoch": epoch, "epochs": epochs, "train_losses": {"box_loss": 1.0}, "val_losses": {"box_loss": 1.1},

@@ -89,7 +89,8 @@ def test_app_label_issues_endpoint(corrupted_run, val_issues):
     with serving(ws) as url:
         client = Client(url, verbose=False)
         summary, gallery, table, doc, classes, code = client.predict(corrupted_run["run"], "val", 2, api_name="/label_issues")
-        narrowed, narrowed_table = client.predict(corrupted_run["run"], "val", "wrong_class", "all classes", api_name="/label_issues_gallery")
+        narrowed, narrowed_table = client.predict(corrupted_run["run"], "val", "wrong_class", "all classes",
+                                                  api_name="/label_issues_gallery")
     assert doc["issues"] == val_issues["issues"]
     assert f"{len(val_issues['issues'])} suspicious labels" in summary
     assert len(gallery) == min(24, len(val_issues["issues"]))
@@ -119,7 +120,8 @@ def test_train_split_by_cross_validation(trained_run):
 ])
 def test_bad_flags_are_one_line(trained_run, flags, message):
     ws = trained_run["workspace"]
-    out = subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), "label-issues", "--run", trained_run["run"], *flags], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), "label-issues", "--run", trained_run["run"],
+                          *flags], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert message in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1

@@ -14,7 +14,8 @@ from yolov11.training.settings import TrainSettings
 
 
 def test_unknown_or_missing_tracker_is_refused_before_training():
-    assert TrainSettings(loggers="neptune").problems()["loggers"] == "--loggers neptune: choose wandb, mlflow or both (TensorBoard is always on)"
+    assert (TrainSettings(loggers="neptune").problems()["loggers"]
+            == "--loggers neptune: choose wandb, mlflow or both (TensorBoard is always on)")
     if importlib.util.find_spec("wandb") is not None:
         pytest.skip("wandb is installed here: the missing-package message cannot be shown")
     with pytest.raises(yolov11.UserError, match=r"--loggers wandb: the wandb package is not installed \(pip install wandb\)"):

@@ -51,7 +51,8 @@ def finished(tmp_path_factory):
 
 def _cli(ws, *args):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), *args], capture_output=True, text=True, env=env,
+                          timeout=300)
 
 
 def _result_of(cell) -> object:
@@ -73,7 +74,8 @@ def test_notebook_reruns_the_run_with_its_metrics(finished):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and i > 1:
             assert nb.cells[i - 1].cell_type == "markdown", cell.source  # each step says what it does
-    steps = [next((c for c in code if needle in c.source), None) for needle in ("import_dataset(", "train(", "evaluate(", "export_model(", "predict(")]
+    steps = [next((c for c in code if needle in c.source), None)
+             for needle in ("import_dataset(", "train(", "evaluate(", "export_model(", "predict(")]
     assert all(steps), [c.source[:60] for c in code]
     assert [code.index(s) for s in steps] == sorted(code.index(s) for s in steps)  # in the order the run went
     assert "seed=0" in steps[1].source
@@ -130,9 +132,11 @@ def versioned(tmp_path_factory):
     yolov11.import_dataset(write_yolo_folder(base / "tiny", n_images=8, size=64), name="tiny", workspace=ws)
     first = yolov11.image_labels("tiny", sorted(os.listdir(ws.datasets_dir / "tiny/images/train"))[0], workspace=ws)
     moved = [{"class": b["class"], "box": [b["box"][0] + 0.71, b["box"][1], b["box"][2] - 0.37, b["box"][3]]} for b in first["boxes"][1:]]
-    yolov11.edit_labels("tiny", {first["name"]: [*moved, {"class": 0, "box": [3.3, 4.1, 20.7, 19.9]}]}, workspace=ws)  # changed, added, removed
+    # changed, added, removed
+    yolov11.edit_labels("tiny", {first["name"]: [*moved, {"class": 0, "box": [3.3, 4.1, 20.7, 19.9]}]}, workspace=ws)
     resplit = yolov11.resplit_dataset("tiny@v2", val_fraction=0.25, seed=3, workspace=ws)
-    assert (resplit["name"], resplit["images"]["train"]) == ("tiny@v3", 6) and resplit["moved"] > 0, resplit  # 2 batches an epoch: a stop lands in epoch 2
+    # 2 batches an epoch: a stop lands in epoch 2
+    assert (resplit["name"], resplit["images"]["train"]) == ("tiny@v3", 6) and resplit["moved"] > 0, resplit
     second = yolov11.image_labels("tiny@v3", sorted(os.listdir(ws.datasets_dir / "tiny@v3/images/val"))[0], workspace=ws)
     other = {"helmet": "head", "head": "vest", "vest": "helmet"}
     relabelled = [{"class": other[b["class"]], "box": b["box"]} for b in second["boxes"]]
@@ -159,7 +163,8 @@ def versioned(tmp_path_factory):
                 NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
             except CellExecutionError as exc:  # for the tests that need the rerun to say so; the others go on
                 failed = exc
-        yield {"ws": ws, "run": run["run"], "nb": nb, "folder": folder, "failed": failed, "app": proc, "url": url, "log": base / "app-cwd" / "app.log"}
+        yield {"ws": ws, "run": run["run"], "nb": nb, "folder": folder, "failed": failed, "app": proc, "url": url,
+               "log": base / "app-cwd" / "app.log"}
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -190,7 +190,8 @@ def test_empty_tables_show_their_headers(trained_run):
         build_evaluate(ctx)
         build_export(ctx)
     tables = {b.elem_id: b.value["headers"] for b in blocks.blocks.values() if isinstance(b, gr.Dataframe)}
-    assert set(tables) == {"eval-table", "eval-coco", "explore-overall", "explore-classes", "compare-table", "export-latency", "issues-table"}
+    assert set(tables) == {"eval-table", "eval-coco", "explore-overall", "explore-classes", "compare-table", "export-latency",
+                           "issues-table"}
     assert tables["eval-table"][:3] == ["class", "images", "instances"]
     assert tables["eval-coco"] == ["COCO metric", "value"]
     assert tables["explore-overall"] == ["TP", "FP", "FN", "precision", "recall", "F1"]

@@ -37,7 +37,8 @@ def test_dockerfile_contract():
 
 
 def test_requirements_pin_what_we_depend_on():
-    reqs = {re.split(r"[<>=!~\[]", line)[0].lower(): line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")}
+    reqs = {re.split(r"[<>=!~\[]", line)[0].lower(): line for line in (ROOT / "requirements.txt").read_text().splitlines()
+            if line and not line.startswith("#")}
     assert re.fullmatch(r"ultralytics==\d+\.\d+\.\d+", reqs["ultralytics"])
     assert reqs["gradio"] == "gradio>=6,<7"
     assert reqs["torch"].startswith("torch>=")

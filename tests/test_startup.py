@@ -23,7 +23,8 @@ print(json.dumps({"import": after_import, "build": after_build}))
 
 def test_import_and_building_the_app_load_neither_torch_nor_ultralytics(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "YOLOV11_WORKSPACE": str(tmp_path / "ws")}
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "ws")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "ws")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     assert loaded["import"] == [], loaded  # `import yolov11` stays light (notebooks, the CLI's help)

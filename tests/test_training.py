@@ -61,7 +61,8 @@ def test_two_epoch_run_writes_complete_ordered_events(tiny_zip, workspace):
         assert val_header.split() == ["Class", "Images", "Instances", "Box(P", "R", "mAP50", "mAP50-95)"]
         assert val_row.split()[0] == "all" and column_ends(val_row) == column_ends(val_header), (val_header, val_row)
     assert not [line for line in log if set(line) & set("\U0001F680\u2705\u26A0\u274C\uFE0F")]  # no emoji: boxes without an emoji font
-    assert any(line.startswith("Ultralytics ") and " Python-" in line for line in log)  # "Ultralytics 8.4.190 🚀 Python-..." without its rocket
+    # "Ultralytics 8.4.190 🚀 Python-..." without its rocket
+    assert any(line.startswith("Ultralytics ") and " Python-" in line for line in log)
 
 
 def test_stop_ends_the_run_within_one_batch(tiny_zip, workspace):
@@ -74,7 +75,8 @@ def test_stop_ends_the_run_within_one_batch(tiny_zip, workspace):
             requested_at.append(e["batch"])
             stop.set()
 
-    result = yolov11.train("hardhat-tiny", "yolov11n", epochs=5, imgsz=64, batch=2, workspace=workspace, stop=stop, on_event=on_event, plots=False)
+    result = yolov11.train("hardhat-tiny", "yolov11n", epochs=5, imgsz=64, batch=2, workspace=workspace, stop=stop, on_event=on_event,
+                           plots=False)
     assert result["status"] == "stopped"
     events, _ = read_events(Path(result["dir"]) / "events.jsonl")
     batches = [e for e in events if e["type"] == "batch"]
@@ -113,7 +115,8 @@ def test_resume_continues_a_stopped_run_and_extends_a_finished_one(tiny_zip, wor
         if e["type"] == "epoch":
             stop.set()  # takes effect at the first batch of epoch 2, which Ultralytics then saves as epoch 2
 
-    first = yolov11.train("hardhat-tiny", "yolov11n", epochs=3, imgsz=64, batch=4, workspace=workspace, stop=stop, on_event=stop_after_epoch_one, plots=False)
+    first = yolov11.train("hardhat-tiny", "yolov11n", epochs=3, imgsz=64, batch=4, workspace=workspace, stop=stop,
+                          on_event=stop_after_epoch_one, plots=False)
     assert first["status"] == "stopped"
     resumed = yolov11.resume(first["run"], workspace=workspace)
     assert resumed["status"] == "done"
@@ -180,6 +183,7 @@ def test_the_tensorboard_graph_trace_is_left_out_and_its_other_callbacks_kept():
     def ours(trainer):
         return None
 
-    trainer = SimpleNamespace(callbacks={"on_train_start": [ours, tensorboard.on_train_start], "on_fit_epoch_end": [tensorboard.on_fit_epoch_end]})
+    trainer = SimpleNamespace(callbacks={"on_train_start": [ours, tensorboard.on_train_start],
+                                         "on_fit_epoch_end": [tensorboard.on_fit_epoch_end]})
     _drop_tensorboard_graph(trainer)
     assert trainer.callbacks == {"on_train_start": [ours], "on_fit_epoch_end": [tensorboard.on_fit_epoch_end]}

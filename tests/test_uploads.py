@@ -29,7 +29,8 @@ def test_sizes_read_as_the_flags_write_them_and_a_bad_one_names_its_flag(capsys,
     import app
 
     monkeypatch.setattr(sys, "setswitchinterval", lambda _: None)  # app.main's, not for this test process
-    assert [parse_size(t) for t in ("50MB", "1GB", "1.5 GB", "20gb", "512KiB", "1000")] == [50 << 20, 1 << 30, 3 << 29, 20 << 30, 512 << 10, 1000]
+    assert ([parse_size(t) for t in ("50MB", "1GB", "1.5 GB", "20gb", "512KiB", "1000")]
+            == [50 << 20, 1 << 30, 3 << 29, 20 << 30, 512 << 10, 1000])
     for bad in ("20XB", "-1MB", "1.5", "lots"):
         with pytest.raises(yolov11.UserError, match=f"^--max-upload-zip {bad}: "):
             parse_size(bad, "--max-upload-zip")
@@ -73,7 +74,8 @@ def test_the_quota_counts_every_app_process_and_frees_when_files_go(small_quota)
     try:
         refused = _upload(url, "site.zip", 100 * KB)
         assert refused.status_code == 507, refused.text
-        assert refused.text.strip() == f"upload refused: the server's upload space is full ({human(quota)}, --upload-quota); try again later"
+        assert refused.text.strip() == (f"upload refused: the server's upload space is full ({human(quota)}, --upload-quota); "
+                                         "try again later")
         assert files() == before, "the refused upload left a file"
         assert Client(url, verbose=False).predict("", api_name="/training_status")["status"] == "none"  # small calls still pass
         fits = _upload(url, "small.zip", 32 * KB)  # what fits is taken
@@ -111,7 +113,8 @@ def test_an_upload_is_deleted_once_used_or_refused(ctx):
     used, refused = _uploaded(ctx, "a.jpg"), _uploaded(ctx, "b.jpg")
     with used_upload(ctx, used) as upload:
         assert upload.path.read_bytes() == b"photo bytes"
-    with pytest.raises(yolov11.UserError), used_upload(ctx, {"path": refused, "meta": {"_type": "gradio.FileData"}}):  # Gradio's raw value too
+    # Gradio's raw value too
+    with pytest.raises(yolov11.UserError), used_upload(ctx, {"path": refused, "meta": {"_type": "gradio.FileData"}}):
         raise yolov11.UserError("b.jpg: not a photo")
     assert [p for p in ctx.uploads.rglob("*")] == []  # the files and their folders
     with pytest.raises(yolov11.UserError, match=r"^a\.jpg: this upload is no longer on the server: drop the file again$"):

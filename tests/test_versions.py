@@ -34,7 +34,8 @@ def _hand_made(dest: Path) -> Path:
         (dest / "images" / stem).parent.mkdir(parents=True, exist_ok=True)
         (dest / "labels" / stem).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (W, H), (90 + 60 * k, 120, 60)).save(dest / "images" / f"{stem}.jpg")  # unlike each other: no duplicates
-        lines = [f"{c} {(x1 + x2) / 2 / W:.6f} {(y1 + y2) / 2 / H:.6f} {(x2 - x1) / W:.6f} {(y2 - y1) / H:.6f}" for c, x1, y1, x2, y2 in rows]
+        lines = [f"{c} {(x1 + x2) / 2 / W:.6f} {(y1 + y2) / 2 / H:.6f} {(x2 - x1) / W:.6f} {(y2 - y1) / H:.6f}"
+                 for c, x1, y1, x2, y2 in rows]
         (dest / "labels" / f"{stem}.txt").write_text("\n".join(lines) + "\n")
     (dest / "data.yaml").write_text(yaml.safe_dump({"names": ["helmet", "head", "vest"], "train": "images/train", "val": "images/val"}))
     return dest
@@ -72,9 +73,11 @@ def test_an_edit_writes_v2_with_the_exact_diff_and_leaves_v1_byte_identical(ws):
     assert diff["images"]["images/train/a.jpg"] == {
         "added": [{"class": "vest", "box": [160.0, 60.0, 190.0, 95.0]}],
         "removed": [{"class": "helmet", "box": [20.0, 20.0, 60.0, 60.0]}],
-        "changed": [{"from": {"class": "head", "box": [100.0, 10.0, 140.0, 90.0]}, "to": {"class": "head", "box": [104.0, 10.0, 144.0, 90.0]}}],
+        "changed": [{"from": {"class": "head", "box": [100.0, 10.0, 140.0, 90.0]},
+                     "to": {"class": "head", "box": [104.0, 10.0, 144.0, 90.0]}}],
     }
-    assert diff["images"]["images/val/b.jpg"]["changed"] == [{"from": {"class": "vest", "box": [50.0, 30.0, 90.0, 70.0]}, "to": {"class": "helmet", "box": [50.0, 30.0, 90.0, 70.0]}}]
+    assert diff["images"]["images/val/b.jpg"]["changed"] == [{"from": {"class": "vest", "box": [50.0, 30.0, 90.0, 70.0]},
+                                                              "to": {"class": "helmet", "box": [50.0, 30.0, 90.0, 70.0]}}]
     assert _hashes(v1) == before  # every file of v1, data.yaml and report.json included
 
     v2 = Path(version["path"])
@@ -95,7 +98,8 @@ def test_editing_v2_writes_v3_and_the_versions_list_both(ws):
     assert v3["name"] == "site@v3"
     assert v3["parent"] == "site@v2"
     listed = yolov11.dataset_versions("site@v3", workspace=ws)
-    assert [(v["name"], v["version"], v["parent"]) for v in listed] == [("site", 1, None), ("site@v2", 2, "site"), ("site@v3", 3, "site@v2")]
+    assert ([(v["name"], v["version"], v["parent"]) for v in listed]
+            == [("site", 1, None), ("site@v2", 2, "site"), ("site@v3", 3, "site@v2")])
     assert [v["diff"] for v in listed] == [None, {"added": 0, "removed": 1, "changed": 0}, {"added": 0, "removed": 0, "changed": 1}]
     assert [v["boxes"] for v in listed] == [4, 3, 3]
     plain = ws.dataset("site")  # the import, written before any version: version 1 of itself
@@ -128,17 +132,22 @@ def test_a_suggested_box_opened_in_the_editor_is_added_when_kept(ws):
 BAD = {
     "unknown dataset": (dict(dataset="nope", image="a.jpg", boxes=[]), "--data nope"),
     "unknown image": (dict(image="zz.jpg", boxes=[]), "image zz.jpg"),
-    "a path out of the dataset": (dict(image="../../registry.sqlite", boxes=[]), "image ../../registry.sqlite: not an image of dataset site"),
+    "a path out of the dataset": (dict(image="../../registry.sqlite", boxes=[]),
+                                  "image ../../registry.sqlite: not an image of dataset site"),
     "an absolute path elsewhere": (dict(image="/etc/hostname", boxes=[]), "image /etc/hostname: not an image of dataset site"),
-    "unknown class": (dict(image="a.jpg", boxes=[{"class": "cat", "box": [1, 1, 9, 9]}]), "images/train/a.jpg: boxes[0] field 'class' 'cat'"),
-    "class id out of range": (dict(image="a.jpg", boxes=[{"class": 7, "box": [1, 1, 9, 9]}]), "images/train/a.jpg: boxes[0] field 'class' 7"),
-    "outside the image": (dict(image="a.jpg", boxes=[{"class": "head", "box": [150, 10, 210, 50]}]), "images/train/a.jpg: boxes[0] field 'box'"),
+    "unknown class": (dict(image="a.jpg", boxes=[{"class": "cat", "box": [1, 1, 9, 9]}]),
+                      "images/train/a.jpg: boxes[0] field 'class' 'cat'"),
+    "class id out of range": (dict(image="a.jpg", boxes=[{"class": 7, "box": [1, 1, 9, 9]}]),
+                              "images/train/a.jpg: boxes[0] field 'class' 7"),
+    "outside the image": (dict(image="a.jpg", boxes=[{"class": "head", "box": [150, 10, 210, 50]}]),
+                          "images/train/a.jpg: boxes[0] field 'box'"),
     "zero area": (dict(image="a.jpg", boxes=[{"class": "head", "box": [10, 10, 10, 50]}]), "images/train/a.jpg: boxes[0] field 'box'"),
     "not numbers": (dict(image="a.jpg", boxes=[{"class": "head", "box": ["1", 2, 3, 4]}]), "images/train/a.jpg: boxes[0] field 'box'"),
     "three numbers": (dict(image="a.jpg", boxes=[{"class": "head", "box": [1, 2, 3]}]), "images/train/a.jpg: boxes[0] field 'box'"),
     "not a list": (dict(image="a.jpg", boxes="1 0.5 0.5 0.1 0.1"), "images/train/a.jpg: field 'boxes'"),
     "no box key": (dict(image="a.jpg", boxes=[{"class": "head"}]), "images/train/a.jpg: boxes[0]"),
-    "a number beyond any float": (dict(image="a.jpg", boxes=[{"class": "head", "box": [10, 10, 10**400, 50]}]), "images/train/a.jpg: boxes[0] field 'box'"),
+    "a number beyond any float": (dict(image="a.jpg", boxes=[{"class": "head", "box": [10, 10, 10**400, 50]}]),
+                                  "images/train/a.jpg: boxes[0] field 'box'"),
     "more boxes than an edit takes": (dict(image="a.jpg", boxes=[{"class": "head", "box": [1, 1, 9, 9]}] * (MAX_BOXES + 1)),
                                       f"images/train/a.jpg: field 'boxes' holds {MAX_BOXES + 1} boxes, more than the {MAX_BOXES}"),
     "nothing changed": (dict(image="c.jpg", boxes=[{"class": "helmet", "box": [10, 10, 30, 40]}]), "nothing to save"),
@@ -190,7 +199,8 @@ def test_boxes_are_paired_as_the_greedy_over_every_pair_pairs_them():
     rng = np.random.default_rng(0)
     for case in range(60):
         old = _boxes(rng, int(rng.integers(0, 30)), 200, 100, (3, 80))
-        new = np.vstack([old[rng.random(len(old)) < 0.5] + rng.normal(0, 3, (1, 4)), _boxes(rng, int(rng.integers(0, 10)), 200, 100, (3, 80))])
+        new = np.vstack([old[rng.random(len(old)) < 0.5] + rng.normal(0, 3, (1, 4)),
+                         _boxes(rng, int(rng.integers(0, 10)), 200, 100, (3, 80))])
         if case % 4 == 0 and len(old):  # exact ties: copies of one box
             new = np.vstack([new, old[:1], old[:1]])
         assert sorted(_changed_pairs(old, new)) == sorted(_greedy_by_argmax(old, new)), case
@@ -208,7 +218,8 @@ def test_the_diff_of_many_boxes_against_the_same_boxes_moved_compares_only_neigh
     corner = cells + rng.uniform(0, 8, (len(cells), 2))
     old = np.hstack([corner, corner + rng.uniform(12, 26, (len(cells), 2))])
     moved = old + [3, 0, 3, 0]
-    line = lambda b: "0 %.6f %.6f %.6f %.6f" % ((b[0] + b[2]) / 2 / size[0], (b[1] + b[3]) / 2 / size[1], (b[2] - b[0]) / size[0], (b[3] - b[1]) / size[1])  # noqa: E731
+    line = lambda b: "0 %.6f %.6f %.6f %.6f" % ((b[0] + b[2]) / 2 / size[0], (b[1] + b[3]) / 2 / size[1],  # noqa: E731
+                                                (b[2] - b[0]) / size[0], (b[3] - b[1]) / size[1])
     diff = diff_lines([line(b) for b in old], [line(b) for b in moved], ["box"], size)
     assert (len(diff["added"]), len(diff["removed"]), len(diff["changed"])) == (0, 0, MAX_BOXES)
     for change in diff["changed"]:
@@ -225,7 +236,8 @@ def test_two_processes_saving_versions_at_once_both_land(tmp_path):
     ws = yolov11.Workspace.at(tmp_path / "ws")
     yolov11.import_dataset(write_yolo_folder(tmp_path / "site", n_images=200, size=32), workspace=ws)
     root = ws.datasets_dir / "site"
-    images = tuple([p.name for p in sorted((root / "images" / "val").iterdir()) if yolov11.image_labels("site", p.name, workspace=ws)["boxes"]][:2])
+    images = tuple([p.name for p in sorted((root / "images" / "val").iterdir())
+                    if yolov11.image_labels("site", p.name, workspace=ws)["boxes"]][:2])
     go = ws.root / "go"
     script = ("import sys, time, pathlib, yolov11\n"
               "ws, image, go = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])\n"
@@ -233,7 +245,8 @@ def test_two_processes_saving_versions_at_once_both_land(tmp_path):
               "go.with_name('ready-' + image).touch()\n"
               "while not go.exists(): time.sleep(0.001)\n"
               "print(yolov11.edit_labels('site', image=image, boxes=[], workspace=ws)['name'])\n")
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(ws.root), image, str(go)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(ws.root), image, str(go)], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
              for image in images]
     deadline = time.time() + 120
     while not all((ws.root / f"ready-{image}").exists() for image in images) and time.time() < deadline:
@@ -243,7 +256,8 @@ def test_two_processes_saving_versions_at_once_both_land(tmp_path):
     assert [p.returncode for p in procs] == [0, 0], [err[-1500:] for _, err in outs]
     assert sorted(out.strip() for out, _ in outs) == ["site@v2", "site@v3"]
     edited = {name: list(ws.dataset(name)["diff"]["images"]) for name in ("site@v2", "site@v3")}
-    assert sorted(image for images_ in edited.values() for image in images_) == [f"images/val/{image}" for image in images]  # each edit in one version
+    # each edit in one version
+    assert sorted(image for images_ in edited.values() for image in images_) == [f"images/val/{image}" for image in images]
     assert sorted(p.name for p in ws.datasets_dir.iterdir()) == ["site", "site@v2", "site@v3"]  # no scratch left
 
 

@@ -166,9 +166,12 @@ def test_messages_name_files_by_their_name_never_a_server_path(shapes_model, sha
     broken.write_bytes(shapes_clip.read_bytes()[:2000])
     calls = {
         "--weights gone.pt: no such file": lambda: yolov11.predict_video(tmp_path / "gone.pt", shapes_clip, workspace=tmp_path / "ws"),
-        "--weights model.bin: expected a .onnx, .pt, .torchscript file or a *_openvino_model or *_ncnn_model folder": lambda: yolov11.predict_video(tmp_path / "model.bin", shapes_clip, workspace=tmp_path / "ws"),
-        "--source gone.png: no such file or folder": lambda: yolov11.predict(shapes_model["weights"], tmp_path / "gone.png", workspace=tmp_path / "ws"),
-        "broken.mp4: not a readable video (Invalid data found when processing input)": lambda: yolov11.predict_video(shapes_model["weights"], broken, workspace=tmp_path / "ws"),
+        "--weights model.bin: expected a .onnx, .pt, .torchscript file or a *_openvino_model or *_ncnn_model folder":
+            lambda: yolov11.predict_video(tmp_path / "model.bin", shapes_clip, workspace=tmp_path / "ws"),
+        "--source gone.png: no such file or folder":
+            lambda: yolov11.predict(shapes_model["weights"], tmp_path / "gone.png", workspace=tmp_path / "ws"),
+        "broken.mp4: not a readable video (Invalid data found when processing input)":
+            lambda: yolov11.predict_video(shapes_model["weights"], broken, workspace=tmp_path / "ws"),
     }
     for expected, call in calls.items():
         with pytest.raises(yolov11.UserError) as err:
@@ -245,7 +248,8 @@ def test_a_stopped_video_ends_within_a_frame_and_leaves_nothing(shapes_model, sh
 
     with pytest.raises(yolov11.UserError) as err:
         yolov11.predict_video(shapes_model["weights"], shapes_clip, workspace=ws, progress=progress, stop=stop)
-    assert str(err.value) == f"shapes.mp4: stopped at frame 6 of {CLIP_FPS * CLIP_SECONDS}; nothing was kept"  # progress comes after frame 5
+    # progress comes after frame 5
+    assert str(err.value) == f"shapes.mp4: stopped at frame 6 of {CLIP_FPS * CLIP_SECONDS}; nothing was kept"
     assert list(ws.predictions_dir.iterdir()) == []
     assert list((ws.root / ".predicting").iterdir()) == []
 

@@ -80,7 +80,8 @@ def trained(tmp_path_factory, tiny_zip):
     """Each entry trained for one tiny epoch: name -> best.pt."""
     ws = yolov11.Workspace.at(tmp_path_factory.mktemp("zoo") / "ws")
     yolov11.import_dataset(tiny_zip, workspace=ws)
-    return {name: Path(yolov11.train("hardhat-tiny", name, epochs=1, imgsz=64, batch=8, workspace=ws, plots=False)["weights"]) for name in ENTRIES}, ws
+    return {name: Path(yolov11.train("hardhat-tiny", name, epochs=1, imgsz=64, batch=8, workspace=ws, plots=False)["weights"])
+            for name in ENTRIES}, ws
 
 
 def test_trained_checkpoints_reload_in_a_fresh_process(trained):
@@ -91,10 +92,12 @@ def test_trained_checkpoints_reload_in_a_fresh_process(trained):
         "out = {}\nfor name, path in json.loads(sys.argv[1]).items():\n"
         "    m = YOLO(path)\n"
         "    r = m.predict(sys.argv[2], imgsz=64, conf=0.0, verbose=False)[0]\n"
-        "    out[name] = [type(m.model.model[-1]).__name__, list(r.boxes.data.shape[1:]), sorted(set(type(x).__module__.split('.')[0] for x in m.model.modules()))]\n"
+        "    out[name] = [type(m.model.model[-1]).__name__, list(r.boxes.data.shape[1:]),"
+        " sorted(set(type(x).__module__.split('.')[0] for x in m.model.modules()))]\n"
         "print(json.dumps(out))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps({k: str(v) for k, v in weights.items()}), str(image)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps({k: str(v) for k, v in weights.items()}), str(image)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     assert loaded.keys() == weights.keys()

@@ -52,7 +52,8 @@ def draw_shapes(rng: np.random.Generator, w: int, h: int) -> tuple[Image.Image, 
         for _try in range(20):
             r = float(rng.uniform(10, 22))
             cx, cy = float(rng.uniform(r, w - r)), float(rng.uniform(r, h - r))
-            if all(abs(cx - (b[0] + b[2]) / 2) > r + (b[2] - b[0]) / 2 + 2 or abs(cy - (b[1] + b[3]) / 2) > r + (b[3] - b[1]) / 2 + 2 for _, b in placed):
+            if all(abs(cx - (b[0] + b[2]) / 2) > r + (b[2] - b[0]) / 2 + 2 or abs(cy - (b[1] + b[3]) / 2) > r + (b[3] - b[1]) / 2 + 2
+                   for _, b in placed):
                 c = int(rng.integers(len(CLASSES)))
                 placed.append((c, _draw(draw, CLASSES[c], cx, cy, r)))
                 break
@@ -70,13 +71,16 @@ def write_shapes_dataset(dest: Path, n_images: int = 48, n_val: int = 12, seed: 
         (dest / "images" / split).mkdir(parents=True, exist_ok=True)
         (dest / "labels" / split).mkdir(parents=True, exist_ok=True)
         img.save(dest / "images" / split / f"shape_{i:03d}.png")
-        rows = [f"{c} {(b[0] + b[2]) / 2 / SIZE:.6f} {(b[1] + b[3]) / 2 / SIZE:.6f} {(b[2] - b[0]) / SIZE:.6f} {(b[3] - b[1]) / SIZE:.6f}\n" for c, b in placed]
+        rows = [f"{c} {(b[0] + b[2]) / 2 / SIZE:.6f} {(b[1] + b[3]) / 2 / SIZE:.6f} {(b[2] - b[0]) / SIZE:.6f} {(b[3] - b[1]) / SIZE:.6f}\n"
+                for c, b in placed]
         (dest / "labels" / split / f"shape_{i:03d}.txt").write_text("".join(rows))
-    (dest / "data.yaml").write_text(yaml.safe_dump({"names": dict(enumerate(CLASSES)), "nc": len(CLASSES), "train": "images/train", "val": "images/val"}, sort_keys=False))
+    (dest / "data.yaml").write_text(yaml.safe_dump({"names": dict(enumerate(CLASSES)), "nc": len(CLASSES), "train": "images/train",
+                                                    "val": "images/val"}, sort_keys=False))
     return dest
 
 
-TRAINING = {"epochs": 12, "imgsz": SIZE, "batch": 8, "mosaic": 0.0, "optimizer": "AdamW", "lr0": 0.005, "plots": False, "workers": 0, "seed": 0}
+TRAINING = {"epochs": 12, "imgsz": SIZE, "batch": 8, "mosaic": 0.0, "optimizer": "AdamW", "lr0": 0.005, "plots": False, "workers": 0,
+            "seed": 0}
 N_IMAGES, N_VAL = 112, 16
 
 
@@ -91,7 +95,8 @@ def train_shapes_model(base: Path, **overrides) -> dict:
     return {"workspace": ws, "weights": Path(r["weights"]), "metrics": r["metrics"]}
 
 
-def clip_frames(seconds: float = CLIP_SECONDS, fps: int = CLIP_FPS, w: int = CLIP_W, h: int = CLIP_H, objects=CLIP_OBJECTS) -> list[np.ndarray]:
+def clip_frames(seconds: float = CLIP_SECONDS, fps: int = CLIP_FPS, w: int = CLIP_W, h: int = CLIP_H,
+                objects=CLIP_OBJECTS) -> list[np.ndarray]:
     """The clip's RGB frames: ``objects`` moving along x over one fixed background."""
     rng = np.random.default_rng(11)
     background = _background(rng, w, h)
@@ -105,7 +110,8 @@ def clip_frames(seconds: float = CLIP_SECONDS, fps: int = CLIP_FPS, w: int = CLI
     return frames
 
 
-def write_clip(dest: Path, frames: list[np.ndarray] | None = None, fps: int = CLIP_FPS, codec: str = "libx264", faststart: bool = False) -> Path:
+def write_clip(dest: Path, frames: list[np.ndarray] | None = None, fps: int = CLIP_FPS, codec: str = "libx264",
+               faststart: bool = False) -> Path:
     """Encode ``frames`` (default: the clip) with PyAV (H.264 in .mp4/.mov, VP9 in .webm);
     ``faststart``: the index before the frames, as phones and the web write .mp4."""
     import av

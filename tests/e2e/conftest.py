@@ -11,7 +11,8 @@ import pytest
 from helpers import ROOT, start_app, wait_serving, write_yolo_folder, zip_folder
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-quic"]
 
 
 @pytest.fixture(scope="session")

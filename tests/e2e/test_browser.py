@@ -14,7 +14,8 @@ pytestmark = pytest.mark.browser
 
 def chart_points(page: Page) -> int:
     """Points drawn in the live chart's first trace (training loss by batch)."""
-    return page.evaluate("() => { const p = document.querySelector('#train-chart .js-plotly-plot'); return p && p.data ? p.data[0].x.length : 0; }")
+    return page.evaluate("() => { const p = document.querySelector('#train-chart .js-plotly-plot'); "
+                         "return p && p.data ? p.data[0].x.length : 0; }")
 
 
 def test_demo_dataset_is_listed_without_upload(page: Page):
@@ -48,7 +49,8 @@ def test_empty_tables_show_their_headers(page: Page, app_url):
 
 def test_upload_train_evaluate_export(page: Page, upload_zip):
     page.locator("#dataset-upload input[type=file]").set_input_files(str(upload_zip))
-    expect(page.locator("#dataset-upload")).to_contain_text(re.compile(r"site-photos\s*\.zip"))  # Gradio may break the name before its extension
+    # Gradio may break the name before its extension
+    expect(page.locator("#dataset-upload")).to_contain_text(re.compile(r"site-photos\s*\.zip"))
     page.locator("#import-button").click()
     expect(page.locator("#import-summary")).to_contain_text("dataset site-photos", timeout=120_000)
     expect(page.locator("#datasets-table")).to_contain_text("site-photos")

@@ -43,7 +43,8 @@ def test_demo_page_shows_the_published_model_and_predicts_a_dropped_photo(browse
         expect(page.get_by_role("tab", name="Train")).to_have_count(0)  # only the demo: no workbench tabs or pickers
         expect(page.locator("#predict-run")).to_have_count(0)
 
-        found = yolov11.predict(trained_run["weights"], trained_run["data_yaml"].parent / "images" / "val", conf=0.25, workspace=tmp_path / "probe")
+        found = yolov11.predict(trained_run["weights"], trained_run["data_yaml"].parent / "images" / "val", conf=0.25,
+                                workspace=tmp_path / "probe")
         photo = Path(max(found["images"], key=lambda i: len(i["detections"]))["image"])  # a photo with things to find
         expected = len(max(found["images"], key=lambda i: len(i["detections"]))["detections"])
         assert expected > 0
@@ -51,7 +52,10 @@ def test_demo_page_shows_the_published_model_and_predicts_a_dropped_photo(browse
         drawn = page.locator("#demo-output img")
         expect(drawn).to_be_visible()
         expect(page.locator("#demo-summary")).to_have_text(re.compile(rf"Found {expected} objects?: .+"))  # as predict finds at 25%
-        size = drawn.evaluate("img => { const r = img.getBoundingClientRect(), s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight); return getComputedStyle(img).objectFit === 'contain' ? s * img.naturalHeight : Math.min(r.height, img.naturalHeight); }")
+        size = drawn.evaluate("img => { const r = img.getBoundingClientRect(), "
+                              "s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight); "
+                              "return getComputedStyle(img).objectFit === 'contain' "
+                              "? s * img.naturalHeight : Math.min(r.height, img.naturalHeight); }")
         assert size >= 300, f"the result is drawn large, not {size:.0f} px tall"
         annotated = list(ws.predictions_dir.glob(f"*/{photo.stem}.jpg"))  # (the visitor's photo is kept beside it, in upload/)
         assert len(annotated) == 1
@@ -62,7 +66,8 @@ def test_demo_page_shows_the_published_model_and_predicts_a_dropped_photo(browse
 
 def richest_photo(trained_run, tmp_path) -> tuple[Path, int]:
     """The fixture's val photo with the most detections at 25%, and how many."""
-    found = yolov11.predict(trained_run["weights"], trained_run["data_yaml"].parent / "images" / "val", conf=0.25, workspace=tmp_path / "probe")
+    found = yolov11.predict(trained_run["weights"], trained_run["data_yaml"].parent / "images" / "val", conf=0.25,
+                            workspace=tmp_path / "probe")
     best = max(found["images"], key=lambda i: len(i["detections"]))
     return Path(best["image"]), len(best["detections"])
 
@@ -109,7 +114,8 @@ def test_a_confidence_typed_in_and_enter_runs_again(browser, demo_app, trained_r
         box = page.locator("#demo-conf input[type=number]")
         box.fill("0.9")
         box.press("Enter")  # no slider to let go of: Enter commits the typed value
-        expect(summary).to_have_text(re.compile(rf"Found {len(strict)} objects?: .+") if strict else "Nothing found at 90% confidence or more. Try a lower confidence.")
+        expect(summary).to_have_text(re.compile(rf"Found {len(strict)} objects?: .+") if strict
+                                     else "Nothing found at 90% confidence or more. Try a lower confidence.")
         expect(box).to_have_value("0.9")
     finally:
         context.close()

@@ -54,7 +54,8 @@ def test_dropped_voc_zip_shows_importer_text_literally(page: Page, voc_zip):
     first = pairs.locator("img").first
     expect(first).to_be_visible()
     expect(pairs).to_contain_text(re.compile(r"near: images/\w+/site_02(_copy)?\.jpg ↔ images/\w+/site_02(_copy)?\.jpg"))
-    page.wait_for_function("() => { const i = document.querySelector('#duplicate-pairs img'); return i && i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function("() => { const i = document.querySelector('#duplicate-pairs img'); "
+                           "return i && i.complete && i.naturalWidth > 0; }")
     width = first.evaluate("img => img.naturalWidth / img.naturalHeight")
     assert width > 1.9, width  # two images side by side in one picture
     # The one pair is shown whole (not cropped to a square tile) and at a tile's size, not widened

@@ -53,7 +53,8 @@ def _image_on_canvas(page: Page, width: int, height: int) -> dict:
         before, box = box, canvas.bounding_box()
     width, height = width * shown_scale(width, height), height * shown_scale(width, height)
     scale = min(1.0, box["width"] / width)
-    return {"x": box["x"] + (box["width"] - width * scale) / 2, "y": box["y"], "width": width * scale, "height": height * scale, "canvas": box}
+    return {"x": box["x"] + (box["width"] - width * scale) / 2, "y": box["y"], "width": width * scale, "height": height * scale,
+            "canvas": box}
 
 
 def _drag(page: Page, image: dict, fx0: float, fy0: float, fx1: float, fy1: float) -> None:
@@ -108,7 +109,8 @@ def test_draw_a_box_and_save_it_as_a_new_version(page: Page, imported):
     assert added[0]["class"] in record["classes"]
     after = yolov11.image_labels(name, image, workspace=imported["workspace"])
     assert len(after["boxes"]) == len(before["boxes"]) + 1
-    assert sum(b in before["boxes"] for b in after["boxes"]) == len(before["boxes"])  # the untouched boxes kept, to the label file's precision
+    # the untouched boxes kept, to the label file's precision
+    assert sum(b in before["boxes"] for b in after["boxes"]) == len(before["boxes"])
     versions = imported["client"].predict(NAME, api_name="/dataset_versions")
     assert versions[-1]["name"] == name
     assert versions[-1]["diff"] == {"added": 1, "removed": 0, "changed": 0}

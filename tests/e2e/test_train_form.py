@@ -19,7 +19,8 @@ RUN_ID = re.compile(r"\d{8}-\d{6}-yolov11n")
 
 def follows_the_end(page: Page) -> bool:
     """Whether the log box shows its last line (scrolled to the bottom, or nothing to scroll)."""
-    return page.evaluate("() => { const b = document.querySelector('#train-log textarea'); return b.scrollHeight - b.clientHeight - b.scrollTop <= 2; }")
+    return page.evaluate("() => { const b = document.querySelector('#train-log textarea'); "
+                         "return b.scrollHeight - b.clientHeight - b.scrollTop <= 2; }")
 
 
 def test_a_reload_shows_the_running_runs_settings_and_the_newest_log_line(page: Page, app_url):

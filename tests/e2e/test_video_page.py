@@ -83,7 +83,8 @@ def test_a_broken_video_says_so_in_words(browser, app_url, published, shapes_cli
 
 def test_the_predict_tab_endpoint_counts_the_same(app_url, shapes_model, shapes_clip):
     client = Client(app_url, verbose=False)
-    video, counts, chart, code = client.predict("", handle_file(str(shapes_clip)), 0.25, handle_file(str(shapes_model["weights"])), False, api_name="/predict_video")
+    video, counts, chart, code = client.predict("", handle_file(str(shapes_clip)), 0.25, handle_file(str(shapes_model["weights"])), False,
+                                                api_name="/predict_video")
     assert {row[0]: row[1] for row in counts["data"]} == EXPECTED
 
 
@@ -104,7 +105,8 @@ def clips(tmp_path_factory) -> dict:
     """A 30-second clip (300 frames: left to run, it takes far longer than the checks below wait)
     and a 1-second one of the shapes."""
     base = tmp_path_factory.mktemp("cancel-clips")
-    return {"long": write_clip(base / "long.mp4", clip_frames(seconds=30, objects=[])), "short": write_clip(base / "short.mp4", clip_frames(seconds=1))}
+    return {"long": write_clip(base / "long.mp4", clip_frames(seconds=30, objects=[])),
+            "short": write_clip(base / "short.mp4", clip_frames(seconds=1))}
 
 
 ENDPOINTS = {  # each video endpoint's inputs for a clip, with the shapes model
@@ -116,7 +118,8 @@ STOPPED_WITHIN_S = 10.0  # a frame takes well under a second here; the 300-frame
 
 def calls(ws: yolov11.Workspace) -> set[str]:
     """The workspace's prediction folders and in-flight markers (removed last, after the folder)."""
-    return {f"{folder.name}/{p.name}" for folder in (ws.predictions_dir, ws.root / ".predicting") if folder.is_dir() for p in folder.iterdir()}
+    return {f"{folder.name}/{p.name}" for folder in (ws.predictions_dir, ws.root / ".predicting") if folder.is_dir()
+            for p in folder.iterdir()}
 
 
 def wait_until(condition, seconds: float, what: str) -> None:
@@ -168,5 +171,6 @@ def test_a_file_cut_short_is_tracked_and_both_pages_say_so(served, shapes_model,
     client = Client(url, verbose=False)
     _, sentence, _, _ = client.predict(handle_file(str(cut)), 0.25, api_name="/demo_predict_video")
     assert sentence.startswith(note + "\n\nFound 3 distinct objects in 3.0 s of video")
-    _, _, _, code = client.predict("", handle_file(str(cut)), 0.25, handle_file(str(shapes_model["weights"])), False, api_name="/predict_video")
+    _, _, _, code = client.predict("", handle_file(str(cut)), 0.25, handle_file(str(shapes_model["weights"])), False,
+                                   api_name="/predict_video")
     assert code.startswith(note)

@@ -121,7 +121,8 @@ def write_tree(root: Path, files: dict[str, bytes | str]) -> Path:
     return root
 
 
-def zip_tree(path: Path, files: dict[str, bytes | str], prefix: str = "hats/", extra: list[tuple] = (), method: int = zipfile.ZIP_DEFLATED) -> Path:
+def zip_tree(path: Path, files: dict[str, bytes | str], prefix: str = "hats/", extra: list[tuple] = (),
+             method: int = zipfile.ZIP_DEFLATED) -> Path:
     """A zip of ``files`` under ``prefix`` plus ``extra`` (name or ZipInfo, data) members as given."""
     with zipfile.ZipFile(path, "w", method) as zf:
         for rel, data in files.items():
@@ -186,11 +187,13 @@ GOOD_LINES = "1 0.3 0.3 0.1 0.1\n2 0.7 0.7 0.1 0.1\n"  # lines 1-2 of labels/tra
 
 def yolo_files(names: object = CLASSES, data_yaml: str | None = None) -> dict[str, bytes | str]:
     files: dict[str, bytes | str] = {}
-    rows = {"train/t0": "0 0.5 0.5 0.2 0.2", "train/t1": "1 0.4 0.4 0.2 0.2", "train/t2": "2 0.6 0.6 0.2 0.2", "val/v0": "0 0.5 0.5 0.3 0.3", "val/v1": "1 0.5 0.5 0.3 0.3"}
+    rows = {"train/t0": "0 0.5 0.5 0.2 0.2", "train/t1": "1 0.4 0.4 0.2 0.2", "train/t2": "2 0.6 0.6 0.2 0.2",
+            "val/v0": "0 0.5 0.5 0.3 0.3", "val/v1": "1 0.5 0.5 0.3 0.3"}
     for k, (stem, row) in enumerate(rows.items()):
         files[f"images/{stem}.jpg"] = image_bytes(k)
         files[f"labels/{stem}.txt"] = row + "\n"
-    files["data.yaml"] = data_yaml if data_yaml is not None else json.dumps({"names": names, "nc": len(names) if isinstance(names, list) else 0, "train": "images/train", "val": "images/val"}) + "\n"
+    files["data.yaml"] = data_yaml if data_yaml is not None else json.dumps({
+        "names": names, "nc": len(names) if isinstance(names, list) else 0, "train": "images/train", "val": "images/val"}) + "\n"
     return files
 
 

@@ -15,7 +15,8 @@ def _zip_with(ctx: Ctx, extra: list[tuple], name: str = "hats.zip", **kw) -> lis
 
 
 add("zip-slip-dotdot", lambda c: _zip_with(c, [("../outside/x", b"pwned")]), "refused", "hats.zip", "'../outside/x'", "outside the archive")
-add("zip-slip-deep", lambda c: _zip_with(c, [("../../../../../outside/x", b"pwned")]), "refused", "'../../../../../outside/x'", "outside the archive")
+add("zip-slip-deep", lambda c: _zip_with(c, [("../../../../../outside/x", b"pwned")]), "refused", "'../../../../../outside/x'",
+    "outside the archive")
 add("zip-slip-inside-path", lambda c: _zip_with(c, [("hats/../../outside/x", b"pwned")]), "refused", "outside the archive")
 add("zip-slip-dir-entry", lambda c: _zip_with(c, [("../outside/", b"")]), "refused", "outside the archive")
 add("zip-absolute-member", lambda c: _zip_with(c, [(str(c.tmp / "outside" / "x"), b"pwned")]), "refused", "hats.zip", "absolute path")
@@ -87,9 +88,14 @@ def _(ctx: Ctx) -> list[str]:
     return imp(ctx.tmp / "cut.zip")
 
 
-add("zip-member-name-300", lambda c: _zip_with(c, [("hats/" + "a" * 300 + ".txt", b"0 0.5 0.5 0.1 0.1\n")]), "refused", "hats.zip", "too long")
-add("zip-only-macosx", lambda c: imp(zip_tree(c.tmp / "mac.zip", {}, extra=[("__MACOSX/hats/._t0.jpg", b"\x00\x05\x16\x07junk"), ("__MACOSX/._hats", b"junk")])), "refused", "no supported format")
-add("zip-no-images", lambda c: imp(zip_tree(c.tmp / "docs.zip", {"readme.txt": "hello\n", "notes.json": "{}", "a/b/c.md": "# hi\n"})), "refused", "no supported format")
+add("zip-member-name-300", lambda c: _zip_with(c, [("hats/" + "a" * 300 + ".txt", b"0 0.5 0.5 0.1 0.1\n")]), "refused", "hats.zip",
+    "too long")
+add("zip-only-macosx",
+    lambda c: imp(zip_tree(c.tmp / "mac.zip", {},
+                           extra=[("__MACOSX/hats/._t0.jpg", b"\x00\x05\x16\x07junk"), ("__MACOSX/._hats", b"junk")])),
+    "refused", "no supported format")
+add("zip-no-images", lambda c: imp(zip_tree(c.tmp / "docs.zip", {"readme.txt": "hello\n", "notes.json": "{}", "a/b/c.md": "# hi\n"})),
+    "refused", "no supported format")
 
 
 @case("archive-tar-gz", "refused", "hats.tar.gz", "expected a .zip")
@@ -100,6 +106,11 @@ def _(ctx: Ctx) -> list[str]:
     return imp(ctx.tmp / "hats.tar.gz")
 
 
-add("zip-file-and-folder-same-name", lambda c: _zip_with(c, [("hats/clash", b"a file"), ("hats/clash/inner.txt", b"and a folder")]), "refused", "hats.zip", "clash")
-add("zip-nested-archive", lambda c: _zip_with(c, [("hats/more.zip", zip_tree(c.tmp / "inner.zip", {"x.txt": "1"}).read_bytes())]), "imported", ("hats/more.zip", "nested archive skipped"), check=images_total(BASE_IMAGES))
-add("zip-appledouble-files", lambda c: _zip_with(c, [("hats/images/train/._t0.jpg", b"\x00\x05\x16\x07AppleDouble"), ("hats/labels/train/._t0.txt", b"\x00\x05\x16\x07")]), "imported", check=both(images_total(BASE_IMAGES), boxes(BASE_BOXES)))
+add("zip-file-and-folder-same-name", lambda c: _zip_with(c, [("hats/clash", b"a file"), ("hats/clash/inner.txt", b"and a folder")]),
+    "refused", "hats.zip", "clash")
+add("zip-nested-archive", lambda c: _zip_with(c, [("hats/more.zip", zip_tree(c.tmp / "inner.zip", {"x.txt": "1"}).read_bytes())]),
+    "imported", ("hats/more.zip", "nested archive skipped"), check=images_total(BASE_IMAGES))
+add("zip-appledouble-files",
+    lambda c: _zip_with(c, [("hats/images/train/._t0.jpg", b"\x00\x05\x16\x07AppleDouble"),
+                            ("hats/labels/train/._t0.txt", b"\x00\x05\x16\x07")]),
+    "imported", check=both(images_total(BASE_IMAGES), boxes(BASE_BOXES)))

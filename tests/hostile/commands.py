@@ -62,7 +62,8 @@ def _(ctx: Ctx) -> list[str]:
     key = f"x=__import__('os').system('touch {ctx.tmp / PWNED}'),y"
     return train(ctx, "--extra", json.dumps({key: 1}))
 add("train-epochs-not-int", lambda c: train(c, "--epochs", "ten"), "refused", "--epochs", shared=True, argparse=True)
-add("train-data-missing", lambda c: ["train", "--data", "no-such-dataset", "--epochs", "1"], "refused", "--data no-such-dataset", shared=True)
+add("train-data-missing", lambda c: ["train", "--data", "no-such-dataset", "--epochs", "1"], "refused", "--data no-such-dataset",
+    shared=True)
 
 
 @case("train-data-alias-bomb", "refused", "bomb.yaml", "alias", shared=True, max_s=5)
@@ -74,7 +75,8 @@ def _(ctx: Ctx) -> list[str]:
 @case("train-data-download-payload", "refused", "data.yaml", shared=True)
 def _(ctx: Ctx) -> list[str]:
     payload = f"open({str(ctx.tmp / PWNED)!r}, 'w').write('pwned')"
-    write_tree(ctx.tmp / "dl", {"data.yaml": json.dumps({"names": CLASSES, "nc": 3, "train": "images/train", "val": "images/val", "download": payload}) + "\n"})
+    write_tree(ctx.tmp / "dl", {"data.yaml": json.dumps({"names": CLASSES, "nc": 3, "train": "images/train", "val": "images/val",
+                                                         "download": payload}) + "\n"})
     return ["train", "--data", str(ctx.tmp / "dl" / "data.yaml"), "--epochs", "1", "--imgsz", "32", "--batch", "4", "--workers", "0"]
 
 
@@ -98,12 +100,18 @@ def _model_case(id: str, name: str, edit: Callable[[Ctx, str], str], *fragments:
 
 _model_case("model-broken-yaml", "broken.yaml", lambda c, t: "backbone: [[-1, 1, Conv, [64, 3, 2]]\nhead: : : [\n", "YAML")
 _model_case("model-depth-multiple-1000", "deep.yaml", lambda c, t: "depth_multiple: 1000\n" + t, "depth_multiple")
-_model_case("model-width-multiple-100", "wide.yaml", lambda c, t: _no_scales(t).replace("width_multiple: 0.25", "width_multiple: 100"), "width_multiple")
-_model_case("model-unknown-module", "warp.yaml", lambda c, t: t.replace("[-1, 1, Conv, [128, 3, 2]]", "[-1, 1, Warpdrive, [128, 3, 2]]"), "Warpdrive")
-_model_case("model-activation-code", "act.yaml", lambda c, t: "activation: " + json.dumps(f"__import__('os').system('touch {c.tmp / PWNED}')") + "\n" + t, "activation")
+_model_case("model-width-multiple-100", "wide.yaml", lambda c, t: _no_scales(t).replace("width_multiple: 0.25", "width_multiple: 100"),
+            "width_multiple")
+_model_case("model-unknown-module", "warp.yaml", lambda c, t: t.replace("[-1, 1, Conv, [128, 3, 2]]", "[-1, 1, Warpdrive, [128, 3, 2]]"),
+            "Warpdrive")
+_model_case("model-activation-code", "act.yaml",
+            lambda c, t: "activation: " + json.dumps(f"__import__('os').system('touch {c.tmp / PWNED}')") + "\n" + t, "activation")
 _model_case("model-row-3-items", "row3.yaml", lambda c, t: t.replace("[-1, 1, Conv, [128, 3, 2]]", "[-1, 1, Conv]"), "row")
-_model_case("model-row-repeats-1000", "rep.yaml", lambda c, t: t.replace("[-1, 2, C3k2, [256, False, 0.25]]", "[-1, 1000, C3k2, [256, False, 0.25]]"), "1000")
-_model_case("model-too-many-params", "huge.yaml", lambda c, t: _no_scales(t).replace("[-1, 1, Conv, [64, 3, 2]]", "[-1, 1, Conv, [10000000, 3, 2]]"), "million parameters", max_s=20)
+_model_case("model-row-repeats-1000", "rep.yaml",
+            lambda c, t: t.replace("[-1, 2, C3k2, [256, False, 0.25]]", "[-1, 1000, C3k2, [256, False, 0.25]]"), "1000")
+_model_case("model-too-many-params", "huge.yaml",
+            lambda c, t: _no_scales(t).replace("[-1, 1, Conv, [64, 3, 2]]", "[-1, 1, Conv, [10000000, 3, 2]]"),
+            "million parameters", max_s=20)
 _model_case("model-nc-0", "nc0.yaml", lambda c, t: t.replace("nc: 80", "nc: 0"), "nc")
 _model_case("model-alias-bomb", "bomb.yaml", lambda c, t: alias_bomb("junk") + t, "alias", max_s=5)
 _model_case("model-not-a-mapping", "list.yaml", lambda c, t: "- just\n- a list\n", "model YAML")
@@ -159,7 +167,8 @@ add("model-text-pt", lambda c: train(c, "--model", str(TEXT_PT(c))), "refused", 
 add("model-evil-pt", lambda c: train(c, "--model", str(_evil(c))), "refused", "evil.pt", "posix.system", shared=True)
 add("model-pt-graph-runs-code", lambda c: train(c, "--model", str(GRAPH_EVAL(c))), "refused", "graph.pt", "activation", shared=True)
 add("model-pt-graph-too-deep", lambda c: train(c, "--model", str(GRAPH_DEEP(c))), "refused", "graph.pt", "depth_multiple", shared=True)
-add("predict-pt-graph-runs-code", lambda c: ["predict", "--weights", str(GRAPH_EVAL(c)), "--source", str(_photo(c))], "refused", "graph.pt", "activation", shared=True)
+add("predict-pt-graph-runs-code", lambda c: ["predict", "--weights", str(GRAPH_EVAL(c)), "--source", str(_photo(c))],
+    "refused", "graph.pt", "activation", shared=True)
 add("model-missing-yaml", lambda c: train(c, "--model", str(c.tmp / "missing.yaml")), "refused", "missing.yaml", shared=True)
 add("model-unknown-name", lambda c: train(c, "--model", "yolov12q"), "refused", "yolov12q", shared=True)
 add("weights-evil-pt", lambda c: train(c, "--weights", str(_evil(c))), "refused", "evil.pt", "posix.system", shared=True)
@@ -182,13 +191,20 @@ def _still_done(ctx: Ctx) -> None:
     assert status == "done", f"run {ctx.run} is {status!r} after the refused resume, expected 'done'"
 
 
-GT = {"images": [{"id": 1, "width": 64, "height": 64, "file_name": "a.jpg"}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "area": 100, "iscrowd": 0}], "categories": [{"id": 1, "name": "a"}]}
+GT = {"images": [{"id": 1, "width": 64, "height": 64, "file_name": "a.jpg"}],
+      "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "area": 100, "iscrowd": 0}],
+      "categories": [{"id": 1, "name": "a"}]}
 
-add("predict-evil-pt", lambda c: ["predict", "--weights", str(_evil(c)), "--source", str(_photo(c))], "refused", "evil.pt", "posix.system", shared=True)
-add("predict-garbage-onnx", lambda c: ["predict", "--weights", str(GARBAGE_ONNX(c)), "--source", str(_photo(c))], "refused", "garbage.onnx", shared=True)
-add("predict-random-pt", lambda c: ["predict", "--weights", str(NOTACKPT(c)), "--source", str(_photo(c))], "refused", "notackpt.pt", shared=True)
-add("predict-missing-source", lambda c: ["predict", "--weights", str(c.best), "--source", str(c.tmp / "missing.jpg")], "refused", "missing.jpg", shared=True)
-add("predict-conf-nan", lambda c: ["predict", "--weights", str(c.best), "--source", str(_photo(c)), "--conf", "nan"], "refused", "--conf", shared=True)
+add("predict-evil-pt", lambda c: ["predict", "--weights", str(_evil(c)), "--source", str(_photo(c))],
+    "refused", "evil.pt", "posix.system", shared=True)
+add("predict-garbage-onnx", lambda c: ["predict", "--weights", str(GARBAGE_ONNX(c)), "--source", str(_photo(c))],
+    "refused", "garbage.onnx", shared=True)
+add("predict-random-pt", lambda c: ["predict", "--weights", str(NOTACKPT(c)), "--source", str(_photo(c))],
+    "refused", "notackpt.pt", shared=True)
+add("predict-missing-source", lambda c: ["predict", "--weights", str(c.best), "--source", str(c.tmp / "missing.jpg")],
+    "refused", "missing.jpg", shared=True)
+add("predict-conf-nan", lambda c: ["predict", "--weights", str(c.best), "--source", str(_photo(c)), "--conf", "nan"],
+    "refused", "--conf", shared=True)
 def _growing_video(c: Ctx) -> Path:
     import video_fixtures
 
@@ -197,7 +213,8 @@ def _growing_video(c: Ctx) -> Path:
 
 add("predict-video-frames-grow-past-the-cap", lambda c: ["predict", "--weights", str(c.best), "--source", str(_growing_video(c))],
     "refused", "grow.mov", "over the cap", shared=True)
-add("predict-text-as-image", lambda c: ["predict", "--weights", str(c.best), "--source", str(_file("fake.jpg", b"not an image\n")(c))], "refused", "fake.jpg", shared=True)
+add("predict-text-as-image", lambda c: ["predict", "--weights", str(c.best), "--source", str(_file("fake.jpg", b"not an image\n")(c))],
+    "refused", "fake.jpg", shared=True)
 add("eval-evil-pt", lambda c: ["eval", "--weights", str(_evil(c)), "--data", c.dataset], "refused", "evil.pt", "posix.system", shared=True)
 add("eval-random-pt", lambda c: ["eval", "--weights", str(NOTACKPT(c)), "--data", c.dataset], "refused", "notackpt.pt", shared=True)
 add("export-evil-pt", lambda c: ["export", "--weights", str(_evil(c))], "refused", "evil.pt", "posix.system", shared=True)

@@ -62,7 +62,8 @@ def _(ctx: Ctx) -> list[str]:
 
 
 add("folder-missing", lambda c: imp(c.tmp / "nope"), "refused", "nope", "no such file")
-add("folder-plain-file", lambda c: imp(write_tree(c.tmp, {"notes.txt": "just text\n"}) / "notes.txt"), "refused", "notes.txt", "expected a .zip")
+add("folder-plain-file", lambda c: imp(write_tree(c.tmp, {"notes.txt": "just text\n"}) / "notes.txt"), "refused", "notes.txt",
+    "expected a .zip")
 
 
 # === J. import options ==============================================================================
@@ -93,5 +94,6 @@ def _named(expected: str):
     return check
 
 
-add("zip-name-unicode-spaces", lambda c: imp(zip_tree(c.tmp / "Baustelle Übung (2).zip", yolo_files())), "imported", check=_named("Baustelle-Ubung-2"))
+add("zip-name-unicode-spaces", lambda c: imp(zip_tree(c.tmp / "Baustelle Übung (2).zip", yolo_files())), "imported",
+    check=_named("Baustelle-Ubung-2"))
 add("zip-name-only-non-ascii", lambda c: imp(zip_tree(c.tmp / "安全帽.zip", yolo_files())), "imported", check=_named("dataset"))

@@ -34,7 +34,8 @@ def _yaml(text: str):
 
 def _download_yaml(ctx: Ctx) -> list[str]:
     payload = f"open({str(ctx.tmp / PWNED)!r}, 'w').write('pwned')"
-    return imp(yolo_folder(ctx, data_yaml=json.dumps({"names": CLASSES, "nc": 3, "train": "images/train", "val": "images/val", "download": payload}) + "\n"))
+    return imp(yolo_folder(ctx, data_yaml=json.dumps({"names": CLASSES, "nc": 3, "train": "images/train", "val": "images/val",
+                                                      "download": payload}) + "\n"))
 
 
 def _no_download(report: dict, ctx: Ctx) -> None:
@@ -63,7 +64,8 @@ add("yaml-names-nested-list", _yaml("names: [[helmet], head, vest]\n"), "refused
 add("yaml-2mb", _yaml("names: [helmet, head, vest]\n# " + "x" * (2 << 20) + "\n"), "refused", "data.yaml", "too large")
 add("yaml-100-deep", _yaml("names: [helmet, head, vest]\ndeep: " + "[" * 100 + "]" * 100 + "\n"), "refused", "data.yaml", "nested")
 add("yaml-download-python", _download_yaml, "imported", check=both(_no_download, images_total(BASE_IMAGES)))
-add("yaml-duplicate-names", _yaml("names: [helmet, helmet, vest]\n"), "imported", "renamed helmet-2", check=_classes("helmet", "helmet-2", "vest"))
+add("yaml-duplicate-names", _yaml("names: [helmet, helmet, vest]\n"), "imported", "renamed helmet-2",
+    check=_classes("helmet", "helmet-2", "vest"))
 add("yaml-names-empty-string", _yaml("names: [helmet, '', vest]\n"), "refused", "data.yaml", "names")
 
 
@@ -82,7 +84,8 @@ add("yaml-invalid-syntax", _yaml("names: [helmet, head, vest\ntrain: images/trai
 def coco_doc(n: int = 3) -> dict:
     return {
         "images": [{"id": i + 1, "file_name": f"im{i}.jpg", "width": 64, "height": 64} for i in range(n)],
-        "annotations": [{"id": 10 + i, "image_id": i + 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0} for i in range(n)],
+        "annotations": [{"id": 10 + i, "image_id": i + 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0}
+                        for i in range(n)],
         "categories": [{"id": 1, "name": "helmet", "supercategory": "ppe"}, {"id": 2, "name": "vest", "supercategory": "ppe"}],
     }
 
@@ -137,13 +140,22 @@ def _shared_check(report: dict, ctx: Ctx) -> None:
 
 
 add("coco-shared-image-id", _coco(_share_ids, n=4), "imported", ("image id 2", "share this id"), check=_shared_check)
-add("coco-image-without-id", _coco(lambda d, c: d["images"][2].pop("id")), "imported", ("annotations.json", "without an integer id"), check=images_total(2))
-add("coco-image-id-string", _coco(lambda d, c: d["images"][2].update(id="three")), "imported", ("annotations.json", "without an integer id"), check=images_total(2))
-add("coco-file-name-dotdot", _coco(lambda d, c: d["images"].append({"id": 9, "file_name": "../outside/canary.jpg", "width": 64, "height": 64})), "imported", ("image id 9", "../outside/canary.jpg", "not found"), check=images_total(3))
-add("coco-file-name-absolute", _coco(lambda d, c: d["images"].append({"id": 9, "file_name": str(c.tmp / CANARY_JPG), "width": 64, "height": 64})), "imported", ("image id 9", "not found"), check=images_total(3))
-add("coco-size-strings", _coco(lambda d, c: [im.update(width="abc", height="abc") for im in d["images"]]), "imported", check=both(boxes(3), no_issue_naming("size unknown")))
+add("coco-image-without-id", _coco(lambda d, c: d["images"][2].pop("id")), "imported",
+    ("annotations.json", "without an integer id"), check=images_total(2))
+add("coco-image-id-string", _coco(lambda d, c: d["images"][2].update(id="three")), "imported",
+    ("annotations.json", "without an integer id"), check=images_total(2))
+add("coco-file-name-dotdot",
+    _coco(lambda d, c: d["images"].append({"id": 9, "file_name": "../outside/canary.jpg", "width": 64, "height": 64})),
+    "imported", ("image id 9", "../outside/canary.jpg", "not found"), check=images_total(3))
+add("coco-file-name-absolute",
+    _coco(lambda d, c: d["images"].append({"id": 9, "file_name": str(c.tmp / CANARY_JPG), "width": 64, "height": 64})),
+    "imported", ("image id 9", "not found"), check=images_total(3))
+add("coco-size-strings", _coco(lambda d, c: [im.update(width="abc", height="abc") for im in d["images"]]), "imported",
+    check=both(boxes(3), no_issue_naming("size unknown")))
 add("coco-size-numeric-strings", _coco(lambda d, c: [im.update(width="64", height="64") for im in d["images"]]), "imported", check=boxes(3))
-add("coco-duplicate-category-names", _coco(lambda d, c: d["categories"][1].update(name="helmet") or d["annotations"][2].update(category_id=2)), "imported", "renamed helmet-2", check=_classes("helmet", "helmet-2"))
+add("coco-duplicate-category-names",
+    _coco(lambda d, c: d["categories"][1].update(name="helmet") or d["annotations"][2].update(category_id=2)),
+    "imported", "renamed helmet-2", check=_classes("helmet", "helmet-2"))
 def _format(name: str):
     def check(report: dict, ctx: Ctx) -> None:
         assert report["format"] == name, f"format {report['format']!r}, expected {name!r}"
@@ -166,14 +178,19 @@ def _official(ctx: Ctx) -> list[str]:
     images = [{"id": 139 + i, "file_name": f"{139 + i:012d}.jpg", "width": 64, "height": 64} for i in range(3)]
     cats = [{"id": 1, "name": "person", "supercategory": "person"}, {"id": 3, "name": "car", "supercategory": "vehicle"}]
     files: dict[str, bytes | str] = {f"val2017/{im['file_name']}": image_bytes(200 + k) for k, im in enumerate(images)}
-    files["annotations/instances_val2017.json"] = json.dumps({"info": {}, "licenses": [], "images": images, "categories": cats, "annotations": [
-        {"id": 1 + k, "image_id": im["id"], "category_id": 1 if k % 2 == 0 else 3, "bbox": [8, 8, 20, 30], "area": 600, "iscrowd": 0, "segmentation": [[8, 8, 28, 8, 28, 38]]} for k, im in enumerate(images)]})
-    files["annotations/captions_val2017.json"] = json.dumps({"info": {}, "licenses": [], "images": images, "annotations": [{"id": 50 + k, "image_id": im["id"], "caption": "a person on a site"} for k, im in enumerate(images)]})
+    files["annotations/instances_val2017.json"] = json.dumps({"info": {}, "licenses": [], "images": images, "categories": cats,
+        "annotations": [{"id": 1 + k, "image_id": im["id"], "category_id": 1 if k % 2 == 0 else 3, "bbox": [8, 8, 20, 30], "area": 600,
+                         "iscrowd": 0, "segmentation": [[8, 8, 28, 8, 28, 38]]} for k, im in enumerate(images)]})
+    files["annotations/captions_val2017.json"] = json.dumps({"info": {}, "licenses": [], "images": images, "annotations": [
+        {"id": 50 + k, "image_id": im["id"], "caption": "a person on a site"} for k, im in enumerate(images)]})
     files["annotations/person_keypoints_val2017.json"] = json.dumps({"info": {}, "licenses": [], "images": images, "annotations": [
-        {"id": 60, "image_id": 139, "category_id": 1, "bbox": [8, 8, 20, 30], "area": 600, "iscrowd": 0, "num_keypoints": 1, "keypoints": [10, 10, 2] + [0] * 48}],
-        "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": ["nose"] + [f"k{i}" for i in range(16)], "skeleton": [[1, 2]]}]})
+        {"id": 60, "image_id": 139, "category_id": 1, "bbox": [8, 8, 20, 30], "area": 600, "iscrowd": 0, "num_keypoints": 1,
+         "keypoints": [10, 10, 2] + [0] * 48}],
+        "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": ["nose"] + [f"k{i}" for i in range(16)],
+                        "skeleton": [[1, 2]]}]})
     files["annotations/panoptic_val2017.json"] = json.dumps({"info": {}, "licenses": [], "images": images, "annotations": [
-        {"image_id": im["id"], "file_name": im["file_name"].replace(".jpg", ".png"), "segments_info": [{"id": 1, "category_id": 1, "iscrowd": 0, "bbox": [8, 8, 20, 30], "area": 600}]} for im in images],
+        {"image_id": im["id"], "file_name": im["file_name"].replace(".jpg", ".png"),
+         "segments_info": [{"id": 1, "category_id": 1, "iscrowd": 0, "bbox": [8, 8, 20, 30], "area": 600}]} for im in images],
         "categories": [{"id": 1, "name": "person", "supercategory": "person", "isthing": 1}]})
     head = {"info": {}, "licenses": [], "categories": cats}
     files["annotations/image_info_val2017.json"] = json.dumps({**head, "images": images, "annotations": []})
