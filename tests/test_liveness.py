@@ -72,13 +72,15 @@ def test_reconcile_settles_dead_runs_only_and_never_overwrites_a_run_taken_over(
 def test_scratch_is_removed_only_once_its_owner_is_gone(tmp_path):
     ws = yolov11.Workspace.at(tmp_path / "ws")
     mine, dead = ws.datasets_dir / ".import-1-mine", ws.datasets_dir / ".import-2-dead"
-    mine.mkdir()
-    dead.mkdir()
+    pool_dead = ws.root / "pools" / "site" / ".add-3-dead"  # a pool add killed while it unzipped
+    for folder in (mine, dead, pool_dead):
+        folder.mkdir(parents=True)
     liveness.mark(mine, ws.owners_dir)
     (dead / liveness.MARKER).write_text("gone-host|b|n|7|7")
-    assert ws.reconcile()["scratch_removed"] == ["datasets/.import-2-dead"]
+    (pool_dead / liveness.MARKER).write_text("gone-host|b|n|7|7")
+    assert ws.reconcile()["scratch_removed"] == ["datasets/.import-2-dead", "pools/site/.add-3-dead"]
     assert mine.is_dir()
-    assert not dead.exists()
+    assert not dead.exists() and not pool_dead.exists()
 
 
 def test_a_run_is_not_deleted_while_a_label_issues_job_of_another_process_uses_it(trained_run, tmp_path):

@@ -18,6 +18,7 @@ from yolov11.codegen.notebook import write_notebook
 from yolov11.codegen.snippets import python_call, shell_command
 from yolov11.data.demo import ensure_demo_dataset
 from yolov11.data.importer import import_dataset
+from yolov11.data.pool import pool_add, pool_items
 from yolov11.data.preview import augmentation_preview, draw_pairs, draw_samples
 from yolov11.data.report import summarize as summarize_report
 from yolov11.data.resplit import resplit_dataset
@@ -97,6 +98,8 @@ __all__ = [
     "list_models",
     "measure_latency",
     "model_card",
+    "pool_add",
+    "pool_items",
     "predict",
     "predict_video",
     "probe_video",

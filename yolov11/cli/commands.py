@@ -80,6 +80,23 @@ def resplit(args: argparse.Namespace, ws) -> tuple[object, str]:
                f"\n  -> {r['path']}")
 
 
+def pool_add(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    r = yolov11.pool_add(args.data, args.sources, every=args.every, workspace=ws)
+    lines = [f"{r['dataset']}: {r['added']} item(s) added to the pool, {r['skipped']} skipped"]
+    lines += [f"  {note}" for note in r["notes"]] + [f"  left out: {line}" for line in r["left_out"]]
+    return r, "\n".join(lines)
+
+
+def pool_list(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    items = yolov11.pool_items(args.data, state=args.state, workspace=ws)
+    lines = [f"{i['id']}  {i['state']:<9}  {i['source']}" for i in items]
+    return {"items": items}, "\n".join(lines) or f"{args.data}: the pool is empty" + (f" of {args.state} items" if args.state else "")
+
+
 def demo(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
     from yolov11.data.report import summarize

@@ -9,6 +9,7 @@ import argparse
 import json
 from dataclasses import fields
 
+from yolov11.data.pool import STATES as POOL_STATES
 from yolov11.eval.settings import EvalSettings
 from yolov11.export.formats import FORMATS, model_names
 from yolov11.export.settings import ExportSettings, help_of
@@ -77,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data", required=True, help="the workspace dataset (or version) to re-split")
     c.add_argument("--val-fraction", type=float, default=0.2, help="share of the images that go to val (default: 0.2)")
     c.add_argument("--seed", type=int, default=0, help="the split's seed: the same seed gives the same split (default: 0)")
+    c = cmd("pool-add", "add photos and video frames (one every --every seconds) to a dataset's unlabeled pool", "pool_add")
+    c.add_argument("--data", required=True, help="the workspace dataset whose pool takes them (its versions share one pool)")
+    c.add_argument("sources", nargs="+", metavar="SOURCE", help="photos, videos (up to 4 hours each), or zips or folders of them")
+    c.add_argument("--every", type=float, default=1.0, help="seconds between the frames kept of a video (default: 1)")
+    c = cmd("pool-list", "list a dataset's pool: each item's id, state and source", "pool_list")
+    c.add_argument("--data", required=True, help="the workspace dataset")
+    c.add_argument("--state", choices=list(POOL_STATES), help="only the items in this state")
     cmd("datasets", "list the workspace's datasets", "datasets")
     cmd("runs", "list the workspace's training runs", "runs")
     c = cmd("models", "list the model zoo with params and GFLOPs", "models")

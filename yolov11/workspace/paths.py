@@ -14,6 +14,7 @@ from pathlib import Path
 SCRATCH_PREFIX = ".import-"  # datasets/.import-<pid>-*: an import in progress
 VERSION_SCRATCH_PREFIX = ".version-"  # datasets/.version-<pid>-*: a dataset version being written
 EXPORT_SCRATCH_PREFIX = "export-"  # exports/<run>/export-<pid>-*: Ultralytics' exporter at work
+POOL_SCRATCH_PREFIX = ".add-"  # pools/<dataset>/.add-<pid>-*: a pool add unzipping and sampling
 DELETING_PREFIX = ".deleting-"  # runs/.deleting-<pid>-<run id>: a run folder being deleted
 
 

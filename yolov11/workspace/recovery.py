@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from yolov11 import liveness
 from yolov11.errors import UserError
-from yolov11.workspace.paths import DELETING_PREFIX, EXPORT_SCRATCH_PREFIX, SCRATCH_PREFIX, VERSION_SCRATCH_PREFIX
+from yolov11.workspace.paths import DELETING_PREFIX, EXPORT_SCRATCH_PREFIX, POOL_SCRATCH_PREFIX, SCRATCH_PREFIX, VERSION_SCRATCH_PREFIX
 
 if TYPE_CHECKING:
     from yolov11.workspace import Workspace
@@ -54,7 +54,7 @@ def reconcile(ws: "Workspace") -> dict[str, list[str]]:
             done["scratch_removed"].append(str(aside.relative_to(ws.root)))
     scratch_dirs = [
         *ws.datasets_dir.glob(f"{SCRATCH_PREFIX}*"), *ws.datasets_dir.glob(f"{VERSION_SCRATCH_PREFIX}*"),
-        *ws.exports_dir.glob(f"*/{EXPORT_SCRATCH_PREFIX}*"),
+        *ws.exports_dir.glob(f"*/{EXPORT_SCRATCH_PREFIX}*"), *(ws.root / "pools").glob(f"*/{POOL_SCRATCH_PREFIX}*"),
     ]
     for scratch in scratch_dirs:
         if not liveness.owned_by_the_living(scratch, ws.owners_dir):
