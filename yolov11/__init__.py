@@ -19,6 +19,9 @@ from yolov11.codegen.snippets import python_call, shell_command
 from yolov11.data.demo import ensure_demo_dataset
 from yolov11.data.importer import import_dataset
 from yolov11.data.pool import pool_add, pool_items
+from yolov11.data.pool_accept import pool_accept, pool_reject
+from yolov11.data.pool_queue import pool_queue
+from yolov11.data.prelabel import prelabel
 from yolov11.data.preview import augmentation_preview, draw_pairs, draw_samples
 from yolov11.data.report import summarize as summarize_report
 from yolov11.data.resplit import resplit_dataset
@@ -98,8 +101,12 @@ __all__ = [
     "list_models",
     "measure_latency",
     "model_card",
+    "pool_accept",
     "pool_add",
     "pool_items",
+    "pool_queue",
+    "pool_reject",
+    "prelabel",
     "predict",
     "predict_video",
     "probe_video",

@@ -97,6 +97,41 @@ def pool_list(args: argparse.Namespace, ws) -> tuple[object, str]:
     return {"items": items}, "\n".join(lines) or f"{args.data}: the pool is empty" + (f" of {args.state} items" if args.state else "")
 
 
+def prelabel(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    r = yolov11.prelabel(args.data, run=args.run, weights=args.weights, conf=args.conf, workspace=ws)
+    return r, f"{r['dataset']}: {r['suggested']} pool item(s) pre-labelled by {Path(r['model']).name}: {r['boxes']} suggested box(es)"
+
+
+def pool_queue(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    r = yolov11.pool_queue(args.data, strategy=args.strategy, limit=args.limit, seed=args.seed, workspace=ws)
+    lines = [f"{i['id']}  {'' if i['score'] is None else format(i['score'], '.3f'):>6}  {i['source']}" for i in r["items"]]
+    return r, "\n".join([f"{r['dataset']}: the next {len(r['items'])} to label ({r['strategy']}, seed {r['seed']})", *lines])
+
+
+def pool_accept(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    boxes = None
+    if args.boxes:
+        try:
+            boxes = json.loads(Path(args.boxes).read_text())
+        except (OSError, ValueError) as exc:
+            raise yolov11.UserError(field="--boxes", value=args.boxes, detail=f"not a readable JSON file ({exc})") from None
+    r = yolov11.pool_accept(args.data, args.items, boxes=boxes, split=args.split, workspace=ws)
+    return r, f"{r['version']}: {r['parent']} with {r['accepted']} pool item(s) added ({r['boxes']} box(es))\n  -> {r['path']}"
+
+
+def pool_reject(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    r = yolov11.pool_reject(args.data, args.items, workspace=ws)
+    return r, f"{r['dataset']}: {r['rejected']} pool item(s) rejected"
+
+
 def demo(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
     from yolov11.data.report import summarize

@@ -10,6 +10,7 @@ import json
 from dataclasses import fields
 
 from yolov11.data.pool import STATES as POOL_STATES
+from yolov11.data.pool_queue import STRATEGIES as POOL_STRATEGIES
 from yolov11.eval.settings import EvalSettings
 from yolov11.export.formats import FORMATS, model_names
 from yolov11.export.settings import ExportSettings, help_of
@@ -85,6 +86,25 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("pool-list", "list a dataset's pool: each item's id, state and source", "pool_list")
     c.add_argument("--data", required=True, help="the workspace dataset")
     c.add_argument("--state", choices=list(POOL_STATES), help="only the items in this state")
+    c = cmd("prelabel", "suggest boxes for a dataset's pool with a run's model or weights (any format predict loads)", "prelabel")
+    c.add_argument("--data", required=True, help="the workspace dataset whose pool is pre-labelled")
+    c.add_argument("--run", help="the run whose best weights suggest")
+    c.add_argument("--weights", help=MODEL_HELP)
+    c.add_argument("--conf", type=float, default=0.25, help="suggestions at this confidence and above (default: 0.25)")
+    c = cmd("pool-queue", "the pool items to label first, by a strategy (deterministic for a seed)", "pool_queue")
+    c.add_argument("--data", required=True, help="the workspace dataset")
+    c.add_argument("--strategy", default="mixed", choices=list(POOL_STRATEGIES), help="how to order them (default: mixed)")
+    c.add_argument("--limit", type=int, help="at most this many items (default: all not yet reviewed)")
+    c.add_argument("--seed", type=int, default=0, help="the order's seed (default: 0)")
+    c = cmd("pool-accept", "add pool items (their suggestions, or --boxes) to the dataset as one new version NAME@vN", "pool_accept")
+    c.add_argument("--data", required=True, help="the workspace dataset (or version) the new version follows")
+    c.add_argument("--items", required=True, help="item ids, comma-separated (as pool-list shows them)")
+    c.add_argument("--boxes", help='a JSON file mapping item ids to boxes: [{"class": name or id, "box": [x1, y1, x2, y2]}] in pixels')
+    c.add_argument("--split", default="train", choices=["train", "val"],
+                   help="where the items go (default: train, so val stays comparable)")
+    c = cmd("pool-reject", "mark pool items as not useful: they leave the queue", "pool_reject")
+    c.add_argument("--data", required=True, help="the workspace dataset")
+    c.add_argument("--items", required=True, help="item ids, comma-separated")
     cmd("datasets", "list the workspace's datasets", "datasets")
     cmd("runs", "list the workspace's training runs", "runs")
     c = cmd("models", "list the model zoo with params and GFLOPs", "models")

@@ -43,7 +43,7 @@ FRAME_QUALITY = 92  # JPEG quality of stored frames
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pool_items (
     dataset TEXT NOT NULL, id TEXT NOT NULL, file TEXT NOT NULL, source TEXT, at_s REAL, sha1 TEXT, phash TEXT,
-    state TEXT, model TEXT, suggestions TEXT, created REAL, PRIMARY KEY (dataset, id));
+    state TEXT, model TEXT, suggestions TEXT, created REAL, uncertainty REAL, version TEXT, PRIMARY KEY (dataset, id));
 """
 Progress = Callable[[float, str], None]
 
@@ -70,13 +70,40 @@ def _rows(ws: Workspace, base: str, state: str | None = None) -> list[dict]:
     return rows
 
 
+ITEM_FIELDS = ("id", "file", "source", "at_s", "state", "model", "suggestions", "uncertainty", "version")
+
+
 def pool_items(data: str, state: str | None = None, workspace: Workspace | str | os.PathLike | None = None) -> list[dict]:
-    """The pool's items (oldest first): {"id", "file", "source", "at_s", "state", "model", "suggestions"}."""
+    """The pool's items (oldest first): {"id", "file", "source", "at_s", "state", "model",
+    "suggestions" [{"class", "confidence", "box"}], "uncertainty", "version" (once accepted)}."""
     ws = Workspace.at(workspace)
     if state is not None and state not in STATES:
         raise UserError(field="--state", value=state, detail=f"choose one of {', '.join(STATES)}")
-    keep = ("id", "file", "source", "at_s", "state", "model", "suggestions")
-    return [{k: row[k] for k in keep} for row in _rows(ws, _base(ws, data), state)]
+    return [{k: row[k] for k in ITEM_FIELDS} for row in _rows(ws, _base(ws, data), state)]
+
+
+def update_item(ws: Workspace, base: str, item_id: str, **fields) -> None:
+    """Set ``fields`` (state, model, suggestions, uncertainty, version) of one pool item."""
+    if "suggestions" in fields:
+        fields["suggestions"] = json.dumps(fields["suggestions"])
+    sets = ", ".join(f"{k} = :{k}" for k in fields)
+    ws._write(f"UPDATE pool_items SET {sets} WHERE dataset = :dataset AND id = :id", {**fields, "dataset": base, "id": item_id})
+
+
+def chosen_items(ws: Workspace, data: str, items: str | list, states: tuple[str, ...]) -> tuple[str, list[dict]]:
+    """(base, the pool rows named by ``items``: ids, a list or "a,b"); UserError naming an unknown
+    id or one whose state is not among ``states``."""
+    base = _base(ws, data)
+    ids = [i.strip() for i in (items.split(",") if isinstance(items, str) else items or []) if str(i).strip()]
+    if not ids:
+        raise UserError(field="--items", value="", detail="name the pool items (their ids, as pool-list shows them)")
+    rows = {row["id"]: row for row in _rows(ws, base)}
+    for item_id in ids:
+        if item_id not in rows:
+            raise UserError(field="--items", value=item_id, detail=f"not an item of {base}'s pool")
+        if rows[item_id]["state"] not in states:
+            raise UserError(field="--items", value=item_id, detail=f"is {rows[item_id]['state']} already")
+    return base, [rows[i] for i in dict.fromkeys(ids)]
 
 
 class _Seen:
@@ -198,8 +225,8 @@ def pool_add(data: str, sources: str | os.PathLike | list, every: float = 1.0, w
             shutil.copyfile(path, dest)
             row = {"dataset": base, "id": item_id, "file": str(dest), "source": source, "at_s": at, "sha1": info.sha1,
                    "phash": f"{info.phash:016x}", "state": "new", "model": None, "suggestions": None, "created": time.time()}
-            ws._write("INSERT OR IGNORE INTO pool_items VALUES (:dataset, :id, :file, :source, :at_s, :sha1, :phash, :state, :model, "
-                      ":suggestions, :created)", row)
+            ws._write("INSERT OR IGNORE INTO pool_items (dataset, id, file, source, at_s, sha1, phash, state, model, suggestions, created) "
+                      "VALUES (:dataset, :id, :file, :source, :at_s, :sha1, :phash, :state, :model, :suggestions, :created)", row)
             have.add(info.sha1)
             seen.add(info.phash)
             added.append({"id": item_id, "file": str(dest), "source": source, "at_s": at, "state": "new", "suggestions": []})

@@ -75,7 +75,7 @@ def _label_rel(image_rel: str) -> str:
     return f"labels/{split}/{Path(name).stem}.txt"
 
 
-def _fill(src: Path, out: Path, dest: Path, edited: dict[str, list[str]], moved: dict[str, str]) -> None:
+def _fill(src: Path, out: Path, dest: Path, edited: dict[str, list[str]], moved: dict[str, str], added: dict[str, Path]) -> None:
     """The parent's images (linked), label files (copied; Ultralytics' .cache files left out),
     data.yaml (its ``path:``, if any, set to ``dest``, the final folder; its splits those the
     folder has), the edited label files, and the images ``moved`` (image path -> new path) with
@@ -89,6 +89,11 @@ def _fill(src: Path, out: Path, dest: Path, edited: dict[str, list[str]], moved:
                 if (kind == "images" and f.is_file()) or (f.suffix == ".txt" and f.is_file()):
                     (out / rel).parent.mkdir(parents=True, exist_ok=True)
                     (_link_or_copy if kind == "images" else shutil.copyfile)(f, out / rel)
+    for rel, image in added.items():  # new images (a pool's accepted items), copied: the pool keeps its own
+        if (out / rel).exists():
+            raise UserError(f"{rel}: the dataset has an image of that name already")
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(image, out / rel)
     for rel, lines in edited.items():
         target = label_path(out / rel)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -170,21 +175,23 @@ def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict, r
     return report
 
 
-def write_version(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict, resplit: Resplit | None = None) -> dict:
+def write_version(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict, resplit: Resplit | None = None,
+                  added: dict[str, Path] | None = None) -> dict:
     """Write and register the next version of ``parent`` (a datasets row) with the label files
-    ``edited`` (image path in the dataset -> label lines), the images moved by a ``resplit``, and
-    ``diff``; returns the version."""
+    ``edited`` (image path in the dataset -> label lines), the images moved by a ``resplit``, the
+    images ``added`` (path in the new version -> the file to copy), and ``diff``; returns the version."""
     with _LOCK:
         for _ in range(ATTEMPTS):
             try:
-                return _write(ws, parent, edited, diff, next_version(ws, parent["base"]), resplit)
+                return _write(ws, parent, edited, diff, next_version(ws, parent["base"]), resplit, added or {})
             except _Taken:
                 continue  # another process saved this number first: build again under the next one
     raise UserError(f"{parent['name']}: the new version was not saved, nothing was added "
                     f"({ATTEMPTS} version numbers in a row were taken by other processes saving at the same time: try again)")
 
 
-def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict, version: int, resplit: Resplit | None) -> dict:
+def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict, version: int, resplit: Resplit | None,
+           added: dict[str, Path]) -> dict:
     base, src = parent["base"], Path(parent["path"])
     name = f"{base}{VERSION_MARK}{version}"
     dest = ws.datasets_dir / name
@@ -193,7 +200,7 @@ def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict
         liveness.mark(scratch, ws.owners_dir)  # a later start removes it only once this process is gone
         out = scratch / "out"
         out.mkdir()
-        _fill(src, out, dest, edited, resplit.moved if resplit else {})
+        _fill(src, out, dest, edited, resplit.moved if resplit else {}, added)
         lineage = {"base": base, "version": version, "parent": parent["name"], "diff": diff}
         report = version_report(src, out, dest, name, lineage, *([resplit] if resplit else []))
         write_report(report, out / "report.json")

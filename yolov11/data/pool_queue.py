@@ -1,0 +1,108 @@
+"""Which pool items to label first, by a named strategy; deterministic for a seed.
+
+* ``random``: the baseline, a seeded shuffle;
+* ``uncertainty``: the items the model is least sure of (``prelabel``'s uncertainty: candidates
+  near the threshold, the image and its flip disagreeing) first;
+* ``diversity``: greedy k-center over a cheap image descriptor (a 16x16 grey thumbnail, centred
+  and scaled): each next item is the one farthest from those already chosen, so the first labels
+  cover the footage;
+* ``mixed`` (the default): a diverse shortlist (three times the queue asked for, at least 30),
+  ordered by uncertainty with a boost for items whose suggestions name classes rare in the
+  dataset; the rest follow in diversity order. Without pre-labels it is ``diversity``.
+
+Only items not reviewed yet (new, suggested, skipped) are queued.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from yolov11.data.pool import _base, _rows
+from yolov11.errors import UserError
+from yolov11.workspace import Workspace
+
+STRATEGIES = ("mixed", "uncertainty", "diversity", "random")
+QUEUED = ("new", "suggested", "skipped")
+THUMB = 16
+
+
+def descriptor(path: str) -> np.ndarray:
+    """A 256-number descriptor of an image: its 16x16 grey thumbnail, zero mean, unit norm."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.draft("L", (64, 64))
+        v = np.asarray(im.convert("L").resize((THUMB, THUMB), Image.Resampling.BILINEAR), np.float32).ravel()
+    v = v - v.mean()
+    return v / (np.linalg.norm(v) + 1e-6)
+
+
+def k_center(vectors: np.ndarray, rng: np.random.Generator) -> list[int]:
+    """All indices in greedy k-center order from a seeded start."""
+    n = len(vectors)
+    if n == 0:
+        return []
+    order = [int(rng.integers(n))]
+    distance = np.linalg.norm(vectors - vectors[order[0]], axis=1)
+    distance[order[0]] = -1
+    for _ in range(n - 1):
+        nxt = int(np.argmax(distance))
+        order.append(nxt)
+        distance = np.minimum(distance, np.linalg.norm(vectors - vectors[nxt], axis=1))
+        distance[order] = -1
+    return order
+
+
+def _rare_boost(rows: list[dict], class_counts: dict[str, int]) -> np.ndarray:
+    total = sum(class_counts.values()) or 1
+    boost = []
+    for row in rows:
+        shares = [class_counts.get(s["class"], 0) / total for s in row["suggestions"]]
+        boost.append(float(np.mean([1 - s for s in shares])) if shares else 0.0)
+    return np.array(boost)
+
+
+def pool_queue(data: str, strategy: str = "mixed", limit: int | None = None, seed: int = 0,
+               workspace: Workspace | str | os.PathLike | None = None) -> dict:
+    """The pool's items not yet reviewed, best first: {"strategy", "items": [item + "score"]}."""
+    ws = Workspace.at(workspace)
+    if strategy not in STRATEGIES:
+        raise UserError(field="--strategy", value=strategy, detail=f"choose one of {', '.join(STRATEGIES)}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise UserError(field="--limit", value=limit, detail="a positive number of items")
+    base = _base(ws, data)
+    rows = [r for r in _rows(ws, base) if r["state"] in QUEUED]
+    rng = np.random.default_rng(seed)
+    unsure = np.array([r["uncertainty"] or 0.0 for r in rows])
+    labelled = any(r["state"] == "suggested" for r in rows)
+    if strategy == "mixed" and not labelled:
+        strategy_used = "diversity"
+    else:
+        strategy_used = strategy
+    if strategy_used == "random" or not rows:
+        order, scores = list(rng.permutation(len(rows))), [None] * len(rows)
+    elif strategy_used == "uncertainty":
+        tie = rng.random(len(rows))
+        order = sorted(range(len(rows)), key=lambda i: (-unsure[i], tie[i]))
+        scores = list(unsure)
+    else:
+        spread = k_center(np.stack([descriptor(r["file"]) for r in rows]), rng)
+        if strategy_used == "diversity":
+            order, scores = spread, [None] * len(rows)
+        else:
+            from pathlib import Path
+
+            from yolov11.data.stats import dataset_boxes
+
+            table = dataset_boxes(Path(ws.dataset(data)["path"]))
+            counts = {str(k): int(v) for k, v in table["class"].dropna().value_counts().items()}
+            shortlist = spread[:max(3 * (limit or 10), 30)]
+            score = unsure + 0.5 * _rare_boost(rows, counts)
+            order = sorted(shortlist, key=lambda i: -score[i]) + spread[len(shortlist):]
+            scores = list(score)
+    picked = order[:limit] if limit else order
+    keep = ("id", "file", "source", "at_s", "state", "model", "suggestions", "uncertainty")
+    items = [{**{k: rows[i][k] for k in keep}, "score": None if scores[i] is None else round(float(scores[i]), 4)} for i in picked]
+    return {"dataset": base, "strategy": strategy_used, "seed": seed, "items": items}
