@@ -24,6 +24,7 @@ from pages.common import (
 )
 from pages.data_health import build_health, gallery_images
 from pages.label_editor import build_label_editor, open_image, save_version, saved_text
+from pages.label_pool import build_label_pool
 from pages.text import fenced, md_text
 from yolov11 import summarize_report as summarize
 
@@ -259,6 +260,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
         diff = gr.Dataframe(headers=DIFF_COLUMNS, interactive=False, label="Changes against its parent, by image", elem_id="version-diff")
         gr.Markdown("### Edit labels\nClick an image in the gallery above to open it here, or pick one below.")
         editor = build_label_editor(ctx, picked, wire_save=False)
+        build_label_pool(ctx, picked)
 
     # New inputs go last: callers of /import_dataset pass them by position.
     inputs, outs = [upload, name, val_fraction, difficult, unlabelled], [summary, table, result, code, picked]
