@@ -14,6 +14,7 @@ import pandas as pd
 
 import yolov11
 from pages.common import AppContext, bind, json_safe, refreshed, run_choices, same_call, shows_user_errors
+from pages.label_review import build_label_review
 from pages.text import md_text
 from pages.uploads import used_uploads
 
@@ -127,6 +128,7 @@ def build_label_pool(ctx: AppContext, picked: gr.Dropdown) -> PoolView:
             reject = gr.Button("Reject", elem_id="pool-reject")
         message = gr.Markdown(elem_id="pool-message")
         code = gr.Markdown()
+        build_label_review(ctx, picked, strategy, seed, conf, message)
     add.click(bind(ctx, pool_add), [picked, files, every], [message, table, code], api_name="pool_add")
     suggest.click(bind(ctx, prelabel), [picked, run, conf], [message, table, code], api_name="prelabel")
     queue.click(bind(ctx, pool_queue), [picked, strategy, limit, seed], [table, code], api_name="pool_queue")

@@ -121,3 +121,38 @@ def test_the_cli_queues_and_accepts(loop, tmp_path):
     assert json.loads(accepted.stdout)["accepted"] == 2
     bad = cli("pool-accept", "--data", dataset, "--items", ids[0])
     assert bad.returncode == 2 and f"--items {ids[0]}: is accepted already" in bad.stderr
+
+
+def test_a_review_waits_in_the_draft_then_becomes_one_version(loop):
+    ws, dataset = loop["ws"], loop["dataset"]
+    waiting = yolov11.pool_queue(dataset, strategy="random", seed=7, workspace=ws)["items"]
+    with_boxes = next(i for i in waiting if i["suggestions"])
+    others = [i for i in waiting if i["id"] != with_boxes["id"]]
+    yolov11.pool_review(dataset, others[0]["id"], "accept", workspace=ws)  # the suggestions as they are
+    x1, y1, x2, y2 = with_boxes["suggestions"][0]["box"]
+    moved = [{"class": with_boxes["suggestions"][0]["class"], "box": [x1 + 1.5, y1 + 1.5, x2 - 1.5, y2 - 1.5]}]  # resized: IoU < 0.99
+
+    def free(x: float, y: float) -> bool:  # a 10 px spot no suggestion touches
+        return all(x + 10 <= b[0] or b[2] <= x or y + 10 <= b[1] or b[3] <= y for b in (s["box"] for s in with_boxes["suggestions"]))
+
+    x, y = next((x, y) for y in range(0, 118, 4) for x in range(0, 118, 4) if free(x, y))
+    drawn = {"class": 0, "box": [float(x), float(y), x + 10.0, y + 10.0]}
+    draft = yolov11.pool_review(dataset, with_boxes["id"], "edit", boxes=[*moved, drawn], workspace=ws)
+    deleted = len(with_boxes["suggestions"]) - 1
+    assert (draft["corrected"], draft["drawn"], draft["deleted"]) == (1, 1, deleted)
+    assert draft["accepted"] == len(others[0]["suggestions"])
+    yolov11.pool_review(dataset, others[1]["id"], "reject", workspace=ws)
+    draft = yolov11.pool_draft(dataset, workspace=ws)
+    assert draft["items"] == [others[0]["id"], with_boxes["id"]] or sorted(draft["items"]) == sorted([others[0]["id"], with_boxes["id"]])
+    queued = [i["id"] for i in yolov11.pool_queue(dataset, workspace=ws)["items"]]
+    assert with_boxes["id"] not in queued and others[0]["id"] not in queued and others[1]["id"] not in queued
+    yolov11.pool_review(dataset, others[1]["id"], "skip", workspace=ws)  # Back, then decided otherwise: a rejected item comes back
+    assert others[1]["id"] in [i["id"] for i in yolov11.pool_queue(dataset, workspace=ws)["items"]]
+    with pytest.raises(yolov11.UserError, match="--decision keep: choose one of accept, edit, reject, skip"):
+        yolov11.pool_review(dataset, others[2]["id"], "keep", workspace=ws)
+    r = yolov11.pool_add_reviewed(dataset, workspace=ws)
+    assert r["accepted"] == 2 and yolov11.pool_draft(dataset, workspace=ws)["items"] == []
+    lines = (Path(r["path"]) / "labels" / "train" / f"pool-{with_boxes['id']}.txt").read_text().splitlines()
+    assert len(lines) == 2
+    with pytest.raises(yolov11.UserError, match="nothing reviewed yet"):
+        yolov11.pool_add_reviewed(dataset, workspace=ws)

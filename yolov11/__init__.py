@@ -21,6 +21,7 @@ from yolov11.data.importer import import_dataset
 from yolov11.data.pool import pool_add, pool_items
 from yolov11.data.pool_accept import pool_accept, pool_reject
 from yolov11.data.pool_queue import pool_queue
+from yolov11.data.pool_review import pool_add_reviewed, pool_draft, pool_review
 from yolov11.data.prelabel import prelabel
 from yolov11.data.preview import augmentation_preview, draw_pairs, draw_samples
 from yolov11.data.report import summarize as summarize_report
@@ -103,9 +104,12 @@ __all__ = [
     "model_card",
     "pool_accept",
     "pool_add",
+    "pool_add_reviewed",
+    "pool_draft",
     "pool_items",
     "pool_queue",
     "pool_reject",
+    "pool_review",
     "prelabel",
     "predict",
     "predict_video",

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS pool_items (
     dataset TEXT NOT NULL, id TEXT NOT NULL, file TEXT NOT NULL, source TEXT, at_s REAL, sha1 TEXT, phash TEXT,
     state TEXT, model TEXT, suggestions TEXT, created REAL, uncertainty REAL, version TEXT, PRIMARY KEY (dataset, id));
 """
+_COLUMNS_ADDED = {"draft": "TEXT"}  # draft: a review not yet written as a version ({"boxes", "counts"})
 Progress = Callable[[float, str], None]
 
 
@@ -61,16 +62,21 @@ def _base(ws: Workspace, data: str) -> str:
 
 def _rows(ws: Workspace, base: str, state: str | None = None) -> list[dict]:
     ws._write(_SCHEMA.strip())
+    have = {row["name"] for row in ws._query("PRAGMA table_info(pool_items)")}
+    for column, kind in _COLUMNS_ADDED.items():
+        if column not in have:
+            ws._write(f"ALTER TABLE pool_items ADD COLUMN {column} {kind}")
     sql, args = "SELECT * FROM pool_items WHERE dataset = ?", [base]
     if state:
         sql, args = sql + " AND state = ?", [*args, state]
     rows = ws._query(sql + " ORDER BY created, id", tuple(args))
     for row in rows:
         row["suggestions"] = json.loads(row["suggestions"]) if row["suggestions"] else []
+        row["draft"] = json.loads(row["draft"]) if row.get("draft") else None
     return rows
 
 
-ITEM_FIELDS = ("id", "file", "source", "at_s", "state", "model", "suggestions", "uncertainty", "version")
+ITEM_FIELDS = ("id", "file", "source", "at_s", "state", "model", "suggestions", "uncertainty", "version", "draft")
 
 
 def pool_items(data: str, state: str | None = None, workspace: Workspace | str | os.PathLike | None = None) -> list[dict]:
@@ -84,8 +90,9 @@ def pool_items(data: str, state: str | None = None, workspace: Workspace | str |
 
 def update_item(ws: Workspace, base: str, item_id: str, **fields) -> None:
     """Set ``fields`` (state, model, suggestions, uncertainty, version) of one pool item."""
-    if "suggestions" in fields:
-        fields["suggestions"] = json.dumps(fields["suggestions"])
+    for key in ("suggestions", "draft"):
+        if key in fields and fields[key] is not None:
+            fields[key] = json.dumps(fields[key])
     sets = ", ".join(f"{k} = :{k}" for k in fields)
     ws._write(f"UPDATE pool_items SET {sets} WHERE dataset = :dataset AND id = :id", {**fields, "dataset": base, "id": item_id})
 

@@ -10,7 +10,7 @@
   ordered by uncertainty with a boost for items whose suggestions name classes rare in the
   dataset; the rest follow in diversity order. Without pre-labels it is ``diversity``.
 
-Only items not reviewed yet (new, suggested, skipped) are queued.
+Only items not reviewed yet (new, suggested, skipped; not in the review's draft) are queued.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def pool_queue(data: str, strategy: str = "mixed", limit: int | None = None, see
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise UserError(field="--limit", value=limit, detail="a positive number of items")
     base = _base(ws, data)
-    rows = [r for r in _rows(ws, base) if r["state"] in QUEUED]
+    rows = [r for r in _rows(ws, base) if r["state"] in QUEUED and not r["draft"]]  # a reviewed item waits in the draft
     rng = np.random.default_rng(seed)
     unsure = np.array([r["uncertainty"] or 0.0 for r in rows])
     labelled = any(r["state"] == "suggested" for r in rows)
