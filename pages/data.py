@@ -28,6 +28,8 @@ from pages.label_pool import build_label_pool
 from pages.text import fenced, md_text
 from yolov11 import summarize_report as summarize
 
+AS_THE_RUN, FINE_TUNE, SCRATCH = "as the run", "its trained weights (fine-tune)", "scratch"
+START_FROM = (AS_THE_RUN, FINE_TUNE, SCRATCH)  # what "Retrain on this version" starts from
 DATASET_COLUMNS = ["name", "format", "images", "train images", "val images", "classes"]
 IMPORT_QUEUE = "dataset-import"  # concurrency_id: a dropped zip and the Import button import one at a time
 _imported: dict[tuple[str, str], tuple[dict, dict]] = {}  # (workspace, upload) -> (report, options) of imports on drop
@@ -98,11 +100,14 @@ def default_run(ctx: AppContext, version: str | None) -> str | None:
 
 
 @shows_user_errors
-def retrain_on_version(ctx: AppContext, version: str, run: str = "") -> tuple[str, str]:
+def retrain_on_version(ctx: AppContext, version: str, run: str = "", start_from: str = AS_THE_RUN) -> tuple[str, str]:
     """Start a run on dataset ``version`` with the settings of ``run`` (default: the newest run on
     its parent): every recorded setting, the extra Ultralytics arguments and the starting weights
-    included (``yolov11.run_train_kwargs``: what the run's notebook replays); returns a
-    message and the new run's id."""
+    included (``yolov11.run_train_kwargs``: what the run's notebook replays); ``start_from``: as the
+    run (its own starting weights, if any), its trained weights (fine-tune: its best.pt) or scratch.
+    Returns a message and the new run's id."""
+    if start_from not in START_FROM:
+        raise yolov11.UserError(field="--start-from", value=start_from, detail=f"choose one of {', '.join(START_FROM)}")
     if not ctx.workspace.dataset(version or ""):
         ctx.workspace.resolve_data(version or "")  # says what the workspace has
     run = run or default_run(ctx, version)
@@ -110,8 +115,15 @@ def retrain_on_version(ctx: AppContext, version: str, run: str = "") -> tuple[st
         raise yolov11.UserError("--run : no run to take the settings from yet: train one on this dataset first (Train tab)")
     record = ctx.workspace.require_run(run)
     settings = record["settings"] or {}
-    started = ctx.jobs.submit(version, settings.get("model") or record["model"], **yolov11.run_train_kwargs(settings))
-    said = f"Started run **{md_text(started)}** on {md_text(version)} with the settings of run {md_text(run)} (follow it in the Train tab)."
+    kwargs = yolov11.run_train_kwargs(settings)
+    if start_from == FINE_TUNE:
+        kwargs["weights"] = str(ctx.workspace.run_weights(run))  # its best.pt: refused clearly when the run has none
+    elif start_from == SCRATCH:
+        kwargs.pop("weights", None)
+    started = ctx.jobs.submit(version, settings.get("model") or record["model"], **kwargs)
+    start = {AS_THE_RUN: "", FINE_TUNE: ", from its trained weights", SCRATCH: ", from scratch"}[start_from]
+    said = (f"Started run **{md_text(started)}** on {md_text(version)} with the settings of run {md_text(run)}{start} "
+            "(follow it in the Train tab).")
     return said, started
 
 
@@ -254,6 +266,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
             version_pick = gr.Dropdown(label="Version", choices=[], allow_custom_value=True, elem_id="version-picker")
             retrain_run = gr.Dropdown(label="Run", choices=run_choices(ctx, with_weights=False), allow_custom_value=True,
                                       info="whose settings to train with", elem_id="retrain-run")
+            start_from = gr.Radio(list(START_FROM), value=AS_THE_RUN, label="Start from", elem_id="retrain-start-from")
             retrain_btn = gr.Button("Retrain on this version", elem_id="retrain-button")
         retrain_msg = gr.Markdown(elem_id="retrain-message")
         started = gr.Textbox(label="Run started", interactive=False, elem_id="retrain-started")
@@ -272,7 +285,9 @@ def build_data(ctx: AppContext) -> gr.Tab:
                                      [editor.saved, table, versions, version_pick, picked], api_visibility="private"))
     health.gallery.select(bind(ctx, edit_from_gallery), [picked, health.class_filter, health.problem_filter], editor.outputs,
                           api_visibility="private")
-    retrain_btn.click(bind(ctx, retrain_on_version), [version_pick, retrain_run], [retrain_msg, started], api_name="retrain_on_version")
+    # New inputs go last: callers of /retrain_on_version pass them by position.
+    retrain_btn.click(bind(ctx, retrain_on_version), [version_pick, retrain_run, start_from], [retrain_msg, started],
+                      api_name="retrain_on_version")
     # A re-split picks its new version: the tables list it, the view redraws on it.
     health.refresh(health.resplit.event.then(bind(ctx, after_resplit), picked, [table, versions, version_pick], api_visibility="private"))
     with tab:  # API-only endpoints, inside the tab they belong to

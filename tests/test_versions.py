@@ -328,6 +328,20 @@ def test_a_run_on_v2_records_v2_and_retrain_on_v3_reuses_all_its_settings(tmp_pa
     assert again["dataset"] == "hardhat-tiny@v3"
     assert again["settings"] == recorded  # starting weights, seed, deterministic, the extra argument: all but the dataset
 
+    # "Start from": the run's trained weights (fine-tune: its best.pt), or scratch (no starting weights).
+    from pages.data import FINE_TUNE, SCRATCH
+
+    tuned_more, fine = retrain_on_version(ctx, v3["name"], tuned["run"], FINE_TUNE)
+    _, fresh = retrain_on_version(ctx, v3["name"], tuned["run"], SCRATCH)
+    assert "from its trained weights" in tuned_more
+    assert ws.run(fine)["settings"]["pretrained"] == str(ws.run_weights(tuned["run"]))
+    assert "pretrained" not in ws.run(fresh)["settings"]
+    assert {k: v for k, v in ws.run(fresh)["settings"].items()} == {k: v for k, v in recorded.items() if k != "pretrained"}
+    jobs_done = time.time() + 120
+    while any(ws.run(r)["status"] in ("queued", "running") for r in (fine, fresh)) and time.time() < jobs_done:
+        time.sleep(0.5)
+    assert ws.run(fine)["status"] == ws.run(fresh)["status"] == "done"
+
 
 def test_a_version_keeps_what_the_import_said_about_its_source(tmp_path):
     """A version's report recomputes what its labels change (counts, class warnings) and keeps
