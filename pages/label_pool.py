@@ -104,7 +104,7 @@ class PoolView:
 
 def build_label_pool(ctx: AppContext, picked: gr.Dropdown) -> PoolView:
     """The "Label new images" section for the dataset picked in ``picked``."""
-    with gr.Accordion("Label new images: the dataset's unlabeled pool", open=False, elem_id="pool-section"):
+    with gr.Accordion("Label new images: the dataset's unlabeled pool", open=False, elem_id="pool-section") as section:
         gr.Markdown("Add photos, videos (one frame every few seconds; static stretches kept once) or a zip of them; "
                     "pre-label with a run's model; label the most useful first; accepted items become one new version "
                     "(in train, so runs on the versions compare on the same val split).")
@@ -135,5 +135,7 @@ def build_label_pool(ctx: AppContext, picked: gr.Dropdown) -> PoolView:
     accept.click(bind(ctx, pool_accept), [picked, items], [message, table, code, picked], api_name="pool_accept")
     reject.click(bind(ctx, pool_reject), [picked, items], [message, table], api_name="pool_reject")
     gr.api(bind(ctx, pool_items), api_name="pool_list", queue=False)
-    picked.change(bind(ctx, relist), [picked, run], [table, run], api_visibility="private")
+    # Listed when the section opens, not on every pick: the page's load picks a dataset, and its
+    # events should stay those of the views on screen.
+    section.expand(bind(ctx, relist), [picked, run], [table, run], api_visibility="private")
     return PoolView(table)

@@ -162,5 +162,5 @@ def build_label_review(ctx: AppContext, picked: gr.Dropdown, strategy: gr.Radio,
         buttons[name].click(bind(ctx, handler), inputs, shown, api_visibility="private")
     buttons["back"].click(bind(ctx, back), [picked, conf, history], shown, api_visibility="private")
     commit.click(bind(ctx, add_reviewed), picked, [message, picked], api_visibility="private")
-    ctx.blocks.load(None, js=KEYS_JS)
+    start.click(None, js=KEYS_JS, api_visibility="private")  # the keys armed once a review starts (no work at the page's load)
     return Review(editor)
