@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -60,12 +61,26 @@ def _base(ws: Workspace, data: str) -> str:
     return split_version(str(data))[0]
 
 
+_ready: set[str] = set()  # workspaces whose pool table this process has made current
+_ready_lock = threading.Lock()
+
+
+def _table(ws: Workspace) -> None:
+    """Create the pool table and add the columns it gained, once per workspace and process (every
+    list and every review reads the pool: no registry write on those, which a full disk refuses)."""
+    with _ready_lock:
+        if str(ws.root) in _ready:
+            return
+        ws._write(_SCHEMA.strip())
+        have = {row["name"] for row in ws._query("PRAGMA table_info(pool_items)")}
+        for column, kind in _COLUMNS_ADDED.items():
+            if column not in have:
+                ws._write(f"ALTER TABLE pool_items ADD COLUMN {column} {kind}")
+        _ready.add(str(ws.root))
+
+
 def _rows(ws: Workspace, base: str, state: str | None = None) -> list[dict]:
-    ws._write(_SCHEMA.strip())
-    have = {row["name"] for row in ws._query("PRAGMA table_info(pool_items)")}
-    for column, kind in _COLUMNS_ADDED.items():
-        if column not in have:
-            ws._write(f"ALTER TABLE pool_items ADD COLUMN {column} {kind}")
+    _table(ws)
     sql, args = "SELECT * FROM pool_items WHERE dataset = ?", [base]
     if state:
         sql, args = sql + " AND state = ?", [*args, state]

@@ -15,6 +15,7 @@ Only items not reviewed yet (new, suggested, skipped; not in the review's draft)
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -28,8 +29,11 @@ QUEUED = ("new", "suggested", "skipped")
 THUMB = 16
 
 
+@functools.lru_cache(maxsize=8192)
 def descriptor(path: str) -> np.ndarray:
-    """A 256-number descriptor of an image: its 16x16 grey thumbnail, zero mean, unit norm."""
+    """A 256-number descriptor of an image: its 16x16 grey thumbnail, zero mean, unit norm. Kept
+    per path: a pool item's file is named by its content, so the review's next-image query (one a
+    key press) does not read every image of the pool again."""
     from PIL import Image
 
     with Image.open(path) as im:
