@@ -24,10 +24,12 @@ import threading
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from gradio_client import Client
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from PIL import Image
 
 import yolov11
 from yolov11.data.demo import write_demo
@@ -123,8 +125,9 @@ def _labels(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def versioned(tmp_path_factory):
     """Dataset "tiny" edited (tiny@v2: boxes changed, added, removed), re-split by family (tiny@v3:
-    images moved between train and val), edited again (tiny@v4: a class changed), a 2-epoch run on
-    tiny@v4 stopped after epoch 1 and resumed, its notebook written
+    images moved between train and val), edited again (tiny@v4: a class changed), two photos from
+    the pool accepted with boxes given (tiny@v5), a 2-epoch run on tiny@v5 stopped after epoch 1
+    and resumed, its notebook written
     and executed from a fresh kernel (no YOLOV11_WORKSPACE, current folder: the notebook's), while
     an app serving that workspace starts in a container's layout."""
     base = tmp_path_factory.mktemp("versioned")
@@ -141,11 +144,18 @@ def versioned(tmp_path_factory):
     other = {"helmet": "head", "head": "vest", "vest": "helmet"}
     relabelled = [{"class": other[b["class"]], "box": b["box"]} for b in second["boxes"]]
     assert yolov11.edit_labels("tiny@v3", {second["name"]: relabelled}, workspace=ws)["name"] == "tiny@v4"
+    photos = []
+    for k in range(2):
+        photos.append(base / f"site{k}.png")
+        Image.fromarray(np.random.default_rng(70 + k).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(photos[-1])
+    pooled = [i["id"] for i in yolov11.pool_add("tiny@v4", photos, workspace=ws)["items"]]
+    given = {pooled[0]: [{"class": "vest", "box": [2.25, 3.5, 30.125, 40.0]}, {"class": 0, "box": [40, 1, 63, 20]}], pooled[1]: []}
+    assert yolov11.pool_accept("tiny@v4", pooled, boxes=given, workspace=ws)["version"] == "tiny@v5"
 
     stop = threading.Event()
     on_event = lambda e: stop.set() if e["type"] == "epoch" else None  # noqa: E731  (takes effect in epoch 2)
     tiny = dict(epochs=2, imgsz=32, batch=4, workers=0, seed=0, plots=False)  # plots: most of a tiny run's time
-    run = yolov11.train("tiny@v4", "yolov11n", workspace=ws, stop=stop, on_event=on_event, **tiny)
+    run = yolov11.train("tiny@v5", "yolov11n", workspace=ws, stop=stop, on_event=on_event, **tiny)
     assert run["status"] == "stopped", run
     assert yolov11.resume(run["run"], workspace=ws)["status"] == "done"
 
@@ -184,15 +194,20 @@ def test_the_notebook_rebuilds_the_version_byte_for_byte(versioned):
     ws, run, folder = versioned["ws"], versioned["run"], versioned["folder"]
     assert versioned["failed"] is None, versioned["failed"]
     rebuilt = yolov11.Workspace.at(folder / f"workspace-{run}")
-    assert [d["name"] for d in rebuilt.datasets()] == ["tiny", "tiny@v2", "tiny@v3", "tiny@v4"]
-    for name in ("tiny@v2", "tiny@v3", "tiny@v4"):  # label files by path: the same boxes in the same splits
+    assert [d["name"] for d in rebuilt.datasets()] == ["tiny", "tiny@v2", "tiny@v3", "tiny@v4", "tiny@v5"]
+    for name in ("tiny@v2", "tiny@v3", "tiny@v4", "tiny@v5"):  # label files by path: the same boxes in the same splits
         assert _labels(Path(rebuilt.dataset(name)["path"])) == _labels(ws.datasets_dir / name), name
     assert rebuilt.dataset("tiny@v3")["diff"]["resplit"] == ws.dataset("tiny@v3")["diff"]["resplit"]  # replayed, not imported as a folder
     assert any("resplit_dataset(" in c.source and "seed=3" in c.source for c in versioned["nb"].cells)
     assert sorted(_labels(ws.datasets_dir / "tiny@v3")) != sorted(_labels(ws.datasets_dir / "tiny@v2"))  # the re-split moved images
     assert _labels(ws.datasets_dir / "tiny@v4") != _labels(ws.datasets_dir / "tiny")  # the edits are there to replay
     assert [r["status"] for r in rebuilt.runs()] == ["done"]  # it trained on the version
-    assert rebuilt.runs()[0]["dataset"] == "tiny@v4"
+    assert rebuilt.runs()[0]["dataset"] == "tiny@v5"
+    pooled = sorted(p.name for p in (ws.datasets_dir / "tiny@v5" / "images" / "train").glob("pool-*"))
+    assert len(pooled) == 2 and all((Path(rebuilt.dataset("tiny@v5")["path"]) / "images" / "train" / n).read_bytes()
+                                    == (ws.datasets_dir / "tiny@v5" / "images" / "train" / n).read_bytes() for n in pooled)
+    assert rebuilt.dataset("tiny@v5")["diff"]["pool"] == ws.dataset("tiny@v5")["diff"]["pool"]  # replayed through the pool
+    assert any("pool_accept(" in c.source for c in versioned["nb"].cells)
 
 
 def test_running_the_notebook_leaves_nothing_in_its_current_folder(versioned):

@@ -14,7 +14,9 @@ A registry row is data, whoever wrote it: keys and values reach the code as lite
 on a dataset version (``<base>@vN``) rebuilds it: the base is imported as any dataset, then each
 step of its chain is replayed: a label edit with ``edit_labels`` and the edited images' full box
 lists, read from the version folders as the notebook is written; a re-split by family with
-``resplit_dataset`` and its recorded seed and val fraction (the same files give the same split)
+``resplit_dataset`` and its recorded seed and val fraction (the same files give the same split);
+images added from the unlabeled pool with ``pool_add`` (the pool's copies, else the version's own:
+the same bytes, so the same item ids) and ``pool_accept`` with each one's boxes as accepted
 (``dataset_cells``).
 """
 
@@ -105,25 +107,55 @@ def _resplit(version: dict) -> dict | None:
     return {"val_fraction": fraction, "seed": seed}
 
 
+def _pooled(version: dict) -> dict | None:
+    """The pool's part of ``version``'s diff ({"items", "split"}) when ``pool_accept`` made it, else None."""
+    pool = (version.get("diff") or {}).get("pool")
+    ok = isinstance(pool, dict) and isinstance(pool.get("items"), list) and pool.get("split") in ("train", "val")
+    return pool if ok and all(isinstance(i, str) for i in pool["items"]) else None
+
+
 def _chain(ws: Workspace, dataset: dict) -> list[dict] | None:
     """The datasets from the import to ``dataset``, each the parent of the next; None when a link
     is gone or one of them is neither a label edit nor a re-split."""
     chain, seen = [dataset], {dataset["name"]}
     while chain[0].get("parent"):
         parent = ws.dataset(chain[0]["parent"])
-        if parent is None or parent["name"] in seen or not (_label_edit(chain[0]) or _resplit(chain[0])):
+        if parent is None or parent["name"] in seen or not (_label_edit(chain[0]) or _resplit(chain[0]) or _pooled(chain[0])):
             return None
         chain.insert(0, parent)
         seen.add(parent["name"])
     return chain if chain[0].get("version", 1) == 1 else None  # the first must be an import
 
 
-def _edited_boxes(ws: Workspace, version: dict) -> dict[str, list[dict]]:
-    """{image: its full box list in ``version``} for each image its label edit changed: what
-    ``edit_labels`` takes to write the same label files again (pixels at full precision)."""
+def _edited_boxes(ws: Workspace, version: dict, images: list[str] | None = None) -> dict[str, list[dict]]:
+    """{image: its full box list in ``version``} for each image its label edit changed (or each of
+    ``images``): what ``edit_labels`` takes to write the same label files again (pixels at full precision)."""
     from yolov11.data.versions import image_labels
 
-    return {rel: image_labels(version["name"], rel, ws)["boxes"] for rel in sorted(version["diff"]["images"])}
+    return {rel: image_labels(version["name"], rel, ws)["boxes"] for rel in sorted(images or version["diff"]["images"])}
+
+
+def _pool_cells(ws: Workspace, version: dict) -> tuple[str, str]:
+    """The pool additions that made ``version``: its images added to a pool of the rebuilt dataset,
+    then accepted with their boxes as saved (each item's id is its bytes' hash, the same again)."""
+    from yolov11.data.pool import pool_dir
+
+    pool, folder = _pooled(version), Path(version["path"])
+    added = {Path(rel).stem.removeprefix("pool-"): rel for rel in version["diff"]["images"]}
+    missing = [item for item in pool["items"] if item not in added or not (folder / added[item]).is_file()]
+    if missing:
+        raise UserError(field="--run", value=version["name"], detail=f"pool item {missing[0]} is missing from the version's folder")
+    originals = {item: pool_dir(ws, version["name"]) / "items" / f"{item}{Path(added[item]).suffix}" for item in pool["items"]}
+    sources = [str(originals[i] if originals[i].is_file() else folder / added[i]) for i in pool["items"]]
+    boxes = {item: _edited_boxes(ws, version, [added[item]])[added[item]] for item in pool["items"]}
+    md = (f"### Version {text(version['name'])}\n{len(pool['items'])} image(s) from the unlabeled pool added to the "
+          f"{text(pool['split'])} split of {text(version['parent'])} with the boxes accepted in review "
+          f"({version['diff'].get('added', 0)} box(es), pixels as saved). The pool's copies of the images are read "
+          "(or, when they are gone, the version's own: the same bytes).")
+    source = (_call("pool_add", "pooled", "ds['name']", {"sources": sources})
+              + "\n" + _call("pool_accept", "accepted", "ds['name']", {"items": pool["items"], "boxes": boxes, "split": pool["split"]})
+              + "\nds = WS.dataset(accepted['version'])\nds['name']")
+    return md, source
 
 
 def dataset_cells(ws: Workspace, dataset: dict) -> list[tuple[str, str]]:
@@ -139,6 +171,9 @@ def dataset_cells(ws: Workspace, dataset: dict) -> list[tuple[str, str]]:
     cells = [_import_cells(chain[0])]
     for version in chain[1:]:
         diff = version["diff"]
+        if _pooled(version):
+            cells.append(_pool_cells(ws, version))
+            continue
         if _resplit(version):
             args = _resplit(version)
             md = (f"### Version {text(version['name'])}\nThe re-split by family that made it from {text(version['parent'])}: "
