@@ -85,10 +85,11 @@ def pool_accept(ctx: AppContext, dataset: str, items: str) -> tuple[str, pd.Data
 
 
 @shows_user_errors
-def pool_reject(ctx: AppContext, dataset: str, items: str) -> tuple[str, pd.DataFrame]:
+def pool_reject(ctx: AppContext, dataset: str, items: str) -> tuple[str, pd.DataFrame, str]:
     """Mark the named items as not useful: they leave the queue."""
     r = yolov11.pool_reject(dataset or "", items or "", workspace=ctx.workspace)
-    return f"{r['rejected']} item(s) rejected.", pool_list(ctx, dataset)
+    code = same_call(ctx, "pool_reject", "rejected", {"data": dataset, "items": items}, "pool-reject", {"data": dataset, "items": items})
+    return f"{r['rejected']} item(s) rejected.", pool_list(ctx, dataset), code
 
 
 def relist(ctx: AppContext, dataset: str, run: str | None) -> tuple:
@@ -133,7 +134,7 @@ def build_label_pool(ctx: AppContext, picked: gr.Dropdown) -> PoolView:
     suggest.click(bind(ctx, prelabel), [picked, run, conf], [message, table, code], api_name="prelabel")
     queue.click(bind(ctx, pool_queue), [picked, strategy, limit, seed], [table, code], api_name="pool_queue")
     accept.click(bind(ctx, pool_accept), [picked, items], [message, table, code, picked], api_name="pool_accept")
-    reject.click(bind(ctx, pool_reject), [picked, items], [message, table], api_name="pool_reject")
+    reject.click(bind(ctx, pool_reject), [picked, items], [message, table, code], api_name="pool_reject")
     gr.api(bind(ctx, pool_items), api_name="pool_list", queue=False)
     # Listed when the section opens, not on every pick: the page's load picks a dataset, and its
     # events should stay those of the views on screen.

@@ -42,8 +42,8 @@ def test_the_pool_through_the_api(served, tmp_path):
     said, table, code, picker = client.predict(dataset, ids[0], api_name="/pool_accept")
     assert said.startswith(f"Saved **{dataset}\\@v2**")  # md_text escapes "@" (no mention links)
     assert picker["value"] == dataset and [c[0] for c in picker["choices"]] == [f"{dataset}@v2", dataset]
-    said, table = client.predict(dataset, ids[1], api_name="/pool_reject")
-    assert said == "1 item(s) rejected."
+    said, table, code = client.predict(dataset, ids[1], api_name="/pool_reject")
+    assert said == "1 item(s) rejected." and f"pool-reject --data {dataset} --items {ids[1]}" in code
     rejected = client.predict(dataset, "rejected", api_name="/pool_list")
     assert [i["id"] for i in rejected["items"]] == [ids[1]] and rejected["items"][0]["state"] == "rejected"
     assert served["ws"].dataset(f"{dataset}@v2") is not None

@@ -2,8 +2,10 @@
 
 A real app on a fresh workspace does each step once through its API (import, train with a
 non-default "more settings" field, evaluate a run and uploaded weights, export, predict,
-publish); each Python snippet then runs in a subprocess, and each shell snippet is parsed by
-the CLI's own parser and run, against the same workspace.
+publish, and the pool's add, pre-label, queue, accept and reject); each Python snippet then runs
+in a subprocess, and each shell snippet is parsed by the CLI's own parser and run, against the
+same workspace. An accept or a reject is run on the workspace as it was when the app showed it
+(a copy taken just before; once accepted, an item is not accepted again).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
+from PIL import Image
 
 import yolov11
 from yolov11.cli.parser import build_parser
@@ -42,8 +46,9 @@ def wait_done(client: Client, run: str, timeout: float = 300) -> dict:
 
 @pytest.fixture(scope="module")
 def shown(tmp_path_factory, tiny_zip):
-    """{step: the snippet markdown the app showed}, the workspace and a folder holding the files
-    the snippets name by file name (the uploaded zip and weights, as their user has them)."""
+    """{step: the snippet markdown the app showed}, the workspace, a folder holding the files the
+    snippets name by file name (the uploaded zip, weights and photos, as their user has them) and
+    a copy of the workspace as it was before the pool's accept."""
     base = tmp_path_factory.mktemp("snippets")
     ws = yolov11.Workspace.at(base / "ws")
     here = base / "cwd"
@@ -64,14 +69,33 @@ def shown(tmp_path_factory, tiny_zip):
         shutil.copy(image, here / image.name)
         out["predict"] = client.predict(run, handle_file(str(here / image.name)), 0.05, api_name="/predict")[2]
         out["publish"] = client.predict(run, None, "site-a", api_name="/publish_model")
-        yield out, ws, here
+        photos = [here / f"site{k}.jpg" for k in range(3)]
+        for k, photo in enumerate(photos):
+            Image.fromarray(np.random.default_rng(80 + k).integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(photo)
+        *_, out["pool add"] = client.predict("hardhat-tiny", [handle_file(str(p)) for p in photos], 1.0, api_name="/pool_add")
+        *_, out["prelabel"] = client.predict("hardhat-tiny", run, 0.25, api_name="/prelabel")
+        queue, out["pool queue"] = client.predict("hardhat-tiny", "random", 2, 0, api_name="/pool_queue")
+        first, second = (row[0] for row in queue["data"])
+        before = base / "before-accept"
+        shutil.copytree(ws.root, before)
+        out["pool accept"] = client.predict("hardhat-tiny", first, api_name="/pool_accept")[2]
+        out["pool reject"] = client.predict("hardhat-tiny", second, api_name="/pool_reject")[2]
+    yield out, ws, here, before
 
 
-STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "publish"]
+def as_shown(ws: yolov11.Workspace, before: Path, step: str) -> None:
+    """The workspace as it was when the app showed ``step``'s snippet, for the pool's one-time steps."""
+    if step in ("pool accept", "pool reject"):
+        shutil.rmtree(ws.root)
+        shutil.copytree(before, ws.root)
+
+
+STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "publish",
+         "pool add", "prelabel", "pool queue", "pool accept", "pool reject"]
 
 
 def test_each_step_shows_both_snippets_with_python_literals(shown):
-    snippets, ws, _ = shown
+    snippets, ws, _, _ = shown
     for step in STEPS:
         assert len(blocks(snippets[step], "python")) == 1, (step, snippets[step])
         assert blocks(snippets[step], "bash"), (step, snippets[step])
@@ -85,7 +109,7 @@ def test_each_step_shows_both_snippets_with_python_literals(shown):
 
 
 def test_every_shell_snippet_parses_with_the_cli_parser(shown):
-    snippets, _, _ = shown
+    snippets, _, _, _ = shown
     parser = build_parser()
     for step in STEPS:
         for command in blocks(snippets[step], "bash"):
@@ -109,7 +133,8 @@ def _env(cache: Path | None = None) -> dict:
 
 @pytest.mark.parametrize("step", STEPS)
 def test_python_snippet_runs(shown, step, tmp_path):
-    snippets, _, here = shown
+    snippets, ws, here, before = shown
+    as_shown(ws, before, step)
     code = blocks(snippets[step], "python")[0]
     proc = subprocess.run([sys.executable, "-c", code], cwd=here, env=_env(tmp_path / "cache"), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{code}\n{proc.stderr[-3000:]}"
@@ -118,7 +143,8 @@ def test_python_snippet_runs(shown, step, tmp_path):
 
 @pytest.mark.parametrize("step", STEPS)
 def test_shell_snippet_runs(shown, step):
-    snippets, _, here = shown
+    snippets, ws, here, before = shown
+    as_shown(ws, before, step)
     for command in blocks(snippets[step], "bash"):
         words = shlex.split(command)
         proc = subprocess.run([sys.executable, *words[1:]], cwd=here, env=_env(), capture_output=True, text=True, timeout=600)
