@@ -108,10 +108,23 @@ def compare_pr_figure(curves_by_run: dict[str, dict]) -> go.Figure:
     return fig
 
 
-def compare_table(results: dict[str, dict], datasets: dict[str, str] | None = None) -> pd.DataFrame:
+GAIN = "gain (B − A)"
+
+
+def _gain(a: object, b: object) -> float | str:
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+    return round(b - a, 4) if numbers else ""
+
+
+def compare_table(results: dict[str, dict], datasets: dict[str, str] | None = None, same: dict | None = None) -> pd.DataFrame:
     """Metrics side by side: one column per run; the dataset (version) each trained on, when
-    given, then overall, COCO and per-class mAP50-95."""
+    given, then overall, COCO and per-class mAP50-95. With ``same`` (``yolov11.same_ground_truth``
+    of the two runs' datasets), a row saying whether the split holds the same images and labels
+    for both, and a last column with the gain B − A where it does (else no gain is shown: the
+    numbers are of different ground truth)."""
     rows: dict[str, dict] = {"dataset": dict(datasets)} if datasets else {}
+    if same is not None and datasets:
+        rows[f"{same['split']} images"] = {run: same["images"].get(datasets[run]) for run in results}
     for run, r in results.items():
         for k, v in r["metrics"].items():
             rows.setdefault(k, {})[run] = v
@@ -121,4 +134,11 @@ def compare_table(results: dict[str, dict], datasets: dict[str, str] | None = No
             rows.setdefault(f"{c['class']} mAP50-95", {})[run] = c["mAP50-95"]
     df = pd.DataFrame.from_dict(rows, orient="index", columns=list(results))
     df = df.map(lambda v: round(v, 4) if isinstance(v, float) else v)  # column by column would skip a column holding "n/a"
+    if same is not None and len(results) == 2:
+        a, b = list(results)
+        df[GAIN] = [_gain(x, y) if same["same"] else "" for x, y in zip(df[a], df[b])]
+        verdict = {True: "same images and labels: B − A is the gain", False: "different images or labels: no gain shown",
+                   None: "not known (a dataset outside the workspace)"}[same["same"]]
+        if f"{same['split']} images" in df.index:
+            df.loc[f"{same['split']} images", GAIN] = verdict
     return df.rename_axis("metric").reset_index()

@@ -1,5 +1,6 @@
 """The compare section of the Evaluate tab: two runs' saved evaluations side by side (metrics
-table and overlaid precision-recall curves); a run not yet evaluated on the split is evaluated."""
+table and overlaid precision-recall curves) with the gain B − A where both scored on the same
+images and labels (``yolov11.same_ground_truth``); a run not yet evaluated on the split is evaluated."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import gradio as gr
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, bind, relisted, run_choices, shows_user_errors
-from pages.eval_charts import compare_pr_figure, compare_table
+from pages.eval_charts import GAIN, compare_pr_figure, compare_table
 
 
 @shows_user_errors
@@ -20,7 +21,8 @@ def compare(ctx: AppContext, run_a: str, run_b: str, split: str):
     results = {r: yolov11.saved_evaluation(r, split, workspace=ws) or yolov11.evaluate(run=r, split=split, workspace=ws) for r in runs}
     curves = {r: yolov11.evaluation_curves(res["dir"], ws) for r, res in results.items()}
     datasets = {r: (ws.run(r) or {}).get("dataset") or "" for r in runs}  # a version's runs say which version
-    return compare_table(results, datasets), compare_pr_figure(curves)
+    same = yolov11.same_ground_truth(datasets[runs[0]], datasets[runs[1]], split, workspace=ws)
+    return compare_table(results, datasets, same), compare_pr_figure(curves)
 
 
 def relist_compared_runs(ctx: AppContext, a: str | None, b: str | None):
@@ -35,8 +37,8 @@ def build_compare(ctx: AppContext) -> None:
             second = gr.Dropdown(label="Run B", choices=run_choices(ctx), allow_custom_value=True, elem_id="compare-b")
             split = gr.Radio(["val", "test", "train"], value="val", label="Split")
         go = gr.Button("Compare", elem_id="compare-button")
-        table = gr.Dataframe(headers=["metric", "run A", "run B"], label="Side by side (n/a: no objects of that size)", interactive=False,
-                             elem_id="compare-table")
+        table = gr.Dataframe(headers=["metric", "run A", "run B", GAIN], interactive=False, elem_id="compare-table",
+                             label="Side by side (n/a: no objects of that size; a gain only where both score on the same images, labels)")
         chart = gr.Plot(label="Precision-recall, all classes", elem_id="compare-pr")
 
     go.click(bind(ctx, compare), [first, second, split], [table, chart], api_name="compare_runs", concurrency_id=GPU_BOUND)

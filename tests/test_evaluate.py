@@ -196,11 +196,13 @@ def test_error_gallery_and_compare_endpoints(trained_run, evaluated, tmp_path):
         assert [item["caption"] for item in shown] == [caption for _, caption in expected]
         assert all(Image.open(item["image"]).size == (128, 128) for item in shown)
         table, _ = client.predict(trained_run["run"], weak["run"], "val", api_name="/compare_runs")
-        assert table["headers"] == ["metric", trained_run["run"], weak["run"]]
+        assert table["headers"] == ["metric", trained_run["run"], weak["run"], "gain (B − A)"]
         rows = {row[0]: row[1:] for row in table["data"]}
-        assert table["data"][0] == ["dataset", trained_run["dataset"], trained_run["dataset"]]  # which data (version) each run trained on
+        assert table["data"][0] == ["dataset", trained_run["dataset"], trained_run["dataset"], ""]  # which data (version) each trained on
+        assert rows["val images"][2] == "same images and labels: B − A is the gain" and rows["val images"][0] == rows["val images"][1] > 0
         assert rows["mAP50-95"][0] == round(evaluated["metrics"]["mAP50-95"], 4)
         assert rows["mAP50-95"][0] > rows["mAP50-95"][1]
+        assert rows["mAP50-95"][2] < 0 and rows["mAP50-95"][2] == pytest.approx(rows["mAP50-95"][1] - rows["mAP50-95"][0], abs=1e-4)
         assert {"COCO AP", "COCO AR100", "vest mAP50-95"} <= rows.keys()
         assert saved_evaluation(weak["run"], "val", workspace=ws) is not None  # the weak run was evaluated on demand
         with pytest.raises(Exception, match="pick two different runs"):

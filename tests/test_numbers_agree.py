@@ -120,6 +120,10 @@ def test_undefined_coco_numbers_show_as_na(trained_run, evaluated):
     side = compare_table({"a": saved, "b": saved}).set_index("metric")
     assert (side.loc[[f"COCO {k}" for k in undefined]] == "n/a").all().all()
     assert side.loc["COCO AP50", "a"] == round(saved["coco"]["AP50"], 4)
+    other = {"same": False, "split": "val", "images": {"d": 20, "d@v2": 21}}  # a version with an image accepted into val
+    side = compare_table({"a": saved, "b": saved}, {"a": "d", "b": "d@v2"}, other).set_index("metric")
+    assert side.loc["val images", "gain (B − A)"] == "different images or labels: no gain shown"
+    assert (side.loc["val images", ["a", "b"]] == [20, 21]).all() and (side["gain (B − A)"].drop("val images") == "").all()
 
 
 @pytest.fixture(scope="module")

@@ -89,6 +89,9 @@ def test_accepted_items_become_one_version_with_exactly_their_boxes(loop):
             assert int(got[0]) == want[0] and all(abs(float(g) - v) < 1e-6 for g, v in zip(got[1:], want[1:]))
     assert _digest(new / "images" / "val") == _digest(parent / "images" / "val")  # val unchanged: runs stay comparable
     assert _digest(new / "labels" / "val") == _digest(parent / "labels" / "val")
+    same = yolov11.same_ground_truth(dataset, r["version"], "val", workspace=ws)  # what the runs comparison reads
+    assert same["same"] is True and same["images"] == {dataset: 4, r["version"]: 4}, same
+    assert yolov11.same_ground_truth(dataset, r["version"], "train", workspace=ws)["same"] is False
     states = {i["id"]: (i["state"], i["version"]) for i in yolov11.pool_items(dataset, workspace=ws)}
     assert states[first["id"]] == states[second["id"]] == ("accepted", r["version"])
     queued = [i["id"] for i in yolov11.pool_queue(dataset, workspace=ws)["items"]]

@@ -29,6 +29,7 @@ from yolov11.data.resplit import resplit_dataset
 from yolov11.data.stats import dataset_boxes, images_with
 from yolov11.data.versions import dataset_versions, edit_labels, image_labels
 from yolov11.errors import UserError
+from yolov11.eval.comparable import same_ground_truth
 from yolov11.eval.error_gallery import CRITERIA as GALLERY_CRITERIA
 from yolov11.eval.error_gallery import LEGEND as GALLERY_LEGEND
 from yolov11.eval.error_gallery import worst_images
@@ -121,6 +122,7 @@ __all__ = [
     "resume",
     "run_status",
     "run_train_kwargs",
+    "same_ground_truth",
     "saved_evaluation",
     "saved_label_issues",
     "shell_command",
