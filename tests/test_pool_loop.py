@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import yolov11
@@ -62,6 +63,24 @@ def test_the_queue_is_deterministic_per_seed_and_differs_between_strategies(loop
     assert len(yolov11.pool_queue(dataset, limit=2, workspace=ws)["items"]) == 2
     with pytest.raises(yolov11.UserError, match="--strategy best: choose one of mixed, uncertainty, diversity, random"):
         yolov11.pool_queue(dataset, strategy="best", workspace=ws)
+
+
+def test_diversity_measures_distance_in_the_models_own_backbone(loop, trained_run):
+    from yolov11.data.pool_features import features
+
+    ws, dataset = loop["ws"], loop["dataset"]
+    assert loop["labels"]["embeddings"] == loop["labels"]["suggested"]  # a .pt model: one embedding per item
+    queue = yolov11.pool_queue(dataset, strategy="diversity", seed=3, workspace=ws)
+    assert queue["features"] == f"backbone of {Path(trained_run['weights']).name}"
+    with np.load(ws.root / "pools" / dataset / "embeddings.npz") as saved:
+        vectors = {str(i): v for i, v in zip(saved["ids"], saved["vectors"])}
+    items = yolov11.pool_items(dataset, workspace=ws)
+    assert set(vectors) == {i["id"] for i in items}
+    assert all(v.shape == (256,) and abs(np.linalg.norm(v) - 1) < 1e-3 for v in vectors.values())  # yolov11n's layer 10: 256 channels
+    first, second = (i["id"] for i in queue["items"][:2])
+    assert second == max(vectors, key=lambda i: np.linalg.norm(vectors[i] - vectors[first]))  # k-center in that space
+    later = [*items, {"id": "added-since", "file": items[0]["file"]}]  # an item the pre-label did not see
+    assert features(ws, dataset, later)[1] == "image descriptor"
 
 
 def test_accepted_items_become_one_version_with_exactly_their_boxes(loop):

@@ -9,7 +9,7 @@ function, the internals it relies on.
                  check_det_dataset's autodownload (trainer, validator, exporter)
     registry     tasks.parse_model wrapped, tasks' globals as the module namespace of YAML rows
     graph        tasks.DetectionModel, yaml_model_load, parse_model on the meta device,
-                 _SafeLoad.activation, torch_utils.get_flops / intersect_dicts
+                 _SafeLoad.activation, torch_utils.get_flops / intersect_dicts, the graph YAML's backbone
     checkpoints  tasks.torch_safe_load patched, _SafeLoad.SUPPORTED and its allowlist
     results      the metric and loss keys of Ultralytics' result dicts, and our short names
     trainer      DetectionTrainer and the attributes our callbacks read (tloss, label_loss_items,

@@ -3,7 +3,8 @@
 Relies on: ``nn.tasks.DetectionModel(cfg, nc=, verbose=)``, ``nn.tasks.yaml_model_load``,
 ``nn.tasks.parse_model(d, ch=, verbose=)`` (run on PyTorch's meta device to size a graph without
 allocating), ``nn.tasks._SafeLoad.activation`` (its no-eval parser of "nn.X(literals)"),
-``utils.torch_utils.get_flops`` and ``intersect_dicts`` (what a trainer's ``pretrained`` copies).
+``utils.torch_utils.get_flops`` and ``intersect_dicts`` (what a trainer's ``pretrained`` copies),
+``nn.tasks.BaseModel.yaml["backbone"]`` (where the backbone ends, for ``YOLO.embed``).
 """
 
 from __future__ import annotations
@@ -52,3 +53,15 @@ def transferable(source: dict, target: dict) -> dict:
     from ultralytics.utils.torch_utils import intersect_dicts
 
     return intersect_dicts(source, target)
+
+
+def backbone_end(yolo) -> int | None:
+    """The index of the last backbone layer of an ``ultralytics.YOLO`` holding a PyTorch
+    detection model (its graph YAML's ``backbone`` list), for ``YOLO.embed(embed=[i])``; None for
+    an exported model (ONNX, OpenVINO, ...), which exposes no layers."""
+    from ultralytics.nn.tasks import BaseModel
+
+    net = getattr(yolo, "model", None)
+    spec = getattr(net, "yaml", None) if isinstance(net, BaseModel) else None
+    backbone = spec.get("backbone") if isinstance(spec, dict) else None
+    return len(backbone) - 1 if isinstance(backbone, list) and backbone else None

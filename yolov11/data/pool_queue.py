@@ -3,9 +3,9 @@
 * ``random``: the baseline, a seeded shuffle;
 * ``uncertainty``: the items the model is least sure of (``prelabel``'s uncertainty: candidates
   near the threshold, the image and its flip disagreeing) first;
-* ``diversity``: greedy k-center over a cheap image descriptor (a 16x16 grey thumbnail, centred
-  and scaled): each next item is the one farthest from those already chosen, so the first labels
-  cover the footage;
+* ``diversity``: greedy k-center over the items' features (``pool_features``: the pre-labelling
+  run's backbone embeddings, else a cheap image descriptor): each next item is the one farthest
+  from those already chosen, so the first labels cover the footage;
 * ``mixed`` (the default): a diverse shortlist (three times the queue asked for, at least 30),
   ordered by uncertainty with a boost for items whose suggestions name classes rare in the
   dataset; the rest follow in diversity order. Without pre-labels it is ``diversity``.
@@ -15,32 +15,17 @@ Only items not reviewed yet (new, suggested, skipped; not in the review's draft)
 
 from __future__ import annotations
 
-import functools
 import os
 
 import numpy as np
 
 from yolov11.data.pool import _base, _rows
+from yolov11.data.pool_features import features
 from yolov11.errors import UserError
 from yolov11.workspace import Workspace
 
 STRATEGIES = ("mixed", "uncertainty", "diversity", "random")
 QUEUED = ("new", "suggested", "skipped")
-THUMB = 16
-
-
-@functools.lru_cache(maxsize=8192)
-def descriptor(path: str) -> np.ndarray:
-    """A 256-number descriptor of an image: its 16x16 grey thumbnail, zero mean, unit norm. Kept
-    per path: a pool item's file is named by its content, so the review's next-image query (one a
-    key press) does not read every image of the pool again."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        im.draft("L", (64, 64))
-        v = np.asarray(im.convert("L").resize((THUMB, THUMB), Image.Resampling.BILINEAR), np.float32).ravel()
-    v = v - v.mean()
-    return v / (np.linalg.norm(v) + 1e-6)
 
 
 def k_center(vectors: np.ndarray, rng: np.random.Generator) -> list[int]:
@@ -70,7 +55,8 @@ def _rare_boost(rows: list[dict], class_counts: dict[str, int]) -> np.ndarray:
 
 def pool_queue(data: str, strategy: str = "mixed", limit: int | None = None, seed: int = 0,
                workspace: Workspace | str | os.PathLike | None = None) -> dict:
-    """The pool's items not yet reviewed, best first: {"strategy", "items": [item + "score"]}."""
+    """The pool's items not yet reviewed, best first: {"strategy", "features", "items": [item + "score"]}
+    ("features": what diversity measured, "backbone of <model>" or "image descriptor")."""
     ws = Workspace.at(workspace)
     if strategy not in STRATEGIES:
         raise UserError(field="--strategy", value=strategy, detail=f"choose one of {', '.join(STRATEGIES)}")
@@ -85,6 +71,7 @@ def pool_queue(data: str, strategy: str = "mixed", limit: int | None = None, see
         strategy_used = "diversity"
     else:
         strategy_used = strategy
+    used = None
     if strategy_used == "random" or not rows:
         order, scores = list(rng.permutation(len(rows))), [None] * len(rows)
     elif strategy_used == "uncertainty":
@@ -92,7 +79,8 @@ def pool_queue(data: str, strategy: str = "mixed", limit: int | None = None, see
         order = sorted(range(len(rows)), key=lambda i: (-unsure[i], tie[i]))
         scores = list(unsure)
     else:
-        spread = k_center(np.stack([descriptor(r["file"]) for r in rows]), rng)
+        vectors, used = features(ws, base, rows)
+        spread = k_center(vectors, rng)
         if strategy_used == "diversity":
             order, scores = spread, [None] * len(rows)
         else:
@@ -109,4 +97,4 @@ def pool_queue(data: str, strategy: str = "mixed", limit: int | None = None, see
     picked = order[:limit] if limit else order
     keep = ("id", "file", "source", "at_s", "state", "model", "suggestions", "uncertainty")
     items = [{**{k: rows[i][k] for k in keep}, "score": None if scores[i] is None else round(float(scores[i]), 4)} for i in picked]
-    return {"dataset": base, "strategy": strategy_used, "seed": seed, "items": items}
+    return {"dataset": base, "strategy": strategy_used, "features": used, "seed": seed, "items": items}

@@ -5,7 +5,9 @@ batches. Each item keeps its suggestions at ``conf`` and above (class, confidenc
 and an uncertainty in 0..1: the larger of how close its candidates (confidence >= ``LOW``) sit to
 ``conf`` and how much the image and its horizontal flip disagree (detections at ``conf`` not
 matched at IoU 0.5 once the flip's boxes are turned back). Items already reviewed (accepted,
-rejected) keep what they have; the others get the new model's suggestions.
+rejected) keep what they have; the others get the new model's suggestions. A PyTorch model also
+gives each item its backbone embedding, what the queue's diversity then measures
+(``pool_features``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from yolov11.boxes import box_iou
 from yolov11.data.pool import _base, _rows, update_item
+from yolov11.data.pool_features import backbone_embeddings, save_embeddings
 from yolov11.errors import UserError
 from yolov11.workspace import Workspace
 
@@ -57,13 +60,17 @@ def prelabel(data: str, run: str | None = None, weights: str | os.PathLike | Non
     model = load_detector(source)
     names = model.names
     rows = [r for r in _rows(ws, base) if r["state"] not in REVIEWED]
-    boxes_total, out = 0, []
+    boxes_total, out, embedded = 0, [], {}
+    label = run or Path(source).name
     for start in range(0, len(rows), BATCH):
         batch = rows[start:start + BATCH]
         images = [np.ascontiguousarray(_rgb(r["file"])[:, :, ::-1]) for r in batch]  # BGR, as Ultralytics reads files
         with model.lock:
             plain = model.predict(images, conf=LOW, verbose=False)
             flips = model.predict([np.ascontiguousarray(im[:, ::-1]) for im in images], conf=LOW, verbose=False)
+        vectors = backbone_embeddings(model, images)
+        if vectors is not None:
+            embedded.update((r["id"], v) for r, v in zip(batch, vectors))
         for row, im, res, flip in zip(batch, images, plain, flips):
             xyxy, scores, classes = _detections(res)
             fx, fs, _ = _detections(flip)
@@ -73,13 +80,15 @@ def prelabel(data: str, run: str | None = None, weights: str | os.PathLike | Non
             suggestions = [{"class": names[int(c)], "confidence": round(float(s), 4), "box": [round(float(v), 1) for v in b]}
                            for b, s, c in zip(xyxy[keep], scores[keep], classes[keep])]
             score = uncertainty(scores, conf, xyxy[keep], unflipped[fs >= conf] if len(fx) else unflipped)
-            label = run or Path(source).name
             update_item(ws, base, row["id"], state="suggested", model=label, suggestions=suggestions, uncertainty=score)
             boxes_total += len(suggestions)
             out.append({"id": row["id"], "suggestions": suggestions, "uncertainty": score})
         if progress:
             progress(min(1.0, (start + len(batch)) / len(rows)), f"pre-labelling {start + len(batch)}/{len(rows)}")
-    return {"dataset": base, "model": run or str(source), "suggested": len(out), "boxes": boxes_total, "items": out}
+    if embedded:
+        save_embeddings(ws, base, list(embedded), list(embedded.values()), label)
+    return {"dataset": base, "model": run or str(source), "suggested": len(out), "boxes": boxes_total,
+            "embeddings": len(embedded), "items": out}
 
 
 def _rgb(path: str) -> np.ndarray:
