@@ -69,6 +69,9 @@ def test_photos_and_zips_with_the_datasets_own_images_and_hostile_members(site, 
     r = yolov11.pool_add(dataset, [photos, shipped], workspace=ws)
     assert r["added"] == 3, r
     assert r["skipped"] == 4  # the dataset's own images: near duplicates
+    (cached,) = (ws.root / "pools" / dataset).glob(".phash-*.npz")  # the dataset's hashes, read once, not at every add
+    with np.load(cached) as saved:
+        assert len(saved["hashes"]) == ws.dataset(dataset)["images"] and float(saved["created"]) == ws.dataset(dataset)["created"]
     assert any(line.startswith("bomb.jpg: ") and "exceed the cap" in line for line in r["left_out"]), r["left_out"]
     assert "notes.txt: not an image or a video" in r["left_out"]
     assert not list((ws.root / "pools" / dataset).glob(".add-*"))  # the scratch of the zip is gone

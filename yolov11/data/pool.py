@@ -17,6 +17,7 @@ collapses to one frame. Each call returns what it added, skipped and left out, i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -145,8 +146,27 @@ class _Seen:
 
 
 def _dataset_hashes(ws: Workspace, data: str) -> list[int]:
-    folder = Path(ws.dataset(data)["path"]) / "images"
-    return [info.phash for p in images_under(folder) if not (info := inspect_image(p, family=False)).problem and not info.truncated]
+    """The pHashes of the dataset's images, kept in ``pools/<base>/.phash-<name>.npz`` with the
+    dataset's creation time (a dataset folder never changes once written; one deleted and imported
+    again under the same name is computed again), so each add does not read the whole dataset."""
+    record = ws.dataset(data)
+    cache = pool_dir(ws, data) / f".phash-{hashlib.sha1(record['name'].encode()).hexdigest()[:12]}.npz"
+    try:
+        with np.load(cache, allow_pickle=False) as saved:
+            if float(saved["created"]) == float(record["created"]):
+                return [int(h) for h in saved["hashes"]]
+    except (OSError, ValueError, KeyError):
+        pass  # none yet, or unreadable: computed again
+    folder = Path(record["path"]) / "images"
+    hashes = [info.phash for p in images_under(folder) if not (info := inspect_image(p, family=False)).problem and not info.truncated]
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npz")
+        np.savez(partial, hashes=np.array(hashes, dtype=np.uint64), created=np.float64(record["created"]))
+        os.replace(partial, cache)
+    except OSError:
+        pass  # a full disk: the next add computes them again
+    return hashes
 
 
 def _video_frames(path: Path, every: float):
