@@ -129,7 +129,7 @@ def build_label_pool(ctx: AppContext, picked: gr.Dropdown) -> PoolView:
             reject = gr.Button("Reject", elem_id="pool-reject")
         message = gr.Markdown(elem_id="pool-message")
         code = gr.Markdown()
-        build_label_review(ctx, picked, strategy, seed, conf, message)
+        build_label_review(ctx, picked, strategy, seed, conf, message, code)
     add.click(bind(ctx, pool_add), [picked, files, every], [message, table, code], api_name="pool_add")
     suggest.click(bind(ctx, prelabel), [picked, run, conf], [message, table, code], api_name="prelabel")
     queue.click(bind(ctx, pool_queue), [picked, strategy, limit, seed], [table, code], api_name="pool_queue")

@@ -14,7 +14,7 @@ import gradio as gr
 from gradio_image_annotation import image_annotator
 
 import yolov11
-from pages.common import AppContext, bind, dataset_choices, shows_user_errors
+from pages.common import AppContext, bind, dataset_choices, same_call, shows_user_errors
 from pages.label_editor import _colours, edited_boxes, editor_value, shown_scale
 from pages.text import md_text
 
@@ -127,11 +127,12 @@ def back(ctx: AppContext, dataset: str, conf: float, history: list) -> tuple:
 
 
 @shows_user_errors
-def add_reviewed(ctx: AppContext, dataset: str) -> tuple[str, dict]:
-    """Write the draft as one new version of the dataset."""
+def add_reviewed(ctx: AppContext, dataset: str) -> tuple[str, dict, str]:
+    """Write the draft as one new version of the dataset; the same call as code."""
     r = yolov11.pool_add_reviewed(dataset or "", workspace=ctx.workspace)
     said = f"Saved **{md_text(r['version'])}**: {md_text(r['parent'])} with {r['accepted']} reviewed image(s) ({r['boxes']} box(es))."
-    return said, gr.update(choices=dataset_choices(ctx), value=dataset)
+    code = same_call(ctx, "pool_add_reviewed", "version", {"data": dataset}, "pool-accept", {"data": dataset, "reviewed": True})
+    return said, gr.update(choices=dataset_choices(ctx), value=dataset), code
 
 
 @dataclass
@@ -140,7 +141,7 @@ class Review:
 
 
 def build_label_review(ctx: AppContext, picked: gr.Dropdown, strategy: gr.Radio, seed: gr.Number, conf: gr.Slider,
-                       message: gr.Markdown) -> Review:
+                       message: gr.Markdown, code: gr.Markdown) -> Review:
     """The review queue of the pool of the dataset in ``picked``, ordered by ``strategy`` and ``seed``."""
     gr.Markdown("#### Review\nKeys: **A** accept · **S** save my edits · **R** reject (not useful) · **N** skip · **B** back "
                 "(not while typing). Draw, move and re-class boxes as in the box editor.")
@@ -161,6 +162,6 @@ def build_label_review(ctx: AppContext, picked: gr.Dropdown, strategy: gr.Radio,
     for name, handler in (("accept", accept), ("save", save_edits), ("reject", reject), ("skip", skip)):
         buttons[name].click(bind(ctx, handler), inputs, shown, api_visibility="private")
     buttons["back"].click(bind(ctx, back), [picked, conf, history], shown, api_visibility="private")
-    commit.click(bind(ctx, add_reviewed), picked, [message, picked], api_visibility="private")
+    commit.click(bind(ctx, add_reviewed), picked, [message, picked, code], api_visibility="private")
     start.click(None, js=KEYS_JS, api_visibility="private")  # the keys armed once a review starts (no work at the page's load)
     return Review(editor)

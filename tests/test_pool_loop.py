@@ -125,12 +125,16 @@ def test_accepted_items_become_one_version_with_exactly_their_boxes(loop):
     assert run["status"] == "done" and ws.run(run["run"])["dataset"] == r["version"]
 
 
+def _cli(ws: yolov11.Workspace, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
 def test_the_cli_queues_and_accepts(loop, tmp_path):
     ws, dataset = loop["ws"], loop["dataset"]
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), *args], capture_output=True, text=True,
-                              cwd=ROOT, timeout=300)
+        return _cli(ws, *args)
 
     queued = cli("pool-queue", "--data", dataset, "--strategy", "random", "--seed", "1", "--limit", "2", "--json")
     assert queued.returncode == 0, queued.stderr
@@ -172,7 +176,11 @@ def test_a_review_waits_in_the_draft_then_becomes_one_version(loop):
     assert others[1]["id"] in [i["id"] for i in yolov11.pool_queue(dataset, workspace=ws)["items"]]
     with pytest.raises(yolov11.UserError, match="--decision keep: choose one of accept, edit, reject, skip"):
         yolov11.pool_review(dataset, others[2]["id"], "keep", workspace=ws)
-    r = yolov11.pool_add_reviewed(dataset, workspace=ws)
+    both = _cli(ws, "pool-accept", "--data", dataset, "--items", others[2]["id"], "--reviewed")
+    assert both.returncode == 2 and "--items or --reviewed: give exactly one of them" in both.stderr, both.stderr
+    added = _cli(ws, "pool-accept", "--data", dataset, "--reviewed", "--json")  # what the app's "Add the reviewed images" shows
+    assert added.returncode == 0, added.stderr
+    r = json.loads(added.stdout)
     assert r["accepted"] == 2 and yolov11.pool_draft(dataset, workspace=ws)["items"] == []
     lines = (Path(r["path"]) / "labels" / "train" / f"pool-{with_boxes['id']}.txt").read_text().splitlines()
     assert len(lines) == 2

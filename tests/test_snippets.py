@@ -4,8 +4,8 @@ A real app on a fresh workspace does each step once through its API (import, tra
 non-default "more settings" field, evaluate a run and uploaded weights, export, predict,
 publish, and the pool's add, pre-label, queue, accept and reject); each Python snippet then runs
 in a subprocess, and each shell snippet is parsed by the CLI's own parser and run, against the
-same workspace. An accept or a reject is run on the workspace as it was when the app showed it
-(a copy taken just before; once accepted, an item is not accepted again).
+same workspace. An accept, a reject or the review's add is run on the workspace as it was when the
+app showed it (a copy taken just before; once accepted, an item is not accepted again).
 """
 
 from __future__ import annotations
@@ -74,24 +74,32 @@ def shown(tmp_path_factory, tiny_zip):
             Image.fromarray(np.random.default_rng(80 + k).integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(photo)
         *_, out["pool add"] = client.predict("hardhat-tiny", [handle_file(str(p)) for p in photos], 1.0, api_name="/pool_add")
         *_, out["prelabel"] = client.predict("hardhat-tiny", run, 0.25, api_name="/prelabel")
-        queue, out["pool queue"] = client.predict("hardhat-tiny", "random", 2, 0, api_name="/pool_queue")
-        first, second = (row[0] for row in queue["data"])
-        before = base / "before-accept"
-        shutil.copytree(ws.root, before)
+        queue, out["pool queue"] = client.predict("hardhat-tiny", "random", 3, 0, api_name="/pool_queue")
+        first, second, third = (row[0] for row in queue["data"])
+        before = {step: base / f"before-{k}" for k, step in enumerate(["pool accept", "pool reject", "pool add reviewed"])}
+        shutil.copytree(ws.root, before["pool accept"])
         out["pool accept"] = client.predict("hardhat-tiny", first, api_name="/pool_accept")[2]
+        shutil.copytree(ws.root, before["pool reject"])
         out["pool reject"] = client.predict("hardhat-tiny", second, api_name="/pool_reject")[2]
+    # The review's "Add the reviewed images" is a private event of the page: its handler, called as the page calls it
+    from pages.common import AppContext
+    from pages.label_review import add_reviewed
+
+    yolov11.pool_review("hardhat-tiny", third, "accept", workspace=ws)
+    shutil.copytree(ws.root, before["pool add reviewed"])
+    out["pool add reviewed"] = add_reviewed(AppContext(workspace=ws, jobs=yolov11.TrainingJobs(ws), blocks=None), "hardhat-tiny")[2]
     yield out, ws, here, before
 
 
-def as_shown(ws: yolov11.Workspace, before: Path, step: str) -> None:
+def as_shown(ws: yolov11.Workspace, before: dict[str, Path], step: str) -> None:
     """The workspace as it was when the app showed ``step``'s snippet, for the pool's one-time steps."""
-    if step in ("pool accept", "pool reject"):
+    if step in before:
         shutil.rmtree(ws.root)
-        shutil.copytree(before, ws.root)
+        shutil.copytree(before[step], ws.root)
 
 
 STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "publish",
-         "pool add", "prelabel", "pool queue", "pool accept", "pool reject"]
+         "pool add", "prelabel", "pool queue", "pool accept", "pool reject", "pool add reviewed"]
 
 
 def test_each_step_shows_both_snippets_with_python_literals(shown):

@@ -115,6 +115,13 @@ def pool_queue(args: argparse.Namespace, ws) -> tuple[object, str]:
 def pool_accept(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 
+    if bool(args.items) == bool(args.reviewed):
+        raise yolov11.UserError(field="--items or --reviewed", detail="give exactly one of them")
+    if args.reviewed:
+        if args.boxes:
+            raise yolov11.UserError(field="--boxes", value=args.boxes, detail="the reviewed items keep their boxes as reviewed")
+        r = yolov11.pool_add_reviewed(args.data, split=args.split, workspace=ws)
+        return r, f"{r['version']}: {r['parent']} with {r['accepted']} reviewed item(s) added ({r['boxes']} box(es))\n  -> {r['path']}"
     boxes = None
     if args.boxes:
         try:

@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="the order's seed (default: 0)")
     c = cmd("pool-accept", "add pool items (their suggestions, or --boxes) to the dataset as one new version NAME@vN", "pool_accept")
     c.add_argument("--data", required=True, help="the workspace dataset (or version) the new version follows")
-    c.add_argument("--items", required=True, help="item ids, comma-separated (as pool-list shows them)")
+    c.add_argument("--items", help="item ids, comma-separated (as pool-list shows them)")
+    c.add_argument("--reviewed", action="store_true",
+                   help="instead of --items: the items reviewed in the app's review queue (its draft), with their boxes as reviewed")
     c.add_argument("--boxes", help='a JSON file mapping item ids to boxes: [{"class": name or id, "box": [x1, y1, x2, y2]}] in pixels')
     c.add_argument("--split", default="train", choices=["train", "val"],
                    help="where the items go (default: train, so val stays comparable)")
