@@ -68,8 +68,9 @@ def chosen_weights(ctx: AppContext, run_id: str | None, uploaded: Upload | None,
 
 @shows_user_errors
 def predict(ctx: AppContext, run_id: str, image: dict | None, conf: float, uploaded: dict | None = None, more: list[dict] | None = None,
-            trusted: bool = False):
-    """Detect objects in the photo (and any more photos) with a run's best or uploaded weights."""
+            trusted: bool = False, small_objects: str = "off"):
+    """Detect objects in the photo (and any more photos) with a run's best or uploaded weights;
+    ``small_objects``: "off", "on" (tile by tile, ``sliced=True``) or "auto" (big photos only)."""
     values = [v for v in [image, *(more or [])] if upload_path(v)]
     if not values:
         raise yolov11.UserError("add a photo first (upload, webcam, paste, or More photos)")
@@ -80,12 +81,14 @@ def predict(ctx: AppContext, run_id: str, image: dict | None, conf: float, uploa
     # (pruned with them) for Detect pressed again; the uploads themselves are deleted.
     with used_uploads(ctx, values, strict=True) as photos, used_upload(ctx, uploaded, strict=True) as weights_upload:
         weights = chosen_weights(ctx, run_id, weights_upload, trusted)
-        r = yolov11.predict(weights, [p.path for p in photos], conf=conf, workspace=ctx.workspace)
+        sliced = {"off": None, "on": True, "auto": "auto"}.get(small_objects or "off", small_objects)  # anything else: refused by predict
+        r = yolov11.predict(weights, [p.path for p in photos], conf=conf, workspace=ctx.workspace, sliced=sliced)
         kept = [p.keep(Path(r["dir"]) / "upload" / str(i) / p.name) for i, p in enumerate(photos)]
     first = r["images"][0]
     source = str(kept[0]) if len(kept) == 1 else "photos/"
-    shown = {"weights": str(weights), "source": source, "conf": conf}
-    snippet = same_call(ctx, "predict", "result", shown, "predict", {**shown, "trust_weights": trusted and str(weights).endswith(".pt")})
+    shown = {"weights": str(weights), "source": source, "conf": conf, **({"sliced": sliced} if sliced else {})}
+    flags = {**{k: v for k, v in shown.items() if k != "sliced"}, **({"slice": "on" if sliced is True else sliced} if sliced else {})}
+    snippet = same_call(ctx, "predict", "result", shown, "predict", {**flags, "trust_weights": trusted and str(weights).endswith(".pt")})
     note = nothing_found(ctx, r["images"], conf, None if uploaded else run_id)
     return first["annotated"], detections_table(first), note + snippet, r["images"]
 
@@ -159,6 +162,8 @@ def build_predict(ctx: AppContext) -> gr.Tab:
                                        height=120, elem_id="predict-weights")
                 trust = gr.Checkbox(label="I trust this file (.pt)", value=False, info=PICKLE_WARNING, elem_id="predict-weights-trust")
             conf = gr.Slider(0.05, 0.95, value=0.25, step=0.05, label="Confidence threshold")
+            small = gr.Radio(["off", "on", "auto"], value="off", label="Small objects: predict tile by tile",
+                             info="auto: only photos with a side over twice the model's input", elem_id="predict-small")
         with gr.Row():
             with gr.Column():
                 image = gr.Image(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"], elem_id="predict-image")
@@ -194,8 +199,8 @@ def build_predict(ctx: AppContext) -> gr.Tab:
             published_note = gr.Markdown(elem_id="publish-note")
         results = gr.State([])  # this browser's last predictions, for the gallery and its picks
 
-    go.click(bind(ctx, predict), [run, image, conf, weights_file, photos, trust], [annotated, table, code, results], api_name="predict",
-             concurrency_id=GPU_BOUND, preprocess=False).success(
+    go.click(bind(ctx, predict), [run, image, conf, weights_file, photos, trust, small], [annotated, table, code, results],
+             api_name="predict", concurrency_id=GPU_BOUND, preprocess=False).success(
         show_gallery, results, gallery, api_visibility="private"
     )
     gallery.select(pick, results, [annotated, table], api_visibility="private")

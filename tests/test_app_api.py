@@ -71,6 +71,9 @@ def test_import_train_evaluate_export_predict(server, tiny_zip):
     annotated, detections, _ = client.predict(run, handle_file(str(image)), 0.05, api_name="/predict")
     assert Path(annotated).is_file()
     assert detections["headers"] == ["class", "confidence", "box"]
+    annotated, detections, code = client.predict(run, handle_file(str(image)), 0.05, None, None, False, "on", api_name="/predict")
+    assert Path(annotated).is_file() and detections["headers"] == ["class", "confidence", "box"]
+    assert "sliced=True" in code and "--slice on" in code  # small objects: tile by tile (a new last input)
 
     # A zoo variant started from this run's weights: the stock layers transfer, CBAM's are new.
     best = ws.run_weights(run)

@@ -274,6 +274,8 @@ def predict(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 
     if Path(args.source).suffix.lower() in yolov11.VIDEO_SUFFIXES:  # a clip: tracked, annotated video written
+        if args.slice:
+            raise yolov11.UserError(field="--slice", value=args.slice, detail="not offered for videos yet: photos and folders of them")
         r = yolov11.predict_video(
             args.weights, args.source, conf=args.conf, imgsz=args.imgsz, device=args.device, workspace=ws,
             progress=None if args.json else progress_bar(),
@@ -283,8 +285,10 @@ def predict(args: argparse.Namespace, ws) -> tuple[object, str]:
             f"{Path(r['source']).name}: {r['frames']} frames, {r['duration_s']:.1f} s; distinct objects: {counts}\n  -> {r['video']}"
             + (f"\n  warning: {r['warning']}" if r.get("warning") else "")
         )
-    r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws, device=args.device)
-    return r, "\n".join(f"{Path(i['image']).name}: {len(i['detections'])} detections -> {i['annotated']}" for i in r["images"])
+    r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws, device=args.device,
+                        sliced=args.slice, slice_size=args.slice_size, slice_overlap=args.slice_overlap)
+    return r, "\n".join(f"{Path(i['image']).name}: {len(i['detections'])} detections"
+                         + (f" ({i['tiles']} tiles)" if i.get("tiles") else "") + f" -> {i['annotated']}" for i in r["images"])
 
 
 def label_issues(args: argparse.Namespace, ws) -> tuple[object, str]:

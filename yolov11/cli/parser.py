@@ -50,6 +50,14 @@ TRUST_HELP = (
 MODEL_HELP = f"a .pt, or an exported model: {', '.join(model_names())}"
 
 
+def add_slice_flags(c: argparse.ArgumentParser) -> None:
+    """--slice [auto], --slice-size, --slice-overlap: small objects found tile by tile (serve/sliced.py)."""
+    c.add_argument("--slice", nargs="?", const="on", choices=["on", "auto"],
+                   help="small objects: predict tile by tile (auto: only images with a side over twice the model's input)")
+    c.add_argument("--slice-size", type=int, help="the tile side in pixels (default: the model's input size)")
+    c.add_argument("--slice-overlap", type=float, help="the share of a tile its neighbour repeats (default 0.2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m yolov11", description="yolov11 workbench: datasets, training, evaluation, export")
     p.add_argument("--workspace", help="workspace folder (default: $YOLOV11_WORKSPACE or ./workspace)")
@@ -177,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--conf", type=float, default=0.25)
     c.add_argument("--imgsz", type=int)
     c.add_argument("--device", help="cpu or a GPU index (default: the first GPU when there is one)")
+    add_slice_flags(c)
 
     c = cmd("label-issues", "rank the labels a run's model disagrees with: missing, spurious, wrong_class, badly_located", "label_issues")
     c.add_argument("--run", required=True)

@@ -11,7 +11,8 @@ function, the internals it relies on.
     graph        tasks.DetectionModel, yaml_model_load, parse_model on the meta device,
                  _SafeLoad.activation, torch_utils.get_flops / intersect_dicts, the graph YAML's backbone
     checkpoints  tasks.torch_safe_load patched, _SafeLoad.SUPPORTED and its allowlist
-    results      the metric and loss keys of Ultralytics' result dicts, and our short names
+    results      the metric and loss keys of Ultralytics' result dicts, and our short names;
+                 Results(...).plot for boxes of our own, a predictor's imgsz
     trainer      DetectionTrainer and the attributes our callbacks read (tloss, label_loss_items,
                  epoch_time_start, train_loader, wdir, last, best, world_size, stop, metrics);
                  cfg/default.yaml as the list of train arguments (an ``extra`` key must be one)

@@ -1,7 +1,9 @@
 """Ultralytics' metric keys, and the short names our events, tables and JSON use.
 
 Relies on: the result keys of ``DetectionTrainer.metrics`` and ``DetMetrics.results_dict``
-("metrics/precision(B)", ... "metrics/mAP50-95(B)") and the "val/box_loss" style loss keys.
+("metrics/precision(B)", ... "metrics/mAP50-95(B)") and the "val/box_loss" style loss keys;
+``engine.results.Results(orig_img, path, names, boxes)`` and its ``plot`` (merged sliced
+detections drawn as a prediction), a predictor's ``imgsz`` (an export's input size).
 """
 
 from __future__ import annotations
@@ -25,3 +27,23 @@ def short_losses(losses: dict[str, Any], prefix: str | None = None) -> dict[str,
     """{"box_loss": ..., ...} of Ultralytics' "train/box_loss" or "val/box_loss" keys (only
     ``prefix``'s when given)."""
     return {k.split("/")[-1]: round(float(v), 5) for k, v in losses.items() if prefix is None or k.startswith(f"{prefix}/")}
+
+
+def input_size(yolo) -> int | None:
+    """The input side an ``ultralytics.YOLO`` predicted at last (its predictor's ``imgsz``: for an
+    export, the size in its metadata), or None before any prediction."""
+    size = getattr(getattr(yolo, "predictor", None), "imgsz", None)
+    if isinstance(size, (list, tuple)) and size:
+        return int(max(size))
+    return int(size) if isinstance(size, int) else None
+
+
+def plotted(image, names: dict, xyxy, scores, classes):
+    """``image`` (BGR) with these boxes drawn as Ultralytics draws a prediction (``Results.plot``)."""
+    import numpy as np
+    import torch
+    from ultralytics.engine.results import Results
+
+    table = np.concatenate([np.asarray(xyxy, np.float32).reshape(-1, 4), np.asarray(scores, np.float32).reshape(-1, 1),
+                            np.asarray(classes, np.float32).reshape(-1, 1)], axis=1)
+    return Results(orig_img=image, path="", names=names, boxes=torch.from_numpy(table)).plot()

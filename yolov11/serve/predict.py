@@ -31,6 +31,7 @@ from yolov11.data.checks import inspect_image
 from yolov11.data.source import IMAGE_SUFFIXES
 from yolov11.errors import UserError, plain
 from yolov11.export import formats
+from yolov11.serve.sliced import detect_sliced, slicing_of
 from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
 
@@ -230,11 +231,18 @@ def predict(
     imgsz: int | None = None,
     workspace: Workspace | str | Path | None = None,
     device: str | None = None,
+    sliced: object = None,
+    slice_size: int | None = None,
+    slice_overlap: float | None = None,
 ) -> dict:
     """Detect objects in ``source`` (image, folder or list); annotated copies go to predictions/.
-    ``device``: "cpu", a GPU index, or None for the first GPU when there is one."""
+    ``device``: "cpu", a GPU index, or None for the first GPU when there is one. ``sliced``: True
+    (or "on"), "auto" (only images with a side over twice the model's input) or a
+    ``sliced.Slicing``: small objects found tile by tile (``serve/sliced.py``); ``slice_size``
+    (default: the model's input size) and ``slice_overlap`` (default 0.2) tune it."""
     if not 0.0 <= conf <= 1.0:
         raise UserError(field="--conf", value=conf, detail="must be between 0 and 1")
+    slicing = slicing_of(sliced, slice_size, slice_overlap)
     device = one_device(device)
     ws = Workspace.at(workspace)
     files = _sources(source)
@@ -246,20 +254,38 @@ def predict(
     images = []
     with call_folder(ws) as out_dir:  # concurrent users of the app must not overwrite each other's annotated copies
         for path in files:
+            annotated = out_dir / f"{path.stem}.jpg"
             try:
-                with model.lock:
-                    result = model.predict(str(path), conf=conf, iou=iou, device=device, verbose=False, **size)[0]
+                if slicing is None:
+                    with model.lock:
+                        result = model.predict(str(path), conf=conf, iou=iou, device=device, verbose=False, **size)[0]
+                    picture, names = result.plot(), result.names
+                    found = (result.boxes.xyxy.tolist(), result.boxes.conf.tolist(), result.boxes.cls.tolist())
+                    extra = {}
+                else:
+                    picture, names, found, extra = _sliced(model, path, slicing, imgsz, weights, conf=conf, iou=iou, device=device)
+            except UserError:
+                raise
             except Exception as exc:
                 raise UserError(f"{path.name}: could not run prediction ({type(exc).__name__}: {no_paths(plain(exc), path)})") from None
-            annotated = out_dir / f"{path.stem}.jpg"
-            cv2.imwrite(str(annotated), result.plot())
-            boxes = result.boxes
+            cv2.imwrite(str(annotated), picture)
             detections = [
-                {
-                    "class": result.names[int(c)], "class_id": int(c), "confidence": round(float(s), 4),
-                    "box": [round(float(v), 1) for v in xyxy],
-                }
-                for c, s, xyxy in zip(boxes.cls.tolist(), boxes.conf.tolist(), boxes.xyxy.tolist())
+                {"class": names[int(c)], "class_id": int(c), "confidence": round(float(s), 4), "box": [round(float(v), 1) for v in xyxy]}
+                for xyxy, s, c in zip(*found)
             ]
-            images.append({"image": str(path), "annotated": str(annotated), "detections": detections})
-    return {"weights": str(weights), "dir": str(out_dir), "images": images}
+            images.append({"image": str(path), "annotated": str(annotated), "detections": detections, **extra})
+    return {"weights": str(weights), "dir": str(out_dir), "images": images, **({"sliced": slicing.__dict__} if slicing else {})}
+
+
+def _sliced(model, path: Path, slicing, imgsz: int | None, weights: Path, **predict_args) -> tuple:
+    """One image predicted tile by tile: (picture drawn, names, (xyxy, scores, classes), {"tiles": N})."""
+    from yolov11.compat.results import plotted
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise UserError(f"{path.name}: not a readable image")
+    with model.lock:  # tiles in batches for a .pt model; an export's input may be a fixed shape of one
+        xyxy, scores, classes, tiles = detect_sliced(model, image, slicing, imgsz, batch=8 if weights.suffix == ".pt" else 1,
+                                                     **predict_args)
+    names = model.names
+    return plotted(image, names, xyxy, scores, classes), names, (xyxy.tolist(), scores.tolist(), classes.tolist()), {"tiles": tiles}

@@ -1,0 +1,171 @@
+"""Sliced inference for small objects in big frames, with the ``sahi`` package's slicing and merging.
+
+A 1920x1080 CCTV frame shrunk to 640 px loses its 15-30 px helmets. Sliced, the frame is cut into
+overlapping tiles of the model's input size (``sahi.slicing.get_slice_bboxes``), each tile is
+predicted at its native scale through the project's one loader (``predict.load_detector``: every
+format ``predict`` takes; tiles go in batches to a .pt model, one at a time to an export, whose
+input shape may be static), boxes are moved back into the frame, and the duplicates across seams
+are merged (``sahi.postprocess.combine``: greedy non-maximum merging by intersection over the
+smaller box, SAHI's default, or NMS). Optionally one full-frame pass adds the large objects.
+
+A tile is never stretched: where the frame is smaller than a tile on a side, the crop is padded
+(grey 114, as Ultralytics letterboxes) to the tile's size, and boxes are clipped to the frame.
+``slicing_of`` reads what callers pass (``sliced=True`` / ``"auto"`` / a ``Slicing``) and checks
+the numbers with one clear line naming the flag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from yolov11.errors import UserError
+
+MAX_TILES = 400  # tiles of one image: more is hours of work on a CPU for a single frame
+MAX_SIZE = 4096
+PAD = 114
+MERGES = ("nmm", "nms")
+
+
+@dataclass(frozen=True)
+class Slicing:
+    """How to slice: ``auto`` slices only an image with a side over twice the model's input;
+    ``size`` the tile side (None: the model's input size); ``overlap`` the share of a tile its
+    neighbour repeats; ``full_frame`` adds one pass over the whole image for large objects;
+    ``merge``: "nmm" (merge boxes that overlap, by intersection over the smaller) or "nms"."""
+
+    auto: bool = False
+    size: int | None = None
+    overlap: float = 0.2
+    full_frame: bool = True
+    merge: str = "nmm"
+    match: float = 0.5
+
+    def check(self) -> Slicing:
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or not 0 < self.size <= MAX_SIZE):
+            raise UserError(field="--slice-size", value=self.size, detail=f"a tile side in pixels, 1 to {MAX_SIZE}")
+        if isinstance(self.overlap, bool) or not isinstance(self.overlap, (int, float)) or not 0 <= self.overlap < 0.9:
+            raise UserError(field="--slice-overlap", value=self.overlap, detail="the share of a tile its neighbour repeats, 0 to below 0.9")
+        if self.merge not in MERGES:
+            raise UserError(field="--slice-merge", value=self.merge, detail=f"choose one of {', '.join(MERGES)}")
+        return self
+
+    def describe(self, imgsz: int) -> str:
+        return f"tiles of {self.size or imgsz} px, overlap {self.overlap:g}" + (" + the full frame" if self.full_frame else "")
+
+
+def slicing_of(sliced: object, size: int | None = None, overlap: float | None = None) -> Slicing | None:
+    """``sliced`` as a Slicing, or None for no slicing: None/False/"" (off), True/"on", "auto", or
+    a Slicing; ``size`` and ``overlap`` (when given) replace its own."""
+    if isinstance(sliced, Slicing):
+        base = sliced
+    elif sliced in (None, False, "", "off"):
+        return None
+    elif sliced is True or sliced == "on":
+        base = Slicing()
+    elif sliced == "auto":
+        base = Slicing(auto=True)
+    else:
+        raise UserError(field="--slice", value=sliced, detail="on (no value), auto, or off")
+    changes = {k: v for k, v in (("size", size), ("overlap", overlap)) if v is not None}
+    return Slicing(**{**base.__dict__, **changes}).check()
+
+
+def tile_count(width: int, height: int, size: int, overlap: float) -> int:
+    """How many tiles ``tile_boxes`` makes, counted without making them."""
+    stride = max(1, size - int(overlap * size))
+    return math.prod(1 if side <= size else math.ceil((side - size) / stride) + 1 for side in (width, height))
+
+
+def tile_boxes(width: int, height: int, size: int, overlap: float) -> list[list[int]]:
+    """The tiles [x0, y0, x1, y1] covering a ``width`` x ``height`` image, each ``size`` px (less
+    where the image is smaller), neighbours overlapping by ``overlap`` of a tile."""
+    from sahi.slicing import get_slice_bboxes
+
+    count = tile_count(width, height, size, overlap)
+    if count > MAX_TILES:  # counted before any list is made: a 1 px tile of a 4K frame would be millions
+        detail = f"a {width}x{height} image makes {count} tiles at this size, over the cap of {MAX_TILES}: use larger tiles"
+        raise UserError(field="--slice-size", value=size, detail=detail)
+    return get_slice_bboxes(height, width, size, size, False, overlap, overlap)
+
+
+def padded_crop(image: np.ndarray, tile: list[int], size: int) -> np.ndarray:
+    """The ``tile`` of ``image`` (H x W x C) at the top-left of a ``size`` x ``size`` canvas of grey
+    114: never stretched, so objects keep their pixel size."""
+    x0, y0, x1, y1 = tile
+    crop = image[y0:y1, x0:x1]
+    if crop.shape[0] == size and crop.shape[1] == size:
+        return np.ascontiguousarray(crop)
+    canvas = np.full((size, size, *image.shape[2:]), PAD, dtype=image.dtype)
+    canvas[:crop.shape[0], :crop.shape[1]] = crop
+    return canvas
+
+
+def to_frame(xyxy: np.ndarray, tile: list[int]) -> np.ndarray:
+    """Boxes found in ``tile``'s crop moved into the frame, clipped to the tile's real area (a box
+    reaching into the padding ends at the image border)."""
+    x0, y0, x1, y1 = tile
+    out = xyxy.astype(np.float64) + np.array([x0, y0, x0, y0], dtype=np.float64)
+    out[:, [0, 2]] = out[:, [0, 2]].clip(x0, x1)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(y0, y1)
+    return out
+
+
+def merge_detections(xyxy: np.ndarray, scores: np.ndarray, classes: np.ndarray, method: str = "nmm",
+                     match: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One box per object across tiles, class by class (``sahi``'s batched greedy NMM or NMS by
+    intersection over the smaller box): NMM keeps the union of the boxes merged into the best
+    scored one (a box cut by a seam and its whole copy from the next tile become the whole box)."""
+    from sahi.postprocess.combine import batched_greedy_nmm, batched_nms
+
+    if not len(xyxy):
+        return xyxy.reshape(0, 4), scores, classes
+    table = np.concatenate([xyxy, scores[:, None], classes[:, None]], axis=1).astype(np.float64)
+    if method == "nms":
+        keep = list(batched_nms(table, "IOS", match))
+        return xyxy[keep], scores[keep], classes[keep]
+    merged = batched_greedy_nmm(table, "IOS", match)
+    keep = sorted(merged, key=lambda k: -scores[k])
+    boxes = np.array([[xyxy[[k, *merged[k]], 0].min(), xyxy[[k, *merged[k]], 1].min(),
+                       xyxy[[k, *merged[k]], 2].max(), xyxy[[k, *merged[k]], 3].max()] for k in keep])
+    return boxes, scores[keep], classes[keep]
+
+
+def _found(results) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    boxes = results.boxes
+    return boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(int)
+
+
+def detect_sliced(model, image: np.ndarray, slicing: Slicing, imgsz: int | None, batch: int = 8,
+                  **predict_args) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Detections (xyxy, scores, classes) of ``model`` (an ``ultralytics.YOLO``, its ``lock`` held
+    by the caller) on a BGR ``image``, sliced; and the number of tiles predicted (0: ``auto``
+    found the image small enough for one pass). ``imgsz`` None: the model's own input size (an
+    export's, learnt from the full-frame pass)."""
+    from yolov11.compat.results import input_size
+
+    height, width = image.shape[:2]
+    full = None
+    if imgsz is None or slicing.auto or slicing.full_frame:
+        full = _found(model.predict(image, verbose=False, **({"imgsz": imgsz} if imgsz else {}), **predict_args)[0])
+        imgsz = imgsz or input_size(model) or 640
+    if slicing.auto and max(height, width) <= 2 * imgsz:
+        return (*full, 0)
+    size = slicing.size or imgsz
+    tiles = tile_boxes(width, height, size, slicing.overlap)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    step = max(1, batch)
+    for start in range(0, len(tiles), step):
+        chunk = tiles[start:start + step]
+        results = model.predict([padded_crop(image, t, size) for t in chunk], imgsz=size, verbose=False, **predict_args)
+        for tile, res in zip(chunk, results):
+            xyxy, scores, classes = _found(res)
+            parts.append((to_frame(xyxy, tile), scores, classes))
+    if slicing.full_frame and full is not None and len(tiles) > 1:
+        parts.append(full)
+    xyxy = np.concatenate([p[0].reshape(-1, 4) for p in parts])
+    scores = np.concatenate([p[1] for p in parts])
+    classes = np.concatenate([p[2] for p in parts])
+    return (*merge_detections(xyxy, scores, classes, slicing.merge, slicing.match), len(tiles))
