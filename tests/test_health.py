@@ -202,3 +202,31 @@ def test_duplicate_pairs_are_drawn_side_by_side(tmp_path, workspace):
     with Image.open(drawn[0][0]) as joined:
         assert joined.size == (240 * 2 + 8, 240)  # two square 96 px images scaled to 240 px, 8 px apart
     assert len(yolov11.draw_pairs(root, dups["exact"], tmp_path / "one", limit=1)) == 1
+
+
+def test_box_sizes_in_pixels_and_the_small_objects_advice(tmp_path, workspace):
+    """Yard frames (1920x1080) with 24x24 px helmets and 200x300 px people: at imgsz 640 a helmet
+    is 24 * 640 / 1920 = 8 px across, under 10 px; the report says so with the numbers."""
+    src = tmp_path / "yard"
+    for split, n in (("train", 6), ("val", 2)):
+        (src / "images" / split).mkdir(parents=True)
+        (src / "labels" / split).mkdir(parents=True)
+        for k in range(n):
+            Image.new("RGB", (1920, 1080), (40 * k, 90, 120 + 10 * k)).save(src / "images" / split / f"{split}{k}.jpg")
+            helmets = [f"0 {(100 + 300 * j) / 1920:.6f} {(200 + 20 * k) / 1080:.6f} {24 / 1920:.6f} {24 / 1080:.6f}" for j in range(4)]
+            person = f"1 {(960 + 10 * k) / 1920:.6f} 0.5 {200 / 1920:.6f} {300 / 1080:.6f}"
+            (src / "labels" / split / f"{split}{k}.txt").write_text("\n".join([*helmets, person]) + "\n")
+    (src / "data.yaml").write_text("names: [helmet, person]\ntrain: images/train\nval: images/val\n")
+    report = yolov11.import_dataset(src, workspace=workspace)
+    at640, at320 = report["box_pixels"]["640"], report["box_pixels"]["320"]
+    assert at640["per_class"]["helmet"] == {"median": 8.0, "p10": 8.0}
+    assert at320["per_class"]["helmet"] == {"median": 4.0, "p10": 4.0}
+    assert at640["per_class"]["person"]["median"] == pytest.approx((200 * 300) ** 0.5 / 3, abs=0.1)
+    assert (at640["under_10px"], at640["boxes"], at320["under_10px"]) == (32, 40, 32)
+    said = [w for w in report["warnings"] if "under 10 px" in w]
+    assert said == ["32 of 40 boxes (80%) are under 10 px once the image is shrunk to imgsz 640 ('helmet' median 8 px, 10th percentile "
+                    "8 px, 'person' median 81.6 px, 10th percentile 81.6 px): predict tile by tile (predict --slice) and train on tiles "
+                    "or at a larger imgsz"]
+    assert not any("train at a larger imgsz" in w and "tiny boxes" in w for w in report["warnings"])  # the generic line is gone
+    summary = yolov11.summarize_report(report)
+    assert "  box sizes at imgsz 640 (median, 10th percentile): helmet 8 px, 8 px, person 81.6 px, 81.6 px" in summary

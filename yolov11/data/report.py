@@ -18,6 +18,8 @@ from yolov11.data.source import Sample, SourceDataset
 MAX_LISTED_ISSUES = 500  # report.json stays readable; issue_count keeps the true total
 MAX_LISTED_IMAGES = 200  # per problem, for the gallery filter
 TINY_BOX = 0.01  # boxes under 1% of the image side are hard to learn at small imgsz
+SMALL_PIXELS = 10  # a box this many pixels across (square root of its area) once the image is shrunk to imgsz: next to invisible
+PIXEL_SIZES = (320, 640)
 MAX_LISTED_FAMILIES = 200  # crossing families listed, each with its pair (crossing_count keeps the true total)
 MAX_FAMILY_SHOWN = 20  # members listed per family
 
@@ -66,6 +68,38 @@ def crossing_warning(section: dict, name: str) -> str | None:
             f"(python -m yolov11 resplit --data {name})")
 
 
+def box_pixels(kept: list[Sample], infos: list[ImageInfo], names: list[str]) -> dict:
+    """Box sizes in pixels once each image is shrunk to imgsz 320 and 640 (the side of a square of
+    the box's area; images of unknown size left out): per class the median and 10th percentile,
+    and how many boxes fall under SMALL_PIXELS at each size."""
+    sides, classes = [], []
+    for s, info in zip(kept, infos):
+        if len(s.boxes) and info.width and info.height:
+            sides.append(np.sqrt(s.boxes[:, 3] * info.width * s.boxes[:, 4] * info.height) / max(info.width, info.height))
+            classes.append(s.boxes[:, 0].astype(int))
+    side = np.concatenate(sides) if sides else np.zeros(0)
+    cls = np.concatenate(classes) if classes else np.zeros(0, int)
+    out: dict = {}
+    for imgsz in PIXEL_SIZES:
+        px = side * imgsz
+        per_class = {names[c]: {"median": round(float(np.median(px[cls == c])), 1), "p10": round(float(np.percentile(px[cls == c], 10)), 1)}
+                     for c in range(len(names)) if (cls == c).any()}
+        out[str(imgsz)] = {"per_class": per_class, f"under_{SMALL_PIXELS}px": int((px < SMALL_PIXELS).sum()), "boxes": int(len(px))}
+    return out
+
+
+def small_objects_warning(pixels: dict) -> str | None:
+    """The health report's line when many boxes are under SMALL_PIXELS at imgsz 640, with the numbers."""
+    at = pixels.get("640") or {}
+    small, total = at.get(f"under_{SMALL_PIXELS}px", 0), at.get("boxes", 0)
+    if not total or small < max(1, 0.05 * total):
+        return None
+    worst = sorted(at["per_class"].items(), key=lambda kv: kv[1]["median"])[:2]
+    sizes = ", ".join(f"{name!r} median {v['median']:g} px, 10th percentile {v['p10']:g} px" for name, v in worst)
+    return (f"{small} of {total} boxes ({small / total:.0%}) are under {SMALL_PIXELS} px once the image is shrunk to imgsz 640 ({sizes}): "
+            "predict tile by tile (predict --slice) and train on tiles or at a larger imgsz")
+
+
 def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list[Sample], infos: list[ImageInfo], split_how: str,
                  root: Path, families: Families | None = None) -> dict:
     """The health report of an import; ``kept`` are the samples as written under ``root`` (the
@@ -91,8 +125,9 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
         if present[common] > 10 * present[rare]:
             warnings.append(f"class imbalance: {common!r} has {present[common]} boxes, the rarest class {rare!r} only {present[rare]}")
     warnings += [f"class {n!r} has no boxes" for n, v in totals.items() if v == 0]
-    if n_tiny:
-        warnings.append(f"{n_tiny} tiny boxes (under {TINY_BOX:.0%} of the image side): train at a larger imgsz")
+    pixels = box_pixels(kept, infos, ds.names)
+    if small_objects_warning(pixels):
+        warnings.append(small_objects_warning(pixels))
     if dups["leakage"]:
         warnings.append(f"{len(dups['leakage'])} duplicate image group(s) cross splits: validation scores will be optimistic")
     fams = families_section(kept, families, root) if families is not None else None
@@ -128,6 +163,7 @@ def build_report(name: str, dest: Path, src: Path, ds: SourceDataset, kept: list
         "boxes_per_class": totals,
         "splits": splits,
         "counts": {**ds.counts, "exif_rotated": len(problems["exif_rotated"]), "tiny_boxes": n_tiny},
+        "box_pixels": pixels,  # per imgsz (320, 640): per class median and 10th percentile, boxes under SMALL_PIXELS
         "duplicates": dups,
         "problem_images": {k: v[:MAX_LISTED_IMAGES] for k, v in problems.items()},
         "issue_count": len(ds.issues),
@@ -152,6 +188,10 @@ def summarize(report: dict) -> str:
         f"  {sum(report['images'].values())} images ({split_txt}; {report['split_method']}), {report['boxes']} boxes, "
         f"{len(report['classes'])} classes: {', '.join(report['classes'])}",
     ]
+    sizes = ((report.get("box_pixels") or {}).get("640") or {}).get("per_class") or {}  # reports before box_pixels have none
+    if sizes:
+        lines.append("  box sizes at imgsz 640 (median, 10th percentile): "
+                     + ", ".join(f"{name} {v['median']:g} px, {v['p10']:g} px" for name, v in sizes.items()))
     lines += [f"  warning: {w}" for w in report["warnings"]]
     lines += [f"  note: {n}" for n in report.get("notes", [])]  # reports written before notes existed have none
     if report["issue_count"]:
