@@ -42,6 +42,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "zoo_compare": ([], ["--families", "yolov11,yolov11-cbam", "--epochs", "1", "--imgsz", "160"]),
     "health_view": (["--images", "6000", "--repeats", "3"], ["--images", "5000", "--repeats", "1"]),
     "families": (["--families", "300", "--seeds", "20", "--sizes", "2000,5000"], ["--families", "60", "--seeds", "3", "--sizes", "500"]),
+    "active_learning": ([], ["--images", "200", "--rounds", "2", "--seeds", "1", "--epochs", "2", "--imgsz", "160"]),
     "gpu_check": ([], ["--quick"]),
 }
 NEEDS_GPU = {"gpu_check"}
