@@ -9,7 +9,17 @@ import pytest
 from sahi.slicing import get_slice_bboxes
 
 import yolov11
-from yolov11.serve.sliced import MAX_TILES, Slicing, merge_detections, padded_crop, slicing_of, tile_boxes, tile_count, to_frame
+from yolov11.serve.sliced import (
+    MAX_TILES,
+    Slicing,
+    cut_at_seams,
+    merge_detections,
+    padded_crop,
+    slicing_of,
+    tile_boxes,
+    tile_count,
+    to_frame,
+)
 
 
 def test_tiles_cover_the_frame_with_the_overlap_asked():
@@ -30,12 +40,16 @@ def test_a_box_cut_by_a_seam_comes_back_as_one_box():
     left, right = [0, 0, 640, 640], [512, 0, 1152, 640]
     cut = to_frame(np.array([[600.0, 100.0, 640.0, 130.0]]), left)  # the part the left tile sees, ending at its edge
     whole = to_frame(np.array([[88.0, 100.0, 148.0, 130.0]]), right)  # the whole helmet, inside the right tile
-    other = to_frame(np.array([[88.0, 100.0, 148.0, 130.0]]), right)  # a box of another class at the same place
-    xyxy, scores, classes = merge_detections(np.concatenate([cut, whole, other]), np.array([0.6, 0.8, 0.7]), np.array([0, 0, 1]))
-    assert sorted(classes.tolist()) == [0, 1]  # one box per class: the cut one merged into the whole one
+    assert cut_at_seams(cut, left, 1152, 640).tolist() == [True] and cut_at_seams(whole, right, 1152, 640).tolist() == [False]
+    border = to_frame(np.array([[600.0, 0.0, 640.0, 30.0]]), [512, 0, 1152, 640])  # ends at the image's own right border
+    assert cut_at_seams(border, [512, 0, 1152, 640], 1152, 640).tolist() == [False]
+    again = whole + 0.5  # the same helmet seen by the full-frame pass
+    other = whole.copy()  # a box of another class at the same place
+    xyxy, scores, classes = merge_detections(np.concatenate([whole, again, other]), np.array([0.8, 0.6, 0.7]), np.array([0, 0, 1]))
+    assert sorted(classes.tolist()) == [0, 1]  # one box per class
     assert xyxy[classes == 0].tolist() == [[600.0, 100.0, 660.0, 130.0]] and scores[classes == 0].tolist() == [0.8]
-    kept, _, _ = merge_detections(np.concatenate([cut, whole]), np.array([0.9, 0.8]), np.array([0, 0]), method="nms")
-    assert kept.tolist() == [[600.0, 100.0, 640.0, 130.0]]  # NMS keeps the best scored as it is: why NMM is the default
+    merged, _, _ = merge_detections(np.concatenate([cut, whole]), np.array([0.9, 0.8]), np.array([0, 0]), method="nmm")
+    assert merged.tolist() == [[600.0, 100.0, 660.0, 130.0]]  # SAHI's merging: the union of the cut box and the whole one
     apart = np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0]])
     assert len(merge_detections(apart, np.array([0.5, 0.5]), np.array([0, 0]))[0]) == 2  # neighbours stay two
 

@@ -234,8 +234,13 @@ def eval_(args: argparse.Namespace, ws) -> tuple[object, str]:
         return r, "\n".join(f"{k:>6} {v:.4f}" for k, v in r["coco"].items())
     r = yolov11.evaluate(
         run=args.run, weights=args.weights, data=args.data, split=args.split, imgsz=args.imgsz, batch=args.batch, device=args.device,
-        workspace=ws,
+        workspace=ws, sliced=args.slice, slice_size=args.slice_size, slice_overlap=args.slice_overlap,
     )
+    if args.slice:
+        sliced, plain = r["metrics"], r["unsliced"]["metrics"]
+        rows = [{"metric": k, "sliced": sliced[k], "one pass": plain[k]} for k in sliced]
+        return r, (f"{r['split']}: {r['images']} full frames, {r['tiles']} tiles, scored by {r['evaluator']} (COCO) for both\n"
+                   f"{table(rows, ['metric', 'sliced', 'one pass'])}\n  -> {r['dir']}")
     head = "  ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())
     coco = "  ".join(f"{k} {v:.4f}" for k, v in r["coco"].items())
     per_class = table(r["per_class"], ["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"])

@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"], help="COCO evaluator of --coco-gt/--coco-dt"
     )
+    add_slice_flags(c)
 
     c = cmd("export", f"export weights to {', '.join(f.label for f in FORMATS.values())} and verify", "export", weights=True)
     c.add_argument("--weights")

@@ -70,21 +70,37 @@ def evaluate(
     batch: int = EvalSettings.batch,
     device: str = EvalSettings.device,
     workspace: Workspace | str | Path | None = None,
+    sliced: object = None,
+    slice_size: int | None = None,
+    slice_overlap: float | None = None,
 ) -> dict:
     """Validate a run's best weights (or ``weights`` on ``data``) on ``split``.
 
     Returns {"metrics", "per_class", "coco", "confusion", "speed_ms", "dir", "files", ...}; the
-    evaluation folder ``dir`` holds the files listed in this module's docstring.
+    evaluation folder ``dir`` holds the files listed in this module's docstring. ``sliced`` (True,
+    "auto" or a Slicing; ``predict``'s ``sliced``): the split's full frames predicted tile by tile
+    and beside it in one pass, both scored by the COCO evaluator (``sliced_eval``), in ``<dir>-sliced``.
     """
     offline.prepare()
     from ultralytics import YOLO
 
+    from yolov11.serve.sliced import slicing_of
+
     ws = Workspace.at(workspace)
+    slicing = slicing_of(sliced, slice_size, slice_overlap)
     weights_path, data_yaml, settings = _sources(ws, run, str(weights) if weights else None, data)
     if split not in ("train", "val", "test"):
         raise UserError(field="--split", value=split, detail="use train, val or test")
     out_dir = _out_dir(ws, run, weights_path, data_yaml, split)
     checkpoints.check(weights_path, "--weights")  # a refused or broken .pt is one clear line, not a validator traceback
+    if slicing is not None:
+        from yolov11.eval.sliced_eval import evaluate_sliced
+
+        folder = out_dir.with_name(f"{out_dir.name}-sliced")
+        result = evaluate_sliced(weights_path, data_yaml, split, slicing, imgsz or settings.get("imgsz"), folder)
+        result = {"run": run, "weights": str(weights_path), "data": str(data_yaml), "split": split, **result}
+        (Path(result["dir"]) / "metrics.json").write_text(json.dumps(result, indent=2))
+        return result
     model = YOLO(str(weights_path))
     finished = []  # the validator instance, handed over by its own end-of-validation callback
     model.add_callback("on_val_end", finished.append)

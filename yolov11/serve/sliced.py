@@ -5,8 +5,10 @@ overlapping tiles of the model's input size (``sahi.slicing.get_slice_bboxes``),
 predicted at its native scale through the project's one loader (``predict.load_detector``: every
 format ``predict`` takes; tiles go in batches to a .pt model, one at a time to an export, whose
 input shape may be static), boxes are moved back into the frame, and the duplicates across seams
-are merged (``sahi.postprocess.combine``: greedy non-maximum merging by intersection over the
-smaller box, SAHI's default, or NMS). Optionally one full-frame pass adds the large objects.
+are resolved (``sahi.postprocess.combine``): by default a box cut by a tile's inner edge is dropped
+(the neighbouring tile sees a small object whole; one full-frame pass sees the large ones) and
+class-wise NMS by IoU keeps one box per object; or SAHI's greedy merging by intersection over the
+smaller box. The full-frame pass is on by default.
 
 A tile is never stretched: where the frame is smaller than a tile on a side, the crop is padded
 (grey 114, as Ultralytics letterboxes) to the tile's size, and boxes are clipped to the frame.
@@ -26,7 +28,8 @@ from yolov11.errors import UserError
 MAX_TILES = 400  # tiles of one image: more is hours of work on a CPU for a single frame
 MAX_SIZE = 4096
 PAD = 114
-MERGES = ("nmm", "nms")
+MERGES = ("nms", "nmm")
+EDGE = 2  # px: a box ending this close to a tile's inner edge was cut by it (the next tile sees it whole)
 
 
 @dataclass(frozen=True)
@@ -34,13 +37,16 @@ class Slicing:
     """How to slice: ``auto`` slices only an image with a side over twice the model's input;
     ``size`` the tile side (None: the model's input size); ``overlap`` the share of a tile its
     neighbour repeats; ``full_frame`` adds one pass over the whole image for large objects;
-    ``merge``: "nmm" (merge boxes that overlap, by intersection over the smaller) or "nms"."""
+    ``merge``: "nms" (boxes cut by a seam dropped, as the neighbouring tile sees the object whole
+    or the full-frame pass does, then class-wise NMS by IoU) or "nmm" (SAHI's greedy merging by
+    intersection over the smaller box: unions of overlapping boxes, for confident detections only,
+    as a low-scored large box swallows the small ones inside it)."""
 
     auto: bool = False
     size: int | None = None
     overlap: float = 0.2
     full_frame: bool = True
-    merge: str = "nmm"
+    merge: str = "nms"
     match: float = 0.5
 
     def check(self) -> Slicing:
@@ -113,18 +119,26 @@ def to_frame(xyxy: np.ndarray, tile: list[int]) -> np.ndarray:
     return out
 
 
-def merge_detections(xyxy: np.ndarray, scores: np.ndarray, classes: np.ndarray, method: str = "nmm",
+def cut_at_seams(xyxy: np.ndarray, tile: list[int], width: int, height: int) -> np.ndarray:
+    """Which boxes (in the frame) end at one of ``tile``'s inner edges (not the image border): cut
+    by the seam, so the neighbouring tile, or the full-frame pass, sees the object whole."""
+    x0, y0, x1, y1 = tile
+    return (((x0 > 0) & (xyxy[:, 0] <= x0 + EDGE)) | ((y0 > 0) & (xyxy[:, 1] <= y0 + EDGE))
+            | ((x1 < width) & (xyxy[:, 2] >= x1 - EDGE)) | ((y1 < height) & (xyxy[:, 3] >= y1 - EDGE)))
+
+
+def merge_detections(xyxy: np.ndarray, scores: np.ndarray, classes: np.ndarray, method: str = "nms",
                      match: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One box per object across tiles, class by class (``sahi``'s batched greedy NMM or NMS by
-    intersection over the smaller box): NMM keeps the union of the boxes merged into the best
-    scored one (a box cut by a seam and its whole copy from the next tile become the whole box)."""
+    """One box per object across tiles, class by class, with ``sahi``'s batched NMS by IoU, or its
+    greedy NMM by intersection over the smaller box, which keeps the union of the boxes merged into
+    the best scored one (a box cut by a seam and its whole copy from the next tile become the whole box)."""
     from sahi.postprocess.combine import batched_greedy_nmm, batched_nms
 
     if not len(xyxy):
         return xyxy.reshape(0, 4), scores, classes
     table = np.concatenate([xyxy, scores[:, None], classes[:, None]], axis=1).astype(np.float64)
     if method == "nms":
-        keep = list(batched_nms(table, "IOS", match))
+        keep = list(batched_nms(table, "IOU", match))
         return xyxy[keep], scores[keep], classes[keep]
     merged = batched_greedy_nmm(table, "IOS", match)
     keep = sorted(merged, key=lambda k: -scores[k])
@@ -162,7 +176,9 @@ def detect_sliced(model, image: np.ndarray, slicing: Slicing, imgsz: int | None,
         results = model.predict([padded_crop(image, t, size) for t in chunk], imgsz=size, verbose=False, **predict_args)
         for tile, res in zip(chunk, results):
             xyxy, scores, classes = _found(res)
-            parts.append((to_frame(xyxy, tile), scores, classes))
+            moved = to_frame(xyxy, tile)
+            whole = ~cut_at_seams(moved, tile, width, height) if slicing.merge == "nms" else np.ones(len(moved), bool)
+            parts.append((moved[whole], scores[whole], classes[whole]))
     if slicing.full_frame and full is not None and len(tiles) > 1:
         parts.append(full)
     xyxy = np.concatenate([p[0].reshape(-1, 4) for p in parts])
