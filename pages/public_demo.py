@@ -22,6 +22,7 @@ from pages.video_view import COUNT_COLUMNS, counts_sentence, counts_table, detec
 NOTHING_PUBLISHED = "No model is published yet: ask your ML engineer to publish one from the workbench's Predict tab."
 MIN_CONF = 0.05  # the slider's lowest confidence
 DEMO_COLUMNS = DETECTION_COLUMNS[:2]  # class, confidence
+DEMO_MAX_TILES = 64  # "Small objects" on /demo: a 4000x3000 phone photo at 640 px tiles is 42; a few seconds of CPU each
 # The page's browser tab carries the header's title (Gradio gives all pages the app's title; the
 # header's Markdown escapes, backslashes, taken out: document.title is text), and Enter in the
 # slider's number box commits the value as letting go of the slider does: Gradio's Slider sends
@@ -72,8 +73,9 @@ def summary(found: dict, conf: float) -> str:
 
 
 @shows_user_errors
-def detect(ctx: AppContext, image: dict | str | None, conf: float):
-    """Detect objects in one photo with the published model."""
+def detect(ctx: AppContext, image: dict | str | None, conf: float, small: bool = False):
+    """Detect objects in one photo with the published model; ``small``: tile by tile, at most
+    DEMO_MAX_TILES tiles (a visitor's photo must not start minutes of work)."""
     if not upload_path(image):  # the photo was cleared
         return None, "", pd.DataFrame(columns=DEMO_COLUMNS)
     # Gradio's raw value (the event skips its preprocessing, which would open a photo already
@@ -83,7 +85,8 @@ def detect(ctx: AppContext, image: dict | str | None, conf: float):
         card = yolov11.published(ctx.workspace)
         if card is None:
             raise yolov11.UserError(NOTHING_PUBLISHED)
-        r = yolov11.predict(card["weights"], photo.path, conf=conf, workspace=ctx.workspace)
+        sliced = yolov11.Slicing(max_tiles=DEMO_MAX_TILES) if small else None
+        r = yolov11.predict(card["weights"], photo.path, conf=conf, workspace=ctx.workspace, sliced=sliced)
         photo.keep(Path(r["dir"]) / "upload" / photo.name)
     found = r["images"][0]
     return found["annotated"], summary(found, conf), detections_table(found)[DEMO_COLUMNS]
@@ -122,7 +125,9 @@ def build_public_demo(ctx: AppContext) -> None:
     with gr.Row(equal_height=True):
         image = gr.Image(label="Your photo", type="filepath", sources=["upload", "webcam", "clipboard"], height=560, elem_id="demo-image")
         annotated = gr.Image(label="What the model found", interactive=False, height=560, elem_id="demo-output")
-    conf = gr.Slider(MIN_CONF, 0.95, value=0.25, step=0.05, label="How sure must the model be? (confidence)", elem_id="demo-conf")
+    with gr.Row():
+        conf = gr.Slider(MIN_CONF, 0.95, value=0.25, step=0.05, label="How sure must the model be? (confidence)", elem_id="demo-conf")
+        small = gr.Checkbox(value=False, label="Small objects (slower: the photo is looked at piece by piece)", elem_id="demo-small")
     found_text = gr.Markdown(elem_id="demo-summary")
     table = gr.Dataframe(headers=DEMO_COLUMNS, label="Objects found", interactive=False, elem_id="demo-table")
     gr.Markdown(f"### Or drop a short video\n{VIDEO_TYPES}, up to a minute: "
@@ -138,8 +143,8 @@ def build_public_demo(ctx: AppContext) -> None:
     shown_header = bind(ctx, current_header)
     # A drop (or snapshot) runs at once; so does letting go of the slider, or Enter in its number
     # box (PAGE_JS): no button to find. Published meanwhile? The header follows the model used.
-    found = gr.on([image.change, conf.release], bind(ctx, detect), [image, conf], [annotated, found_text, table], api_name="demo_predict",
-                  concurrency_id=GPU_BOUND, preprocess=False)
+    found = gr.on([image.change, conf.release, small.input], bind(ctx, detect), [image, conf, small], [annotated, found_text, table],
+                  api_name="demo_predict", concurrency_id=GPU_BOUND, preprocess=False)
     found.success(shown_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
     # A dropped video runs at once too, at the slider's confidence (letting go of the slider
     # re-runs the photo only: a video takes a while).

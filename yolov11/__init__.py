@@ -47,6 +47,7 @@ from yolov11.models import check_model_yaml, list_models, measure_latency, model
 from yolov11.models import describe as describe_model
 from yolov11.serve.predict import predict
 from yolov11.serve.publish import publish, published
+from yolov11.serve.sliced import Slicing
 from yolov11.serve.video import VIDEO_SUFFIXES, predict_video
 from yolov11.serve.video_file import probe as probe_video
 from yolov11.training.distributed import Launch, gpu_ids
@@ -122,6 +123,7 @@ __all__ = [
     "resume",
     "run_status",
     "run_train_kwargs",
+    "Slicing",
     "same_ground_truth",
     "saved_evaluation",
     "saved_label_issues",

@@ -119,3 +119,38 @@ def test_a_confidence_typed_in_and_enter_runs_again(browser, demo_app, trained_r
         expect(box).to_have_value("0.9")
     finally:
         context.close()
+
+
+def test_small_objects_switch_draws_tile_boxes_on_the_full_frame(browser, demo_app, trained_run, tmp_path):
+    """A 1024x576 frame holding four 128 px demo scenes at their native scale: shrunk to the
+    model's 128 px in one pass it shows next to nothing; with "Small objects" the page predicts it
+    tile by tile (60 tiles of 128 px, under the page's cap of 64) and draws on the whole frame."""
+    import numpy as np
+    from PIL import Image
+
+    from yolov11.data.demo import draw_image
+
+    url, ws = demo_app
+    yolov11.publish(weights=trained_run["weights"], name="hardhat-check", workspace=ws)
+    frame = np.full((576, 1024, 3), 128, np.uint8)
+    for k in range(4):
+        scene, _ = draw_image(7, k, size=128)
+        frame[60 + 100 * (k % 2):188 + 100 * (k % 2), 40 + 250 * k:168 + 250 * k] = np.asarray(scene.convert("RGB"))
+    photo = tmp_path / "yard.png"
+    Image.fromarray(frame).save(photo)
+    tiles = yolov11.predict(trained_run["weights"], photo, sliced=yolov11.Slicing(max_tiles=64), workspace=tmp_path / "probe")["images"][0]
+    plain = yolov11.predict(trained_run["weights"], photo, workspace=tmp_path / "probe")["images"][0]
+    assert tiles["tiles"] == 60 and len(tiles["detections"]) > len(plain["detections"])
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(url + "demo")
+        page.locator("#demo-small input[type=checkbox]").check()
+        page.locator("#demo-image input[type=file]").set_input_files(str(photo))
+        n = len(tiles["detections"])
+        expect(page.locator("#demo-summary")).to_have_text(re.compile(rf"Found {n} objects?: .+"))
+        drawn = page.locator("#demo-output img")
+        assert drawn.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [1024, 576]  # the full frame, boxes on it
+    finally:
+        context.close()

@@ -48,6 +48,7 @@ class Slicing:
     full_frame: bool = True
     merge: str = "nms"
     match: float = 0.5
+    max_tiles: int = MAX_TILES  # a public page's cap is lower: a stranger's photo must not start minutes of work
 
     def check(self) -> Slicing:
         if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or not 0 < self.size <= MAX_SIZE):
@@ -85,12 +86,15 @@ def tile_count(width: int, height: int, size: int, overlap: float) -> int:
     return math.prod(1 if side <= size else math.ceil((side - size) / stride) + 1 for side in (width, height))
 
 
-def tile_boxes(width: int, height: int, size: int, overlap: float) -> list[list[int]]:
+def tile_boxes(width: int, height: int, size: int, overlap: float, max_tiles: int = MAX_TILES) -> list[list[int]]:
     """The tiles [x0, y0, x1, y1] covering a ``width`` x ``height`` image, each ``size`` px (less
-    where the image is smaller), neighbours overlapping by ``overlap`` of a tile."""
+    where the image is smaller), neighbours overlapping by ``overlap`` of a tile; at most ``max_tiles``."""
     from sahi.slicing import get_slice_bboxes
 
     count = tile_count(width, height, size, overlap)
+    if count > max_tiles < MAX_TILES:  # a public page's cap: said in a visitor's words
+        raise UserError(f"this {width}x{height} photo would be looked at in {count} pieces, more than this page does ({max_tiles}): "
+                        "try it without small objects, or a smaller photo")
     if count > MAX_TILES:  # counted before any list is made: a 1 px tile of a 4K frame would be millions
         detail = f"a {width}x{height} image makes {count} tiles at this size, over the cap of {MAX_TILES}: use larger tiles"
         raise UserError(field="--slice-size", value=size, detail=detail)
@@ -168,7 +172,7 @@ def detect_sliced(model, image: np.ndarray, slicing: Slicing, imgsz: int | None,
     if slicing.auto and max(height, width) <= 2 * imgsz:
         return (*full, 0)
     size = slicing.size or imgsz
-    tiles = tile_boxes(width, height, size, slicing.overlap)
+    tiles = tile_boxes(width, height, size, slicing.overlap, slicing.max_tiles)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     step = max(1, batch)
     for start in range(0, len(tiles), step):
