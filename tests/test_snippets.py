@@ -68,6 +68,8 @@ def shown(tmp_path_factory, tiny_zip):
         image = next((ws.datasets_dir / "hardhat-tiny" / "images" / "val").glob("*.jpg"))
         shutil.copy(image, here / image.name)
         out["predict"] = client.predict(run, handle_file(str(here / image.name)), 0.05, api_name="/predict")[2]
+        photo = handle_file(str(here / image.name))
+        out["predict sliced"] = client.predict(run, photo, 0.05, None, None, False, "on", api_name="/predict")[2]
         out["publish"] = client.predict(run, None, "site-a", api_name="/publish_model")
         photos = [here / f"site{k}.jpg" for k in range(3)]
         for k, photo in enumerate(photos):
@@ -98,7 +100,7 @@ def as_shown(ws: yolov11.Workspace, before: dict[str, Path], step: str) -> None:
         shutil.copytree(before[step], ws.root)
 
 
-STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "publish",
+STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "predict sliced", "publish",
          "pool add", "prelabel", "pool queue", "pool accept", "pool reject", "pool add reviewed"]
 
 
@@ -114,6 +116,8 @@ def test_each_step_shows_both_snippets_with_python_literals(shown):
     assert "close_mosaic=1" in blocks(snippets["train"], "python")[0]
     assert "--close-mosaic 1" in blocks(snippets["train"], "bash")[0]  # the flag the CLI has, not --close_mosaic
     assert "simplify=True" in blocks(snippets["export"], "python")[0]
+    assert "sliced=True" in blocks(snippets["predict sliced"], "python")[0]
+    assert "--slice on" in blocks(snippets["predict sliced"], "bash")[0]
 
 
 def test_every_shell_snippet_parses_with_the_cli_parser(shown):
