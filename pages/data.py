@@ -26,6 +26,7 @@ from pages.data_health import build_health, gallery_images
 from pages.label_editor import build_label_editor, open_image, save_version, saved_text
 from pages.label_pool import build_label_pool
 from pages.text import fenced, md_text
+from pages.tiles_view import build_tiles
 from yolov11 import summarize_report as summarize
 
 AS_THE_RUN, FINE_TUNE, SCRATCH = "as the run", "its trained weights (fine-tune)", "scratch"
@@ -274,6 +275,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
         gr.Markdown("### Edit labels\nClick an image in the gallery above to open it here, or pick one below.")
         editor = build_label_editor(ctx, picked, wire_save=False)
         build_label_pool(ctx, picked)
+        build_tiles(ctx, picked)
 
     # New inputs go last: callers of /import_dataset pass them by position.
     inputs, outs = [upload, name, val_fraction, difficult, unlabelled], [summary, table, result, code, picked]

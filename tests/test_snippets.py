@@ -68,9 +68,11 @@ def shown(tmp_path_factory, tiny_zip):
         image = next((ws.datasets_dir / "hardhat-tiny" / "images" / "val").glob("*.jpg"))
         shutil.copy(image, here / image.name)
         out["predict"] = client.predict(run, handle_file(str(here / image.name)), 0.05, api_name="/predict")[2]
-        photo = handle_file(str(here / image.name))
+        shutil.copy(image, here / f"big-{image.name}")  # another upload: the first one's kept copy stays where its snippet names it
+        photo = handle_file(str(here / f"big-{image.name}"))
         out["predict sliced"] = client.predict(run, photo, 0.05, None, None, False, "on", api_name="/predict")[2]
         out["publish"] = client.predict(run, None, "site-a", api_name="/publish_model")
+        out["tile"] = client.predict("hardhat-tiny", 64, 0.2, api_name="/tile_dataset")[3]
         photos = [here / f"site{k}.jpg" for k in range(3)]
         for k, photo in enumerate(photos):
             Image.fromarray(np.random.default_rng(80 + k).integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(photo)
@@ -100,7 +102,7 @@ def as_shown(ws: yolov11.Workspace, before: dict[str, Path], step: str) -> None:
         shutil.copytree(before[step], ws.root)
 
 
-STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "predict sliced", "publish",
+STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "predict sliced", "publish", "tile",
          "pool add", "prelabel", "pool queue", "pool accept", "pool reject", "pool add reviewed"]
 
 

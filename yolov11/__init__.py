@@ -27,6 +27,7 @@ from yolov11.data.preview import augmentation_preview, draw_pairs, draw_samples
 from yolov11.data.report import summarize as summarize_report
 from yolov11.data.resplit import resplit_dataset
 from yolov11.data.stats import dataset_boxes, images_with
+from yolov11.data.tiles import tile_dataset
 from yolov11.data.versions import dataset_versions, edit_labels, image_labels
 from yolov11.errors import UserError
 from yolov11.eval.comparable import same_ground_truth
@@ -130,6 +131,7 @@ __all__ = [
     "shell_command",
     "summarize_report",
     "threshold_confusion",
+    "tile_dataset",
     "torchrun_plan",
     "train",
     "transfer_report",

@@ -69,6 +69,17 @@ def import_(args: argparse.Namespace, ws) -> tuple[object, str]:
     return r, summarize(r)
 
 
+def tile(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+
+    r = yolov11.tile_dataset(args.data, size=args.size, overlap=args.overlap, min_visible=args.min_visible, empty_ratio=args.empty_ratio,
+                             seed=args.seed, workspace=ws, progress=None if args.json else progress_bar())
+    return r, (f"{r['name']}: {r['parent']} as {r['lineage']}: {r['images']} image(s) -> {r['tiles']} tiles "
+               f"({r['empty_kept']} without boxes), "
+               f"{r['boxes']} boxes, {r['clipped']} cut at a tile edge and kept, {r['dropped']} dropped (under {args.min_visible:g} "
+               f"of the box left)\n  -> {r['path']}")
+
+
 def resplit(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 

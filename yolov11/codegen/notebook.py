@@ -114,13 +114,26 @@ def _pooled(version: dict) -> dict | None:
     return pool if ok and all(isinstance(i, str) for i in pool["items"]) else None
 
 
+def _tiled(version: dict) -> dict | None:
+    """The ``tile_dataset`` keywords that made ``version`` (its recorded geometry and seed), or None."""
+    tiles = (version.get("diff") or {}).get("tiles")
+    keys = ("size", "overlap", "min_visible", "empty_ratio", "seed")
+    if not isinstance(tiles, dict) or not all(isinstance(tiles.get(k), (int, float)) and not isinstance(tiles.get(k), bool) for k in keys):
+        return None
+    return {k: tiles[k] for k in keys}
+
+
+def _replayable(version: dict) -> bool:
+    return bool(_label_edit(version) or _resplit(version) or _pooled(version) or _tiled(version))
+
+
 def _chain(ws: Workspace, dataset: dict) -> list[dict] | None:
     """The datasets from the import to ``dataset``, each the parent of the next; None when a link
     is gone or one of them is neither a label edit nor a re-split."""
     chain, seen = [dataset], {dataset["name"]}
     while chain[0].get("parent"):
         parent = ws.dataset(chain[0]["parent"])
-        if parent is None or parent["name"] in seen or not (_label_edit(chain[0]) or _resplit(chain[0]) or _pooled(chain[0])):
+        if parent is None or parent["name"] in seen or not _replayable(chain[0]):
             return None
         chain.insert(0, parent)
         seen.add(parent["name"])
@@ -173,6 +186,14 @@ def dataset_cells(ws: Workspace, dataset: dict) -> list[tuple[str, str]]:
         diff = version["diff"]
         if _pooled(version):
             cells.append(_pool_cells(ws, version))
+            continue
+        if _tiled(version):
+            args = _tiled(version)
+            md = (f"### Version {text(version['name'])}\nThe tiling that made it from {text(version['parent'])}: train and val images cut "
+                  f"into tiles of {text(args['size'])} px overlapping by {text(args['overlap'])}, boxes cut at a tile edge kept when "
+                  f"{text(args['min_visible'])} of them is left, empty tiles kept at {text(args['empty_ratio'])} per tile with boxes "
+                  f"(seed {text(args['seed'])}). The same images and settings give the same tiles.")
+            cells.append((md, _call("tile_dataset", "ds", "ds['name']", args) + "\nds['name']"))
             continue
         if _resplit(version):
             args = _resplit(version)

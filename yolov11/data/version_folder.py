@@ -75,16 +75,20 @@ def _label_rel(image_rel: str) -> str:
     return f"labels/{split}/{Path(name).stem}.txt"
 
 
-def _fill(src: Path, out: Path, dest: Path, edited: dict[str, list[str]], moved: dict[str, str], added: dict[str, Path]) -> None:
+def _fill(src: Path, out: Path, dest: Path, edited: dict[str, list[str]], moved: dict[str, str], added: dict[str, Path],
+          removed: frozenset[str] = frozenset()) -> None:
     """The parent's images (linked), label files (copied; Ultralytics' .cache files left out),
     data.yaml (its ``path:``, if any, set to ``dest``, the final folder; its splits those the
     folder has), the edited label files, and the images ``moved`` (image path -> new path) with
-    their label files at their new places."""
+    their label files at their new places; the images ``removed`` (and their label files) left out."""
     renamed = {**moved, **{_label_rel(a): _label_rel(b) for a, b in moved.items()}}
+    gone = removed | {_label_rel(rel) for rel in removed}
     for kind in ("images", "labels"):
         for folder in sorted(p for p in (src / kind).iterdir() if p.is_dir()):
             (out / kind / folder.name).mkdir(parents=True, exist_ok=True)
             for f in sorted(folder.iterdir()):
+                if f"{kind}/{folder.name}/{f.name}" in gone:
+                    continue
                 rel = renamed.get(f"{kind}/{folder.name}/{f.name}", f"{kind}/{folder.name}/{f.name}")
                 if (kind == "images" and f.is_file()) or (f.suffix == ".txt" and f.is_file()):
                     (out / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -176,14 +180,15 @@ def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict, r
 
 
 def write_version(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict, resplit: Resplit | None = None,
-                  added: dict[str, Path] | None = None) -> dict:
+                  added: dict[str, Path] | None = None, removed: frozenset[str] = frozenset()) -> dict:
     """Write and register the next version of ``parent`` (a datasets row) with the label files
     ``edited`` (image path in the dataset -> label lines), the images moved by a ``resplit``, the
-    images ``added`` (path in the new version -> the file to copy), and ``diff``; returns the version."""
+    images ``added`` (path in the new version -> the file to copy), the images ``removed`` (paths
+    in the parent, left out with their labels), and ``diff``; returns the version."""
     with _LOCK:
         for _ in range(ATTEMPTS):
             try:
-                return _write(ws, parent, edited, diff, next_version(ws, parent["base"]), resplit, added or {})
+                return _write(ws, parent, edited, diff, next_version(ws, parent["base"]), resplit, added or {}, removed)
             except _Taken:
                 continue  # another process saved this number first: build again under the next one
     raise UserError(f"{parent['name']}: the new version was not saved, nothing was added "
@@ -191,7 +196,7 @@ def write_version(ws: Workspace, parent: dict, edited: dict[str, list[str]], dif
 
 
 def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict, version: int, resplit: Resplit | None,
-           added: dict[str, Path]) -> dict:
+           added: dict[str, Path], removed: frozenset[str] = frozenset()) -> dict:
     base, src = parent["base"], Path(parent["path"])
     name = f"{base}{VERSION_MARK}{version}"
     dest = ws.datasets_dir / name
@@ -200,7 +205,7 @@ def _write(ws: Workspace, parent: dict, edited: dict[str, list[str]], diff: dict
         liveness.mark(scratch, ws.owners_dir)  # a later start removes it only once this process is gone
         out = scratch / "out"
         out.mkdir()
-        _fill(src, out, dest, edited, resplit.moved if resplit else {}, added)
+        _fill(src, out, dest, edited, resplit.moved if resplit else {}, added, removed)
         lineage = {"base": base, "version": version, "parent": parent["name"], "diff": diff}
         report = version_report(src, out, dest, name, lineage, *([resplit] if resplit else []))
         write_report(report, out / "report.json")

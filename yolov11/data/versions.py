@@ -239,10 +239,10 @@ def diff_lines(old: list[str], new: list[str], names: list[str], size: tuple[int
 
 
 def _summary(diff: dict | None) -> dict | None:
-    """A version's diff counts; a re-split's lineage (seed, val fraction, images moved) besides."""
+    """A version's diff counts; a re-split's lineage (seed, val fraction, images moved) or a tiling's besides."""
     if not diff:
         return None
-    return {k: diff.get(k, 0) for k in ("added", "removed", "changed")} | ({"resplit": diff["resplit"]} if "resplit" in diff else {})
+    return {k: diff.get(k, 0) for k in ("added", "removed", "changed")} | {k: diff[k] for k in ("resplit", "tiles") if k in diff}
 
 
 def edit_labels(

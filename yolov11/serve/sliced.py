@@ -86,9 +86,11 @@ def tile_count(width: int, height: int, size: int, overlap: float) -> int:
     return math.prod(1 if side <= size else math.ceil((side - size) / stride) + 1 for side in (width, height))
 
 
-def tile_boxes(width: int, height: int, size: int, overlap: float, max_tiles: int = MAX_TILES) -> list[list[int]]:
+def tile_boxes(width: int, height: int, size: int, overlap: float, max_tiles: int = MAX_TILES,
+               flag: str = "--slice-size") -> list[list[int]]:
     """The tiles [x0, y0, x1, y1] covering a ``width`` x ``height`` image, each ``size`` px (less
-    where the image is smaller), neighbours overlapping by ``overlap`` of a tile; at most ``max_tiles``."""
+    where the image is smaller), neighbours overlapping by ``overlap`` of a tile; at most
+    ``max_tiles`` (more: a UserError naming ``flag``)."""
     from sahi.slicing import get_slice_bboxes
 
     count = tile_count(width, height, size, overlap)
@@ -97,7 +99,7 @@ def tile_boxes(width: int, height: int, size: int, overlap: float, max_tiles: in
                         "try it without small objects, or a smaller photo")
     if count > MAX_TILES:  # counted before any list is made: a 1 px tile of a 4K frame would be millions
         detail = f"a {width}x{height} image makes {count} tiles at this size, over the cap of {MAX_TILES}: use larger tiles"
-        raise UserError(field="--slice-size", value=size, detail=detail)
+        raise UserError(field=flag, value=size, detail=detail)
     return get_slice_bboxes(height, width, size, size, False, overlap, overlap)
 
 

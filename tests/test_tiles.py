@@ -1,0 +1,135 @@
+"""Tiled training data (issue 24): ``tile`` writes a version whose boxes, mapped back to the frame,
+are the parent's (to the label files' precision) apart from those cut at a tile edge, which it
+counts; empty tiles are kept at the stated ratio; the parent stays; bad values get one line naming
+the flag; a run trains on it; the CLI says the same."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from nbclient import NotebookClient
+from PIL import Image
+
+import yolov11
+from yolov11.data.demo import draw_image
+
+from helpers import ROOT
+
+W, H = 640, 384
+
+
+def _frames(folder: Path) -> None:
+    """Yard frames: four 128 px demo scenes at their native scale on grey, train 4 and val 2."""
+    for split, n in (("train", 4), ("val", 2)):
+        (folder / "images" / split).mkdir(parents=True)
+        (folder / "labels" / split).mkdir(parents=True)
+        for f in range(n):
+            frame, lines = np.full((H, W, 3), 128, np.uint8), []
+            for k in range(4):
+                image, rows = draw_image(21 if split == "val" else 22, 4 * f + k, size=128)
+                x, y = 20 + 150 * k, 30 + 70 * (k % 3)
+                frame[y:y + 128, x:x + 128] = np.asarray(image.convert("RGB"))
+                lines += [f"{int(c)} {(x + cx * 128) / W:.6f} {(y + cy * 128) / H:.6f} {w * 128 / W:.6f} {h * 128 / H:.6f}"
+                          for c, cx, cy, w, h in rows]
+            Image.fromarray(frame).save(folder / "images" / split / f"yard{f}.png")
+            (folder / "labels" / split / f"yard{f}.txt").write_text("\n".join(lines) + "\n")
+    (folder / "data.yaml").write_text("names: [helmet, head, vest]\ntrain: images/train\nval: images/val\n")
+
+
+def _boxes(label: Path, width: float, height: float, dx: float = 0, dy: float = 0) -> list[tuple]:
+    """(class, x1, y1, x2, y2) in frame pixels of a label file of an image ``width`` x ``height`` at (dx, dy)."""
+    out = []
+    for line in label.read_text().split("\n"):
+        if line.strip():
+            c, cx, cy, w, h = line.split()
+            cx, cy, w, h = float(cx) * width, float(cy) * height, float(w) * width, float(h) * height
+            out.append((int(c), dx + cx - w / 2, dy + cy - h / 2, dx + cx + w / 2, dy + cy + h / 2))
+    return out
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    """{file: SHA-1} under ``folder``, Ultralytics' label caches (written by a training) left out."""
+    return {str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.suffix != ".cache"}
+
+
+@pytest.fixture(scope="module")
+def tiled(tmp_path_factory) -> dict:
+    base = tmp_path_factory.mktemp("tiles")
+    ws = yolov11.Workspace.at(base / "ws")
+    _frames(base / "yard")
+    name = yolov11.import_dataset(base / "yard", workspace=ws)["name"]
+    before = _digest(ws.datasets_dir / name)
+    r = yolov11.tile_dataset(name, size=256, overlap=0.5, empty_ratio=0.5, workspace=ws)
+    return {"ws": ws, "name": name, "r": r, "before": before}
+
+
+def test_tiles_map_back_to_the_parents_boxes_and_say_what_was_cut(tiled):
+    ws, name, r = tiled["ws"], tiled["name"], tiled["r"]
+    parent, version = ws.datasets_dir / name, Path(r["path"])
+    assert (r["name"], r["lineage"]) == (f"{name}@v2", "tiles 256, overlap 0.5")
+    assert _digest(parent) == tiled["before"]  # the parent untouched
+    assert ws.dataset(r["name"])["diff"]["tiles"]["size"] == 256
+    assert yolov11.dataset_versions(name, workspace=ws)[-1]["diff"]["tiles"]["tiles"] == r["tiles"]
+    clipped = dropped_candidates = 0
+    for split in ("train", "val"):
+        for frame in sorted((parent / "images" / split).iterdir()):
+            truth = _boxes(parent / "labels" / split / f"{frame.stem}.txt", W, H)
+            tiles = sorted((version / "images" / split).glob(f"{frame.stem}__x*"))
+            assert tiles and not (version / "images" / split / frame.name).exists()  # the frame is replaced by its tiles
+            back = []
+            for tile in tiles:
+                x0, y0 = (int(v) for v in tile.stem.split("__x")[1].split("_y"))
+                with Image.open(tile) as im:
+                    assert im.size == (256, 256)  # 640x384 at 256 px: every tile full size, the last ones shifted back inside
+                    with Image.open(frame) as whole:
+                        assert np.array_equal(np.asarray(im), np.asarray(whole.crop((x0, y0, x0 + 256, y0 + 256))))
+                back += _boxes(version / "labels" / split / f"{tile.stem}.txt", 256, 256, x0, y0)
+            for c, *box in truth:  # each box whole in some tile (none is over the 128 px overlap)
+                assert any(b[0] == c and np.allclose(b[1:], box, atol=0.01) for b in back), (frame.name, box)
+            for c, *box in back:  # every tile box is a parent box, or one cut at the tile's edge
+                whole = any(t[0] == c and np.allclose(t[1:], box, atol=0.01) for t in truth)
+                inside = any(t[0] == c and t[1] - 0.01 <= box[0] and t[2] - 0.01 <= box[1] and box[2] <= t[3] + 0.01
+                             and box[3] <= t[4] + 0.01 for t in truth)
+                assert whole or inside, (frame.name, box)
+                clipped += int(not whole)
+            dropped_candidates += len(truth)
+    assert clipped == r["clipped"] > 0
+    assert r["boxes"] == sum(len(p.read_text().splitlines()) for p in (version / "labels").rglob("*.txt"))
+    empty = [p for p in (version / "labels").rglob("*.txt") if not p.read_text().strip()]
+    assert len(empty) == r["empty_kept"] == min(round(0.5 * (r["tiles"] - r["empty_kept"])), len(empty))
+
+
+def test_bad_values_name_their_flag_and_a_run_trains_on_the_tiles(tiled, tmp_path):
+    ws, name = tiled["ws"], tiled["name"]
+    for keywords, said in (({"size": 0}, "--size 0: a tile side in pixels, 1 to 4096"), ({"overlap": 0.95}, "--overlap 0.95"),
+                           ({"min_visible": 0}, "--min-visible 0"), ({"size": 8}, r"--size 8: a 640x384 image makes \d+ tiles")):
+        with pytest.raises(yolov11.UserError, match=said):
+            yolov11.tile_dataset(name, workspace=ws, **keywords)
+    assert [d["name"] for d in ws.datasets()].count(f"{name}@v3") == 0  # nothing written by a refusal
+    run = yolov11.train(tiled["r"]["name"], "yolov11n", epochs=1, imgsz=64, batch=4, workers=0, workspace=ws, plots=False)
+    assert run["status"] == "done" and ws.run(run["run"])["dataset"] == tiled["r"]["name"]
+
+    # The run's notebook replays the tiling (tile_dataset with its recorded settings): the same tiles, byte for byte
+    nb = nbformat.read(yolov11.write_notebook(run["run"], out=tmp_path / "nb" / "run.ipynb", workspace=ws), as_version=4)
+    assert any("tile_dataset(" in c.source and "size=256" in c.source for c in nb.cells)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("YOLOV11_WORKSPACE", raising=False)
+        mp.delenv("YOLO_CONFIG_DIR", raising=False)
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path / "nb")}}).execute()
+    rebuilt = yolov11.Workspace.at(tmp_path / "nb" / f"workspace-{run['run']}")
+    assert _digest(Path(rebuilt.dataset(tiled["r"]["name"])["path"]) / "labels") == _digest(Path(tiled["r"]["path"]) / "labels")
+    assert _digest(Path(rebuilt.dataset(tiled["r"]["name"])["path"]) / "images") == _digest(Path(tiled["r"]["path"]) / "images")
+    done = subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), "tile", "--data", name, "--size", "320",
+                           "--overlap", "0.2", "--json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["name"] == f"{name}@v3" and out["lineage"] == "tiles 320, overlap 0.2" and out["images"] == 6
