@@ -29,13 +29,18 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
                     weights = gr.File(label="Weights (.pt)", file_types=[".pt"], elem_id="eval-weights")
                     trust = gr.Checkbox(label="I trust this file", value=False, info=PICKLE_WARNING, elem_id="eval-weights-trust")
                 dataset = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), allow_custom_value=True, elem_id="eval-dataset")
-        go = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
+        with gr.Row():
+            go = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
+            small = gr.Checkbox(value=False, label="Small objects: also score the full frames tile by tile (sliced) and in one pass",
+                                elem_id="eval-small")
         with gr.Row():
             table = gr.Dataframe(headers=h.METRICS_HEADERS, label="Metrics (Ultralytics val; click a header to sort)", interactive=False,
                                  elem_id="eval-table", scale=3)
             coco = gr.Dataframe(headers=COCO_HEADERS,
                                 label="COCO metrics (faster-coco-eval, same predictions; n/a: no objects of that size)",
                                 interactive=False, elem_id="eval-coco", scale=1)
+        sliced = gr.Dataframe(headers=h.SLICED_HEADERS, interactive=False, elem_id="eval-sliced",
+                              label="Small objects (same COCO evaluator for both; ticked above)")
         chart = gr.Plot(label="Per-class mAP", elem_id="eval-per-class")
         folder = gr.Textbox(label="Evaluation folder (metrics.json, curves.json, coco_gt.json, coco_dt.json)", interactive=False,
                             elem_id="eval-folder")
@@ -81,7 +86,8 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
     matrix = dict(fn=bind(ctx, h.confusion_chart), inputs=[folder, normalised, source, conf, iou], outputs=confusion,
                   api_visibility="private")
     analysis = bind(ctx, h.analysis)
-    (go.click(bind(ctx, h.evaluate), [run, split, weights, dataset, trust], [table, chart, code, coco, folder], api_name="evaluate",
+    (go.click(bind(ctx, h.evaluate), [run, split, weights, dataset, trust, small], [table, chart, code, coco, folder, sliced],
+              api_name="evaluate",
               concurrency_id=GPU_BOUND)
        .success(analysis, [folder, curve_kind], [pr, conf_curve], api_visibility="private")
        .success(bind(ctx, h.class_choices), folder, only, api_visibility="private")

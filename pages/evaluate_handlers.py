@@ -19,6 +19,7 @@ ALL_CLASSES = "all classes"
 EXPLORER = "explorer"  # the confusion matrix at the explorer's thresholds, from the saved predictions
 ULTRALYTICS = "ultralytics"  # the one Ultralytics' validator counted, at its own thresholds
 METRICS_HEADERS = ["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"]
+SLICED_HEADERS = ["metric (COCO, full frames)", "one pass", "tile by tile"]
 COUNTS_HEADERS = ["TP", "FP", "FN", "precision", "recall", "F1"]
 CLASS_COUNTS_HEADERS = ["class", *COUNTS_HEADERS]
 GALLERY_LABEL = "Worst images"
@@ -39,9 +40,11 @@ def _counts_tables(c: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @shows_user_errors
-def evaluate(ctx: AppContext, run_id: str, split: str, weights_file: str | None = None, data: str | None = None, trusted: bool = False):
+def evaluate(ctx: AppContext, run_id: str, split: str, weights_file: str | None = None, data: str | None = None, trusted: bool = False,
+             small_objects: bool = False):
     """Validate a run's best weights (or uploaded weights on a dataset) on a split; returns the
-    metrics table, per-class chart, snippet, COCO table and the evaluation folder."""
+    metrics table, per-class chart, snippet, COCO table, the evaluation folder, and with
+    ``small_objects`` the split's full frames scored tile by tile and in one pass (else an empty table)."""
     if weights_file:
         if not data:  # before the upload is used: it stays for the next press
             raise yolov11.UserError("--data: pick the dataset to evaluate the uploaded weights on")
@@ -57,14 +60,24 @@ def evaluate(ctx: AppContext, run_id: str, split: str, weights_file: str | None 
         name = Path(weights).name
         shown = {"weights": name, "data": data, "split": split}
         snippet = same_call(ctx, "evaluate", "metrics", shown, "eval", {**shown, "trust_weights": trusted})
+        source = {"weights": weights, "data": data}
     else:
         if not run_id:
             raise yolov11.UserError("pick a finished run first")
         r = yolov11.evaluate(run=run_id, split=split, workspace=ctx.workspace)
-        snippet = same_call(ctx, "evaluate", "metrics", {"run": run_id, "split": split}, "eval", {"run": run_id, "split": split})
+        shown = {"run": run_id, "split": split}
+        snippet = same_call(ctx, "evaluate", "metrics", shown, "eval", shown)
+        source = {"run": run_id}
     rescore = yolov11.shell_command("eval", coco_gt=r["files"]["coco_gt"], coco_dt=r["files"]["coco_dt"], json=True)
     snippet += f"\n**Re-score the saved detections**\n{fenced(rescore, 'bash')}"
-    return metrics_table(r), per_class_figure(r), snippet, coco_table(r), r["dir"]
+    sliced = pd.DataFrame(columns=SLICED_HEADERS)
+    if small_objects:
+        s = yolov11.evaluate(**source, split=split, sliced=True, workspace=ctx.workspace)
+        sliced = pd.DataFrame([[k, s["unsliced"]["metrics"][k], v] for k, v in s["metrics"].items()], columns=SLICED_HEADERS).round(4)
+        flags = {**shown, "slice": "on"} if "run" in shown else {**shown, "slice": "on", "trust_weights": trusted}
+        snippet += "\n**Small objects: tile by tile and in one pass**\n" + same_call(ctx, "evaluate", "sliced", {**shown, "sliced": True},
+                                                                                     "eval", flags)
+    return metrics_table(r), per_class_figure(r), snippet, coco_table(r), r["dir"], sliced
 
 @shows_user_errors
 def analysis(ctx: AppContext, where: str, kind: str):

@@ -169,7 +169,7 @@ def test_threshold_explorer_endpoint(trained_run, evaluated):
 
     with serving(trained_run["workspace"]) as url:
         client = Client(url, verbose=False)
-        table, chart, code, coco, folder = client.predict(trained_run["run"], "val", api_name="/evaluate")
+        table, chart, code, coco, folder, _ = client.predict(trained_run["run"], "val", api_name="/evaluate")
         assert Path(folder) == Path(evaluated["dir"])
         assert [row[0] for row in coco["data"]] == COCO_NAMES
         summary, per_class = client.predict(folder, 0.001, 0.5, api_name="/threshold_explorer")
