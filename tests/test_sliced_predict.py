@@ -114,3 +114,15 @@ def test_eval_slice_scores_tiles_and_one_pass_with_the_same_coco_evaluator(yard,
     # 0.510 (mAP50-95 0.281), one pass 0.000; the fixture scores about 0.6 on its own 128 px val.
     assert r["metrics"]["mAP50"] > 0.3 and r["metrics"]["mAP50"] > 2 * r["unsliced"]["metrics"]["mAP50"]
     assert (Path(r["dir"]) / "metrics.json").is_file() and Path(r["dir"]).name.endswith("-sliced")
+
+
+def test_prelabel_slices_a_big_frame_of_the_pool(yard, tmp_path):
+    from helpers import write_yolo_folder
+
+    ws = yard["ws"]
+    name = yolov11.import_dataset(write_yolo_folder(tmp_path / "site", n_images=6, size=96), workspace=ws)["name"]
+    assert yolov11.pool_add(name, [yard["frame"]], workspace=ws)["added"] == 1
+    plain = yolov11.prelabel(name, weights=yard["weights"], workspace=ws)["items"][0]["suggestions"]
+    tiles = yolov11.prelabel(name, weights=yard["weights"], sliced=True, slice_size=256, workspace=ws)["items"][0]["suggestions"]
+    assert _matched(yard["expected"], tiles) >= 0.8 * len(yard["expected"]) > _matched(yard["expected"], plain)
+    assert yolov11.pool_items(name, workspace=ws)[0]["suggestions"] == tiles  # the sliced suggestions replaced the plain ones

@@ -111,7 +111,8 @@ def pool_list(args: argparse.Namespace, ws) -> tuple[object, str]:
 def prelabel(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 
-    r = yolov11.prelabel(args.data, run=args.run, weights=args.weights, conf=args.conf, workspace=ws)
+    r = yolov11.prelabel(args.data, run=args.run, weights=args.weights, conf=args.conf, workspace=ws, sliced=args.slice,
+                         slice_size=args.slice_size, slice_overlap=args.slice_overlap)
     return r, f"{r['dataset']}: {r['suggested']} pool item(s) pre-labelled by {Path(r['model']).name}: {r['boxes']} suggested box(es)"
 
 

@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--run", help="the run whose best weights suggest")
     c.add_argument("--weights", help=MODEL_HELP)
     c.add_argument("--conf", type=float, default=0.25, help="suggestions at this confidence and above (default: 0.25)")
+    add_slice_flags(c)
     c = cmd("pool-queue", "the pool items to label first, by a strategy (deterministic for a seed)", "pool_queue")
     c.add_argument("--data", required=True, help="the workspace dataset")
     c.add_argument("--strategy", default="mixed", choices=list(POOL_STRATEGIES), help="how to order them (default: mixed)")

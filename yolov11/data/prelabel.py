@@ -45,10 +45,15 @@ def uncertainty(conf_scores: np.ndarray, conf: float, kept: np.ndarray, flipped:
 
 
 def prelabel(data: str, run: str | None = None, weights: str | os.PathLike | None = None, conf: float = 0.25,
-             workspace: Workspace | str | os.PathLike | None = None, progress: Callable[[float, str], None] | None = None) -> dict:
+             workspace: Workspace | str | os.PathLike | None = None, progress: Callable[[float, str], None] | None = None,
+             sliced: object = None, slice_size: int | None = None, slice_overlap: float | None = None) -> dict:
     """Suggestions for every pool item not yet reviewed; returns {"dataset", "model", "suggested",
-    "boxes", "items"}."""
+    "boxes", "items"}. ``sliced`` (as ``predict``'s): big frames predicted tile by tile, the image
+    and its flip alike."""
     from yolov11.serve.predict import load_detector
+    from yolov11.serve.sliced import slicing_of
+
+    slicing = slicing_of(sliced, slice_size, slice_overlap)
 
     ws = Workspace.at(workspace)
     base = _base(ws, data)
@@ -65,15 +70,17 @@ def prelabel(data: str, run: str | None = None, weights: str | os.PathLike | Non
     for start in range(0, len(rows), BATCH):
         batch = rows[start:start + BATCH]
         images = [np.ascontiguousarray(_rgb(r["file"])[:, :, ::-1]) for r in batch]  # BGR, as Ultralytics reads files
-        with model.lock:
-            plain = model.predict(images, conf=LOW, verbose=False)
-            flips = model.predict([np.ascontiguousarray(im[:, ::-1]) for im in images], conf=LOW, verbose=False)
+        flipped_images = [np.ascontiguousarray(im[:, ::-1]) for im in images]
+        if slicing is None:
+            with model.lock:
+                plain, flips = (model.predict(ims, conf=LOW, verbose=False) for ims in (images, flipped_images))
+                plain, flips = [_detections(r) for r in plain], [_detections(r) for r in flips]
+        else:
+            plain, flips = (_sliced(model, ims, slicing, source) for ims in (images, flipped_images))
         vectors = backbone_embeddings(model, images)
         if vectors is not None:
             embedded.update((r["id"], v) for r, v in zip(batch, vectors))
-        for row, im, res, flip in zip(batch, images, plain, flips):
-            xyxy, scores, classes = _detections(res)
-            fx, fs, _ = _detections(flip)
+        for row, im, (xyxy, scores, classes), (fx, fs, _) in zip(batch, images, plain, flips):
             width = im.shape[1]
             unflipped = np.stack([width - fx[:, 2], fx[:, 1], width - fx[:, 0], fx[:, 3]], axis=1) if len(fx) else fx
             keep = scores >= conf
@@ -89,6 +96,13 @@ def prelabel(data: str, run: str | None = None, weights: str | os.PathLike | Non
         save_embeddings(ws, base, list(embedded), list(embedded.values()), label)
     return {"dataset": base, "model": run or str(source), "suggested": len(out), "boxes": boxes_total,
             "embeddings": len(embedded), "items": out}
+
+
+def _sliced(model, images: list[np.ndarray], slicing, source: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    from yolov11.serve.sliced import detect_sliced
+
+    with model.lock:
+        return [detect_sliced(model, im, slicing, None, batch=8 if source.suffix == ".pt" else 1, conf=LOW)[:3] for im in images]
 
 
 def _rgb(path: str) -> np.ndarray:
