@@ -102,6 +102,11 @@ def test_tiles_map_back_to_the_parents_boxes_and_say_what_was_cut(tiled):
                 clipped += int(not whole)
             dropped_candidates += len(truth)
     assert clipped == r["clipped"] > 0
+    report = json.loads((version / "report.json").read_text())
+    assert report["box_pixels"]["640"]["boxes"] == r["boxes"]  # a version's report has box sizes too (its images' headers read)
+    parent_report = json.loads((parent / "report.json").read_text())
+    helmet = report["box_pixels"]["640"]["per_class"]["helmet"]["median"]  # a 256 px tile shown at 640: 2.5x a frame's 640/640 size
+    assert helmet == pytest.approx(2.5 * parent_report["box_pixels"]["640"]["per_class"]["helmet"]["median"], rel=0.15)
     assert r["boxes"] == sum(len(p.read_text().splitlines()) for p in (version / "labels").rglob("*.txt"))
     empty = [p for p in (version / "labels").rglob("*.txt") if not p.read_text().strip()]
     assert len(empty) == r["empty_kept"] == min(round(0.5 * (r["tiles"] - r["empty_kept"])), len(empty))

@@ -134,6 +134,18 @@ def _moved_paths(old: dict, moved: dict[str, str]) -> tuple[dict, dict]:
     return {"exact": exact, "near": near, "leakage": leakage}, problems
 
 
+def _sized(image: Path) -> ImageInfo:
+    """An image's size alone (its header read), for the report's box sizes in pixels; the other
+    checks are the parent's, carried over."""
+    from PIL import Image
+
+    try:
+        with Image.open(image) as im:
+            return ImageInfo(width=im.width, height=im.height)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return ImageInfo()
+
+
 def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict, resplit: Resplit | None = None) -> dict:
     """The health report of a version: counts, per class and split, warnings and label problems
     recomputed by the importer's build_report from the new labels; what depends on the images
@@ -159,7 +171,8 @@ def version_report(src: Path, out: Path, dest: Path, name: str, lineage: dict, r
         index = {rel: k for k, rel in enumerate(resplit.paths)}
         found = resplit.families.subset([index[str(s.image.relative_to(out))] for s in samples])
     split_how = resplit.split_method if resplit else old.get("split_method", "")
-    report = build_report(name, dest, Path(old.get("source", src.name)), ds, samples, [ImageInfo() for _ in samples], split_how, out, found)
+    report = build_report(name, dest, Path(old.get("source", src.name)), ds, samples, [_sized(s.image) for s in samples], split_how, out,
+                          found)
     if found is None and "families" in old:  # the images did not change: their families neither
         report["families"] = old["families"]
         report["problem_images"]["families_crossing"] = problems.get("families_crossing", [])
