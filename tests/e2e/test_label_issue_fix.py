@@ -67,8 +67,9 @@ def test_a_suspicious_label_opens_in_the_editor_and_its_fix_is_saved(browser, co
         expect(page.locator("#issues-dataset textarea, #issues-dataset input").first).to_have_value(f"{dataset}@v2")
 
         _only_kind(page, "wrong_class")
+        # the click waits while the table's redraw (the kind's filter: the gallery drawn again) is pending: slow on a busy machine
         (page.locator("#issues-table").get_by_role("row").filter(has=page.get_by_role("gridcell"))
-         .first.get_by_role("gridcell").nth(2).click())
+         .first.get_by_role("gridcell").nth(2).click(timeout=180_000))
         expect(message).to_contain_text(f"{wrong['image']} of {dataset}@v2:")  # the next fix builds on the version just saved
         expect(message).to_contain_text(f"where the red box says {wrong['class']}")
 
