@@ -81,3 +81,29 @@ def zip_folder(folder: Path, dest: Path) -> Path:
             if p.is_file():
                 zf.write(p, p.relative_to(folder.parent))
     return dest
+
+
+def write_yard_frames(folder: Path, frames: dict[str, int], seeds: dict[str, int], top: int = 40, step: int = 60) -> Path:
+    """A YOLO folder of 640x384 "yard" frames, each holding four 128 px demo scenes at their native
+    scale on grey (scene k at x = 20 + 150 k, y = top + step * (k % 3)) with their labels moved into
+    the frame: ``frames[split]`` frames per split, drawn with ``seeds[split]``."""
+    import numpy as np
+    from PIL import Image
+
+    from yolov11.data.demo import draw_image
+
+    for split, n in frames.items():
+        (folder / "images" / split).mkdir(parents=True)
+        (folder / "labels" / split).mkdir(parents=True)
+        for f in range(n):
+            frame, lines = np.full((384, 640, 3), 128, np.uint8), []
+            for k in range(4):
+                image, rows = draw_image(seeds[split], 4 * f + k, size=128)
+                x, y = 20 + 150 * k, top + step * (k % 3)
+                frame[y:y + 128, x:x + 128] = np.asarray(image.convert("RGB"))
+                lines += [f"{int(c)} {(x + cx * 128) / 640:.6f} {(y + cy * 128) / 384:.6f} {w * 128 / 640:.6f} {h * 128 / 384:.6f}"
+                          for c, cx, cy, w, h in rows]
+            Image.fromarray(frame).save(folder / "images" / split / f"yard{f}.png")
+            (folder / "labels" / split / f"yard{f}.txt").write_text("\n".join(lines) + "\n")
+    (folder / "data.yaml").write_text("names: [helmet, head, vest]\ntrain: images/train\nval: images/val\n")
+    return folder

@@ -18,7 +18,7 @@ import yolov11
 from yolov11.boxes import box_iou
 from yolov11.data.demo import draw_image
 
-from helpers import ROOT
+from helpers import ROOT, write_yard_frames
 
 SCENES = 12
 
@@ -83,26 +83,8 @@ def test_the_cli_slices_alike_and_refuses_bad_numbers_in_one_line(yard):
             yolov11.predict(yard["weights"], yard["frame"], sliced=True, workspace=yard["ws"], **keywords)
 
 
-def _yard_dataset(folder, frames: int = 4) -> None:
-    """Frames of 640x384 each holding four 128 px demo scenes at their native scale, with their labels."""
-    for split in ("train", "val"):
-        (folder / "images" / split).mkdir(parents=True)
-        (folder / "labels" / split).mkdir(parents=True)
-        for f in range(frames):
-            frame, lines = np.full((384, 640, 3), 128, np.uint8), []
-            for k in range(4):
-                image, rows = draw_image(11 if split == "val" else 12, 4 * f + k, size=128)
-                x, y = 20 + 150 * k, 40 + 60 * (k % 3)
-                frame[y:y + 128, x:x + 128] = np.asarray(image.convert("RGB"))
-                lines += [f"{int(c)} {(x + cx * 128) / 640:.6f} {(y + cy * 128) / 384:.6f} {w * 128 / 640:.6f} {h * 128 / 384:.6f}"
-                          for c, cx, cy, w, h in rows]
-            Image.fromarray(frame).save(folder / "images" / split / f"yard{f}.png")
-            (folder / "labels" / split / f"yard{f}.txt").write_text("\n".join(lines) + "\n")
-    (folder / "data.yaml").write_text("names: [helmet, head, vest]\ntrain: images/train\nval: images/val\n")
-
-
 def test_eval_slice_scores_tiles_and_one_pass_with_the_same_coco_evaluator(yard, tmp_path):
-    _yard_dataset(tmp_path / "yard-frames")
+    write_yard_frames(tmp_path / "yard-frames", {"train": 4, "val": 4}, {"train": 12, "val": 11})
     data = yolov11.import_dataset(tmp_path / "yard-frames", workspace=yard["ws"])["name"]
     r = yolov11.evaluate(weights=yard["weights"], data=data, sliced=True, workspace=yard["ws"])
     assert r["evaluator"] == "faster-coco-eval" and r["images"] == 4 and r["tiles"] == 4 * 24  # 128 px tiles of 640x384: 6 x 4

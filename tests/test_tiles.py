@@ -18,29 +18,10 @@ from nbclient import NotebookClient
 from PIL import Image
 
 import yolov11
-from yolov11.data.demo import draw_image
 
-from helpers import ROOT
+from helpers import ROOT, write_yard_frames
 
 W, H = 640, 384
-
-
-def _frames(folder: Path) -> None:
-    """Yard frames: four 128 px demo scenes at their native scale on grey, train 4 and val 2."""
-    for split, n in (("train", 4), ("val", 2)):
-        (folder / "images" / split).mkdir(parents=True)
-        (folder / "labels" / split).mkdir(parents=True)
-        for f in range(n):
-            frame, lines = np.full((H, W, 3), 128, np.uint8), []
-            for k in range(4):
-                image, rows = draw_image(21 if split == "val" else 22, 4 * f + k, size=128)
-                x, y = 20 + 150 * k, 30 + 70 * (k % 3)
-                frame[y:y + 128, x:x + 128] = np.asarray(image.convert("RGB"))
-                lines += [f"{int(c)} {(x + cx * 128) / W:.6f} {(y + cy * 128) / H:.6f} {w * 128 / W:.6f} {h * 128 / H:.6f}"
-                          for c, cx, cy, w, h in rows]
-            Image.fromarray(frame).save(folder / "images" / split / f"yard{f}.png")
-            (folder / "labels" / split / f"yard{f}.txt").write_text("\n".join(lines) + "\n")
-    (folder / "data.yaml").write_text("names: [helmet, head, vest]\ntrain: images/train\nval: images/val\n")
 
 
 def _boxes(label: Path, width: float, height: float, dx: float = 0, dy: float = 0) -> list[tuple]:
@@ -64,7 +45,7 @@ def _digest(folder: Path) -> dict[str, str]:
 def tiled(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("tiles")
     ws = yolov11.Workspace.at(base / "ws")
-    _frames(base / "yard")
+    write_yard_frames(base / "yard", {"train": 4, "val": 2}, {"train": 22, "val": 21}, top=30, step=70)
     name = yolov11.import_dataset(base / "yard", workspace=ws)["name"]
     before = _digest(ws.datasets_dir / name)
     r = yolov11.tile_dataset(name, size=256, overlap=0.5, empty_ratio=0.5, workspace=ws)
