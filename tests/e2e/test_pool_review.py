@@ -25,8 +25,7 @@ NAME = "pool-hats"  # the e2e tests share one workspace: a name of this test's o
 
 @pytest.fixture(scope="module")
 def pooled(app_url, trained_run, tmp_path_factory) -> dict:
-    """A dataset imported through /import_dataset, 6 new photos in its pool, pre-labelled by the
-    shared trained model (the app's workspace has no run of its own)."""
+    """A dataset imported through /import_dataset and 6 new photos of a site to add to its pool."""
     base = tmp_path_factory.mktemp("pool-review")
     src = zip_folder(write_yolo_folder(base / "src", n_images=8, size=160, seed=21), base / "src.zip")
     client = Client(app_url, verbose=False)
@@ -34,9 +33,8 @@ def pooled(app_url, trained_run, tmp_path_factory) -> dict:
     root = Path(client.predict(NAME, api_name="/dataset_versions")[0]["location"])
     ws = yolov11.Workspace.at(root.parents[1])
     write_demo(base / "footage", n_images=6, size=160, seed=33, val_fraction=0.0)
-    assert yolov11.pool_add(NAME, [base / "footage" / "images"], workspace=ws)["added"] == 6
-    yolov11.prelabel(NAME, weights=trained_run["weights"], workspace=ws)
-    return {"workspace": ws, "root": root}
+    return {"workspace": ws, "root": root, "photos": sorted((base / "footage" / "images" / "train").iterdir()),
+            "weights": trained_run["weights"]}
 
 
 def _counter(page: Page):
@@ -68,6 +66,12 @@ def test_review_three_with_the_keyboard_reload_and_add_them_as_a_version(page: P
     ws = pooled["workspace"]
     pick(page, "data-picker", NAME)
     page.get_by_text("Label new images: the dataset's unlabeled pool").click()
+    page.locator("#pool-files input[type=file]").set_input_files([str(p) for p in pooled["photos"]])  # added in the browser
+    page.locator("#pool-add").click()
+    expect(page.locator("#pool-message")).to_contain_text(f"6 added to the pool of {NAME}", timeout=60_000)
+    # Pre-labelled by the shared trained model: the section's picker offers this workspace's runs,
+    # and the app's workspace has none of its own (the model lives in the fixture's).
+    assert yolov11.prelabel(NAME, weights=pooled["weights"], workspace=ws)["suggested"] == 6
     page.locator("#review-start").click()
     expect(_counter(page)).to_contain_text("0 of 6 reviewed")
     expect(page.locator("#review-editor canvas").first).to_be_visible()
