@@ -43,6 +43,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "health_view": (["--images", "6000", "--repeats", "3"], ["--images", "5000", "--repeats", "1"]),
     "families": (["--families", "300", "--seeds", "20", "--sizes", "2000,5000"], ["--families", "60", "--seeds", "3", "--sizes", "500"]),
     "active_learning": ([], ["--images", "200", "--rounds", "2", "--seeds", "1", "--epochs", "2", "--imgsz", "160"]),
+    "small_objects": ([], ["--quick"]),
     "gpu_check": ([], ["--quick"]),
 }
 NEEDS_GPU = {"gpu_check"}
@@ -105,13 +106,15 @@ def run_script(name: str, args: list[str], logs: Path, timeout: float) -> dict:
 
 def _kept(path: Path, running: list[str]) -> list[dict]:
     """The results of an earlier run (its results.json) for the scripts not run now, each noting
-    the run it comes from."""
+    the run that measured it: a result that run itself kept from an earlier one keeps its own note."""
     earlier = json.loads(path.read_text())
     kept = []
     for r in earlier["results"]:
         if r["script"] not in running:
-            note = f"measured in an earlier run: {earlier['date']}, `{earlier['command']}`"
-            kept.append({**r, "notes": [*(n for n in r.get("notes", []) if not n.startswith("measured in an earlier run")), note]})
+            notes = list(r.get("notes", []))
+            if not any(n.startswith("measured in an earlier run") for n in notes):
+                notes.append(f"measured in an earlier run: {earlier['date']}, `{earlier['command']}`")
+            kept.append({**r, "notes": notes})
     return kept
 
 

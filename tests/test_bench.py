@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,16 @@ def test_markdown_has_each_figure_its_spread_the_failures_and_the_machine():
     assert "| gpu_check | **skipped**: no CUDA GPU visible (nvidia-smi) |" in md
     assert "**1 of 1 targets met**; failed: chart_latency." in md
     assert "  - per-pair ratios 1.012, 0.995, 1.021, 1.004, 1.031" in md
+
+
+def test_kept_results_keep_the_run_that_measured_them(tmp_path):
+    from bench.__main__ import _kept
+
+    first = {"script": "startup", "figures": [], "notes": ["measured in an earlier run: 2026-12-01 10:00 UTC, `python -m bench`"]}
+    fresh = {"script": "families", "figures": [], "notes": []}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"date": "2026-12-05 19:49 UTC", "command": "python -m bench --only families", "results": [first, fresh]}))
+    assert [r["notes"] for r in _kept(path, ["export_speed"])] == [
+        ["measured in an earlier run: 2026-12-01 10:00 UTC, `python -m bench`"],  # not re-dated by the run that kept it
+        ["measured in an earlier run: 2026-12-05 19:49 UTC, `python -m bench --only families`"],
+    ]
