@@ -99,10 +99,10 @@ def prelabel(data: str, run: str | None = None, weights: str | os.PathLike | Non
 
 
 def _sliced(model, images: list[np.ndarray], slicing, source: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    from yolov11.serve.sliced import detect_sliced
+    from yolov11.serve.sliced import detect_sliced, tile_batch
 
     with model.lock:
-        return [detect_sliced(model, im, slicing, None, batch=8 if source.suffix == ".pt" else 1, conf=LOW)[:3] for im in images]
+        return [detect_sliced(model, im, slicing, None, batch=tile_batch(source), conf=LOW)[:3] for im in images]
 
 
 def _rgb(path: str) -> np.ndarray:

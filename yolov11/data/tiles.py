@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from yolov11 import liveness
+from yolov11.boxes import cxcywh_to_xyxy
 from yolov11.data.source import images_under
 from yolov11.data.versions import dataset_record
 from yolov11.data.yolo_format import label_path, read_label_boxes
@@ -48,8 +49,7 @@ def _check(size: int, overlap: float, min_visible: float, empty_ratio: float) ->
 
 def _pixels(rows: np.ndarray, width: int, height: int) -> np.ndarray:
     """YOLO rows (class, cx, cy, w, h; normalised) as (class, x1, y1, x2, y2) in pixels."""
-    cls, cx, cy, w, h = rows.T if len(rows) else np.zeros((5, 0))
-    return np.stack([cls, (cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height], axis=1)
+    return np.array([[c, *cxcywh_to_xyxy(cx, cy, w, h, width, height)] for c, cx, cy, w, h in rows], np.float64).reshape(-1, 5)
 
 
 def cut_boxes(boxes: np.ndarray, tile: list[int], min_visible: float) -> tuple[list[str], int, int]:

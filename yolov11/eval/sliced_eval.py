@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from yolov11.boxes import xyxy_to_xywh
+from yolov11.boxes import cxcywh_to_xyxy, xyxy_to_xywh
 from yolov11.data.class_names import class_names
 from yolov11.data.source import images_under
+from yolov11.data.yolo_format import label_path, read_label_boxes
 from yolov11.errors import UserError
 from yolov11.eval.coco_metrics import coco_stats
-from yolov11.serve.sliced import Slicing, detect_sliced
+from yolov11.serve.sliced import Slicing, detect_sliced, tile_batch
 
 LOW_CONF = 0.001  # what the validator keeps for mAP
 
@@ -39,12 +40,9 @@ def _ground_truth(root: Path, split: str, names: list[str]) -> tuple[dict, list[
         with Image.open(path) as im:
             width, height = im.size
         images.append({"id": image_id, "file_name": str(path.relative_to(root)), "path": str(path), "width": width, "height": height})
-        label = root / "labels" / split / f"{path.stem}.txt"
-        rows = [line.split() for line in label.read_text().splitlines() if line.strip()] if label.is_file() else []
-        for row in rows:
-            c, cx, cy, w, h = int(row[0]), *map(float, row[1:5])
-            bbox = [round((cx - w / 2) * width, 3), round((cy - h / 2) * height, 3), round(w * width, 3), round(h * height, 3)]
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": c + 1, "bbox": bbox,
+        for c, cx, cy, w, h in read_label_boxes(label_path(path)):  # the import's parser: a bad line is one UserError naming it
+            bbox = xyxy_to_xywh(cxcywh_to_xyxy(cx, cy, w, h, width, height))
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": int(c) + 1, "bbox": bbox,
                                 "area": round(bbox[2] * bbox[3], 3), "iscrowd": 0})
     categories = [{"id": i + 1, "name": n} for i, n in enumerate(names)]
     return {"images": images, "annotations": annotations, "categories": categories}, paths
@@ -67,7 +65,7 @@ def evaluate_sliced(weights: Path, data_yaml: Path, split: str, slicing: Slicing
     root = data_yaml.parent
     gt_doc, paths = _ground_truth(root, split, class_names(root))
     model = load_detector(weights)
-    batch = 8 if weights.suffix == ".pt" else 1
+    batch = tile_batch(weights)
     sliced, plain, tiles = [], [], 0
     for image_id, path in enumerate(paths, 1):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)

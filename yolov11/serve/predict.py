@@ -31,7 +31,7 @@ from yolov11.data.checks import inspect_image
 from yolov11.data.source import IMAGE_SUFFIXES
 from yolov11.errors import UserError, plain
 from yolov11.export import formats
-from yolov11.serve.sliced import detect_sliced, slicing_of
+from yolov11.serve.sliced import detect_sliced, slicing_of, tile_batch
 from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
 
@@ -285,7 +285,7 @@ def _sliced(model, path: Path, slicing, imgsz: int | None, weights: Path, **pred
     if image is None:
         raise UserError(f"{path.name}: not a readable image")
     with model.lock:  # tiles in batches for a .pt model; an export's input may be a fixed shape of one
-        xyxy, scores, classes, tiles = detect_sliced(model, image, slicing, imgsz, batch=8 if weights.suffix == ".pt" else 1,
+        xyxy, scores, classes, tiles = detect_sliced(model, image, slicing, imgsz, batch=tile_batch(weights),
                                                      **predict_args)
     names = model.names
     return plotted(image, names, xyxy, scores, classes), names, (xyxy.tolist(), scores.tolist(), classes.tolist()), {"tiles": tiles}

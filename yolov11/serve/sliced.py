@@ -153,6 +153,11 @@ def merge_detections(xyxy: np.ndarray, scores: np.ndarray, classes: np.ndarray, 
     return boxes, scores[keep], classes[keep]
 
 
+def tile_batch(weights) -> int:
+    """Tiles sent to a model at once: 8 to a .pt, 1 to an export (its input may be a fixed shape of one)."""
+    return 8 if str(weights).endswith(".pt") else 1
+
+
 def _found(results) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     boxes = results.boxes
     return boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(int)
