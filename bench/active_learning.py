@@ -39,7 +39,7 @@ from PIL import Image, ImageDraw, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import report  # noqa: E402  (bench/ is the script's folder, so on sys.path)
 
-from yolov11.data.demo import CLASSES, HELMET_COLOURS, _background, _distractors, _worker  # noqa: E402  (imports no Ultralytics)
+from yolov11.data.demo import CLASSES, HELMET_COLOURS, _background, _distractors, _worker, visible_boxes  # noqa: E402  (imports no Ultralytics)
 
 MATCH_IOU, MOVED_IOU = 0.3, 0.9
 TARGET_SHARE, TARGET_ACTIONS, FROM_ROUND = 0.6, 3.0, 3
@@ -71,12 +71,7 @@ def hard_image(seed: int, index: int, size: int) -> tuple[Image.Image, list[tupl
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.4)))
     arr = np.asarray(img, np.float32) * rng.uniform(0.6, 1.25) + rng.normal(0, 7, (size, size, 3))
     img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    kept = []
-    for c, x1, y1, x2, y2 in boxes:
-        x1, y1, x2, y2 = (float(np.clip(v, 0, size)) for v in (x1, y1, x2, y2))
-        if x2 - x1 > 2 and y2 - y1 > 2:
-            kept.append((int(c), x1, y1, x2, y2))
-    return img, kept
+    return img, [(int(c), *box) for c, *box in visible_boxes(boxes, size)]
 
 
 def _label_text(boxes: list[tuple], size: int) -> str:
@@ -343,10 +338,7 @@ def main() -> None:
                 cells.append(f"r{r['round']} {r['labels']} labels mAP50-95 {r['map']:.3f} ({r['train_s']:.0f} s){acts}")
             notes.append(f"seed {seed} {st}: " + "; ".join(cells))
     notes += chart(seeds, args.out_dir or root)
-    for line in notes:
-        print(line)
-    for f in figures:
-        print(f"{f['name']}: {f['value']} ratio {f['ratio']} target {f['target']} met {f['met']}")
+    report.say(figures, notes)
     report.finish(args, "active_learning", figures, notes)
 
 

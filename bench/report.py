@@ -48,6 +48,14 @@ def start(args: argparse.Namespace) -> None:
         _real_stdout, sys.stdout = sys.stdout, sys.stderr
 
 
+def say(figures: list[dict], notes: Iterable[str] = ()) -> None:
+    """The human report: each note, then each figure with its ratio, target and verdict."""
+    for line in notes:
+        print(line)
+    for f in figures:
+        print(f"{f['name']}: {f['value']} ratio {f['ratio']} target {f['target']} met {f['met']}")
+
+
 def finish(args: argparse.Namespace, script: str, figures: list[dict], notes: Iterable[str] = (), **extra: Any) -> None:
     """Print the JSON document when --json was given (else nothing: the human report is out)."""
     if not getattr(args, "json", False):

@@ -306,10 +306,7 @@ def main() -> None:
                      f"one pass AP {u['AP']:.3f} AP50 {u['AP50']:.3f} APs {u['APs']:.3f}; {evals[arm]['tiles']} tiles")
     notes.append("latency medians (ms): " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in med.items()) + f"; {n_tiles} tiles")
     notes.append(f"running time: {took / 60:.1f} min")
-    for line in notes:
-        print(line)
-    for f in figures:
-        print(f"{f['name']}: {f['value']} ratio {f['ratio']} target {f['target']} met {f['met']}")
+    report.say(figures, notes)
     report.finish(args, "small_objects", figures, notes)
 
 

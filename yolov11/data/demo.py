@@ -131,12 +131,19 @@ def draw_image(seed: int, index: int, size: int = 320) -> tuple[Image.Image, np.
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.2)))
     arr = np.asarray(img, np.float32) * rng.uniform(0.7, 1.2) + rng.normal(0, 4, (size, size, 3))
     img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    rows = []
+    rows = [(c, (x1 + x2) / 2 / size, (y1 + y2) / 2 / size, (x2 - x1) / size, (y2 - y1) / size)
+            for c, x1, y1, x2, y2 in visible_boxes(boxes, size)]
+    return img, np.array(rows, np.float32).reshape(-1, 5)
+
+
+def visible_boxes(boxes: list[tuple], size: int) -> list[tuple]:
+    """(class, x1, y1, x2, y2) boxes clipped to a ``size`` square image, those over 2 px each way."""
+    kept = []
     for c, x1, y1, x2, y2 in boxes:
         x1, y1, x2, y2 = (float(np.clip(v, 0, size)) for v in (x1, y1, x2, y2))
         if x2 - x1 > 2 and y2 - y1 > 2:
-            rows.append((c, (x1 + x2) / 2 / size, (y1 + y2) / 2 / size, (x2 - x1) / size, (y2 - y1) / size))
-    return img, np.array(rows, np.float32).reshape(-1, 5)
+            kept.append((c, x1, y1, x2, y2))
+    return kept
 
 
 def write_demo(dest: Path, n_images: int = 300, size: int = 320, seed: int = 0, val_fraction: float = 0.2) -> Path:
