@@ -29,11 +29,6 @@ BATCH = 16
 REVIEWED = ("accepted", "rejected")
 
 
-def _detections(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    boxes = result.boxes
-    return boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(int)
-
-
 def uncertainty(conf_scores: np.ndarray, conf: float, kept: np.ndarray, flipped: np.ndarray) -> float:
     """0 (sure) .. 1 (unsure): candidates near the threshold, or the image and its flip disagreeing."""
     near = float(np.max(1 - np.abs(conf_scores - conf) / max(conf, 1 - conf))) if len(conf_scores) else 0.0
@@ -51,7 +46,7 @@ def prelabel(data: str, run: str | None = None, weights: str | os.PathLike | Non
     "boxes", "items"}. ``sliced`` (as ``predict``'s): big frames predicted tile by tile, the image
     and its flip alike."""
     from yolov11.serve.predict import load_detector
-    from yolov11.serve.sliced import slicing_of
+    from yolov11.serve.sliced import found_boxes, slicing_of
 
     slicing = slicing_of(sliced, slice_size, slice_overlap)
 
@@ -74,7 +69,7 @@ def prelabel(data: str, run: str | None = None, weights: str | os.PathLike | Non
         if slicing is None:
             with model.lock:
                 plain, flips = (model.predict(ims, conf=LOW, verbose=False) for ims in (images, flipped_images))
-                plain, flips = [_detections(r) for r in plain], [_detections(r) for r in flips]
+                plain, flips = [found_boxes(r) for r in plain], [found_boxes(r) for r in flips]
         else:
             plain, flips = (_sliced(model, ims, slicing, source) for ims in (images, flipped_images))
         vectors = backbone_embeddings(model, images)

@@ -23,7 +23,7 @@ from yolov11.data.source import images_under
 from yolov11.data.yolo_format import label_path, read_label_boxes
 from yolov11.errors import UserError
 from yolov11.eval.coco_metrics import coco_stats
-from yolov11.serve.sliced import Slicing, detect_sliced, tile_batch
+from yolov11.serve.sliced import Slicing, detect_sliced, found_boxes, tile_batch
 
 LOW_CONF = 0.001  # what the validator keeps for mAP
 
@@ -71,11 +71,11 @@ def evaluate_sliced(weights: Path, data_yaml: Path, split: str, slicing: Slicing
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise UserError(f"{path.name}: not a readable image")
-        with model.lock:
-            found = detect_sliced(model, image, slicing, imgsz, batch=batch, conf=LOW_CONF)
-            one = model.predict(image, verbose=False, conf=LOW_CONF, **({"imgsz": imgsz} if imgsz else {}))[0].boxes
+        with model.lock:  # the one pass is also the sliced prediction's full-frame pass
+            one = found_boxes(model.predict(image, verbose=False, conf=LOW_CONF, **({"imgsz": imgsz} if imgsz else {}))[0])
+            found = detect_sliced(model, image, slicing, imgsz, batch=batch, full=one, conf=LOW_CONF)
         sliced += _coco(found, image_id)
-        plain += _coco((one.xyxy.cpu().numpy(), one.conf.cpu().numpy(), one.cls.cpu().numpy()), image_id)
+        plain += _coco(one, image_id)
         tiles += found[3]
         if progress:
             progress(image_id / len(paths), f"sliced evaluation {image_id}/{len(paths)}")

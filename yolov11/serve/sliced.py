@@ -158,24 +158,25 @@ def tile_batch(weights) -> int:
     return 8 if str(weights).endswith(".pt") else 1
 
 
-def _found(results) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def found_boxes(results) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xyxy, scores, classes) of one Ultralytics prediction, as numpy arrays."""
     boxes = results.boxes
     return boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(int)
 
 
-def detect_sliced(model, image: np.ndarray, slicing: Slicing, imgsz: int | None, batch: int = 8,
+def detect_sliced(model, image: np.ndarray, slicing: Slicing, imgsz: int | None, batch: int = 8, full: tuple | None = None,
                   **predict_args) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Detections (xyxy, scores, classes) of ``model`` (an ``ultralytics.YOLO``, its ``lock`` held
     by the caller) on a BGR ``image``, sliced; and the number of tiles predicted (0: ``auto``
     found the image small enough for one pass). ``imgsz`` None: the model's own input size (an
-    export's, learnt from the full-frame pass)."""
+    export's, learnt from the full-frame pass). ``full``: the full-frame pass (``found_boxes``) when
+    the caller made it already, with the same ``imgsz`` and ``predict_args``: not predicted twice."""
     from yolov11.compat.results import input_size
 
     height, width = image.shape[:2]
-    full = None
-    if imgsz is None or slicing.auto or slicing.full_frame:
-        full = _found(model.predict(image, verbose=False, **({"imgsz": imgsz} if imgsz else {}), **predict_args)[0])
-        imgsz = imgsz or input_size(model) or 640
+    if full is None and (imgsz is None or slicing.auto or slicing.full_frame):
+        full = found_boxes(model.predict(image, verbose=False, **({"imgsz": imgsz} if imgsz else {}), **predict_args)[0])
+    imgsz = imgsz or input_size(model) or 640
     if slicing.auto and max(height, width) <= 2 * imgsz:
         return (*full, 0)
     size = slicing.size or imgsz
@@ -186,7 +187,7 @@ def detect_sliced(model, image: np.ndarray, slicing: Slicing, imgsz: int | None,
         chunk = tiles[start:start + step]
         results = model.predict([padded_crop(image, t, size) for t in chunk], imgsz=size, verbose=False, **predict_args)
         for tile, res in zip(chunk, results):
-            xyxy, scores, classes = _found(res)
+            xyxy, scores, classes = found_boxes(res)
             moved = to_frame(xyxy, tile)
             whole = ~cut_at_seams(moved, tile, width, height) if slicing.merge == "nms" else np.ones(len(moved), bool)
             parts.append((moved[whole], scores[whole], classes[whole]))
