@@ -22,7 +22,8 @@ def test_demo_dataset_is_listed_without_upload(page: Page):
     expect(page.locator("#datasets-table")).to_contain_text("demo-hardhat")
     expect(page.locator("#datasets-table")).to_contain_text("helmet, head, vest")
     expect(page.locator("#health-summary")).to_contain_text("300 images")
-    expect(page.locator("#dataset-gallery img").first).to_be_visible()  # labels drawn on the demo images
+    # labels drawn on the demo images: the page's first gallery, drawn while the page loads (slow on a busy machine)
+    expect(page.locator("#dataset-gallery img").first).to_be_visible(timeout=30_000)
     pick(page, "gallery-problem", "no labels")
     expect(page.locator("#dataset-gallery img")).to_have_count(0)  # every demo image has boxes
     expect(page.locator("#dataset-gallery")).to_contain_text("no image matches this filter (all classes · no labels)")  # not blank
