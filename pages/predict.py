@@ -66,6 +66,16 @@ def chosen_weights(ctx: AppContext, run_id: str | None, uploaded: Upload | None,
     raise yolov11.UserError("pick a run or upload weights first")
 
 
+def sliced_of(small_objects: str | None) -> object:
+    """The "Small objects" choice as predict's ``sliced``: "off" None, "on" True, "auto"; anything else is refused by predict."""
+    return {"off": None, "on": True, "auto": "auto"}.get(small_objects or "off", small_objects)
+
+
+def sliced_shown(sliced: object) -> tuple[dict, dict]:
+    """The same call's keyword (``sliced=``) and CLI flag (``--slice``) for a sliced prediction; empty when off."""
+    return ({"sliced": sliced}, {"slice": "on" if sliced is True else sliced}) if sliced else ({}, {})
+
+
 @shows_user_errors
 def predict(ctx: AppContext, run_id: str, image: dict | None, conf: float, uploaded: dict | None = None, more: list[dict] | None = None,
             trusted: bool = False, small_objects: str = "off"):
@@ -81,41 +91,47 @@ def predict(ctx: AppContext, run_id: str, image: dict | None, conf: float, uploa
     # (pruned with them) for Detect pressed again; the uploads themselves are deleted.
     with used_uploads(ctx, values, strict=True) as photos, used_upload(ctx, uploaded, strict=True) as weights_upload:
         weights = chosen_weights(ctx, run_id, weights_upload, trusted)
-        sliced = {"off": None, "on": True, "auto": "auto"}.get(small_objects or "off", small_objects)  # anything else: refused by predict
+        sliced = sliced_of(small_objects)
         r = yolov11.predict(weights, [p.path for p in photos], conf=conf, workspace=ctx.workspace, sliced=sliced)
         kept = [p.keep(Path(r["dir"]) / "upload" / str(i) / p.name) for i, p in enumerate(photos)]
     first = r["images"][0]
     source = str(kept[0]) if len(kept) == 1 else "photos/"
-    shown = {"weights": str(weights), "source": source, "conf": conf, **({"sliced": sliced} if sliced else {})}
-    flags = {**{k: v for k, v in shown.items() if k != "sliced"}, **({"slice": "on" if sliced is True else sliced} if sliced else {})}
+    keyword, flag = sliced_shown(sliced)
+    shown = {"weights": str(weights), "source": source, "conf": conf, **keyword}
+    flags = {**{k: v for k, v in shown.items() if k != "sliced"}, **flag}
     snippet = same_call(ctx, "predict", "result", shown, "predict", {**flags, "trust_weights": trusted and str(weights).endswith(".pt")})
     note = nothing_found(ctx, r["images"], conf, None if uploaded else run_id)
     return first["annotated"], detections_table(first), note + snippet, r["images"]
 
 
 @shows_user_errors
-def track_video(ctx: AppContext, run_id: str, video_path: str | None, conf: float, uploaded: str | None, trusted: bool, progress, *, stop):
+def track_video(ctx: AppContext, run_id: str, video_path: str | None, conf: float, uploaded: str | None, trusted: bool,
+                small_objects: str, progress, *, stop):
     """``predict_video``'s work, in a worker thread that stops when ``stop`` is set."""
     if not video_path:
         raise yolov11.UserError(f"add a video first ({VIDEO_TYPES})")
     with used_upload(ctx, uploaded) as weights_upload:  # before the video is used: "pick a run" leaves it for the next press
         weights = chosen_weights(ctx, run_id, weights_upload, trusted)
     with used_upload(ctx, video_path) as clip:  # kept beside its output for Track pressed again; refused, it is deleted
-        r = yolov11.predict_video(weights, clip.path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress), stop=stop)
+        sliced = sliced_of(small_objects)
+        r = yolov11.predict_video(weights, clip.path, conf=conf, workspace=ctx.workspace, progress=video_progress(progress), stop=stop,
+                                  sliced=sliced)
         source = clip.keep(Path(r["dir"]) / "upload" / clip.name)
-    shown = {"weights": str(weights), "source": str(source), "conf": conf}
-    flags = {**shown, "trust_weights": trusted and str(weights).endswith(".pt")}
+    keyword, flag = sliced_shown(sliced)
+    shown = {"weights": str(weights), "source": str(source), "conf": conf, **keyword}
+    flags = {"weights": str(weights), "source": str(source), "conf": conf, **flag,
+             "trust_weights": trusted and str(weights).endswith(".pt")}
     snippet = same_call(ctx, "predict_video", "result", shown, "predict", flags)
     return r["video"], counts_table(r), detections_over_time_figure(r), warning_note(r) + snippet
 
 
 async def predict_video(ctx: AppContext, run_id: str, video_path: str | None, conf: float, uploaded: str | None = None,
-                        trusted: bool = False, request: gr.Request = None,
+                        trusted: bool = False, small_objects: str = "off", request: gr.Request = None,
                         progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
     """Track objects through a video with a run's best or uploaded weights: the annotated video,
-    distinct objects per class, detections per class over time. Cancelling the call (or closing
-    the page) stops it within a frame."""
-    return await run_stoppable(request, track_video, ctx, run_id, video_path, conf, uploaded, trusted, progress)
+    distinct objects per class, detections per class over time; ``small_objects`` as predict's.
+    Cancelling the call (or closing the page) stops it within a frame."""
+    return await run_stoppable(request, track_video, ctx, run_id, video_path, conf, uploaded, trusted, small_objects, progress)
 
 
 def show_gallery(images: list[dict]):
@@ -207,7 +223,7 @@ def build_predict(ctx: AppContext) -> gr.Tab:
     # the caps, as soon as it lands
     video.upload(refused_on_arrival(ctx, yolov11.probe_video), video, [video, video_note], api_visibility="private")
     video.clear(no_note, None, video_note, api_visibility="private")
-    video_go.click(bind(ctx, predict_video), [run, video, conf, weights_file, trust],
+    video_go.click(bind(ctx, predict_video), [run, video, conf, weights_file, trust, small],
                    [tracked, video_counts, video_chart, video_code], api_name="predict_video", concurrency_id=GPU_BOUND)
     stop_when_closed(ctx.blocks)
     publish.click(bind(ctx, publish_model), [run, weights_file, name, trust], published_note, api_name="publish_model")

@@ -23,6 +23,8 @@ NOTHING_PUBLISHED = "No model is published yet: ask your ML engineer to publish 
 MIN_CONF = 0.05  # the slider's lowest confidence
 DEMO_COLUMNS = DETECTION_COLUMNS[:2]  # class, confidence
 DEMO_MAX_TILES = 64  # "Small objects" on /demo: a 4000x3000 phone photo at 640 px tiles is 42; a few seconds of CPU each
+DEMO_MAX_VIDEO_TILES = 3600  # a video's tiles x frames: no more passes than the longest plain video (60 s at 60 fps);
+# 1080p at 640 px tiles is 8 a frame: 15 s at 30 fps
 # The page's browser tab carries the header's title (Gradio gives all pages the app's title; the
 # header's Markdown escapes, backslashes, taken out: document.title is text), and Enter in the
 # slider's number box commits the value as letting go of the slider does: Gradio's Slider sends
@@ -93,7 +95,7 @@ def detect(ctx: AppContext, image: dict | str | None, conf: float, small: bool =
 
 
 @shows_user_errors
-def track_video(ctx: AppContext, video_path: str | None, conf: float, progress, *, stop):
+def track_video(ctx: AppContext, video_path: str | None, conf: float, small: bool, progress, *, stop):
     """``detect_video``'s work, in a worker thread that stops when ``stop`` is set."""
     if not video_path:  # the video was cleared
         return None, "", pd.DataFrame(columns=COUNT_COLUMNS), None
@@ -101,17 +103,19 @@ def track_video(ctx: AppContext, video_path: str | None, conf: float, progress, 
         card = yolov11.published(ctx.workspace)
         if card is None:
             raise yolov11.UserError(NOTHING_PUBLISHED)
+        sliced = yolov11.Slicing(max_tiles=DEMO_MAX_TILES, max_video_tiles=DEMO_MAX_VIDEO_TILES) if small else None
         r = yolov11.predict_video(card["weights"], clip.path, conf=conf, workspace=ctx.workspace,
-                                  progress=video_progress(progress), stop=stop)
+                                  progress=video_progress(progress), stop=stop, sliced=sliced)
     return r["video"], warning_note(r) + counts_sentence(r), counts_table(r), detections_over_time_figure(r)
 
 
-async def detect_video(ctx: AppContext, video_path: str | None, conf: float, request: gr.Request = None,
+async def detect_video(ctx: AppContext, video_path: str | None, conf: float, small: bool = False, request: gr.Request = None,
                        progress=gr.Progress()):  # noqa: B008 - Gradio injects the tracker through this default
     """Track objects through one video with the published model: the annotated video, a
-    sentence, distinct objects per class and detections per class over time. Cancelling the
-    call (or leaving the page) stops it within a frame."""
-    return await run_stoppable(request, track_video, ctx, video_path, conf, progress)
+    sentence, distinct objects per class and detections per class over time; ``small``: tile by
+    tile, at most DEMO_MAX_VIDEO_TILES tiles in all. Cancelling the call (or leaving the page)
+    stops it within a frame."""
+    return await run_stoppable(request, track_video, ctx, video_path, conf, small, progress)
 
 
 def current_header(ctx: AppContext) -> str:
@@ -127,7 +131,8 @@ def build_public_demo(ctx: AppContext) -> None:
         annotated = gr.Image(label="What the model found", interactive=False, height=560, elem_id="demo-output")
     with gr.Row():
         conf = gr.Slider(MIN_CONF, 0.95, value=0.25, step=0.05, label="How sure must the model be? (confidence)", elem_id="demo-conf")
-        small = gr.Checkbox(value=False, label="Small objects (slower: the photo is looked at piece by piece)", elem_id="demo-small")
+        small = gr.Checkbox(value=False, label="Small objects (slower: photos and videos are looked at piece by piece)",
+                            elem_id="demo-small")
     found_text = gr.Markdown(elem_id="demo-summary")
     table = gr.Dataframe(headers=DEMO_COLUMNS, label="Objects found", interactive=False, elem_id="demo-table")
     gr.Markdown(f"### Or drop a short video\n{VIDEO_TYPES}, up to a minute: "
@@ -148,7 +153,7 @@ def build_public_demo(ctx: AppContext) -> None:
     found.success(shown_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)
     # A dropped video runs at once too, at the slider's confidence (letting go of the slider
     # re-runs the photo only: a video takes a while).
-    followed = video.change(bind(ctx, detect_video), [video, conf], [tracked, video_text, video_counts, video_chart],
+    followed = video.change(bind(ctx, detect_video), [video, conf, small], [tracked, video_text, video_counts, video_chart],
                             api_name="demo_predict_video", concurrency_id=GPU_BOUND)
     stop_when_closed(ctx.blocks)
     followed.success(shown_header, None, header, api_visibility="private").then(None, header, None, js=PAGE_JS)

@@ -19,6 +19,7 @@ from yolov11.serve.sliced import (
     tile_boxes,
     tile_count,
     to_frame,
+    with_lone_pieces,
 )
 
 
@@ -52,6 +53,21 @@ def test_a_box_cut_by_a_seam_comes_back_as_one_box():
     assert merged.tolist() == [[600.0, 100.0, 660.0, 130.0]]  # SAHI's merging: the union of the cut box and the whole one
     apart = np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0]])
     assert len(merge_detections(apart, np.array([0.5, 0.5]), np.array([0, 0]))[0]) == 2  # neighbours stay two
+
+
+def test_an_object_no_tile_sees_whole_comes_back_once_as_the_union_of_its_pieces():
+    top, bottom = [0, 0, 128, 128], [0, 103, 128, 231]  # 128 px tiles overlapping by 25 px; the object is 36 px tall
+    upper = to_frame(np.array([[40.0, 100.0, 76.0, 128.0]]), top)  # rows 100-128 of an object spanning rows 100-136
+    lower = to_frame(np.array([[40.0, 0.0, 76.0, 33.0]]), bottom)  # rows 103-136
+    assert cut_at_seams(upper, top, 128, 231).tolist() == [True] and cut_at_seams(lower, bottom, 128, 231).tolist() == [True]
+    none = (np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))
+    pieces = (np.concatenate([upper, lower]), np.array([0.7, 0.6]), np.array([0, 0]))
+    xyxy, scores, classes = with_lone_pieces(none, pieces, 0.5)
+    assert xyxy.tolist() == [[40.0, 100.0, 76.0, 136.0]] and scores.tolist() == [0.7] and classes.tolist() == [0]
+    seen_whole = (np.array([[40.0, 99.0, 76.0, 137.0]]), np.array([0.5]), np.array([0]))  # e.g. by the full-frame pass
+    assert with_lone_pieces(seen_whole, pieces, 0.5)[0].tolist() == [[40.0, 99.0, 76.0, 137.0]]  # the pieces give way to it
+    other_class = (seen_whole[0], seen_whole[1], np.array([1]))
+    assert len(with_lone_pieces(other_class, pieces, 0.5)[0]) == 2  # a box of another class holds nothing of this one
 
 
 def test_boxes_move_into_the_frame_to_the_pixel_and_stop_at_its_border():

@@ -28,6 +28,7 @@ import yolov11
 from yolov11.cli.parser import build_parser
 
 from helpers import ROOT, serving
+from video_fixtures import clip_frames, write_clip
 
 
 def blocks(markdown: str, language: str) -> list[str]:
@@ -71,6 +72,8 @@ def shown(tmp_path_factory, tiny_zip):
         shutil.copy(image, here / f"big-{image.name}")  # another upload: the first one's kept copy stays where its snippet names it
         photo = handle_file(str(here / f"big-{image.name}"))
         out["predict sliced"] = client.predict(run, photo, 0.05, None, None, False, "on", api_name="/predict")[2]
+        clip = write_clip(here / "site.mp4", clip_frames(seconds=1))
+        out["predict video sliced"] = client.predict(run, handle_file(str(clip)), 0.25, None, False, "on", api_name="/predict_video")[3]
         out["publish"] = client.predict(run, None, "site-a", api_name="/publish_model")
         out["tile"] = client.predict("hardhat-tiny", 64, 0.2, api_name="/tile_dataset")[3]
         photos = [here / f"site{k}.jpg" for k in range(3)]
@@ -102,7 +105,8 @@ def as_shown(ws: yolov11.Workspace, before: dict[str, Path], step: str) -> None:
         shutil.copytree(before[step], ws.root)
 
 
-STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "predict sliced", "publish", "tile",
+STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "predict sliced", "predict video sliced", "publish",
+         "tile",
          "pool add", "prelabel", "pool queue", "pool accept", "pool reject", "pool add reviewed"]
 
 
@@ -120,6 +124,9 @@ def test_each_step_shows_both_snippets_with_python_literals(shown):
     assert "simplify=True" in blocks(snippets["export"], "python")[0]
     assert "sliced=True" in blocks(snippets["predict sliced"], "python")[0]
     assert "--slice on" in blocks(snippets["predict sliced"], "bash")[0]
+    assert "predict_video(" in blocks(snippets["predict video sliced"], "python")[0]
+    assert "sliced=True" in blocks(snippets["predict video sliced"], "python")[0]
+    assert "--slice on" in blocks(snippets["predict video sliced"], "bash")[0]
 
 
 def test_every_shell_snippet_parses_with_the_cli_parser(shown):

@@ -28,6 +28,11 @@ CLIP_SECONDS = 5
 # 30 px apart, the disc in the bottom row 30 px below; all inside the frame for the whole clip
 CLIP_OBJECTS = [("square", 24.0, 30.0, 18, 1.0), ("square", 90.0, 30.0, 18, 1.0), ("disc", 130.0, 96.0, 18, -1.2)]
 EXPECTED = {"square": 2, "disc": 1}  # what the clip shows: the distinct objects per class
+# A "yard" clip for sliced tracking: the same shapes at their native size in a 640x384 frame, which
+# one pass at the model's 128 px shrinks five times. At 128 px tiles overlapping by 25 px (24 tiles
+# a frame), the second square always straddles a seam: no tile sees it whole.
+WIDE_W, WIDE_H, WIDE_SECONDS = 640, 384, 2
+WIDE_OBJECTS = [("square", 60.0, 70.0, 18, 2.0), ("square", 400.0, 220.0, 18, 2.0), ("disc", 560.0, 320.0, 18, -2.4)]
 
 
 def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:

@@ -9,13 +9,25 @@ from __future__ import annotations
 import numpy as np
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, m) IoU of xyxy boxes a (n, 4) and b (m, 4)."""
+def _area(x: np.ndarray) -> np.ndarray:
+    return (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(2)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-12)
+    return np.clip(rb - lt, 0, None).prod(2)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) IoU of xyxy boxes a (n, 4) and b (m, 4)."""
+    inter = _intersection(a, b)
+    return inter / (_area(a)[:, None] + _area(b)[None, :] - inter + 1e-12)
+
+
+def box_inside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) share of each box of a (n, 4) that lies inside each box of b (m, 4)."""
+    return _intersection(a, b) / (_area(a)[:, None] + 1e-12)
 
 
 def xyxy_to_xywh(xyxy, ndigits: int = 3) -> list[float]:

@@ -19,7 +19,18 @@ from playwright.sync_api import expect
 import yolov11
 
 from helpers import serving
-from video_fixtures import CLIP_FPS, CLIP_SECONDS, EXPECTED, clip_frames, cut_inside_frame, write_clip
+from video_fixtures import (
+    CLIP_FPS,
+    CLIP_SECONDS,
+    EXPECTED,
+    WIDE_H,
+    WIDE_OBJECTS,
+    WIDE_SECONDS,
+    WIDE_W,
+    clip_frames,
+    cut_inside_frame,
+    write_clip,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -174,3 +185,26 @@ def test_a_file_cut_short_is_tracked_and_both_pages_say_so(served, shapes_model,
     _, _, _, code = client.predict("", handle_file(str(cut)), 0.25, handle_file(str(shapes_model["weights"])), False,
                                    api_name="/predict_video")
     assert code.startswith(note)
+
+
+def test_small_objects_track_tile_by_tile_on_both_endpoints_and_the_demo_caps_the_work(served, shapes_model, tmp_path):
+    """The last input of /predict_video ("on") and /demo_predict_video (True): the 640x384 clip's small
+    shapes, which one pass misses, are counted (tests/test_sliced_video.py measures the tracks); the
+    demo refuses a clip whose tiles x frames pass its cap, at once, in words, and keeps nothing."""
+    url, ws = served
+    wide = write_clip(tmp_path / "yard.mp4", clip_frames(WIDE_SECONDS, w=WIDE_W, h=WIDE_H, objects=WIDE_OBJECTS))
+    client = Client(url, verbose=False)
+    _, counts, _, code = client.predict("", handle_file(str(wide)), 0.25, handle_file(str(shapes_model["weights"])), False, "on",
+                                        api_name="/predict_video")
+    assert {row[0]: row[1] for row in counts["data"]} == EXPECTED
+    assert "sliced=True" in code and "--slice on" in code
+    _, sentence, _, _ = client.predict(handle_file(str(wide)), 0.25, True, api_name="/demo_predict_video")
+    assert sentence == f"Found 3 distinct objects in {WIDE_SECONDS:.1f} s of video: 2 square, 1 disc."
+    _, sentence, _, _ = client.predict(handle_file(str(wide)), 0.25, False, api_name="/demo_predict_video")
+    assert sentence.startswith("Nothing found")  # one pass: the shapes are five times too small
+    long = write_clip(tmp_path / "long-yard.mp4", clip_frames(16, w=WIDE_W, h=WIDE_H, objects=[]))  # 160 frames x 24 tiles > 3600
+    before = calls(ws)
+    with pytest.raises(Exception, match=r"long-yard\.mp4: this video would be looked at in 3840 pieces \(24 per frame\), "
+                                        r"more than this page does \(3600\)"):
+        client.predict(handle_file(str(long)), 0.25, True, api_name="/demo_predict_video")
+    assert calls(ws) == before

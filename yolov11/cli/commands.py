@@ -291,15 +291,14 @@ def predict(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 
     if Path(args.source).suffix.lower() in yolov11.VIDEO_SUFFIXES:  # a clip: tracked, annotated video written
-        if args.slice:
-            raise yolov11.UserError(field="--slice", value=args.slice, detail="not offered for videos yet: photos and folders of them")
         r = yolov11.predict_video(
             args.weights, args.source, conf=args.conf, imgsz=args.imgsz, device=args.device, workspace=ws,
-            progress=None if args.json else progress_bar(),
+            progress=None if args.json else progress_bar(), sliced=args.slice, slice_size=args.slice_size, slice_overlap=args.slice_overlap,
         )
         counts = ", ".join(f"{n} {c}" for c, n in r["counts"].items()) or "nothing"
         return r, (
-            f"{Path(r['source']).name}: {r['frames']} frames, {r['duration_s']:.1f} s; distinct objects: {counts}\n  -> {r['video']}"
+            f"{Path(r['source']).name}: {r['frames']} frames" + (f" ({r['tiles']} tiles each)" if r.get("tiles") else "")
+            + f", {r['duration_s']:.1f} s; distinct objects: {counts}\n  -> {r['video']}"
             + (f"\n  warning: {r['warning']}" if r.get("warning") else "")
         )
     r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws, device=args.device,

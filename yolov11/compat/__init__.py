@@ -23,6 +23,7 @@ function, the internals it relies on.
                  the dataset splits of check_det_dataset
     layers       the Ultralytics layers our modules build on (Conv, Detect)
     trackers     SETTINGS keys of the W&B / MLflow integrations
+    tracking     trackers.byte_tracker.BYTETracker and its settings file, fed our own detections
 """
 
 from __future__ import annotations

@@ -38,12 +38,16 @@ def input_size(yolo) -> int | None:
     return int(size) if isinstance(size, int) else None
 
 
-def plotted(image, names: dict, xyxy, scores, classes):
-    """``image`` (BGR) with these boxes drawn as Ultralytics draws a prediction (``Results.plot``)."""
+def plotted(image, names: dict, xyxy, scores, classes, ids=None):
+    """``image`` (BGR) with these boxes drawn as Ultralytics draws a prediction (``Results.plot``);
+    ``ids``: the boxes' track ids, drawn as a tracked prediction's are."""
     import numpy as np
     import torch
     from ultralytics.engine.results import Results
 
-    table = np.concatenate([np.asarray(xyxy, np.float32).reshape(-1, 4), np.asarray(scores, np.float32).reshape(-1, 1),
-                            np.asarray(classes, np.float32).reshape(-1, 1)], axis=1)
+    columns = [np.asarray(xyxy, np.float32).reshape(-1, 4), np.asarray(scores, np.float32).reshape(-1, 1),
+               np.asarray(classes, np.float32).reshape(-1, 1)]
+    if ids is not None:  # Boxes of 7 columns: x1, y1, x2, y2, track id, score, class
+        columns.insert(1, np.asarray(ids, np.float32).reshape(-1, 1))
+    table = np.concatenate(columns, axis=1)
     return Results(orig_img=image, path="", names=names, boxes=torch.from_numpy(table)).plot()

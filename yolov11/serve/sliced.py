@@ -5,10 +5,12 @@ overlapping tiles of the model's input size (``sahi.slicing.get_slice_bboxes``),
 predicted at its native scale through the project's one loader (``predict.load_detector``: every
 format ``predict`` takes; tiles go in batches to a .pt model, one at a time to an export, whose
 input shape may be static), boxes are moved back into the frame, and the duplicates across seams
-are resolved (``sahi.postprocess.combine``): by default a box cut by a tile's inner edge is dropped
-(the neighbouring tile sees a small object whole; one full-frame pass sees the large ones) and
-class-wise NMS by IoU keeps one box per object; or SAHI's greedy merging by intersection over the
-smaller box. The full-frame pass is on by default.
+are resolved (``sahi.postprocess.combine``): by default a box cut by a tile's inner edge gives way
+to a whole one (the neighbouring tile sees a small object whole; one full-frame pass sees the large
+ones) and class-wise NMS by IoU keeps one box per object; an object no tile sees whole (larger than
+the overlap, too small for the full frame) keeps the union of its cut pieces, joined by SAHI's
+greedy merging; or SAHI's greedy merging of every box by intersection over the smaller box. The
+full-frame pass is on by default.
 
 A tile is never stretched: where the frame is smaller than a tile on a side, the crop is padded
 (grey 114, as Ultralytics letterboxes) to the tile's size, and boxes are clipped to the frame.
@@ -49,6 +51,7 @@ class Slicing:
     merge: str = "nms"
     match: float = 0.5
     max_tiles: int = MAX_TILES  # a public page's cap is lower: a stranger's photo must not start minutes of work
+    max_video_tiles: int | None = None  # a video's tiles per frame x frames: a public page's cap (None: only max_tiles per frame)
 
     def check(self) -> Slicing:
         if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or not 0 < self.size <= MAX_SIZE):
@@ -181,7 +184,8 @@ def detect_sliced(model, image: np.ndarray, slicing: Slicing, imgsz: int | None,
         return (*full, 0)
     size = slicing.size or imgsz
     tiles = tile_boxes(width, height, size, slicing.overlap, slicing.max_tiles)
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    whole: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # boxes cut by a seam ("nms"): used where no whole box is
     step = max(1, batch)
     for start in range(0, len(tiles), step):
         chunk = tiles[start:start + step]
@@ -189,11 +193,32 @@ def detect_sliced(model, image: np.ndarray, slicing: Slicing, imgsz: int | None,
         for tile, res in zip(chunk, results):
             xyxy, scores, classes = found_boxes(res)
             moved = to_frame(xyxy, tile)
-            whole = ~cut_at_seams(moved, tile, width, height) if slicing.merge == "nms" else np.ones(len(moved), bool)
-            parts.append((moved[whole], scores[whole], classes[whole]))
+            cut = cut_at_seams(moved, tile, width, height) if slicing.merge == "nms" else np.zeros(len(moved), bool)
+            whole.append((moved[~cut], scores[~cut], classes[~cut]))
+            pieces.append((moved[cut], scores[cut], classes[cut]))
     if slicing.full_frame and full is not None and len(tiles) > 1:
-        parts.append(full)
-    xyxy = np.concatenate([p[0].reshape(-1, 4) for p in parts])
-    scores = np.concatenate([p[1] for p in parts])
-    classes = np.concatenate([p[2] for p in parts])
-    return (*merge_detections(xyxy, scores, classes, slicing.merge, slicing.match), len(tiles))
+        whole.append(full)
+    kept = merge_detections(*_joined(whole), slicing.merge, slicing.match)
+    return (*with_lone_pieces(kept, _joined(pieces), slicing.match), len(tiles))
+
+
+def _joined(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (np.concatenate([p[0].reshape(-1, 4) for p in parts] or [np.zeros((0, 4))]),
+            np.concatenate([p[1] for p in parts] or [np.zeros(0)]), np.concatenate([p[2] for p in parts] or [np.zeros(0, int)]))
+
+
+def with_lone_pieces(kept: tuple, pieces: tuple, match: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``kept`` boxes, plus the union of the seam-cut ``pieces`` of each object that no kept box
+    holds (mostly inside a kept box of its class: the same object seen whole)."""
+    from yolov11.boxes import box_inside
+
+    xyxy, scores, classes = pieces
+    if len(xyxy) and len(kept[0]):
+        held = (box_inside(xyxy, kept[0]) >= match) & (classes[:, None] == kept[2][None, :])
+        lone = ~held.any(axis=1)
+        xyxy, scores, classes = xyxy[lone], scores[lone], classes[lone]
+    if not len(xyxy):
+        return kept
+    joined = merge_detections(xyxy, scores, classes, "nmm", match)
+    return tuple(np.concatenate([a.reshape(-1, 4) if k == 0 else a, b.reshape(-1, 4) if k == 0 else b])
+                 for k, (a, b) in enumerate(zip(kept, joined)))

@@ -10,6 +10,11 @@ playing before it has the whole file.
 A video keeps state from frame to frame (the tracker), so each call loads a detector of its own
 rather than the shared cached one, and one video at a time runs per model file: a second call on
 the same weights while one runs is refused (not queued), so a busy /demo page says so at once.
+Small objects: with ``sliced=`` each frame is predicted tile by tile (``serve/sliced.py``) and the
+merged boxes go to the same tracker (``compat.tracking``: ByteTrack fed our own detections, as
+``YOLO.track`` feeds it a one-pass prediction; both paths go through it). The work is tiles per
+frame times frames: a ``Slicing.max_video_tiles`` cap (the /demo page's) refuses a clip that
+would cost more, at its first frame, before minutes of work start.
 A caller that goes away stops it through ``stop`` (a threading.Event, looked at before each
 frame): the call raises a UserError, releases the model and leaves nothing in predictions/. Its
 folder there is marked in flight meanwhile, so no other call's pruning removes it.
@@ -26,6 +31,7 @@ from typing import Callable
 from yolov11 import checkpoints
 from yolov11.errors import UserError, plain
 from yolov11.serve.predict import call_folder, checked_weights, fresh_detector, no_paths, one_device
+from yolov11.serve.sliced import Slicing, detect_sliced, found_boxes, slicing_of, tile_batch
 from yolov11.serve.video_file import MAX_FRAMES, MAX_SECONDS, VIDEO_SUFFIXES, Frames, check_frame, ends_early, open_video, probe
 from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
@@ -33,7 +39,6 @@ from yolov11.workspace import Workspace
 __all__ = ["VIDEO_SUFFIXES", "predict_video", "probe"]  # the caps live in video_file
 
 PROGRESS_EVERY = 5  # frames between progress reports
-TRACKER = "bytetrack.yaml"  # Ultralytics' ByteTrack settings, shipped in its package
 CODEC, CONTAINER_SUFFIX = "libx264", ".mp4"
 _RUNNING: dict[str, threading.Lock] = {}  # resolved weights path -> held while a video runs on it
 _RUNNING_GUARD = threading.Lock()
@@ -58,6 +63,9 @@ def predict_video(
     trust_weights: bool = False,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    sliced: object = None,
+    slice_size: int | None = None,
+    slice_overlap: float | None = None,
 ) -> dict:
     """Track objects through the video ``source`` (.mp4, .webm, .mov) with ``weights`` (what
     predict loads). The annotated copy goes to ``predictions/<call>/<stem>.mp4``. Returns (JSON-ready)::
@@ -66,16 +74,19 @@ def predict_video(
          "width", "height", "counts": {class: distinct tracks}, "tracks": [{"id", "class",
          "first_frame", "last_frame", "frames"}], "per_frame": [{"frame", "t", "detections":
          [{"class", "confidence", "box": [x1, y1, x2, y2], "track"}]}], "warning"}
+        (+ "sliced": the Slicing's settings, "tiles": tiles per frame, when sliced)
 
     ``width``/``height``/``fps``/``frames``/``duration_s`` are the annotated video's (an odd side
     loses its last pixel row or column); ``t`` is the frame's time in the source, in seconds.
     ``warning``: None, or a sentence such as "the file ends early: 30 of 50 frames" (a file cut
     short is tracked up to where it breaks). ``progress(fraction, message)`` is called every few
     frames. ``stop``: once set, the call ends before its next frame with a UserError, leaving
-    nothing behind. One video at a time per model file.
+    nothing behind. One video at a time per model file. ``sliced``/``slice_size``/``slice_overlap``:
+    as ``predict``'s, each frame tile by tile (a ``Slicing`` with ``max_video_tiles`` caps tiles x frames).
     """
     if not 0.0 <= conf <= 1.0:
         raise UserError(field="--conf", value=conf, detail="must be between 0 and 1")
+    slicing = slicing_of(sliced, slice_size, slice_overlap)
     device = one_device(device)
     ws = Workspace.at(workspace)
     source = Path(source).expanduser()
@@ -90,20 +101,20 @@ def predict_video(
         model = fresh_detector(weights)  # its own predictor: the tracker's state stays with this video
         if imgsz is None and weights.suffix == ".pt":
             imgsz = trained_imgsz(model.ckpt.get("train_args", {}))
-        args = {"conf": conf, "device": device, "verbose": False, **({"imgsz": imgsz} if imgsz else {})}
+        detector = _Detector(model, {"conf": conf, "device": device}, imgsz, slicing, tile_batch(weights), source.name, info["frames"])
         with call_folder(ws, "video-") as out_dir:  # removed if anything below fails or is stopped
             dest = out_dir / f"{source.stem}{CONTAINER_SUFFIX}"
-            per_frame, shape, warning = _track(model, source, dest, info, args, progress, stop)
+            per_frame, shape, warning = _track(detector, source, dest, info, progress, stop)
         result = _summary(per_frame, shape, info["fps"])
         return {
             "source": str(source), "weights": str(weights), "video": str(dest), "dir": str(out_dir), "codec": "h264", "conf": conf,
-            **result, "warning": warning,
+            **result, "warning": warning, **({"sliced": slicing.__dict__, "tiles": detector.tiles} if slicing else {}),
         }
     finally:
         lock.release()
 
 
-def _track(model, source: Path, dest: Path, info: dict, args: dict, progress: Progress | None,
+def _track(detector: _Detector, source: Path, dest: Path, info: dict, progress: Progress | None,
            stop: threading.Event | None) -> tuple[list[dict], tuple[int, int], str | None]:
     """Decode, track, draw and encode frame by frame; returns the per-frame detections, the
     annotated video's (width, height) and the warning (None, or a file that ends early)."""
@@ -135,7 +146,7 @@ def _track(model, source: Path, dest: Path, info: dict, args: dict, progress: Pr
                 stream_out.time_base = 1 / fps
                 stream_out.options = {"preset": "veryfast", "crf": "23"}
             bgr = frame.to_ndarray(format="bgr24")
-            found, drawn = _detect(model, bgr, i, t - start, args)
+            found, drawn = detector(bgr, i, t - start)
             per_frame.append(found)
             drawn = drawn[:height, :width]
             encoded = av.VideoFrame.from_ndarray(drawn, format="bgr24")
@@ -151,19 +162,48 @@ def _track(model, source: Path, dest: Path, info: dict, args: dict, progress: Pr
     return per_frame, (width, height), ends_early(info, len(per_frame), frames.cut_short)
 
 
-def _detect(model, bgr, index: int, t: float, args: dict) -> tuple[dict, object]:
-    """One frame through the tracker: its detections with track ids, and the frame drawn (BGR)."""
-    try:
-        result = model.track(bgr, persist=True, tracker=TRACKER, **args)[0]
-    except Exception as exc:
-        raise UserError(f"frame {index + 1}: could not run prediction ({type(exc).__name__}: {no_paths(plain(exc))})") from None
-    boxes = result.boxes
-    ids = boxes.id.int().tolist() if boxes.id is not None else [None] * len(boxes)
-    detections = [
-        {"class": result.names[int(c)], "confidence": round(float(s), 4), "box": [round(float(v), 1) for v in xyxy], "track": track}
-        for c, s, xyxy, track in zip(boxes.cls.tolist(), boxes.conf.tolist(), boxes.xyxy.tolist(), ids)
-    ]
-    return {"frame": index, "t": round(t, 4), "detections": detections}, result.plot()
+class _Detector:
+    """One frame at a time: predicted (in one pass, or tile by tile), tracked and drawn."""
+
+    def __init__(self, model, args: dict, imgsz: int | None, slicing: Slicing | None, batch: int, name: str, frames: int):
+        from yolov11.compat import tracking
+
+        self.model, self.args, self.imgsz, self.slicing, self.batch = model, args, imgsz, slicing, batch
+        self.name, self.frames = name, max(frames, 1)
+        self.tracker = tracking.byte_tracker()
+        self.tiles = 0  # tiles per frame, learnt at the first (the frames of a video share their size)
+
+    def __call__(self, bgr, index: int, t: float) -> tuple[dict, object]:
+        """The frame's detections with track ids, and the frame drawn (BGR)."""
+        from yolov11.compat import tracking
+        from yolov11.compat.results import plotted
+
+        try:
+            if self.slicing is None:
+                found = found_boxes(self.model.predict(bgr, verbose=False, **self.args, **({"imgsz": self.imgsz} if self.imgsz else {}))[0])
+            else:
+                *found, self.tiles = detect_sliced(self.model, bgr, self.slicing, self.imgsz, batch=self.batch, **self.args)
+                self._within_cap(index)
+            xyxy, ids, scores, classes = tracking.update(self.tracker, bgr, *found)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(f"frame {index + 1}: could not run prediction ({type(exc).__name__}: {no_paths(plain(exc))})") from None
+        names = self.model.names
+        detections = [
+            {"class": names[int(c)], "confidence": round(float(s), 4), "box": [round(float(v), 1) for v in box], "track": int(track)}
+            for box, track, s, c in zip(xyxy.tolist(), ids.tolist(), scores.tolist(), classes.tolist())
+        ]
+        return {"frame": index, "t": round(t, 4), "detections": detections}, plotted(bgr, names, xyxy, scores, classes, ids=ids)
+
+    def _within_cap(self, index: int) -> None:
+        """Tiles x frames under the Slicing's ``max_video_tiles``: checked at the first frame with
+        the frames the header announces, then as frames come (a header may say fewer)."""
+        cap = self.slicing.max_video_tiles
+        planned = max(self.tiles, 1) * max(self.frames, index + 1)
+        if cap is not None and planned > cap:
+            raise UserError(f"{self.name}: this video would be looked at in {planned} pieces ({max(self.tiles, 1)} per frame), "
+                            f"more than this page does ({cap}): try it without small objects, or a shorter clip")
 
 
 def _summary(per_frame: list[dict], shape: tuple[int, int], fps: Fraction) -> dict:
