@@ -142,3 +142,23 @@ def compare_table(results: dict[str, dict], datasets: dict[str, str] | None = No
         if f"{same['split']} images" in df.index:
             df.loc[f"{same['split']} images", GAIN] = verdict
     return df.rename_axis("metric").reset_index()
+
+
+def tiled_rows(tiled: dict, runs: list[str]) -> pd.DataFrame:
+    """Rows to append to ``compare_table`` when a run trained on tiles (``yolov11.tiled_comparison``):
+    both runs on the untiled dataset's full frames, tile by tile and in one pass, one COCO evaluator;
+    a first row says so, or says the frames differ."""
+    a, b = runs
+    where = f"full {tiled['split']} frames of {tiled['data']}"
+    if not tiled["results"]:
+        verdict = {False: "different images or labels: no gain shown", None: "not known (a dataset outside the workspace)"}
+        return pd.DataFrame([{"metric": "tiled run: compared on", a: where, b: where, GAIN: verdict[tiled["same"]["same"]]}])
+    sizes = {run: f"tiles of {s['size']} px, overlap {s['overlap']:g}" for run, s in tiled["slicing"].items()}
+    rows = [{"metric": "tiled run: compared on", a: f"{where}, {sizes[a]}", b: f"{where}, {sizes[b]}",
+             GAIN: f"both scored by {tiled['evaluator']} (COCO): B − A is the gain"}]
+    for label, pick in (("tile by tile", lambda r: r["metrics"]), ("one pass", lambda r: r["unsliced"]["metrics"])):
+        for key in pick(tiled["results"][a]):
+            x, y = pick(tiled["results"][a])[key], pick(tiled["results"][b])[key]
+            x, y = (round(v, 4) if isinstance(v, float) else v for v in (x, y))
+            rows.append({"metric": f"full frames, {label}: {key}", a: x, b: y, GAIN: _gain(x, y)})
+    return pd.DataFrame(rows)

@@ -1,14 +1,16 @@
 """The compare section of the Evaluate tab: two runs' saved evaluations side by side (metrics
 table and overlaid precision-recall curves) with the gain B − A where both scored on the same
-images and labels (``yolov11.same_ground_truth``); a run not yet evaluated on the split is evaluated."""
+images and labels (``yolov11.same_ground_truth``); a run not yet evaluated on the split is evaluated.
+Where a run trained on tiles, both are also scored on the untiled frames (``yolov11.tiled_comparison``)."""
 
 from __future__ import annotations
 
 import gradio as gr
+import pandas as pd
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, bind, relisted, run_choices, shows_user_errors
-from pages.eval_charts import GAIN, compare_pr_figure, compare_table
+from pages.eval_charts import GAIN, compare_pr_figure, compare_table, tiled_rows
 
 
 @shows_user_errors
@@ -22,7 +24,11 @@ def compare(ctx: AppContext, run_a: str, run_b: str, split: str):
     curves = {r: yolov11.evaluation_curves(res["dir"], ws) for r, res in results.items()}
     datasets = {r: (ws.run(r) or {}).get("dataset") or "" for r in runs}  # a version's runs say which version
     same = yolov11.same_ground_truth(datasets[runs[0]], datasets[runs[1]], split, workspace=ws)
-    return compare_table(results, datasets, same), compare_pr_figure(curves)
+    table = compare_table(results, datasets, same)
+    tiled = yolov11.tiled_comparison(runs[0], runs[1], split, workspace=ws)
+    if tiled is not None:
+        table = pd.concat([table, tiled_rows(tiled, runs)], ignore_index=True)
+    return table, compare_pr_figure(curves)
 
 
 def relist_compared_runs(ctx: AppContext, a: str | None, b: str | None):

@@ -1,7 +1,8 @@
 """Tiled training data (issue 24): ``tile`` writes a version whose boxes, mapped back to the frame,
 are the parent's (to the label files' precision) apart from those cut at a tile edge, which it
 counts; empty tiles are kept at the stated ratio; the parent stays; bad values get one line naming
-the flag; a run trains on it; the CLI says the same."""
+the flag; a run trains on it; the CLI says the same. A run on tiles compared with a run on the
+frames: both scored on the frames, tile by tile and in one pass, by one COCO evaluator."""
 
 from __future__ import annotations
 
@@ -119,3 +120,37 @@ def test_bad_values_name_their_flag_and_a_run_trains_on_the_tiles(tiled, tmp_pat
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["name"] == f"{name}@v3" and out["lineage"] == "tiles 320, overlap 0.2" and out["images"] == 6
+
+
+def test_a_tiled_run_and_a_run_on_the_frames_compare_on_the_full_frames(tiled):
+    from pages.common import AppContext
+    from pages.eval_compare import compare
+
+    ws, name = tiled["ws"], tiled["name"]
+    runs = {data: yolov11.train(data, "yolov11n", epochs=1, imgsz=64, batch=4, workers=0, workspace=ws, plots=False)["run"]
+            for data in (name, tiled["r"]["name"])}
+    frames, tiles = runs[name], runs[tiled["r"]["name"]]
+    own = yolov11.evaluate(run=tiles, workspace=ws)  # the tiled run's own val: tiles
+    got = yolov11.tiled_comparison(frames, tiles, "val", workspace=ws)
+    assert got["data"] == name and got["same"]["same"] is True and got["evaluator"] == "faster-coco-eval"
+    assert all(s["size"] == 256 and s["overlap"] == 0.5 for s in got["slicing"].values())  # both sliced as the tiles were cut
+    for run in (frames, tiles):
+        r = got["results"][run]
+        assert r["images"] == 2 and r["data"] == str(ws.resolve_data(name)) and r["evaluator"] == "faster-coco-eval"
+        assert set(r["metrics"]) == {"mAP50", "mAP50-95", "small mAP50-95"} and "metrics" in r["unsliced"]
+    assert Path(got["results"][tiles]["dir"]).name.startswith("eval-val-on-")  # not over the run's own evaluation
+    assert yolov11.saved_evaluation(tiles, "val", workspace=ws)["metrics"] == own["metrics"]
+    kept = Path(got["results"][tiles]["dir"]) / "metrics.json"
+    stamp = kept.stat().st_mtime_ns
+    assert yolov11.tiled_comparison(frames, tiles, "val", workspace=ws)["results"] == got["results"] and kept.stat().st_mtime_ns == stamp
+    assert yolov11.tiled_comparison(frames, frames, "val", workspace=ws) is None  # no tiles: nothing to add
+
+    ctx = AppContext(workspace=ws, jobs=yolov11.TrainingJobs(ws), blocks=None)
+    table, _ = compare(ctx, frames, tiles, "val")
+    rows = {row["metric"]: row for row in table.to_dict("records")}
+    said = rows["tiled run: compared on"]
+    assert said[frames] == said[tiles] == f"full val frames of {name}, tiles of 256 px, overlap 0.5"
+    assert said["gain (B − A)"] == "both scored by faster-coco-eval (COCO): B − A is the gain"
+    for key in ("full frames, tile by tile: mAP50", "full frames, one pass: mAP50-95"):
+        a, b = rows[key][frames], rows[key][tiles]
+        assert isinstance(a, float) and rows[key]["gain (B − A)"] == round(b - a, 4)

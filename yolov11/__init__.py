@@ -40,6 +40,7 @@ from yolov11.eval.label_issues import KINDS as LABEL_ISSUE_KINDS
 from yolov11.eval.label_issues import label_issues, saved_label_issues
 from yolov11.eval.label_issues_draw import draw_label_issues
 from yolov11.eval.thresholds import explore_thresholds, threshold_confusion
+from yolov11.eval.tiled_compare import tiled_comparison
 from yolov11.export.exporter import export_model
 from yolov11.export.formats import FORMATS as EXPORT_FORMATS
 from yolov11.export.quantize import int8_summary
@@ -126,6 +127,7 @@ __all__ = [
     "run_train_kwargs",
     "Slicing",
     "same_ground_truth",
+    "tiled_comparison",
     "saved_evaluation",
     "saved_label_issues",
     "shell_command",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from yolov11 import checkpoints
@@ -53,10 +54,16 @@ def _sources(ws: Workspace, run: str | None, weights: str | None, data: str | No
 
 
 def _out_dir(ws: Workspace, run: str | None, weights: Path, data_yaml: Path, split: str) -> Path:
-    """A run's evaluations live in its folder; loose weights get one folder per (file content,
-    dataset, split): uploads of different files all named best.pt must not overwrite each other."""
+    """A run's evaluations live in its folder (``eval-<split>``; on another dataset than its own,
+    ``eval-<split>-on-<dataset>``, never over its own); loose weights get one folder per (file
+    content, dataset, split): uploads of different files all named best.pt must not overwrite each other."""
     if run:
-        return Path(ws.require_run(run)["dir"]) / f"eval-{split}"
+        record = ws.require_run(run)
+        own = ws.dataset(record.get("dataset") or "")
+        if own is None or Path(own["path"]).resolve() == data_yaml.parent.resolve():
+            return Path(record["dir"]) / f"eval-{split}"
+        other = re.sub(r"[^\w.@-]", "_", data_yaml.parent.name)[:80] + "-" + hashlib.sha1(str(data_yaml).encode()).hexdigest()[:6]
+        return Path(record["dir"]) / f"eval-{split}-on-{other}"
     digest = hashlib.sha1(weights.read_bytes()).hexdigest()[:8]
     return ws.runs_dir / "evaluations" / f"{weights.stem}-{digest}-{data_yaml.parent.name}-{split}"
 
@@ -185,6 +192,20 @@ def saved_evaluation(run: str | None = None, split: str = "val", where: str | Pa
     if "rule" not in result["confusion"]:  # saved before the matrix said its thresholds: they were the defaults
         result["confusion"].update(_confusion_thresholds(None))
     return result
+
+
+def saved_sliced_evaluation(run: str, data: str | None, split: str, slicing, workspace: Workspace | str | Path | None = None
+                            ) -> dict | None:
+    """The sliced evaluation an earlier ``evaluate(run=, data=, split=, sliced=slicing)`` saved, if it
+    used these settings and is newer than the run's weights; else None."""
+    ws = Workspace.at(workspace)
+    weights_path, data_yaml, _ = _sources(ws, run, None, data)
+    folder = _out_dir(ws, run, weights_path, data_yaml, split)
+    path = folder.with_name(f"{folder.name}-sliced") / "metrics.json"
+    if not path.is_file() or path.stat().st_mtime_ns < weights_path.stat().st_mtime_ns:
+        return None
+    result = json.loads(path.read_text())
+    return result if result.get("sliced") == slicing.__dict__ and result.get("data") == str(data_yaml) else None
 
 
 def evaluation_curves(where: str | Path, workspace: Workspace | str | Path | None = None) -> dict:
