@@ -12,6 +12,7 @@ import pages.evaluate_handlers as h
 from pages.common import GPU_BOUND, AppContext, bind, dataset_choices, run_choices
 from pages.eval_charts import COCO_HEADERS, CURVE_TITLES
 from pages.eval_compare import build_compare
+from pages.eval_errors import SIZE_HEADERS
 from pages.label_issues_view import build_label_issues
 from pages.zoo import PICKLE_WARNING
 from yolov11 import GALLERY_CRITERIA as CRITERIA
@@ -42,6 +43,11 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
         sliced = gr.Dataframe(headers=h.SLICED_HEADERS, interactive=False, elem_id="eval-sliced",
                               label="Small objects (same COCO evaluator for both; ticked above)")
         chart = gr.Plot(label="Per-class mAP", elem_id="eval-per-class")
+        with gr.Row():
+            errors = gr.Plot(label="Where the mAP goes (TIDE error types: each fixed alone, so the gains do not add up to the gap)",
+                             elem_id="eval-errors", scale=3)
+            sizes = gr.Dataframe(headers=SIZE_HEADERS, label="Errors by box size (small < 32x32 px, medium < 96x96)", interactive=False,
+                                 elem_id="eval-error-sizes", scale=2)
         folder = gr.Textbox(label="Evaluation folder (metrics.json, curves.json, coco_gt.json, coco_dt.json)", interactive=False,
                             elem_id="eval-folder")
         code = gr.Markdown()
@@ -86,7 +92,8 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
     matrix = dict(fn=bind(ctx, h.confusion_chart), inputs=[folder, normalised, source, conf, iou], outputs=confusion,
                   api_visibility="private")
     analysis = bind(ctx, h.analysis)
-    (go.click(bind(ctx, h.evaluate), [run, split, weights, dataset, trust, small], [table, chart, code, coco, folder, sliced],
+    (go.click(bind(ctx, h.evaluate), [run, split, weights, dataset, trust, small],
+              [table, chart, code, coco, folder, sliced, errors, sizes],
               api_name="evaluate",
               concurrency_id=GPU_BOUND)
        .success(analysis, [folder, curve_kind], [pr, conf_curve], api_visibility="private")

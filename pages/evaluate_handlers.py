@@ -12,6 +12,7 @@ import yolov11
 from pages.charts import per_class_figure
 from pages.common import AppContext, dataset_choices, relisted, run_choices, said_empty, same_call, shows_user_errors
 from pages.eval_charts import coco_table, confidence_figure, confusion_figure, pr_figure
+from pages.eval_errors import error_figure, size_table
 from pages.text import fenced
 from pages.uploads import used_upload
 
@@ -43,8 +44,9 @@ def _counts_tables(c: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 def evaluate(ctx: AppContext, run_id: str, split: str, weights_file: str | None = None, data: str | None = None, trusted: bool = False,
              small_objects: bool = False):
     """Validate a run's best weights (or uploaded weights on a dataset) on a split; returns the
-    metrics table, per-class chart, snippet, COCO table, the evaluation folder, and with
-    ``small_objects`` the split's full frames scored tile by tile and in one pass (else an empty table)."""
+    metrics table, per-class chart, snippet, COCO table, the evaluation folder, with
+    ``small_objects`` the split's full frames scored tile by tile and in one pass (else an empty
+    table), and where the mAP goes: the error types' chart and the errors by box size."""
     if weights_file:
         if not data:  # before the upload is used: it stays for the next press
             raise yolov11.UserError("--data: pick the dataset to evaluate the uploaded weights on")
@@ -77,7 +79,8 @@ def evaluate(ctx: AppContext, run_id: str, split: str, weights_file: str | None 
         flags = {**shown, "slice": "on"} if "run" in shown else {**shown, "slice": "on", "trust_weights": trusted}
         snippet += "\n**Small objects: tile by tile and in one pass**\n" + same_call(ctx, "evaluate", "sliced", {**shown, "sliced": True},
                                                                                      "eval", flags)
-    return metrics_table(r), per_class_figure(r), snippet, coco_table(r), r["dir"], sliced
+    errors = r.get("error_breakdown")
+    return metrics_table(r), per_class_figure(r), snippet, coco_table(r), r["dir"], sliced, error_figure(errors), size_table(errors)
 
 @shows_user_errors
 def analysis(ctx: AppContext, where: str, kind: str):

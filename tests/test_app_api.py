@@ -52,9 +52,10 @@ def test_import_train_evaluate_export_predict(server, tiny_zip):
     assert status["history"][0]["epoch"] == 1
     assert status["log"]
 
-    table, chart, code, coco, folder, sliced = client.predict(run, "val", api_name="/evaluate")
+    table, chart, code, coco, folder, sliced, errors, sizes = client.predict(run, "val", api_name="/evaluate")
     assert sliced["data"] == []  # small objects not asked for
-    *_, code, _, _, sliced = client.predict(run, "val", None, None, False, True, api_name="/evaluate")  # a new last input
+    assert [row[0] for row in sizes["data"]] == ["small", "medium", "large"]  # where the mAP goes, by box size
+    *_, code, _, _, sliced, _, _ = client.predict(run, "val", None, None, False, True, api_name="/evaluate")  # a new last input
     assert [row[0] for row in sliced["data"]] == ["mAP50", "mAP50-95", "small mAP50-95"]
     assert "sliced=True" in code and "--slice on" in code
     assert table["headers"][:4] == ["class", "images", "instances", "precision"]

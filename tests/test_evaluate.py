@@ -169,8 +169,13 @@ def test_threshold_explorer_endpoint(trained_run, evaluated):
 
     with serving(trained_run["workspace"]) as url:
         client = Client(url, verbose=False)
-        table, chart, code, coco, folder, _ = client.predict(trained_run["run"], "val", api_name="/evaluate")
+        table, chart, code, coco, folder, _, errors, sizes = client.predict(trained_run["run"], "val", api_name="/evaluate")
         assert Path(folder) == Path(evaluated["dir"])
+        # Where the mAP goes (new last outputs): the chart of the oracle gains, and the errors by box size
+        breakdown = yolov11.saved_evaluation(trained_run["run"], "val", workspace=trained_run["workspace"])["error_breakdown"]
+        assert errors["type"] == "plotly" and "where the mAP50 goes" in errors["plot"]
+        assert sizes["headers"] == ["box size", "false positives", "share of FP", "missed objects", "share of missed"]
+        assert [row[:2] for row in sizes["data"]] == [[k, v] for k, v in breakdown["by_size"]["false_positives"].items()]
         assert [row[0] for row in coco["data"]] == COCO_NAMES
         summary, per_class = client.predict(folder, 0.001, 0.5, api_name="/threshold_explorer")
         expected = explore_thresholds(folder, 0.001, 0.5, workspace=trained_run["workspace"])

@@ -223,7 +223,7 @@ def test_uploaded_weights_are_kept_for_the_next_press_and_the_upload_goes(app_se
     client, ws, run, base = app_server
     weights = base / "from-elsewhere.pt"
     weights.write_bytes(Path(ws.run(run)["dir"], "weights", "best.pt").read_bytes())
-    _, _, _, _, first, _ = client.predict(None, "val", handle_file(str(weights)), "hardhat-tiny", api_name="/evaluate")
+    _, _, _, _, first, *_ = client.predict(None, "val", handle_file(str(weights)), "hardhat-tiny", api_name="/evaluate")
     assert not list(_uploads().rglob(weights.name)), "the used upload stayed in the upload folder"
     kept = list((ws.root / "weights").rglob(weights.name))
     assert len(kept) == 1 and kept[0].read_bytes() == weights.read_bytes()

@@ -256,8 +256,11 @@ def eval_(args: argparse.Namespace, ws) -> tuple[object, str]:
     head = "  ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())
     coco = "  ".join(f"{k} {v:.4f}" for k, v in r["coco"].items())
     per_class = table(r["per_class"], ["class", "images", "instances", "precision", "recall", "mAP50", "mAP50-95"])
+    from yolov11.eval.error_types import in_words
+
     return r, (
         f"{r['split']}: {head}\n{per_class}\nCOCO: {coco}\n"
+        f"where the mAP50 goes (AP50 an oracle fix of each error type alone adds, TIDE): {in_words(r['error_breakdown'])}\n"
         f"  -> {r['dir']} (coco_gt.json, coco_dt.json: re-score with eval --coco-gt/--coco-dt)"
     )
 

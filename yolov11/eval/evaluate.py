@@ -9,6 +9,10 @@ same predictions, and the confusion matrix. Into its evaluation folder it writes
     coco_gt.json   the split's ground truth in COCO format (boxes in original pixels)
     coco_dt.json   every detection (conf >= 0.001, the validator's default) in COCO format
 
+and its result's ``error_breakdown`` says where the mAP50 goes (``error_types``: TIDE's error
+types, each with the AP50 an oracle fix of that type alone would add, overall and per class, and
+the false positives and negatives by box size).
+
 The COCO files feed the threshold explorer and the error gallery with no second inference,
 and ``python -m yolov11 eval --coco-gt coco_gt.json --coco-dt coco_dt.json`` re-scores them.
 """
@@ -24,6 +28,7 @@ from yolov11 import checkpoints
 from yolov11.compat import offline, validator
 from yolov11.compat.results import short_metrics
 from yolov11.errors import UserError
+from yolov11.eval import error_types
 from yolov11.eval.coco_metrics import COCO_NAMES, coco_evaluate, coco_stats
 from yolov11.eval.records import coco_documents
 from yolov11.eval.settings import EvalSettings
@@ -153,6 +158,7 @@ def evaluate(
             "names": [*names, "background"], "matrix": validator.confusion_counts(m), **_confusion_thresholds(finished[-1].args.conf)
         },
         "speed_ms": {k: round(float(v), 3) for k, v in m.speed.items()},
+        "error_breakdown": error_types.rounded(error_types.breakdown(gt_doc, detections)),
         "dir": str(save_dir),
         "files": files,
     }
@@ -191,6 +197,9 @@ def saved_evaluation(run: str | None = None, split: str = "val", where: str | Pa
         return None  # written before the evaluation kept its predictions: redo
     if "rule" not in result["confusion"]:  # saved before the matrix said its thresholds: they were the defaults
         result["confusion"].update(_confusion_thresholds(None))
+    if "error_breakdown" not in result:  # saved before the breakdown: from its saved predictions
+        docs = [json.loads(Path(result["files"][name]).read_text()) for name in ("coco_gt", "coco_dt")]
+        result["error_breakdown"] = error_types.rounded(error_types.breakdown(*docs))
     return result
 
 
