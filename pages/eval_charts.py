@@ -162,3 +162,14 @@ def tiled_rows(tiled: dict, runs: list[str]) -> pd.DataFrame:
             x, y = (round(v, 4) if isinstance(v, float) else v for v in (x, y))
             rows.append({"metric": f"full frames, {label}: {key}", a: x, b: y, GAIN: _gain(x, y)})
     return pd.DataFrame(rows)
+
+
+def advice_rows(outcome: dict, runs: list[str]) -> pd.DataFrame:
+    """A row to append to ``compare_table`` when one run's data followed the other's advice
+    (``yolov11.advice_outcome``): what the advice predicted and what the retrain measured."""
+    a, b = runs
+    advised, retrained = outcome["advised_run"], outcome["run"]
+    predicted = "not estimated" if outcome["predicted"] is None else f"predicted {outcome['predicted']:+.4f}"
+    measured = f"measured {outcome['measured']:+.4f}" if outcome["comparable"] else "not comparable"
+    cells = {advised: f"advised {outcome['kind']}: {predicted}", retrained: f"on {outcome['version']}: {measured}"}
+    return pd.DataFrame([{"metric": "advice followed (mAP50-95)", a: cells.get(a, ""), b: cells.get(b, ""), GAIN: outcome["how"]}])

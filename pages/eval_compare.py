@@ -1,7 +1,8 @@
 """The compare section of the Evaluate tab: two runs' saved evaluations side by side (metrics
 table and overlaid precision-recall curves) with the gain B − A where both scored on the same
 images and labels (``yolov11.same_ground_truth``); a run not yet evaluated on the split is evaluated.
-Where a run trained on tiles, both are also scored on the untiled frames (``yolov11.tiled_comparison``)."""
+Where a run trained on tiles, both are also scored on the untiled frames (``yolov11.tiled_comparison``);
+where one run's data followed the other's advice, a row says what it predicted and what was measured."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pandas as pd
 
 import yolov11
 from pages.common import GPU_BOUND, AppContext, bind, relisted, run_choices, shows_user_errors
-from pages.eval_charts import GAIN, compare_pr_figure, compare_table, tiled_rows
+from pages.eval_charts import GAIN, advice_rows, compare_pr_figure, compare_table, tiled_rows
 
 
 @shows_user_errors
@@ -28,6 +29,10 @@ def compare(ctx: AppContext, run_a: str, run_b: str, split: str):
     tiled = yolov11.tiled_comparison(runs[0], runs[1], split, workspace=ws)
     if tiled is not None:
         table = pd.concat([table, tiled_rows(tiled, runs)], ignore_index=True)
+    for first, second in (runs, runs[::-1]):  # one run's data followed the other's advice: predicted against measured
+        outcome = yolov11.advice_outcome(second, split, workspace=ws)
+        if outcome is not None and outcome["advised_run"] == first:
+            table = pd.concat([table, advice_rows(outcome, runs)], ignore_index=True)
     return table, compare_pr_figure(curves)
 
 

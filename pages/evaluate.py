@@ -9,6 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 import pages.evaluate_handlers as h
+from pages.advice_view import build_advice
 from pages.common import GPU_BOUND, AppContext, bind, dataset_choices, run_choices
 from pages.eval_charts import COCO_HEADERS, CURVE_TITLES
 from pages.eval_compare import build_compare
@@ -81,7 +82,8 @@ def build_evaluate(ctx: AppContext) -> gr.Tab:
         # would widen the columns and crop each tile to a square, a blown-up fragment.
         gallery = gr.Gallery(label=f"{h.GALLERY_LABEL}: evaluate a run to see them", columns=4, height=460, object_fit="contain",
                              fit_columns=False, elem_id="eval-gallery")
-        build_label_issues(ctx, run)
+        followed = build_advice(ctx, run, split)
+        build_label_issues(ctx, run, followed)
         build_compare(ctx)
 
     # The explorer and gallery read saved files: cheap, never queued behind GPU work.

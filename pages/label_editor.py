@@ -193,15 +193,15 @@ def open_image(ctx: AppContext, dataset: str | None, image: str | None, suggeste
 
 
 @shows_user_errors
-def save_version(ctx: AppContext, dataset: str, image: str, value: dict | None, original: list[dict]) -> dict:
+def save_version(ctx: AppContext, dataset: str, image: str, value: dict | None, original: list[dict], advice: dict | None = None) -> dict:
     """Save the editor's boxes of ``image`` as a new version of ``dataset``; the version
-    (yolov11.edit_labels' result)."""
+    (yolov11.edit_labels' result). ``advice``: the advice followed here, kept in the lineage."""
     if not image or not value:
         raise yolov11.UserError("pick an image to edit first")
     labels = image_labels(dataset, image, workspace=ctx.workspace)
     size = (labels["width"], labels["height"])
     boxes = edited_boxes(value, original, shown_scale(*size), size)
-    return yolov11.edit_labels(dataset, image=image, boxes=boxes, workspace=ctx.workspace)
+    return yolov11.edit_labels(dataset, image=image, boxes=boxes, workspace=ctx.workspace, advice=advice or None)
 
 
 def saved_text(version: dict) -> str:
@@ -228,18 +228,20 @@ def reopened(ctx: AppContext, name: str | None, current: str | None, showing: li
 
 
 @shows_user_errors
-def save_here(ctx: AppContext, picked: str | None, name: str | None, value: dict | None, original: list[dict]) -> tuple[str, str]:
+def save_here(ctx: AppContext, picked: str | None, name: str | None, value: dict | None, original: list[dict],
+              advice: dict | None = None) -> tuple[str, str]:
     """Save (``build_label_editor``'s own): the editor's boxes of image ``picked`` saved as a new
     version of dataset ``name``; what was saved, and the new version's name for the dataset field."""
-    version = save_version(ctx, dataset=name, image=picked, value=value, original=original)
+    version = save_version(ctx, dataset=name, image=picked, value=value, original=original, advice=advice)
     return saved_text(version), version["name"]
 
 
 @shows_user_errors
-def save_to_picker(ctx: AppContext, picked: str | None, name: str | None, value: dict | None, original: list[dict]) -> tuple[str, dict]:
+def save_to_picker(ctx: AppContext, picked: str | None, name: str | None, value: dict | None, original: list[dict],
+                   advice: dict | None = None) -> tuple[str, dict]:
     """``save_here`` for a dataset picker (a dropdown): set to the new version, which its refreshed
     choices list."""
-    said, new = save_here(ctx, picked, name, value, original)
+    said, new = save_here(ctx, picked, name, value, original, advice)
     return said, gr.update(choices=dataset_choices(ctx), value=new)
 
 
@@ -262,13 +264,15 @@ class LabelEditor:
         return [self.image, self.annotator, self.boxes, self.message, self.shown]
 
 
-def build_label_editor(ctx: AppContext, dataset: gr.components.Component, prefix: str = "label", wire_save: bool = True) -> LabelEditor:
+def build_label_editor(ctx: AppContext, dataset: gr.components.Component, prefix: str = "label", wire_save: bool = True,
+                       advice: gr.State | None = None) -> LabelEditor:
     """Lay out the editor for the dataset named by ``dataset`` (a dropdown, a textbox or a
     State); picking an image opens it, ``open`` opens one from elsewhere (a gallery's select).
     With ``wire_save``, Save writes the version, says so in ``saved`` and sets ``dataset`` to
     it (the next save builds on it); pages.data wires its own save instead. ``prefix`` starts
     the elem_ids (``<prefix>-image``, ``-editor``, ``-save``, ``-message``, ``-saved``): two
-    editors on one page need two prefixes."""
+    editors on one page need two prefixes. ``advice``: a State holding the advice being followed
+    ({"run", "kind"}, or None), which each save records in the new version's lineage."""
     gr.Markdown("Pick an image, then draw a box (Create box, C), drag or resize one (Drag boxes, D), "
                 "double-click a box to change its class, select one and press Del to remove it. "
                 "Saving writes a new version of the dataset; the one edited stays as it was.")
@@ -286,5 +290,6 @@ def build_label_editor(ctx: AppContext, dataset: gr.components.Component, prefix
     dataset.change(bind(ctx, reopened), [dataset, image, shown], editor.outputs, api_visibility="private")
     if wire_save:  # a picker is set to the new version among its refreshed choices, a textbox or State to its name
         saved_to = save_to_picker if isinstance(dataset, gr.Dropdown) else save_here
-        save.click(bind(ctx, saved_to), [image, dataset, annotator, boxes], [saved, dataset], api_visibility="private")
+        inputs = [image, dataset, annotator, boxes, *([advice] if advice is not None else [])]
+        save.click(bind(ctx, saved_to), inputs, [saved, dataset], api_visibility="private")
     return editor

@@ -68,11 +68,28 @@ def find(ctx: AppContext, run_id: str | None, split: str = "val", folds: float =
     if not run_id:
         raise yolov11.UserError("--run : pick a finished run first")
     r = yolov11.label_issues(run_id, split, int(folds), workspace=ctx.workspace, progress=lambda f, m: progress(f, desc=m))
+    return _shown(ctx, r, int(folds))
+
+
+def _shown(ctx: AppContext, r: dict, folds: int) -> tuple:
+    """find's outputs for a result of label_issues."""
     classes = sorted({c for i in r["issues"] for c in (i["class"], i["suggested_class"]) if c})
-    kwargs = {"run": run_id, "split": split} | ({"folds": int(folds)} if split == "train" else {})
+    kwargs = {"run": r["run"], "split": r["split"]} | ({"folds": folds} if r["split"] == "train" else {})
     code = same_call(ctx, "label_issues", "issues", kwargs, "label-issues", {**kwargs, "json": True})
     return (_summary(r, SHOWN), _gallery(ctx, r, r["issues"]), issues_table(r["issues"]), r,
             gr.update(choices=[ALL_CLASSES, *classes], value=ALL_CLASSES), code)
+
+
+@shows_user_errors
+def listed(ctx: AppContext, run_id: str | None, split: str, opens: bool):
+    """The run's saved suspicious labels of ``split``, listed as find lists them, with the split
+    picked (what "Do it" of the advice to fix labels opens); nothing changes unless ``opens``."""
+    if not opens:
+        return (gr.skip(),) * 7
+    r = yolov11.saved_label_issues(run_id, split, workspace=ctx.workspace) if run_id else None
+    if r is None:
+        raise yolov11.UserError("--run : find the run's suspicious labels first (Find suspicious labels)")
+    return (split, *_shown(ctx, r, r.get("folds", 2)))
 
 
 def _issue_picked(result: dict, kind: str | None, cls: str | None, evt: gr.SelectData) -> dict:
@@ -139,8 +156,10 @@ def narrow(ctx: AppContext, run_id: str | None, split: str, kind: str, cls: str)
     return _gallery(ctx, r, issues), issues_table(issues)
 
 
-def build_label_issues(ctx: AppContext, run: gr.Dropdown):
-    """Lay out the section under the Evaluate tab's run picker."""
+def build_label_issues(ctx: AppContext, run: gr.Dropdown, follow=None):
+    """Lay out the section under the Evaluate tab's run picker; ``follow``: (an event, its "opens",
+    split and advice-followed States) after which the run's suspicious labels of that split are
+    listed here; a label saved here records the advice followed in its version's lineage."""
     gr.Markdown("### Suspicious labels\nThe labels this run's model disagrees with most, out of sample "
                 "(cleanlab's object-detection scores), most suspicious first. Left: the label as it is; right: what the model suggests. "
                 "Pick one to fix it in the box editor below: saving writes a new dataset version.")
@@ -166,12 +185,17 @@ def build_label_issues(ctx: AppContext, run: gr.Dropdown):
     found = go.click(bind(ctx, find), [run, split, folds], [summary, gallery, table, as_json, cls, code], api_name="label_issues",
                      concurrency_id=GPU_BOUND)
     found.then(**relabel)
+    followed = None
+    if follow is not None:
+        event, opens, which, followed = follow
+        event.then(bind(ctx, listed), [run, which, opens], [split, summary, gallery, table, as_json, cls, code],
+                   api_visibility="private").then(**relabel)
     narrowed = gr.on([kind.input, cls.input], bind(ctx, narrow), [run, split, kind, cls], [gallery, table], api_name="label_issues_gallery")
     narrowed.then(**relabel)
     gr.on([split.change, folds.release, run.change], bind(ctx, estimate), [run, split, folds], cost, api_visibility="private")
     gr.Markdown("#### Fix a label\nClick a suspicious label in the gallery or the table: its image opens here with the label in question "
                 "in red and the model's suggestion in orange.")
     editing = gr.Textbox(label="Dataset (version) being edited", interactive=False, elem_id="issues-dataset")
-    editor = build_label_editor(ctx, editing, prefix="issues")
+    editor = build_label_editor(ctx, editing, prefix="issues", advice=followed)
     for source in (gallery, table):
         source.select(bind(ctx, open_issue), [run, split, kind, cls, editing], [*editor.outputs, editing], api_visibility="private")

@@ -15,8 +15,17 @@ from pages.charts import compare_figure
 from pages.common import AppContext, bind, in_the_event_loop, relisted, run_choices, shows_user_errors
 from yolov11 import run_status
 
-RUN_COLUMNS = ["run", "status", "dataset", "model", "epochs", "imgsz", "batch", "best mAP50-95", "duration (s)"]
+RUN_COLUMNS = ["run", "status", "dataset", "model", "epochs", "imgsz", "batch", "best mAP50-95", "duration (s)", "advice followed"]
 AT_ONCE_RUNS = 64  # /list_runs answers in the event loop up to this many runs; more go to a worker thread
+
+
+def followed_text(outcome: dict | None) -> str:
+    """"fix_labels from R: predicted +0.050, measured +0.031" for a run whose data followed advice; "" otherwise."""
+    if not outcome:
+        return ""
+    predicted = "not estimated" if outcome["predicted"] is None else f"{outcome['predicted']:+.3f}"
+    measured = f"{outcome['measured']:+.3f}" if outcome["comparable"] else "not comparable"
+    return f"{outcome['kind']} from {outcome['advised_run']}: predicted {predicted}, measured {measured}"
 
 
 def runs_table(ctx: AppContext, wait: bool = True) -> pd.DataFrame | None:
@@ -37,6 +46,7 @@ def runs_table(ctx: AppContext, wait: bool = True) -> pd.DataFrame | None:
             "run": r["id"], "status": r["status"], "dataset": r["dataset"], "model": r["model"],
             "epochs": f"{len(s['history'])}/{settings.get('epochs', '?')}", "imgsz": settings.get("imgsz"), "batch": settings.get("batch"),
             "best mAP50-95": round(best, 4) if best is not None else None, "duration (s)": s["duration_s"],
+            "advice followed": followed_text(yolov11.saved_outcome(r["dir"])),
         })
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 

@@ -48,6 +48,9 @@ def progress_text(s: dict) -> str:
         line += " · " + ", ".join(f"{k} {v:.3f}" for k, v in s["metrics"].items() if isinstance(v, float))
     if s.get("warning"):
         line += f"\n\n**Warning:** {md_text(s['warning'])}"
+    if s.get("advice") and s["status"] == "done":
+        line += "\n\n**What to fix next** (Evaluate → What to fix next says more): " + "; ".join(
+            f"{n}. {md_text(a['title'])} (expected +{a['expected_gain']:.3f} mAP50-95)" for n, a in enumerate(s["advice"], 1))
     if s["error"]:
         line += f"\n\n**Error:** {md_text(s['error'])}"
     return line

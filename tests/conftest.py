@@ -31,7 +31,8 @@ import sitecustomize  # noqa: E402,F401  (installs the guard here too)
 
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py, for test modules in subfolders too
-import label_corruption  # noqa: E402
+import background_runs  # noqa: E402
+
 import video_fixtures  # noqa: E402
 from helpers import write_yolo_folder, zip_folder  # noqa: E402
 
@@ -81,7 +82,7 @@ def trained_run(tmp_path_factory) -> dict:
 def pytest_collection_modifyitems(session, config, items):
     """The tests that wait for a background training (below) run last, in their own order: it
     has the rest of the suite to finish in."""
-    items.sort(key=lambda item: "corrupted_run" in item.fixturenames)  # stable: the rest keep their order
+    items.sort(key=lambda item: any(f"{name}_run" in item.fixturenames for name in background_runs.RUNS))  # stable otherwise
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -89,17 +90,24 @@ def _background_trainings(request, tmp_path_factory):
     """Trainings of minutes start with the session, each in a process of its own: on a CPU
     Ultralytics trains on one core short of all of them, so on 2 cores the second sits idle
     while the other tests train. Started only when a collected test uses the result."""
-    if any("corrupted_run" in item.fixturenames for item in request.session.items):
-        label_corruption.start(tmp_path_factory.mktemp("corrupted"))
+    if any(f"{name}_run" in item.fixturenames for item in request.session.items for name in background_runs.RUNS):
+        background_runs.start(tmp_path_factory.mktemp("background"))
     yield
-    label_corruption.stop()
+    background_runs.stop()
 
 
 @pytest.fixture(scope="session")
 def corrupted_run(tmp_path_factory) -> dict:
-    """The quick-preset run on the demo set with seeded label corruptions (label_corruption.py):
-    {"ws", "run", "corruptions", "dataset", "metrics"}."""
-    return label_corruption.corrupted_demo_run(tmp_path_factory)
+    """The quick-preset run on the demo set with seeded label corruptions (label_corruption.py,
+    background_runs.py): {"ws", "run", "corruptions", "dataset", "metrics"}."""
+    return background_runs.wait_for("corrupted", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def starved_run(tmp_path_factory) -> dict:
+    """A run on demo images whose train split has about 10 "head" boxes (background_runs.py):
+    {"ws", "run", "dataset", "metrics", "train_heads"}."""
+    return background_runs.wait_for("starved", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,11 @@ def test_import_train_evaluate_export_predict(server, tiny_zip):
     assert status["status"] == "done", status["error"]
     assert status["history"][0]["epoch"] == 1
     assert status["log"]
+    # What to fix next, worked out as the app's training ended (before it said done): the top three of advice-val.json
+    assert any("working out what to fix next" in line for line in status["log"])
+    saved = yolov11.saved_advice(run, "val", workspace=ws)
+    assert saved is not None and status["advice"] == [{k: a[k] for k in ("kind", "title", "expected_gain", "command")}
+                                                      for a in saved["actions"][:3]]
 
     table, chart, code, coco, folder, sliced, errors, sizes = client.predict(run, "val", api_name="/evaluate")
     assert sliced["data"] == []  # small objects not asked for

@@ -195,8 +195,9 @@ def test_empty_tables_show_their_headers(trained_run):
         build_export(ctx)
     tables = {b.elem_id: b.value["headers"] for b in blocks.blocks.values() if isinstance(b, gr.Dataframe)}
     assert set(tables) == {"eval-table", "eval-coco", "explore-overall", "explore-classes", "compare-table", "export-latency",
-                           "issues-table", "eval-sliced", "eval-error-sizes"}
+                           "issues-table", "eval-sliced", "eval-error-sizes", "advice-table"}
     assert tables["eval-sliced"] == ["metric (COCO, full frames)", "one pass", "tile by tile"]
+    assert tables["advice-table"] == ["rank", "action", "expected gain (mAP50-95)", "kind"]
     assert tables["eval-error-sizes"] == ["box size", "false positives", "share of FP", "missed objects", "share of missed"]
     assert tables["compare-table"] == ["metric", "run A", "run B", "gain (B − A)"]
     assert tables["eval-table"][:3] == ["class", "images", "instances"]

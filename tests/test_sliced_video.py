@@ -6,15 +6,13 @@ cap on tiles x frames refuses a clip at its first frame and keeps nothing."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import yolov11
+from yolov11.__main__ import main as cli_main
 
-from helpers import ROOT
 from video_fixtures import CLIP_FPS, EXPECTED, WIDE_H, WIDE_OBJECTS, WIDE_SECONDS, WIDE_W, clip_frames, write_clip
 
 FRAMES = WIDE_SECONDS * CLIP_FPS
@@ -53,17 +51,15 @@ def test_a_pages_cap_on_tiles_times_frames_refuses_at_the_first_frame(shapes_mod
     assert set((ws.root / "predictions").iterdir()) == before  # nothing kept
 
 
-def test_the_cli_tracks_tile_by_tile_and_refuses_bad_numbers_in_one_line(shapes_model, wide_clip, ws):
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), "predict", "--weights",
-                               str(shapes_model["weights"]), "--source", str(wide_clip), *args], capture_output=True, text=True,
-                              cwd=ROOT, timeout=300)
-
-    done = cli("--slice", "--json")
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["counts"] == EXPECTED and json.loads(done.stdout)["tiles"] == TILES
-    said = cli("--slice", "auto")  # 640 px > 2 x 128: sliced; the summary says how
-    assert said.returncode == 0 and f"{FRAMES} frames ({TILES} tiles each)" in said.stdout and "2 square" in said.stdout
-    bad = cli("--slice", "--slice-overlap", "0.95")
-    assert bad.returncode == 2 and "--slice-overlap 0.95: the share of a tile its neighbour repeats" in bad.stderr
-    assert "Traceback" not in bad.stderr
+def test_the_cli_tracks_tile_by_tile_and_refuses_bad_numbers_in_one_line(shapes_model, wide_clip, ws, monkeypatch, capsys):
+    monkeypatch.setenv("YOLOV11_WORKSPACE", str(ws.root))  # what --workspace does, undone after the test
+    args = ["predict", "--weights", str(shapes_model["weights"]), "--source", str(wide_clip)]
+    assert cli_main([*args, "--slice", "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["counts"] == EXPECTED and done["tiles"] == TILES
+    assert cli_main([*args, "--slice", "auto"]) == 0  # 640 px > 2 x 128: sliced; the summary says how
+    said = capsys.readouterr().out
+    assert f"{FRAMES} frames ({TILES} tiles each)" in said and "2 square" in said
+    assert cli_main([*args, "--slice", "--slice-overlap", "0.95"]) == 2
+    bad = capsys.readouterr().err
+    assert "--slice-overlap 0.95: the share of a tile its neighbour repeats" in bad and "Traceback" not in bad

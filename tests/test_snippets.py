@@ -64,6 +64,7 @@ def shown(tmp_path_factory, tiny_zip):
         out["evaluate"] = client.predict(run, "val", api_name="/evaluate")[2]
         best = ws.run_weights(run)
         shutil.copy(best, here / best.name)
+        out["advise"] = client.predict(run, "val", api_name="/advise")[3]
         out["evaluate weights"] = client.predict(None, "val", handle_file(str(best)), "hardhat-tiny", api_name="/evaluate")[2]
         out["export"] = client.predict(run, "onnx", True, False, "batch only", api_name="/export_model")[2]
         image = next((ws.datasets_dir / "hardhat-tiny" / "images" / "val").glob("*.jpg"))
@@ -105,9 +106,8 @@ def as_shown(ws: yolov11.Workspace, before: dict[str, Path], step: str) -> None:
         shutil.copytree(before[step], ws.root)
 
 
-STEPS = ["import", "train", "evaluate", "evaluate weights", "export", "predict", "predict sliced", "predict video sliced", "publish",
-         "tile",
-         "pool add", "prelabel", "pool queue", "pool accept", "pool reject", "pool add reviewed"]
+STEPS = ["import", "train", "evaluate", "advise", "evaluate weights", "export", "predict", "predict sliced", "predict video sliced",
+         "publish", "tile", "pool add", "prelabel", "pool queue", "pool accept", "pool reject", "pool add reviewed"]
 
 
 def test_each_step_shows_both_snippets_with_python_literals(shown):
@@ -124,6 +124,7 @@ def test_each_step_shows_both_snippets_with_python_literals(shown):
     assert "simplify=True" in blocks(snippets["export"], "python")[0]
     assert "sliced=True" in blocks(snippets["predict sliced"], "python")[0]
     assert "--slice on" in blocks(snippets["predict sliced"], "bash")[0]
+    assert "yolov11.advise(" in blocks(snippets["advise"], "python")[0] and "advise --run" in blocks(snippets["advise"], "bash")[0]
     assert "predict_video(" in blocks(snippets["predict video sliced"], "python")[0]
     assert "sliced=True" in blocks(snippets["predict video sliced"], "python")[0]
     assert "--slice on" in blocks(snippets["predict video sliced"], "bash")[0]

@@ -13,6 +13,9 @@ or ``./workspace``.
     >>> yolov11.evaluate(run=run["run"])["metrics"]
 """
 
+from yolov11.advice.advisor import KINDS as ADVICE_KINDS
+from yolov11.advice.advisor import advise, saved_advice
+from yolov11.advice.outcome import advice_outcome, saved_outcome
 from yolov11.checkpoints import trust as trust_weights
 from yolov11.codegen.notebook import write_notebook
 from yolov11.codegen.snippets import python_call, shell_command
@@ -34,7 +37,7 @@ from yolov11.eval.comparable import same_ground_truth
 from yolov11.eval.error_gallery import CRITERIA as GALLERY_CRITERIA
 from yolov11.eval.error_gallery import LEGEND as GALLERY_LEGEND
 from yolov11.eval.error_gallery import worst_images
-from yolov11.eval.evaluate import coco_evaluate, evaluate, evaluation_curves, saved_evaluation
+from yolov11.eval.evaluate import coco_evaluate, evaluate, evaluation_curves, saved_evaluation, saved_evaluation_on
 from yolov11.eval.label_folds import estimate as label_issues_estimate
 from yolov11.eval.label_issues import KINDS as LABEL_ISSUE_KINDS
 from yolov11.eval.label_issues import label_issues, saved_label_issues
@@ -127,8 +130,14 @@ __all__ = [
     "run_train_kwargs",
     "Slicing",
     "same_ground_truth",
+    "advise",
+    "saved_advice",
+    "advice_outcome",
+    "saved_outcome",
+    "ADVICE_KINDS",
     "tiled_comparison",
     "saved_evaluation",
+    "saved_evaluation_on",
     "saved_label_issues",
     "shell_command",
     "summarize_report",

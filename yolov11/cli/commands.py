@@ -73,7 +73,7 @@ def tile(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
 
     r = yolov11.tile_dataset(args.data, size=args.size, overlap=args.overlap, min_visible=args.min_visible, empty_ratio=args.empty_ratio,
-                             seed=args.seed, workspace=ws, progress=None if args.json else progress_bar())
+                             seed=args.seed, workspace=ws, progress=None if args.json else progress_bar(), advice=args.advice)
     return r, (f"{r['name']}: {r['parent']} as {r['lineage']}: {r['images']} image(s) -> {r['tiles']} tiles "
                f"({r['empty_kept']} without boxes), "
                f"{r['boxes']} boxes, {r['clipped']} cut at a tile edge and kept, {r['dropped']} dropped (under {args.min_visible:g} "
@@ -132,7 +132,7 @@ def pool_accept(args: argparse.Namespace, ws) -> tuple[object, str]:
     if args.reviewed:
         if args.boxes:
             raise yolov11.UserError(field="--boxes", value=args.boxes, detail="the reviewed items keep their boxes as reviewed")
-        r = yolov11.pool_add_reviewed(args.data, split=args.split, workspace=ws)
+        r = yolov11.pool_add_reviewed(args.data, split=args.split, workspace=ws, advice=args.advice)
         return r, f"{r['version']}: {r['parent']} with {r['accepted']} reviewed item(s) added ({r['boxes']} box(es))\n  -> {r['path']}"
     boxes = None
     if args.boxes:
@@ -140,7 +140,7 @@ def pool_accept(args: argparse.Namespace, ws) -> tuple[object, str]:
             boxes = json.loads(Path(args.boxes).read_text())
         except (OSError, ValueError) as exc:
             raise yolov11.UserError(field="--boxes", value=args.boxes, detail=f"not a readable JSON file ({exc})") from None
-    r = yolov11.pool_accept(args.data, args.items, boxes=boxes, split=args.split, workspace=ws)
+    r = yolov11.pool_accept(args.data, args.items, boxes=boxes, split=args.split, workspace=ws, advice=args.advice)
     return r, f"{r['version']}: {r['parent']} with {r['accepted']} pool item(s) added ({r['boxes']} box(es))\n  -> {r['path']}"
 
 
@@ -304,7 +304,7 @@ def predict(args: argparse.Namespace, ws) -> tuple[object, str]:
             + f", {r['duration_s']:.1f} s; distinct objects: {counts}\n  -> {r['video']}"
             + (f"\n  warning: {r['warning']}" if r.get("warning") else "")
         )
-    r = yolov11.predict(args.weights, args.source, conf=args.conf, imgsz=args.imgsz, workspace=ws, device=args.device,
+    r = yolov11.predict(args.weights, args.source, conf=args.conf, iou=args.iou, imgsz=args.imgsz, workspace=ws, device=args.device,
                         sliced=args.slice, slice_size=args.slice_size, slice_overlap=args.slice_overlap)
     return r, "\n".join(f"{Path(i['image']).name}: {len(i['detections'])} detections"
                          + (f" ({i['tiles']} tiles)" if i.get("tiles") else "") + f" -> {i['annotated']}" for i in r["images"])
@@ -328,6 +328,18 @@ def label_issues(args: argparse.Namespace, ws) -> tuple[object, str]:
         + table(rows, ["score", "kind", "image", "class", "box", "suggested"])
         + more
     )
+
+
+def advise(args: argparse.Namespace, ws) -> tuple[object, str]:
+    import yolov11
+    from yolov11.eval.error_types import in_words
+
+    r = yolov11.advise(args.run, args.split, workspace=ws, progress=None if args.json else progress_bar())
+    lines = [f"{r['run']} on {r['split']}: mAP50-95 {r['metrics']['mAP50-95']:.4f}; where the mAP50 goes (TIDE oracles): "
+             f"{in_words(r['breakdown'])}"]
+    for n, a in enumerate(r["actions"], 1):
+        lines += [f"{n}. {a['title']}: expected +{a['expected_gain']:.4f} mAP50-95", f"   how: {a['how']}", f"   do: {a['command']}"]
+    return r, "\n".join(lines if r["actions"] else [*lines, "nothing to suggest from what this run recorded"])
 
 
 def _box(box: list | None) -> str:

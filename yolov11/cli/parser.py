@@ -16,6 +16,9 @@ from yolov11.export.formats import FORMATS, model_names
 from yolov11.export.settings import ExportSettings, help_of
 from yolov11.training.settings import PRESETS, TrainSettings, describe_field
 
+ADVICE_HELP = ("RUN:KIND, the advice (python -m yolov11 advise) this follows: kept in the new version's lineage, so a run trained "
+               "on it is scored against the gain that advice expected")
+
 
 def _flag(text: str) -> bool:
     if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -94,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--min-visible", type=float, default=0.5, help="a box cut by a tile edge is kept when this share is left (default 0.5)")
     c.add_argument("--empty-ratio", type=float, default=0.2, help="tiles without boxes kept per tile with boxes (default: 0.2)")
     c.add_argument("--seed", type=int, default=0, help="which empty tiles are kept (default: 0)")
+    c.add_argument("--advice", help=ADVICE_HELP)
     c = cmd("pool-add", "add photos and video frames (one every --every seconds) to a dataset's unlabeled pool", "pool_add")
     c.add_argument("--data", required=True, help="the workspace dataset whose pool takes them (its versions share one pool)")
     c.add_argument("sources", nargs="+", metavar="SOURCE", help="photos, videos (up to 4 hours each), or zips or folders of them")
@@ -120,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--boxes", help='a JSON file mapping item ids to boxes: [{"class": name or id, "box": [x1, y1, x2, y2]}] in pixels')
     c.add_argument("--split", default="train", choices=["train", "val"],
                    help="where the items go (default: train, so val stays comparable)")
+    c.add_argument("--advice", help=ADVICE_HELP)
     c = cmd("pool-reject", "mark pool items as not useful: they leave the queue", "pool_reject")
     c.add_argument("--data", required=True, help="the workspace dataset")
     c.add_argument("--items", required=True, help="item ids, comma-separated")
@@ -192,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an image, a folder of images, or a video: per-frame detections, track ids and per-class counts, and an annotated video",
     )
     c.add_argument("--conf", type=float, default=0.25)
+    c.add_argument("--iou", type=float, default=0.7, help="NMS IoU: boxes of one class overlapping more are one object (default: 0.7)")
     c.add_argument("--imgsz", type=int)
     c.add_argument("--device", help="cpu or a GPU index (default: the first GPU when there is one)")
     add_slice_flags(c)
@@ -205,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--folds", type=int, default=2, help="folds of the train split's cross-validation, 2 to 10 (default: 2)")
     c.add_argument("--fold-epochs", type=int, help="epochs of each fold model (default: the run's)")
     c.add_argument("--top", type=int, default=20, help="issues the summary lists (--json: all) (default: 20)")
+
+    c = cmd("advise", "what to fix next: actions ranked by the mAP50-95 each is expected to add, with the evidence and the command",
+            "advise")
+    c.add_argument("--run", required=True)
+    c.add_argument("--split", default="val", choices=["val", "test", "train"], help="the split whose errors are read (default: val)")
 
     c = cmd("publish", "make a run's model (or a weights file) the one the app's /demo page shows", "publish", weights=True)
     c.add_argument("--run")

@@ -23,12 +23,14 @@ ACCEPTABLE = ("new", "suggested", "skipped")
 
 
 def pool_accept(data: str, items: str | list, boxes: dict | None = None, split: str = "train",
-                workspace: Workspace | str | os.PathLike | None = None) -> dict:
+                workspace: Workspace | str | os.PathLike | None = None, advice: dict | str | None = None) -> dict:
     """Add the pool ``items`` to ``data`` as one new version; returns {"version", "parent",
-    "accepted", "boxes", "path", "items"}."""
+    "accepted", "boxes", "path", "items"}. ``advice``: the advice it follows (see ``edit_labels``)."""
+    from yolov11.advice.followed import followed
     from yolov11.data.version_folder import write_version
 
     ws = Workspace.at(workspace)
+    led_by = followed(ws, advice)
     if split not in ("train", "val"):
         raise UserError(field="--split", value=split, detail="accepted items go to train (the default) or val")
     base, rows = chosen_items(ws, data, items, ACCEPTABLE)
@@ -50,7 +52,7 @@ def pool_accept(data: str, items: str | list, boxes: dict | None = None, split: 
         added[rel] = file
         per_image[rel] = diff_lines([], lines[rel], names, size)
     diff = {"added": sum(len(c["added"]) for c in per_image.values()), "removed": 0, "changed": 0, "images": per_image,
-            "pool": {"items": [r["id"] for r in rows], "split": split}}
+            "pool": {"items": [r["id"] for r in rows], "split": split}} | ({"advice": led_by} if led_by else {})
     version = write_version(ws, parent, lines, diff, added=added)
     for row in rows:
         update_item(ws, base, row["id"], state="accepted", version=version["name"])

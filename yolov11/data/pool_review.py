@@ -80,8 +80,10 @@ def pool_draft(data: str, workspace: Workspace | str | os.PathLike | None = None
             "total": len(open_rows), **sums}
 
 
-def pool_add_reviewed(data: str, split: str = "train", workspace: Workspace | str | os.PathLike | None = None) -> dict:
-    """Write the draft's items, with their reviewed boxes, as ONE new version (``pool_accept``)."""
+def pool_add_reviewed(data: str, split: str = "train", workspace: Workspace | str | os.PathLike | None = None,
+                      advice: dict | str | None = None) -> dict:
+    """Write the draft's items, with their reviewed boxes, as ONE new version (``pool_accept``;
+    ``advice`` as there)."""
     from yolov11.data.pool_accept import pool_accept
 
     ws = Workspace.at(workspace)
@@ -89,7 +91,8 @@ def pool_add_reviewed(data: str, split: str = "train", workspace: Workspace | st
     rows = [r for r in _rows(ws, base) if r["draft"]]
     if not rows:
         raise UserError("nothing reviewed yet: accept or edit an item first")
-    result = pool_accept(data, [r["id"] for r in rows], boxes={r["id"]: r["draft"]["boxes"] for r in rows}, split=split, workspace=ws)
+    result = pool_accept(data, [r["id"] for r in rows], boxes={r["id"]: r["draft"]["boxes"] for r in rows}, split=split, workspace=ws,
+                         advice=advice)
     for row in rows:
         update_item(ws, base, row["id"], draft=None)
     return result

@@ -75,13 +75,18 @@ def cut_boxes(boxes: np.ndarray, tile: list[int], min_visible: float) -> tuple[l
 
 
 def tile_dataset(data: str, size: int = 640, overlap: float = 0.2, min_visible: float = 0.5, empty_ratio: float = 0.2, seed: int = 0,
-                 workspace: Workspace | str | os.PathLike | None = None, progress: Callable[[float, str], None] | None = None) -> dict:
+                 workspace: Workspace | str | os.PathLike | None = None, progress: Callable[[float, str], None] | None = None,
+                 advice: dict | str | None = None) -> dict:
     """Write the tiled version of ``data``; returns {"name", "parent", "tiles", "images", "boxes",
-    "clipped", "dropped", "empty_kept", "path", "data_yaml", "lineage"}."""
+    "clipped", "dropped", "empty_kept", "path", "data_yaml", "lineage"}. ``advice``: the advice it
+    follows (see ``edit_labels``)."""
     from yolov11.data.version_folder import write_version
 
     _check(size, overlap, min_visible, empty_ratio)
+    from yolov11.advice.followed import followed
+
     ws = Workspace.at(workspace)
+    led_by = followed(ws, advice)
     parent = dataset_record(ws, data)
     root = Path(parent["path"])
     sources = [(split, p) for split in TILED_SPLITS for p in sorted(images_under(root / "images" / split))]
@@ -117,7 +122,7 @@ def tile_dataset(data: str, size: int = 640, overlap: float = 0.2, min_visible: 
             added[rel], lines[rel] = _save(_upright(image), tile, scratch / rel), []
         lineage = {"size": size, "overlap": overlap, "min_visible": min_visible, "empty_ratio": empty_ratio, "seed": seed,
                    "images": len(sources), "tiles": len(added), "empty_kept": len(chosen), **counts}
-        diff = {"added": 0, "removed": 0, "changed": 0, "tiles": lineage}
+        diff = {"added": 0, "removed": 0, "changed": 0, "tiles": lineage} | ({"advice": led_by} if led_by else {})
         version = write_version(ws, parent, lines, diff, added=added, removed=frozenset(removed))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -242,7 +242,7 @@ def _summary(diff: dict | None) -> dict | None:
     """A version's diff counts; a re-split's lineage (seed, val fraction, images moved) or a tiling's besides."""
     if not diff:
         return None
-    return {k: diff.get(k, 0) for k in ("added", "removed", "changed")} | {k: diff[k] for k in ("resplit", "tiles") if k in diff}
+    return {k: diff.get(k, 0) for k in ("added", "removed", "changed")} | {k: diff[k] for k in ("resplit", "tiles", "advice") if k in diff}
 
 
 def edit_labels(
@@ -252,6 +252,7 @@ def edit_labels(
     image: str | None = None,
     boxes: list | None = None,
     workspace: Workspace | str | Path | None = None,
+    advice: dict | str | None = None,
 ) -> dict:
     """Write the edited labels as a new version of ``dataset`` and return it.
 
@@ -261,12 +262,15 @@ def edit_labels(
     ``<base>@v<N>``, N one more than the highest version of the base. Returns ``{"name", "base",
     "version", "parent", "path", "data_yaml", "diff"}``; the diff is ``{"added", "removed",
     "changed", "images": {image: {"added": [box], "removed": [box], "changed": [{"from",
-    "to"}]}}}`` against ``dataset``.
+    "to"}]}}}`` against ``dataset``. ``advice``: the advice this edit follows ({"run", "kind"}),
+    kept in the lineage (``diff["advice"]``) to score the retrained run against its promise.
     """
+    from yolov11.advice.followed import followed
     from yolov11.data.version_folder import write_version
 
     ws = Workspace.at(workspace)
     parent = dataset_record(ws, dataset)
+    led_by = followed(ws, advice)
     if image is not None or boxes is not None:
         if edits:
             raise UserError("edit_labels: give edits or image= and boxes=, not both")
@@ -291,7 +295,7 @@ def edit_labels(
     if not per_image:
         raise UserError(f"nothing to save: the boxes given are those {parent['name']} has already")
     diff = {k: sum(len(c[k]) for c in per_image.values()) for k in ("added", "removed", "changed")} | {"images": per_image}
-    return write_version(ws, parent, {rel: lines[rel] for rel in per_image}, diff)
+    return write_version(ws, parent, {rel: lines[rel] for rel in per_image}, diff | ({"advice": led_by} if led_by else {}))
 
 
 def dataset_versions(name: str, workspace: Workspace | str | Path | None = None) -> list[dict]:

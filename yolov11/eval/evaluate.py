@@ -203,18 +203,21 @@ def saved_evaluation(run: str | None = None, split: str = "val", where: str | Pa
     return result
 
 
-def saved_sliced_evaluation(run: str, data: str | None, split: str, slicing, workspace: Workspace | str | Path | None = None
-                            ) -> dict | None:
-    """The sliced evaluation an earlier ``evaluate(run=, data=, split=, sliced=slicing)`` saved, if it
-    used these settings and is newer than the run's weights; else None."""
+def saved_evaluation_on(run: str, data: str | None, split: str, slicing=None, workspace: Workspace | str | Path | None = None
+                        ) -> dict | None:
+    """The evaluation an earlier ``evaluate(run=, data=, split=, sliced=slicing)`` saved (``data``
+    None: the run's own dataset), if it is newer than the run's weights and, sliced, used these
+    settings; else None."""
     ws = Workspace.at(workspace)
     weights_path, data_yaml, _ = _sources(ws, run, None, data)
     folder = _out_dir(ws, run, weights_path, data_yaml, split)
-    path = folder.with_name(f"{folder.name}-sliced") / "metrics.json"
+    path = (folder.with_name(f"{folder.name}-sliced") if slicing is not None else folder) / "metrics.json"
     if not path.is_file() or path.stat().st_mtime_ns < weights_path.stat().st_mtime_ns:
         return None
     result = json.loads(path.read_text())
-    return result if result.get("sliced") == slicing.__dict__ and result.get("data") == str(data_yaml) else None
+    if result.get("data") != str(data_yaml) or (slicing is not None and result.get("sliced") != slicing.__dict__):
+        return None
+    return result
 
 
 def evaluation_curves(where: str | Path, workspace: Workspace | str | Path | None = None) -> dict:

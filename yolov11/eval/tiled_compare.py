@@ -33,7 +33,7 @@ def tiled_comparison(run_a: str, run_b: str, split: str = "val", workspace: Work
     "evaluator", "same" (``same_ground_truth`` of the two runs' frames), "slicing": {run: settings},
     "results": {run: ``evaluate(sliced=)``'s result on those frames}} (results empty when the
     frames differ: no number would compare). A run's sliced evaluation is kept and reused."""
-    from yolov11.eval.evaluate import evaluate, saved_sliced_evaluation
+    from yolov11.eval.evaluate import evaluate, saved_evaluation_on
     from yolov11.serve.sliced import Slicing
 
     ws = Workspace.at(workspace)
@@ -52,6 +52,6 @@ def tiled_comparison(run_a: str, run_b: str, split: str = "val", workspace: Work
         if progress:
             progress(k / 2, f"{run}: the full {split} frames of {data}, tile by tile and in one pass")
         out["slicing"][run] = slicing.__dict__
-        out["results"][run] = (saved_sliced_evaluation(run, data, split, slicing, workspace=ws)
+        out["results"][run] = (saved_evaluation_on(run, data, split, slicing, workspace=ws)
                                or evaluate(run=run, data=data, split=split, sliced=slicing, workspace=ws))
     return out

@@ -164,6 +164,12 @@ class TrainingJobs:
         for run_id, _, kwargs in starting:
             threading.Thread(target=self._run, args=(run_id, kwargs), name=f"yolov11-training-{run_id}", daemon=True).start()
 
+    def _advise(self, run_id: str) -> None:
+        """What to fix next, worked out as an app training ends (run_status' "advice")."""
+        from yolov11.advice.advisor import advise_at_end
+
+        advise_at_end(run_id, self.ws)
+
     def _run(self, run_id: str, kwargs: dict) -> None:
         stop = self._stops.get(run_id) or threading.Event()
         lower_priority(training_niceness())
@@ -173,7 +179,7 @@ class TrainingJobs:
             if kwargs.pop("resume", False):
                 resume(run_id, kwargs["epochs"], workspace=self.ws, stop=stop)
             else:
-                run_request(kwargs["request"], run_id=run_id, stop=stop)
+                run_request(kwargs["request"], run_id=run_id, stop=stop, before_done=self._advise)
         except Exception as exc:  # train() and resume() record their own ends; this catches the rest
             # the server's log; users see the run's status
             (LOG.warning if isinstance(exc, UserError) else LOG.exception)("training run %s failed: %s", run_id, exc)

@@ -71,10 +71,12 @@ def train(
 
 
 def run_request(request: TrainRequest, *, run_id: str | None = None, stop: threading.Event | None = None,
-                on_event: Callable[[dict], None] | None = None, launch: Launch | None = None) -> dict:
+                on_event: Callable[[dict], None] | None = None, launch: Launch | None = None,
+                before_done: Callable[[str], None] | None = None) -> dict:
     """Run a checked request (``TrainRequest.check``): registers the run unless it is registered
     (the app's queue registers it when queued), then trains in this process or launches torchrun.
-    Nothing is checked again here."""
+    Nothing is checked again here. ``before_done(run_id)``: called when training ended well,
+    before the run is recorded done (the app's queue works out what to fix next there)."""
     ws, cfg, model = request.ws, request.cfg, request.model
     run_id = run_id or ws.new_run_id(model)
     launching = launches(cfg.device, launch)
@@ -107,7 +109,7 @@ def run_request(request: TrainRequest, *, run_id: str | None = None, stop: threa
             "model": request.model_src, "data": str(request.data_yaml), "project": str(ws.runs_dir), "name": run_id, "exist_ok": True,
             **cfg.ultralytics_args(),
         }
-        return {**run_trainer(ws, run_id, overrides, events, stop, cfg.loggers), "transfer": transfer}
+        return {**run_trainer(ws, run_id, overrides, events, stop, cfg.loggers, before_done), "transfer": transfer}
     except BaseException as exc:
         record_failure(ws, run_id, events, primary, exc)  # whatever went wrong, the run does not stay queued
         raise
@@ -187,9 +189,11 @@ def train_launched(ws: Workspace, run_id: str, cmd: list[str], stop: threading.E
     }
 
 
-def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, stop: threading.Event, trackers: str = "") -> dict:
+def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, stop: threading.Event, trackers: str = "",
+                before_done: Callable[[str], None] | None = None) -> dict:
     """Run Ultralytics' DetectionTrainer with our callbacks on a registered run (new or resumed)
-    and record how it ended; returns ``{"run", "dir", "status", "metrics", "weights"}``."""
+    and record how it ended; returns ``{"run", "dir", "status", "metrics", "weights"}``.
+    ``before_done``: see run_request (its failure is logged, the run stays done)."""
     primary = distributed.is_primary()
     if primary:
         ws.own_run(run_id, status="running")
@@ -226,6 +230,12 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
             torch.cuda.empty_cache()
         if created_group:
             torch.distributed.destroy_process_group()
+    if before_done is not None and status == "done" and primary:
+        _quietly(events.write, "log", level="info", message="working out what to fix next (Evaluate → What to fix next)")
+        try:
+            before_done(run_id)
+        except Exception as exc:  # noqa: BLE001 - the run trained well: advice that fails says so in its log and nothing more
+            _quietly(events.write, "log", level="warning", message=f"no advice this time: {type(exc).__name__}: {plain(exc, 200)}")
     _quietly(events.write, "status", status=status, metrics=metrics, weights=str(best))  # a full disk now: the next start reconciles
     if primary:
         _quietly(ws.update_run, run_id, status=status, metrics=metrics)

@@ -10,6 +10,7 @@ than that offset.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections import OrderedDict, deque
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from yolov11.training.events import read_events
 from yolov11.workspace import Workspace
+from yolov11.workspace.paths import advice_file
 
 LOG_TAIL = 200  # log lines a status carries; the whole log stays in events.jsonl
 WEAK_MAP50 = 0.05  # below this val mAP50 a finished model finds almost nothing: say so, not "done" alone
@@ -143,6 +145,18 @@ def folded(path: Path, wait: bool = True) -> _Fold | None:
         return _Fold()  # no events yet (a queued run), or a run deleted meanwhile
 
 
+ADVICE_SHOWN = 3  # the actions run_status carries: the top three of what advise said for val
+
+
+def _advice(run_dir: str) -> list[dict] | None:
+    """The top actions of the run's saved advice for val: [{"kind", "title", "expected_gain", "command"}], or None."""
+    try:
+        actions = json.loads(advice_file(run_dir, "val").read_text())["actions"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return [{k: a.get(k) for k in ("kind", "title", "expected_gain", "command")} for a in actions[:ADVICE_SHOWN]]
+
+
 def run_status(run_id: str, workspace: Workspace | str | Path | None = None, *, wait: bool = True) -> dict | None:
     """{"run", "status", "epoch", "epochs", "progress", "eta_s", "metrics", "history", "log", ...}.
 
@@ -153,7 +167,9 @@ def run_status(run_id: str, workspace: Workspace | str | Path | None = None, *, 
     stop in its middle holds it), ``log`` the last log lines. ``val_mAP50`` is the final
     validation's mAP50 (else the last epoch's, else None); ``warning`` is None, or a sentence
     when the run ended ``done`` with a model that finds almost nothing (val mAP50 below
-    WEAK_MAP50). ``wait=False``: None instead of waiting for another reader of the run or
+    WEAK_MAP50); ``advice`` the top three actions of what to fix next ({"kind", "title",
+    "expected_gain", "command"}; worked out as an app training ends, or by ``advise``), else None.
+    ``wait=False``: None instead of waiting for another reader of the run or
     reading much of its file (see ``folded``).
     """
     ws = Workspace.at(workspace)
@@ -184,6 +200,7 @@ def run_status(run_id: str, workspace: Workspace | str | Path | None = None, *, 
             "duration_s": round(fold.last_t - fold.started, 1) if fold.started is not None else None,
             "val_mAP50": None,
             "warning": None,
+            "advice": _advice(record["dir"]),
         }
     finally:
         fold.lock.release()

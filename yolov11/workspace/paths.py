@@ -18,6 +18,16 @@ POOL_SCRATCH_PREFIX = ".add-"  # pools/<dataset>/.add-<pid>-*: a pool add unzipp
 DELETING_PREFIX = ".deleting-"  # runs/.deleting-<pid>-<run id>: a run folder being deleted
 
 
+def advice_file(run_dir: str | os.PathLike, split: str = "val") -> Path:
+    """Where ``advise`` keeps what it said for a run and split (run_status reads its top three)."""
+    return Path(run_dir) / f"advice-{split}.json"
+
+
+def outcome_file(run_dir: str | os.PathLike, split: str = "val") -> Path:
+    """Where ``advice_outcome`` keeps what the advice a run's data followed bought (the Runs table reads it)."""
+    return Path(run_dir) / f"advice-outcome-{split}.json"
+
+
 def default_root() -> Path:
     """The process's workspace: ``YOLOV11_WORKSPACE``, else ``./workspace``."""
     return Path(os.environ.get("YOLOV11_WORKSPACE") or "workspace").expanduser().resolve()

@@ -1,0 +1,125 @@
+"""Trainings of minutes that start with the test session, in one process of their own, one after
+another, each waited for when a test first needs it (conftest's session fixtures):
+
+    corrupted   the demo set (300 images at 320 px, seed 0) with the seeded label corruptions of
+                label_corruption.py, trained with the quick-look preset (12 epochs at 320 px):
+                shared by tests/test_label_issues.py, tests/test_advice.py and the browser tests
+                of fixing a label and of "What to fix next"
+    starved     120 demo images at 160 px whose train split holds 10 "head" boxes and over a
+                hundred of each other class (40 val images as drawn), 40 epochs: the advice
+                test's starved class
+
+Ultralytics trains on the CPU with cpu_count - 1 torch threads and no data-loading workers: one
+thread on 2 cores, so the suite's other trainings leave the second core idle; this process uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TIMEOUT_S = 1800  # both: 7-9 min alone on 2 idle cores; generous for a machine 4x busier
+RUNS = ("corrupted", "starved")
+STARVED_CLASS, STARVED_BOXES = "head", 10
+_STARTED: list = []  # [(Popen, base folder)] once started
+
+
+def _corrupted(base: Path) -> dict:
+    import yolov11
+    from yolov11.data.demo import CLASSES, write_demo
+
+    from label_corruption import corrupt
+
+    ws = yolov11.Workspace.at(base / "ws")
+    write_demo(base / "demo-corrupted", n_images=300, size=320, seed=0)
+    corruptions = corrupt(base / "demo-corrupted", len(CLASSES), seed=0)
+    data = yolov11.import_dataset(base / "demo-corrupted", workspace=ws)
+    r = yolov11.train(data["name"], "yolov11n", workspace=ws, workers=0)
+    if r["status"] != "done":
+        raise SystemExit(f"the corrupted demo run ended {r['status']}: {r.get('metrics')}")
+    return {"run": r["run"], "corruptions": corruptions, "dataset": data["name"], "metrics": r["metrics"]}
+
+
+def _starved(base: Path) -> dict:
+    """Train images drawn until the other classes have hundreds of boxes while "head" stops at
+    STARVED_BOXES (images with more heads than that leaves are skipped); val drawn as it comes."""
+    import numpy as np
+
+    import yolov11
+    from yolov11.data.demo import CLASSES, draw_image
+
+    ws = yolov11.Workspace.at(base / "ws")
+    folder, head, size = base / "demo-starved", CLASSES.index(STARVED_CLASS), 160
+    counts = {"train": 0, "val": 0}
+    heads = 0
+    for index in range(2000):
+        split = "val" if index % 5 == 0 else "train"
+        if counts[split] >= (120 if split == "train" else 40):
+            continue
+        image, rows = draw_image(7, index, size=size)
+        n = int((np.asarray(rows)[:, 0] == head).sum()) if len(rows) else 0
+        if split == "train" and n and heads + n > STARVED_BOXES:
+            continue
+        heads += n if split == "train" else 0
+        for sub in ("images", "labels"):
+            (folder / sub / split).mkdir(parents=True, exist_ok=True)
+        image.save(folder / "images" / split / f"s{index}.png")
+        (folder / "labels" / split / f"s{index}.txt").write_text("".join(f"{int(r[0])} {r[1]:.6f} {r[2]:.6f} {r[3]:.6f} {r[4]:.6f}\n"
+                                                                          for r in rows))
+        counts[split] += 1
+    (folder / "data.yaml").write_text(f"names: {CLASSES}\ntrain: images/train\nval: images/val\n")
+    data = yolov11.import_dataset(folder, workspace=ws)
+    r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=40, imgsz=size, batch=16, workers=0, seed=0)
+    if r["status"] != "done":
+        raise SystemExit(f"the starved run ended {r['status']}: {r.get('metrics')}")
+    return {"run": r["run"], "dataset": data["name"], "metrics": r["metrics"], "train_heads": heads}
+
+
+def start(base: Path) -> None:
+    """Start the trainings in the background, into ``base``."""
+    if not _STARTED:
+        with open(base / "train.log", "w") as log:
+            proc = subprocess.Popen([sys.executable, __file__, str(base)], cwd=Path(__file__).parents[1], stdout=log,
+                                    stderr=subprocess.STDOUT)
+        _STARTED.append((proc, base))
+
+
+def stop() -> None:
+    """End the background process if still running (a session that ends early)."""
+    for proc, _ in _STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for(name: str, tmp_path_factory) -> dict:
+    """The run ``name`` (RUNS), waited for (the trainings start now if they have not):
+    {"ws", "run", "dataset", "metrics", ...}. Tests may add files to its workspace (evaluations,
+    label issues, advice, dataset versions); none changes the run or the dataset's v1."""
+    import yolov11
+
+    if not _STARTED:  # not started with the session (conftest starts them when a test needs one)
+        start(tmp_path_factory.mktemp("background"))
+    proc, base = _STARTED[0]
+    result = base / f"{name}.json"
+    deadline = time.monotonic() + TIMEOUT_S
+    while not result.is_file():
+        if proc.poll() is not None and not result.is_file():
+            raise RuntimeError(f"the background trainings failed (exit {proc.returncode}): {(base / 'train.log').read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            stop()
+            raise RuntimeError(f"the {name} run did not finish in {TIMEOUT_S} s")
+        time.sleep(1)
+    return {**json.loads(result.read_text()), "ws": yolov11.Workspace.at(base / "ws")}
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    out = Path(sys.argv[1])
+    for name, train in (("corrupted", _corrupted), ("starved", _starved)):
+        done = train(out)
+        (out / f"{name}.json.part").write_text(json.dumps(done))
+        (out / f"{name}.json.part").rename(out / f"{name}.json")  # whole or absent: a waiting test never reads half of it

@@ -1,0 +1,131 @@
+"""Actions read from where the mAP goes (TIDE's oracles over the evaluation's records): fix the
+suspicious labels, small objects, duplicates, background detections. Each returns an action
+({"kind", "title", "expected_gain", "how", "evidence", "command"}) or None when it has nothing to
+say. Gains are AP50 oracles turned into mAP50-95 by this run's mAP50-95 / mAP50."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from yolov11.advice.evidence import Evidence
+from yolov11.boxes import box_iou
+from yolov11.codegen.snippets import shell_command
+from yolov11.eval.error_types import error_records, oracle_gain
+
+FLAGGED = 0.5  # a label issue scored this suspicious or more counts as flagged
+ON = 0.5  # IoU at which an error sits on a flagged label
+WELL_FOUND = 0.5  # a class's AP50 from which "the model sees nothing at this label" points at the label, not the model
+SMALL = 32 ** 2  # COCO's small objects: under 32x32 px
+EXAMPLES = 6
+
+
+def _xyxy(xywh) -> np.ndarray:
+    x, y, w, h = xywh
+    return np.array([[x, y, x + w, y + h]], float)
+
+
+def action(kind: str, title: str, gain: float, how: str, evidence: dict, command: str) -> dict:
+    """An action as advise lists it (numpy numbers in the evidence made plain, for JSON)."""
+    plain = json.loads(json.dumps(evidence, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    return {"kind": kind, "title": title, "expected_gain": round(max(float(gain), 0.0), 4), "how": how, "evidence": plain,
+            "command": command}
+
+
+def starved_classes(ev: Evidence) -> set[str]:
+    """Classes the model knows from few examples and finds badly (under half the median class's
+    train boxes, AP50 under WELL_FOUND): labels it disagrees with there point at the model."""
+    counts = ev.train_boxes()
+    if not counts:
+        return set()
+    median = float(np.median([n for n in counts.values()]))
+    ap50 = {c["class"]: c["AP50"] for c in ev.breakdown["per_class"]}
+    return {c for c, n in counts.items() if n < median / 2 and ap50.get(c, 0.0) < WELL_FOUND}
+
+
+def fix_labels(ev: Evidence) -> dict | None:
+    flagged = [i for i in (ev.issues or {}).get("issues", []) if i["score"] >= FLAGGED]
+    if not flagged:
+        return None
+    starved, ap50 = starved_classes(ev), {c["class"]: c["AP50"] for c in ev.breakdown["per_class"]}
+    ids = {im.get("file_name"): im["id"] for im in ev.gt_doc["images"]}
+    labels, unlabelled, used, left_out = defaultdict(list), defaultdict(list), [], Counter()
+    for i in flagged:
+        image = ids.get(i["image"])
+        if i["kind"] == "missing":
+            unlabelled[image].append(i["suggested_box"])
+        elif i["class"] in starved:
+            left_out[i["class"]] += 1
+            continue
+        elif i["kind"] == "spurious" and ap50.get(i["class"], 0.0) < WELL_FOUND:
+            left_out[i["class"]] += 1
+            continue
+        else:
+            labels[image].append(i["box"])
+        used.append(i)
+    if not used:
+        return None
+
+    def on_flagged(r: dict) -> bool:
+        box, boxes = (r["detection"], unlabelled) if r["kind"] == "background" else (r["object"], labels)
+        near = boxes.get(r["image_id"])
+        return r["kind"] != "both" and r["kind"] != "duplicate" and box is not None and bool(near) and \
+            box_iou(_xyxy(box), np.array(near, float)).max() >= ON
+
+    gain50 = oracle_gain(ev.gt_doc, ev.dt_doc, on_flagged)
+    on = sum(on_flagged(r) for r in error_records(ev.gt_doc, ev.dt_doc))
+    kinds = Counter(i["kind"] for i in used)
+    train = [i for i in (ev.train_issues or {}).get("issues", []) if i["score"] >= FLAGGED] if ev.train_issues is not ev.issues else []
+    evidence = {"flagged": len(used), "by_kind": dict(kinds), "errors_on_flagged": on,
+                "images": list(dict.fromkeys(i["image"] for i in used))[:EXAMPLES], "train_flagged": len(train),
+                "left_out": dict(left_out)}
+    how = (f"TIDE oracle: the {on} errors of the {ev.split} split that sit on the {len(used)} flagged labels (suspicion >= {FLAGGED}), "
+           f"fixed, add {gain50:.3f} AP50; x {ev.ratio:.2f} (this run's mAP50-95 / mAP50). Rough: a flagged label may be right, and "
+           "better train labels also train a better model, which this does not count"
+           + (f"; {sum(left_out.values())} flagged labels of classes the model finds badly are left out (more data may be what they need)"
+              if left_out else ""))
+    return action("fix_labels", f"Fix the {len(used)} suspicious labels of the {ev.split} split", gain50 * ev.ratio, how, evidence,
+                   shell_command("label-issues", run=ev.run, split=ev.split if ev.split in ("val", "train") else "val"))
+
+
+def small_objects(ev: Evidence) -> dict | None:
+    small = lambda r: r["kind"] == "missed" and r["area"] < SMALL  # noqa: E731
+    missed = sum(small(r) for r in error_records(ev.gt_doc, ev.dt_doc))
+    if not missed:
+        return None
+    gain50 = oracle_gain(ev.gt_doc, ev.dt_doc, small)
+    pixels = (ev.report.get("box_pixels") or {}).get("640") or {}
+    size = int((ev.record.get("settings") or {}).get("imgsz") or 640)
+    evidence = {"small_missed": missed, "missed_by_size": ev.breakdown["by_size"]["false_negatives"],
+                "under_10px_at_640": pixels.get("under_10px")}
+    how = (f"TIDE oracle restricted to the {missed} missed objects under 32x32 px: {gain50:.3f} AP50, x {ev.ratio:.2f}. "
+           "Rough: tiles (and predicting tile by tile) find many of them, rarely all")
+    return action("small_objects", "Small objects: train on tiles, predict tile by tile", gain50 * ev.ratio, how, evidence,
+                   shell_command("tile", data=ev.dataset, size=size, overlap=0.2, advice=f"{ev.run}:small_objects"))
+
+
+def duplicates(ev: Evidence) -> dict | None:
+    n, gain50 = ev.breakdown["counts"]["duplicate"], ev.breakdown["gains"]["duplicate"]
+    if not n:
+        return None
+    weights = ev.ws.run_weights(ev.run)
+    how = (f"TIDE oracle: removing the {n} duplicate boxes adds {gain50:.3f} AP50, x {ev.ratio:.2f}. Rough: a lower NMS IoU removes "
+           "most of them, and may merge neighbouring objects")
+    return action("duplicates", "Duplicate boxes on one object: a lower NMS IoU (0.5)", gain50 * ev.ratio, how, {"duplicates": n},
+                   shell_command("predict", weights=str(weights), source="photos/", iou=0.5))
+
+
+def background(ev: Evidence) -> dict | None:
+    records = [r for r in error_records(ev.gt_doc, ev.dt_doc) if r["kind"] == "background"]
+    if not records:
+        return None
+    gain50 = ev.breakdown["gains"]["background"]
+    names = {im["id"]: im.get("file_name") for im in ev.gt_doc["images"]}
+    worst = [names[i] for i, _ in Counter(r["image_id"] for r in records).most_common(EXAMPLES)]
+    how = (f"TIDE oracle: removing the {len(records)} detections where nothing is adds {gain50:.3f} AP50, x {ev.ratio:.2f}. "
+           "Rough: images without the objects (negatives) teach the model what is not one; they rarely remove them all")
+    return action("background", "Detections on the background: add images without the objects", gain50 * ev.ratio, how,
+                   {"background_detections": len(records), "images": worst},
+                   shell_command("pool-add", "negatives/", data=ev.dataset))
