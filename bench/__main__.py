@@ -44,6 +44,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "families": (["--families", "300", "--seeds", "20", "--sizes", "2000,5000"], ["--families", "60", "--seeds", "3", "--sizes", "500"]),
     "active_learning": ([], ["--images", "200", "--rounds", "2", "--seeds", "1", "--epochs", "2", "--imgsz", "160"]),
     "small_objects": ([], ["--quick"]),
+    "advice": ([], ["--quick"]),
     "gpu_check": ([], ["--quick"]),
 }
 NEEDS_GPU = {"gpu_check"}

@@ -44,35 +44,13 @@ def _corrupted(base: Path) -> dict:
 
 
 def _starved(base: Path) -> dict:
-    """Train images drawn until the other classes have hundreds of boxes while "head" stops at
-    STARVED_BOXES (images with more heads than that leaves are skipped); val drawn as it comes."""
-    import numpy as np
-
     import yolov11
-    from yolov11.data.demo import CLASSES, draw_image
+    from yolov11.data.demo import write_demo_starved
 
     ws = yolov11.Workspace.at(base / "ws")
-    folder, head, size = base / "demo-starved", CLASSES.index(STARVED_CLASS), 160
-    counts = {"train": 0, "val": 0}
-    heads = 0
-    for index in range(2000):
-        split = "val" if index % 5 == 0 else "train"
-        if counts[split] >= (120 if split == "train" else 40):
-            continue
-        image, rows = draw_image(7, index, size=size)
-        n = int((np.asarray(rows)[:, 0] == head).sum()) if len(rows) else 0
-        if split == "train" and n and heads + n > STARVED_BOXES:
-            continue
-        heads += n if split == "train" else 0
-        for sub in ("images", "labels"):
-            (folder / sub / split).mkdir(parents=True, exist_ok=True)
-        image.save(folder / "images" / split / f"s{index}.png")
-        (folder / "labels" / split / f"s{index}.txt").write_text("".join(f"{int(r[0])} {r[1]:.6f} {r[2]:.6f} {r[3]:.6f} {r[4]:.6f}\n"
-                                                                          for r in rows))
-        counts[split] += 1
-    (folder / "data.yaml").write_text(f"names: {CLASSES}\ntrain: images/train\nval: images/val\n")
-    data = yolov11.import_dataset(folder, workspace=ws)
-    r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=40, imgsz=size, batch=16, workers=0, seed=0)
+    heads = write_demo_starved(base / "demo-starved", STARVED_CLASS, STARVED_BOXES, n_train=120, n_val=40, size=160, seed=7)
+    data = yolov11.import_dataset(base / "demo-starved", workspace=ws)
+    r = yolov11.train(data["name"], "yolov11n", workspace=ws, epochs=40, imgsz=160, batch=16, workers=0, seed=0)
     if r["status"] != "done":
         raise SystemExit(f"the starved run ended {r['status']}: {r.get('metrics')}")
     return {"run": r["run"], "dataset": data["name"], "metrics": r["metrics"], "train_heads": heads}

@@ -154,3 +154,11 @@ def test_a_tiled_run_and_a_run_on_the_frames_compare_on_the_full_frames(tiled):
     for key in ("full frames, tile by tile: mAP50", "full frames, one pass: mAP50-95"):
         a, b = rows[key][frames], rows[key][tiles]
         assert isinstance(a, float) and rows[key]["gain (B − A)"] == round(b - a, 4)
+
+    # Tiles made while following the frames run's advice: the retrained run is scored tile by tile against one pass
+    advised = yolov11.tile_dataset(name, size=256, overlap=0.5, empty_ratio=0.5, workspace=ws, advice=f"{frames}:small_objects")
+    retrained = yolov11.train(advised["name"], "yolov11n", epochs=1, imgsz=64, batch=4, workers=0, workspace=ws, plots=False)["run"]
+    outcome = yolov11.advice_outcome(retrained, workspace=ws)
+    assert outcome["kind"] == "small_objects" and outcome["comparable"] and "tile by tile" in outcome["how"]
+    again = yolov11.tiled_comparison(frames, retrained, "val", workspace=ws)["results"]
+    assert outcome["measured"] == round(again[retrained]["metrics"]["mAP50-95"] - again[frames]["unsliced"]["metrics"]["mAP50-95"], 4)

@@ -46,7 +46,8 @@ def advice_outcome(run: str, split: str = "val", workspace: Workspace | str | os
     "split", "predicted" (mAP50-95 the advice expected; None if it said nothing of that kind),
     "measured" (this run's mAP50-95 minus the advised run's, on the same ground truth; None when not
     comparable), "comparable", "how" (in words: which labels both were scored on, settings that
-    differ), "scores": {run: mAP50-95}}, also kept in ``runs/<run>/advice-outcome-<split>.json``
+    differ; a run on tiles: the frames, tile by tile against one pass), "scores": {run: mAP50-95}},
+    also kept in ``runs/<run>/advice-outcome-<split>.json``
     (``saved_outcome``)."""
     ws = Workspace.at(workspace)
     record = ws.require_run(run)
@@ -64,6 +65,23 @@ def saved_outcome(run_dir: str | os.PathLike, split: str = "val") -> dict | None
         return None
 
 
+def _on_frames(ws: Workspace, advised: str, run: str, split: str) -> dict | None:
+    """A run on tiles against the run on their frames (``tiled_comparison``): the retrained run tile
+    by tile, the advised one in one pass, as each is meant to predict, both on the frames by one
+    COCO evaluator; None when neither trained on tiles."""
+    from yolov11.eval.tiled_compare import tiled_comparison
+
+    tiled = tiled_comparison(advised, run, split, workspace=ws)
+    if tiled is None:
+        return None
+    if not tiled["results"]:
+        return {"how": f"the {split} frames of the two runs differ: the runs are not comparable"}
+    scores = {advised: tiled["results"][advised]["unsliced"]["metrics"]["mAP50-95"], run: tiled["results"][run]["metrics"]["mAP50-95"]}
+    how = (f"the full {split} frames of {tiled['data']}: the retrained run tile by tile, the advised run in one pass, both scored by "
+           f"{tiled['evaluator']} (COCO)")
+    return {"comparable": True, "measured": round(scores[run] - scores[advised], 4), "how": how, "scores": scores}
+
+
 def _outcome(ws: Workspace, run: str, record: dict, split: str) -> dict | None:
     found = lineage_advice(ws, record["dataset"] or "")
     if found is None:
@@ -75,6 +93,9 @@ def _outcome(ws: Workspace, run: str, record: dict, split: str) -> dict | None:
     if base is None:
         return out | {"how": f"run {advice['run']}, whose advice this follows, is deleted: nothing to compare with"}
     same = same_ground_truth(base["dataset"], record["dataset"], split, workspace=ws)
+    tiled = None if same["same"] else _on_frames(ws, advice["run"], run, split)
+    if tiled is not None:
+        return out | tiled
     if same["same"]:
         a, b = _scored(ws, advice["run"], None, split), _scored(ws, run, None, split)
         how = f"both runs scored on the same {split} images and labels"

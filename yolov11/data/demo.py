@@ -164,6 +164,40 @@ def write_demo(dest: Path, n_images: int = 300, size: int = 320, seed: int = 0, 
     return dest / "data.yaml"
 
 
+def write_demo_starved(dest: Path, starve: str = "head", keep: int = 10, n_train: int = 120, n_val: int = 40, size: int = 160,
+                       seed: int = 7, left_out: Path | None = None) -> int:
+    """The demo set with class ``starve`` left with ``keep`` train boxes: train images are drawn in
+    order and one that would take that class past ``keep`` is skipped (into ``left_out``, a YOLO
+    folder of its own, when given: what "label more of it" adds back); val is drawn as it comes.
+    For the advice bench and tests. Returns the train boxes of ``starve`` (at most ``keep``)."""
+    dest, starved = Path(dest), CLASSES.index(starve)
+    counts, kept = {"train": 0, "val": 0}, 0
+    for index in range(20 * (n_train + n_val)):
+        split = "val" if index % 5 == 0 else "train"
+        if counts[split] >= (n_train if split == "train" else n_val):
+            if all(counts[k] >= n for k, n in (("train", n_train), ("val", n_val))):
+                break
+            continue
+        img, rows = draw_image(seed, index, size)
+        n = sum(int(r[0]) == starved for r in rows)
+        where = dest
+        if split == "train" and n and kept + n > keep:
+            if left_out is None:
+                continue
+            where, split = Path(left_out), "train"
+        else:
+            kept += n if split == "train" else 0
+            counts[split] += 1
+        for sub in ("images", "labels"):
+            (where / sub / split).mkdir(parents=True, exist_ok=True)
+        img.save(where / "images" / split / f"s{index}.png")
+        (where / "labels" / split / f"s{index}.txt").write_text("".join(f"{int(r[0])} {r[1]:.6f} {r[2]:.6f} {r[3]:.6f} {r[4]:.6f}\n"
+                                                                         for r in rows))
+    (dest / "data.yaml").write_text(yaml.safe_dump({"names": dict(enumerate(CLASSES)), "nc": len(CLASSES), "train": "images/train",
+                                                    "val": "images/val"}, sort_keys=False))
+    return kept
+
+
 def ensure_demo_dataset(workspace: Workspace | str | Path | None = None, n_images: int = 300) -> dict:
     """Generate and import the demo set unless the workspace already has it; returns its report."""
     from yolov11.data.importer import import_dataset
