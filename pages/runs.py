@@ -84,7 +84,8 @@ def remove(ctx: AppContext, runs: list[str]):
 
 def list_runs(ctx: AppContext) -> list[dict]:
     """Every run of the workspace, newest first: run, status, dataset, model, epochs done/planned,
-    image size, batch, best mAP50-95 and duration (what the runs table shows)."""
+    image size, batch, best mAP50-95, duration and, for a run on a version that followed advice,
+    what the advice predicted and what was measured (what the runs table shows)."""
     return runs_table(ctx).to_dict(orient="records")
 
 
