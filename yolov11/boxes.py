@@ -25,6 +25,12 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / (_area(a)[:, None] + _area(b)[None, :] - inter + 1e-12)
 
 
+def xywh_to_xyxy(xywh) -> np.ndarray:
+    """COCO's top-left (x, y, w, h) boxes, shape (n, 4) or one (4,), as corners (n, 4)."""
+    a = np.asarray(xywh, dtype=float).reshape(-1, 4)
+    return np.concatenate([a[:, :2], a[:, :2] + a[:, 2:]], axis=1)
+
+
 def box_inside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(n, m) share of each box of a (n, 4) that lies inside each box of b (m, 4)."""
     return _intersection(a, b) / (_area(a)[:, None] + 1e-12)

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from yolov11.advice.evidence import Evidence
-from yolov11.boxes import box_iou
+from yolov11.boxes import box_iou, xywh_to_xyxy
 from yolov11.codegen.snippets import shell_command
 from yolov11.eval.error_types import error_records, oracle_gain
 
@@ -20,11 +20,6 @@ ON = 0.5  # IoU at which an error sits on a flagged label
 WELL_FOUND = 0.5  # a class's AP50 from which "the model sees nothing at this label" points at the label, not the model
 SHRUNK = 0.83  # an image shrunk to under this share of its side to reach the model's input: tiles give its objects pixels back
 EXAMPLES = 6
-
-
-def _xyxy(xywh) -> np.ndarray:
-    x, y, w, h = xywh
-    return np.array([[x, y, x + w, y + h]], float)
 
 
 def action(kind: str, title: str, gain: float, how: str, evidence: dict, command: str) -> dict:
@@ -72,7 +67,7 @@ def fix_labels(ev: Evidence) -> dict | None:
         box, boxes = (r["detection"], unlabelled) if r["kind"] == "background" else (r["object"], labels)
         near = boxes.get(r["image_id"])
         return r["kind"] != "both" and r["kind"] != "duplicate" and box is not None and bool(near) and \
-            box_iou(_xyxy(box), np.array(near, float)).max() >= ON
+            box_iou(xywh_to_xyxy(box), np.array(near, float)).max() >= ON
 
     gain50 = oracle_gain(ev.gt_doc, ev.dt_doc, on_flagged)
     on = sum(on_flagged(r) for r in error_records(ev.gt_doc, ev.dt_doc))

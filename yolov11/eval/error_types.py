@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from yolov11.boxes import box_iou
+from yolov11.boxes import box_iou, xywh_to_xyxy
 
 TYPES = ("classification", "localisation", "both", "duplicate", "background", "missed")  # TIDE's order
 POS, BACKGROUND, MAX_DETS = 0.5, 0.1, 100
@@ -71,10 +71,6 @@ class _Run:
     found: set[int] = field(default_factory=set)  # the objects a detection matched
 
 
-def _xyxy(xywh: np.ndarray) -> np.ndarray:
-    return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-
-
 def _image(run: _Run, objects: list[dict], dets: list[tuple[int, dict]], image_id: int) -> None:
     """One image: TIDE's matching, the data points and the errors (``TIDERun._eval_image``)."""
     first = len(run.errors)
@@ -91,7 +87,7 @@ def _match(run: _Run, objects: list[dict], dets: list[tuple[int, dict]]) -> None
         return
     dets = sorted(dets, key=lambda d: -d[1]["score"])[:MAX_DETS]
     if objects:
-        iou = box_iou(_xyxy(np.array([d["bbox"] for _, d in dets], float)), _xyxy(np.array([o["bbox"] for o in objects], float)))
+        iou = box_iou(xywh_to_xyxy([d["bbox"] for _, d in dets]), xywh_to_xyxy([o["bbox"] for o in objects]))
         same = np.array([d["category_id"] for _, d in dets])[:, None] == np.array([o["cls"] for o in objects])[None, :]
         cls_iou = iou * same
         free = cls_iou.copy()

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from yolov11 import liveness
-from yolov11.boxes import box_iou
+from yolov11.boxes import box_iou, xywh_to_xyxy
 from yolov11.errors import UserError
 from yolov11.workspace import Workspace
 
@@ -45,21 +45,16 @@ TOUCHES_IOU = 0.1  # below this the model's box is about something else
 DUPLICATE_IOU = 0.5  # two "missing" suggestions overlapping this much are one object
 
 
-def _as_xyxy(bbox: list[float]) -> list[float]:
-    x, y, w, h = bbox
-    return [x, y, x + w, y + h]
-
-
 def _per_image(gt_doc: dict, detections: list[dict]) -> list[dict]:
     """Each image's label boxes and classes and its predictions (conf >= MIN_CONF), class ids from 0."""
     images = {im["id"]: {"image": im, "boxes": [], "classes": [], "pred": [], "pred_cls": [], "conf": []} for im in gt_doc["images"]}
     for a in gt_doc["annotations"]:
-        images[a["image_id"]]["boxes"].append(_as_xyxy(a["bbox"]))
+        images[a["image_id"]]["boxes"].append(xywh_to_xyxy(a["bbox"])[0].tolist())
         images[a["image_id"]]["classes"].append(a["category_id"] - 1)
     for d in detections:
         if d["score"] >= MIN_CONF and d["image_id"] in images:
             im = images[d["image_id"]]
-            im["pred"].append(_as_xyxy(d["bbox"]))
+            im["pred"].append(xywh_to_xyxy(d["bbox"])[0].tolist())
             im["pred_cls"].append(d["category_id"] - 1)
             im["conf"].append(d["score"])
     out = []
