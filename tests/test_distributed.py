@@ -3,7 +3,8 @@ writes events.jsonl while the launching process follows the file and can stop th
 
 No machine here has several GPUs: the multi-GPU commands are checked by parsing them back with
 our own CLI parser; the launch path itself (torchrun, the rank's environment, the process
-group, the events file, the stop file) runs for real with one process on the CPU.
+group, the events file, the stop file) runs for real with one process on the CPU here, and with
+two CPU ranks training one model together in test_ddp_cpu.py.
 """
 
 from __future__ import annotations
@@ -83,10 +84,12 @@ def test_cli_dry_run_and_bad_launches(ws):
     assert plan["nproc_per_node"] == 2
     assert plan["world_size"] == 4
     assert "--node-rank=1" in plan["commands"][1]
+    p = cli("--device", "cpu", "--nproc-per-node", "2", "--dry-run", "--json")  # CPU ranks train together over gloo (issue 26)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["world_size"] == 2
     for argv, needle in [
         (["--device", "0,1", "--nproc-per-node", "3"], "--nproc-per-node 3"),
         (["--device", "0,1", "--nnodes", "2", "--node-rank", "2"], "--node-rank 2"),
-        (["--device", "cpu", "--nproc-per-node", "2"], "--device cpu"),
         (["--device", "0,1", "--master-port", "70000"], "--master-port 70000"),
         (["--device", "0,0"], "--device 0,0"),
     ]:

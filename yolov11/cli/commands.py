@@ -178,6 +178,8 @@ def runs(args: argparse.Namespace, ws) -> tuple[object, str]:
         {
             "id": r["id"], "status": r["status"], "dir": r["dir"], "dataset": r["dataset"], "model": r["model"],
             "metrics": r["metrics"], "created": r["created"],
+            # ranks that trained it together and whether DDP averaged their gradients (None: trained before they were recorded)
+            "world_size": r.get("world_size"), "ddp": None if r.get("ddp") is None else bool(r["ddp"]),
         }
         for r in ws.runs()
     ]

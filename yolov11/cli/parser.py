@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dry-run", action="store_true", help="print each node's torchrun command and exit")
 
     c = cmd("resume", "continue a stopped or interrupted run, optionally to more epochs", "resume", weights=True)
-    c.add_argument("--run", required=True)
+    # --run-id: the same, in the form torchrun's own parser lets through (it reads "--run" as an ambiguous --run-path)
+    c.add_argument("--run", "--run-id", dest="run", required=True)
     c.add_argument("--epochs", type=int, help="total epochs to reach (default: the run's plan)")
 
     c = cmd("eval", "evaluate a run or weights; or COCO JSON detections against ground truth", "eval_", weights=True)

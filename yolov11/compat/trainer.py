@@ -12,10 +12,23 @@ other events);
 ``data.utils.check_det_dataset`` for a data.yaml's image folders; and ``cfg/default.yaml``, the
 file ``cfg.DEFAULT_CFG_DICT`` is loaded from, as the list of every argument the trainer takes
 (``cfg.check_dict_alignment`` refuses any other key of ``overrides``).
+
+Several CPU ranks (torchrun, gloo): Ultralytics wraps the model in DistributedDataParallel only
+for GPUs. Our subclass relies on ``BaseTrainer._do_train`` calling ``_setup_ddp`` (CUDA/NCCL
+only) when ``world_size`` > 1, then ``_setup_train``, whose only uses of ``world_size`` before
+``_build_train_pipeline`` are the AMP broadcast (AMP is off on the CPU) and the GPU-only DDP wrap
+(``device_ids=[device.index]``); ``_build_train_pipeline`` splits the batch by ``world_size``
+and builds the optimizer over ``self.model``; the loop scales the loss by ``world_size`` under
+torchrun (DDP averages the gradients) and broadcasts the stop flags from rank 0; ``final_eval``
+validates best.pt on every rank between ``torch_distributed_zero_first`` barriers, and a DDP
+rank's validator (module-level ``RANK`` / ``LOCAL_RANK`` of ``engine.validator`` and
+``models.yolo.detect.val`` != -1) puts the model on a GPU, meets the other ranks at barriers and
+gathers their statistics: rank 0 validates as a single process would, the others skip it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import sys
@@ -83,15 +96,40 @@ class TrainerView:
         return Path(self._t.wdir)
 
     @property
+    def ddp(self) -> bool:
+        """Whether the model is wrapped in DistributedDataParallel (gradients averaged over ranks)."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        return isinstance(self._t.model, DistributedDataParallel)
+
+    def rank_share(self) -> dict[str, int]:
+        """What this rank reads of an epoch: its images, its batch size, its batches."""
+        loader = self._t.train_loader
+        return {"images": len(loader.sampler), "batch_size": int(loader.batch_size), "batches": len(loader)}
+
+    def weights_checksum(self) -> str:
+        """sha256 over the model's parameters (names, shapes, values), the same on every rank of a
+        DDP run after each step. Buffers (BatchNorm's running statistics) are left out: each rank
+        keeps its own, as DDP does without broadcast_buffers."""
+        import hashlib
+
+        from ultralytics.utils.torch_utils import unwrap_model
+
+        h = hashlib.sha256()
+        for name, p in unwrap_model(self._t.model).named_parameters():
+            h.update(name.encode())
+            h.update(str(tuple(p.shape)).encode())
+            h.update(p.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    @property
     def last(self) -> Path:
         return Path(self._t.last)
 
 
 def detection_trainer(overrides: dict[str, Any], hooks: dict[str, Callable[[TrainerView], None]]):
     """A DetectionTrainer for ``overrides`` with ``hooks`` (event name -> fn(TrainerView))."""
-    from ultralytics.models.yolo.detect import DetectionTrainer
-
-    trainer = DetectionTrainer(overrides=overrides)
+    trainer = _trainer_class()(overrides=overrides)
     if not TENSORBOARD_GRAPH:
         _drop_tensorboard_graph(trainer)
     for name, hook in hooks.items():
@@ -99,6 +137,81 @@ def detection_trainer(overrides: dict[str, Any], hooks: dict[str, Callable[[Trai
             raise ValueError(f"unknown trainer event {name!r}")
         trainer.add_callback(name, lambda t, hook=hook: hook(TrainerView(t)))
     return trainer
+
+
+@functools.cache
+def _trainer_class():
+    """DetectionTrainer, able to train as one of several CPU ranks (see the module's docstring)."""
+    from torch.nn.parallel import DistributedDataParallel
+    from ultralytics.models.yolo.detect import DetectionTrainer
+    from ultralytics.utils.torch_utils import TORCH_2_13
+
+    # BatchNorm's running statistics stay each rank's own after the start, as in Ultralytics' GPU DDP (torch 2.13 renamed the flag)
+    rank_local_buffers = {"forward_sync_buffers" if TORCH_2_13 else "broadcast_buffers": False}
+
+    class Trainer(DetectionTrainer):
+        cpu_ranks = 0  # > 1: one of that many CPU ranks of a torchrun launch (use_cpu_ranks)
+
+        def _setup_ddp(self):
+            if not self.cpu_ranks:
+                return super()._setup_ddp()
+            # on the CPU the process group is torchrun's gloo group, joined before training
+
+        def _setup_train(self):
+            if self.cpu_ranks:
+                self.world_size = 1  # Ultralytics' own wrap names a GPU; ours comes in _build_train_pipeline
+            super()._setup_train()
+
+        def _build_train_pipeline(self):
+            if self.cpu_ranks:
+                self.world_size = self.cpu_ranks  # each rank reads its share of every batch
+                if not isinstance(self.model, DistributedDataParallel):  # the pipeline is rebuilt on an OOM retry
+                    self.model = DistributedDataParallel(self.model, find_unused_parameters=True, **rank_local_buffers)
+            super()._build_train_pipeline()
+
+        def final_eval(self):
+            if not self.cpu_ranks:
+                return super().final_eval()
+            from ultralytics.utils import RANK
+
+            if RANK != 0:  # rank 0 alone validates best.pt; the others only meet it at final_eval's barrier
+                self.best = self.best.with_name("validated-on-rank-0.pt")
+                return super().final_eval()
+            with _as_one_process():
+                return super().final_eval()
+
+    return Trainer
+
+
+@contextlib.contextmanager
+def _as_one_process():
+    """Validate on rank 0 as a single process would: a DDP rank's validator puts the model on a
+    GPU, meets the other ranks at barriers and gathers their statistics (module-level RANK and
+    LOCAL_RANK of the validator modules)."""
+    from ultralytics.engine import validator
+    from ultralytics.models.yolo.detect import val
+
+    saved = [(m, m.RANK, m.LOCAL_RANK) for m in (validator, val)]
+    try:
+        for m, _, _ in saved:
+            m.RANK = m.LOCAL_RANK = -1
+        yield
+    finally:
+        for m, rank, local_rank in saved:
+            m.RANK, m.LOCAL_RANK = rank, local_rank
+
+
+def use_cpu_ranks(trainer, ranks: int) -> None:
+    """Train as one of ``ranks`` CPU processes: the model wrapped in DistributedDataParallel
+    (gradients averaged over the gloo group), the batch split between the ranks. One rank: the
+    world is 1 (Ultralytics counts a CPU as 0, and scales a torchrun rank's loss by it)."""
+    if ranks > 1:
+        trainer.cpu_ranks = ranks
+    trainer.world_size = max(ranks, 1)
+
+
+def on_cpu(trainer) -> bool:
+    return trainer.device.type == "cpu"
 
 
 def _drop_tensorboard_graph(trainer) -> None:

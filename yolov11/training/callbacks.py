@@ -15,12 +15,13 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from yolov11 import checkpoints
 from yolov11.compat import trainer as trainer_compat
 from yolov11.compat.trainer import TrainerView
-from yolov11.training import distributed
+from yolov11.training import distributed, ranks
 from yolov11.training.events import EventLog
 from yolov11.training.state import RESUME_FILE
 
@@ -114,8 +115,10 @@ class Callbacks:
     """Trainer callbacks that turn progress into events and honour the stop flag; each gets the
     running trainer as a ``TrainerView`` (compat.trainer): numbers and paths, no internals."""
 
-    def __init__(self, events: EventLog, stop: threading.Event, stop_file: Path | None = None, imgsz: int | None = None):
+    def __init__(self, events: EventLog, stop: threading.Event, stop_file: Path | None = None, imgsz: int | None = None,
+                 on_start: Callable[[dict], None] | None = None):
         self.events, self.stop, self.stop_file = events, stop, stop_file  # stop_file: torchrun runs
+        self.on_start = on_start  # gets {"world_size", "ddp"} as training starts (the registry's record)
         self.imgsz = imgsz  # the epoch row's Size column
         self.batch, self.last_batch_t, self.epoch_pending = 0, 0.0, False
         self.stopped_mid_epoch: tuple[int, int, int] | None = None  # (epoch, batch, batches) of a stop before an epoch's end
@@ -125,7 +128,11 @@ class Callbacks:
         return {name: getattr(self, name) for name in trainer_compat.EVENTS}
 
     def on_train_start(self, t: TrainerView) -> None:
-        self.events.write("status", status="running", epochs=t.epochs)
+        world = {"world_size": distributed.world(), "ddp": t.ddp}  # ranks training one model together
+        self.events.write("status", status="running", epochs=t.epochs, **world)
+        if self.on_start is not None:
+            self.on_start(world)
+        ranks.record(t)
 
     def on_train_epoch_start(self, t: TrainerView) -> None:
         self.batch = 0
@@ -178,6 +185,7 @@ class Callbacks:
 
     def on_train_epoch_end(self, t: TrainerView) -> None:
         self.epoch_pending = True  # the next on_fit_epoch_end is this epoch's, not final_eval's
+        ranks.record(t, t.epoch)  # several ranks: each one's checksum after the epoch's last step
         losses = t.train_losses()
         if losses and self.batch:
             # Instances (the last batch's boxes) is not among the numbers the trainer keeps: "-".

@@ -169,13 +169,9 @@ def plan(data: str, model: str, launch: Launch, workspace=None, run_id: str | No
 
 
 def check_launch(launch: Launch, device: str) -> None:
-    """One process per GPU named in --device; CPU launches run a single process."""
+    """One process per GPU named in --device; on the CPU, any number of processes (gloo)."""
     launch.validate()
     gpus = gpu_ids(device)
-    if not gpus and launch.nproc_per_node * launch.nnodes > 1:
-        raise UserError(
-            field="--device", value=device, detail="several training processes need GPUs; give one per process, e.g. --device 0,1"
-        )
     if gpus and len(gpus) != launch.nproc_per_node:
         raise UserError(
             field="--nproc-per-node", value=launch.nproc_per_node,
@@ -183,25 +179,35 @@ def check_launch(launch: Launch, device: str) -> None:
         )
 
 
-def adopt_world_size(trainer) -> None:
-    """Ultralytics counts the world as this machine's GPUs; under torchrun across several
-    machines it is every rank (the batch split, the DDP group and the loss scale follow it)."""
-    from yolov11.compat.trainer import set_world_size, world_size
+def world() -> int:
+    """How many ranks train together: torchrun's WORLD_SIZE, 1 outside torchrun."""
+    return int(os.environ.get("WORLD_SIZE", 1)) if in_torchrun() else 1
 
-    if in_torchrun() and world_size(trainer) > 1:
-        set_world_size(trainer, int(os.environ["WORLD_SIZE"]))
+
+def adopt_world_size(trainer) -> None:
+    """Ultralytics counts the world as this machine's GPUs (a CPU as 0); under torchrun it is
+    every rank: across several machines, and CPU ranks, which we wrap in DDP ourselves (the batch
+    split, the DDP group and the loss scale follow it)."""
+    from yolov11.compat.trainer import on_cpu, set_world_size, use_cpu_ranks, world_size
+
+    if not in_torchrun():
+        return
+    if on_cpu(trainer):
+        use_cpu_ranks(trainer, world())
+    elif world_size(trainer) > 1:
+        set_world_size(trainer, world())
 
 
 def ensure_process_group(trainer) -> bool:
     """Join torchrun's process group when Ultralytics will not (it does so when it trains on
-    several GPUs): CPU ranks still need one for the distributed sampler and the stop
+    several GPUs): CPU ranks need the gloo group for DDP, the distributed sampler and the stop
     broadcasts. Call after the trainer is built (resumed runs learn their device from the
     checkpoint). Returns whether this call created it."""
     import torch.distributed as dist
 
-    from yolov11.compat.trainer import world_size
+    from yolov11.compat.trainer import on_cpu, world_size
 
-    if not in_torchrun() or world_size(trainer) > 1 or dist.is_initialized():
+    if not in_torchrun() or (not on_cpu(trainer) and world_size(trainer) > 1) or dist.is_initialized():
         return False
     dist.init_process_group("gloo")  # env:// rendezvous from torchrun's MASTER_ADDR/PORT, RANK, WORLD_SIZE
     return True
@@ -217,6 +223,18 @@ def stop_requested(local: bool, device) -> bool:
     flag = torch.tensor([1.0 if local else 0.0], device=device)  # NCCL needs the rank's own GPU
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
     return bool(flag.item())
+
+
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "remote worker", "NCCL communicator was aborted")
+
+
+def peer_lost(exc: BaseException) -> str:
+    """What to tell a rank's user when a collective failed because another rank is gone ("" when
+    ``exc`` is something else): gloo and NCCL report it as a socket error."""
+    if not in_torchrun() or not isinstance(exc, RuntimeError) or not any(s in str(exc) for s in PEER_LOST):
+        return ""
+    return (f"rank {rank()} of {world()} lost the others: another training process of this run ended "
+            f"(killed, out of memory, or failed: its own lines are in {LAUNCH_LOG})")
 
 
 def stop_on_sigterm(stop: threading.Event) -> None:

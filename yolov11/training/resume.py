@@ -72,15 +72,18 @@ def resume(
         tmp = path.with_name(f".partial-{RESUME_FILE}")
         torch.save(ckpt, tmp)
         os.replace(tmp, path)
-    settings = ws.require_run(run_id)["settings"] or {}
+    record = ws.require_run(run_id)
+    settings = record["settings"] or {}
     gpus = distributed.gpu_ids(settings.get("device", "cpu"))
     if primary:
         ws.update_run(run_id, settings={**settings, "epochs": target})
     stop = stop or threading.Event()
-    if len(gpus) > 1 and not distributed.in_torchrun():  # the ranks resume under torchrun, as they trained
-        cmd = distributed.torchrun_command(
-            ["--workspace", str(ws.root), "resume", "--run", run_id], distributed.local_launch(settings["device"])
-        )
+    cpu_ranks = 0 if gpus else int(record.get("world_size") or 1)  # a run several CPU ranks trained resumes on as many
+    if (len(gpus) > 1 or cpu_ranks > 1) and not distributed.in_torchrun():  # the ranks resume under torchrun, as they trained
+        launch = distributed.local_launch(settings["device"])
+        if cpu_ranks > 1:
+            launch.nproc_per_node = cpu_ranks
+        cmd = distributed.torchrun_command(["--workspace", str(ws.root), "resume", "--run-id", run_id], launch)
         return train_launched(ws, run_id, cmd, stop, on_event)
     events = EventLog(ws.runs_dir / run_id / "events.jsonl" if primary else None, run_id, on_event)
     try:

@@ -208,13 +208,17 @@ def run_trainer(ws: Workspace, run_id: str, overrides: dict, events: EventLog, s
     imgsz = overrides.get("imgsz") or ((ws.run(run_id) or {}).get("settings") or {}).get("imgsz")  # a resume's: the run's record
     try:
         with loggers.enabled(trackers, ws.root):  # W&B / MLflow callbacks join at construction
-            trainer = trainer_compat.detection_trainer(overrides, Callbacks(events, stop, stop_file, imgsz).hooks())
+            on_start = (lambda world: _quietly(ws.update_run, run_id, **world)) if primary else None
+            trainer = trainer_compat.detection_trainer(overrides, Callbacks(events, stop, stop_file, imgsz, on_start).hooks())
         distributed.adopt_world_size(trainer)
         created_group = distributed.ensure_process_group(trainer)
         trainer.train()
         metrics, best = trainer_compat.finished(trainer)
         status = "stopped" if stop.is_set() else "done"
     except BaseException as exc:
+        if distributed.peer_lost(exc):  # another rank died: say so in words, not as gloo's/NCCL's socket error
+            record_failure(ws, run_id, events, primary, UserError(distributed.peer_lost(exc)))
+            raise _recorded(UserError(f"run {run_id}: {distributed.peer_lost(exc)}")) from exc
         record_failure(ws, run_id, events, primary, exc)
         if isinstance(exc, OSError) and exc.errno:
             raise _recorded(UserError(f"run {run_id}: {os_error_text(exc)}")) from exc

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS exports (
 # datasets.base/version/parent/diff: a label edit's new version (yolov11.data.versions); rows
 # written before them read as version 1 of their own name.
 _MIGRATIONS = {
-    "runs": {"owner": "TEXT"},
+    "runs": {"owner": "TEXT", "world_size": "INTEGER", "ddp": "INTEGER"},  # ranks training together (set as training starts)
     "datasets": {"origin": "TEXT", "base": "TEXT", "version": "INTEGER", "parent": "TEXT", "diff": "TEXT"},
 }
 _JSON_FIELDS = ("classes", "splits", "settings", "metrics", "origin", "options", "diff")
