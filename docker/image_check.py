@@ -36,7 +36,7 @@ IMAGE = "localhost/yolov11:check"
 BASE_IMAGE = "localhost/yolov11-base:bookworm"
 BASE_PACKAGES = "python3,python3-venv,ca-certificates"
 TOOLS = {"mmdebstrap": "mmdebstrap", "buildah": "buildah", "podman": "podman", "unshare": "util-linux", "ip": "iproute2"}
-NEED_GB = 30  # free disk the build needs: measured peak use 24 GB (build container + image + check container, vfs)
+NEED_GB = 32  # free disk the build needs: measured peak use 30 GB (build container + image + check container, vfs)
 APP_WAIT_S = 240  # the app's first start: imports, the demo dataset
 STORAGE = ["--storage-driver", "vfs"]
 
