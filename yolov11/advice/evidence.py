@@ -5,6 +5,7 @@ dataset's health report and the run's learning curves."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,26 @@ class Evidence:
     history: list  # one entry per epoch (run_status' history)
     issues: dict | None  # label_issues' result for the split, None where there is none (test split)
     train_issues: dict | None  # the train split's, when an earlier label_issues made them
+
+    @functools.cached_property
+    def analysis(self):
+        """TIDE's matching of this evaluation, done once for every estimator (eval.error_types.analyse)."""
+        from yolov11.eval.error_types import analyse
+
+        return analyse(self.gt_doc, self.dt_doc)
+
+    @functools.cached_property
+    def errors(self) -> list[dict]:
+        """Every error of this evaluation (eval.error_types.error_records), listed once."""
+        from yolov11.eval.error_types import error_records
+
+        return error_records(self.gt_doc, self.dt_doc, self.analysis)
+
+    def oracle_gain(self, keep) -> float:
+        """eval.error_types.oracle_gain over this evaluation's one matching."""
+        from yolov11.eval.error_types import oracle_gain
+
+        return oracle_gain(self.gt_doc, self.dt_doc, keep, self.analysis)
 
     @property
     def breakdown(self) -> dict:

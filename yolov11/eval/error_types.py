@@ -233,11 +233,17 @@ def breakdown(gt_doc: dict, dt_doc: list[dict]) -> dict:
             "by_size": _by_size(a)}
 
 
-def error_records(gt_doc: dict, dt_doc: list[dict]) -> list[dict]:
+def analyse(gt_doc: dict, dt_doc: list[dict]) -> _Analysis:
+    """TIDE's matching of an evaluation's documents, done once: pass it as ``analysis`` to
+    ``error_records`` and ``oracle_gain`` when asking several questions of one evaluation."""
+    return _analyse(gt_doc, dt_doc)
+
+
+def error_records(gt_doc: dict, dt_doc: list[dict], analysis: _Analysis | None = None) -> list[dict]:
     """Every error, as {"kind", "image_id", "class" (name), "object": the object's box (xywh) for
     missed, classification and localisation errors, else None, "detection": the detection's box
     (xywh), None for missed, "score", "area": the object's area, else the detection's}."""
-    a = _analyse(gt_doc, dt_doc)
+    a = analysis or _analyse(gt_doc, dt_doc)
     out = []
     for e in a.run.errors:
         target = a.annotations[e.ident]["bbox"] if e.kind == "missed" else (e.target or {}).get("bbox")
@@ -248,11 +254,11 @@ def error_records(gt_doc: dict, dt_doc: list[dict]) -> list[dict]:
     return out
 
 
-def oracle_gain(gt_doc: dict, dt_doc: list[dict], keep) -> float:
+def oracle_gain(gt_doc: dict, dt_doc: list[dict], keep, analysis: _Analysis | None = None) -> float:
     """The AP50 gained when the errors whose record (``error_records``'s) ``keep`` accepts are all
     fixed together, each by its own type's fix (0 when none is)."""
-    a = _analyse(gt_doc, dt_doc)
-    records = error_records(gt_doc, dt_doc)
+    a = analysis or _analyse(gt_doc, dt_doc)
+    records = error_records(gt_doc, dt_doc, a)
     only = {k for k, r in enumerate(records) if keep(r)}
     if not only:
         return 0.0
