@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from yolov11.training import ranks
 
 from helpers import ROOT, free_port
 
-TRAIN_IMAGES = 12  # the tiny set's train split (16 images, a quarter in val)
+TRAIN_IMAGES, VAL_IMAGES = 12, 4  # the tiny set's splits (16 images, a quarter in val)
 BATCH = 4  # the global batch: each of the 2 ranks takes 2 images of it
 EPOCHS = 5  # of the stopped and resumed run
 
@@ -74,6 +75,16 @@ def test_both_ranks_train_one_model(two_ranks):
         assert r["batch_size"] == BATCH // 2
         assert r["batches"] == -(-r["images"] // r["batch_size"])
     assert records[0]["pid"] != records[1]["pid"]
+
+
+def test_every_validation_counts_every_val_image(two_ranks):
+    """Each epoch's validation gathers both ranks' halves; the final one (best.pt, rank 0 alone) reads the
+    whole split itself rather than the training's loader, which holds only rank 0's half."""
+    rows = [re.match(r"^\s*all\s+(\d+)\s+(\d+)", e["message"]) for e in _events(two_ranks["dir"]) if e["type"] == "log"]
+    counts = [(int(m.group(1)), int(m.group(2))) for m in rows if m]
+    assert len(counts) == 3  # 2 epochs + the final validation
+    assert {images for images, _ in counts} == {VAL_IMAGES}
+    assert len({boxes for _, boxes in counts}) == 1
 
 
 def test_only_rank_0_records(two_ranks, ws):

@@ -23,7 +23,8 @@ torchrun (DDP averages the gradients) and broadcasts the stop flags from rank 0;
 validates best.pt on every rank between ``torch_distributed_zero_first`` barriers, and a DDP
 rank's validator (module-level ``RANK`` / ``LOCAL_RANK`` of ``engine.validator`` and
 ``models.yolo.detect.val`` != -1) puts the model on a GPU, meets the other ranks at barriers and
-gathers their statistics: rank 0 validates as a single process would, the others skip it.
+gathers their statistics: rank 0 validates as a single process would (on a val loader of its
+own: the training's, ``validator.dataloader``, holds only rank 0's share), the others skip it.
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ def _trainer_class():
             if RANK != 0:  # rank 0 alone validates best.pt; the others only meet it at final_eval's barrier
                 self.best = self.best.with_name("validated-on-rank-0.pt")
                 return super().final_eval()
+            self.validator.dataloader = None  # the training's val loader gives rank 0 only its share of the images
             with _as_one_process():
                 return super().final_eval()
 
