@@ -14,11 +14,10 @@ file ``cfg.DEFAULT_CFG_DICT`` is loaded from, as the list of every argument the 
 (``cfg.check_dict_alignment`` refuses any other key of ``overrides``).
 
 Several CPU ranks (torchrun, gloo): Ultralytics wraps the model in DistributedDataParallel only
-for GPUs. Our subclass relies on ``BaseTrainer._do_train`` calling ``_setup_ddp`` (CUDA/NCCL
-only) when ``world_size`` > 1, then ``_setup_train``, whose only uses of ``world_size`` before
-``_build_train_pipeline`` are the AMP broadcast (AMP is off on the CPU) and the GPU-only DDP wrap
-(``device_ids=[device.index]``); ``_build_train_pipeline`` splits the batch by ``world_size``
-and builds the optimizer over ``self.model``; the loop scales the loss by ``world_size`` under
+for GPUs (its ``world_size`` is 0 on a CPU, so ``_do_train`` skips its CUDA/NCCL ``_setup_ddp``
+and ``_setup_train`` its GPU-only wrap). Our subclass wraps the model in ``_build_train_pipeline``
+(called by ``_setup_train`` once the model is built) and sets ``world_size`` there, by which the
+pipeline splits the batch before building the optimizer over the wrapped model; the loop scales the loss by ``world_size`` under
 torchrun (DDP averages the gradients) and broadcasts the stop flags from rank 0; ``final_eval``
 validates best.pt on every rank between ``torch_distributed_zero_first`` barriers, and a DDP
 rank's validator (module-level ``RANK`` / ``LOCAL_RANK`` of ``engine.validator`` and
@@ -153,16 +152,6 @@ def _trainer_class():
     class Trainer(DetectionTrainer):
         cpu_ranks = 0  # > 1: one of that many CPU ranks of a torchrun launch (use_cpu_ranks)
 
-        def _setup_ddp(self):
-            if not self.cpu_ranks:
-                return super()._setup_ddp()
-            # on the CPU the process group is torchrun's gloo group, joined before training
-
-        def _setup_train(self):
-            if self.cpu_ranks:
-                self.world_size = 1  # Ultralytics' own wrap names a GPU; ours comes in _build_train_pipeline
-            super()._setup_train()
-
         def _build_train_pipeline(self):
             if self.cpu_ranks:
                 self.world_size = self.cpu_ranks  # each rank reads its share of every batch
@@ -204,12 +193,9 @@ def _as_one_process():
 
 
 def use_cpu_ranks(trainer, ranks: int) -> None:
-    """Train as one of ``ranks`` CPU processes: the model wrapped in DistributedDataParallel
-    (gradients averaged over the gloo group), the batch split between the ranks. One rank: the
-    world is 1 (Ultralytics counts a CPU as 0, and scales a torchrun rank's loss by it)."""
-    if ranks > 1:
-        trainer.cpu_ranks = ranks
-    trainer.world_size = max(ranks, 1)
+    """Train as one of ``ranks`` (> 1) CPU processes: the model wrapped in DistributedDataParallel
+    (gradients averaged over torchrun's gloo group), the batch split between the ranks."""
+    trainer.cpu_ranks = ranks
 
 
 def on_cpu(trainer) -> bool:

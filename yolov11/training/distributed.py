@@ -193,7 +193,8 @@ def adopt_world_size(trainer) -> None:
     if not in_torchrun():
         return
     if on_cpu(trainer):
-        use_cpu_ranks(trainer, world())
+        if world() > 1:
+            use_cpu_ranks(trainer, world())
     elif world_size(trainer) > 1:
         set_world_size(trainer, world())
 
@@ -205,9 +206,9 @@ def ensure_process_group(trainer) -> bool:
     checkpoint). Returns whether this call created it."""
     import torch.distributed as dist
 
-    from yolov11.compat.trainer import on_cpu, world_size
+    from yolov11.compat.trainer import world_size
 
-    if not in_torchrun() or (not on_cpu(trainer) and world_size(trainer) > 1) or dist.is_initialized():
+    if not in_torchrun() or world_size(trainer) > 1 or dist.is_initialized():  # > 1: GPUs, whose group Ultralytics makes
         return False
     dist.init_process_group("gloo")  # env:// rendezvous from torchrun's MASTER_ADDR/PORT, RANK, WORLD_SIZE
     return True
