@@ -11,6 +11,10 @@ import pytest
 from helpers import ROOT, start_app, wait_serving, write_yolo_folder, zip_folder
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Playwright's `expect` waits 5 s by default (page.set_default_timeout does not reach it); the page's load events queue
+# behind each other and a busy CI host runs them 3-4x slower (CI once saw the health summary still "processing" at 3.9 s).
+# A passing assertion returns as soon as it holds, so only a failure waits this long.
+EXPECT_TIMEOUT_MS = 30_000
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-quic"]
 
@@ -32,8 +36,9 @@ def app_url(tmp_path_factory):
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield b
