@@ -69,7 +69,8 @@ def follow(ctx: AppContext, result: dict | None, rank: float | None):
         raise yolov11.UserError("press What to fix next first")
     action = actions[min(max(int(rank or 1), 1), len(actions)) - 1]
     note = f"**{md_text(action['title'])}**: {WHERE.get(action['kind'], '')}.\n{fenced(action['command'], 'bash')}"
-    split = result["split"] if result["split"] in ("val", "train") else "val"
+    split = (action.get("evidence") or {}).get("review_split") or result["split"]  # fix_labels: the split whose labels weigh more
+    split = split if split in ("val", "train") else "val"
     return note, action["kind"] == "fix_labels", split, {"run": result["run"], "kind": action["kind"], "split": result["split"]}
 
 

@@ -69,3 +69,31 @@ def test_the_cli_prints_the_advice_and_refuses_a_bad_split(corrupted_run, corrup
     assert bad.value.code == 2 and "--split" in capsys.readouterr().err
     assert cli_main(["advise", "--run", "no-such-run"]) == 2
     assert "no-such-run" in capsys.readouterr().err
+
+
+def test_flagged_train_labels_count_by_the_errors_they_teach(corrupted_run, corrupted_advice):
+    """The train split's part of fix_labels (on_errors._train_part): a share s of the train labels
+    flagged as a kind stands for the share s of the val errors of the TIDE type it teaches, so the
+    part is the sum of s x that type's oracle, worked out by hand here on the run's real breakdown."""
+    from dataclasses import replace
+
+    from yolov11.advice.evidence import gather
+    from yolov11.advice.on_errors import fix_labels
+
+    ev = gather(corrupted_run["run"], "val", corrupted_run["ws"], lambda fraction, message: None)
+    alone = fix_labels(replace(ev, train_issues=None))
+    assert alone["evidence"]["train_flagged"] == 0 and "train labels are not scored" in alone["how"]
+    image = "images/train/" + sorted((ev.ws.resolve_data(ev.dataset).parent / "images" / "train").iterdir())[0].name
+    box = [10.0, 10.0, 60.0, 60.0]
+    flagged = ([{"image": image, "kind": "missing", "class": None, "box": None, "suggested_box": box, "score": 0.9}] * 4
+               + [{"image": image, "kind": "wrong_class", "class": "helmet", "box": box, "suggested_box": None, "score": 0.8}] * 6
+               + [{"image": image, "kind": "badly_located", "class": "helmet", "box": box, "suggested_box": box, "score": 0.4}] * 5)
+    both = fix_labels(replace(ev, train_issues={"labels": 200, "issues": flagged}))
+    gains = ev.breakdown["gains"]
+    by_hand = 4 / 200 * gains["missed"] + 6 / 200 * gains["classification"]  # the badly located ones score under 0.5: not flagged
+    assert both["evidence"]["train_flagged"] == 10 and both["evidence"]["train_by_kind"] == {"missing": 4, "wrong_class": 6}
+    assert both["evidence"]["train_gain50"] == pytest.approx(by_hand, abs=1e-4) and by_hand > 0
+    assert both["expected_gain"] == pytest.approx((alone["evidence"]["split_gain50"] + by_hand) * ev.ratio, abs=2e-4)
+    assert both["expected_gain"] > alone["expected_gain"] and "10 train" in both["title"] and "teach the model" in both["how"]
+    assert both["evidence"]["review_split"] == ("train" if by_hand > alone["evidence"]["split_gain50"] else "val")
+    assert both["command"].endswith(f"--split {both['evidence']['review_split']}")
