@@ -97,3 +97,21 @@ def test_flagged_train_labels_count_by_the_errors_they_teach(corrupted_run, corr
     assert both["expected_gain"] > alone["expected_gain"] and "10 train" in both["title"] and "teach the model" in both["how"]
     assert both["evidence"]["review_split"] == ("train" if by_hand > alone["evidence"]["split_gain50"] else "val")
     assert both["command"].endswith(f"--split {both['evidence']['review_split']}")
+
+
+def test_recall_by_size_bins_objects_as_the_model_sees_them():
+    """By hand: a 640x320 image shrunk to imgsz 320 (x0.5); objects of side 6, 12, 20, 20 and 80 px
+    are seen at 3, 6, 10, 10 and 40 px; a detection matches the 12 px one and one 20 px one."""
+    from yolov11.advice.by_size import recall_by_size
+    from yolov11.eval.error_types import analyse
+
+    sides = [6, 12, 20, 20, 80]
+    gt = {"images": [{"id": 1, "width": 640, "height": 320, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "helmet"}],
+          "annotations": [{"id": k + 1, "image_id": 1, "category_id": 1, "bbox": [100.0 * k, 10.0, s, s], "area": s * s, "iscrowd": 0}
+                          for k, s in enumerate(sides)]}
+    dt = [{"image_id": 1, "category_id": 1, "bbox": [100.0, 10.0, 12.0, 12.0], "score": 0.9},
+          {"image_id": 1, "category_id": 1, "bbox": [200.0, 10.0, 20.0, 20.0], "score": 0.8}]
+    rows = recall_by_size(gt, analyse(gt, dt), 320)
+    assert rows == [{"px": "0-4", "objects": 1, "found": 0, "recall": 0.0}, {"px": "5.66-8", "objects": 1, "found": 1, "recall": 1.0},
+                    {"px": "8-11.3", "objects": 2, "found": 1, "recall": 0.5}, {"px": "32-inf", "objects": 1, "found": 0, "recall": 0.0}]
+    assert recall_by_size(gt, analyse(gt, dt), 640)[0] == {"px": "5.66-8", "objects": 1, "found": 0, "recall": 0.0}  # not shrunk
