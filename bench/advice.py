@@ -19,7 +19,7 @@ tile against one pass, one COCO evaluator).
 Targets: the right top advice in 3/3; predicted and measured gains of the same sign and within a
 factor of 2 in at least 2/3. The figures are reported whatever they are.
 
-    .venv/bin/python bench/advice.py [--only labels,starved,small] [--epochs-labels 12] [--quick]
+    .venv/bin/python bench/advice.py [--only labels,starved,small] [--epochs-labels 12] [--measure-longer] [--quick]
 
 A full run is about an hour on 2 CPU cores. BENCH_ADVICE_ARGS (extra arguments, shell-quoted) lets
 ``python -m bench`` run a reduced size; the notes say what ran.
@@ -141,6 +141,8 @@ def main() -> None:
     p.add_argument("--add-back", type=int, default=60, help="left-out images (with their heads) added back in (b)")
     p.add_argument("--yard-frames", type=int, default=60)
     p.add_argument("--epochs-small", type=int, default=25)
+    p.add_argument("--measure-longer", action="store_true",
+                   help="where train_longer is advised, also train twice the epochs on the same data and report what it bought")
     p.add_argument("--quick", action="store_true", help="a minute's pipeline check, no meaningful numbers")
     report.add_json_flag(p)
     argv = sys.argv[1:] + shlex.split(os.environ.get("BENCH_ADVICE_ARGS", ""))
@@ -172,6 +174,12 @@ def main() -> None:
             figures.append(report.figure(f"({scenario}) {RIGHT[scenario]}: predicted gain (mAP50-95)", predicted, ""))
             figures.append(report.figure(f"({scenario}) {RIGHT[scenario]}: measured gain after retraining (mAP50-95)", measured, "",
                                          met=agree))
+            longer = next((a for a in advice["actions"] if a["kind"] == "train_longer"), None)
+            if args.measure_longer and longer:  # the advice's own train_longer, tried: twice the epochs on the same data
+                twice = yolov11.train(ws.run(made["run"])["dataset"], "yolov11n", workspace=ws, workers=0, seed=0,
+                                      **{**made["recipe"], "epochs": 2 * made["recipe"]["epochs"]})["run"]
+                gained = round(yolov11.evaluate(run=twice, workspace=ws)["metrics"]["mAP50-95"] - advice["metrics"]["mAP50-95"], 4)
+                figures.append(report.figure(f"({scenario}) train_longer: predicted {longer['expected_gain']:+.3f}, measured", gained, ""))
             notes.append(f"({scenario}) actions: " + ", ".join(f"{a['kind']} {a['expected_gain']:+.3f}" for a in advice["actions"])
                          + f"; measured: {outcome['how']}" + (f"; applied: {made['fixed']}" if made.get("fixed") else ""))
     figures.append(report.figure("scenarios with the right top advice", right, f"of {len(scenarios)}", target="3 of 3", met=right == 3))
