@@ -150,7 +150,7 @@ def build_app(workspace=None):
         header = f"# yolov11 workbench\nTrain a custom object detector: data → train → evaluate → export. Workspace: {md_code(ws.root)}"
         gr.Markdown(header, elem_id="app-header")
         ctx = AppContext(workspace=ws, jobs=TrainingJobs(ws), blocks=app)
-        with gr.Tabs():
+        with gr.Tabs(elem_id="main-tabs") as ctx.tabs:
             build_data(ctx)
             build_train(ctx)
             build_evaluate(ctx)

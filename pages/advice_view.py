@@ -1,10 +1,13 @@
 """The Evaluate tab's "What to fix next": ``yolov11.advise``'s actions for the picked run and split,
 ranked by the mAP50-95 each is expected to add, each with how that was estimated, its evidence and
 the command that does it; "Do it" follows the picked action (the top one unless a row is picked):
-suspicious labels open in the section below, listed most suspicious first; the other actions say
-where in the app they are done and show their command."""
+suspicious labels open in the section below, listed most suspicious first; the other actions open
+the tab where they are done (TAB: the Data tab with the run's dataset picked, the Train or Predict
+tab), and the note says where in it, with the command."""
 
 from __future__ import annotations
+
+import functools
 
 import gradio as gr
 import pandas as pd
@@ -24,6 +27,11 @@ WHERE = {  # where in the app each kind of action is done, in the user's words
     "train_longer": "Data → versions → Retrain on the version with more epochs, or Train with the command below",
     "regularise": "Train → More settings: mosaic, mixup and scale up, or a smaller model",
 }
+
+
+TAB = {"more_data": "data", "small_objects": "data", "background": "data", "resplit": "data", "train_longer": "data",
+       "regularise": "train", "duplicates": "predict"}  # the tab each kind is done in (fix_labels: this one, Evaluate)
+SECTION = {"more_data": "pool", "background": "pool", "small_objects": "tiles"}  # the Data tab's section it opens
 
 
 def actions_table(result: dict | None) -> pd.DataFrame:
@@ -74,6 +82,19 @@ def follow(ctx: AppContext, result: dict | None, rank: float | None):
     return note, action["kind"] == "fix_labels", split, {"run": result["run"], "kind": action["kind"], "split": result["split"]}
 
 
+def open_tab(sections: list[str], result: dict | None, rank: float | None):
+    """The tab where the picked action is done (``gr.Tabs``' update); for the Data tab, its dataset
+    picker set to the run's dataset (so its versions, pool and tiles are that dataset's) and the
+    section of ``sections`` (the Data tab's accordions, by name) where it is done opened."""
+    actions = (result or {}).get("actions") or []
+    kind = actions[min(max(int(rank or 1), 1), len(actions)) - 1]["kind"] if actions else None
+    tab = TAB.get(kind)
+    if tab is None:
+        return gr.skip(), gr.skip(), *(gr.skip() for _ in sections)
+    dataset = gr.update(value=result["dataset"]) if tab == "data" and result.get("dataset") else gr.skip()
+    return gr.Tabs(selected=tab), dataset, *(gr.Accordion(open=True) if SECTION.get(kind) == name else gr.skip() for name in sections)
+
+
 def forget() -> None:
     return None
 
@@ -98,5 +119,11 @@ def build_advice(ctx: AppContext, run: gr.Dropdown, split: gr.Radio):
     go.click(bind(ctx, advise), [run, split], [words, table, as_json, code], api_name="advise", concurrency_id=GPU_BOUND)
     table.select(picked, table, rank, api_visibility="private")
     done = do.click(bind(ctx, follow), [as_json, rank], [note, opens, issues_split, followed], api_visibility="private")
+    if ctx.tabs is not None and ctx.data_picker is not None:  # the whole app (not a tab built alone)
+        names = sorted(ctx.sections)
+        outputs = [ctx.tabs, ctx.data_picker, *(ctx.sections[n] for n in names)]
+        opened = done.success(functools.partial(open_tab, names), [as_json, rank], outputs, api_visibility="private")
+        if ctx.show_data is not None:
+            ctx.show_data(opened)
     run.change(forget, None, followed, api_visibility="private")  # another run: the advice followed is no longer this one's
     return done, opens, issues_split, followed

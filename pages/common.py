@@ -9,8 +9,9 @@ import functools
 import inspect
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import gradio as gr
 from gradio.context import LocalContext
@@ -28,6 +29,10 @@ class AppContext:
     workspace: Workspace
     jobs: TrainingJobs
     blocks: gr.Blocks
+    tabs: gr.Tabs | None = None  # the app's tabs (ids: data, train, evaluate, export, predict), for an event that opens one
+    data_picker: gr.Dropdown | None = None  # the Data tab's dataset picker (build_data sets it), for an event that picks one
+    sections: dict = field(default_factory=dict)  # Data tab accordions an event may open, by name ("pool", "tiles")
+    show_data: Callable | None = None  # show_data(event): the Data tab redrawn after an event set data_picker (build_data sets it)
 
     @property
     def uploads(self) -> Path:

@@ -3,6 +3,7 @@ versions (each label edit saved is one, with its diff), edit labels, retrain on 
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -227,13 +228,21 @@ def after_resplit(ctx: AppContext, cur: str | None):
     return datasets_table(ctx), *show_versions(ctx, cur, cur)
 
 
+def show_picked(ctx: AppContext, health, picked: gr.Dropdown, version_pick: gr.Dropdown, versions: gr.Dataframe, dependency):
+    """After ``dependency`` (another tab's event that set ``picked``: a value set by an event is no
+    user's input, and the same value set again is no change): the versions and health view of the
+    dataset it picked; returns the last event."""
+    listed = dependency.then(bind(ctx, show_versions), [picked, version_pick], [versions, version_pick], api_visibility="private")
+    return health.refresh(listed)
+
+
 def show_datasets(ctx: AppContext, cur: str | None):
     """The tab opened (or the page loaded): the datasets table and the picker's list (``relisted``)."""
     return datasets_table(ctx), relisted(dataset_choices(ctx), cur)
 
 
 def build_data(ctx: AppContext) -> gr.Tab:
-    with gr.Tab("Data") as tab:
+    with gr.Tab("Data", id="data") as tab:
         gr.Markdown(
             "Drop a dataset zip: YOLO (Ultralytics or Roboflow), COCO JSON, Pascal VOC, CVAT XML, LabelMe or CreateML JSON. "
             "The import starts as soon as it is dropped, with the name and options set beside it (Import imports the chosen zip again). "
@@ -259,6 +268,7 @@ def build_data(ctx: AppContext) -> gr.Tab:
         gr.Markdown("### Datasets in the workspace")
         table = gr.Dataframe(value=bind(ctx, datasets_table), headers=DATASET_COLUMNS, interactive=False, elem_id="datasets-table")
         picked = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), elem_id="data-picker", allow_custom_value=True)
+        ctx.data_picker = picked
         health = build_health(ctx, picked)
         gr.Markdown("### Versions\nEach label edit saved is a new version of the dataset (`name@v2`, ...); "
                     "every version stays intact and trainable.")
@@ -296,5 +306,6 @@ def build_data(ctx: AppContext) -> gr.Tab:
         gr.api(bind(ctx, edit_labels), api_name="edit_labels")
         gr.api(bind(ctx, dataset_versions), api_name="dataset_versions", queue=False)
     listing = gr.on([tab.select, ctx.blocks.load], bind(ctx, show_datasets), picked, [table, picked], api_visibility="private")
+    ctx.show_data = functools.partial(show_picked, ctx, health, picked, version_pick, versions)
     health.refresh(listing)
     return tab

@@ -21,7 +21,7 @@ from yolov11 import GALLERY_LEGEND as LEGEND
 
 
 def build_evaluate(ctx: AppContext) -> gr.Tab:
-    with gr.Tab("Evaluate") as tab:
+    with gr.Tab("Evaluate", id="evaluate") as tab:
         with gr.Row():
             run = gr.Dropdown(label="Run", choices=run_choices(ctx), elem_id="eval-run", allow_custom_value=True)
             split = gr.Radio(["val", "test", "train"], value="val", label="Split", elem_id="eval-split")

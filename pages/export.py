@@ -65,7 +65,7 @@ def latency_notes_of(shown: dict | None) -> str:
 
 
 def build_export(ctx: AppContext) -> gr.Tab:
-    with gr.Tab("Export") as tab:
+    with gr.Tab("Export", id="export") as tab:
         with gr.Row():
             run = gr.Dropdown(label="Run", choices=run_choices(ctx), elem_id="export-run", allow_custom_value=True)
             fmt = gr.Radio(["onnx", "torchscript", "openvino"], value="onnx", label="Format", elem_id="export-format")

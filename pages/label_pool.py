@@ -106,6 +106,7 @@ class PoolView:
 def build_label_pool(ctx: AppContext, picked: gr.Dropdown) -> PoolView:
     """The "Label new images" section for the dataset picked in ``picked``."""
     with gr.Accordion("Label new images: the dataset's unlabeled pool", open=False, elem_id="pool-section") as section:
+        ctx.sections["pool"] = section
         gr.Markdown("Add photos, videos (one frame every few seconds; static stretches kept once) or a zip of them; "
                     "pre-label with a run's model; label the most useful first; accepted items become one new version "
                     "(in train, so runs on the versions compare on the same val split).")

@@ -170,7 +170,7 @@ def publish_model(ctx: AppContext, run_id: str, uploaded: str | None = None, nam
 
 
 def build_predict(ctx: AppContext) -> gr.Tab:
-    with gr.Tab("Predict") as tab:
+    with gr.Tab("Predict", id="predict") as tab:
         with gr.Row():
             run = gr.Dropdown(label="Run", choices=run_choices(ctx), elem_id="predict-run", allow_custom_value=True)
             with gr.Column():

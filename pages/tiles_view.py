@@ -27,7 +27,8 @@ def tile_dataset(ctx: AppContext, name: str, size: float = 640, overlap: float =
 
 def build_tiles(ctx: AppContext, picked: gr.Dropdown) -> None:
     """The section, for the dataset picked in ``picked``."""
-    with gr.Accordion("Make tiles for small objects", open=False, elem_id="tiles-section"):
+    with gr.Accordion("Make tiles for small objects", open=False, elem_id="tiles-section") as section:
+        ctx.sections["tiles"] = section
         gr.Markdown("Cut the train and val images into overlapping tiles of the size you will train at, so small objects keep "
                     "their pixels (boxes cut at a tile edge are kept when half of them is left). Writes a new version; "
                     "predict with **Small objects** on (sliced) to match.")

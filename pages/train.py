@@ -28,7 +28,7 @@ FOLLOW_LOG = ("() => { setTimeout(() => { const box = document.querySelector('#t
 
 def build_train(ctx: AppContext) -> gr.Tab:
     d = TrainSettings()
-    with gr.Tab("Train") as tab:
+    with gr.Tab("Train", id="train") as tab:
         with gr.Row():
             dataset = gr.Dropdown(label="Dataset", choices=dataset_choices(ctx), elem_id="train-dataset", allow_custom_value=True)
             model = gr.Dropdown(label="Model", choices=zoo_names(), value=d.model, elem_id="train-model", allow_custom_value=True)

@@ -36,3 +36,21 @@ def test_the_top_action_opens_the_suspicious_labels_it_names(browser, corrupted_
         for image in top["evidence"]["images"][:2]:  # the images the advice named are listed
             expect(listed.get_by_role("gridcell", name=image, exact=True).first).to_be_attached()
         expect(page.locator("#issues-gallery .thumbnail-item").first).to_be_visible()
+
+
+def test_do_it_on_more_data_opens_the_data_tab_on_the_runs_dataset_and_its_pool(browser, starved_run):
+    """The run whose train split has about 10 "head" boxes: the top action is more_data, and Do it
+    opens the Data tab with the run's dataset picked and its "Label new images" section open."""
+    ws, run = starved_run["ws"], starved_run["run"]
+    dataset = ws.run(run)["dataset"]
+    with evaluate_tab(browser, ws) as page:
+        pick(page, "eval-run", run)
+        page.locator("#advice-button").click()
+        expect(page.locator("#advice-table").get_by_role("gridcell", name="more_data", exact=True)).to_be_visible(timeout=240_000)
+        assert yolov11.saved_advice(run, "val", workspace=ws)["actions"][0]["kind"] == "more_data"
+        expect(page.locator("#pool-add")).to_be_hidden()  # the Data tab is not open yet
+        page.locator("#advice-do").click()
+        expect(page.get_by_role("tab", name="Data")).to_have_attribute("aria-selected", "true")
+        expect(page.locator("#data-picker input")).to_have_value(dataset)
+        expect(page.locator("#pool-add")).to_be_visible()  # its pool section, open
+        expect(page.locator("#versions-table")).to_contain_text(dataset)  # the Data tab now shows that dataset
