@@ -67,15 +67,20 @@ def picked(table: pd.DataFrame | None, evt: gr.SelectData) -> int:
     return int(row[0]) if row else 1
 
 
+def _picked(result: dict | None, rank: float | None) -> dict | None:
+    """The action of ``rank`` (1 = the top one, clamped to the list), None when there are none."""
+    actions = (result or {}).get("actions") or []
+    return actions[min(max(int(rank or 1), 1), len(actions)) - 1] if actions else None
+
+
 @shows_user_errors
 def follow(ctx: AppContext, result: dict | None, rank: float | None):
     """Where the picked action (``rank``, 1 = the top one) is done: its words and command; for
     suspicious labels, the run's split to list below (the section's split picker); and the advice
     followed ({"run", "kind"}), which a label saved in the section below records in its version."""
-    actions = (result or {}).get("actions") or []
-    if not actions:
+    action = _picked(result, rank)
+    if action is None:
         raise yolov11.UserError("press What to fix next first")
-    action = actions[min(max(int(rank or 1), 1), len(actions)) - 1]
     note = f"**{md_text(action['title'])}**: {WHERE.get(action['kind'], '')}.\n{fenced(action['command'], 'bash')}"
     split = (action.get("evidence") or {}).get("review_split") or result["split"]  # fix_labels: the split whose labels weigh more
     split = split if split in ("val", "train") else "val"
@@ -86,8 +91,7 @@ def open_tab(sections: list[str], result: dict | None, rank: float | None):
     """The tab where the picked action is done (``gr.Tabs``' update); for the Data tab, its dataset
     picker set to the run's dataset (so its versions, pool and tiles are that dataset's) and the
     section of ``sections`` (the Data tab's accordions, by name) where it is done opened."""
-    actions = (result or {}).get("actions") or []
-    kind = actions[min(max(int(rank or 1), 1), len(actions)) - 1]["kind"] if actions else None
+    kind = (_picked(result, rank) or {}).get("kind")
     tab = TAB.get(kind)
     if tab is None:
         return gr.skip(), gr.skip(), *(gr.skip() for _ in sections)

@@ -14,9 +14,14 @@ import math
 EDGES = (0.0, 4.0, 5.66, 8.0, 11.3, 16.0, 22.6, 32.0, math.inf)
 
 
+def shrink(gt_doc: dict, imgsz: int) -> dict[int, float]:
+    """Image id -> the scale its image is shrunk by to reach the model's input (<= 1)."""
+    return {im["id"]: min(1.0, imgsz / max(im.get("width") or imgsz, im.get("height") or imgsz)) for im in gt_doc["images"]}
+
+
 def recall_by_size(gt_doc: dict, analysis, imgsz: int) -> list[dict]:
     """Per size bin with objects: {"px" ("8-11.3"), "objects", "found", "recall"}, smallest first."""
-    scale = {im["id"]: min(1.0, imgsz / max(im.get("width") or imgsz, im.get("height") or imgsz)) for im in gt_doc["images"]}
+    scale = shrink(gt_doc, imgsz)
     counts = [[0, 0] for _ in EDGES[:-1]]
     for k, a in enumerate(analysis.annotations):
         if a.get("iscrowd"):

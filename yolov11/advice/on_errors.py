@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from yolov11.advice.by_size import recall_by_size
+from yolov11.advice.by_size import recall_by_size, shrink
 from yolov11.advice.evidence import Evidence
 from yolov11.boxes import box_iou, xywh_to_xyxy
 from yolov11.codegen.snippets import shell_command
@@ -61,8 +61,10 @@ def _split_part(ev: Evidence, used: list[dict]) -> tuple[float, int]:
     ids = {im.get("file_name"): im["id"] for im in ev.gt_doc["images"]}
     labels, unlabelled = defaultdict(list), defaultdict(list)
     for i in used:
-        (unlabelled if i["kind"] == "missing" else labels)[ids.get(i["image"])].append(i["suggested_box"] if i["kind"] == "missing"
-                                                                                         else i["box"])
+        if i["kind"] == "missing":
+            unlabelled[ids.get(i["image"])].append(i["suggested_box"])
+        else:
+            labels[ids.get(i["image"])].append(i["box"])
 
     def on_flagged(r: dict) -> bool:
         box, boxes = (r["detection"], unlabelled) if r["kind"] == "background" else (r["object"], labels)
@@ -128,7 +130,7 @@ def small_objects(ev: Evidence) -> dict | None:
     trained on the tiles gained +0.725: a model trained on shrunk frames does not find the objects at
     their own size, so it cannot stand in for one trained on tiles."""
     size = int((ev.record.get("settings") or {}).get("imgsz") or 640)
-    scale = {im["id"]: min(1.0, size / max(im.get("width") or size, im.get("height") or size)) for im in ev.gt_doc["images"]}
+    scale = shrink(ev.gt_doc, size)
 
     def shrunk_small(r: dict) -> bool:
         s = scale.get(r["image_id"], 1.0)
