@@ -28,6 +28,7 @@ A full run is about an hour on 2 CPU cores. BENCH_ADVICE_ARGS (extra arguments, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
@@ -144,6 +145,7 @@ def main() -> None:
     p.add_argument("--measure-longer", action="store_true",
                    help="where train_longer is advised, also train twice the epochs on the same data and report what it bought")
     p.add_argument("--quick", action="store_true", help="a minute's pipeline check, no meaningful numbers")
+    p.add_argument("--keep", type=Path, help="work in this folder and keep it (the runs, for a look afterwards); default: a temporary one")
     report.add_json_flag(p)
     argv = sys.argv[1:] + shlex.split(os.environ.get("BENCH_ADVICE_ARGS", ""))
     args = p.parse_args(argv + (QUICK if "--quick" in argv else []))
@@ -153,7 +155,7 @@ def main() -> None:
 
     figures, notes, right, close = [], [f"args: {' '.join(argv) or '(defaults)'}"], 0, 0
     scenarios = [s.strip() for s in args.only.split(",") if s.strip()]
-    with tempfile.TemporaryDirectory(prefix="bench-advice-") as tmp:
+    with (contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="bench-advice-")) as tmp:
         for scenario in scenarios:
             ws = yolov11.Workspace.at(Path(tmp) / scenario / "ws")
             made = {"labels": labels, "starved": starved, "small": small}[scenario](Path(tmp) / scenario, ws, args)

@@ -115,3 +115,37 @@ def test_recall_by_size_bins_objects_as_the_model_sees_them():
     assert rows == [{"px": "0-4", "objects": 1, "found": 0, "recall": 0.0}, {"px": "5.66-8", "objects": 1, "found": 1, "recall": 1.0},
                     {"px": "8-11.3", "objects": 2, "found": 1, "recall": 0.5}, {"px": "32-inf", "objects": 1, "found": 0, "recall": 0.0}]
     assert recall_by_size(gt, analyse(gt, dt), 640)[0] == {"px": "5.66-8", "objects": 1, "found": 0, "recall": 0.0}  # not shrunk
+
+
+def test_small_objects_adds_the_steps_of_the_tiles_and_the_pixels_they_give_back(tmp_path):
+    """By hand: one 1280x320 frame at imgsz 320 (shrunk x0.25), three 16 px helmets (seen at 4 px)
+    at x = 50, 300 and 1100. Its 320 px tiles at overlap 0.2 start at x = 0, 256, 512, 768 and 960:
+    three hold a helmet (0 and 256 hold the one at 300, 960 the one at 1100), two are empty and
+    round(0.2 x 3) = 1 of them is kept, so 4 tiles a frame: 2 doublings of the steps. The curve rises
+    0.01 an epoch over 10 epochs: 0.01 x 10 / 2 = 0.05 a doubling, 0.10 for the steps. Pixels: one
+    true positive (0.9), one detection misplaced on the helmet at 50 (0.8, IoU 0.39), the helmet at
+    1100 missed: AP50 34/101 (precision 1 up to recall 1/3); fixing both small errors makes it 1, so
+    67/101 AP50, x (0.2 / 0.4) = 0.3317."""
+    from yolov11.advice.evidence import Evidence
+    from yolov11.advice.on_tiles import small_objects
+    from yolov11.eval.error_types import breakdown
+
+    gt = {"images": [{"id": 1, "width": 1280, "height": 320, "file_name": "images/val/f.jpg"}], "categories": [{"id": 0, "name": "helmet"}],
+          "annotations": [{"id": k + 1, "image_id": 1, "category_id": 0, "bbox": [x, 10.0, 16.0, 16.0], "area": 256.0, "iscrowd": 0}
+                          for k, x in enumerate((50.0, 300.0, 1100.0))]}
+    dt = [{"image_id": 1, "category_id": 0, "bbox": [300.0, 10.0, 16.0, 16.0], "score": 0.9},
+          {"image_id": 1, "category_id": 0, "bbox": [54.0, 14.0, 16.0, 16.0], "score": 0.8}]
+    evaluation = {"metrics": {"mAP50-95": 0.2, "mAP50": 0.4}, "error_breakdown": breakdown(gt, dt)}
+    rising = [{"mAP50-95": 0.01 * (e + 1)} for e in range(10)]
+    ev = Evidence(yolov11.Workspace.at(tmp_path / "ws"), "r", "val", {"dataset": "yard", "settings": {"imgsz": 320}}, evaluation, gt, dt,
+                  {}, rising, None, None)
+    act = small_objects(ev)
+    assert act["evidence"]["tiles_per_image"] == 4.0 and act["evidence"]["steps_gain"] == pytest.approx(0.10, abs=1e-4)
+    assert act["evidence"]["pixels_gain"] == pytest.approx(67 / 101 * 0.5, abs=1e-4)
+    assert act["expected_gain"] == pytest.approx(0.10 + 67 / 101 * 0.5, abs=2e-4) and "2.0 doublings" in act["how"]
+    assert shlex.split(act["command"])[3:] == ["tile", "--data", "yard", "--size", "320", "--overlap", "0.2", "--advice", "r:small_objects"]
+    flat = small_objects(Evidence(ev.ws, "r", "val", ev.record, evaluation, gt, dt, {}, [{"mAP50-95": 0.1}] * 10, None, None))
+    assert flat["evidence"]["steps_gain"] == 0 and flat["expected_gain"] == pytest.approx(67 / 101 * 0.5, abs=1e-4)
+    assert "flattened" in flat["how"]
+    whole = Evidence(ev.ws, "r", "val", {"dataset": "yard", "settings": {"imgsz": 1280}}, evaluation, gt, dt, {}, rising, None, None)
+    assert small_objects(whole) is None  # not shrunk: tiles give nothing back

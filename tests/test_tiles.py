@@ -19,6 +19,7 @@ from nbclient import NotebookClient
 from PIL import Image
 
 import yolov11
+from yolov11.data.tiles import tiles_written
 
 from helpers import ROOT, write_yard_frames
 
@@ -61,9 +62,11 @@ def test_tiles_map_back_to_the_parents_boxes_and_say_what_was_cut(tiled):
     assert ws.dataset(r["name"])["diff"]["tiles"]["size"] == 256
     assert yolov11.dataset_versions(name, workspace=ws)[-1]["diff"]["tiles"]["tiles"] == r["tiles"]
     clipped = dropped_candidates = 0
+    frames = []
     for split in ("train", "val"):
         for frame in sorted((parent / "images" / split).iterdir()):
             truth = _boxes(parent / "labels" / split / f"{frame.stem}.txt", W, H)
+            frames.append((W, H, np.array(truth, float).reshape(-1, 5)))
             tiles = sorted((version / "images" / split).glob(f"{frame.stem}__x*"))
             assert tiles and not (version / "images" / split / frame.name).exists()  # the frame is replaced by its tiles
             back = []
@@ -84,6 +87,7 @@ def test_tiles_map_back_to_the_parents_boxes_and_say_what_was_cut(tiled):
                 clipped += int(not whole)
             dropped_candidates += len(truth)
     assert clipped == r["clipped"] > 0
+    assert tiles_written(frames, 256, 0.5, empty_ratio=0.5) == r["tiles"]  # what the small-objects advice counts on
     report = json.loads((version / "report.json").read_text())
     assert report["box_pixels"]["640"]["boxes"] == r["boxes"]  # a version's report has box sizes too (its images' headers read)
     parent_report = json.loads((parent / "report.json").read_text())

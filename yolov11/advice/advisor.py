@@ -2,7 +2,7 @@
 
 ``advise(run)`` reads what the project already records about a run (evidence.py: its evaluation
 and where the mAP goes, the split's label issues, the dataset's health report, the learning
-curves) and asks each estimator (on_errors.py, on_curves.py) for its action: what to do, the
+curves) and asks each estimator (on_errors.py, on_tiles.py, on_curves.py) for its action: what to do, the
 expected gain in mAP50-95 and how it was estimated (each says how rough it is), the evidence
 (counts, classes, example images) and the one command that does it. The ranking shows every
 action an estimator made, best first: none is hidden because its estimate is rough. The result
@@ -16,14 +16,14 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from yolov11.advice import on_curves, on_errors
+from yolov11.advice import on_curves, on_errors, on_tiles
 from yolov11.advice.evidence import Evidence, Progress, gather
 from yolov11.advice.followed import KINDS
 from yolov11.errors import UserError, plain
 from yolov11.workspace import Workspace
 from yolov11.workspace.paths import advice_file
 
-ESTIMATORS: tuple[Callable, ...] = (on_errors.fix_labels, on_curves.more_data, on_errors.small_objects, on_errors.duplicates,
+ESTIMATORS: tuple[Callable, ...] = (on_errors.fix_labels, on_curves.more_data, on_tiles.small_objects, on_errors.duplicates,
                                     on_errors.background, on_curves.resplit, on_curves.train_longer, on_curves.regularise)
 
 

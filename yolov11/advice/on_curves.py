@@ -68,7 +68,12 @@ def _retrain(ev: Evidence, **changes) -> str:
     return shell_command("train", data=ev.dataset, **{**flags, **changes})
 
 
-def train_longer(ev: Evidence) -> dict | None:
+def pace(ev: Evidence) -> dict | None:
+    """The learning curve still rising: {"per_epoch" (its slope over the last epochs), "last"
+    (their mAP50-95), "epochs", "per_doubling", "room"}, else None. A curve flattens: twice the
+    epochs go at half the pace, so each doubling of the training steps adds ``per_doubling`` =
+    slope x epochs / 2 (the same again for the next doubling: half the pace over twice the steps),
+    and the steps of one plan add at most ``room``, half the gap to 1."""
     curve = [h["mAP50-95"] for h in ev.history if "mAP50-95" in h]
     if len(curve) < 3:
         return None
@@ -76,12 +81,20 @@ def train_longer(ev: Evidence) -> dict | None:
     slope = _slope(curve[-last:])
     if slope < STILL_RISING or int(np.argmax(curve)) < len(curve) - last:
         return None
-    gain = min(slope * len(curve) * 0.5, (1.0 - curve[-1]) / 2)
-    how = (f"mAP50-95 rose {slope:.4f} an epoch over the last {last} epochs and its best is among them; twice the epochs at half that "
-           "pace (a curve flattens). Rough: the curve may flatten sooner")
-    epochs = len(curve)
+    return {"per_epoch": slope, "last": curve[-last:], "epochs": len(curve), "per_doubling": slope * len(curve) * 0.5,
+            "room": (1.0 - curve[-1]) / 2}
+
+
+def train_longer(ev: Evidence) -> dict | None:
+    rising = pace(ev)
+    if rising is None:
+        return None
+    slope, last, epochs = rising["per_epoch"], rising["last"], rising["epochs"]
+    gain = min(rising["per_doubling"], rising["room"])
+    how = (f"mAP50-95 rose {slope:.4f} an epoch over the last {len(last)} epochs and its best is among them; twice the epochs at half "
+           "that pace (a curve flattens). Rough: the curve may flatten sooner")
     return action("train_longer", f"Still improving at epoch {epochs}: train longer ({2 * epochs} epochs)", gain, how,
-                   {"last_epochs": [round(v, 4) for v in curve[-last:]], "per_epoch": round(slope, 5)}, _retrain(ev, epochs=2 * epochs))
+                   {"last_epochs": [round(v, 4) for v in last], "per_epoch": round(slope, 5)}, _retrain(ev, epochs=2 * epochs))
 
 
 def regularise(ev: Evidence) -> dict | None:

@@ -1,5 +1,5 @@
 """Actions read from where the mAP goes (TIDE's oracles over the evaluation's records): fix the
-suspicious labels, small objects, duplicates, background detections. Each returns an action
+suspicious labels, duplicates, background detections (small objects: on_tiles.py). Each returns an action
 ({"kind", "title", "expected_gain", "how", "evidence", "command"}) or None when it has nothing to
 say. Gains are AP50 oracles turned into mAP50-95 by this run's mAP50-95 / mAP50."""
 
@@ -10,7 +10,6 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from yolov11.advice.by_size import recall_by_size, shrink
 from yolov11.advice.evidence import Evidence
 from yolov11.boxes import box_iou, xywh_to_xyxy
 from yolov11.codegen.snippets import shell_command
@@ -18,7 +17,6 @@ from yolov11.codegen.snippets import shell_command
 FLAGGED = 0.5  # a label issue scored this suspicious or more counts as flagged
 ON = 0.5  # IoU at which an error sits on a flagged label
 WELL_FOUND = 0.5  # a class's AP50 from which "the model sees nothing at this label" points at the label, not the model
-SHRUNK = 0.83  # an image shrunk to under this share of its side to reach the model's input: tiles give its objects pixels back
 EXAMPLES = 6
 
 
@@ -118,40 +116,6 @@ def fix_labels(ev: Evidence) -> dict | None:
     where = f"{len(used)} {ev.split}" + (f" and {len(used_train)} train" if used_train else "") if used else f"{len(used_train)} train"
     return action("fix_labels", f"Fix the suspicious labels ({where})", (gain50 + train50) * ev.ratio, how, evidence,
                    shell_command("label-issues", run=ev.run, split=review))
-
-
-def small_objects(ev: Evidence) -> dict | None:
-    """Objects under 32 px as the model sees them (the image shrunk to the run's imgsz) in images
-    larger than that input: tiles give them back their own pixels. Objects small in the image itself
-    gain nothing from tiles, and none is proposed for them.
-
-    Not used as an estimate: this model predicting tile by tile. On the bench's yard frames (helmets
-    11-29 px shrunk 3x to 4-10 px) it scored 0.053 mAP50-95 against 0.057 in one pass, while a model
-    trained on the tiles gained +0.725: a model trained on shrunk frames does not find the objects at
-    their own size, so it cannot stand in for one trained on tiles."""
-    size = int((ev.record.get("settings") or {}).get("imgsz") or 640)
-    scale = shrink(ev.gt_doc, size)
-
-    def shrunk_small(r: dict) -> bool:
-        s = scale.get(r["image_id"], 1.0)
-        return (r["kind"] in ("missed", "localisation", "classification") and r["object"] is not None and s < SHRUNK
-                and (r["area"] ** 0.5) * s < 32)
-
-    errors = sum(shrunk_small(r) for r in ev.errors)
-    if not errors:
-        return None
-    gain50 = ev.oracle_gain(shrunk_small)
-    pixels = (ev.report.get("box_pixels") or {}).get("640") or {}
-    sizes = recall_by_size(ev.gt_doc, ev.analysis, size)
-    evidence = {"errors_on_small": errors, "imgsz": size, "shrink": round(1 / min(scale.values()), 2), "recall_by_size": sizes,
-                "missed_by_size": ev.breakdown["by_size"]["false_negatives"], "under_10px_at_640": pixels.get("under_10px")}
-    how = (f"TIDE oracle restricted to the {errors} objects missed, misplaced or misclassified that are under 32 px once the image "
-           f"is shrunk to imgsz {size} (up to {evidence['shrink']}x): {gain50:.3f} AP50, x {ev.ratio:.2f}. As the model sees them, it "
-           "finds " + ", ".join(f"{r['recall']:.0%} of the objects at {r['px']} px" for r in sizes) + ". Rough: tiles give them their "
-           "own pixels back, and a model trained on tiles finds many of them, rarely all; where the model finds almost nothing the "
-           "oracle mostly takes objects out of the count and under-predicts (the bench's yard: +0.065 predicted, +0.725 measured)")
-    return action("small_objects", "Small objects: train on tiles, predict tile by tile", gain50 * ev.ratio, how, evidence,
-                  shell_command("tile", data=ev.dataset, size=size, overlap=0.2, advice=f"{ev.run}:small_objects"))
 
 
 def duplicates(ev: Evidence) -> dict | None:

@@ -34,6 +34,7 @@ from yolov11.workspace import Workspace
 from yolov11.workspace.paths import VERSION_SCRATCH_PREFIX
 
 TILED_SPLITS = ("train", "val")
+OVERLAP, MIN_VISIBLE, EMPTY_RATIO = 0.2, 0.5, 0.2  # tile_dataset's defaults
 
 
 def _check(size: int, overlap: float, min_visible: float, empty_ratio: float) -> None:
@@ -74,9 +75,23 @@ def cut_boxes(boxes: np.ndarray, tile: list[int], min_visible: float) -> tuple[l
     return lines, clipped, dropped
 
 
-def tile_dataset(data: str, size: int = 640, overlap: float = 0.2, min_visible: float = 0.5, empty_ratio: float = 0.2, seed: int = 0,
-                 workspace: Workspace | str | os.PathLike | None = None, progress: Callable[[float, str], None] | None = None,
-                 advice: dict | str | None = None) -> dict:
+def tiles_written(images: list[tuple[int, int, np.ndarray]], size: int, overlap: float = OVERLAP, min_visible: float = MIN_VISIBLE,
+                  empty_ratio: float = EMPTY_RATIO) -> int:
+    """How many tiles ``tile_dataset`` writes for ``images``, each (width, height, its boxes as rows of
+    class, x1, y1, x2, y2 in pixels): those holding a box, and empty ones at ``empty_ratio`` of those."""
+    held = empty = 0
+    for width, height, boxes in images:
+        for tile in tile_boxes(width, height, size, overlap, flag="--size"):
+            if cut_boxes(boxes, tile, min_visible)[0]:
+                held += 1
+            else:
+                empty += 1
+    return held + min(empty, round(empty_ratio * held))
+
+
+def tile_dataset(data: str, size: int = 640, overlap: float = OVERLAP, min_visible: float = MIN_VISIBLE, empty_ratio: float = EMPTY_RATIO,
+                 seed: int = 0, workspace: Workspace | str | os.PathLike | None = None,
+                 progress: Callable[[float, str], None] | None = None, advice: dict | str | None = None) -> dict:
     """Write the tiled version of ``data``; returns {"name", "parent", "tiles", "images", "boxes",
     "clipped", "dropped", "empty_kept", "path", "data_yaml", "lineage"}. ``advice``: the advice it
     follows (see ``edit_labels``)."""
