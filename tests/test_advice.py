@@ -34,10 +34,22 @@ def _check_actions(result: dict) -> None:
 
 
 def test_corrupted_labels_come_first_and_name_corrupted_images(corrupted_run, corrupted_advice):
+    """Fixing the labels tops every action on the data. This 12-epoch run is still rising, and
+    train_longer may rank above it: the two are a near tie that the machine's arithmetic decides
+    (the same seeded run gave train_longer +0.128 against fix_labels +0.119 on the 2026-12-06 VM,
+    fix_labels first on the VMs before; bench (a) measured train_longer right there). So train_longer
+    is the one action allowed above it (it is made only while the curve's best is among its last
+    epochs), and within a quarter of fix_labels' gain."""
     r = corrupted_advice
     _check_actions(r)
-    top = r["actions"][0]
-    assert top["kind"] == "fix_labels", [(a["kind"], a["expected_gain"]) for a in r["actions"]]
+    kinds = [(a["kind"], a["expected_gain"]) for a in r["actions"]]
+    top = next(a for a in r["actions"] if a["kind"] != "train_longer")
+    assert top["kind"] == "fix_labels", kinds
+    above = r["actions"][:r["actions"].index(top)]
+    if above:
+        longer = above[0]
+        assert [a["kind"] for a in above] == ["train_longer"], kinds
+        assert longer["expected_gain"] <= 1.25 * top["expected_gain"], kinds
     assert top["expected_gain"] > 0 and top["evidence"]["flagged"] > 0 and "label-issues --run" in top["command"]
     corrupted = {c["image"] for c in corrupted_run["corruptions"] if c["split"] == "val"}
     named = top["evidence"]["images"]
@@ -63,7 +75,8 @@ def test_the_cli_prints_the_advice_and_refuses_a_bad_split(corrupted_run, corrup
     assert cli_main(["advise", "--run", corrupted_run["run"]]) == 0
     said = capsys.readouterr().out
     assert said.startswith(f"{corrupted_run['run']} on val: mAP50-95")
-    assert "1. Fix the " in said and "   do: python -m yolov11 label-issues" in said
+    rank = 1 + [a["kind"] for a in corrupted_advice["actions"]].index("fix_labels")
+    assert f"{rank}. Fix the " in said and "   do: python -m yolov11 label-issues" in said
     with pytest.raises(SystemExit) as bad:
         cli_main(["advise", "--run", corrupted_run["run"], "--split", "nope"])
     assert bad.value.code == 2 and "--split" in capsys.readouterr().err
