@@ -1,6 +1,7 @@
 """What to fix next (issue 25), on the shared background runs: the quick-preset run of the demo set
-with 30 % of its labels corrupted (train and val) is told first to fix its suspicious labels,
-naming images that hold a corruption; the run whose train split has about 10 "head" boxes is told
+with 30 % of its labels corrupted (train and val) is told to fix its suspicious labels before any
+other change to its data (train_longer may lead: a near tie, see the first test), naming images
+that hold a corruption; the run whose train split has about 10 "head" boxes is told
 first to label more heads. Every action has its fields, a gain, words on how rough it is and a
 command the CLI parses; the CLI prints the same JSON."""
 
