@@ -74,7 +74,8 @@ def small_objects(ev: Evidence) -> dict | None:
                 "missed_by_size": ev.breakdown["by_size"]["false_negatives"], "under_10px_at_640": at640.get("under_10px")}
     said_steps = (f"{k:.1f} tiles a frame make an epoch {k:.1f}x the steps: {math.log2(k):.1f} doublings at +{rising['per_doubling']:.3f} "
                   f"each by the learning curve (as train_longer reads it), at most half the gap to 1: +{steps:.3f}"
-                  if rising and k > 1 else f"{k:.1f} tiles a frame, but the learning curve has flattened: more steps add nothing")
+                  if rising and k > 1 else f"{k:.1f} tiles a frame, no more steps than the frames" if rising
+                  else f"{k:.1f} tiles a frame, but the learning curve has flattened: more steps add nothing")
     how = (f"the same recipe on tiles gains in steps and in pixels. Steps: {said_steps}. Pixels: the TIDE oracle restricted to the "
            f"{errors} objects missed, misplaced or misclassified that are under {SMALL} px once the image is shrunk to imgsz {size} (up to "
            f"{evidence['shrink']}x): {pixels50:.3f} AP50, x {ev.ratio:.2f} = +{pixels50 * ev.ratio:.3f}. As the model sees them, it "

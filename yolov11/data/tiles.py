@@ -86,7 +86,12 @@ def tiles_written(images: list[tuple[int, int, np.ndarray]], size: int, overlap:
                 held += 1
             else:
                 empty += 1
-    return held + min(empty, round(empty_ratio * held))
+    return held + _empty_kept(held, empty, empty_ratio)
+
+
+def _empty_kept(held: int, empty: int, empty_ratio: float) -> int:
+    """How many of the ``empty`` tiles are kept beside the ``held`` ones with a box."""
+    return min(empty, round(empty_ratio * held))
 
 
 def tile_dataset(data: str, size: int = 640, overlap: float = OVERLAP, min_visible: float = MIN_VISIBLE, empty_ratio: float = EMPTY_RATIO,
@@ -131,7 +136,7 @@ def tile_dataset(data: str, size: int = 640, overlap: float = OVERLAP, min_visib
             if progress:
                 progress((k + 1) / len(sources), f"tiling {k + 1}/{len(sources)} images")
         rng = np.random.default_rng(seed)
-        chosen = sorted(rng.permutation(len(empty))[:round(empty_ratio * len(added))].tolist()) if empty else []
+        chosen = sorted(rng.permutation(len(empty))[:_empty_kept(len(added), len(empty), empty_ratio)].tolist()) if empty else []
         for i in chosen:
             rel, image, tile = empty[i]
             added[rel], lines[rel] = _save(_upright(image), tile, scratch / rel), []
