@@ -114,8 +114,28 @@ def test_train_split_by_cross_validation(trained_run):
     assert len(yolov11.Workspace.at(ws.runs_dir / run / "label-folds" / "workspace").runs()) == 2
 
 
+def test_train_split_in_sample_by_the_runs_own_model(trained_run):
+    """No fold trainings: the run's evaluation of its train split, scored the same way; saved apart
+    from the k-fold result (which it never replaces), and the CLI says it is in-sample."""
+    ws, run = trained_run["workspace"], trained_run["run"]
+    runs_before = [r["id"] for r in ws.runs()]
+    r = yolov11.label_issues(run, "train", in_sample=True, workspace=ws)
+    train_images = sorted(p.name for p in (trained_run["data_yaml"].parent / "images" / "train").iterdir())
+    assert r["split"] == "train" and r["in_sample"] is True and "folds" not in r
+    assert r["images"] == len(train_images) and r["labels"] > 0
+    assert {i["image"].split("/")[-1] for i in r["issues"]} <= set(train_images)
+    assert yolov11.saved_label_issues(run, "train", workspace=ws, in_sample=True) == r
+    assert (ws.runs_dir / run / "label-issues-train-in-sample.json").is_file() and (ws.runs_dir / run / "eval-train").is_dir()
+    assert [x["id"] for x in ws.runs()] == runs_before
+    out = subprocess.run([sys.executable, "-m", "yolov11", "--workspace", str(ws.root), "label-issues", "--run", run, "--split", "train",
+                          "--in-sample"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"train split of {trained_run['dataset']} (in-sample") and "cross-validation" not in out.stderr
+
+
 @pytest.mark.parametrize(("flags", "message"), [
     (["--folds", "1", "--split", "train"], "--folds 1: use 2 to 10"),
+    (["--in-sample"], "--in-sample val: only the train split"),
     (["--split", "test"], "invalid choice: 'test'"),
 ])
 def test_bad_flags_are_one_line(trained_run, flags, message):

@@ -1,7 +1,8 @@
 """What the advice reads about a run, gathered once: its evaluation on the split (evaluated first
 when there is none), the evaluation's records and error breakdown, the split's label issues
-(scored now for val when there are none: cleanlab over the saved predictions, seconds), the
-dataset's health report and the run's learning curves."""
+(scored now for val when there are none: cleanlab over the saved predictions, seconds), the train
+split's (label_issues' k folds where an earlier run of it made them, else scored now in-sample by the
+run's own model: seconds, a lower bound), the dataset's health report and the run's learning curves."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class Evidence:
     report: dict  # the dataset's report.json ({} when there is none)
     history: list  # one entry per epoch (run_status' history)
     issues: dict | None  # label_issues' result for the split, None where there is none (test split)
-    train_issues: dict | None  # the train split's, when an earlier label_issues made them
+    train_issues: dict | None  # the train split's: k folds where an earlier label_issues made them, else in-sample ("in_sample": true)
 
     @functools.cached_property
     def analysis(self):
@@ -95,5 +96,13 @@ def gather(run: str, split: str, ws: Workspace, progress: Progress, at_end: bool
     report_file = Path(dataset["path"]) / "report.json" if dataset else None
     report = json.loads(report_file.read_text()) if report_file and report_file.is_file() else {}
     status = run_status(run, workspace=ws) or {}
-    return Evidence(ws, run, split, record, evaluation, gt_doc, dt_doc, report, status.get("history") or [], issues,
-                    saved_label_issues(run, "train", workspace=ws) if split != "train" else issues)
+    train_issues = issues if split == "train" else saved_label_issues(run, "train", workspace=ws)
+    if train_issues is None and split == "val" and not at_end:
+        train_issues = saved_label_issues(run, "train", workspace=ws, in_sample=True)
+        if train_issues is None:
+            progress(0.7, "scoring the train labels with the run's own model (in-sample)")
+            try:
+                train_issues = label_issues(run, "train", in_sample=True, workspace=ws)
+            except UserError:  # a train split that cannot be predicted now: fix_labels counts the val part only, and says so
+                train_issues = None
+    return Evidence(ws, run, split, record, evaluation, gt_doc, dt_doc, report, status.get("history") or [], issues, train_issues)

@@ -106,8 +106,10 @@ def fix_labels(ev: Evidence) -> dict | None:
                      f"{FLAGGED}), fixed, add {gain50:.3f} AP50")
     if used_train:
         taught = ", ".join(f"{shares[k]:.1%} of the train labels flagged {k} x the {TAUGHT[k]} oracle" for k in TAUGHT if shares[k])
-        parts.append(f"the {len(used_train)} flagged train labels teach the model its errors: {taught} = {train50:.3f} AP50")
-    elif ev.split != "train":
+        scored = (" (scored in-sample by this run's own model, which learned some wrong labels: a lower bound; label-issues --split "
+                  "train scores them with k fold models)") if ev.train_issues.get("in_sample") else ""
+        parts.append(f"the {len(used_train)} flagged train labels{scored} teach the model its errors: {taught} = {train50:.3f} AP50")
+    elif ev.split != "train" and not scored_train:
         parts.append("the train labels are not scored (label-issues --split train: k fold trainings); wrong ones there cost more, "
                      "uncounted")
     how = ("; ".join(parts) + f"; x {ev.ratio:.2f} (this run's mAP50-95 / mAP50). Rough: a flagged label may be right, and the share "

@@ -316,17 +316,17 @@ def label_issues(args: argparse.Namespace, ws) -> tuple[object, str]:
     import yolov11
     from yolov11.eval.label_folds import estimate
 
-    if args.split == "train":  # k trainings: say how long before they start
+    if args.split == "train" and not args.in_sample:  # k trainings: say how long before they start
         print(f"cross-validation of the train split: {estimate(args.run, args.folds, args.fold_epochs, ws)['text']}", file=sys.stderr)
-    r = yolov11.label_issues(
-        args.run, args.split, args.folds, fold_epochs=args.fold_epochs, workspace=ws, progress=None if args.json else progress_bar()
-    )
+    r = yolov11.label_issues(args.run, args.split, args.folds, fold_epochs=args.fold_epochs, in_sample=args.in_sample, workspace=ws,
+                             progress=None if args.json else progress_bar())
     shown = r["issues"][: args.top]
     rows = [{**i, "box": _box(i["box"]), "suggested": f"{i['suggested_class'] or ''} {_box(i['suggested_box'])}".strip()} for i in shown]
     counts = ", ".join(f"{n} {k}" for k, n in r["counts"].items())
     more = f"\n  ({len(r['issues']) - len(shown)} more: --json lists all)" if len(r["issues"]) > len(shown) else ""
     return r, (
-        f"{r['split']} split of {r['dataset']}: {len(r['issues'])} suspicious labels in {r['images']} images ({counts})\n"
+        f"{r['split']} split of {r['dataset']}{' (in-sample: the run learned some wrong labels)' if r.get('in_sample') else ''}: "
+        f"{len(r['issues'])} suspicious labels in {r['images']} images ({counts})\n"
         + table(rows, ["score", "kind", "image", "class", "box", "suggested"])
         + more
     )

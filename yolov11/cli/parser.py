@@ -211,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--folds", type=int, default=2, help="folds of the train split's cross-validation, 2 to 10 (default: 2)")
     c.add_argument("--fold-epochs", type=int, help="epochs of each fold model (default: the run's)")
+    c.add_argument("--in-sample", action="store_true",
+                   help="train split: the run's own model scores it instead of --folds models (seconds; it learned some wrong labels, so "
+                        "it flags fewer)")
     c.add_argument("--top", type=int, default=20, help="issues the summary lists (--json: all) (default: 20)")
 
     c = cmd("advise", "what to fix next: actions ranked by the mAP50-95 each is expected to add, with the evidence and the command",

@@ -2,7 +2,10 @@
 
 The predictions are out-of-sample: the val split as the run's model predicts it (the
 evaluation's ``coco_dt.json``), or, for the train split, k models each trained on the other
-folds (``eval/label_folds.py``). cleanlab's object-detection module scores every label and
+folds (``eval/label_folds.py``). ``in_sample=True`` scores the train split with the run's own
+model instead (its evaluation of the train split: seconds, not k trainings); that model learned
+some of the wrong labels and agrees with them, so it flags fewer: a lower bound, which the advice
+uses when the train labels have no k-fold score. cleanlab's object-detection module scores every label and
 prediction (``cleanlab.object_detection.rank``: swapped, badly located and overlooked box
 scores, lower = more likely wrong); the geometry of the model's confident boxes around a label
 says which kind of mistake it is:
@@ -176,27 +179,32 @@ def find_issues(gt_doc: dict, detections: list[dict], names: list[str]) -> list[
     return sorted(issues, key=lambda x: -x["score"])
 
 
-def issues_path(ws: Workspace, run: str, split: str) -> Path:
-    return Path(ws.require_run(run)["dir"]) / f"label-issues-{split}.json"
+def issues_path(ws: Workspace, run: str, split: str, in_sample: bool = False) -> Path:
+    return Path(ws.require_run(run)["dir"]) / f"label-issues-{split}{'-in-sample' if in_sample else ''}.json"
 
 
-def label_issues(run: str, split: str = "val", folds: int = 2, *, fold_epochs: int | None = None,
+def label_issues(run: str, split: str = "val", folds: int = 2, *, fold_epochs: int | None = None, in_sample: bool = False,
                  workspace: Workspace | str | Path | None = None, progress=None) -> dict:
     """Rank the labels of ``split`` that run ``run``'s model disagrees with (see the module docstring).
 
     ``val``: the run's model on the val split (its saved evaluation, else one now). ``train``:
     ``folds`` models (``fold_epochs`` each, default the run's) trained on the other folds
-    predict each fold; ``label_folds.estimate`` says how long before it starts. Returns
-    ``{"run", "split", "dataset", "dataset_dir", "images", "labels", "counts", "issues"}`` (+ "folds"), also written to
-    ``runs/<run>/label-issues-<split>.json``.
+    predict each fold; ``label_folds.estimate`` says how long before it starts; ``in_sample``: the
+    run's own model on the train split instead (see the module docstring). Returns
+    ``{"run", "split", "dataset", "dataset_dir", "images", "labels", "counts", "issues"}`` (+ "folds"
+    or "in_sample": true), also written to ``runs/<run>/label-issues-<split>.json``
+    (``label-issues-train-in-sample.json`` in-sample).
     """
     ws = Workspace.at(workspace)
     record = ws.require_run(run)
     if split not in SPLITS:
         raise UserError(field="--split", value=split, detail="use val or train")
+    if in_sample and split != "train":
+        raise UserError(field="--in-sample", value=split, detail="only the train split is scored in-sample (val always is out-of-sample)")
     if record["status"] not in ("done", "stopped", "interrupted"):
         raise UserError(field="--run", value=run, detail=f"it is {record['status']}; label issues need a finished run")
-    job = f"label issues of its {split} split" + (f" ({folds} folds: fold models train in its folder)" if split == "train" else "")
+    folded = split == "train" and not in_sample
+    job = f"label issues of its {split} split" + (f" ({folds} folds: fold models train in its folder)" if folded else "")
     with ExitStack() as held:
         try:  # the run's folder is marked as used: deleting the run is refused until this ends
             held.enter_context(liveness.using(Path(record["dir"]), ws.owners_dir, job))
@@ -204,21 +212,22 @@ def label_issues(run: str, split: str = "val", folds: int = 2, *, fold_epochs: i
             raise UserError(field="--run", value=run, detail="its folder is gone (the run was deleted)") from None
         if ws.run(run) is None:
             raise UserError(field="--run", value=run, detail="the run was deleted")
-        return _find(ws, run, record, split, folds, fold_epochs, progress or (lambda fraction, message: None))
+        return _find(ws, run, record, split, folds if folded else None, fold_epochs, progress or (lambda fraction, message: None))
 
 
-def _find(ws: Workspace, run: str, record: dict, split: str, folds: int, fold_epochs: int | None, notify) -> dict:
+def _find(ws: Workspace, run: str, record: dict, split: str, folds: int | None, fold_epochs: int | None, notify) -> dict:
+    """``folds`` None: the run's own model predicts ``split`` (its saved evaluation, else one now)."""
     from yolov11.eval import label_folds
     from yolov11.eval.evaluate import evaluate, saved_evaluation
 
-    if split == "val":
-        saved = saved_evaluation(run, "val", workspace=ws)
+    if folds is None:
+        saved = saved_evaluation(run, split, workspace=ws)
         if saved is None:
-            notify(0.05, "predicting the val split")
-            saved = evaluate(run=run, split="val", workspace=ws)
+            notify(0.05, f"predicting the {split} split")
+            saved = evaluate(run=run, split=split, workspace=ws)
         gt_doc = json.loads(Path(saved["files"]["coco_gt"]).read_text())
         detections = json.loads(Path(saved["files"]["coco_dt"]).read_text())
-        extra = {}
+        extra = {"in_sample": True} if split == "train" else {}
     else:
         gt_doc, detections = label_folds.predictions(ws, run, folds, fold_epochs, notify)
         extra = {"folds": folds}
@@ -236,12 +245,13 @@ def _find(ws: Workspace, run: str, record: dict, split: str, folds: int, fold_ep
         "counts": {k: sum(1 for i in issues if i["kind"] == k) for k in KINDS},
         "issues": issues,
     }
-    issues_path(ws, run, split).write_text(json.dumps(result))
+    issues_path(ws, run, split, bool(extra.get("in_sample"))).write_text(json.dumps(result))
     notify(1.0, f"{len(issues)} suspicious labels")
     return result
 
 
-def saved_label_issues(run: str, split: str = "val", workspace: Workspace | str | Path | None = None) -> dict | None:
-    """What an earlier ``label_issues`` found for a run and split, or None."""
-    path = issues_path(Workspace.at(workspace), run, split)
+def saved_label_issues(run: str, split: str = "val", workspace: Workspace | str | Path | None = None,
+                       in_sample: bool = False) -> dict | None:
+    """What an earlier ``label_issues`` found for a run and split (``in_sample``: its in-sample train score), or None."""
+    path = issues_path(Workspace.at(workspace), run, split, in_sample)
     return json.loads(path.read_text()) if path.is_file() else None
