@@ -1,6 +1,6 @@
 # yolov11 workbench. Two commands do all set-up on a fresh machine:
 #   make run    install (first time / when requirements change), demo dataset, serve on :7860
-#   make test   the same install + test tools + Debian's Chromium, then the whole suite
+#   make test   the same install + test tools + Debian's Chromium, then the whole suite (two pytest-xdist workers)
 #   make image-check  build the container image here (mmdebstrap + buildah) and check it from the inside:
 #               minutes and ~30 GB of disk, root; not part of make test (docker/image_check.py)
 #   make bench  the same install, then every bench/ script, writing BENCHMARKS.md (an hour or more;
@@ -38,7 +38,7 @@ chromium:
 
 test: $(VENV)/.installed-dev chromium
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # The browser bench (chart_latency) needs Chromium too: `make chromium` first, or it is recorded as failed.
 bench: $(VENV)/.installed

@@ -10,12 +10,18 @@ another, each waited for when a test first needs it (conftest's session fixtures
                 test's starved class
 
 Ultralytics trains on the CPU with cpu_count - 1 torch threads and no data-loading workers: one
-thread on 2 cores, so the suite's other trainings leave the second core idle; this process uses it.
+thread on 2 cores. Under pytest-xdist (``make test``: two workers) the workers share one such
+process: it works in ``SHARED`` (a folder the controlling pytest process names in the environment
+before its workers start, conftest.py); the first worker to need it starts it under a lock, the
+others wait for its files, and only the controlling process (or a run without workers) stops it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +30,8 @@ from pathlib import Path
 TIMEOUT_S = 1800  # both: 7-9 min alone on 2 idle cores; generous for a machine 4x busier
 RUNS = ("corrupted", "starved")
 STARVED_CLASS, STARVED_BOXES = "head", 10
-_STARTED: list = []  # [(Popen, base folder)] once started
+SHARED_ENV = "YOLOV11_TEST_BACKGROUND"  # the folder the trainings write to, shared by the xdist workers
+_STARTED: list = []  # [Popen] where this process started them
 
 
 def _corrupted(base: Path) -> dict:
@@ -56,39 +63,54 @@ def _starved(base: Path) -> dict:
     return {"run": r["run"], "dataset": data["name"], "metrics": r["metrics"], "train_heads": heads}
 
 
-def start(base: Path) -> None:
-    """Start the trainings in the background, into ``base``."""
-    if not _STARTED:
+def shared() -> Path:
+    return Path(os.environ[SHARED_ENV])
+
+
+def start() -> None:
+    """Start the trainings in the background, into ``shared()``, unless this or another worker has."""
+    base = shared()
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (base / "pid").is_file():
+            return
         with open(base / "train.log", "w") as log:
             proc = subprocess.Popen([sys.executable, __file__, str(base)], cwd=Path(__file__).parents[1], stdout=log,
-                                    stderr=subprocess.STDOUT)
-        _STARTED.append((proc, base))
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        (base / "pid").write_text(str(proc.pid))
+        _STARTED.append(proc)
 
 
 def stop() -> None:
-    """End the background process if still running (a session that ends early)."""
-    for proc, _ in _STARTED:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    """End the background process if still running: the controlling process, as the whole run ends."""
+    pid_file = shared() / "pid"
+    if not pid_file.is_file():
+        return
+    pid = int(pid_file.read_text())
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for proc in _STARTED:
+        proc.wait()
 
 
-def wait_for(name: str, tmp_path_factory) -> dict:
+def wait_for(name: str) -> dict:
     """The run ``name`` (RUNS), waited for (the trainings start now if they have not):
     {"ws", "run", "dataset", "metrics", ...}. Tests may add files to its workspace (evaluations,
     label issues, advice, dataset versions); none changes the run or the dataset's v1."""
     import yolov11
 
-    if not _STARTED:  # not started with the session (conftest starts them when a test needs one)
-        start(tmp_path_factory.mktemp("background"))
-    proc, base = _STARTED[0]
+    start()
+    base = shared()
     result = base / f"{name}.json"
     deadline = time.monotonic() + TIMEOUT_S
     while not result.is_file():
-        if proc.poll() is not None and not result.is_file():
-            raise RuntimeError(f"the background trainings failed (exit {proc.returncode}): {(base / 'train.log').read_text()[-3000:]}")
+        ended = (base / "failed").is_file() or any(proc.poll() is not None for proc in _STARTED)
+        if ended and not result.is_file():
+            raise RuntimeError(f"the background trainings failed: {(base / 'train.log').read_text()[-3000:]}")
         if time.monotonic() > deadline:
-            stop()
             raise RuntimeError(f"the {name} run did not finish in {TIMEOUT_S} s")
         time.sleep(1)
     return {**json.loads(result.read_text()), "ws": yolov11.Workspace.at(base / "ws")}
@@ -97,7 +119,11 @@ def wait_for(name: str, tmp_path_factory) -> dict:
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
     out = Path(sys.argv[1])
-    for name, train in (("corrupted", _corrupted), ("starved", _starved)):
-        done = train(out)
-        (out / f"{name}.json.part").write_text(json.dumps(done))
-        (out / f"{name}.json.part").rename(out / f"{name}.json")  # whole or absent: a waiting test never reads half of it
+    try:
+        for name, train in (("corrupted", _corrupted), ("starved", _starved)):
+            done = train(out)
+            (out / f"{name}.json.part").write_text(json.dumps(done))
+            (out / f"{name}.json.part").rename(out / f"{name}.json")  # whole or absent: a waiting test never reads half of it
+    except BaseException:
+        (out / "failed").touch()  # the workers that did not start this process see it end
+        raise

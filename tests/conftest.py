@@ -1,6 +1,12 @@
 """Shared fixtures. Every test process runs behind the network guard (tests/netguard): a
 connection to any host but this machine is refused and logged, and the session fails if the
 log is not empty at the end.
+
+``make test`` runs the suite in two pytest-xdist workers, a file to a worker (``--dist loadfile``:
+a module's fixtures are made once). Each worker has its own session folder, default workspace and
+session fixtures (trained_run, shapes_model: seeded, so the same model in both); the controlling
+process names the network guard's log and the background trainings' folder in the environment
+before its workers start, so all share those two.
 """
 
 from __future__ import annotations
@@ -16,12 +22,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GUARD_DIR = Path(__file__).parent / "netguard"
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="yolov11-tests-"))
-NETGUARD_LOG = _SESSION_DIR / "netguard.log"
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1 in an xdist worker; None in the controlling (or only) process
 
 # Before anything imports yolov11 or Ultralytics: a throwaway default workspace (its config dir
 # holds Ultralytics' settings) and the guard, in this process and inherited by subprocesses.
 os.environ["YOLOV11_WORKSPACE"] = str(_SESSION_DIR / "default-workspace")
-os.environ["NETGUARD_LOG"] = str(NETGUARD_LOG)
+if not _WORKER:  # the controlling process: its workers inherit these two
+    os.environ["NETGUARD_LOG"] = str(_SESSION_DIR / "netguard.log")
+    os.environ["YOLOV11_TEST_BACKGROUND"] = str(_SESSION_DIR / "background")  # background_runs.SHARED_ENV
+NETGUARD_LOG = Path(os.environ["NETGUARD_LOG"])
 # The test harness's own gradio_client (huggingface_hub) would phone home; the app sets these
 # itself in offline.prepare() before importing gradio (the browser test checks app.py for real).
 os.environ["HF_HUB_OFFLINE"] = os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
@@ -38,6 +47,8 @@ from helpers import write_yolo_folder, zip_folder  # noqa: E402
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if _WORKER:
+        return  # the controlling process reads the shared log once all have finished
     attempts = NETGUARD_LOG.read_text() if NETGUARD_LOG.exists() else ""
     if attempts:
         print(f"\nnetwork access attempted during the tests:\n{attempts}", file=sys.stderr)
@@ -79,35 +90,39 @@ def trained_run(tmp_path_factory) -> dict:
             "metrics": r["metrics"]}
 
 
+def _waits(item) -> bool:
+    return any(f"{name}_run" in item.fixturenames for name in background_runs.RUNS)
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """The tests that wait for a background training (below) run last, in their own order: it
-    has the rest of the suite to finish in."""
-    items.sort(key=lambda item: any(f"{name}_run" in item.fixturenames for name in background_runs.RUNS))  # stable otherwise
+    """The files with a test that waits for a background training (below) run last, in their
+    own order: it has the rest of the suite to finish in (whole files: xdist hands out a file at a time)."""
+    waiting = {item.path for item in items if _waits(item)}
+    items.sort(key=lambda item: item.path in waiting)  # stable otherwise
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _background_trainings(request, tmp_path_factory):
-    """Trainings of minutes start with the session, each in a process of its own: on a CPU
-    Ultralytics trains on one core short of all of them, so on 2 cores the second sits idle
-    while the other tests train. Started only when a collected test uses the result."""
-    if any(f"{name}_run" in item.fixturenames for item in request.session.items for name in background_runs.RUNS):
-        background_runs.start(tmp_path_factory.mktemp("background"))
+def _background_trainings(request):
+    """Trainings of minutes start with the session, in a process of their own that the xdist
+    workers share (background_runs.py). Started only when a collected test uses the result;
+    stopped by the controlling process as the whole run ends (pytest_unconfigure)."""
+    if any(_waits(item) for item in request.session.items):
+        background_runs.start()
     yield
-    background_runs.stop()
 
 
 @pytest.fixture(scope="session")
-def corrupted_run(tmp_path_factory) -> dict:
+def corrupted_run() -> dict:
     """The quick-preset run on the demo set with seeded label corruptions (label_corruption.py,
     background_runs.py): {"ws", "run", "corruptions", "dataset", "metrics"}."""
-    return background_runs.wait_for("corrupted", tmp_path_factory)
+    return background_runs.wait_for("corrupted")
 
 
 @pytest.fixture(scope="session")
-def starved_run(tmp_path_factory) -> dict:
+def starved_run() -> dict:
     """A run on demo images whose train split has about 10 "head" boxes (background_runs.py):
     {"ws", "run", "dataset", "metrics", "train_heads"}."""
-    return background_runs.wait_for("starved", tmp_path_factory)
+    return background_runs.wait_for("starved")
 
 
 @pytest.fixture(scope="session")
@@ -124,4 +139,6 @@ def shapes_clip(tmp_path_factory) -> Path:
 
 
 def pytest_unconfigure(config):
+    if not _WORKER:  # the workers are done: the trainings they shared end here
+        background_runs.stop()
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
