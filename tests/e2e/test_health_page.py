@@ -54,6 +54,7 @@ def test_dropped_voc_zip_shows_importer_text_literally(page: Page, voc_zip):
     first = pairs.locator("img").first
     expect(first).to_be_visible()
     expect(pairs).to_contain_text(re.compile(r"near: images/\w+/site_02(_copy)?\.jpg ↔ images/\w+/site_02(_copy)?\.jpg"))
+    first.scroll_into_view_if_needed()  # Gradio's gallery loads its thumbnails lazily: only near the viewport, as a user scrolls
     page.wait_for_function("() => { const i = document.querySelector('#duplicate-pairs img'); "
                            "return i && i.complete && i.naturalWidth > 0; }")
     width = first.evaluate("img => img.naturalWidth / img.naturalHeight")
