@@ -212,3 +212,39 @@ def test_error_gallery_and_compare_endpoints(trained_run, evaluated, tmp_path):
         assert saved_evaluation(weak["run"], "val", workspace=ws) is not None  # the weak run was evaluated on demand
         with pytest.raises(Exception, match="pick two different runs"):
             client.predict(weak["run"], weak["run"], "val", api_name="/compare_runs")
+
+
+def test_saved_evaluation_files_are_never_read_half_written(tmp_path):
+    """Two processes evaluating the same run and split (two app requests, two test workers) write
+    the same files: each is written whole (workspace.paths.write_whole), so a reader finds the old
+    file or the new one. Here two writers rewrite one 2 MB JSON file while a reader parses it."""
+    import threading
+
+    from yolov11.workspace.paths import write_whole
+
+    path = tmp_path / "coco_dt.json"
+    write_whole(path, json.dumps([{"n": 0}]))
+    stop, bad = threading.Event(), []
+
+    def writer(n: int) -> None:
+        for k in range(30):
+            write_whole(path, json.dumps([{"n": n, "k": k, "pad": "x" * 64}] * 20_000))
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                json.loads(path.read_text())
+            except ValueError as exc:
+                bad.append(str(exc))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in (1, 2)]
+    watching = threading.Thread(target=reader)
+    watching.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    watching.join()
+    assert bad == []
+    assert len(json.loads(path.read_text())) == 20_000 and [p.name for p in tmp_path.iterdir()] == ["coco_dt.json"]  # no temporary left

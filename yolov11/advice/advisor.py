@@ -21,7 +21,7 @@ from yolov11.advice.evidence import Evidence, Progress, gather
 from yolov11.advice.followed import KINDS
 from yolov11.errors import UserError, plain
 from yolov11.workspace import Workspace
-from yolov11.workspace.paths import advice_file
+from yolov11.workspace.paths import advice_file, write_whole
 
 ESTIMATORS: tuple[Callable, ...] = (on_errors.fix_labels, on_curves.more_data, on_tiles.small_objects, on_errors.duplicates,
                                     on_errors.background, on_curves.resplit, on_curves.train_longer, on_curves.regularise)
@@ -75,7 +75,7 @@ def _ranked(ev: Evidence) -> dict:
     actions.sort(key=lambda a: (-a["expected_gain"], KINDS.index(a["kind"])))
     result = {"run": ev.run, "split": ev.split, "dataset": ev.dataset, "metrics": ev.evaluation["metrics"], "breakdown": ev.breakdown,
               "actions": actions, **({"skipped": skipped} if skipped else {})}
-    _path(ev.ws, ev.run, ev.split).write_text(json.dumps(result, indent=2))
+    write_whole(_path(ev.ws, ev.run, ev.split), json.dumps(result, indent=2))
     return result
 
 

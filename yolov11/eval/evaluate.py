@@ -34,6 +34,7 @@ from yolov11.eval.records import coco_documents
 from yolov11.eval.settings import EvalSettings
 from yolov11.training.settings import trained_imgsz
 from yolov11.workspace import Workspace
+from yolov11.workspace.paths import write_whole
 
 __all__ = ["COCO_NAMES", "coco_evaluate", "evaluate", "evaluation_curves", "open_evaluation", "saved_evaluation"]
 CURVE_POINTS = 201  # of Ultralytics' 1000 per curve: smooth on screen, a tenth of the JSON
@@ -111,7 +112,7 @@ def evaluate(
         folder = out_dir.with_name(f"{out_dir.name}-sliced")
         result = evaluate_sliced(weights_path, data_yaml, split, slicing, imgsz or settings.get("imgsz"), folder)
         result = {"run": run, "weights": str(weights_path), "data": str(data_yaml), "split": split, **result}
-        (Path(result["dir"]) / "metrics.json").write_text(json.dumps(result, indent=2))
+        write_whole(Path(result["dir"]) / "metrics.json", json.dumps(result, indent=2))
         return result
     model = YOLO(str(weights_path))
     finished = []  # the validator instance, handed over by its own end-of-validation callback
@@ -137,9 +138,9 @@ def evaluate(
     save_dir.mkdir(parents=True, exist_ok=True)
     gt_doc, detections = coco_documents(finished[-1].records, m.names, data_yaml.parent)
     files = {name: str(save_dir / f"{name}.json") for name in ("coco_gt", "coco_dt", "curves")}
-    Path(files["coco_gt"]).write_text(json.dumps(gt_doc))
-    Path(files["coco_dt"]).write_text(json.dumps(detections))
-    Path(files["curves"]).write_text(json.dumps(validator.curves(m, CURVE_POINTS)))
+    write_whole(files["coco_gt"], json.dumps(gt_doc))  # whole files: another process may be evaluating the same run and split
+    write_whole(files["coco_dt"], json.dumps(detections))
+    write_whole(files["curves"], json.dumps(validator.curves(m, CURVE_POINTS)))
     names = [m.names[i] for i in range(len(m.names))]
     result = {
         "run": run,
@@ -162,7 +163,7 @@ def evaluate(
         "dir": str(save_dir),
         "files": files,
     }
-    (save_dir / "metrics.json").write_text(json.dumps(result, indent=2))
+    write_whole(save_dir / "metrics.json", json.dumps(result, indent=2))
     return result
 
 

@@ -35,6 +35,7 @@ from yolov11 import liveness
 from yolov11.boxes import box_iou, xywh_to_xyxy
 from yolov11.errors import UserError
 from yolov11.workspace import Workspace
+from yolov11.workspace.paths import write_whole
 
 KINDS = ("missing", "spurious", "wrong_class", "badly_located")
 SPLITS = ("val", "train")
@@ -245,7 +246,7 @@ def _find(ws: Workspace, run: str, record: dict, split: str, folds: int | None, 
         "counts": {k: sum(1 for i in issues if i["kind"] == k) for k in KINDS},
         "issues": issues,
     }
-    issues_path(ws, run, split, bool(extra.get("in_sample"))).write_text(json.dumps(result))
+    write_whole(issues_path(ws, run, split, bool(extra.get("in_sample"))), json.dumps(result))
     notify(1.0, f"{len(issues)} suspicious labels")
     return result
 

@@ -1,4 +1,5 @@
-"""The workspace's root and the names of the scratch folders a process leaves while it works.
+"""The workspace's root, the names of the scratch folders a process leaves while it works, and
+``write_whole`` (a file written through a temporary one of its own).
 
 Leaf module (imports nothing of the project), so the Ultralytics fence can find the workspace
 without importing the registry above it.
@@ -7,6 +8,7 @@ without importing the registry above it.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 # Scratch and aside folders, each named by the process that made it (its pid), removed here once
@@ -31,3 +33,13 @@ def outcome_file(run_dir: str | os.PathLike, split: str = "val") -> Path:
 def default_root() -> Path:
     """The process's workspace: ``YOLOV11_WORKSPACE``, else ``./workspace``."""
     return Path(os.environ.get("YOLOV11_WORKSPACE") or "workspace").expanduser().resolve()
+
+
+def write_whole(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file of this process and thread, then rename:
+    a reader (another request, or another process evaluating the same run) finds the old file or
+    the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
