@@ -12,12 +12,10 @@ Ultralytics' own (Annotator, plot_images), so previews look like the trainer's p
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -26,6 +24,7 @@ from yolov11.boxes import cxcywh_to_xyxy
 from yolov11.data.class_names import class_names
 from yolov11.data.yolo_format import read_label_boxes
 from yolov11.errors import UserError, os_error_text
+from yolov11.workspace.paths import save_whole
 
 
 def _yaml_names(dataset_dir: Path) -> dict[int, str]:
@@ -59,14 +58,6 @@ def _caption(image: Path, classes: np.ndarray, names: dict[int, str]) -> str:
 def _drawing_key(*parts: object) -> str:
     """A short hash of what a drawing shows: the file name it is kept under."""
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
-
-
-def _save_whole(save: Callable[[Path], None], dest: Path) -> None:
-    """Write through a temporary file and rename: a drawing another request is writing is never
-    read half-written (the gallery serves what it finds)."""
-    tmp = dest.with_name(f".{dest.stem}.{os.getpid()}-{threading.get_ident()}{dest.suffix}")
-    save(tmp)
-    os.replace(tmp, dest)
 
 
 def draw_samples(
@@ -122,7 +113,7 @@ def _draw_one(image: Path, boxes: np.ndarray, id_names: dict[int, str], example:
         (cxcywh_to_xyxy(cx, cy, bw, bh, w, h), id_names.get(int(c), str(int(c))), class_color(c))
         for c, cx, cy, bw, bh in boxes
     ]
-    _save_whole(lambda path: draw_boxes(rgb, drawn, path, example=example, line_width=line_width), dest)
+    save_whole(dest, lambda path: draw_boxes(rgb, drawn, path, example=example, line_width=line_width))  # the gallery serves what it finds
 
 
 PAIR_HEIGHT = 240  # each image of a pair is scaled to this height, so the two sit side by side
@@ -140,7 +131,7 @@ def draw_pairs(dataset_dir: Path, pairs: list[list[str]], out_dir: Path, limit: 
         drawn = draw_samples(dataset_dir, [dataset_dir / a, dataset_dir / b], out_dir / "parts")
         dest = out_dir / f"pair-{_drawing_key(*(Path(path).name for path, _ in drawn))}.jpg"  # the parts are named by what they show
         if not dest.is_file():
-            _save_whole(lambda path, drawn=drawn: _join([p for p, _ in drawn]).save(path, quality=90), dest)
+            save_whole(dest, lambda path, drawn=drawn: _join([p for p, _ in drawn]).save(path, quality=90))
         results.append((str(dest), f"{a} ↔ {b}"))
     return results
 

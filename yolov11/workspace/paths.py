@@ -1,5 +1,5 @@
 """The workspace's root, the names of the scratch folders a process leaves while it works, and
-``write_whole`` (a file written through a temporary one of its own).
+``save_whole``/``write_whole`` (a file written through a temporary one of its own).
 
 Leaf module (imports nothing of the project), so the Ultralytics fence can find the workspace
 without importing the registry above it.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Callable
 
 # Scratch and aside folders, each named by the process that made it (its pid), removed here once
 # that process is gone.
@@ -35,11 +36,17 @@ def default_root() -> Path:
     return Path(os.environ.get("YOLOV11_WORKSPACE") or "workspace").expanduser().resolve()
 
 
+def save_whole(dest: str | os.PathLike, save: Callable[[Path], None]) -> None:
+    """``save(tmp)`` writes the file at a temporary path of this process and thread (same suffix,
+    so an image writer picks the same format), then it is renamed to ``dest``: a reader (another
+    request, or another process evaluating the same run) finds the old file or the new one, never
+    half of one."""
+    dest = Path(dest)
+    tmp = dest.with_name(f".{dest.stem}.{os.getpid()}-{threading.get_ident()}{dest.suffix}")
+    save(tmp)
+    os.replace(tmp, dest)
+
+
 def write_whole(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file of this process and thread, then rename:
-    a reader (another request, or another process evaluating the same run) finds the old file or
-    the new one, never half of one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """``text`` written to ``path`` whole (save_whole)."""
+    save_whole(path, lambda tmp: tmp.write_text(text))
